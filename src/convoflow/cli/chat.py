@@ -1,0 +1,187 @@
+"""`convoflow chat FLOW.json`: talk to a flow in the terminal (sandbox channel, real
+engine and database). Reads one user message per line from stdin, so it also runs
+scripted: `printf '42\n' | convoflow chat flow.json`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from convoflow.cli.app import app
+from convoflow.cli.flows import read_flow_file
+from convoflow.engine import status as st
+from convoflow.engine.advance import Advance
+from convoflow.graph.validation import validate_definition
+from convoflow.services import sandbox
+from convoflow.services.container import Engine, build_engine
+from convoflow.services.projects import ProjectNotFound, create_project, resolve_project
+from convoflow.services.workflows import create_workflow
+from convoflow.store.migrate import upgrade
+
+SANDBOX_PROJECT = "sandbox"
+
+
+def render_bot_message(message: dict[str, Any]) -> str:
+    """One line per bot message; interactive options in brackets."""
+    kind = message.get("type")
+    if kind == "text":
+        body = str(message.get("text", ""))
+    elif kind == "template":
+        template = message.get("template") or {}
+        body = f"[template {template.get('name') or template.get('id')}]"
+        if template.get("parameters"):
+            body += " " + json.dumps(template["parameters"], ensure_ascii=False)
+    elif kind == "interactive":
+        body = _render_interactive(message.get("interactive") or {})
+    else:
+        body = json.dumps(message, ensure_ascii=False)
+    return "bot> " + body.replace("\r", "").replace("\n", "\\n")
+
+
+def _render_interactive(interactive: dict[str, Any]) -> str:
+    parts = [str(interactive.get("header_text") or ""), str(interactive.get("body_text") or "")]
+    text = " ".join(p for p in parts if p)
+    kind = interactive.get("interactive_type")
+    if interactive.get("buttons"):
+        titles = " | ".join(str(b.get("title")) for b in interactive["buttons"])
+        text += f" [buttons: {titles}]"
+    if interactive.get("list_sections"):
+        rows = [
+            str(r.get("title")) for s in interactive["list_sections"] for r in s.get("rows", [])
+        ]
+        text += f" [list {interactive.get('list_button_text') or ''}: {' | '.join(rows)}]"
+    if kind == "cta_url":
+        text += f" [link {interactive.get('cta_display_text')}: {interactive.get('cta_url')}]"
+    if kind == "location_request_message":
+        text += " [share location]"
+    if kind == "flow":
+        text += f" [flow {interactive.get('flow_cta') or interactive.get('flow_id')}]"
+    return text
+
+
+def render_state(current: dict[str, Any]) -> str:
+    status = current["status"]
+    if status == st.FAILED:
+        reason = (current.get("error_details") or {}).get("message", "unknown error")
+        return f"[failed: {reason}]"
+    return f"[{status}]"
+
+
+def parse_vars(pairs: list[str]) -> dict[str, Any]:
+    variables: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter(f"--var expects key=value, got {pair!r}")
+        variables[key.strip()] = value
+    return variables
+
+
+class ChatSession:
+    def __init__(self, engine: Engine, conversation_id: str) -> None:
+        self.engine = engine
+        self.conversation_id = conversation_id
+        self.seen = 0
+        self.last_bot: dict[str, Any] | None = None
+        self.last_state: tuple[Any, ...] | None = None
+
+    async def settle(self) -> None:
+        """Run the worker until the execution waits, ends, fails or hands off."""
+        while True:
+            await self.engine.worker.drain()
+            latest = await sandbox.latest_execution(self.engine, self.conversation_id)
+            await self.print_new_messages()
+            if latest is None:
+                return
+            current = latest["current"]
+            if current["status"] == st.RUNNING:
+                await asyncio.sleep(0.05)  # a delay timer or an external call is pending
+                continue
+            state = (current["id"], current["status"], current["event_seq"])
+            if state != self.last_state:
+                self.last_state = state
+                typer.echo(render_state(current))
+            return
+
+    async def print_new_messages(self) -> None:
+        for message in await sandbox.outbound_since(self.engine, self.conversation_id, self.seen):
+            self.seen += 1
+            self.last_bot = message
+            typer.echo(render_bot_message(message))
+        sys.stdout.flush()
+
+
+async def _prepare(engine: Engine, name: str, definition: Any) -> tuple[str, str]:
+    async def setup(adv: Advance) -> tuple[str, str]:
+        try:
+            project_id = await resolve_project(adv.conn, SANDBOX_PROJECT)
+        except ProjectNotFound:
+            project_id = await create_project(adv.conn, engine.clock, SANDBOX_PROJECT)
+        unique = f"{name} (chat {adv.now:%Y-%m-%d %H:%M:%S.%f})"
+        workflow_id = await create_workflow(
+            adv.conn,
+            engine.clock,
+            project_id=project_id,
+            name=unique,
+            definition=definition,
+            status="active",
+        )
+        return project_id, workflow_id
+
+    return await engine.runtime.op(setup)
+
+
+async def _chat(url: str, name: str, definition: Any, variables: dict[str, Any]) -> None:
+    await asyncio.to_thread(upgrade, url)
+    engine = build_engine(url)
+    try:
+        project_id, workflow_id = await _prepare(engine, name, definition)
+        conversation_id = await sandbox.open_conversation(
+            engine, project_id=project_id, workflow_id=workflow_id
+        )
+        session = ChatSession(engine, conversation_id)
+        await sandbox.start(engine, conversation_id, variables)
+        await session.settle()
+        while True:
+            line = await asyncio.to_thread(sys.stdin.readline)
+            if not line:
+                break
+            text = line.rstrip("\n")
+            if not text.strip():
+                continue
+            await sandbox.say(engine, conversation_id, text, last_bot_message=session.last_bot)
+            await session.settle()
+    finally:
+        await engine.close()
+
+
+@app.command()
+def chat(
+    flow: Path = typer.Argument(..., help="FLOW.json: {nodes, edges} or {name, definition}"),
+    var: list[str] = typer.Option([], "--var", help="start variable key=value (repeatable)"),
+    database: str | None = typer.Option(
+        None, "--database-url", help="default: a throwaway SQLite file for this chat"
+    ),
+) -> None:
+    """Chat with a flow: bot messages print as `bot> ...`, you type the user's replies."""
+    name, _, definition = read_flow_file(flow)
+    report = validate_definition(definition)
+    if not report.valid:
+        for problem in report.errors:
+            typer.echo(
+                f"error [{problem.code}] {problem.node_id or ''} {problem.message}", err=True
+            )
+        raise typer.Exit(1)
+    variables = parse_vars(var)
+    if database:
+        asyncio.run(_chat(database, name or flow.stem, definition, variables))
+        return
+    with tempfile.TemporaryDirectory(prefix="convoflow-chat-") as tmp:
+        url = f"sqlite+aiosqlite:///{Path(tmp) / 'chat.db'}"
+        asyncio.run(_chat(url, name or flow.stem, definition, variables))

@@ -1,0 +1,178 @@
+"""Group commit: many small write operations share one transaction.
+
+Each operation runs inside its own SAVEPOINT, so one failing operation is rolled back
+alone while the others commit. While one batch commits, new operations queue up and form
+the next batch, so under load the cost of a durable commit (an fsync on SQLite with
+synchronous=FULL, a WAL flush on PostgreSQL) is shared; with one caller a batch is one
+operation and nothing waits. Operations must only touch the database (no network), and
+must be safe to run again: after a failed commit each is retried alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+import structlog
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from convoflow.store.db import Database
+
+T = TypeVar("T")
+AfterCommit = Callable[[], None]
+Operation = Callable[[AsyncConnection, list[AfterCommit]], Awaitable[T]]
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class _Pending(Generic[T]):
+    op: Operation[T]
+    future: asyncio.Future[T]
+    hooks: list[AfterCommit] = field(default_factory=list)
+
+
+@dataclass
+class CommitStats:
+    commits: int = 0
+    operations: int = 0
+    retried_alone: int = 0
+
+
+class GroupCommitter:
+    def __init__(self, db: Database, *, max_batch: int = 128) -> None:
+        self.db = db
+        self.max_batch = max_batch
+        self.stats = CommitStats()
+        self._queue: list[_Pending[Any]] = []
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+
+    async def run(self, op: Operation[T]) -> T:
+        """Run `op` in a write transaction and return its result once committed."""
+        if self._closed:
+            raise RuntimeError("committer is closed")
+        loop = asyncio.get_running_loop()
+        pending: _Pending[T] = _Pending(op, loop.create_future())
+        self._queue.append(pending)
+        self._wakeup.set()
+        if self._task is None or self._task.done():
+            self._task = loop.create_task(self._loop(), name="group-committer")
+        return await pending.future
+
+    async def close(self) -> None:
+        self._closed = True
+        self._wakeup.set()
+        if self._task is not None:
+            await self._task
+
+    async def _loop(self) -> None:
+        while True:
+            if not self._queue:
+                if self._closed:
+                    return
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
+            batch = self._queue[: self.max_batch]
+            del self._queue[: len(batch)]
+            try:
+                await self._run_batch(batch)
+            except Exception as exc:  # the loop must survive anything
+                log.exception("group commit failed", error=str(exc))
+                for item in batch:
+                    if not item.future.done():
+                        item.future.set_exception(exc)
+
+    async def _run_batch(self, batch: list[_Pending[Any]]) -> None:
+        if len(batch) == 1:
+            await self._run_alone(batch[0])
+            return
+        results: list[tuple[_Pending[Any], bool, Any]] = []
+        try:
+            async with self.db.write() as conn:
+                for item in batch:
+                    item.hooks = []
+                    try:
+                        async with conn.begin_nested():
+                            value = await item.op(conn, item.hooks)
+                        results.append((item, True, value))
+                    except Exception as exc:
+                        if _is_transaction_fatal(exc):
+                            raise
+                        results.append((item, False, exc))
+        except Exception as exc:
+            # The shared transaction is gone (deadlock victim, serialization failure,
+            # lost connection): nothing of this batch committed. Retry each alone.
+            log.warning("batch commit failed; retrying operations alone", error=str(exc))
+            self.stats.retried_alone += len(batch)
+            for item in batch:
+                await self._run_alone(item)
+            return
+        self.stats.commits += 1
+        self.stats.operations += len(batch)
+        for item, ok, value in results:
+            if ok:
+                _run_hooks(item.hooks)
+                item.future.set_result(value)
+            else:
+                item.future.set_exception(value)
+
+    async def _run_alone(self, item: _Pending[Any], attempts: int = 3) -> None:
+        for attempt in range(attempts):
+            item.hooks = []
+            try:
+                async with self.db.write() as conn:
+                    value = await item.op(conn, item.hooks)
+            except Exception as exc:
+                if _is_retryable(exc) and attempt + 1 < attempts:
+                    await asyncio.sleep(0.01 * (attempt + 1))
+                    continue
+                if not item.future.done():
+                    item.future.set_exception(exc)
+                return
+            self.stats.commits += 1
+            self.stats.operations += 1
+            _run_hooks(item.hooks)
+            if not item.future.done():
+                item.future.set_result(value)
+            return
+
+
+def _run_hooks(hooks: list[AfterCommit]) -> None:
+    for hook in hooks:
+        try:
+            hook()
+        except Exception:
+            log.exception("after-commit hook failed")
+
+
+_RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization_failure, deadlock_detected
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    orig = getattr(exc, "orig", None)
+    for candidate in (orig, getattr(orig, "__cause__", None)):
+        code = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
+        if code:
+            return str(code)
+    return None
+
+
+def _is_retryable(exc: BaseException) -> bool:
+    if isinstance(exc, DBAPIError):
+        if _sqlstate(exc) in _RETRYABLE_SQLSTATES:
+            return True
+        return "database is locked" in str(exc)
+    return False
+
+
+def _is_transaction_fatal(exc: BaseException) -> bool:
+    """Errors after which the outer transaction cannot continue even past a savepoint."""
+    if isinstance(exc, DBAPIError):
+        return exc.connection_invalidated or _sqlstate(exc) in _RETRYABLE_SQLSTATES
+    return False

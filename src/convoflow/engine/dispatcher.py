@@ -1,0 +1,173 @@
+"""The outbox dispatcher: sends queued messages through their channel, exactly in order
+per conversation, and records each send.
+
+For a network channel: claim (journal-before, own commit) -> send -> record (commit). A
+recorded send is never repeated. A crash after the provider accepted a message but
+before the record commits leaves the row `sending`; when its lease expires it is sent
+again — the only window in which a duplicate is possible, and WhatsApp offers no
+idempotency key to close it. Transactional channels (sandbox) send and record in one
+transaction: exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from convoflow.channels.base import Channel, Delivery, SendResult
+from convoflow.engine.committer import AfterCommit
+from convoflow.ids import new_id
+from convoflow.store import messages as message_store
+from convoflow.store import outbox as outbox_store
+
+if TYPE_CHECKING:
+    from convoflow.engine.runtime import Runtime
+
+log = structlog.get_logger(__name__)
+
+LEASE_SECONDS = 60.0
+
+
+class Dispatcher:
+    def __init__(self, runtime: Runtime, channels: dict[str, Channel], *, batch_size: int = 200):
+        self.runtime = runtime
+        self.channels = channels
+        self.batch_size = batch_size
+        self.sent = 0
+
+    async def run_once(self) -> int:
+        now = self.runtime.clock.now()
+
+        async def claim(conn: AsyncConnection, _hooks: list[AfterCommit]) -> list[RowMapping]:
+            return await outbox_store.claim_outbox(
+                conn, now=now, lease_seconds=LEASE_SECONDS, limit=self.batch_size
+            )
+
+        rows = await self.runtime.committer.run(claim)
+        if not rows:
+            return 0
+        async with self.runtime.db.read() as conn:
+            conversations = await message_store.get_conversations(
+                conn, sorted({r["conversation_id"] for r in rows if r["conversation_id"]})
+            )
+        by_conversation: dict[str | None, list[RowMapping]] = defaultdict(list)
+        for row in rows:
+            by_conversation[row["conversation_id"]].append(row)
+        await asyncio.gather(
+            *(
+                self._send_in_order(group, conversations.get(cid) if cid else None)
+                for cid, group in by_conversation.items()
+            )
+        )
+        return len(rows)
+
+    async def _send_in_order(self, rows: list[RowMapping], conversation: RowMapping | None) -> None:
+        for row in rows:
+            try:
+                await self._deliver(Delivery(row, conversation))
+            except Exception:
+                log.exception("outbox delivery failed", outbox_id=row["id"])
+
+    async def _deliver(self, delivery: Delivery) -> None:
+        channel = self.channels.get(delivery.outbox["channel"])
+        if channel is None:
+            error = {
+                "message": f"no channel {delivery.outbox['channel']!r} is configured to "
+                "send this message",
+                "code": "no_channel",
+            }
+            await self._record(delivery, SendResult("failed", error=error, fail_execution=True))
+            return
+        if channel.transactional:
+            await self._record(delivery, None, channel)
+            return
+        try:
+            result = await channel.send(delivery)
+        except Exception as exc:
+            log.exception("channel send raised", channel=channel.name)
+            result = SendResult("retry", error={"message": str(exc)}, retry_after_seconds=5)
+        await self._record(delivery, result)
+
+    async def _record(
+        self, delivery: Delivery, result: SendResult | None, channel: Channel | None = None
+    ) -> None:
+        from convoflow.engine.advance import Advance
+
+        runtime = self.runtime
+
+        async def record(conn: AsyncConnection, hooks: list[AfterCommit]) -> None:
+            now = runtime.clock.now()
+            outcome = result
+            if outcome is None:
+                assert channel is not None
+                outcome = await channel.send_in_transaction(conn, delivery, now)
+            row = delivery.outbox
+            if outcome.status == "sent":
+                if await outbox_store.mark_sent(
+                    conn, row["id"], provider_message_id=outcome.provider_message_id, now=now
+                ):
+                    await _record_outbound_message(conn, delivery, outcome, now)
+                    self.sent += 1
+            elif outcome.status == "retry":
+                delay = outcome.retry_after_seconds or 5.0
+                await outbox_store.retry_later(
+                    conn, row["id"], error=outcome.error or {}, at=now + timedelta(seconds=delay)
+                )
+            else:
+                await outbox_store.mark_failed(conn, row["id"], error=outcome.error or {}, now=now)
+                if outcome.fail_execution and row["execution_id"]:
+                    adv = Advance(runtime, conn, now, hooks)
+                    await fail_for_send(adv, row["execution_id"], outcome.error or {})
+                    await adv.flush()
+
+        await runtime.committer.run(record)
+
+
+async def _record_outbound_message(
+    conn: AsyncConnection, delivery: Delivery, result: SendResult, now: Any
+) -> None:
+    row = delivery.outbox
+    if delivery.conversation is None:
+        return
+    message = row["message"]
+    message_id = new_id()
+    await message_store.insert_message(
+        conn,
+        {
+            "id": message_id,
+            "project_id": row["project_id"],
+            "conversation_id": row["conversation_id"],
+            "direction": "outbound",
+            "provider_message_id": result.provider_message_id,
+            "message_type": message.get("type", "text"),
+            "content": message,
+            "status": "sent",
+            "execution_id": row["execution_id"],
+            "outbox_id": row["id"],
+            "routing": None,
+            "created_at": now,
+            "updated_at": now,
+        },
+    )
+    await message_store.touch_conversation(
+        conn, row["conversation_id"], now=now, direction="outbound", message_id=message_id
+    )
+
+
+async def fail_for_send(adv: Any, execution_id: str, error: dict[str, Any]) -> None:
+    """A terminal send error the flow must see: fail the execution if it is still live."""
+    from convoflow.engine import status as st
+
+    state = await adv.load(execution_id)
+    if state.status in st.TERMINAL:
+        adv.emit(state, "action_failed", {"action": "send_message", "error": error})
+        return
+    message = str(error.get("message") or "message could not be sent")
+    adv.emit(state, "action_failed", {"action": "send_message", "error": error})
+    await adv.fail_execution(state, message, {"code": error.get("code", "send_failed")})

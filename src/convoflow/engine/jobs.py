@@ -1,0 +1,86 @@
+"""What the worker does with each kind of job. Each handler removes or reschedules its
+job in the same transaction as the job's effect, so a crash repeats the whole job or
+none of it."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+import structlog
+from sqlalchemy.engine import RowMapping
+
+from convoflow.engine.actions import RetryLater, perform_http
+from convoflow.engine.advance import Advance, ExecutionNotFound
+from convoflow.engine.signals import ActionDone, TimerFired
+from convoflow.store import actions as action_store
+from convoflow.store import jobs as job_store
+
+if TYPE_CHECKING:
+    from convoflow.engine.runtime import Runtime
+
+JobHandler = Callable[["Runtime", RowMapping], Awaitable[None]]
+log = structlog.get_logger(__name__)
+
+
+async def handle_timer(runtime: Runtime, job: RowMapping) -> None:
+    payload = job["payload"] or {}
+    signal = TimerFired(purpose=str(payload.get("purpose")), key=str(payload.get("key")))
+
+    async def fire(adv: Advance) -> None:
+        await job_store.delete_jobs(adv.conn, [job["id"]])
+        try:
+            await adv.deliver(job["execution_id"], signal, expected_version=job["expected_version"])
+        except ExecutionNotFound:
+            log.warning("timer for a missing execution dropped", job_id=job["id"])
+
+    await runtime.op(fire)
+
+
+async def handle_action(runtime: Runtime, job: RowMapping) -> None:
+    key = str((job["payload"] or {}).get("key"))
+    async with runtime.db.read() as conn:
+        journal = await action_store.get_journal(conn, key)
+    if journal is None or journal["status"] != "pending":
+        await runtime.op(lambda adv: job_store.delete_jobs(adv.conn, [job["id"]]))
+        return
+    # Outside any transaction: the call may take seconds. A crash from here until the
+    # commit below repeats the call with the same Idempotency-Key.
+    result = await perform_http(
+        runtime.http,
+        journal["request"],
+        attempt=int(job["attempts"]),
+        allow_private_default=runtime.settings.allow_private_network,
+    )
+    if isinstance(result, RetryLater):
+
+        async def later(adv: Advance) -> None:
+            await job_store.release_job(
+                adv.conn,
+                job["id"],
+                run_at=adv.now + timedelta(seconds=result.delay_seconds),
+                error=result.error,
+            )
+
+        await runtime.op(later)
+        return
+
+    async def complete(adv: Advance) -> None:
+        await job_store.delete_jobs(adv.conn, [job["id"]])
+        if await action_store.complete_journal(
+            adv.conn, key, result=result, attempts=int(job["attempts"]), now=adv.now
+        ):
+            await adv.deliver(
+                journal["execution_id"],
+                ActionDone(key=key, result=result),
+                expected_version=job["expected_version"],
+            )
+
+    await runtime.op(complete)
+
+
+DEFAULT_HANDLERS: dict[str, JobHandler] = {
+    "timer": handle_timer,
+    "action": handle_action,
+}

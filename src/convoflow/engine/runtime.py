@@ -1,0 +1,224 @@
+"""The engine's entry points: start an execution, deliver a signal, change a status.
+
+Every entry point is one write operation through the group committer (one transaction,
+shared with concurrent operations); see engine/advance.py for what happens inside.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from convoflow.clock import Clock, SystemClock
+from convoflow.config import Settings, get_settings
+from convoflow.engine import status as st
+from convoflow.engine.advance import Advance, ExecutionNotFound
+from convoflow.engine.committer import AfterCommit, GroupCommitter
+from convoflow.engine.context import build_context
+from convoflow.engine.graphs import GraphCache
+from convoflow.engine.hooks import EngineHooks
+from convoflow.engine.jobs import DEFAULT_HANDLERS, JobHandler
+from convoflow.engine.notifier import Notifier
+from convoflow.engine.signals import UserInput
+from convoflow.engine.state import ExecutionState
+from convoflow.ids import new_id
+from convoflow.store import workflows as workflow_store
+from convoflow.store.db import Database
+
+T = TypeVar("T")
+PendingInputSource = Callable[[Advance, ExecutionState], Awaitable[UserInput | None]]
+
+
+class WorkflowNotFound(Exception):
+    pass
+
+
+class WorkflowNotRunnable(Exception):
+    """The workflow exists but cannot start executions (no definition, archived, ...)."""
+
+
+class NotWaiting(Exception):
+    def __init__(self, execution_id: str, status: str) -> None:
+        super().__init__(
+            f"execution {execution_id} is {status}; only a waiting execution can be resumed"
+        )
+        self.status = status
+
+
+class Runtime:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        clock: Clock | None = None,
+        settings: Settings | None = None,
+        http: httpx.AsyncClient | None = None,
+        llm: Any = None,
+    ) -> None:
+        self.db = db
+        self.clock: Clock = clock or SystemClock()
+        self.settings = settings or get_settings()
+        self.graphs = GraphCache()
+        self.notifier = Notifier(db)
+        self.hooks = EngineHooks()
+        self.committer = GroupCommitter(db)
+        self.llm = llm
+        self.job_handlers: dict[str, JobHandler] = dict(DEFAULT_HANDLERS)
+        # Set by services: where input that arrived while the execution was busy waits.
+        self.pending_input_source: PendingInputSource | None = None
+        self._http = http
+        self._owns_http = http is None
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=httpx.Timeout(10.0), follow_redirects=False)
+        return self._http
+
+    async def close(self) -> None:
+        await self.committer.close()
+        await self.notifier.close()
+        if self._owns_http and self._http is not None:
+            await self._http.aclose()
+
+    async def take_pending_input(self, adv: Advance, state: ExecutionState) -> UserInput | None:
+        if self.pending_input_source is None or state.conversation_id is None:
+            return None
+        return await self.pending_input_source(adv, state)
+
+    # --- running operations ------------------------------------------------------------
+
+    async def op(self, fn: Callable[[Advance], Awaitable[T]]) -> T:
+        """Run `fn` with a fresh Advance in a (group-committed) write transaction."""
+
+        async def operation(conn: AsyncConnection, after_commit: list[AfterCommit]) -> T:
+            adv = Advance(self, conn, self.clock.now(), after_commit)
+            result = await fn(adv)
+            await adv.flush()
+            return result
+
+        return await self.committer.run(operation)
+
+    # --- use-cases the services build on ------------------------------------------------
+
+    async def new_execution(
+        self,
+        adv: Advance,
+        *,
+        project_id: str,
+        workflow_id: str,
+        trigger_type: str,
+        variables: dict[str, Any] | None = None,
+        context: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+        system_extra: dict[str, Any] | None = None,
+        conversation_id: str | None = None,
+        observer: bool = False,
+        require_active: bool = True,
+        execution_id: str | None = None,
+        tracking_id: str | None = None,
+    ) -> ExecutionState:
+        """Create an execution inside `adv` (not yet run: call `adv.start(state)`)."""
+        workflow = await workflow_store.get_workflow(adv.conn, workflow_id, project_id=project_id)
+        if workflow is None:
+            raise WorkflowNotFound(workflow_id)
+        if workflow["current_version_id"] is None:
+            raise WorkflowNotRunnable(f"workflow {workflow['name']!r} has no definition yet")
+        if require_active and workflow["status"] != "active":
+            raise WorkflowNotRunnable(
+                f"workflow {workflow['name']!r} is {workflow['status']}; it must be active"
+            )
+        now = adv.now
+        execution_id = execution_id or new_id()
+        tracking_id = tracking_id or new_id()
+        state = ExecutionState(
+            id=execution_id,
+            project_id=project_id,
+            workflow_id=workflow_id,
+            version_id=str(workflow["current_version_id"]),
+            status=st.RUNNING,
+            waiting_reason=None,
+            current_node_id=None,
+            cursor={},
+            context=build_context(
+                workflow=workflow,
+                execution_id=execution_id,
+                trigger_type=trigger_type,
+                tracking_id=tracking_id,
+                now=now,
+                variables=variables,
+                context=context,
+                metadata=metadata,
+                system_extra=system_extra,
+                observer=observer,
+            ),
+            version=0,
+            event_seq=0,
+            steps_since_wait=0,
+            tracking_id=tracking_id,
+            trigger_type=trigger_type,
+            observer=observer,
+            conversation_id=conversation_id,
+            parent_execution_id=None,
+            depth=0,
+            error_details=None,
+            started_at=now,
+            ended_at=None,
+            last_event_at=now,
+            created_at=now,
+            updated_at=now,
+        )
+        adv.adopt_new(state)
+        adv.extra_writes.append(
+            lambda conn: workflow_store.bump_execution_count(conn, workflow_id, now)
+        )
+        return state
+
+    async def start_execution(self, **kwargs: Any) -> ExecutionState:
+        """Create and run an execution until it first parks; one transaction."""
+
+        async def start(adv: Advance) -> ExecutionState:
+            state = await self.new_execution(adv, **kwargs)
+            await adv.start(state)
+            return state
+
+        return await self.op(start)
+
+    async def resume(self, execution_id: str, user_input: UserInput) -> ExecutionState:
+        """Deliver user input to the execution (or its deepest waiting child)."""
+
+        async def resume(adv: Advance) -> ExecutionState:
+            target = await resumable_target(adv, execution_id)
+            await adv.deliver(target.id, user_input)
+            return target
+
+        return await self.op(resume)
+
+
+async def resumable_target(adv: Advance, execution_id: str) -> ExecutionState:
+    """The execution that should receive input sent to `execution_id`: itself, or the
+    deepest child it is waiting on. Raises NotWaiting when nothing waits for input."""
+    state = await adv.load(execution_id)
+    seen = {state.id}
+    while state.cursor.get("phase") == "await_child":
+        child = await adv.load(str(state.cursor["child_id"]))
+        if child.id in seen:
+            break
+        seen.add(child.id)
+        state = child
+    if state.status != st.WAITING or state.cursor.get("phase") not in ("await_input", "manual"):
+        raise NotWaiting(state.id, state.status)
+    return state
+
+
+__all__ = [
+    "ExecutionNotFound",
+    "NotWaiting",
+    "Runtime",
+    "WorkflowNotFound",
+    "WorkflowNotRunnable",
+    "resumable_target",
+]

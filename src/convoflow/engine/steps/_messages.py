@@ -1,0 +1,35 @@
+"""Shared by the message-sending steps: addressing overrides and AI-field refusal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from convoflow.engine.signals import Fail
+from convoflow.engine.step import StepRun
+
+
+async def addressing(run: StepRun) -> dict[str, Any]:
+    """`to`/`from` overrides from the node's common message fields, if any."""
+    config = run.config
+    out: dict[str, Any] = {}
+    to_number = getattr(config, "to_phone_number", None)
+    if to_number:
+        out["to"] = {"phone_number": await run.render(to_number, "to_phone_number")}
+    phone_number_id = getattr(config, "phone_number_id", None)
+    if phone_number_id:
+        out["from"] = {"phone_number_id": phone_number_id}
+    return out
+
+
+def is_ai_field(value: Any) -> bool:
+    return isinstance(value, dict) and "$ai" in value
+
+
+def ai_field_unavailable(run: StepRun, field: str) -> Fail | None:
+    if run.advance.runtime.llm is None:
+        return Fail(
+            f'node {run.node.id!r}: {field} is an AI field ({{"$ai": ...}}), which needs an '
+            "LLM provider; none is configured",
+            {"code": "no_llm_provider", "field": field},
+        )
+    return None

@@ -1,0 +1,35 @@
+"""`send_interactive`: queue buttons, a list, a CTA URL, a Flow or a location request.
+
+The message stays channel-neutral (Kapso's config field names, rendered); the WhatsApp
+channel turns it into Meta's body. It does not wait: pair it with wait_for_response.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from convoflow.engine.signals import Next, Outcome
+from convoflow.engine.step import StepRun
+from convoflow.engine.steps._messages import addressing
+
+NODE_TYPE = "send_interactive"
+
+_NOT_CONTENT = {
+    "phone_number_id",
+    "whatsapp_config_id",
+    "to_phone_number",
+    "provider_model_id",
+    "provider_model_name",
+    "ai_field_config",
+}
+
+
+async def enter(run: StepRun) -> Outcome:
+    content: dict[str, Any] = {
+        key: value
+        for key, value in run.config.model_dump(exclude_none=True).items()
+        if key not in _NOT_CONTENT
+    }
+    interactive = await run.render_any(content, "interactive")
+    run.send({"type": "interactive", "interactive": interactive, **await addressing(run)})
+    return Next()

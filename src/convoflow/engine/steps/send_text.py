@@ -1,0 +1,42 @@
+"""`send_text`: queue a text message; with `delay_seconds`, after a durable timer."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from convoflow.engine import status as st
+from convoflow.engine.signals import Fail, Next, Outcome, Park, Signal, TimerFired
+from convoflow.engine.step import StepRun
+from convoflow.engine.steps._messages import addressing, ai_field_unavailable, is_ai_field
+
+NODE_TYPE = "send_text"
+
+
+async def enter(run: StepRun) -> Outcome:
+    delay = run.config.delay_seconds or 0
+    if delay > 0:
+        # A timer job, not a sleep: the delay survives restarts and costs no memory.
+        return Park(
+            status=st.RUNNING,
+            cursor={"phase": "delay"},
+            timer_at=run.now + timedelta(seconds=delay),
+            timer_purpose="delay",
+        )
+    return await _send(run)
+
+
+async def on_signal(run: StepRun, signal: Signal) -> Outcome:
+    if isinstance(signal, TimerFired) and signal.purpose == "delay":
+        return await _send(run)
+    return Fail(f"send_text {run.node.id!r} got an unexpected {type(signal).__name__}")
+
+
+async def _send(run: StepRun) -> Outcome:
+    message = run.config.message
+    if is_ai_field(message):
+        refusal = ai_field_unavailable(run, "message")
+        if refusal is not None:
+            return refusal
+    text = await run.render(str(message), "message")
+    run.send({"type": "text", "text": text, **await addressing(run)})
+    return Next()

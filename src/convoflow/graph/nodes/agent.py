@@ -1,0 +1,129 @@
+"""``agent``: a multi-turn LLM loop that stays on the node until it completes or hands off."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
+
+from convoflow.graph.nodes._base import Loc, NodeConfig, choice, problem, validate_with_extra
+
+NODE_TYPE = "agent"
+REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
+DEFAULT_TOOLS = (
+    "send_notification_to_user",
+    "send_media",
+    "get_execution_metadata",
+    "get_whatsapp_context",
+    "get_current_datetime",
+    "save_variable",
+    "get_variable",
+    "ask_about_file",
+    "complete_task",
+    "handoff_to_human",
+    "enter_waiting",
+    "emit_event",
+)
+
+
+class _Tool(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    name: str = Field(default="", validate_default=True)  # a nameless tool cannot be called
+    description: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name_given(cls, value: str) -> str:
+        if not value.strip():
+            raise problem("empty_required_field", "tool name must not be empty")
+        return value
+
+
+class AgentFunctionTool(_Tool):
+    function_id: str | None = None
+    function_name: str | None = None
+    input_schema: dict[str, Any] = {}
+
+
+class AgentWebhook(_Tool):
+    url: str | None = None
+    http_method: str | None = None
+    headers: dict[str, Any] | None = None
+    body: Any = None
+    body_schema: dict[str, Any] | None = None
+    jmespath_query: str | None = None
+    ai_field_config: dict[str, Any] = {}
+
+    @field_validator("url")
+    @classmethod
+    def _url_given(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise problem("empty_required_field", "webhook tool url must not be empty")
+        return value
+
+
+def _unknown_tools(value: list[Any]) -> list[tuple[Loc, PydanticCustomError]]:
+    return [
+        (
+            (index,),
+            problem(
+                "unknown_agent_default_tool",
+                "is {tool}; known tools: {known}",
+                tool=repr(tool),
+                known=", ".join(DEFAULT_TOOLS),
+            ),
+        )
+        for index, tool in enumerate(value)
+        if isinstance(tool, str) and tool not in DEFAULT_TOOLS
+    ]
+
+
+class AgentConfig(NodeConfig):
+    system_prompt: str | None = None
+    provider_model_id: str | None = None
+    provider_model_name: str | None = None
+    temperature: float = 0.0
+    max_iterations: int = 80
+    max_tokens: int = 8192
+    reasoning_effort: Annotated[
+        Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"] | None,
+        choice("invalid_reasoning_effort", REASONING_EFFORTS),
+    ] = None
+    prompt_cache_ttl: Literal["5m", "1h"] = "5m"
+    observer_prompt_mode: Literal["analysis_only", "interactive_chat"] | None = None
+    message_delivery_mode: Literal["auto_send_assistant_text", "tool_only"] = (
+        "auto_send_assistant_text"
+    )
+    enabled_default_tools: list[str] = []
+    default_tool_configs: dict[str, Any] = {}
+    flow_agent_function_tools: list[AgentFunctionTool] = []
+    flow_agent_webhooks: list[AgentWebhook] = []
+    flow_agent_knowledge_bases: list[dict[str, Any]] = []
+    flow_agent_mcp_servers: list[dict[str, Any]] = []
+    flow_agent_app_integration_tools: list[dict[str, Any]] = []
+    flow_agent_resources: list[dict[str, Any]] = []
+    sandbox_enabled: bool = False
+    sandbox_network_mode: Literal["allow_all", "allow_list"] | None = None
+    sandbox_allowed_outbound_hosts: list[str] = []
+
+    @field_validator("enabled_default_tools", mode="wrap")
+    @classmethod
+    def _known_tools(cls, value: Any, handler: Callable[[Any], Any]) -> Any:
+        extra = _unknown_tools(value) if isinstance(value, list) else []
+        return validate_with_extra("enabled_default_tools", value, handler, extra)
+
+    @field_validator("max_iterations", "max_tokens")
+    @classmethod
+    def _positive(cls, value: int) -> int:
+        if value < 1:
+            raise problem("invalid_config", "is {value}; must be at least 1", value=value)
+        return value
+
+    def is_waiting(self) -> bool:
+        return True  # the agent parks the execution while it talks with the user
+
+    def writes_any_variable(self) -> bool:
+        return True  # save_variable tool, function tools returning vars

@@ -1,0 +1,24 @@
+"""``set_variable``: write ``vars.<variable_name>``, with type coercion."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import field_validator
+
+from convoflow.graph.nodes._base import NodeConfig, require_text
+
+NODE_TYPE = "set_variable"
+
+ValueType = Literal["string", "number", "boolean", "json"]
+
+
+class SetVariableConfig(NodeConfig):
+    variable_name: str
+    variable_value: Any
+    value_type: ValueType = "string"
+
+    check_variable_name = field_validator("variable_name")(require_text)
+
+    def written_variables(self) -> frozenset[str]:
+        return frozenset({self.variable_name.split(".")[0]})

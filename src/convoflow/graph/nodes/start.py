@@ -1,0 +1,11 @@
+"""``start``: the single entry node; no configuration, advances on ``next``."""
+
+from __future__ import annotations
+
+from convoflow.graph.nodes._base import NodeConfig
+
+NODE_TYPE = "start"
+
+
+class StartConfig(NodeConfig):
+    """Empty config (unknown keys are kept for round-tripping)."""

@@ -1,0 +1,63 @@
+"""Wires one process's engine: database, runtime, channels, dispatcher and worker.
+
+The API server, the CLI and the tests all build their engine here, so they run the same
+code paths (routing job, project-event job, pending-input hook, channels)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import httpx
+
+from convoflow.channels.base import Channel
+from convoflow.channels.sandbox import SandboxChannel
+from convoflow.clock import Clock
+from convoflow.config import Settings, get_settings
+from convoflow.engine.dispatcher import Dispatcher
+from convoflow.engine.runtime import Runtime
+from convoflow.engine.worker import Worker
+from convoflow.services import routing
+from convoflow.services.project_events import handle_project_event_job
+from convoflow.store.db import Database
+
+
+@dataclass
+class Engine:
+    db: Database
+    runtime: Runtime
+    dispatcher: Dispatcher
+    worker: Worker
+    channels: dict[str, Channel] = field(default_factory=dict)
+
+    @property
+    def clock(self) -> Clock:
+        return self.runtime.clock
+
+    async def close(self) -> None:
+        await self.runtime.close()
+        await self.db.dispose()
+
+
+def build_engine(
+    database_url: str | None = None,
+    *,
+    clock: Clock | None = None,
+    settings: Settings | None = None,
+    http: httpx.AsyncClient | None = None,
+    channels: dict[str, Channel] | None = None,
+    worker_id: str | None = None,
+    pool_size: int = 10,
+) -> Engine:
+    settings = settings or get_settings()
+    db = Database(database_url or settings.database_url, pool_size=pool_size)
+    runtime = Runtime(db, clock=clock, settings=settings, http=http)
+    runtime.job_handlers[routing.ROUTE_JOB] = routing.handle_route_job
+    runtime.job_handlers["project_event"] = handle_project_event_job
+    runtime.pending_input_source = routing.take_pending_input
+    all_channels: dict[str, Channel] = {"sandbox": SandboxChannel()}
+    all_channels.update(channels or {})
+    dispatcher = Dispatcher(runtime, all_channels)
+    worker = Worker(runtime, dispatcher, worker_id=worker_id)
+    return Engine(
+        db=db, runtime=runtime, dispatcher=dispatcher, worker=worker, channels=all_channels
+    )

@@ -1,0 +1,231 @@
+"""Inbound messages: store them, then route each conversation's pending messages in order.
+
+Receiving and routing are separate: `receive_message` stores the message (deduplicated by
+provider id) and schedules a routing job for its conversation after the debounce window;
+the job (`route_conversation`) runs under the conversation's lock and hands the pending
+messages, joined into one input, to the conversation's execution — resuming a wait,
+keeping them for a human during handoff, or starting a new execution from the inbound
+trigger. Messages that arrive while the execution is busy stay pending and answer its
+next wait (see `take_pending_input`).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import RowMapping
+
+from convoflow.engine import status as st
+from convoflow.engine.advance import Advance
+from convoflow.engine.runtime import NotWaiting, WorkflowNotRunnable, resumable_target
+from convoflow.engine.signals import UserInput
+from convoflow.engine.state import ExecutionState
+from convoflow.ids import new_id
+from convoflow.store import jobs as job_store
+from convoflow.store import messages as message_store
+from convoflow.store.schema import executions, triggers, workflows
+
+if TYPE_CHECKING:
+    from convoflow.engine.runtime import Runtime
+
+ROUTE_JOB = "route_conversation"
+
+
+async def receive_message(
+    adv: Advance,
+    conversation: RowMapping,
+    *,
+    message: dict[str, Any],
+    provider_message_id: str | None = None,
+    debounce_seconds: float = 0,
+) -> str | None:
+    """Store an inbound message and schedule routing. Returns the message id, or None when
+    `provider_message_id` was seen before (a redelivery changes nothing)."""
+    now = adv.now
+    message_id = new_id()
+    inserted = await message_store.insert_message(
+        adv.conn,
+        {
+            "id": message_id,
+            "project_id": conversation["project_id"],
+            "conversation_id": conversation["id"],
+            "direction": "inbound",
+            "provider_message_id": provider_message_id,
+            "message_type": message.get("type", "text"),
+            "content": message,
+            "status": "received",
+            "routing": "pending",
+            "created_at": now,
+            "updated_at": now,
+        },
+    )
+    if not inserted:
+        return None
+    # The conversation row update also takes its lock (PostgreSQL) before the job insert,
+    # which orders this message against a routing job running at the same moment.
+    await message_store.touch_conversation(
+        adv.conn, conversation["id"], now=now, direction="inbound", message_id=message_id
+    )
+    adv.schedule_job(
+        ROUTE_JOB,
+        run_at=now + timedelta(seconds=max(0.0, debounce_seconds)),
+        dedupe_key=f"route:{conversation['id']}",
+        payload={"conversation_id": conversation["id"]},
+    )
+    return message_id
+
+
+def input_from_messages(rows: list[RowMapping], source: str) -> UserInput:
+    """Join a burst into one input (DECISIONS.md: newline-joined), keeping the last
+    message as `last_user_message`."""
+    values = [row["content"].get("input", row["content"].get("text", "")) for row in rows]
+    value: Any = (
+        values[0]
+        if len(values) == 1
+        else "\n".join(v if isinstance(v, str) else str(v) for v in values if v not in (None, ""))
+    )
+    last = dict(rows[-1]["content"])
+    if len(rows) > 1:
+        last["burst"] = [dict(row["content"]) for row in rows]
+    return UserInput(
+        value=value,
+        message=last,
+        source=source,
+        message_ids=tuple(str(row["provider_message_id"] or row["id"]) for row in rows),
+    )
+
+
+async def take_pending_input(adv: Advance, state: ExecutionState) -> UserInput | None:
+    """Used by wait_for_response: input that arrived while the execution was busy."""
+    assert state.conversation_id is not None
+    if state.observer:
+        return None
+    pending = await message_store.pending_inbound(adv.conn, state.conversation_id)
+    if not pending:
+        return None
+    await message_store.set_routing(
+        adv.conn, [row["id"] for row in pending], "consumed", execution_id=state.id, now=adv.now
+    )
+    return input_from_messages(pending, _source(pending))
+
+
+def _source(rows: list[RowMapping]) -> str:
+    return str(rows[-1]["content"].get("channel") or "whatsapp")
+
+
+async def active_execution_id(adv: Advance, conversation_id: str) -> str | None:
+    result = await adv.conn.execute(
+        sa.select(executions.c.id)
+        .where(executions.c.conversation_id == conversation_id)
+        .where(executions.c.parent_execution_id.is_(None))
+        .where(executions.c.observer.is_(False))
+        .where(executions.c.status.in_(tuple(st.ACTIVE)))
+        .order_by(executions.c.created_at.desc())
+        .limit(1)
+    )
+    value = result.scalar()
+    return str(value) if value else None
+
+
+async def route_conversation(adv: Advance, conversation_id: str) -> ExecutionState | None:
+    conversation = await message_store.lock_conversation(adv.conn, conversation_id)
+    if conversation is None:
+        return None
+    pending = await message_store.pending_inbound(adv.conn, conversation_id)
+    if not pending:
+        return None
+    ids = [row["id"] for row in pending]
+    execution_id = await active_execution_id(adv, conversation_id)
+    if execution_id is not None:
+        root = await adv.load(execution_id)
+        if root.status == st.HANDOFF:
+            await message_store.set_routing(
+                adv.conn, ids, "handoff", execution_id=root.id, now=adv.now
+            )
+            return root
+        try:
+            target = await resumable_target(adv, root.id)
+        except NotWaiting:
+            return root  # busy: the messages stay pending for its next wait
+        await message_store.set_routing(
+            adv.conn, ids, "consumed", execution_id=target.id, now=adv.now
+        )
+        await adv.deliver(target.id, input_from_messages(pending, _source(pending)))
+        return target
+    return await _start_from_trigger(adv, conversation, pending)
+
+
+async def _start_from_trigger(
+    adv: Advance, conversation: RowMapping, pending: list[RowMapping]
+) -> ExecutionState | None:
+    ids = [row["id"] for row in pending]
+    workflow_id = await inbound_workflow_for(adv, conversation)
+    if workflow_id is None:
+        await message_store.set_routing(adv.conn, ids, "unrouted", execution_id=None, now=adv.now)
+        return None
+    first = input_from_messages(pending, _source(pending))
+    try:
+        state = await adv.runtime.new_execution(
+            adv,
+            project_id=conversation["project_id"],
+            workflow_id=workflow_id,
+            trigger_type="inbound_message",
+            variables={"last_user_input": first.value, "last_user_message": first.message},
+            context=conversation_context(conversation),
+            conversation_id=conversation["id"],
+        )
+    except WorkflowNotRunnable:
+        await message_store.set_routing(adv.conn, ids, "unrouted", execution_id=None, now=adv.now)
+        return None
+    await message_store.set_routing(adv.conn, ids, "consumed", execution_id=state.id, now=adv.now)
+    await adv.start(state)
+    return state
+
+
+def conversation_context(conversation: RowMapping) -> dict[str, Any]:
+    contact_name = conversation["contact_name"]
+    return {
+        "channel": conversation["channel"],
+        "phone_number": conversation["phone_number"],
+        "conversation_id": conversation["id"],
+        "phone_number_id": conversation["phone_number_id"],
+        "contact": {
+            "wa_id": conversation["wa_id"],
+            "name": contact_name,
+            "profile_name": contact_name,
+            "display_name": contact_name,
+        },
+    }
+
+
+async def inbound_workflow_for(adv: Advance, conversation: RowMapping) -> str | None:
+    """The workflow a new message on this conversation starts: a sandbox conversation
+    names its workflow; otherwise the number's active inbound_message trigger."""
+    metadata = conversation["metadata"] or {}
+    if metadata.get("workflow_id"):
+        return str(metadata["workflow_id"])
+    result = await adv.conn.execute(
+        sa.select(triggers.c.workflow_id)
+        .join(workflows, workflows.c.id == triggers.c.workflow_id)
+        .where(triggers.c.project_id == conversation["project_id"])
+        .where(triggers.c.trigger_type == "inbound_message")
+        .where(triggers.c.active.is_(True))
+        .where(triggers.c.phone_number_id == conversation["phone_number_id"])
+        .where(workflows.c.status == "active")
+        .order_by(triggers.c.created_at)
+        .limit(1)
+    )
+    value = result.scalar()
+    return str(value) if value else None
+
+
+async def handle_route_job(runtime: Runtime, job: RowMapping) -> None:
+    conversation_id = str((job["payload"] or {})["conversation_id"])
+
+    async def route(adv: Advance) -> None:
+        await job_store.delete_jobs(adv.conn, [job["id"]])
+        await route_conversation(adv, conversation_id)
+
+    await runtime.op(route)

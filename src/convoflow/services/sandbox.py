@@ -1,0 +1,168 @@
+"""Sandbox conversations: run a flow with no WhatsApp account (terminal chat, tests)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from convoflow.engine import status as st
+from convoflow.engine.advance import Advance
+from convoflow.engine.state import ExecutionState
+from convoflow.ids import new_id
+from convoflow.services import routing
+from convoflow.services.container import Engine
+from convoflow.store import messages as message_store
+from convoflow.store.schema import executions, messages
+
+
+async def open_conversation(
+    engine: Engine, *, project_id: str, workflow_id: str, user: str = "sandbox-user"
+) -> str:
+    conversation_id = new_id()
+
+    async def create(adv: Advance) -> None:
+        await message_store.insert_conversation(
+            adv.conn,
+            {
+                "id": conversation_id,
+                "project_id": project_id,
+                "channel": "sandbox",
+                "phone_number_id": None,
+                "wa_id": user,
+                "phone_number": user,
+                "status": "active",
+                "contact_name": user,
+                "metadata": {"workflow_id": workflow_id},
+                "messages_count": 0,
+                "created_at": adv.now,
+                "updated_at": adv.now,
+            },
+        )
+
+    await engine.runtime.op(create)
+    return conversation_id
+
+
+async def start(
+    engine: Engine, conversation_id: str, variables: dict[str, Any] | None = None
+) -> ExecutionState:
+    async def run(adv: Advance) -> ExecutionState:
+        conversation = await message_store.get_conversation(adv.conn, conversation_id)
+        assert conversation is not None
+        state = await adv.runtime.new_execution(
+            adv,
+            project_id=conversation["project_id"],
+            workflow_id=conversation["metadata"]["workflow_id"],
+            trigger_type="api_call",
+            variables=variables,
+            context=routing.conversation_context(conversation),
+            conversation_id=conversation_id,
+        )
+        await adv.start(state)
+        return state
+
+    return await engine.runtime.op(run)
+
+
+def user_message(text: str, last_bot_message: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What the sandbox user sends. Typing a button's or list row's title (or id) after an
+    interactive message answers it as WhatsApp would: an interactive reply whose input is
+    the option's title."""
+    options = _options(last_bot_message)
+    wanted = text.strip().lower()
+    for kind, option in options:
+        if wanted in (str(option.get("title", "")).lower(), str(option.get("id", "")).lower()):
+            return {
+                "type": "interactive",
+                "interactive_type": kind,
+                "id": option.get("id"),
+                "title": option.get("title"),
+                "input": option.get("title"),
+                "channel": "sandbox",
+            }
+    return {"type": "text", "text": text, "input": text, "channel": "sandbox"}
+
+
+def _options(message: dict[str, Any] | None) -> list[tuple[str, dict[str, Any]]]:
+    if not message or message.get("type") != "interactive":
+        return []
+    interactive = message.get("interactive") or {}
+    found: list[tuple[str, dict[str, Any]]] = [
+        ("button_reply", b) for b in interactive.get("buttons") or [] if isinstance(b, dict)
+    ]
+    for section in interactive.get("list_sections") or []:
+        for row in (section or {}).get("rows") or []:
+            if isinstance(row, dict):
+                found.append(("list_reply", row))
+    return found
+
+
+async def say(
+    engine: Engine,
+    conversation_id: str,
+    text: str,
+    *,
+    last_bot_message: dict[str, Any] | None = None,
+) -> str | None:
+    """The sandbox user sends `text` (routed like any inbound message, no debounce)."""
+
+    async def receive(adv: Advance) -> str | None:
+        conversation = await message_store.get_conversation(adv.conn, conversation_id)
+        assert conversation is not None
+        return await routing.receive_message(
+            adv, conversation, message=user_message(text, last_bot_message)
+        )
+
+    return await engine.runtime.op(receive)
+
+
+async def outbound_since(engine: Engine, conversation_id: str, seen: int) -> list[dict[str, Any]]:
+    """Bot messages of the conversation after the first `seen` ones, oldest first."""
+    async with engine.db.read() as conn:
+        result = await conn.execute(
+            sa.select(messages.c.content)
+            .where(messages.c.conversation_id == conversation_id)
+            .where(messages.c.direction == "outbound")
+            .order_by(messages.c.created_at, messages.c.id)
+            .offset(seen)
+        )
+        return [dict(row.content) for row in result]
+
+
+async def latest_execution(engine: Engine, conversation_id: str) -> dict[str, Any] | None:
+    """The newest root execution of the conversation, with the status of its deepest
+    active child (what the user is actually talking to)."""
+    async with engine.db.read() as conn:
+        row = (
+            (
+                await conn.execute(
+                    sa.select(executions)
+                    .where(executions.c.conversation_id == conversation_id)
+                    .where(executions.c.parent_execution_id.is_(None))
+                    .order_by(executions.c.created_at.desc())
+                    .limit(1)
+                )
+            )
+            .mappings()
+            .first()
+        )
+        if row is None:
+            return None
+        current = row
+        while current["status"] == st.WAITING and (current["cursor"] or {}).get("child_id"):
+            child = (
+                (
+                    await conn.execute(
+                        sa.select(executions).where(
+                            executions.c.id == current["cursor"]["child_id"]
+                        )
+                    )
+                )
+                .mappings()
+                .first()
+            )
+            if child is None:
+                break
+            current = child
+        return {"root": dict(row), "current": dict(current)}

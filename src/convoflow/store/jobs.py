@@ -1,0 +1,96 @@
+"""SQL for the jobs table: timers and deferred work, claimed with leases."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from convoflow.store.schema import jobs
+
+
+async def insert_jobs(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    """Insert jobs; a row whose dedupe_key already exists is skipped (already scheduled)."""
+    if not rows:
+        return
+    dialect = conn.dialect.name
+    insert = postgresql.insert(jobs) if dialect == "postgresql" else sqlite.insert(jobs)
+    await conn.execute(insert.on_conflict_do_nothing(index_elements=["dedupe_key"]), rows)
+
+
+async def delete_jobs(conn: AsyncConnection, job_ids: list[int]) -> None:
+    if job_ids:
+        await conn.execute(sa.delete(jobs).where(jobs.c.id.in_(job_ids)))
+
+
+async def delete_execution_timers(conn: AsyncConnection, execution_id: str) -> None:
+    await conn.execute(
+        sa.delete(jobs).where(jobs.c.execution_id == execution_id).where(jobs.c.kind == "timer")
+    )
+
+
+async def claim_due_jobs(
+    conn: AsyncConnection,
+    *,
+    worker_id: str,
+    now: datetime,
+    lease_seconds: float,
+    limit: int,
+    kinds: tuple[str, ...] | None = None,
+) -> list[sa.RowMapping]:
+    """Lease up to `limit` due jobs. On PostgreSQL, SKIP LOCKED lets many workers claim
+    disjoint batches at once; on SQLite the statement runs without it (one writer)."""
+    candidates = (
+        sa.select(jobs.c.id)
+        .where(jobs.c.run_at <= now)
+        .where(sa.or_(jobs.c.locked_until.is_(None), jobs.c.locked_until < now))
+        .order_by(jobs.c.run_at, jobs.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    if kinds:
+        candidates = candidates.where(jobs.c.kind.in_(kinds))
+    stmt = (
+        sa.update(jobs)
+        .where(jobs.c.id.in_(candidates.scalar_subquery()))
+        .values(
+            locked_by=worker_id,
+            locked_until=now + timedelta(seconds=lease_seconds),
+            attempts=jobs.c.attempts + 1,
+        )
+        .returning(
+            jobs.c.id,
+            jobs.c.kind,
+            jobs.c.execution_id,
+            jobs.c.dedupe_key,
+            jobs.c.expected_version,
+            jobs.c.payload,
+            jobs.c.attempts,
+            jobs.c.run_at,
+        )
+    )
+    result = await conn.execute(stmt)
+    return list(result.mappings().all())
+
+
+async def next_due_at(conn: AsyncConnection) -> datetime | None:
+    result = await conn.execute(sa.select(sa.func.min(jobs.c.run_at)))
+    value = result.scalar()
+    if value is None:
+        return None
+    # min() bypasses the column's type decorator on some drivers.
+    return jobs.c.run_at.type.process_result_value(value, conn.dialect)  # type: ignore[no-any-return,attr-defined]
+
+
+async def release_job(
+    conn: AsyncConnection, job_id: int, *, run_at: datetime, error: str | None
+) -> None:
+    """Give a job back for a later attempt (transient failure)."""
+    await conn.execute(
+        sa.update(jobs)
+        .where(jobs.c.id == job_id)
+        .values(locked_by=None, locked_until=None, run_at=run_at, last_error=error)
+    )

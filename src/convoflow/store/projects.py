@@ -1,0 +1,71 @@
+"""SQL for projects, API keys and project secrets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from convoflow.store.schema import api_keys, projects, secrets
+
+PROJECT_SCOPE = "project"
+
+
+async def get_settings(conn: AsyncConnection, project_id: str) -> dict[str, Any]:
+    result = await conn.execute(sa.select(projects.c.settings).where(projects.c.id == project_id))
+    value = result.scalar()
+    return dict(value or {})
+
+
+async def get_project_secrets(conn: AsyncConnection, project_id: str) -> dict[str, str]:
+    result = await conn.execute(
+        sa.select(secrets.c.name, secrets.c.value)
+        .where(secrets.c.project_id == project_id)
+        .where(secrets.c.scope == PROJECT_SCOPE)
+    )
+    return {row.name: row.value for row in result}
+
+
+async def insert_project(conn: AsyncConnection, row: dict[str, Any]) -> None:
+    await conn.execute(sa.insert(projects), row)
+
+
+async def find_project(conn: AsyncConnection, name_or_id: str) -> sa.RowMapping | None:
+    result = await conn.execute(
+        sa.select(projects).where(
+            sa.or_(projects.c.id == name_or_id, projects.c.name == name_or_id)
+        )
+    )
+    return result.mappings().first()
+
+
+async def insert_api_key(conn: AsyncConnection, row: dict[str, Any]) -> None:
+    await conn.execute(sa.insert(api_keys), row)
+
+
+async def find_api_key(conn: AsyncConnection, key_hash: str) -> sa.RowMapping | None:
+    result = await conn.execute(
+        sa.select(api_keys)
+        .where(api_keys.c.key_hash == key_hash)
+        .where(api_keys.c.revoked_at.is_(None))
+    )
+    return result.mappings().first()
+
+
+async def upsert_secret(conn: AsyncConnection, row: dict[str, Any]) -> None:
+    existing = await conn.execute(
+        sa.select(secrets.c.id)
+        .where(secrets.c.project_id == row["project_id"])
+        .where(secrets.c.scope == row["scope"])
+        .where(secrets.c.name == row["name"])
+    )
+    secret_id = existing.scalar()
+    if secret_id is None:
+        await conn.execute(sa.insert(secrets), row)
+    else:
+        await conn.execute(
+            sa.update(secrets)
+            .where(secrets.c.id == secret_id)
+            .values(value=row["value"], updated_at=row["updated_at"])
+        )

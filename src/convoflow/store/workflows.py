@@ -1,0 +1,55 @@
+"""SQL for workflows and their immutable definition versions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from convoflow.store.schema import workflow_versions, workflows
+
+
+async def get_workflow(
+    conn: AsyncConnection, workflow_id: str, *, project_id: str | None = None
+) -> sa.RowMapping | None:
+    stmt = sa.select(workflows).where(workflows.c.id == workflow_id)
+    if project_id is not None:
+        stmt = stmt.where(workflows.c.project_id == project_id)
+    return (await conn.execute(stmt)).mappings().first()
+
+
+async def get_version_definition(conn: AsyncConnection, version_id: str) -> Any:
+    result = await conn.execute(
+        sa.select(workflow_versions.c.definition).where(workflow_versions.c.id == version_id)
+    )
+    return result.scalar()
+
+
+async def insert_workflow(conn: AsyncConnection, row: dict[str, Any]) -> None:
+    await conn.execute(sa.insert(workflows), row)
+
+
+async def insert_version(conn: AsyncConnection, row: dict[str, Any]) -> None:
+    await conn.execute(sa.insert(workflow_versions), row)
+
+
+async def latest_version_number(conn: AsyncConnection, workflow_id: str) -> int:
+    result = await conn.execute(
+        sa.select(sa.func.max(workflow_versions.c.number)).where(
+            workflow_versions.c.workflow_id == workflow_id
+        )
+    )
+    return int(result.scalar() or 0)
+
+
+async def update_workflow(conn: AsyncConnection, workflow_id: str, values: dict[str, Any]) -> None:
+    await conn.execute(sa.update(workflows).where(workflows.c.id == workflow_id).values(values))
+
+
+async def bump_execution_count(conn: AsyncConnection, workflow_id: str, now: Any) -> None:
+    await conn.execute(
+        sa.update(workflows)
+        .where(workflows.c.id == workflow_id)
+        .values(execution_count=workflows.c.execution_count + 1, last_executed_at=now)
+    )

@@ -1,0 +1,124 @@
+"""Helpers for engine-level tests: projects, workflows and a scripted sandbox chat."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from pathlib import Path
+from typing import Any
+
+from convoflow.engine.advance import Advance
+from convoflow.services import sandbox
+from convoflow.services.container import Engine
+from convoflow.services.projects import create_project
+from convoflow.services.workflows import add_version, create_workflow
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def example(name: str) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads((EXAMPLES / f"{name}.json").read_text())
+    return document.get("definition", document)
+
+
+def node(node_id: str, node_type: str, **config: Any) -> dict[str, Any]:
+    return {"id": node_id, "data": {"node_type": node_type, "config": config}}
+
+
+def edge(source: str, target: str, label: str = "next") -> dict[str, Any]:
+    return {"source": source, "target": target, "label": label}
+
+
+def chain(*nodes: dict[str, Any]) -> dict[str, Any]:
+    """A linear definition: each node's `next` goes to the following node."""
+    edges = [edge(a["id"], b["id"]) for a, b in itertools.pairwise(nodes)]
+    return {"nodes": list(nodes), "edges": edges}
+
+
+async def make_project(engine: Engine, name: str = "test", **settings: Any) -> str:
+    async def create(adv: Advance) -> str:
+        return await create_project(adv.conn, engine.clock, name, settings)
+
+    return await engine.runtime.op(create)
+
+
+async def make_workflow(
+    engine: Engine, project_id: str, definition: Any, *, name: str = "flow", status: str = "active"
+) -> str:
+    async def create(adv: Advance) -> str:
+        return await create_workflow(
+            adv.conn,
+            engine.clock,
+            project_id=project_id,
+            name=name,
+            definition=definition,
+            status=status,
+        )
+
+    return await engine.runtime.op(create)
+
+
+async def new_version(engine: Engine, workflow_id: str, definition: Any) -> str:
+    async def add(adv: Advance) -> str:
+        return await add_version(adv.conn, engine.clock, workflow_id, definition)
+
+    return await engine.runtime.op(add)
+
+
+class Chat:
+    """A sandbox conversation driven step by step with the worker drained in between."""
+
+    def __init__(self, engine: Engine, conversation_id: str) -> None:
+        self.engine = engine
+        self.conversation_id = conversation_id
+        self.seen = 0
+
+    @classmethod
+    async def open(
+        cls,
+        engine: Engine,
+        definition: Any,
+        *,
+        project_id: str | None = None,
+        variables: dict[str, Any] | None = None,
+        start: bool = True,
+    ) -> Chat:
+        project_id = project_id or await make_project(engine)
+        workflow_id = await make_workflow(engine, project_id, definition)
+        conversation_id = await sandbox.open_conversation(
+            engine, project_id=project_id, workflow_id=workflow_id
+        )
+        chat = cls(engine, conversation_id)
+        chat.project_id = project_id
+        chat.workflow_id = workflow_id
+        if start:
+            await sandbox.start(engine, conversation_id, variables)
+            await engine.worker.drain()
+        return chat
+
+    project_id: str
+    workflow_id: str
+
+    async def say(self, text: str) -> list[dict[str, Any]]:
+        await sandbox.say(self.engine, self.conversation_id, text)
+        await self.engine.worker.drain()
+        return await self.bot()
+
+    async def bot(self) -> list[dict[str, Any]]:
+        """Bot messages since the last call."""
+        new = await sandbox.outbound_since(self.engine, self.conversation_id, self.seen)
+        self.seen += len(new)
+        return new
+
+    async def texts(self) -> list[str]:
+        return [m.get("text", "") for m in await self.bot()]
+
+    async def execution(self) -> dict[str, Any]:
+        latest = await sandbox.latest_execution(self.engine, self.conversation_id)
+        assert latest is not None
+        return latest["current"]
+
+    async def root(self) -> dict[str, Any]:
+        latest = await sandbox.latest_execution(self.engine, self.conversation_id)
+        assert latest is not None
+        return latest["root"]
