@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from convoflow.graph import ValidationReport, validate_definition
@@ -27,7 +28,7 @@ def definition(*nodes: dict[str, Any], edges: list[dict[str, Any]] | None = None
 def chain(*nodes: dict[str, Any]) -> dict[str, Any]:
     """start + the given nodes, each linked to the next with a 'next' edge."""
     all_nodes = [node("start", "start"), *nodes]
-    links = [edge(a["id"], b["id"]) for a, b in zip(all_nodes, all_nodes[1:], strict=False)]
+    links = [edge(a["id"], b["id"]) for a, b in itertools.pairwise(all_nodes)]
     return definition(*all_nodes, edges=links)
 
 

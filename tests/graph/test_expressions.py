@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from convoflow.graph.expressions import (
     MAX_EXPRESSION_LENGTH,
+    _evaluator,
     check_expression,
     evaluate_condition,
     referenced_vars,
@@ -130,6 +131,13 @@ def test_sandbox_escapes_are_rejected(expr: str) -> None:
     assert check_expression(expr) is not None, expr
     matched, error = evaluate_condition(expr, SCOPE)
     assert matched is False and error
+
+
+@pytest.mark.parametrize("expr", [e for e in ESCAPES if "lambda" not in e and "*" not in e])
+def test_evaluator_rejects_escapes_even_without_the_static_check(expr: str) -> None:
+    # Defence in depth: the runtime evaluator alone must refuse these too.
+    with pytest.raises(Exception):  # noqa: B017 - any refusal is fine, success is not
+        _evaluator(SCOPE).eval(expr)
 
 
 def test_underscore_keys_are_unreachable_even_by_subscript() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from convoflow.graph import validate_definition
@@ -13,7 +14,7 @@ def loop(*middle: dict[str, Any]) -> dict[str, Any]:
     """start -> middle[0] -> ... -> middle[-1] -> middle[0]."""
     ids = [item["id"] for item in middle]
     links = [edge("start", ids[0])]
-    links += [edge(a, b) for a, b in zip(ids, ids[1:], strict=False)]
+    links += [edge(a, b) for a, b in itertools.pairwise(ids)]
     links.append(edge(ids[-1], ids[0]))
     return definition(node("start", "start"), *middle, edges=links)
 
@@ -138,12 +139,8 @@ def test_variables_written_by_nodes_are_fine() -> None:
 
 
 def test_builtins_known_vars_and_other_namespaces() -> None:
-    raw = chain(
-        text(
-            "a",
-            "{{last_user_input}} {{vars.last_user_message.text}} {{system.flow_id}} {{context.phone_number}}",
-        )
-    )
+    message = "{{last_user_input}} {{vars.last_user_message.text}} {{system.flow_id}} "
+    raw = chain(text("a", message + "{{context.phone_number}}"))
     assert not warnings_of(raw, "variable_never_written")
     raw = chain(text("a", "Hi {{vars.name}}"))
     assert not warnings_of(raw, "variable_never_written", known_vars=["name"])
