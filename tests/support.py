@@ -122,3 +122,93 @@ class Chat:
         latest = await sandbox.latest_execution(self.engine, self.conversation_id)
         assert latest is not None
         return latest["root"]
+
+
+# --- reading and writing rows directly (engine tests) ----------------------------------
+
+
+async def table_rows(engine: Engine, table: Any, **where: Any) -> list[dict[str, Any]]:
+    """All rows of a `convoflow.store.schema` table matching `column=value` filters."""
+    import sqlalchemy as sa
+
+    query = sa.select(table)
+    for column, value in where.items():
+        query = query.where(table.c[column] == value)
+    async with engine.db.read() as conn:
+        return [dict(row) for row in (await conn.execute(query)).mappings()]
+
+
+async def insert_row(engine: Engine, table: Any, row: dict[str, Any]) -> None:
+    import sqlalchemy as sa
+
+    async def insert(adv: Advance) -> None:
+        await adv.conn.execute(sa.insert(table), row)
+
+    await engine.runtime.op(insert)
+
+
+async def events(engine: Engine, execution_id: str) -> list[dict[str, Any]]:
+    """The execution's events, in sequence order."""
+    import sqlalchemy as sa
+
+    from convoflow.store.schema import execution_events
+
+    async with engine.db.read() as conn:
+        result = await conn.execute(
+            sa.select(execution_events)
+            .where(execution_events.c.execution_id == execution_id)
+            .order_by(execution_events.c.seq)
+        )
+        return [dict(row) for row in result.mappings()]
+
+
+async def join_chat(
+    engine: Engine,
+    project_id: str,
+    workflow_id: str,
+    *,
+    variables: dict[str, Any] | None = None,
+    user: str = "sandbox-user",
+) -> Chat:
+    """A new sandbox conversation on an existing workflow, started and drained."""
+    conversation_id = await sandbox.open_conversation(
+        engine, project_id=project_id, workflow_id=workflow_id, user=user
+    )
+    chat = Chat(engine, conversation_id)
+    chat.project_id = project_id
+    chat.workflow_id = workflow_id
+    await sandbox.start(engine, conversation_id, variables)
+    await engine.worker.drain()
+    return chat
+
+
+async def make_http_function(
+    engine: Engine, project_id: str, endpoint_url: str, *, name: str = "fn"
+) -> str:
+    """A project function of type `http` (inserted directly: no API needed)."""
+    from convoflow.ids import new_id
+    from convoflow.store.schema import functions
+
+    function_id = new_id()
+    now = engine.clock.now()
+    await insert_row(
+        engine,
+        functions,
+        {
+            "id": function_id,
+            "project_id": project_id,
+            "name": name,
+            "slug": f"{name}-{function_id[-8:]}",
+            "function_type": "http",
+            "endpoint_url": endpoint_url,
+            "status": "deployed",
+            "version": 1,
+            "lock_version": 0,
+            "invoke_response_mode": "passthrough",
+            "public_endpoint": False,
+            "runtime_config": {},
+            "created_at": now,
+            "updated_at": now,
+        },
+    )
+    return function_id

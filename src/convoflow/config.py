@@ -21,9 +21,21 @@ class Settings(BaseSettings):
     # also allow them. Off by default: SSRF guard.
     allow_private_network: bool = False
     graph_base_url: str = "https://graph.facebook.com/v23.0"
+    graph_timeout_seconds: float = 10.0
+    # Per sending number, per process (Meta's default throughput is 80 msg/s a number).
+    graph_rate_per_second: float = 80.0
+    # Minimum gap between two sends to the same user; 0 turns pacing off.
+    graph_conversation_interval_seconds: float = 0.05
     max_steps_without_wait: int = 500
+    # How long a claimed job / outbox row belongs to its worker; after a crash it is
+    # claimable again once this passes.
     job_lease_seconds: float = 30.0
+    outbox_lease_seconds: float = 60.0
     worker_poll_seconds: float = 0.5
+    # HTTP API limits, counted in memory per process (docs/api.md): requests per minute
+    # per API key, and workflow starts per second per (API key, workflow).
+    rate_limit_per_minute: int = 1000
+    start_burst_per_second: int = 30
     log_level: str = "INFO"
     log_json: bool = False
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+import orjson
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -58,6 +59,13 @@ class ExecutionNotFound(Exception):
     pass
 
 
+def _fingerprint(state: ExecutionState) -> bytes:
+    """The row as loaded, to tell in `flush` whether the advance changed it at all."""
+    row = state.to_row()
+    row.pop("updated_at", None)
+    return orjson.dumps(row, option=orjson.OPT_NON_STR_KEYS, default=str)
+
+
 def _signal_matches_cursor(state: ExecutionState, signal: Signal) -> bool:
     cursor = state.cursor
     if isinstance(signal, TimerFired):
@@ -83,6 +91,7 @@ class Advance:
         self.after_commit = after_commit
         self.allow_process_env = runtime.settings.allow_process_env_secrets
         self._executions: dict[str, ExecutionState] = {}
+        self._loaded: dict[str, bytes] = {}
         self._order: list[str] = []
         self._events: list[dict[str, Any]] = []
         self._outbox: list[dict[str, Any]] = []
@@ -95,16 +104,17 @@ class Advance:
 
     # --- loading -----------------------------------------------------------------------
 
-    async def load(self, execution_id: str) -> ExecutionState:
+    async def load(self, execution_id: str, *, nowait: bool = False) -> ExecutionState:
         state = self._executions.get(execution_id)
         if state is not None:
             return state
         row = await execution_store.get_execution(
-            self.conn, execution_id, for_update=not self.runtime.db.is_sqlite
+            self.conn, execution_id, for_update=not self.runtime.db.is_sqlite, nowait=nowait
         )
         if row is None:
             raise ExecutionNotFound(execution_id)
         state = ExecutionState.from_row(row)
+        self._loaded[state.id] = _fingerprint(state)
         self._track(state)
         return state
 
@@ -122,7 +132,9 @@ class Advance:
 
     async def project_settings(self, project_id: str) -> dict[str, Any]:
         if project_id not in self._projects:
-            self._projects[project_id] = await project_store.get_settings(self.conn, project_id)
+            self._projects[project_id] = await self.runtime.project_settings.get(
+                self.conn, project_id, self.now
+            )
         return self._projects[project_id]
 
     async def project_secrets(self, project_id: str) -> dict[str, str]:
@@ -160,6 +172,10 @@ class Advance:
         )
         state.last_event_at = self.now
         return state.event_seq
+
+    def unflushed_events(self, execution_id: str) -> list[dict[str, Any]]:
+        """Events of this advance not yet written (a function payload must see them)."""
+        return [e for e in self._events if e["execution_id"] == execution_id]
 
     def queue_message(self, state: ExecutionState, node_id: str, message: dict[str, Any]) -> str:
         if state.observer and not message.get("to"):
@@ -419,14 +435,50 @@ class Advance:
 
     async def end_execution(self, state: ExecutionState, *, reason: str) -> None:
         """End from outside the flow (API, archiving): children first, then this one."""
-        if state.cursor.get("phase") == "await_child":
-            child = await self.load(str(state.cursor["child_id"]))
-            if child.status not in st.TERMINAL:
-                child.cursor = {"phase": "done"}  # detach: the parent is ending anyway
-                await self.end_execution(child, reason=reason)
+        await self._end_child_of(state, reason)
         self.clear_timers_of(state.id)
         state.cursor = {"phase": "done"}
         await self._finish(state, st.ENDED, reason=reason)
+
+    async def _end_child_of(self, state: ExecutionState, reason: str) -> None:
+        """End the child a parent waits on. The parent stops waiting for it first, so the
+        child's end does not resume the parent's flow."""
+        if state.cursor.get("phase") != "await_child":
+            return
+        child = await self.load(str(state.cursor["child_id"]))
+        state.cursor = {"phase": "detached", "entered_seq": state.cursor.get("entered_seq")}
+        if child.status not in st.TERMINAL:
+            await self.end_execution(child, reason=reason)
+
+    async def handoff_execution(self, state: ExecutionState, *, reason: str) -> None:
+        """Hand off from outside the flow (API PATCH status=handoff): the bot stops and a
+        human takes the conversation; a child it waited on is ended."""
+        await self._end_child_of(state, reason)
+        self.clear_timers_of(state.id)
+        st.check_transition(state.status, st.HANDOFF)
+        state.status = st.HANDOFF
+        state.waiting_reason = None
+        state.cursor = {"phase": "handoff", "entered_seq": state.cursor.get("entered_seq")}
+        payload = {"reason": reason, "context_data": None, "source": "api"}
+        state.system["handoff"] = payload
+        self.emit(state, "execution_handoff", payload, node_id=state.current_node_id)
+        self.runtime.hooks.execution_handoff(self, state)
+
+    async def pause_execution(self, state: ExecutionState) -> None:
+        """Park from outside the flow (API PATCH status=waiting, also handoff -> waiting):
+        the next resume or message continues along the current node's `next` edge."""
+        await self._end_child_of(state, "api")
+        self.clear_timers_of(state.id)
+        state.status = st.WAITING
+        state.waiting_reason = st.WAIT_MANUAL
+        state.cursor = {"phase": "manual", "entered_seq": state.cursor.get("entered_seq")}
+        state.steps_since_wait = 0
+        self.emit(
+            state,
+            "execution_waiting",
+            {"reason": st.WAIT_MANUAL, "source": "api"},
+            node_id=state.current_node_id,
+        )
 
     async def _fail(self, state: ExecutionState, node: CompiledNode | None, fail: Fail) -> None:
         node_id = node.id if node else state.current_node_id
@@ -484,6 +536,10 @@ class Advance:
                 await job_store.delete_execution_timers(self.conn, execution_id)
         for execution_id in dict.fromkeys(self._order):
             state = self._executions[execution_id]
+            if not state.is_new and self._loaded.get(execution_id) == _fingerprint(state):
+                # Only read (a stale timer, input for a busy execution): bumping its
+                # version would turn its live timers and action results stale.
+                continue
             state.updated_at = self.now
             if state.is_new:
                 state.version = 1
@@ -495,6 +551,7 @@ class Advance:
                     self.conn, state.to_row(), state.loaded_version
                 )
             state.loaded_version = state.version
+            self._loaded[execution_id] = _fingerprint(state)
         await execution_store.insert_events(self.conn, self._events)
         if self._journal:
             from convoflow.store import actions as action_store

@@ -31,8 +31,6 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
-LEASE_SECONDS = 60.0
-
 
 class Dispatcher:
     def __init__(self, runtime: Runtime, channels: dict[str, Channel], *, batch_size: int = 200):
@@ -46,7 +44,10 @@ class Dispatcher:
 
         async def claim(conn: AsyncConnection, _hooks: list[AfterCommit]) -> list[RowMapping]:
             return await outbox_store.claim_outbox(
-                conn, now=now, lease_seconds=LEASE_SECONDS, limit=self.batch_size
+                conn,
+                now=now,
+                lease_seconds=self.runtime.settings.outbox_lease_seconds,
+                limit=self.batch_size,
             )
 
         rows = await self.runtime.committer.run(claim)
@@ -56,13 +57,15 @@ class Dispatcher:
             conversations = await message_store.get_conversations(
                 conn, sorted({r["conversation_id"] for r in rows if r["conversation_id"]})
             )
-        by_conversation: dict[str | None, list[RowMapping]] = defaultdict(list)
+        # One sequence per conversation (its messages must arrive in order); rows
+        # without a conversation have no order to keep.
+        sequences: dict[str, list[RowMapping]] = defaultdict(list)
         for row in rows:
-            by_conversation[row["conversation_id"]].append(row)
+            sequences[row["conversation_id"] or row["id"]].append(row)
         await asyncio.gather(
             *(
-                self._send_in_order(group, conversations.get(cid) if cid else None)
-                for cid, group in by_conversation.items()
+                self._send_in_order(group, conversations.get(group[0]["conversation_id"] or ""))
+                for group in sequences.values()
             )
         )
         return len(rows)

@@ -27,6 +27,11 @@ async def function_payload(
         .limit(RECENT_EVENTS)
     )
     flow_events = [{"event_type": r.event_type, "payload": r.payload} for r in result][::-1]
+    flow_events += [
+        {"event_type": e["event_type"], "payload": e["payload"]}
+        for e in run.advance.unflushed_events(execution.id)
+    ]
+    flow_events = flow_events[-RECENT_EVENTS:]
     payload: dict[str, Any] = {
         "execution_context": execution.context,
         "flow_events": flow_events,

@@ -7,6 +7,7 @@ shared with concurrent operations); see engine/advance.py for what happens insid
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import httpx
@@ -25,11 +26,32 @@ from convoflow.engine.notifier import Notifier
 from convoflow.engine.signals import UserInput
 from convoflow.engine.state import ExecutionState
 from convoflow.ids import new_id
+from convoflow.store import projects as project_store
 from convoflow.store import workflows as workflow_store
 from convoflow.store.db import Database
 
 T = TypeVar("T")
 PendingInputSource = Callable[[Advance, ExecutionState], Awaitable[UserInput | None]]
+
+
+class ProjectSettingsCache:
+    """Project settings change rarely and are read on every advance (loop guard, egress
+    policy): keep them for a few seconds instead of a query per advance."""
+
+    def __init__(self, ttl_seconds: float = 5.0) -> None:
+        self.ttl = timedelta(seconds=ttl_seconds)
+        self._entries: dict[str, tuple[datetime, dict[str, Any]]] = {}
+
+    async def get(self, conn: AsyncConnection, project_id: str, now: datetime) -> dict[str, Any]:
+        entry = self._entries.get(project_id)
+        if entry is not None and now - entry[0] < self.ttl and now >= entry[0]:
+            return entry[1]
+        settings = await project_store.get_settings(conn, project_id)
+        self._entries[project_id] = (now, settings)
+        return settings
+
+    def forget(self, project_id: str) -> None:
+        self._entries.pop(project_id, None)
 
 
 class WorkflowNotFound(Exception):
@@ -62,6 +84,7 @@ class Runtime:
         self.clock: Clock = clock or SystemClock()
         self.settings = settings or get_settings()
         self.graphs = GraphCache()
+        self.project_settings = ProjectSettingsCache()
         self.notifier = Notifier(db)
         self.hooks = EngineHooks()
         self.committer = GroupCommitter(db)
@@ -198,13 +221,16 @@ class Runtime:
         return await self.op(resume)
 
 
-async def resumable_target(adv: Advance, execution_id: str) -> ExecutionState:
+async def resumable_target(
+    adv: Advance, execution_id: str, *, nowait: bool = False
+) -> ExecutionState:
     """The execution that should receive input sent to `execution_id`: itself, or the
-    deepest child it is waiting on. Raises NotWaiting when nothing waits for input."""
-    state = await adv.load(execution_id)
+    deepest child it is waiting on. Raises NotWaiting when nothing waits for input.
+    `nowait`: see store.executions.get_execution."""
+    state = await adv.load(execution_id, nowait=nowait)
     seen = {state.id}
     while state.cursor.get("phase") == "await_child":
-        child = await adv.load(str(state.cursor["child_id"]))
+        child = await adv.load(str(state.cursor["child_id"]), nowait=nowait)
         if child.id in seen:
             break
         seen.add(child.id)

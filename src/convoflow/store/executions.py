@@ -14,47 +14,53 @@ class ConcurrentUpdate(Exception):
     """The execution row changed since it was read (compare-and-set lost)."""
 
 
-def _select_execution(execution_id: str, *, for_update: bool) -> sa.Select[Any]:
-    stmt = sa.select(executions).where(executions.c.id == execution_id)
-    if for_update:
-        stmt = stmt.with_for_update()
-    return stmt
+# Statements are built once: constructing a SQLAlchemy statement per call (and its
+# cache key) costs more than running it on SQLite. These run on every advance.
+_BY_ID = executions.c.id == sa.bindparam("execution_id")
+_SELECT = sa.select(executions).where(_BY_ID)
+_SELECT_FOR_UPDATE = _SELECT.with_for_update()
+_SELECT_FOR_UPDATE_NOWAIT = _SELECT.with_for_update(nowait=True)
+_INSERT = sa.insert(executions)
+_UPDATE_CAS = (
+    sa.update(executions)
+    .where(executions.c.id == sa.bindparam("b_id"))
+    .where(executions.c.version == sa.bindparam("b_expected_version"))
+    .values({c.name: sa.bindparam(c.name) for c in executions.c if c.name != "id"})
+)
+_INSERT_EVENTS = sa.insert(execution_events)
 
 
 async def get_execution(
-    conn: AsyncConnection, execution_id: str, *, for_update: bool = False
+    conn: AsyncConnection, execution_id: str, *, for_update: bool = False, nowait: bool = False
 ) -> sa.RowMapping | None:
-    result = await conn.execute(_select_execution(execution_id, for_update=for_update))
+    """`nowait` (PostgreSQL): fail with lock_not_available instead of queueing behind
+    another transaction that holds the row (the API answers 409 then)."""
+    stmt = _SELECT
+    if for_update:
+        stmt = _SELECT_FOR_UPDATE_NOWAIT if nowait else _SELECT_FOR_UPDATE
+    result = await conn.execute(stmt, {"execution_id": execution_id})
     row: sa.RowMapping | None = result.mappings().first()
     return row
 
 
 async def insert_execution(conn: AsyncConnection, row: dict[str, Any]) -> None:
-    await conn.execute(sa.insert(executions), row)
-
-
-_UPDATE_CAS = (
-    sa.update(executions)
-    .where(executions.c.id == sa.bindparam("b_id"))
-    .where(executions.c.version == sa.bindparam("b_expected_version"))
-)
+    await conn.execute(_INSERT, row)
 
 
 async def update_execution_cas(
     conn: AsyncConnection, row: dict[str, Any], expected_version: int
 ) -> None:
     """Write the whole row back if nobody advanced it meanwhile; else ConcurrentUpdate."""
-    values = {k: v for k, v in row.items() if k != "id"}
-    params = dict(values, b_id=row["id"], b_expected_version=expected_version)
-    stmt = _UPDATE_CAS.values({k: sa.bindparam(k) for k in values})
-    result = await conn.execute(stmt, params)
+    params = dict(row, b_id=row["id"], b_expected_version=expected_version)
+    del params["id"]
+    result = await conn.execute(_UPDATE_CAS, params)
     if result.rowcount != 1:
         raise ConcurrentUpdate(f"execution {row['id']} was advanced concurrently")
 
 
 async def insert_events(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
     if rows:
-        await conn.execute(sa.insert(execution_events), rows)
+        await conn.execute(_INSERT_EVENTS, rows)
 
 
 async def find_child_waiting(conn: AsyncConnection, parent_id: str) -> sa.RowMapping | None:

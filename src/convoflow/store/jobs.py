@@ -11,25 +11,33 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from convoflow.store.schema import jobs
 
+_INSERT_SKIPPING_DUPLICATES = {
+    "postgresql": postgresql.insert(jobs).on_conflict_do_nothing(index_elements=["dedupe_key"]),
+    "sqlite": sqlite.insert(jobs).on_conflict_do_nothing(index_elements=["dedupe_key"]),
+}
+_DELETE_ONE = sa.delete(jobs).where(jobs.c.id == sa.bindparam("job_id"))
+_DELETE_TIMERS = (
+    sa.delete(jobs)
+    .where(jobs.c.execution_id == sa.bindparam("execution_id"))
+    .where(jobs.c.kind == "timer")
+)
+
 
 async def insert_jobs(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
     """Insert jobs; a row whose dedupe_key already exists is skipped (already scheduled)."""
-    if not rows:
-        return
-    dialect = conn.dialect.name
-    insert = postgresql.insert(jobs) if dialect == "postgresql" else sqlite.insert(jobs)
-    await conn.execute(insert.on_conflict_do_nothing(index_elements=["dedupe_key"]), rows)
+    if rows:
+        await conn.execute(_INSERT_SKIPPING_DUPLICATES[conn.dialect.name], rows)
 
 
 async def delete_jobs(conn: AsyncConnection, job_ids: list[int]) -> None:
-    if job_ids:
+    if len(job_ids) == 1:
+        await conn.execute(_DELETE_ONE, {"job_id": job_ids[0]})
+    elif job_ids:
         await conn.execute(sa.delete(jobs).where(jobs.c.id.in_(job_ids)))
 
 
 async def delete_execution_timers(conn: AsyncConnection, execution_id: str) -> None:
-    await conn.execute(
-        sa.delete(jobs).where(jobs.c.execution_id == execution_id).where(jobs.c.kind == "timer")
-    )
+    await conn.execute(_DELETE_TIMERS, {"execution_id": execution_id})
 
 
 async def claim_due_jobs(

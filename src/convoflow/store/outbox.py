@@ -10,10 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from convoflow.store.schema import outbox
 
+_INSERT = sa.insert(outbox)
+
 
 async def insert_outbox(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
     if rows:
-        await conn.execute(sa.insert(outbox), rows)
+        await conn.execute(_INSERT, rows)
 
 
 async def claim_outbox(

@@ -356,3 +356,19 @@ project_events = sa.Table(
     _ts("created_at"),
     sa.Index("ix_project_events_project", "project_id", "created_at", "id"),
 )
+
+# HTTP API: the first successful response to a POST sent with an `Idempotency-Key` header,
+# replayed for a repeat of the same (project, key, route) within 24 hours. Written in the
+# same transaction as the effect it records, so a repeat can never run the effect twice.
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("project_id", ID, sa.ForeignKey("projects.id"), nullable=False),
+    sa.Column("key", sa.String(255), nullable=False),
+    sa.Column("route", sa.String(300), nullable=False),
+    sa.Column("status_code", sa.Integer, nullable=False),
+    sa.Column("body", JSON, nullable=False),
+    _ts("created_at"),
+    sa.UniqueConstraint("project_id", "key", "route"),
+)

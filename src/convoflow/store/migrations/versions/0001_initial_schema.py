@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 02:42:49.517516
+Create Date: 2026-11-23 02:49:13.307333
 """
 
 from __future__ import annotations
@@ -185,6 +185,27 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_functions")),
         sa.UniqueConstraint("project_id", "slug", name=op.f("uq_functions_project_id_slug")),
+    )
+    op.create_table(
+        "idempotency_keys",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("project_id", sa.String(length=36), nullable=False),
+        sa.Column("key", sa.String(length=255), nullable=False),
+        sa.Column("route", sa.String(length=300), nullable=False),
+        sa.Column("status_code", sa.Integer(), nullable=False),
+        sa.Column(
+            "body",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("created_at", convoflow.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["project_id"], ["projects.id"], name=op.f("fk_idempotency_keys_project_id_projects")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_idempotency_keys")),
+        sa.UniqueConstraint(
+            "project_id", "key", "route", name=op.f("uq_idempotency_keys_project_id_key_route")
+        ),
     )
     op.create_table(
         "outbox",
@@ -581,6 +602,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_outbox_conversation")
 
     op.drop_table("outbox")
+    op.drop_table("idempotency_keys")
     op.drop_table("functions")
     with op.batch_alter_table("conversations", schema=None) as batch_op:
         batch_op.drop_index("ix_conversations_route")

@@ -1,0 +1,332 @@
+"""Engine benchmark: N conversations of the canonical flow, driven in-process.
+
+Each conversation is started (start -> send_text -> wait_for_response), then resumed once
+with "42" (-> decide(rules) -> set_variable -> send_text -> end). The resume phase is the
+measured one: resumes/s, latency of one resume (submit -> committed), commits per resume
+(group commit shares one commit among concurrent advances) and RSS. The outbox is then
+drained by the dispatcher (sandbox channel), reported separately.
+
+    python bench/engine.py --backend sqlite --conversations 5000
+    python bench/engine.py --backend postgresql --processes 2 --conversations 10000
+    python bench/engine.py --backend sqlite --rss-sweep 1000,100000
+
+Not a test: numbers depend on the machine; record them in BENCHMARKS.md with the command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+from convoflow.config import Settings  # noqa: E402
+from convoflow.engine.advance import Advance  # noqa: E402
+from convoflow.engine.signals import UserInput  # noqa: E402
+from convoflow.services.container import Engine, build_engine  # noqa: E402
+from convoflow.services.projects import create_project  # noqa: E402
+from convoflow.services.workflows import create_workflow  # noqa: E402
+from convoflow.store.migrate import upgrade  # noqa: E402
+
+PG_ADMIN = os.environ.get(
+    "CONVOFLOW_BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+def canonical_definition() -> Any:
+    return json.loads((ROOT / "examples" / "canonical.json").read_text())["definition"]
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def rss_mb() -> float:
+    return psutil.Process().memory_info().rss / 1e6
+
+
+# --- database set-up ------------------------------------------------------------------
+
+
+async def _pg(statement: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_ADMIN)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+def create_database(backend: str) -> tuple[str, Any]:
+    if backend == "sqlite":
+        directory = tempfile.mkdtemp(prefix="cf-bench-")
+        url = f"sqlite+aiosqlite:///{directory}/bench.db"
+        upgrade(url)
+        return url, lambda: None
+    name = f"cf_bench_{uuid.uuid4().hex[:10]}"
+    asyncio.run(_pg(f'CREATE DATABASE "{name}"'))
+    base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    url = f"{base}/{name}"
+    upgrade(url)
+    return url, lambda: asyncio.run(_pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def settings() -> Settings:
+    return Settings(worker_poll_seconds=0.05)
+
+
+# --- phases ---------------------------------------------------------------------------
+
+
+async def setup_workflow(engine: Engine) -> tuple[str, str]:
+    async def create(adv: Advance) -> tuple[str, str]:
+        project_id = await create_project(adv.conn, engine.clock, f"bench-{uuid.uuid4().hex[:6]}")
+        workflow_id = await create_workflow(
+            adv.conn,
+            engine.clock,
+            project_id=project_id,
+            name="canonical",
+            definition=canonical_definition(),
+            status="active",
+        )
+        return project_id, workflow_id
+
+    return await engine.runtime.op(create)
+
+
+async def run_concurrently(items: list[Any], concurrency: int, call: Any) -> list[float]:
+    queue: asyncio.Queue[Any] = asyncio.Queue()
+    for item in items:
+        queue.put_nowait(item)
+    latencies: list[float] = []
+
+    async def runner() -> None:
+        while True:
+            try:
+                item = queue.get_nowait()
+            except asyncio.QueueEmpty:
+                return
+            started = time.perf_counter()
+            await call(item)
+            latencies.append(time.perf_counter() - started)
+
+    await asyncio.gather(*(runner() for _ in range(concurrency)))
+    return latencies
+
+
+async def start_conversations(
+    engine: Engine, project_id: str, workflow_id: str, count: int, concurrency: int
+) -> tuple[list[str], float]:
+    ids: list[str] = []
+
+    async def start(_: int) -> None:
+        state = await engine.runtime.start_execution(
+            project_id=project_id,
+            workflow_id=workflow_id,
+            trigger_type="api_call",
+            context={"channel": "sandbox"},
+        )
+        ids.append(state.id)
+
+    started = time.perf_counter()
+    await run_concurrently(list(range(count)), concurrency, start)
+    return ids, time.perf_counter() - started
+
+
+async def resume_all(engine: Engine, ids: list[str], concurrency: int) -> dict[str, Any]:
+    stats = engine.runtime.committer.stats
+    commits_before, ops_before = stats.commits, stats.operations
+
+    async def resume(execution_id: str) -> None:
+        await engine.runtime.resume(execution_id, UserInput(value="42", source="bench"))
+
+    started = time.perf_counter()
+    latencies = await run_concurrently(ids, concurrency, resume)
+    elapsed = time.perf_counter() - started
+    commits = stats.commits - commits_before
+    return {
+        "resumes": len(ids),
+        "seconds": elapsed,
+        "resumes_per_s": len(ids) / elapsed,
+        "commits": commits,
+        "commits_per_resume": commits / max(1, len(ids)),
+        "ops": stats.operations - ops_before,
+        "p50_ms": percentile(latencies, 0.50) * 1000,
+        "p99_ms": percentile(latencies, 0.99) * 1000,
+        "rss_mb": rss_mb(),
+    }
+
+
+async def drain_outbox(engine: Engine) -> dict[str, Any]:
+    stats = engine.runtime.committer.stats
+    commits_before = stats.commits
+    sent_before = engine.dispatcher.sent
+    started = time.perf_counter()
+    while await engine.dispatcher.run_once():
+        pass
+    elapsed = time.perf_counter() - started
+    sent = engine.dispatcher.sent - sent_before
+    return {
+        "messages": sent,
+        "messages_per_s": sent / elapsed if elapsed else 0.0,
+        "commits_per_message": (stats.commits - commits_before) / max(1, sent),
+    }
+
+
+# --- modes --------------------------------------------------------------------------
+
+
+def resume_slice(url: str, ids: list[str], concurrency: int, queue: Any) -> None:
+    """Worker-process body for --processes N."""
+
+    async def run() -> dict[str, Any]:
+        engine = build_engine(url, settings=settings(), pool_size=20)
+        try:
+            return await resume_all(engine, ids, concurrency)
+        finally:
+            await engine.close()
+
+    queue.put(asyncio.run(run()))
+
+
+def throughput(args: argparse.Namespace) -> dict[str, Any]:
+    url, drop = create_database(args.backend)
+    try:
+
+        async def prepare() -> tuple[list[str], float]:
+            engine = build_engine(url, settings=settings(), pool_size=20)
+            try:
+                project_id, workflow_id = await setup_workflow(engine)
+                return await start_conversations(
+                    engine, project_id, workflow_id, args.conversations, args.concurrency
+                )
+            finally:
+                await engine.close()
+
+        ids, start_seconds = asyncio.run(prepare())
+        if args.processes == 1:
+            result = _single_process(url, ids, args.concurrency)
+        else:
+            result = _multi_process(url, ids, args)
+        result.update(
+            backend=args.backend,
+            processes=args.processes,
+            conversations=args.conversations,
+            concurrency=args.concurrency,
+            starts_per_s=len(ids) / start_seconds,
+        )
+        return result
+    finally:
+        drop()
+
+
+def _single_process(url: str, ids: list[str], concurrency: int) -> dict[str, Any]:
+    async def run() -> dict[str, Any]:
+        engine = build_engine(url, settings=settings(), pool_size=20)
+        try:
+            result = await resume_all(engine, ids, concurrency)
+            result["outbox"] = await drain_outbox(engine)
+            return result
+        finally:
+            await engine.close()
+
+    return asyncio.run(run())
+
+
+def _multi_process(url: str, ids: list[str], args: argparse.Namespace) -> dict[str, Any]:
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    slices = [ids[i :: args.processes] for i in range(args.processes)]
+    per_process = max(1, args.concurrency // args.processes)
+    started = time.perf_counter()
+    procs = [
+        ctx.Process(target=resume_slice, args=(url, part, per_process, queue)) for part in slices
+    ]
+    for proc in procs:
+        proc.start()
+    results = [queue.get() for _ in procs]
+    for proc in procs:
+        proc.join()
+    wall = time.perf_counter() - started
+    total = sum(r["resumes"] for r in results)
+    return {
+        "resumes": total,
+        "seconds": wall,
+        "resumes_per_s": total / max(r["seconds"] for r in results),
+        "commits_per_resume": sum(r["commits"] for r in results) / max(1, total),
+        "p50_ms": statistics.median(r["p50_ms"] for r in results),
+        "p99_ms": max(r["p99_ms"] for r in results),
+        "rss_mb": max(r["rss_mb"] for r in results),
+        "per_process": results,
+    }
+
+
+def rss_sweep(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """RSS of a process resuming 2,000 conversations while W others sit waiting."""
+    rows = []
+    for waiting in (int(w) for w in args.rss_sweep.split(",")):
+        url, drop = create_database(args.backend)
+        try:
+
+            async def run(waiting: int = waiting, url: str = url) -> dict[str, Any]:
+                engine = build_engine(url, settings=settings(), pool_size=20)
+                try:
+                    project_id, workflow_id = await setup_workflow(engine)
+                    idle, _ = await start_conversations(
+                        engine, project_id, workflow_id, waiting, args.concurrency
+                    )
+                    active, _ = await start_conversations(
+                        engine, project_id, workflow_id, 2000, args.concurrency
+                    )
+                    del idle
+                    result = await resume_all(engine, active, args.concurrency)
+                    return {
+                        "waiting": waiting,
+                        "rss_mb": result["rss_mb"],
+                        "resumes_per_s": result["resumes_per_s"],
+                    }
+                finally:
+                    await engine.close()
+
+            rows.append(asyncio.run(run()))
+        finally:
+            drop()
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--conversations", type=int, default=5000)
+    parser.add_argument("--concurrency", type=int, default=200)
+    parser.add_argument("--processes", type=int, default=1)
+    parser.add_argument("--rss-sweep", help="comma-separated waiting counts, e.g. 1000,100000")
+    args = parser.parse_args()
+    if args.rss_sweep:
+        print(json.dumps(rss_sweep(args), indent=2))
+    else:
+        print(json.dumps(throughput(args), indent=2))
+
+
+if __name__ == "__main__":
+    main()

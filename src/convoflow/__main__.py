@@ -1,0 +1,5 @@
+"""`python -m convoflow ...` is the `convoflow` command."""
+
+from convoflow.cli import main
+
+main()

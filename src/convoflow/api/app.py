@@ -1,0 +1,93 @@
+"""The FastAPI application: Kapso's `/platform/v1` and older `/api/v1`, `/healthz`,
+OpenAPI at `/openapi.json`, docs at `/docs`.
+
+`create_app(engine)` serves an engine built by services.container; by default it also
+runs that engine's worker (timers, webhook calls, routing, sends) in the same process,
+so one `convoflow serve` is a complete SQLite deployment. With PostgreSQL, run API
+processes with `--no-worker` and `convoflow worker` processes beside them, as you like.
+The caller owns the engine and closes it after the app stops (unless `close_engine`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import structlog
+from fastapi import FastAPI
+
+from convoflow import __version__
+from convoflow.api.auth import KeyCache
+from convoflow.api.errors import install_error_handlers
+from convoflow.api.middleware import ApiMiddleware
+from convoflow.api.ratelimit import RateLimits
+from convoflow.api.responses import JSONBody
+from convoflow.api.routes import (
+    executions,
+    functions,
+    health,
+    legacy_flows,
+    provider_models,
+    triggers,
+    workflows,
+)
+from convoflow.services.container import Engine
+
+log = structlog.get_logger(__name__)
+
+PLATFORM_PREFIX = "/platform/v1"
+LEGACY_PREFIX = "/api/v1"
+WORKER_STOP_SECONDS = 10.0
+
+DESCRIPTION = """\
+Self-hosted, Kapso-compatible API for durable WhatsApp conversation flows.
+
+Authenticate with your project key in `X-API-Key` (or `Authorization: Bearer <key>`).
+Differences from Kapso are listed in docs/api.md: starts and resumes are processed before
+the response is sent, `workflow_execution.context.channel = "sandbox"` runs an execution
+on the offline sandbox channel, `Idempotency-Key` is honoured on starts and resumes.
+"""
+
+
+def create_app(engine: Engine, *, run_worker: bool = True, close_engine: bool = False) -> FastAPI:
+    """`close_engine`: the app owns the engine and closes it when it shuts down (for hosts
+    that run the app in an event loop of their own, like schemathesis' ASGI client)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        task = asyncio.create_task(engine.worker.run(stop)) if run_worker else None
+        try:
+            yield
+        finally:
+            stop.set()
+            if task is not None:
+                try:
+                    await asyncio.wait_for(task, WORKER_STOP_SECONDS)
+                except Exception:
+                    log.exception("worker did not stop cleanly")
+            if close_engine:
+                await engine.close()
+
+    app = FastAPI(
+        title="convoflow",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        default_response_class=JSONBody,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    settings = engine.runtime.settings
+    app.state.engine = engine
+    app.state.limits = RateLimits(settings.rate_limit_per_minute, settings.start_burst_per_second)
+    app.state.key_cache = KeyCache()
+    install_error_handlers(app)
+    app.add_middleware(ApiMiddleware)
+    app.include_router(health.router)
+    for module in (workflows, triggers, executions, functions, provider_models):
+        app.include_router(module.router, prefix=PLATFORM_PREFIX)
+    app.include_router(legacy_flows.router, prefix=LEGACY_PREFIX)
+    return app

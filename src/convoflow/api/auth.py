@@ -1,0 +1,123 @@
+"""API-key authentication and the per-key rate limit, as one FastAPI dependency.
+
+A key arrives in `X-API-Key` (Kapso's header) or `Authorization: Bearer <key>`. Only its
+SHA-256 is stored; lookups are cached for a few seconds so a busy client does not cost a
+database read per request (a revoked key can therefore work for up to KEY_CACHE_SECONDS).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from convoflow.api.errors import ApiError
+from convoflow.api.middleware import RATE_HEADERS_KEY
+from convoflow.api.ratelimit import RateLimits
+from convoflow.services.common import Actor
+from convoflow.services.container import Engine
+from convoflow.services.projects import hash_api_key
+from convoflow.store import projects as project_store
+
+KEY_CACHE_SECONDS = 10.0
+MAX_KEY_LENGTH = 200
+
+api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="Project API key")
+bearer_header = HTTPBearer(auto_error=False, description="The same key as a bearer token")
+
+
+@dataclass(frozen=True)
+class _Cached:
+    actor: Actor | None
+    until: float
+
+
+class KeyCache:
+    def __init__(self) -> None:
+        self._entries: dict[str, _Cached] = {}
+
+    def get(self, key_hash: str) -> _Cached | None:
+        entry = self._entries.get(key_hash)
+        if entry is None or entry.until < time.monotonic():
+            return None
+        return entry
+
+    def put(self, key_hash: str, actor: Actor | None) -> None:
+        if len(self._entries) > 10_000:
+            self._entries.clear()
+        self._entries[key_hash] = _Cached(actor, time.monotonic() + KEY_CACHE_SECONDS)
+
+
+def get_engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def get_limits(request: Request) -> RateLimits:
+    limits: RateLimits = request.app.state.limits
+    return limits
+
+
+def presented_key(x_api_key: str | None, bearer: HTTPAuthorizationCredentials | None) -> str | None:
+    if x_api_key:
+        return x_api_key.strip()
+    if bearer is not None and bearer.credentials:
+        return bearer.credentials.strip()
+    return None
+
+
+async def resolve_key(engine: Engine, cache: KeyCache, key: str) -> Actor | None:
+    if len(key) > MAX_KEY_LENGTH or "\x00" in key:
+        return None
+    key_hash = hash_api_key(key)
+    cached = cache.get(key_hash)
+    if cached is not None:
+        return cached.actor
+    async with engine.db.read() as conn:
+        row = await project_store.find_api_key(conn, key_hash)
+    actor = (
+        Actor(
+            project_id=str(row["project_id"]),
+            key_id=str(row["id"]),
+            key_name=row["name"] or f"API key {row['prefix']}",
+        )
+        if row is not None
+        else None
+    )
+    cache.put(key_hash, actor)
+    return actor
+
+
+async def optional_actor(
+    request: Request,
+    x_api_key: str | None = Security(api_key_header),
+    bearer: HTTPAuthorizationCredentials | None = Security(bearer_header),
+) -> Actor | None:
+    """The caller, or None when no key was sent (public function invokes)."""
+    key = presented_key(x_api_key, bearer)
+    if key is None:
+        return None
+    actor = await resolve_key(get_engine(request), request.app.state.key_cache, key)
+    if actor is None:
+        raise ApiError(401, "Invalid API key: no active key matches the one sent")
+    request.scope.setdefault("state", {})[RATE_HEADERS_KEY] = get_limits(request).check_request(
+        str(actor.key_id)
+    )
+    return actor
+
+
+async def current_actor(actor: Actor | None = Depends(optional_actor)) -> Actor:
+    if actor is None:
+        raise ApiError(
+            401,
+            "Missing API key: send your project key in the X-API-Key header "
+            "(or Authorization: Bearer <key>)",
+        )
+    return actor
+
+
+CurrentActor = Annotated[Actor, Depends(current_actor)]
+EngineDep = Annotated[Engine, Depends(get_engine)]

@@ -1,0 +1,263 @@
+"""Request bodies, shaped like Kapso's OpenAPI request schemas (envelopes included).
+
+Unknown keys are ignored, as Kapso's Rails strong parameters do. Every model also checks
+the raw JSON for what the databases cannot store: NUL characters, integers beyond 64
+bits and absurd nesting; such a request gets a 422 naming the field instead of a 500.
+Lengths match the columns they are stored in.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+MAX_DEPTH = 64
+INT_LIMIT = 2**63
+JsonObject = dict[str, Any]
+
+
+def check_json(value: Any, depth: int = 0) -> None:
+    """Raise ValueError when `value` holds something the store cannot keep."""
+    if depth > MAX_DEPTH:
+        raise ValueError(f"JSON nested more than {MAX_DEPTH} levels deep is not accepted")
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("strings must not contain NUL (\\u0000) characters")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("strings must be valid Unicode (no lone surrogates)") from None
+    elif isinstance(value, bool):
+        return
+    elif isinstance(value, int):
+        if not -INT_LIMIT <= value < INT_LIMIT:
+            raise ValueError("integers must fit in 64 bits")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_json(key, depth + 1)
+            check_json(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            check_json(item, depth + 1)
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        check_json(value)
+        return value
+
+
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+Slug = Annotated[str, Field(max_length=200, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")]
+Text = Annotated[str, Field(max_length=20_000)]
+LockVersion = Annotated[int, Field(ge=0, lt=2**31)]
+PhoneNumberId = Annotated[str, Field(min_length=1, max_length=64)]
+WorkflowStatus = Literal["draft", "active", "archived"]
+ReadMode = Literal["disabled", "read_only", "read_with_typing"]
+
+
+# --- workflows --------------------------------------------------------------------------
+
+
+class WorkflowCreateFields(Body):
+    name: Name
+    slug: Slug | None = None
+    description: Text | None = None
+    definition: JsonObject | None = None
+
+
+class WorkflowCreateBody(Body):
+    workflow: WorkflowCreateFields
+
+
+class WorkflowUpdateFields(Body):
+    name: Name | None = None
+    slug: Slug | None = None
+    description: Text | None = None
+    status: WorkflowStatus | None = None
+    message_debounce_seconds: Annotated[int, Field(ge=0, le=86_400)] | None = None
+    inbound_message_read_mode: ReadMode | None = None
+    lock_version: LockVersion | None = None
+    definition: JsonObject | None = None
+
+
+class WorkflowUpdateBody(Body):
+    workflow: WorkflowUpdateFields | None = None
+    # Kapso's clients also send the older `flow` envelope on PATCH.
+    flow: WorkflowUpdateFields | None = None
+
+    @model_validator(mode="after")
+    def _one_envelope(self) -> WorkflowUpdateBody:
+        if self.workflow is None and self.flow is None:
+            raise ValueError("expected the changes under 'workflow' (or 'flow')")
+        return self
+
+    @property
+    def fields(self) -> WorkflowUpdateFields:
+        result = self.workflow or self.flow
+        assert result is not None
+        return result
+
+
+# --- triggers ---------------------------------------------------------------------------
+
+TriggerType = Literal["inbound_message", "api_call", "whatsapp_event", "project_event"]
+WhatsAppEvent = Literal[
+    "whatsapp.message.received",
+    "whatsapp.message.sent",
+    "whatsapp.message.failed",
+    "whatsapp.conversation.created",
+    "whatsapp.conversation.ended",
+]
+Scalar = str | int | float | bool
+
+
+class TriggerFields(Body):
+    trigger_type: TriggerType
+    active: bool = True
+    phone_number_id: PhoneNumberId | None = None
+    event: WhatsAppEvent | None = None
+    event_name: Annotated[str, Field(max_length=128)] | None = None
+    property_key: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    operator: Literal["eq", "lt", "lte", "gt", "gte"] | None = None
+    property_value: Annotated[Scalar, Field(union_mode="left_to_right")] | None = None
+
+
+class TriggerCreateBody(Body):
+    trigger: TriggerFields
+
+
+class TriggerReplaceBody(Body):
+    triggers: Annotated[list[TriggerFields], Field(max_length=100)]
+
+
+class TriggerActiveFields(Body):
+    active: bool
+
+
+class TriggerUpdateBody(Body):
+    trigger: TriggerActiveFields
+
+
+# --- executions -------------------------------------------------------------------------
+
+
+class ExecutionStartFields(Body):
+    phone_number: Annotated[str, Field(max_length=32)] | None = None
+    recipient: Annotated[str, Field(min_length=1, max_length=64)] | None = None
+    phone_number_id: PhoneNumberId | None = None
+    whatsapp_config_id: Annotated[int, Field(ge=0, lt=2**63)] | None = None
+    variables: JsonObject = {}
+    context: JsonObject = {}
+    initial_data: JsonObject = {}
+
+    @model_validator(mode="after")
+    def _someone(self) -> ExecutionStartFields:
+        if self.phone_number is None and self.recipient is None:
+            raise ValueError("phone_number (E.164) or recipient (BSUID) is required")
+        return self
+
+
+class ExecutionStartBody(Body):
+    workflow_execution: ExecutionStartFields
+
+
+class ResumeMessage(Body):
+    kind: Annotated[str, Field(max_length=64)] = "payload"
+    data: str | JsonObject | list[Any]
+
+
+class ResumeBody(Body):
+    message: ResumeMessage
+    variables: JsonObject | None = None
+
+
+class ExecutionStatusFields(Body):
+    status: Literal["ended", "handoff", "waiting"]
+
+
+class ExecutionUpdateBody(Body):
+    workflow_execution: ExecutionStatusFields
+
+
+# --- functions --------------------------------------------------------------------------
+
+FunctionType = Literal["cloudflare_worker", "supabase_function", "http"]
+FunctionSlug = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[a-z0-9-]+$")]
+Code = Annotated[str, Field(max_length=1_000_000)]
+Url = Annotated[str, Field(max_length=2000, pattern=r"^https?://\S+$")]
+ResponseMode = Literal["wrapped", "passthrough"]
+
+
+class FunctionCreateFields(Body):
+    name: Name
+    slug: FunctionSlug | None = None
+    description: Text | None = None
+    code: Code | None = None
+    # Omitted: "http" when endpoint_url is sent, else Kapso's default cloudflare_worker.
+    function_type: FunctionType | None = None
+    endpoint_url: Url | None = None
+    public_endpoint: bool = False
+    invoke_response_mode: ResponseMode = "passthrough"
+    runtime_config: JsonObject = {}
+
+
+class FunctionCreateBody(Body):
+    function: FunctionCreateFields
+
+
+class FunctionUpdateFields(Body):
+    name: Name | None = None
+    slug: FunctionSlug | None = None
+    lock_version: LockVersion | None = None
+    description: Text | None = None
+    code: Code | None = None
+    endpoint_url: Url | None = None
+    invoke_response_mode: ResponseMode | None = None
+    runtime_config: JsonObject | None = None
+    public_endpoint: bool | None = None
+
+
+class FunctionUpdateBody(Body):
+    function: FunctionUpdateFields
+
+
+class SecretFields(Body):
+    name: Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Z0-9_]+$")]
+    value: Annotated[str, Field(max_length=100_000)] | JsonObject | list[Any]
+
+
+class SecretCreateBody(Body):
+    secret: SecretFields
+
+
+# --- legacy /api/v1 ---------------------------------------------------------------------
+
+
+class FlowFields(Body):
+    name: Name | None = None
+    description: Text | None = None
+    definition: JsonObject | None = None
+    status: WorkflowStatus | None = None
+
+
+class FlowBody(Body):
+    flow: FlowFields
+
+
+class LegacyStartBody(Body):
+    phone_number: Annotated[str, Field(min_length=1, max_length=32)]
+    whatsapp_config_id: Annotated[str, Field(max_length=64)] | int | None = None
+    variables: JsonObject = {}
+    context: JsonObject = {}
+    initial_data: JsonObject = {}
+
+
+class LegacyResumeBody(Body):
+    input: Annotated[str, Field(max_length=100_000)] | None = None
+    message: JsonObject | None = None

@@ -1,0 +1,21 @@
+"""`GET /healthz`: the process is up and its database answers."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Response
+
+from convoflow.api.auth import EngineDep
+from convoflow.api.responses import ok
+
+router = APIRouter(tags=["Health"])
+
+
+@router.get("/healthz", summary="Liveness and database check")
+async def healthz(engine: EngineDep) -> Response:
+    try:
+        async with engine.db.read() as conn:
+            await conn.execute(sa.text("SELECT 1"))
+    except Exception as exc:  # any database failure means "not healthy", never a 500
+        return ok({"status": "unavailable", "error": f"database: {exc}"}, status_code=503)
+    return ok({"status": "ok", "database": engine.db.dialect})

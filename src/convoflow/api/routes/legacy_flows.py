@@ -1,0 +1,188 @@
+"""Kapso's older flows API (`/api/v1`): flows and flow_executions over the same data as
+workflows and workflow_executions (DECISIONS.md)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+
+from convoflow.api import legacy_views
+from convoflow.api.auth import CurrentActor, EngineDep, get_limits
+from convoflow.api.errors import ApiError
+from convoflow.api.models import FlowBody, LegacyResumeBody, LegacyStartBody
+from convoflow.api.responses import data, ok
+from convoflow.api.routes.executions import IdempotencyKey, add_headers, request_meta
+from convoflow.engine import status as st
+from convoflow.engine.signals import UserInput
+from convoflow.services import definitions, execution_api, execution_reads, workflow_api
+from convoflow.services.execution_api import ExecutionInfo, StartRequest
+from convoflow.services.execution_reads import ExecutionFilters
+from convoflow.services.workflow_api import WorkflowChanges
+
+router = APIRouter(tags=["Legacy flows API"])
+
+
+@router.get("/flows", summary="List flows")
+async def list_flows(
+    actor: CurrentActor,
+    engine: EngineDep,
+    status_eq: Annotated[str | None, Query(alias="q[status_eq]", max_length=16)] = None,
+) -> Response:
+    if status_eq is not None and status_eq not in ("draft", "active", "archived"):
+        raise ApiError(422, f"q[status_eq] must be draft, active or archived; got {status_eq!r}")
+    rows = await workflow_api.list_workflows(engine, actor, status=status_eq)
+    return data([legacy_views.flow(row) for row in rows])
+
+
+@router.post("/flows", status_code=201, summary="Create flow")
+async def create_flow(body: FlowBody, actor: CurrentActor, engine: EngineDep) -> Response:
+    fields = body.flow
+    if not fields.name:
+        raise ApiError(422, "flow.name is required", details=[{"field": "flow.name"}])
+    row = await workflow_api.create(
+        engine,
+        actor,
+        name=fields.name,
+        description=fields.description,
+        definition=fields.definition,
+    )
+    return data(legacy_views.flow(row), status_code=201)
+
+
+@router.get("/flows/{flow_id}", summary="Get flow")
+async def get_flow(flow_id: str, actor: CurrentActor, engine: EngineDep) -> Response:
+    return data(legacy_views.flow(await workflow_api.get_workflow(engine, actor, flow_id)))
+
+
+@router.get("/flows/{flow_id}/definition", summary="Get flow with definition")
+async def get_flow_definition(flow_id: str, actor: CurrentActor, engine: EngineDep) -> Response:
+    row, definition = await workflow_api.get_with_definition(engine, actor, flow_id)
+    return data(
+        {
+            **legacy_views.flow(row),
+            "definition": definitions.legacy(definition),
+            "whatsapp_configs": [],
+        }
+    )
+
+
+@router.patch("/flows/{flow_id}", summary="Update flow")
+async def update_flow(
+    flow_id: str, body: FlowBody, actor: CurrentActor, engine: EngineDep
+) -> Response:
+    fields = body.flow
+    changes = WorkflowChanges()
+    if fields.name is not None:
+        changes.name = fields.name
+    if "description" in fields.model_fields_set:
+        changes.description = fields.description
+    if fields.definition is not None:
+        changes.definition = fields.definition
+    if fields.status is not None:
+        changes.status = fields.status
+    row = await workflow_api.update(engine, actor, flow_id, changes)
+    return data(legacy_views.flow(row))
+
+
+def _queued(info: ExecutionInfo) -> tuple[int, Any]:
+    return 202, {
+        "flow_id": info.row["workflow_id"],
+        "tracking_id": info.row["tracking_id"],
+        "message": "Flow execution queued",
+    }
+
+
+@router.post("/flows/{flow_id}/executions", status_code=202, summary="Start flow execution")
+async def start_flow_execution(
+    flow_id: str,
+    body: LegacyStartBody,
+    request: Request,
+    actor: CurrentActor,
+    engine: EngineDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    add_headers(request, get_limits(request).check_start(str(actor.key_id), flow_id))
+    start = StartRequest(
+        phone_number=body.phone_number,
+        variables=body.variables,
+        context=body.context,
+        initial_data=body.initial_data,
+        request_meta=request_meta(request),
+    )
+    status_code, payload = await execution_api.start(
+        engine,
+        actor,
+        flow_id,
+        start,
+        render=_queued,
+        idempotency_key=idempotency_key,
+        route=f"POST {request.url.path}",
+    )
+    return ok(payload, status_code=status_code)
+
+
+@router.get("/flows/{flow_id}/executions", summary="List flow executions")
+async def list_flow_executions(
+    flow_id: str,
+    actor: CurrentActor,
+    engine: EngineDep,
+    status_eq: Annotated[str | None, Query(alias="q[status_eq]", max_length=16)] = None,
+    started_gteq: Annotated[datetime | None, Query(alias="q[started_at_gteq]")] = None,
+    started_lteq: Annotated[datetime | None, Query(alias="q[started_at_lteq]")] = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> Response:
+    status = legacy_views.STATUS_CODES.get(status_eq or "", status_eq)
+    if status is not None and status not in st.ALL_STATUSES:
+        raise ApiError(
+            422,
+            "q[status_eq] must be 0 (running), 1 (waiting), 2 (ended), 3 (failed) or a "
+            f"status name; got {status_eq!r}",
+        )
+    filters = ExecutionFilters(
+        status=status, created_after=started_gteq, created_before=started_lteq
+    )
+    infos = await execution_reads.list_numbered_page(
+        engine, actor, flow_id, filters, page, per_page
+    )
+    return data([legacy_views.execution(info) for info in infos])
+
+
+@router.get("/flow_executions/{execution_id}", summary="Get flow execution")
+async def get_flow_execution(execution_id: str, actor: CurrentActor, engine: EngineDep) -> Response:
+    info = await execution_reads.get_info(engine, actor, execution_id)
+    return data(legacy_views.execution(info))
+
+
+def _legacy_view(info: ExecutionInfo) -> tuple[int, Any]:
+    return 200, {"data": legacy_views.execution(info)}
+
+
+@router.post("/flow_executions/{execution_id}/resume", summary="Resume flow execution")
+async def resume_flow_execution(
+    execution_id: str,
+    body: LegacyResumeBody,
+    request: Request,
+    actor: CurrentActor,
+    engine: EngineDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    if body.input is None and body.message is None:
+        raise ApiError(422, "send 'input' (the user's text) and/or 'message' (an object)")
+    # DECISIONS.md: `input` is the user input; `message` is kept as last_user_message
+    # and is the input itself when there is no `input`.
+    value: Any = body.input if body.input is not None else body.message
+    message = body.message if body.message is not None else {"type": "text", "text": body.input}
+    user_input = UserInput(value=value, message=message, source="api")
+    status_code, payload = await execution_api.resume(
+        engine,
+        actor,
+        execution_id,
+        user_input,
+        render=_legacy_view,
+        idempotency_key=idempotency_key,
+        route=f"POST {request.url.path}",
+    )
+    return ok(payload, status_code=status_code)

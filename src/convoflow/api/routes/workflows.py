@@ -1,0 +1,100 @@
+"""/platform/v1/workflows: list, create, read, definition, update, variables."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from fastapi import APIRouter, Query, Response
+
+from convoflow.api import views
+from convoflow.api.auth import CurrentActor, EngineDep
+from convoflow.api.models import WorkflowCreateBody, WorkflowUpdateBody
+from convoflow.api.responses import data
+from convoflow.services import workflow_api
+from convoflow.services.workflow_api import UNSET, WorkflowChanges
+
+router = APIRouter(tags=["Workflows"])
+
+
+@router.get("/workflows", summary="List workflows")
+async def list_workflows(
+    actor: CurrentActor,
+    engine: EngineDep,
+    status: Literal["draft", "active", "archived"] | None = None,
+    name_contains: str | None = Query(None, max_length=200),
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+) -> Response:
+    rows = await workflow_api.list_workflows(
+        engine,
+        actor,
+        status=status,
+        name_contains=name_contains,
+        created_after=created_after,
+        created_before=created_before,
+    )
+    return data([views.workflow(row) for row in rows])
+
+
+@router.post("/workflows", status_code=201, summary="Create workflow (draft)")
+async def create_workflow(
+    body: WorkflowCreateBody, actor: CurrentActor, engine: EngineDep
+) -> Response:
+    fields = body.workflow
+    row = await workflow_api.create(
+        engine,
+        actor,
+        name=fields.name,
+        slug=fields.slug,
+        description=fields.description,
+        definition=fields.definition,
+    )
+    return data(views.workflow(row), status_code=201)
+
+
+@router.get("/workflows/{workflow_id}", summary="Retrieve workflow")
+async def get_workflow(workflow_id: str, actor: CurrentActor, engine: EngineDep) -> Response:
+    return data(views.workflow(await workflow_api.get_workflow(engine, actor, workflow_id)))
+
+
+@router.get("/workflows/{workflow_id}/definition", summary="Retrieve workflow definition")
+async def get_definition(workflow_id: str, actor: CurrentActor, engine: EngineDep) -> Response:
+    row, definition = await workflow_api.get_with_definition(engine, actor, workflow_id)
+    return data({**views.workflow(row), "definition": definition})
+
+
+@router.patch("/workflows/{workflow_id}", summary="Update workflow")
+async def update_workflow(
+    workflow_id: str, body: WorkflowUpdateBody, actor: CurrentActor, engine: EngineDep
+) -> Response:
+    row = await workflow_api.update(engine, actor, workflow_id, changes_from(body))
+    return data(views.workflow(row))
+
+
+def changes_from(body: WorkflowUpdateBody) -> WorkflowChanges:
+    """Only the fields the client sent (a sent null clears description)."""
+    fields = body.fields
+    sent = fields.model_fields_set
+    changes = WorkflowChanges(lock_version=fields.lock_version)
+    for name in (
+        "name",
+        "slug",
+        "description",
+        "status",
+        "message_debounce_seconds",
+        "inbound_message_read_mode",
+        "definition",
+    ):
+        value = getattr(fields, name)
+        nullable = name in ("description", "message_debounce_seconds")
+        if name in sent and (value is not None or nullable):
+            setattr(changes, name, value)
+        else:
+            setattr(changes, name, UNSET)
+    return changes
+
+
+@router.get("/workflows/{workflow_id}/variables", summary="Get workflow variables")
+async def get_variables(workflow_id: str, actor: CurrentActor, engine: EngineDep) -> Response:
+    return data(await workflow_api.workflow_variables(engine, actor, workflow_id))

@@ -1,0 +1,159 @@
+"""Response bodies in Kapso's shapes (openapi-workflows.yaml component schemas).
+
+Pure functions of rows and compiled graphs; the contract tests validate their output
+against Kapso's OpenAPI file with jsonschema.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from convoflow.clock import utc_iso
+from convoflow.graph.compiled import CompiledGraph
+from convoflow.services.execution_api import ExecutionInfo
+
+# Stable ids for (definition version, node): Kapso's step ids are database uuids.
+_STEP_NAMESPACE = uuid.UUID("5b0c7f8e-8a4a-4c1e-9d7a-3f1e2a6b9c10")
+
+# Kapso's Ruby step classes, as clients see them in `stepable_type`.
+STEPABLE_TYPES = {
+    "start": "FlowStartStep",
+    "wait_for_response": "FlowWaitStep",
+    "decide": "FlowDecideStep",
+    "agent": "FlowAgentStep",
+    "call": "FlowCallStep",
+    "function": "FlowFunctionStep",
+}
+
+
+def step_id(version_id: str, node_id: str) -> str:
+    return str(uuid.uuid5(_STEP_NAMESPACE, f"{version_id}:{node_id}"))
+
+
+def step_ref(version_id: str, node_id: str, graph: CompiledGraph | None) -> dict[str, Any]:
+    node = graph.nodes.get(node_id) if graph is not None else None
+    return {
+        "id": step_id(version_id, node_id),
+        "identifier": node_id,
+        "stepable_type": STEPABLE_TYPES.get(node.node_type, "FlowActionStep") if node else None,
+        "position": {"x": node.position.x, "y": node.position.y} if node else None,
+    }
+
+
+def workflow(row: Mapping[Any, Any]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "slug": row["slug"],
+        "description": row["description"],
+        "status": row["status"],
+        "lock_version": row["lock_version"],
+        "message_debounce_seconds": row["message_debounce_seconds"]
+        if row["message_debounce_seconds"] is not None
+        else 1,
+        "agent_default_tools_version": row["agent_default_tools_version"],
+        "inbound_message_read_mode": row["inbound_message_read_mode"] or "read_with_typing",
+        "created_at": utc_iso(row["created_at"]),
+        "updated_at": utc_iso(row["updated_at"]),
+        "project_id": row["project_id"],
+        "execution_count": row["execution_count"],
+        "last_executed_at": utc_iso(row["last_executed_at"]),
+    }
+
+
+def workflow_minimal(row: Mapping[Any, Any] | None, workflow_id: str) -> dict[str, Any]:
+    if row is None:
+        return {"id": workflow_id, "name": "", "status": "archived"}
+    return {"id": row["id"], "name": row["name"], "status": row["status"]}
+
+
+def trigger(row: Mapping[Any, Any]) -> dict[str, Any]:
+    kind = row["trigger_type"]
+    triggerable: dict[str, Any] = {}
+    if kind == "inbound_message":
+        triggerable = {"phone_number_id": row["phone_number_id"]}
+    elif kind == "whatsapp_event":
+        triggerable = {"event": row["event"]}
+        if row["phone_number_id"]:
+            triggerable["phone_number_id"] = row["phone_number_id"]
+    elif kind == "project_event":
+        triggerable = {
+            "event_name": row["event_name"],
+            "property_key": row["property_key"],
+            "operator": row["operator"],
+            "property_value": row["property_value"],
+        }
+    return {
+        "id": row["id"],
+        "workflow_id": row["workflow_id"],
+        "trigger_type": kind,
+        "active": bool(row["active"]),
+        "display_name": row["display_name"],
+        "created_at": utc_iso(row["created_at"]),
+        "updated_at": utc_iso(row["updated_at"]),
+        "triggerable": triggerable,
+    }
+
+
+def execution_summary(info: ExecutionInfo) -> dict[str, Any]:
+    row = info.row
+    view: dict[str, Any] = {
+        "id": row["id"],
+        "status": row["status"],
+        "started_at": utc_iso(row["started_at"]),
+        "ended_at": utc_iso(row["ended_at"]),
+        "last_event_at": utc_iso(row["last_event_at"] or row["started_at"]),
+        "tracking_id": row["tracking_id"],
+        "whatsapp_conversation_id": row["conversation_id"],
+        "workflow": workflow_minimal(info.workflow, str(row["workflow_id"])),
+    }
+    if row["current_node_id"]:
+        view["current_step"] = step_ref(str(row["version_id"]), row["current_node_id"], info.graph)
+    return view
+
+
+def execution(info: ExecutionInfo) -> dict[str, Any]:
+    """Kapso's WorkflowExecution: the summary plus error details."""
+    return {**execution_summary(info), "error_details": info.row["error_details"]}
+
+
+def event(row: Mapping[Any, Any], version_id: str, graph: CompiledGraph | None) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "id": row["id"],
+        "event_type": row["event_type"],
+        "direction": row["direction"],
+        "edge_label": row["edge_label"],
+        "created_at": utc_iso(row["created_at"]),
+        "payload": row["payload"] or {},
+    }
+    if row["node_id"]:
+        view["step"] = step_ref(version_id, row["node_id"], graph)
+    return view
+
+
+def execution_detail(
+    info: ExecutionInfo, events: Sequence[Mapping[Any, Any]], resumable_execution_id: str | None
+) -> dict[str, Any]:
+    context = info.row["context"] or {}
+    version_id = str(info.row["version_id"])
+    return {
+        **execution(info),
+        "resumable_execution_id": resumable_execution_id,
+        "execution_context": {
+            "vars": context.get("vars") or {},
+            "system": context.get("system") or {},
+            "context": context.get("context") or {},
+            "metadata": context.get("metadata") or {},
+        },
+        "events": [event(row, version_id, info.graph) for row in events],
+    }
+
+
+def resumed(info: ExecutionInfo) -> dict[str, Any]:
+    return {
+        **execution_summary(info),
+        "requested_execution_id": info.requested_execution_id,
+        "parent_flow_execution_id": info.row["parent_execution_id"],
+    }

@@ -1,0 +1,118 @@
+"""A thin Cloud API client: send a message, mark one read. Nothing else on purpose.
+
+Access tokens travel only in the Authorization header of the request; they are never
+logged, never put in an exception, never stored on the client.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import structlog
+
+from convoflow.channels.whatsapp._json import number, obj, objs, text
+from convoflow.channels.whatsapp.errors import GraphError
+from convoflow.channels.whatsapp.pacing import RateLimiter
+from convoflow.config import Settings, get_settings
+
+log = structlog.get_logger(__name__)
+
+DEFAULT_BASE_URL = "https://graph.facebook.com/v23.0"
+DEFAULT_RATE_PER_SECOND = 80.0  # Meta's default throughput per number
+DEFAULT_CONVERSATION_INTERVAL = 0.05
+
+
+class GraphClient:
+    """`base_url` includes the API version (`https://graph.facebook.com/v23.0`), so the
+    fake Graph server or another version is one setting away."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        http: httpx.AsyncClient | None = None,
+        timeout: float = 10.0,
+        rate_per_second: float = DEFAULT_RATE_PER_SECOND,
+        conversation_interval: float = DEFAULT_CONVERSATION_INTERVAL,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._own_http = http is None
+        self._http = http or httpx.AsyncClient(timeout=timeout)
+        # Bursts up to one second's worth per number, then `rate_per_second`.
+        self.number_limiter = RateLimiter(rate_per_second, burst=max(1, int(rate_per_second)))
+        rate = 1.0 / conversation_interval if conversation_interval > 0 else 0.0
+        self.conversation_limiter = RateLimiter(rate, burst=1)
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings | None = None, http: httpx.AsyncClient | None = None
+    ) -> GraphClient:
+        settings = settings or get_settings()
+        return cls(
+            base_url=settings.graph_base_url,
+            http=http,
+            timeout=settings.graph_timeout_seconds,
+            rate_per_second=settings.graph_rate_per_second,
+            conversation_interval=settings.graph_conversation_interval_seconds,
+        )
+
+    async def aclose(self) -> None:
+        if self._own_http:
+            await self._http.aclose()
+
+    async def send_message(
+        self, phone_number_id: str, access_token: str, body: dict[str, Any]
+    ) -> str:
+        """Send one message body; returns its `wamid`. Raises GraphError."""
+        await self.number_limiter.acquire(phone_number_id)
+        recipient = text(body.get("to"))
+        if recipient:
+            await self.conversation_limiter.acquire(f"{phone_number_id}:{recipient}")
+        payload = await self._post(phone_number_id, access_token, body)
+        messages = objs(obj(payload).get("messages"))
+        wamid = text(messages[0].get("id")) if messages else None
+        if not wamid:
+            raise GraphError("the Graph API accepted the message but returned no id")
+        return wamid
+
+    async def mark_read(
+        self, phone_number_id: str, access_token: str, wamid: str, *, typing: bool = False
+    ) -> None:
+        """Blue ticks for `wamid`; with `typing`, also show "typing…" to the user (Meta
+        clears it when we answer or after 25 seconds)."""
+        body: dict[str, Any] = {
+            "messaging_product": "whatsapp",
+            "status": "read",
+            "message_id": wamid,
+        }
+        if typing:
+            body["typing_indicator"] = {"type": "text"}
+        await self.number_limiter.acquire(phone_number_id)
+        await self._post(phone_number_id, access_token, body)
+
+    async def _post(self, phone_number_id: str, access_token: str, body: dict[str, Any]) -> Any:
+        url = f"{self.base_url}/{phone_number_id}/messages"
+        headers = {"Authorization": f"Bearer {access_token}"}
+        try:
+            response = await self._http.post(url, json=body, headers=headers)
+        except httpx.HTTPError as exc:
+            # No status: classified as retryable. The message text is httpx's (no token).
+            raise GraphError(f"could not reach the Graph API: {type(exc).__name__}") from exc
+        try:
+            payload = response.json()
+        except ValueError:
+            payload = None
+        if response.is_success:
+            return payload
+        error = GraphError.from_response(
+            response.status_code, payload, retry_after=number(response.headers.get("retry-after"))
+        )
+        log.warning(
+            "graph api error",
+            phone_number_id=phone_number_id,
+            http_status=response.status_code,
+            code=error.code,
+            fbtrace_id=error.fbtrace_id,
+        )
+        raise error

@@ -1,0 +1,327 @@
+"""A fake WhatsApp Cloud (Graph) API: run flows, tests, the demo and benchmarks offline.
+
+- `POST /{version}/{phone_number_id}/messages` answers like Meta (success body with a
+  fresh wamid, or a Graph error body), also for mark-as-read and typing indicators;
+  every request is recorded (`GET /_fake/sent`, `DELETE /_fake/sent`).
+- Errors are programmable per recipient (`POST /_fake/errors {to, code, count, mode}`):
+  `mode: "sync"` answers the send with the error, `"async"` accepts it and then sends a
+  `failed` status webhook, as Meta does for e.g. 131047.
+- After each accepted send it POSTs signed status webhooks (sent -> delivered -> read by
+  default, `POST /_fake/config` to change or disable) carrying biz_opaque_callback_data.
+- Simulated users: `POST /_fake/inbound {from, text | button_reply | ...}` POSTs a signed
+  inbound message webhook to the webhook URL and answers with the wamid it used.
+State lives in memory. Use `FakeGraph().app` in-process or `convoflow fake-meta`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import itertools
+import time
+import uuid
+from collections import deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from starlette.applications import Starlette
+
+from convoflow.channels.whatsapp import webhook_bodies as bodies
+from convoflow.channels.whatsapp._json import integer, number, obj, text
+from convoflow.channels.whatsapp.fake_routes import routes
+
+DEFAULT_PHONE_NUMBER_ID = "100000000000001"
+# code -> (HTTP status, Meta's message): what a forced error looks like on the wire.
+KNOWN_ERRORS: dict[int, tuple[int, str]] = {
+    131047: (400, "Re-engagement message"),
+    130429: (429, "Rate limit hit"),
+    131056: (400, "(Business Account, Consumer Account) pair rate limit hit"),
+    131026: (400, "Message Undeliverable"),
+    131000: (500, "Something went wrong"),
+    131008: (400, "Required parameter is missing"),
+    100: (400, "Invalid parameter"),
+    190: (401, "Invalid OAuth access token - Cannot parse access token"),
+    130472: (400, "User's number is part of an experiment"),
+}
+
+
+@dataclass
+class ForcedError:
+    code: int
+    remaining: int
+    http_status: int
+    message: str
+    details: str | None = None
+    mode: str = "sync"  # sync: the send answers the error; async: a `failed` status later
+
+
+@dataclass
+class FakeConfig:
+    webhook_url: str | None = None
+    app_secret: str | None = field(default=None, repr=False)
+    statuses: list[str] = field(default_factory=lambda: ["sent", "delivered", "read"])
+    status_delay_seconds: float = 0.02
+    default_phone_number_id: str = DEFAULT_PHONE_NUMBER_ID
+    display_phone_number: str | None = None
+
+    def public(self) -> dict[str, Any]:
+        shown = asdict(self)
+        shown["app_secret"] = None
+        shown["app_secret_set"] = bool(self.app_secret)
+        return shown
+
+
+class FakeGraph:
+    def __init__(
+        self,
+        *,
+        webhook_url: str | None = None,
+        app_secret: str | None = None,
+        statuses: list[str] | None = None,
+        status_delay_seconds: float = 0.02,
+        default_phone_number_id: str = DEFAULT_PHONE_NUMBER_ID,
+        display_phone_number: str | None = None,
+    ) -> None:
+        self.config = FakeConfig(
+            webhook_url=webhook_url,
+            app_secret=app_secret,
+            status_delay_seconds=status_delay_seconds,
+            default_phone_number_id=default_phone_number_id,
+            display_phone_number=display_phone_number,
+        )
+        if statuses is not None:  # [] disables status webhooks
+            self.config.statuses = list(statuses)
+        self.sent: list[dict[str, Any]] = []
+        self.webhooks: list[dict[str, Any]] = []
+        self.forced: dict[str, deque[ForcedError]] = {}
+        self._seq = itertools.count(1)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._http: httpx.AsyncClient | None = None
+        self.app = Starlette(routes=routes(self), lifespan=self._lifespan)
+
+    @asynccontextmanager
+    async def _lifespan(self, _app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    async def settle(self) -> None:
+        """Wait until every scheduled status webhook has been delivered."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    # -- programming errors -------------------------------------------------------------
+
+    def force_error(
+        self,
+        code: int,
+        *,
+        to: str = "*",
+        count: int = 1,
+        http_status: int | None = None,
+        message: str | None = None,
+        details: str | None = None,
+        mode: str = "sync",
+    ) -> ForcedError:
+        known_status, known_message = KNOWN_ERRORS.get(code, (400, "Fake error"))
+        forced = ForcedError(
+            code, max(1, count), http_status or known_status, message or known_message,
+            details, "async" if mode == "async" else "sync",
+        )  # fmt: skip
+        self.forced.setdefault(to, deque()).append(forced)
+        return forced
+
+    def _take_error(self, to: str) -> ForcedError | None:
+        for key in (to, "*"):
+            queue = self.forced.get(key)
+            if queue:
+                forced = queue[0]
+                forced.remaining -= 1
+                if forced.remaining <= 0:
+                    queue.popleft()
+                return forced
+        return None
+
+    # -- sends --------------------------------------------------------------------------
+
+    def records(self, **filters: Any) -> list[dict[str, Any]]:
+        """Recorded requests matching every given field (`to`, `kind`, `type`, ...)."""
+        wanted = {key: value for key, value in filters.items() if value is not None}
+        return [r for r in self.sent if all(r.get(k) == v for k, v in wanted.items())]
+
+    def handle_send(
+        self, version: str, phone_number_id: str, body: Any, token: str | None
+    ) -> tuple[int, dict[str, Any]]:
+        record: dict[str, Any] = {
+            "seq": next(self._seq),
+            "received_at": datetime.now(UTC).isoformat(),
+            "version": version,
+            "phone_number_id": phone_number_id,
+            "kind": "message",
+            "to": None,
+            "type": None,
+            "body": body,
+            # A fingerprint, never the token: enough to assert which token was used.
+            "token_sha256": hashlib.sha256(token.encode()).hexdigest()[:16] if token else None,
+        }
+        status, answer = self._answer(record, body, token)
+        record["http_status"] = status
+        record["wamid"] = answer.get("messages", [{}])[0].get("id") if status == 200 else None
+        record["error_code"] = obj(answer.get("error")).get("code")
+        self.sent.append(record)
+        return status, answer
+
+    def _answer(
+        self, record: dict[str, Any], body: Any, token: str | None
+    ) -> tuple[int, dict[str, Any]]:
+        if not token:
+            return 401, bodies.graph_error_body(190, KNOWN_ERRORS[190][1])
+        if not isinstance(body, dict) or body.get("messaging_product") != "whatsapp":
+            return 400, bodies.graph_error_body(100, "The parameter messaging_product is required.")
+        if body.get("status") == "read":
+            record["kind"] = "typing" if body.get("typing_indicator") else "read"
+            record["wamid_read"] = text(body.get("message_id"))
+            return 200, {"success": True}
+        to, kind = text(body.get("to")), text(body.get("type")) or "text"
+        record["to"], record["type"] = to, kind
+        if not to or not isinstance(body.get(kind), dict):
+            return 400, bodies.graph_error_body(131008, KNOWN_ERRORS[131008][1])
+        forced = self._take_error(to)
+        if forced is not None and forced.mode == "sync":
+            error = bodies.graph_error_body(forced.code, forced.message, details=forced.details)
+            return forced.http_status, error
+        wamid = f"wamid.FAKE{uuid.uuid4().hex.upper()}"
+        tracker = text(body.get("biz_opaque_callback_data"))
+        if self.config.webhook_url:  # nobody to tell otherwise: keep no pending tasks
+            self._schedule(self._receipts(record["phone_number_id"], wamid, to, tracker, forced))
+        return 200, {
+            "messaging_product": "whatsapp",
+            "contacts": [{"input": to, "wa_id": to}],
+            "messages": [{"id": wamid}],
+        }
+
+    def _schedule(self, coro: Any) -> None:
+        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _receipts(
+        self,
+        phone_number_id: str,
+        wamid: str,
+        to: str,
+        tracker: str | None,
+        forced: ForcedError | None,
+    ) -> None:
+        sequence: list[tuple[str, list[dict[str, Any]] | None]] = [
+            (status, None) for status in self.config.statuses
+        ]
+        if forced is not None:  # async failure: Meta accepted, then reports `failed`
+            error = bodies.meta_error(forced.code, forced.message, forced.details)
+            sequence = [("failed", [error])]
+        for status, errors in sequence:
+            await asyncio.sleep(self.config.status_delay_seconds)
+            payload = bodies.status_body(
+                phone_number_id=phone_number_id,
+                wamid=wamid,
+                status=status,
+                recipient_id=to,
+                timestamp=int(time.time()),
+                biz_opaque_callback_data=tracker,
+                errors=errors,
+                display_phone_number=self.config.display_phone_number,
+            )
+            await self.deliver(payload, kind=f"status:{status}", wamid=wamid)
+
+    # -- webhooks -------------------------------------------------------------------------
+
+    async def deliver(
+        self,
+        payload: dict[str, Any],
+        *,
+        kind: str,
+        wamid: str | None = None,
+        webhook_url: str | None = None,
+        app_secret: str | None = None,
+        sign: bool = True,
+    ) -> int | None:
+        """POST a webhook body, signed with the app secret; returns the HTTP status (None
+        when no webhook URL is configured or the receiver is unreachable)."""
+        url = webhook_url or self.config.webhook_url
+        secret = app_secret or self.config.app_secret
+        entry: dict[str, Any] = {"kind": kind, "wamid": wamid, "url": url, "http_status": None}
+        self.webhooks.append(entry)
+        if not url:
+            entry["error"] = "no webhook URL configured"
+            return None
+        raw = bodies.encode(payload)
+        headers = {"Content-Type": "application/json"}
+        if sign and secret:
+            headers = bodies.signed(payload, secret)[1]
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=10.0)
+        try:
+            response = await self._http.post(url, content=raw, headers=headers)
+        except httpx.HTTPError as exc:
+            entry["error"] = f"{type(exc).__name__}: {exc}"
+            return None
+        entry["http_status"] = response.status_code
+        return response.status_code
+
+    async def simulate_inbound(self, request: dict[str, Any]) -> dict[str, Any]:
+        """A user sends a message: build Meta's webhook body and POST it (`repeat` times,
+        to simulate Meta's redeliveries)."""
+        sender = text(request.get("from"))
+        if not sender:
+            raise bodies.UserMessageError("`from` (the user's wa_id) is required")
+        content = bodies.user_message_content(request)
+        wamid = text(request.get("wamid")) or f"wamid.FAKEIN{uuid.uuid4().hex.upper()}"
+        phone_number_id = (
+            text(request.get("phone_number_id")) or self.config.default_phone_number_id
+        )
+        payload = bodies.inbound_message_body(
+            content,
+            phone_number_id=phone_number_id,
+            wa_id=sender,
+            wamid=wamid,
+            timestamp=integer(request.get("timestamp")) or int(time.time()),
+            name=text(request.get("name")),
+            context_id=text(request.get("context_id")),
+            display_phone_number=self.config.display_phone_number,
+        )
+        statuses = []
+        for _ in range(max(1, integer(request.get("repeat")) or 1)):
+            statuses.append(
+                await self.deliver(
+                    payload,
+                    kind="inbound",
+                    wamid=wamid,
+                    webhook_url=text(request.get("webhook_url")),
+                    app_secret=text(request.get("app_secret")),
+                    sign=request.get("sign", True) is not False,
+                )
+            )
+        return {"wamid": wamid, "webhook_status": statuses[-1], "body": payload}
+
+    def configure(self, changes: dict[str, Any]) -> None:
+        for key in ("webhook_url", "app_secret", "default_phone_number_id", "display_phone_number"):
+            if key in changes:
+                setattr(self.config, key, text(changes[key]))
+        if isinstance(changes.get("statuses"), list):
+            self.config.statuses = [s for s in changes["statuses"] if isinstance(s, str)]
+        delay = number(changes.get("status_delay_seconds"))
+        if delay is not None:
+            self.config.status_delay_seconds = max(0.0, delay)

@@ -1,0 +1,164 @@
+"""Administration: `convoflow projects create`, `convoflow api-keys create`, `convoflow demo`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from convoflow.cli.app import DatabaseOption, app, database_url
+from convoflow.engine.advance import Advance
+from convoflow.services.container import Engine, build_engine
+
+projects_app = typer.Typer(help="Projects (each has its own workflows and API keys).")
+keys_app = typer.Typer(help="API keys (shown once, stored as SHA-256).")
+app.add_typer(projects_app, name="projects")
+app.add_typer(keys_app, name="api-keys")
+
+DEMO_PROJECT = "demo"
+DEMO_WORKFLOW = "Demo: age check"
+_REPO_EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "canonical.json"
+
+
+def _run(url: str, work: Any) -> Any:
+    async def main() -> Any:
+        engine = build_engine(url)
+        try:
+            return await work(engine)
+        finally:
+            await engine.close()
+
+    return asyncio.run(main())
+
+
+@projects_app.command("create")
+def create_project(name: str, database: str | None = DatabaseOption) -> None:
+    """Create a project; prints its id."""
+    from convoflow.services.projects import ProjectNotFound, create_project, resolve_project
+
+    async def work(engine: Engine) -> str:
+        async def op(adv: Advance) -> str:
+            try:
+                existing = await resolve_project(adv.conn, name)
+            except ProjectNotFound:
+                return await create_project(adv.conn, engine.clock, name)
+            raise typer.BadParameter(f"project {name!r} already exists (id {existing})")
+
+        return str(await engine.runtime.op(op))
+
+    typer.echo(_run(database_url(database), work))
+
+
+@keys_app.command("create")
+def create_key(
+    project: str = typer.Option(..., "--project", help="project name or id"),
+    name: str | None = typer.Option(None, help="a label for the key"),
+    database: str | None = DatabaseOption,
+) -> None:
+    """Create an API key; prints it alone on the last line (it is not shown again)."""
+    from convoflow.services.projects import ProjectNotFound, create_api_key, resolve_project
+
+    async def work(engine: Engine) -> str:
+        async def op(adv: Advance) -> str:
+            try:
+                project_id = await resolve_project(adv.conn, project)
+            except ProjectNotFound as exc:
+                raise typer.BadParameter(str(exc)) from None
+            return await create_api_key(adv.conn, engine.clock, project_id, name)
+
+        return str(await engine.runtime.op(op))
+
+    key = _run(database_url(database), work)
+    typer.echo(f"API key for project {project} (shown once; only its SHA-256 is stored):")
+    typer.echo(key)
+
+
+def _read_example(path: Path | None) -> dict[str, Any]:
+    candidates = [path] if path else [Path("examples/canonical.json"), _REPO_EXAMPLE]
+    for candidate in candidates:
+        if candidate is not None and candidate.is_file():
+            document: dict[str, Any] = json.loads(candidate.read_text())
+            return document
+    raise typer.BadParameter(
+        f"cannot find the demo flow; pass --flow PATH (looked at {', '.join(map(str, candidates))})"
+    )
+
+
+async def _demo(engine: Engine, document: dict[str, Any]) -> tuple[str, str]:
+    """Project `demo`, a fresh key, and the demo workflow active with an api_call trigger."""
+    from convoflow.services import triggers, workflow_api
+    from convoflow.services.common import Actor
+    from convoflow.services.projects import ProjectNotFound, create_api_key, resolve_project
+    from convoflow.services.workflow_api import WorkflowChanges
+    from convoflow.store import triggers as trigger_store
+    from convoflow.store import workflow_queries
+
+    async def setup(adv: Advance) -> tuple[str, str]:
+        try:
+            project_id = await resolve_project(adv.conn, DEMO_PROJECT)
+        except ProjectNotFound:
+            from convoflow.services.projects import create_project
+
+            project_id = await create_project(adv.conn, engine.clock, DEMO_PROJECT)
+        key = await create_api_key(adv.conn, engine.clock, project_id, "demo")
+        return project_id, key
+
+    project_id, key = await engine.runtime.op(setup)
+    actor = Actor(project_id=project_id, key_name="convoflow demo")
+    async with engine.db.read() as conn:
+        workflow_id = await workflow_queries.find_by_column(
+            conn, project_id, "name", DEMO_WORKFLOW, exclude_id=None
+        )
+    if workflow_id is None:
+        row = await workflow_api.create(
+            engine,
+            actor,
+            name=DEMO_WORKFLOW,
+            description=document.get("description"),
+            definition=document.get("definition", document),
+        )
+        workflow_id = str(row["id"])
+    await workflow_api.update(engine, actor, workflow_id, WorkflowChanges(status="active"))
+    async with engine.db.read() as conn:
+        has_trigger = await trigger_store.has_active(conn, workflow_id, "api_call")
+    if not has_trigger:
+        await triggers.create(
+            engine, actor, workflow_id, triggers.TriggerSpec(trigger_type="api_call")
+        )
+    return workflow_id, key
+
+
+@app.command()
+def demo(
+    flow: Path | None = typer.Option(None, help="flow file (default examples/canonical.json)"),
+    port: int = typer.Option(8000, help="port used in the printed curl example"),
+    database: str | None = DatabaseOption,
+) -> None:
+    """Create (or reuse) project "demo" with an active demo workflow; print a new key and a
+    curl command that starts the workflow on the offline sandbox channel."""
+    from convoflow.store.migrate import upgrade
+
+    url = database_url(database)
+    upgrade(url)
+    document = _read_example(flow)
+    workflow_id, key = _run(url, lambda engine: _demo(engine, document))
+    base = f"http://127.0.0.1:{port}/platform/v1"
+    body = json.dumps(
+        {"workflow_execution": {"phone_number": "+15550001111", "context": {"channel": "sandbox"}}}
+    )
+    typer.echo(f"project: {DEMO_PROJECT}\nworkflow: {workflow_id} ({DEMO_WORKFLOW}, active)")
+    typer.echo("start it (sandbox channel, no WhatsApp account needed):")
+    typer.echo(
+        f"  curl -s -X POST {base}/workflows/{workflow_id}/executions \\\n"
+        f'    -H "X-API-Key: {key}" -H "Content-Type: application/json" \\\n'
+        f"    -d '{body}'"
+    )
+    typer.echo(
+        "then GET /platform/v1/workflow_executions/<id> and POST .../<id>/resume with "
+        '{"message": {"data": "42"}}; docs at http://127.0.0.1:' + f"{port}/docs"
+    )
+    typer.echo("API key (shown once):")
+    typer.echo(key)

@@ -1,0 +1,51 @@
+"""`convoflow serve`: the HTTP API (uvicorn), with the engine's worker in the same process
+unless `--no-worker` (then run `convoflow worker` processes beside it, PostgreSQL only)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import typer
+
+from convoflow.cli.app import DatabaseOption, app, database_url
+
+
+async def _serve(url: str, host: str, port: int, run_worker: bool, log_level: str) -> None:
+    import uvicorn
+
+    from convoflow.api.app import create_app
+    from convoflow.services.container import build_engine
+
+    engine = build_engine(url)
+    try:
+        config = uvicorn.Config(
+            create_app(engine, run_worker=run_worker),
+            host=host,
+            port=port,
+            log_level=log_level,
+            proxy_headers=False,
+        )
+        await uvicorn.Server(config).serve()
+    finally:
+        await engine.close()
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="interface to listen on"),
+    port: int = typer.Option(8000, help="TCP port"),
+    no_worker: bool = typer.Option(
+        False, "--no-worker", help="do not run the worker here (run `convoflow worker`)"
+    ),
+    log_level: str = typer.Option("info", help="uvicorn log level"),
+    database: str | None = DatabaseOption,
+) -> None:
+    """Serve the Kapso-compatible API (docs at /docs, OpenAPI at /openapi.json)."""
+    url = database_url(database)
+    if no_worker and url.startswith("sqlite"):
+        typer.echo(
+            "note: with SQLite nothing else can run the worker; timers, webhook calls and "
+            "sends wait until a `convoflow worker` runs against the same file",
+            err=True,
+        )
+    asyncio.run(_serve(url, host, port, not no_worker, log_level))

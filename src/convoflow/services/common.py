@@ -1,0 +1,72 @@
+"""What the API-facing services share: who is asking, and the errors they raise.
+
+The errors carry no HTTP status; the API maps each kind to one (NotFound -> 404,
+Invalid -> 422, Conflict -> 409, BadRequest -> 400). Every message says what was expected.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The caller: an API key of a project (key_id None for the CLI)."""
+
+    project_id: str
+    key_id: str | None = None
+    key_name: str | None = None
+
+    def created_by(self) -> dict[str, Any]:
+        return {"id": self.key_id, "name": self.key_name}
+
+
+class ServiceError(Exception):
+    def __init__(self, message: str, details: list[dict[str, Any]] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class NotFound(ServiceError):
+    pass
+
+
+class Invalid(ServiceError):
+    pass
+
+
+class Conflict(ServiceError):
+    pass
+
+
+class BadRequest(ServiceError):
+    pass
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    """One problem with a request field, for `details`."""
+
+    field: str
+    message: str
+    code: str = "invalid"
+    extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "field": self.field, "message": self.message, **self.extra}
+
+
+def invalid(problems: list[FieldProblem], summary: str | None = None) -> Invalid:
+    """One Invalid listing every problem; the message names the first ones."""
+    if summary is None:
+        shown = "; ".join(f"{p.field}: {p.message}" for p in problems[:3])
+        more = len(problems) - 3
+        summary = shown + (f" (and {more} more)" if more > 0 else "")
+    return Invalid(summary, [p.to_dict() for p in problems])
+
+
+def not_found(kind: str, object_id: str) -> NotFound:
+    return NotFound(f"{kind} {object_id} not found in this project")

@@ -1,0 +1,137 @@
+"""Definitions as the API stores and returns them.
+
+Clients may omit what Kapso's editor fills in (positions, node `type`, display names,
+edge ids, decide condition ids). We fill them in once, when a version is written, so the
+stored definition is exactly what `GET /workflows/{id}/definition` returns and ids stay
+stable across reads. PATCH has replace semantics per collection: `nodes` (or `edges`)
+present = the complete new set; absent = unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from convoflow.graph.models import Definition
+from convoflow.graph.validation import validate_definition
+from convoflow.ids import new_id
+from convoflow.services.common import Invalid
+
+DISPLAY_NAMES = {
+    "start": "Start",
+    "send_text": "Send Text Message",
+    "send_template": "Send Template",
+    "send_interactive": "Send Interactive Message",
+    "wait_for_response": "Wait for response",
+    "decide": "Decide",
+    "function": "Function",
+    "webhook": "Webhook",
+    "agent": "Agent",
+    "call": "Call Workflow",
+    "handoff": "Handoff",
+    "set_variable": "Set Variable",
+    "emit_event": "Emit Event",
+}
+
+EMPTY_DEFINITION: dict[str, Any] = {"nodes": [], "edges": []}
+
+
+def check(raw: Any) -> None:
+    """Raise Invalid listing every validation problem of `raw` (graph.validation codes)."""
+    report = validate_definition(raw)
+    if not report.valid:
+        count = len(report.errors)
+        raise Invalid(
+            f"definition is invalid ({count} problem{'s' if count != 1 else ''}): "
+            f"{report.summary()}",
+            [
+                {
+                    "code": p.code,
+                    "message": p.message,
+                    "node_id": p.node_id,
+                    "field": p.field,
+                }
+                for p in report.errors
+            ],
+        )
+
+
+def merge(current: Any, update: dict[str, Any]) -> dict[str, Any]:
+    """Kapso's PATCH semantics: a collection present in `update` replaces the current one."""
+    base = current if isinstance(current, dict) else EMPTY_DEFINITION
+    return {
+        "nodes": update["nodes"] if "nodes" in update else base.get("nodes", []),
+        "edges": update["edges"] if "edges" in update else base.get("edges", []),
+    }
+
+
+def normalize(raw: dict[str, Any]) -> dict[str, Any]:
+    """The stored form of a *valid* definition (call `check` first)."""
+    try:
+        parsed = Definition.model_validate(raw)
+    except ValidationError as exc:  # validation passed, so this is a gap between the two
+        raise Invalid(f"definition is invalid: {exc.errors()[0]['msg']}") from exc
+    nodes: list[dict[str, Any]] = []
+    condition_ids: dict[tuple[str, str], str] = {}
+    for node in parsed.nodes:
+        config = dict(node.data.config)
+        if node.data.node_type == "decide" and isinstance(config.get("conditions"), list):
+            config["conditions"] = _with_condition_ids(node.id, config["conditions"], condition_ids)
+        nodes.append(
+            {
+                "id": node.id,
+                "type": "flow-node",
+                "position": {"x": node.position.x, "y": node.position.y},
+                "data": {
+                    "node_type": node.data.node_type,
+                    "config": config,
+                    "display_name": node.data.display_name
+                    or DISPLAY_NAMES.get(node.data.node_type, node.data.node_type),
+                },
+            }
+        )
+    edges = []
+    for edge in parsed.edges:
+        condition_id = condition_ids.get((edge.source, edge.label))
+        edges.append(
+            {
+                "id": edge.id or new_id(),
+                "source": edge.source,
+                "target": edge.target,
+                "label": edge.label,
+                "type": "default",
+                "flow_condition_id": condition_id,
+            }
+        )
+    return {"nodes": nodes, "edges": edges}
+
+
+def _with_condition_ids(
+    node_id: str, conditions: list[Any], seen: dict[tuple[str, str], str]
+) -> list[Any]:
+    result = []
+    for condition in conditions:
+        if isinstance(condition, dict):
+            condition = dict(condition)
+            if not condition.get("id"):
+                condition["id"] = new_id()
+            seen[(node_id, str(condition.get("label")))] = str(condition["id"])
+        result.append(condition)
+    return result
+
+
+def legacy(definition: dict[str, Any]) -> dict[str, Any]:
+    """The older flows API spelled node data in camelCase (`nodeType`, `displayName`)."""
+    nodes = [
+        {
+            **{k: v for k, v in node.items() if k != "data"},
+            "data": {
+                "nodeType": node["data"]["node_type"],
+                "config": node["data"]["config"],
+                "displayName": node["data"]["display_name"],
+            },
+        }
+        for node in definition.get("nodes", [])
+    ]
+    return {"nodes": nodes, "edges": list(definition.get("edges", []))}

@@ -1,0 +1,296 @@
+"""Executions through the API: start, resume (inline, one at a time), change status, read.
+
+Every write is one engine operation (`engine.runtime.op`): when a start answers 202 the
+execution has already run to its first wait, so an immediate GET finds it. Responses
+are rendered inside the operation by a callback from the API layer (so the shape stays
+an API concern) and, with an Idempotency-Key, stored in the same transaction.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from convoflow.clock import utc_iso
+from convoflow.engine import status as st
+from convoflow.engine.advance import Advance, ExecutionNotFound
+from convoflow.engine.graphs import UnknownVersion
+from convoflow.engine.runtime import NotWaiting, Runtime, WorkflowNotRunnable, resumable_target
+from convoflow.engine.signals import UserInput
+from convoflow.engine.state import ExecutionState
+from convoflow.graph.compiled import CompiledGraph, InvalidDefinition
+from convoflow.ids import new_id
+from convoflow.services import idempotency
+from convoflow.services.common import Actor, Conflict, FieldProblem, Invalid, invalid, not_found
+from convoflow.services.container import Engine
+from convoflow.services.routing import conversation_context
+from convoflow.store import execution_queries as queries
+from convoflow.store import messages as message_store
+from convoflow.store import triggers as trigger_store
+from convoflow.store import workflow_queries
+from convoflow.store import workflows as workflow_store
+
+Response = idempotency.Response
+
+
+@dataclass(frozen=True)
+class ExecutionInfo:
+    """An execution row with what its views need: its workflow and pinned graph."""
+
+    row: Mapping[Any, Any]
+    workflow: Mapping[Any, Any] | None
+    graph: CompiledGraph | None
+    requested_execution_id: str | None = None
+
+
+Render = Callable[[ExecutionInfo], Response]
+
+
+@dataclass(frozen=True)
+class StartRequest:
+    phone_number: str | None = None
+    recipient: str | None = None
+    phone_number_id: str | None = None
+    variables: dict[str, Any] = field(default_factory=dict)
+    context: dict[str, Any] = field(default_factory=dict)
+    initial_data: dict[str, Any] = field(default_factory=dict)
+    request_meta: dict[str, Any] = field(default_factory=dict)
+
+
+async def graph_of(
+    conn: AsyncConnection, runtime: Runtime, version_id: str
+) -> CompiledGraph | None:
+    try:
+        return await runtime.graphs.get(conn, version_id)
+    except (UnknownVersion, InvalidDefinition):
+        return None  # views then show the node id without type or position
+
+
+async def describe(
+    conn: AsyncConnection, runtime: Runtime, rows: Sequence[Mapping[Any, Any]]
+) -> list[ExecutionInfo]:
+    workflows = await workflow_queries.minimal_workflows(
+        conn, {str(r["workflow_id"]) for r in rows}
+    )
+    graphs: dict[str, CompiledGraph | None] = {}
+    for row in rows:
+        version_id = str(row["version_id"])
+        if version_id not in graphs:
+            graphs[version_id] = await graph_of(conn, runtime, version_id)
+    return [
+        ExecutionInfo(row, workflows.get(str(row["workflow_id"])), graphs[str(row["version_id"])])
+        for row in rows
+    ]
+
+
+# --- start ------------------------------------------------------------------------------
+
+
+def _participant(request: StartRequest) -> tuple[str, str | None]:
+    """(wa_id, E.164 phone number) of whom the execution talks to."""
+    if request.phone_number is not None:
+        digits = re.sub(r"\D", "", request.phone_number)
+        if not 5 <= len(digits) <= 20:
+            raise invalid(
+                [
+                    FieldProblem(
+                        "workflow_execution.phone_number",
+                        "must be an E.164 phone number such as +14155552671; got "
+                        f"{request.phone_number!r}",
+                        "invalid_phone_number",
+                    )
+                ]
+            )
+        return digits, f"+{digits}"
+    if request.recipient:
+        return request.recipient, None
+    raise invalid(
+        [
+            FieldProblem(
+                "workflow_execution.phone_number",
+                "phone_number (E.164) or recipient (business-scoped user id) is required",
+                "required",
+            )
+        ]
+    )
+
+
+async def _conversation(adv: Advance, actor: Actor, request: StartRequest) -> sa.RowMapping:
+    wa_id, phone = _participant(request)
+    # DECISIONS.md / docs/api.md: context.channel "sandbox" runs on the offline sandbox
+    # channel; anything else is a WhatsApp conversation.
+    channel = "sandbox" if request.context.get("channel") == "sandbox" else "whatsapp"
+    found = await queries.find_conversation(
+        adv.conn,
+        project_id=actor.project_id,
+        channel=channel,
+        phone_number_id=request.phone_number_id,
+        wa_id=wa_id,
+    )
+    if found is not None:
+        return found
+    row: dict[str, Any] = {
+        "id": new_id(),
+        "project_id": actor.project_id,
+        "channel": channel,
+        "phone_number_id": request.phone_number_id,
+        "wa_id": wa_id,
+        "phone_number": phone,
+        "status": "active",
+        "contact_name": None,
+        "metadata": {},
+        "messages_count": 0,
+        "created_at": adv.now,
+        "updated_at": adv.now,
+    }
+    await message_store.insert_conversation(adv.conn, row)
+    created = await message_store.get_conversation(adv.conn, row["id"])
+    assert created is not None
+    return created
+
+
+async def _startable(adv: Advance, actor: Actor, workflow_id: str) -> sa.RowMapping:
+    workflow = await workflow_store.get_workflow(adv.conn, workflow_id, project_id=actor.project_id)
+    if workflow is None:
+        raise not_found("workflow", workflow_id)
+    if workflow["status"] != "active":
+        raise Invalid(
+            f"workflow {workflow_id} is {workflow['status']}; set its status to active "
+            "(PATCH /workflows/{id}) before starting executions"
+        )
+    if not await trigger_store.has_active(adv.conn, workflow_id, "api_call"):
+        raise Invalid(
+            f"workflow {workflow_id} has no active api_call trigger; create one with POST "
+            '/workflows/{id}/triggers {"trigger": {"trigger_type": "api_call"}}'
+        )
+    return workflow
+
+
+async def start(
+    engine: Engine,
+    actor: Actor,
+    workflow_id: str,
+    request: StartRequest,
+    *,
+    render: Render,
+    idempotency_key: str | None = None,
+    route: str = "",
+) -> Response:
+    async def effect(adv: Advance) -> Response:
+        await _startable(adv, actor, workflow_id)
+        conversation = await _conversation(adv, actor, request)
+        context = {**request.context, **conversation_context(conversation)}
+        metadata: dict[str, Any] = {
+            "request": {**request.request_meta, "timestamp": utc_iso(adv.now)}
+        }
+        if request.initial_data:
+            metadata["initial_data"] = request.initial_data
+        try:
+            state = await adv.runtime.new_execution(
+                adv,
+                project_id=actor.project_id,
+                workflow_id=workflow_id,
+                trigger_type="api_call",
+                variables=request.variables,
+                context=context,
+                metadata=metadata,
+                conversation_id=str(conversation["id"]),
+            )
+        except WorkflowNotRunnable as exc:
+            raise Invalid(str(exc)) from exc
+        await adv.start(state)
+        return render(await _info(adv, state))
+
+    return await idempotency.run_once(engine, actor, idempotency_key, route, effect)
+
+
+async def _info(adv: Advance, state: ExecutionState, requested: str | None = None) -> ExecutionInfo:
+    [info] = await describe(adv.conn, adv.runtime, [state.to_row()])
+    return ExecutionInfo(info.row, info.workflow, info.graph, requested)
+
+
+# --- resume and status ------------------------------------------------------------------
+
+# Executions with a resume being processed by this process: a second one gets 409.
+_resuming: set[str] = set()
+
+
+def _lock_unavailable(exc: DBAPIError) -> bool:
+    orig = getattr(exc, "orig", None)
+    for candidate in (orig, getattr(orig, "__cause__", None)):
+        if getattr(candidate, "sqlstate", None) == "55P03":
+            return True
+    return False
+
+
+async def resume(
+    engine: Engine,
+    actor: Actor,
+    execution_id: str,
+    user_input: UserInput,
+    *,
+    render: Render,
+    idempotency_key: str | None = None,
+    route: str = "",
+) -> Response:
+    """Deliver input to the execution or its deepest waiting child, inline."""
+    if execution_id in _resuming:
+        raise _busy(execution_id)
+
+    async def effect(adv: Advance) -> Response:
+        if await queries.get_execution(adv.conn, execution_id, actor.project_id) is None:
+            raise not_found("execution", execution_id)
+        try:
+            target = await resumable_target(adv, execution_id, nowait=True)
+        except NotWaiting as exc:
+            raise Invalid(
+                f"execution {execution_id} cannot be resumed: it is {exc.status}, and only a "
+                "waiting execution (or one waiting on a child workflow) accepts input"
+            ) from exc
+        await adv.deliver(target.id, user_input)
+        return render(await _info(adv, target, requested=execution_id))
+
+    _resuming.add(execution_id)
+    try:
+        return await idempotency.run_once(engine, actor, idempotency_key, route, effect)
+    except DBAPIError as exc:
+        if _lock_unavailable(exc):
+            raise _busy(execution_id) from exc
+        raise
+    finally:
+        _resuming.discard(execution_id)
+
+
+def _busy(execution_id: str) -> Conflict:
+    return Conflict(
+        f"execution {execution_id} is being resumed or advanced by another request; retry shortly"
+    )
+
+
+async def set_status(engine: Engine, actor: Actor, execution_id: str, status: str) -> ExecutionInfo:
+    """PATCH status: ended, handoff or waiting (a manual pause awaiting a resume)."""
+
+    async def run(adv: Advance) -> ExecutionInfo:
+        if await queries.get_execution(adv.conn, execution_id, actor.project_id) is None:
+            raise not_found("execution", execution_id)
+        state = await adv.load(execution_id)
+        if not st.can_api_transition(state.status, status):
+            raise Invalid(f"Invalid transition from {state.status} to {status}")
+        if status == st.ENDED:
+            await adv.end_execution(state, reason="api")
+        elif status == st.HANDOFF:
+            await adv.handoff_execution(state, reason="api")
+        else:
+            await adv.pause_execution(state)
+        return await _info(adv, state)
+
+    try:
+        return await engine.runtime.op(run)
+    except ExecutionNotFound as exc:
+        raise not_found("execution", execution_id) from exc

@@ -1,0 +1,351 @@
+"""Project functions through the API.
+
+This version runs functions of type `http` only: an endpoint you host, called with a JSON
+POST (the function node and the invoke route alike). Kapso's JavaScript types
+(`cloudflare_worker`, `supabase_function`) can be stored, so Kapso's clients can manage
+them, but deploying one is refused with a message saying so (a later issue runs JS).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+
+from convoflow.engine.advance import Advance
+from convoflow.engine.egress import EgressRefused, check_url
+from convoflow.ids import new_id
+from convoflow.services.common import Actor, Conflict, FieldProblem, Invalid, invalid, not_found
+from convoflow.services.container import Engine
+from convoflow.store import functions as function_store
+from convoflow.store import projects as project_store
+
+HTTP = "http"
+JS_TYPES = ("cloudflare_worker", "supabase_function")
+INVOKE_TIMEOUT_SECONDS = 30.0
+MAX_ERROR_CHARS = 512
+UNSET: Any = object()
+
+
+@dataclass
+class FunctionFields:
+    name: Any = UNSET
+    slug: Any = UNSET
+    description: Any = UNSET
+    code: Any = UNSET
+    function_type: Any = UNSET
+    endpoint_url: Any = UNSET
+    public_endpoint: Any = UNSET
+    invoke_response_mode: Any = UNSET
+    runtime_config: Any = UNSET
+    lock_version: int | None = None
+
+
+def _slugify(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:180] or "function"
+
+
+def _check_http(function_type: str, endpoint_url: Any) -> None:
+    if function_type == HTTP and not endpoint_url:
+        raise invalid(
+            [
+                FieldProblem(
+                    "function.endpoint_url",
+                    "is required for http functions: the https:// URL convoflow POSTs to",
+                    "required",
+                )
+            ]
+        )
+
+
+async def list_functions(engine: Engine, actor: Actor) -> list[sa.RowMapping]:
+    async with engine.db.read() as conn:
+        return await function_store.list_functions(conn, actor.project_id)
+
+
+async def get_function(engine: Engine, actor: Actor, function_id: str) -> sa.RowMapping:
+    async with engine.db.read() as conn:
+        row = await function_store.get_function(conn, function_id, actor.project_id)
+    if row is None:
+        raise not_found("function", function_id)
+    return row
+
+
+async def _unique_slug(adv: Advance, actor: Actor, slug: str, exclude: str | None) -> None:
+    other = await function_store.slug_owner(adv.conn, actor.project_id, slug, exclude)
+    if other is not None:
+        raise invalid(
+            [FieldProblem("function.slug", f"{slug!r} is already used by function {other}")]
+        )
+
+
+async def create(engine: Engine, actor: Actor, fields: FunctionFields) -> sa.RowMapping:
+    endpoint_url = None if fields.endpoint_url is UNSET else fields.endpoint_url
+    # Kapso's clients send code without a type (Kapso defaults to cloudflare_worker);
+    # an endpoint_url without a type means an http function.
+    function_type = fields.function_type
+    if function_type is UNSET:
+        function_type = HTTP if endpoint_url else "cloudflare_worker"
+    _check_http(function_type, endpoint_url)
+    slug = _slugify(fields.name) if fields.slug is UNSET else fields.slug
+
+    async def run(adv: Advance) -> sa.RowMapping:
+        await _unique_slug(adv, actor, slug, None)
+        row = {
+            "id": new_id(),
+            "project_id": actor.project_id,
+            "name": fields.name,
+            "slug": slug,
+            "description": None if fields.description is UNSET else fields.description,
+            "function_type": function_type,
+            "code": None if fields.code is UNSET else fields.code,
+            "endpoint_url": endpoint_url,
+            "status": "draft",
+            "version": 0,
+            "lock_version": 0,
+            "invoke_response_mode": "passthrough"
+            if fields.invoke_response_mode is UNSET
+            else fields.invoke_response_mode,
+            "public_endpoint": False if fields.public_endpoint is UNSET else fields.public_endpoint,
+            "runtime_config": {} if fields.runtime_config is UNSET else fields.runtime_config,
+            "created_by_id": actor.key_id,
+            "created_at": adv.now,
+            "updated_at": adv.now,
+        }
+        await function_store.insert_function(adv.conn, row)
+        created = await function_store.get_function(adv.conn, row["id"], actor.project_id)
+        assert created is not None
+        return created
+
+    return await engine.runtime.op(run)
+
+
+async def update(
+    engine: Engine, actor: Actor, function_id: str, fields: FunctionFields
+) -> sa.RowMapping:
+    async def run(adv: Advance) -> sa.RowMapping:
+        row = await function_store.get_function(adv.conn, function_id, actor.project_id)
+        if row is None:
+            raise not_found("function", function_id)
+        lock = int(row["lock_version"])
+        if fields.lock_version is not None and fields.lock_version != lock:
+            raise Conflict(
+                f"lock_version {fields.lock_version} is stale: function {function_id} is at "
+                f"lock_version {lock}. Fetch it again and retry."
+            )
+        values: dict[str, Any] = {}
+        for name in (
+            "name",
+            "description",
+            "code",
+            "endpoint_url",
+            "public_endpoint",
+            "invoke_response_mode",
+            "runtime_config",
+        ):
+            value = getattr(fields, name)
+            if value is not UNSET:
+                values[name] = value
+        if fields.slug is not UNSET and fields.slug != row["slug"]:
+            await _unique_slug(adv, actor, fields.slug, function_id)
+            values["slug"] = fields.slug
+        _check_http(row["function_type"], values.get("endpoint_url", row["endpoint_url"]))
+        values.update(lock_version=lock + 1, updated_at=adv.now)
+        await function_store.update_function(adv.conn, function_id, values, lock)
+        updated = await function_store.get_function(adv.conn, function_id, actor.project_id)
+        assert updated is not None
+        return updated
+
+    return await engine.runtime.op(run)
+
+
+async def delete(engine: Engine, actor: Actor, function_id: str) -> None:
+    async def run(adv: Advance) -> None:
+        if await function_store.get_function(adv.conn, function_id, actor.project_id) is None:
+            raise not_found("function", function_id)
+        await function_store.delete_function(adv.conn, function_id)
+
+    await engine.runtime.op(run)
+
+
+async def deploy(engine: Engine, actor: Actor, function_id: str) -> sa.RowMapping:
+    """An http function is live once its endpoint is set: deploying records a version."""
+
+    async def run(adv: Advance) -> sa.RowMapping:
+        row = await function_store.get_function(adv.conn, function_id, actor.project_id)
+        if row is None:
+            raise not_found("function", function_id)
+        if row["function_type"] != HTTP:
+            raise Invalid(
+                f"function {function_id} is of type {row['function_type']!r}; this version of "
+                "convoflow runs only 'http' functions (create one with function_type 'http' "
+                "and an endpoint_url)"
+            )
+        values = {
+            "status": "deployed",
+            "version": int(row["version"] or 0) + 1,
+            "last_deployed_at": adv.now,
+            "updated_at": adv.now,
+        }
+        await function_store.update_function(adv.conn, function_id, values, None)
+        deployed = await function_store.get_function(adv.conn, function_id, actor.project_id)
+        assert deployed is not None
+        return deployed
+
+    return await engine.runtime.op(run)
+
+
+async def _deployed(engine: Engine, actor: Actor, function_id: str) -> sa.RowMapping:
+    row = await get_function(engine, actor, function_id)
+    if row["status"] != "deployed":
+        raise Invalid(f"function {function_id} is not deployed; POST /functions/{{id}}/deploy")
+    return row
+
+
+async def list_secrets(engine: Engine, actor: Actor, function_id: str) -> list[dict[str, str]]:
+    await get_function(engine, actor, function_id)
+    async with engine.db.read() as conn:
+        rows = await function_store.list_secrets(conn, actor.project_id, function_id)
+    return [{"name": row["name"], "type": row["value_type"]} for row in rows]
+
+
+async def set_secret(engine: Engine, actor: Actor, function_id: str, name: str, value: Any) -> None:
+    await _deployed(engine, actor, function_id)
+    text = value if isinstance(value, str) else json.dumps(value)
+    kind = "text" if isinstance(value, str) else "json"
+
+    async def run(adv: Advance) -> None:
+        await project_store.upsert_secret(
+            adv.conn,
+            {
+                "id": new_id(),
+                "project_id": actor.project_id,
+                "scope": function_id,
+                "name": name,
+                "value": text,
+                "value_type": kind,
+                "created_at": adv.now,
+                "updated_at": adv.now,
+            },
+        )
+
+    await engine.runtime.op(run)
+
+
+async def delete_secret(engine: Engine, actor: Actor, function_id: str, name: str) -> None:
+    await _deployed(engine, actor, function_id)
+
+    async def run(adv: Advance) -> bool:
+        return await function_store.delete_secret(adv.conn, actor.project_id, function_id, name)
+
+    if not await engine.runtime.op(run):
+        raise not_found("secret", name)
+
+
+async def invocations(
+    engine: Engine, actor: Actor, function_id: str, status: str | None, limit: int
+) -> tuple[sa.RowMapping, list[sa.RowMapping]]:
+    row = await get_function(engine, actor, function_id)
+    async with engine.db.read() as conn:
+        rows = await function_store.list_invocations(conn, function_id, status=status, limit=limit)
+    return row, rows
+
+
+@dataclass(frozen=True)
+class Invocation:
+    id: str
+    ok: bool
+    status_code: int
+    body: bytes
+    content_type: str
+    parsed: Any
+    error: str | None
+    duration_ms: int | None = None
+
+
+async def invoke(
+    engine: Engine, function_id: str, actor: Actor | None, payload: Any
+) -> tuple[sa.RowMapping, Invocation]:
+    """Call the function's endpoint with `payload`. Without an API key (`actor` None) only
+    a public function can be invoked; a private one looks unknown (404), as in Kapso."""
+    async with engine.db.read() as conn:
+        row = await function_store.get_function(conn, function_id, None)
+        settings = await project_store.get_settings(conn, row["project_id"]) if row else {}
+    if row is None or (actor is None and not row["public_endpoint"]):
+        raise not_found("function", function_id)
+    if actor is not None and actor.project_id != row["project_id"]:
+        raise not_found("function", function_id)
+    if row["status"] != "deployed":
+        raise Invalid("Function is not deployed")
+    result = await _call(engine, row, payload, settings)
+    await _record(engine, row, payload, result)
+    return row, result
+
+
+async def _call(
+    engine: Engine, row: sa.RowMapping, payload: Any, settings: dict[str, Any]
+) -> Invocation:
+    invocation_id = new_id()
+    allow_private = bool(settings.get("allow_private_network")) or (
+        engine.runtime.settings.allow_private_network
+    )
+    url = str(row["endpoint_url"] or "")
+    started = time.perf_counter()
+    try:
+        await check_url(url, allow_private=allow_private)
+        response = await engine.runtime.http.post(
+            url,
+            json=payload,
+            headers={"Idempotency-Key": invocation_id},
+            timeout=INVOKE_TIMEOUT_SECONDS,
+        )
+    except (EgressRefused, httpx.HTTPError) as exc:
+        error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
+        return Invocation(invocation_id, False, 0, b"", "", None, error, _ms(started))
+    body = response.content
+    try:
+        parsed: Any = json.loads(body) if body else None
+    except ValueError:
+        parsed = body.decode(errors="replace")
+    ok = 200 <= response.status_code < 300
+    failure = None if ok else f"HTTP {response.status_code} from {url}"[:MAX_ERROR_CHARS]
+    return Invocation(
+        invocation_id,
+        ok,
+        response.status_code,
+        body,
+        response.headers.get("content-type", "application/octet-stream"),
+        parsed,
+        failure,
+        _ms(started),
+    )
+
+
+def _ms(started: float) -> int:
+    return int((time.perf_counter() - started) * 1000)
+
+
+async def _record(engine: Engine, row: sa.RowMapping, payload: Any, result: Invocation) -> None:
+    async def run(adv: Advance) -> None:
+        await function_store.insert_invocation(
+            adv.conn,
+            {
+                "id": result.id,
+                "function_id": row["id"],
+                "execution_id": None,
+                "status": "success" if result.ok else "failed",
+                "status_code": result.status_code,
+                "duration_ms": result.duration_ms,
+                "request_body": payload,
+                "response_body": result.parsed,
+                "error_message": result.error,
+                "created_at": adv.now,
+            },
+        )
+
+    await engine.runtime.op(run)

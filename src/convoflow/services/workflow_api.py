@@ -1,0 +1,261 @@
+"""Workflows through the API: create, list, read, update (optimistic locking, definition
+replace semantics, activation, archiving) and variable discovery."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from convoflow.engine import status as st
+from convoflow.engine.advance import Advance
+from convoflow.services import definitions, variables
+from convoflow.services.common import Actor, Conflict, FieldProblem, invalid, not_found
+from convoflow.services.container import Engine
+from convoflow.services.workflows import add_version, create_workflow, slugify
+from convoflow.store import triggers as trigger_store
+from convoflow.store import workflow_queries as queries
+from convoflow.store import workflows as workflow_store
+from convoflow.store.schema import workflows
+
+# Sentinel: "field not sent" (None is a value: description may be set to null).
+UNSET: Any = object()
+
+
+@dataclass
+class WorkflowChanges:
+    """The fields of a PATCH; UNSET = not sent."""
+
+    name: Any = UNSET
+    slug: Any = UNSET
+    description: Any = UNSET
+    status: Any = UNSET
+    message_debounce_seconds: Any = UNSET
+    inbound_message_read_mode: Any = UNSET
+    definition: Any = UNSET
+    lock_version: int | None = None
+
+
+async def list_workflows(
+    engine: Engine,
+    actor: Actor,
+    *,
+    status: str | None = None,
+    name_contains: str | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+) -> list[sa.RowMapping]:
+    async with engine.db.read() as conn:
+        return await queries.list_workflows(
+            conn,
+            actor.project_id,
+            status=status,
+            name_contains=name_contains,
+            created_after=created_after,
+            created_before=created_before,
+        )
+
+
+async def get_workflow(engine: Engine, actor: Actor, workflow_id: str) -> sa.RowMapping:
+    async with engine.db.read() as conn:
+        row = await workflow_store.get_workflow(conn, workflow_id, project_id=actor.project_id)
+    if row is None:
+        raise not_found("workflow", workflow_id)
+    return row
+
+
+async def get_with_definition(
+    engine: Engine, actor: Actor, workflow_id: str
+) -> tuple[sa.RowMapping, dict[str, Any]]:
+    async with engine.db.read() as conn:
+        row = await workflow_store.get_workflow(conn, workflow_id, project_id=actor.project_id)
+        if row is None:
+            raise not_found("workflow", workflow_id)
+        definition = await queries.current_definition(conn, row)
+    return row, definition or dict(definitions.EMPTY_DEFINITION)
+
+
+async def workflow_variables(engine: Engine, actor: Actor, workflow_id: str) -> dict[str, Any]:
+    async with engine.db.read() as conn:
+        row = await workflow_store.get_workflow(conn, workflow_id, project_id=actor.project_id)
+        if row is None:
+            raise not_found("workflow", workflow_id)
+        contexts = await queries.recent_contexts(conn, workflow_id, variables.DISCOVERY_WINDOW)
+    return {"fixed": variables.FIXED, "discovered": variables.discover(contexts)}
+
+
+async def create(
+    engine: Engine,
+    actor: Actor,
+    *,
+    name: str,
+    slug: str | None = None,
+    description: str | None = None,
+    definition: dict[str, Any] | None = None,
+) -> sa.RowMapping:
+    stored = None
+    if definition is not None:
+        merged = definitions.merge(None, definition)
+        definitions.check(merged)
+        stored = definitions.normalize(merged)
+
+    async def run(adv: Advance) -> sa.RowMapping:
+        conn = adv.conn
+        await _check_unique(adv, actor, "name", name, None)
+        if slug is not None:
+            await _check_unique(adv, actor, "slug", slug, None)
+        workflow_id = await create_workflow(
+            conn,
+            engine.clock,
+            project_id=actor.project_id,
+            name=name,
+            slug=slug or await _free_slug(adv, actor, name),
+            description=description,
+            definition=stored,
+        )
+        await workflow_store.update_workflow(conn, workflow_id, {"created_by": actor.created_by()})
+        row = await workflow_store.get_workflow(conn, workflow_id)
+        assert row is not None
+        return row
+
+    return await _unique_violation_is_invalid(engine, run)
+
+
+async def update(
+    engine: Engine, actor: Actor, workflow_id: str, changes: WorkflowChanges
+) -> sa.RowMapping:
+    async def run(adv: Advance) -> sa.RowMapping:
+        conn = adv.conn
+        stmt = sa.select(workflows).where(workflows.c.id == workflow_id)
+        stmt = stmt.where(workflows.c.project_id == actor.project_id)
+        if not engine.db.is_sqlite:
+            stmt = stmt.with_for_update()  # concurrent PATCHes queue instead of conflicting
+        row = (await conn.execute(stmt)).mappings().first()
+        if row is None:
+            raise not_found("workflow", workflow_id)
+        current_lock = int(row["lock_version"] or 0)
+        if changes.lock_version is not None and changes.lock_version != current_lock:
+            raise Conflict(
+                f"lock_version {changes.lock_version} is stale: workflow {workflow_id} is at "
+                f"lock_version {current_lock}. Fetch it again, reapply your change and retry."
+            )
+        values = await _metadata_values(adv, actor, row, changes)
+        has_definition = row["current_version_id"] is not None
+        if changes.definition is not UNSET:
+            has_definition = await _replace_definition(adv, row, changes.definition) or (
+                has_definition
+            )
+        if changes.status is not UNSET and changes.status != row["status"]:
+            await _change_status(adv, row, changes.status, has_definition)
+            values["status"] = changes.status
+        values["lock_version"] = current_lock + 1
+        values["updated_at"] = adv.now
+        if not await queries.update_if_lock_version(conn, workflow_id, current_lock, values):
+            raise Conflict(f"workflow {workflow_id} was updated concurrently; fetch it and retry")
+        updated = await workflow_store.get_workflow(conn, workflow_id)
+        assert updated is not None
+        return updated
+
+    return await _unique_violation_is_invalid(engine, run)
+
+
+async def _metadata_values(
+    adv: Advance, actor: Actor, row: sa.RowMapping, changes: WorkflowChanges
+) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    if changes.name is not UNSET and changes.name != row["name"]:
+        await _check_unique(adv, actor, "name", changes.name, row["id"])
+        values["name"] = changes.name
+    if changes.slug is not UNSET and changes.slug != row["slug"]:
+        await _check_unique(adv, actor, "slug", changes.slug, row["id"])
+        values["slug"] = changes.slug
+    for column in ("description", "message_debounce_seconds", "inbound_message_read_mode"):
+        value = getattr(changes, column)
+        if value is not UNSET:
+            values[column] = value
+    return values
+
+
+async def _replace_definition(adv: Advance, row: sa.RowMapping, update: Any) -> bool:
+    """Store a new version if the definition changes; True when the workflow has one."""
+    if not isinstance(update, dict) or not ("nodes" in update or "edges" in update):
+        return row["current_version_id"] is not None
+    current = await queries.current_definition(adv.conn, row)
+    merged = definitions.merge(current, update)
+    definitions.check(merged)
+    stored = definitions.normalize(merged)
+    if stored != current:
+        await add_version(adv.conn, adv.runtime.clock, str(row["id"]), stored)
+    return True
+
+
+async def _change_status(
+    adv: Advance, row: sa.RowMapping, status: str, has_definition: bool
+) -> None:
+    if status == "active" and not has_definition:
+        raise invalid(
+            [
+                FieldProblem(
+                    "status",
+                    "a workflow needs a definition before it can be active; send "
+                    "workflow.definition with at least a start node",
+                    "missing_definition",
+                )
+            ]
+        )
+    if status == "archived":
+        await archive_effects(adv, str(row["id"]))
+
+
+async def archive_effects(adv: Advance, workflow_id: str) -> None:
+    """DECISIONS.md: archiving ends running, waiting and handed-off executions (event
+    reason `workflow_archived`) and stops the workflow's triggers."""
+    for execution_id in await queries.active_execution_ids(adv.conn, workflow_id):
+        state = await adv.load(execution_id)
+        if state.status not in st.TERMINAL:
+            await adv.end_execution(state, reason="workflow_archived")
+    await trigger_store.deactivate_all(adv.conn, workflow_id, adv.now)
+
+
+async def _check_unique(
+    adv: Advance, actor: Actor, column: str, value: str, exclude_id: Any
+) -> None:
+    other = await queries.find_by_column(
+        adv.conn, actor.project_id, column, value, exclude_id=exclude_id
+    )
+    if other is not None:
+        raise invalid(
+            [
+                FieldProblem(
+                    column,
+                    f"{value!r} is already used by workflow {other}; {column} must be unique "
+                    "within the project",
+                    "taken",
+                )
+            ]
+        )
+
+
+async def _free_slug(adv: Advance, actor: Actor, name: str) -> str:
+    base = slugify(name)[:180].strip("-") or "workflow"
+    taken = await queries.slugs_like(adv.conn, actor.project_id, base)
+    if base not in taken:
+        return base
+    number = 2
+    while f"{base}-{number}" in taken:
+        number += 1
+    return f"{base}-{number}"
+
+
+async def _unique_violation_is_invalid(engine: Engine, run: Any) -> sa.RowMapping:
+    """Two concurrent requests can pass the uniqueness checks; the constraint decides."""
+    try:
+        result: sa.RowMapping = await engine.runtime.op(run)
+    except IntegrityError as exc:
+        raise invalid(
+            [FieldProblem("name", "name or slug is already used by another workflow", "taken")]
+        ) from exc
+    return result

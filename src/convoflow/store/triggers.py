@@ -1,0 +1,98 @@
+"""SQL for workflow triggers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from convoflow.store.schema import triggers, workflows
+
+
+async def list_for_workflow(conn: AsyncConnection, workflow_id: str) -> list[sa.RowMapping]:
+    result = await conn.execute(
+        sa.select(triggers)
+        .where(triggers.c.workflow_id == workflow_id)
+        .order_by(triggers.c.created_at, triggers.c.id)
+    )
+    return list(result.mappings().all())
+
+
+async def get_trigger(
+    conn: AsyncConnection, trigger_id: str, project_id: str
+) -> sa.RowMapping | None:
+    result = await conn.execute(
+        sa.select(triggers)
+        .where(triggers.c.id == trigger_id)
+        .where(triggers.c.project_id == project_id)
+    )
+    return result.mappings().first()
+
+
+async def insert_triggers(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await conn.execute(sa.insert(triggers), rows)
+
+
+async def delete_for_workflow(conn: AsyncConnection, workflow_id: str) -> None:
+    await conn.execute(sa.delete(triggers).where(triggers.c.workflow_id == workflow_id))
+
+
+async def delete_trigger(conn: AsyncConnection, trigger_id: str) -> None:
+    await conn.execute(sa.delete(triggers).where(triggers.c.id == trigger_id))
+
+
+async def set_active(conn: AsyncConnection, trigger_id: str, active: bool, now: Any) -> None:
+    await conn.execute(
+        sa.update(triggers).where(triggers.c.id == trigger_id).values(active=active, updated_at=now)
+    )
+
+
+async def deactivate_all(conn: AsyncConnection, workflow_id: str, now: Any) -> None:
+    await conn.execute(
+        sa.update(triggers)
+        .where(triggers.c.workflow_id == workflow_id)
+        .where(triggers.c.active.is_(True))
+        .values(active=False, updated_at=now)
+    )
+
+
+async def has_active(conn: AsyncConnection, workflow_id: str, trigger_type: str) -> bool:
+    result = await conn.execute(
+        sa.select(triggers.c.id)
+        .where(triggers.c.workflow_id == workflow_id)
+        .where(triggers.c.trigger_type == trigger_type)
+        .where(triggers.c.active.is_(True))
+        .limit(1)
+    )
+    return result.scalar() is not None
+
+
+async def active_conflicts(
+    conn: AsyncConnection,
+    *,
+    project_id: str,
+    trigger_type: str,
+    phone_number_id: str | None,
+    event: str | None,
+    exclude_workflow_id: str,
+) -> list[sa.RowMapping]:
+    """Active triggers of the same kind on *other* workflows (one number may start only one
+    workflow per inbound message or WhatsApp event)."""
+    stmt = (
+        sa.select(triggers.c.id, triggers.c.workflow_id, workflows.c.name)
+        .join(workflows, workflows.c.id == triggers.c.workflow_id)
+        .where(triggers.c.project_id == project_id)
+        .where(triggers.c.trigger_type == trigger_type)
+        .where(triggers.c.active.is_(True))
+        .where(triggers.c.workflow_id != exclude_workflow_id)
+        .where(workflows.c.status != "archived")
+    )
+    if phone_number_id is None:
+        stmt = stmt.where(triggers.c.phone_number_id.is_(None))
+    else:
+        stmt = stmt.where(triggers.c.phone_number_id == phone_number_id)
+    if event is not None:
+        stmt = stmt.where(triggers.c.event == event)
+    return list((await conn.execute(stmt)).mappings().all())
