@@ -34,11 +34,11 @@ def settings() -> Settings:
     )
 
 
-async def new_project(engine: Engine, name: str) -> tuple[str, str]:
+async def new_project(engine: Engine, name: str, **settings: Any) -> tuple[str, str]:
     """(project id, API key)."""
 
     async def create(adv: Advance) -> tuple[str, str]:
-        project_id = await create_project(adv.conn, engine.clock, name)
+        project_id = await create_project(adv.conn, engine.clock, name, settings)
         return project_id, await create_api_key(adv.conn, engine.clock, project_id, "tests")
 
     return await engine.runtime.op(create)

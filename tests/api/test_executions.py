@@ -72,8 +72,10 @@ async def test_whatsapp_channel_fails_clearly_until_configured(client, engine):
     assert response.status_code == 202
     await engine.worker.drain()
     detail = await execution(client, response.json()["data"]["id"])
-    if detail["status"] == "failed":  # until a WhatsApp channel is configured (issue 4)
-        assert "channel" in detail["error_details"]["message"]
+    # No WhatsApp number is configured for this project, so the first send cannot go out
+    # and the execution fails saying why (the sandbox channel is the offline option).
+    assert detail["status"] == "failed"
+    assert "channel" in detail["error_details"]["message"]
     assert detail["execution_context"]["context"]["channel"] == "whatsapp"
 
 
@@ -224,9 +226,10 @@ async def test_patch_status_transitions(client):
     resumed = await resume(client, path.rsplit("/", 1)[1], "42")
     assert resumed.status_code == 200, resumed.text
 
+    assert resumed.json()["data"]["status"] == "waiting"  # no age saved: asked again
     response = await client.patch(path, json={"workflow_execution": {"status": "ended"}})
-    if response.status_code == 200:
-        response = await client.patch(path, json={"workflow_execution": {"status": "waiting"}})
+    assert response.status_code == 200
+    response = await client.patch(path, json={"workflow_execution": {"status": "waiting"}})
     assert response.status_code == 422
     assert response.json() == {"error": "Invalid transition from ended to waiting"}
 
@@ -256,3 +259,24 @@ async def test_idempotency_key_replays_the_first_response(client):
     assert once.json() == twice.json()
     other_key = await client.post(resume_url, json=body, headers={"Idempotency-Key": "r-2"})
     assert other_key.status_code == 422
+
+
+async def test_resume_while_the_row_is_locked_elsewhere_is_409(client, engine, backend):
+    """PostgreSQL: another process advancing the execution holds its row; the resume
+    answers 409 at once (FOR UPDATE NOWAIT) instead of queueing behind it."""
+    if backend != "postgresql":
+        return  # SQLite has one writer: a second resume waits its turn and sees the result
+    import sqlalchemy as sa
+
+    from convoflow.store.schema import executions
+
+    workflow = await startable_workflow(client)
+    started = await start(client, workflow["id"])
+    async with engine.db.engine.connect() as conn, conn.begin():
+        await conn.execute(
+            sa.select(executions.c.id).where(executions.c.id == started["id"]).with_for_update()
+        )
+        response = await resume(client, started["id"], "42")
+    assert response.status_code == 409, response.text
+    assert_error(response.json())
+    assert (await resume(client, started["id"], "42")).status_code == 200

@@ -30,6 +30,7 @@ from convoflow.api.routes import (
     legacy_flows,
     provider_models,
     triggers,
+    whatsapp,
     workflows,
 )
 from convoflow.services.container import Engine
@@ -90,4 +91,5 @@ def create_app(engine: Engine, *, run_worker: bool = True, close_engine: bool = 
     for module in (workflows, triggers, executions, functions, provider_models):
         app.include_router(module.router, prefix=PLATFORM_PREFIX)
     app.include_router(legacy_flows.router, prefix=LEGACY_PREFIX)
+    app.include_router(whatsapp.router)  # /webhooks/whatsapp, /meta/..., /platform/v1/whatsapp/...
     return app

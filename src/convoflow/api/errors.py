@@ -134,14 +134,19 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(error_body(message), status_code=exc.status_code, headers=exc.headers)
 
 
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
 def _allowed_methods(request: Request) -> str:
-    """Every method some route serves at this path (Starlette names only the first)."""
-    methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match != Match.NONE:
-            methods.update(getattr(route, "methods", None) or ())
-    return ", ".join(sorted(methods))
+    """Every method some route serves at this path (Starlette names only the first):
+    ask the router whether each method would match fully."""
+    routes = request.app.router.routes
+    allowed = []
+    for method in _METHODS:
+        scope = {"type": "http", "path": request.scope["path"], "root_path": "", "method": method}
+        if any(route.matches(scope)[0] == Match.FULL for route in routes):
+            allowed.append(method)
+    return ", ".join(allowed)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -63,7 +63,7 @@ def worker(
 
 def _register() -> None:
     # Imported for their side effect of adding commands to `app`.
-    from convoflow.cli import admin, chat, fake_meta, flows, serve  # noqa: F401
+    from convoflow.cli import admin, chat, fake_meta, flows, phone_numbers, serve  # noqa: F401
 
 
 _register()

@@ -70,31 +70,19 @@ async def create_child(
         }
     )
     now = adv.now
-    child = ExecutionState(
+    child = ExecutionState.fresh(
         id=child_id,
         project_id=parent.project_id,
         workflow_id=workflow_id,
         version_id=str(workflow["current_version_id"]),
-        status=st.RUNNING,
-        waiting_reason=None,
-        current_node_id=None,
-        cursor={},
         context=context,
-        version=0,
-        event_seq=0,
-        steps_since_wait=0,
         tracking_id=new_id(),
         trigger_type=parent.trigger_type,
         observer=parent.observer,
         conversation_id=parent.conversation_id,
+        now=now,
         parent_execution_id=parent.id,
         depth=parent.depth + 1,
-        error_details=None,
-        started_at=now,
-        ended_at=None,
-        last_event_at=now,
-        created_at=now,
-        updated_at=now,
     )
     adv.adopt_new(child)
     adv.extra_writes.append(

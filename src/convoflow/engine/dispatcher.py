@@ -25,6 +25,7 @@ from convoflow.engine.committer import AfterCommit
 from convoflow.ids import new_id
 from convoflow.store import messages as message_store
 from convoflow.store import outbox as outbox_store
+from convoflow.store import whatsapp as whatsapp_store
 
 if TYPE_CHECKING:
     from convoflow.engine.runtime import Runtime
@@ -161,6 +162,10 @@ async def _record_outbound_message(
     await message_store.touch_conversation(
         conn, row["conversation_id"], now=now, direction="outbound", message_id=message_id
     )
+    if result.provider_message_id:
+        # A delivery receipt can overtake this record (the provider answers the send and
+        # fires its webhook at once): catch up with receipts already stored.
+        await whatsapp_store.apply_known_statuses(conn, message_id, result.provider_message_id, now)
 
 
 async def fail_for_send(adv: Any, execution_id: str, error: dict[str, Any]) -> None:

@@ -157,15 +157,11 @@ class Runtime:
         now = adv.now
         execution_id = execution_id or new_id()
         tracking_id = tracking_id or new_id()
-        state = ExecutionState(
+        state = ExecutionState.fresh(
             id=execution_id,
             project_id=project_id,
             workflow_id=workflow_id,
             version_id=str(workflow["current_version_id"]),
-            status=st.RUNNING,
-            waiting_reason=None,
-            current_node_id=None,
-            cursor={},
             context=build_context(
                 workflow=workflow,
                 execution_id=execution_id,
@@ -178,21 +174,11 @@ class Runtime:
                 system_extra=system_extra,
                 observer=observer,
             ),
-            version=0,
-            event_seq=0,
-            steps_since_wait=0,
             tracking_id=tracking_id,
             trigger_type=trigger_type,
             observer=observer,
             conversation_id=conversation_id,
-            parent_execution_id=None,
-            depth=0,
-            error_details=None,
-            started_at=now,
-            ended_at=None,
-            last_event_at=now,
-            created_at=now,
-            updated_at=now,
+            now=now,
         )
         adv.adopt_new(state)
         adv.extra_writes.append(

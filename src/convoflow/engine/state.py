@@ -68,6 +68,51 @@ class ExecutionState:
     loaded_version: int = field(default=0)
 
     @classmethod
+    def fresh(
+        cls,
+        *,
+        id: str,
+        project_id: str,
+        workflow_id: str,
+        version_id: str,
+        context: dict[str, Any],
+        tracking_id: str,
+        trigger_type: str,
+        observer: bool,
+        conversation_id: str | None,
+        now: datetime,
+        parent_execution_id: str | None = None,
+        depth: int = 0,
+    ) -> ExecutionState:
+        """A new execution, running, before its first step."""
+        return cls(
+            id=id,
+            project_id=project_id,
+            workflow_id=workflow_id,
+            version_id=version_id,
+            status="running",
+            waiting_reason=None,
+            current_node_id=None,
+            cursor={},
+            context=context,
+            version=0,
+            event_seq=0,
+            steps_since_wait=0,
+            tracking_id=tracking_id,
+            trigger_type=trigger_type,
+            observer=observer,
+            conversation_id=conversation_id,
+            parent_execution_id=parent_execution_id,
+            depth=depth,
+            error_details=None,
+            started_at=now,
+            ended_at=None,
+            last_event_at=now,
+            created_at=now,
+            updated_at=now,
+        )
+
+    @classmethod
     def from_row(cls, row: RowMapping) -> ExecutionState:
         values = {name: row[name] for name in _COLUMNS}
         values["cursor"] = dict(values["cursor"] or {})

@@ -18,6 +18,7 @@ from convoflow.engine.runtime import Runtime
 from convoflow.engine.worker import Worker
 from convoflow.services import routing
 from convoflow.services.project_events import handle_project_event_job
+from convoflow.services.whatsapp_setup import WhatsAppServices, install_whatsapp
 from convoflow.store.db import Database
 
 
@@ -28,6 +29,7 @@ class Engine:
     dispatcher: Dispatcher
     worker: Worker
     channels: dict[str, Channel] = field(default_factory=dict)
+    whatsapp: WhatsAppServices | None = None
 
     @property
     def clock(self) -> Clock:
@@ -35,6 +37,8 @@ class Engine:
 
     async def close(self) -> None:
         await self.runtime.close()
+        if self.whatsapp is not None:
+            await self.whatsapp.aclose()
         await self.db.dispose()
 
 
@@ -54,10 +58,17 @@ def build_engine(
     runtime.job_handlers[routing.ROUTE_JOB] = routing.handle_route_job
     runtime.job_handlers["project_event"] = handle_project_event_job
     runtime.pending_input_source = routing.take_pending_input
-    all_channels: dict[str, Channel] = {"sandbox": SandboxChannel()}
+    # WhatsApp: numbers from the phone_numbers table, Graph URL from settings.
+    whatsapp = install_whatsapp(runtime, settings)
+    all_channels: dict[str, Channel] = {"sandbox": SandboxChannel(), "whatsapp": whatsapp.channel}
     all_channels.update(channels or {})
     dispatcher = Dispatcher(runtime, all_channels)
     worker = Worker(runtime, dispatcher, worker_id=worker_id)
     return Engine(
-        db=db, runtime=runtime, dispatcher=dispatcher, worker=worker, channels=all_channels
+        db=db,
+        runtime=runtime,
+        dispatcher=dispatcher,
+        worker=worker,
+        channels=all_channels,
+        whatsapp=whatsapp,
     )

@@ -11,7 +11,7 @@ next wait (see `take_pending_input`).
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -40,6 +40,7 @@ async def receive_message(
     message: dict[str, Any],
     provider_message_id: str | None = None,
     debounce_seconds: float = 0,
+    provider_timestamp: datetime | None = None,
 ) -> str | None:
     """Store an inbound message and schedule routing. Returns the message id, or None when
     `provider_message_id` was seen before (a redelivery changes nothing)."""
@@ -57,6 +58,7 @@ async def receive_message(
             "content": message,
             "status": "received",
             "routing": "pending",
+            "provider_timestamp": provider_timestamp,
             "created_at": now,
             "updated_at": now,
         },
@@ -225,6 +227,10 @@ async def handle_route_job(runtime: Runtime, job: RowMapping) -> None:
     conversation_id = str((job["payload"] or {})["conversation_id"])
 
     async def route(adv: Advance) -> None:
+        # Conversation lock first, job delete second: the order receive_message takes them
+        # in (PostgreSQL would otherwise deadlock a webhook's job insert against this
+        # delete: the insert waits on the deleted row's dedupe key, we on its lock).
+        await message_store.lock_conversation(adv.conn, conversation_id)
         await job_store.delete_jobs(adv.conn, [job["id"]])
         await route_conversation(adv, conversation_id)
 

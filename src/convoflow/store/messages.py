@@ -11,16 +11,55 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from convoflow.store.schema import conversations, messages
 
+# Built once (per dialect where needed): these run for every inbound and outbound message.
+_CONVERSATION = sa.select(conversations).where(
+    conversations.c.id == sa.bindparam("conversation_id")
+)
+_CONVERSATION_FOR_UPDATE = _CONVERSATION.with_for_update()
+_INSERT_MESSAGE = {
+    name: dialect.insert(messages).on_conflict_do_nothing(index_elements=["provider_message_id"])
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+_PENDING = (
+    sa.select(messages)
+    .where(messages.c.conversation_id == sa.bindparam("conversation_id"))
+    .where(messages.c.routing == "pending")
+    .order_by(messages.c.created_at, messages.c.id)
+)
+_SET_ROUTING = (
+    sa.update(messages)
+    .where(messages.c.id.in_(sa.bindparam("ids", expanding=True)))
+    .values(
+        routing=sa.bindparam("routing"),
+        execution_id=sa.bindparam("execution_id"),
+        updated_at=sa.bindparam("now"),
+    )
+)
 
-def _insert(conn: AsyncConnection, table: sa.Table) -> Any:
-    return postgresql.insert(table) if conn.dialect.name == "postgresql" else sqlite.insert(table)
+
+def _touch(direction_column: str) -> sa.Update:
+    return (
+        sa.update(conversations)
+        .where(conversations.c.id == sa.bindparam("conversation_id"))
+        .values(
+            {
+                "last_active_at": sa.bindparam("now"),
+                "updated_at": sa.bindparam("now"),
+                "last_message_id": sa.bindparam("message_id"),
+                "messages_count": conversations.c.messages_count + sa.bindparam("count"),
+                direction_column: sa.bindparam("now"),
+            }
+        )
+    )
+
+
+_TOUCH = {"inbound": _touch("last_inbound_at"), "outbound": _touch("last_outbound_at")}
 
 
 async def get_conversation(conn: AsyncConnection, conversation_id: str) -> sa.RowMapping | None:
-    result = await conn.execute(
-        sa.select(conversations).where(conversations.c.id == conversation_id)
-    )
-    return result.mappings().first()
+    result = await conn.execute(_CONVERSATION, {"conversation_id": conversation_id})
+    row: sa.RowMapping | None = result.mappings().first()
+    return row
 
 
 async def get_conversations(
@@ -40,28 +79,20 @@ async def insert_conversation(conn: AsyncConnection, row: dict[str, Any]) -> Non
 
 async def lock_conversation(conn: AsyncConnection, conversation_id: str) -> sa.RowMapping | None:
     """Serialise routing per conversation (row lock on PostgreSQL; SQLite has one writer)."""
-    stmt = sa.select(conversations).where(conversations.c.id == conversation_id)
-    if conn.dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
-    return (await conn.execute(stmt)).mappings().first()
+    stmt = _CONVERSATION_FOR_UPDATE if conn.dialect.name == "postgresql" else _CONVERSATION
+    result = await conn.execute(stmt, {"conversation_id": conversation_id})
+    row: sa.RowMapping | None = result.mappings().first()
+    return row
 
 
 async def insert_message(conn: AsyncConnection, row: dict[str, Any]) -> bool:
     """Insert a message; False when its provider id was already stored (a redelivery)."""
-    stmt = _insert(conn, messages).values(row)
-    if row.get("provider_message_id"):
-        stmt = stmt.on_conflict_do_nothing(index_elements=["provider_message_id"])
-    result = await conn.execute(stmt)
+    result = await conn.execute(_INSERT_MESSAGE[conn.dialect.name], row)
     return bool(result.rowcount == 1)
 
 
 async def pending_inbound(conn: AsyncConnection, conversation_id: str) -> list[sa.RowMapping]:
-    result = await conn.execute(
-        sa.select(messages)
-        .where(messages.c.conversation_id == conversation_id)
-        .where(messages.c.routing == "pending")
-        .order_by(messages.c.created_at, messages.c.id)
-    )
+    result = await conn.execute(_PENDING, {"conversation_id": conversation_id})
     return list(result.mappings().all())
 
 
@@ -75,9 +106,8 @@ async def set_routing(
 ) -> None:
     if message_ids:
         await conn.execute(
-            sa.update(messages)
-            .where(messages.c.id.in_(message_ids))
-            .values(routing=routing, execution_id=execution_id, updated_at=now)
+            _SET_ROUTING,
+            {"ids": message_ids, "routing": routing, "execution_id": execution_id, "now": now},
         )
 
 
@@ -90,13 +120,7 @@ async def touch_conversation(
     message_id: str,
     count: int = 1,
 ) -> None:
-    values: dict[str, Any] = {
-        "last_active_at": now,
-        "updated_at": now,
-        "last_message_id": message_id,
-        "messages_count": conversations.c.messages_count + count,
-    }
-    values["last_inbound_at" if direction == "inbound" else "last_outbound_at"] = now
     await conn.execute(
-        sa.update(conversations).where(conversations.c.id == conversation_id).values(values)
+        _TOUCH["inbound" if direction == "inbound" else "outbound"],
+        {"conversation_id": conversation_id, "now": now, "message_id": message_id, "count": count},
     )

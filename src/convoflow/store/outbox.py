@@ -63,45 +63,56 @@ async def claim_outbox(
     return rows
 
 
+_STILL_SENDING = sa.and_(outbox.c.id == sa.bindparam("outbox_id"), outbox.c.status == "sending")
+_MARK_SENT = (
+    sa.update(outbox)
+    .where(_STILL_SENDING)
+    .values(
+        status="sent",
+        provider_message_id=sa.bindparam("provider_message_id"),
+        sent_at=sa.bindparam("now"),
+        locked_until=None,
+        error=None,
+    )
+)
+_MARK_FAILED = (
+    sa.update(outbox)
+    .where(_STILL_SENDING)
+    .values(status="failed", error=sa.bindparam("error"), locked_until=None, sent_at=None)
+)
+_RETRY_LATER = (
+    sa.update(outbox)
+    .where(_STILL_SENDING)
+    .values(
+        status="pending",
+        error=sa.bindparam("error"),
+        locked_until=None,
+        next_attempt_at=sa.bindparam("at"),
+    )
+)
+
+
 async def mark_sent(
     conn: AsyncConnection, outbox_id: str, *, provider_message_id: str | None, now: datetime
 ) -> bool:
     """Record a send. Only a row still `sending` moves: a recorded send is never undone."""
     result = await conn.execute(
-        sa.update(outbox)
-        .where(outbox.c.id == outbox_id)
-        .where(outbox.c.status == "sending")
-        .values(
-            status="sent",
-            provider_message_id=provider_message_id,
-            sent_at=now,
-            locked_until=None,
-            error=None,
-        )
+        _MARK_SENT,
+        {"outbox_id": outbox_id, "provider_message_id": provider_message_id, "now": now},
     )
-    return result.rowcount == 1
+    return bool(result.rowcount == 1)
 
 
 async def mark_failed(
     conn: AsyncConnection, outbox_id: str, *, error: dict[str, Any], now: datetime
 ) -> None:
-    await conn.execute(
-        sa.update(outbox)
-        .where(outbox.c.id == outbox_id)
-        .where(outbox.c.status == "sending")
-        .values(status="failed", error=error, locked_until=None, sent_at=None)
-    )
+    await conn.execute(_MARK_FAILED, {"outbox_id": outbox_id, "error": error})
 
 
 async def retry_later(
     conn: AsyncConnection, outbox_id: str, *, error: dict[str, Any], at: datetime
 ) -> None:
-    await conn.execute(
-        sa.update(outbox)
-        .where(outbox.c.id == outbox_id)
-        .where(outbox.c.status == "sending")
-        .values(status="pending", error=error, locked_until=None, next_attempt_at=at)
-    )
+    await conn.execute(_RETRY_LATER, {"outbox_id": outbox_id, "error": error, "at": at})
 
 
 async def pending_count(conn: AsyncConnection) -> int:

@@ -372,3 +372,102 @@ idempotency_keys = sa.Table(
     _ts("created_at"),
     sa.UniqueConstraint("project_id", "key", "route"),
 )
+
+# --- WhatsApp (issue 4) -----------------------------------------------------------------
+
+# A WhatsApp number (Kapso's "WhatsApp config"). `phone_number_id` is Meta's id, unique
+# across projects: an inbound webhook names only the number, and the number names the
+# project. The secrets are write-only: no API view or CLI output includes them.
+phone_numbers = sa.Table(
+    "phone_numbers",
+    metadata,
+    sa.Column("id", ID, primary_key=True),  # Kapso's `internal_id`
+    sa.Column("project_id", ID, sa.ForeignKey("projects.id"), nullable=False),
+    sa.Column("phone_number_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("name", sa.String(200), nullable=True),
+    sa.Column("display_phone_number", sa.String(32), nullable=True),
+    sa.Column("business_account_id", sa.String(64), nullable=True),
+    sa.Column("access_token", sa.Text, nullable=False),
+    sa.Column("app_secret", sa.Text, nullable=True),
+    sa.Column("verify_token", sa.Text, nullable=True),
+    sa.Column("inbound_processing_enabled", sa.Boolean, nullable=False, default=True),
+    _ts("webhook_verified_at", nullable=True),
+    _ts("created_at"),
+    _ts("updated_at"),
+    sa.Index("ix_phone_numbers_project_created", "project_id", "created_at", "id"),
+)
+
+# Every signed Meta webhook body, byte for byte, written in the transaction that applies
+# it: the audit trail, and what a replay would start from.
+whatsapp_webhook_receipts = sa.Table(
+    "whatsapp_webhook_receipts",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("phone_number_id", sa.String(64), nullable=True),  # the first one named
+    sa.Column("body", sa.LargeBinary, nullable=False),
+    sa.Column("messages_count", sa.Integer, nullable=False, default=0),
+    sa.Column("statuses_count", sa.Integer, nullable=False, default=0),
+    _ts("received_at"),
+)
+
+# Delivery receipts (sent/delivered/read/failed) per outbound wamid. Unique per
+# (wamid, status): Meta's redelivery of a receipt is a no-op. Kept even when the message
+# row is not written yet (a receipt can overtake the dispatcher's record of the send).
+message_statuses = sa.Table(
+    "message_statuses",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("provider_message_id", sa.String(200), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("phone_number_id", sa.String(64), nullable=True),
+    sa.Column("recipient_id", sa.String(64), nullable=True),
+    sa.Column("errors", JSON, nullable=True),
+    sa.Column("payload", JSON, nullable=False, default=dict),  # the status as Meta sent it
+    _ts("provider_timestamp", nullable=True),
+    _ts("created_at"),
+    sa.UniqueConstraint("provider_message_id", "status"),
+)
+
+# Project webhooks (outbound from convoflow), Kapso's `whatsapp_webhook` resource.
+whatsapp_webhooks = sa.Table(
+    "whatsapp_webhooks",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("project_id", ID, sa.ForeignKey("projects.id"), nullable=False),
+    sa.Column("phone_number_id", sa.String(64), nullable=True),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False, default="kapso"),
+    sa.Column("events", JSON, nullable=False, default=list),
+    sa.Column("active", sa.Boolean, nullable=False, default=True),
+    sa.Column("secret_key", sa.Text, nullable=True),
+    sa.Column("headers", JSON, nullable=False, default=dict),
+    sa.Column("payload_version", sa.String(8), nullable=True),
+    sa.Column("settings", JSON, nullable=False, default=dict),  # buffer_*, inactivity_minutes
+    _ts("created_at"),
+    _ts("updated_at"),
+    sa.Index("ix_whatsapp_webhooks_project_created", "project_id", "created_at", "id"),
+)
+
+# One row per (webhook, event): created in the transaction of the event, sent by a
+# durable job (retries at 10 s, 40 s, 90 s), readable through GET /webhook_deliveries.
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    sa.Column("id", ID, primary_key=True),  # also the X-Idempotency-Key
+    sa.Column("project_id", ID, sa.ForeignKey("projects.id"), nullable=False),
+    sa.Column("webhook_id", ID, nullable=True),
+    sa.Column("webhook_url", sa.Text, nullable=False),
+    sa.Column("event", sa.String(64), nullable=False),
+    sa.Column("payload", JSON, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # pending | delivered | failed
+    sa.Column("attempt_count", sa.Integer, nullable=False, default=0),
+    sa.Column("response_status", sa.Integer, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("phone_number_id", sa.String(64), nullable=True),
+    sa.Column("conversation_phone_number", sa.String(32), nullable=True),
+    _ts("last_attempt_at", nullable=True),
+    _ts("delivered_at", nullable=True),
+    _ts("failed_at", nullable=True),
+    _ts("created_at"),
+    sa.Index("ix_webhook_deliveries_project_created", "project_id", "created_at", "id"),
+)

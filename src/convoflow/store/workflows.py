@@ -9,14 +9,30 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from convoflow.store.schema import workflow_versions, workflows
 
+# Built once: these run on every start (statement construction costs more than the query).
+_GET = sa.select(workflows).where(workflows.c.id == sa.bindparam("workflow_id"))
+_GET_IN_PROJECT = _GET.where(workflows.c.project_id == sa.bindparam("project_id"))
+_BUMP_COUNT = (
+    sa.update(workflows)
+    .where(workflows.c.id == sa.bindparam("workflow_id"))
+    .values(
+        execution_count=workflows.c.execution_count + 1,
+        last_executed_at=sa.bindparam("now"),
+    )
+)
+
 
 async def get_workflow(
     conn: AsyncConnection, workflow_id: str, *, project_id: str | None = None
 ) -> sa.RowMapping | None:
-    stmt = sa.select(workflows).where(workflows.c.id == workflow_id)
-    if project_id is not None:
-        stmt = stmt.where(workflows.c.project_id == project_id)
-    return (await conn.execute(stmt)).mappings().first()
+    if project_id is None:
+        result = await conn.execute(_GET, {"workflow_id": workflow_id})
+    else:
+        result = await conn.execute(
+            _GET_IN_PROJECT, {"workflow_id": workflow_id, "project_id": project_id}
+        )
+    row: sa.RowMapping | None = result.mappings().first()
+    return row
 
 
 async def get_version_definition(conn: AsyncConnection, version_id: str) -> Any:
@@ -48,8 +64,4 @@ async def update_workflow(conn: AsyncConnection, workflow_id: str, values: dict[
 
 
 async def bump_execution_count(conn: AsyncConnection, workflow_id: str, now: Any) -> None:
-    await conn.execute(
-        sa.update(workflows)
-        .where(workflows.c.id == workflow_id)
-        .values(execution_count=workflows.c.execution_count + 1, last_executed_at=now)
-    )
+    await conn.execute(_BUMP_COUNT, {"workflow_id": workflow_id, "now": now})

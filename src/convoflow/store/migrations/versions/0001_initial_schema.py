@@ -2,7 +2,6 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 02:49:13.307333
 """
 
 from __future__ import annotations
@@ -81,6 +80,34 @@ def upgrade() -> None:
         batch_op.create_index("ix_jobs_execution", ["execution_id"], unique=False)
 
     op.create_table(
+        "message_statuses",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("provider_message_id", sa.String(length=200), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("phone_number_id", sa.String(length=64), nullable=True),
+        sa.Column("recipient_id", sa.String(length=64), nullable=True),
+        sa.Column(
+            "errors",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=True,
+        ),
+        sa.Column(
+            "payload",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "provider_timestamp", convoflow.store.types.UTCDateTime(timezone=True), nullable=True
+        ),
+        sa.Column("created_at", convoflow.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_message_statuses")),
+        sa.UniqueConstraint(
+            "provider_message_id",
+            "status",
+            name=op.f("uq_message_statuses_provider_message_id_status"),
+        ),
+    )
+    op.create_table(
         "projects",
         sa.Column("id", sa.String(length=36), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
@@ -93,6 +120,16 @@ def upgrade() -> None:
         sa.Column("updated_at", convoflow.store.types.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_projects")),
         sa.UniqueConstraint("name", name=op.f("uq_projects_name")),
+    )
+    op.create_table(
+        "whatsapp_webhook_receipts",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("phone_number_id", sa.String(length=64), nullable=True),
+        sa.Column("body", sa.LargeBinary(), nullable=False),
+        sa.Column("messages_count", sa.Integer(), nullable=False),
+        sa.Column("statuses_count", sa.Integer(), nullable=False),
+        sa.Column("received_at", convoflow.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_whatsapp_webhook_receipts")),
     )
     op.create_table(
         "api_keys",
@@ -250,6 +287,34 @@ def upgrade() -> None:
         batch_op.create_index("ix_outbox_execution", ["execution_id"], unique=False)
 
     op.create_table(
+        "phone_numbers",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("project_id", sa.String(length=36), nullable=False),
+        sa.Column("phone_number_id", sa.String(length=64), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=True),
+        sa.Column("display_phone_number", sa.String(length=32), nullable=True),
+        sa.Column("business_account_id", sa.String(length=64), nullable=True),
+        sa.Column("access_token", sa.Text(), nullable=False),
+        sa.Column("app_secret", sa.Text(), nullable=True),
+        sa.Column("verify_token", sa.Text(), nullable=True),
+        sa.Column("inbound_processing_enabled", sa.Boolean(), nullable=False),
+        sa.Column(
+            "webhook_verified_at", convoflow.store.types.UTCDateTime(timezone=True), nullable=True
+        ),
+        sa.Column("created_at", convoflow.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", convoflow.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["project_id"], ["projects.id"], name=op.f("fk_phone_numbers_project_id_projects")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_phone_numbers")),
+        sa.UniqueConstraint("phone_number_id", name=op.f("uq_phone_numbers_phone_number_id")),
+    )
+    with op.batch_alter_table("phone_numbers", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_phone_numbers_project_created", ["project_id", "created_at", "id"], unique=False
+        )
+
+    op.create_table(
         "project_events",
         sa.Column("id", sa.String(length=36), nullable=False),
         sa.Column("project_id", sa.String(length=36), nullable=False),
@@ -291,6 +356,79 @@ def upgrade() -> None:
             "project_id", "scope", "name", name=op.f("uq_secrets_project_id_scope_name")
         ),
     )
+    op.create_table(
+        "webhook_deliveries",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("project_id", sa.String(length=36), nullable=False),
+        sa.Column("webhook_id", sa.String(length=36), nullable=True),
+        sa.Column("webhook_url", sa.Text(), nullable=False),
+        sa.Column("event", sa.String(length=64), nullable=False),
+        sa.Column(
+            "payload",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("attempt_count", sa.Integer(), nullable=False),
+        sa.Column("response_status", sa.Integer(), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("phone_number_id", sa.String(length=64), nullable=True),
+        sa.Column("conversation_phone_number", sa.String(length=32), nullable=True),
+        sa.Column(
+            "last_attempt_at", convoflow.store.types.UTCDateTime(timezone=True), nullable=True
+        ),
+        sa.Column("delivered_at", convoflow.store.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("failed_at", convoflow.store.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", convoflow.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["project_id"], ["projects.id"], name=op.f("fk_webhook_deliveries_project_id_projects")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_deliveries")),
+    )
+    with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_webhook_deliveries_project_created",
+            ["project_id", "created_at", "id"],
+            unique=False,
+        )
+
+    op.create_table(
+        "whatsapp_webhooks",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("project_id", sa.String(length=36), nullable=False),
+        sa.Column("phone_number_id", sa.String(length=64), nullable=True),
+        sa.Column("url", sa.Text(), nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column(
+            "events",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("secret_key", sa.Text(), nullable=True),
+        sa.Column(
+            "headers",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("payload_version", sa.String(length=8), nullable=True),
+        sa.Column(
+            "settings",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("created_at", convoflow.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", convoflow.store.types.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["project_id"], ["projects.id"], name=op.f("fk_whatsapp_webhooks_project_id_projects")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_whatsapp_webhooks")),
+    )
+    with op.batch_alter_table("whatsapp_webhooks", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_whatsapp_webhooks_project_created", ["project_id", "created_at", "id"], unique=False
+        )
+
     op.create_table(
         "workflows",
         sa.Column("id", sa.String(length=36), nullable=False),
@@ -591,11 +729,23 @@ def downgrade() -> None:
         batch_op.drop_index("ix_workflows_project_created")
 
     op.drop_table("workflows")
+    with op.batch_alter_table("whatsapp_webhooks", schema=None) as batch_op:
+        batch_op.drop_index("ix_whatsapp_webhooks_project_created")
+
+    op.drop_table("whatsapp_webhooks")
+    with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
+        batch_op.drop_index("ix_webhook_deliveries_project_created")
+
+    op.drop_table("webhook_deliveries")
     op.drop_table("secrets")
     with op.batch_alter_table("project_events", schema=None) as batch_op:
         batch_op.drop_index("ix_project_events_project")
 
     op.drop_table("project_events")
+    with op.batch_alter_table("phone_numbers", schema=None) as batch_op:
+        batch_op.drop_index("ix_phone_numbers_project_created")
+
+    op.drop_table("phone_numbers")
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.drop_index("ix_outbox_execution")
         batch_op.drop_index("ix_outbox_due")
@@ -613,7 +763,9 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_api_keys_project_id"))
 
     op.drop_table("api_keys")
+    op.drop_table("whatsapp_webhook_receipts")
     op.drop_table("projects")
+    op.drop_table("message_statuses")
     with op.batch_alter_table("jobs", schema=None) as batch_op:
         batch_op.drop_index("ix_jobs_execution")
         batch_op.drop_index("ix_jobs_due")

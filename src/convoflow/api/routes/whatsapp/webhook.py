@@ -1,0 +1,34 @@
+"""`GET/POST /webhooks/whatsapp`: Meta's subscription handshake and its signed webhooks.
+No API key: Meta authenticates with the verify token (GET) and the body's HMAC (POST)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import PlainTextResponse
+
+from convoflow.api.auth import EngineDep
+from convoflow.api.responses import ok
+from convoflow.channels.whatsapp.signature import SIGNATURE_HEADER
+from convoflow.services.whatsapp_handshake import answer_challenge
+from convoflow.services.whatsapp_inbound import receive_webhook
+
+router = APIRouter(tags=["WhatsApp webhook (Meta)"])
+
+
+@router.get("/webhooks/whatsapp", summary="Meta's subscription handshake")
+async def verify(request: Request, engine: EngineDep) -> Response:
+    challenge = await answer_challenge(engine, request.query_params)
+    if challenge is None:
+        return PlainTextResponse(
+            "Forbidden: hub.mode must be subscribe and hub.verify_token must match the "
+            "verify token of a configured phone number",
+            status_code=403,
+        )
+    return PlainTextResponse(challenge)
+
+
+@router.post("/webhooks/whatsapp", summary="Meta's signed webhook (messages and statuses)")
+async def receive(request: Request, engine: EngineDep) -> Response:
+    raw = await request.body()
+    outcome = await receive_webhook(engine, raw, request.headers.get(SIGNATURE_HEADER))
+    return ok(outcome.body, status_code=outcome.status_code)

@@ -1,0 +1,174 @@
+"""WhatsApp numbers of a project (Kapso's phone numbers / "WhatsApp configs"), shared by
+the API and `convoflow phone-numbers`. Secrets go in and never come out: every read
+returns public columns only, and nothing here logs a secret."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from sqlalchemy.engine import RowMapping
+
+from convoflow.engine.advance import Advance
+from convoflow.ids import new_id
+from convoflow.services.common import Actor, Conflict, FieldProblem, invalid, not_found
+from convoflow.store import phone_numbers as number_store
+
+if TYPE_CHECKING:
+    from convoflow.services.container import Engine
+    from convoflow.services.whatsapp_setup import WhatsAppServices
+
+log = structlog.get_logger(__name__)
+_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+
+
+@dataclass(frozen=True)
+class NumberSpec:
+    phone_number_id: str
+    access_token: str
+    app_secret: str | None = None
+    verify_token: str | None = None
+    display_phone_number: str | None = None
+    business_account_id: str | None = None
+    name: str | None = None
+    inbound_processing_enabled: bool = True
+
+
+@dataclass(frozen=True)
+class NumberChanges:
+    """PATCH: None leaves a field as it is."""
+
+    name: str | None = None
+    display_phone_number: str | None = None
+    business_account_id: str | None = None
+    access_token: str | None = None
+    app_secret: str | None = None
+    verify_token: str | None = None
+    inbound_processing_enabled: bool | None = None
+
+
+@dataclass(frozen=True)
+class NumberPage:
+    rows: list[RowMapping]
+    total: int
+    page: int
+    per_page: int
+
+
+def whatsapp(engine: Engine) -> WhatsAppServices:
+    if engine.whatsapp is None:
+        raise RuntimeError("the WhatsApp channel is not installed in this engine")
+    return engine.whatsapp
+
+
+def _problems(spec: NumberSpec, prefix: str) -> list[FieldProblem]:
+    problems: list[FieldProblem] = []
+    if not _ID.match(spec.phone_number_id or ""):
+        problems.append(
+            FieldProblem(
+                f"{prefix}.phone_number_id",
+                "must be Meta's phone number id (digits, at most 64 characters); got "
+                f"{spec.phone_number_id!r}",
+            )
+        )
+    if not (spec.access_token or "").strip():
+        problems.append(
+            FieldProblem(f"{prefix}.access_token", "is required (the number's Graph API token)")
+        )
+    if spec.business_account_id is not None and not _ID.match(spec.business_account_id):
+        problems.append(
+            FieldProblem(f"{prefix}.business_account_id", "must be Meta's WABA id (digits)")
+        )
+    return problems
+
+
+async def add_number(
+    engine: Engine, actor: Actor, spec: NumberSpec, prefix: str = "whatsapp_phone_number"
+) -> RowMapping:
+    problems = _problems(spec, prefix)
+    if problems:
+        raise invalid(problems)
+
+    async def create(adv: Advance) -> RowMapping:
+        existing = await number_store.get_public(adv.conn, spec.phone_number_id)
+        if existing is not None:
+            where = "this project" if existing["project_id"] == actor.project_id else "a project"
+            raise Conflict(
+                f"phone number {spec.phone_number_id} is already configured in {where}; "
+                "update it with PATCH /whatsapp/phone_numbers/{phone_number_id}"
+            )
+        row = {f.name: getattr(spec, f.name) for f in fields(spec)}
+        row.update(id=new_id(), project_id=actor.project_id, created_at=adv.now, updated_at=adv.now)
+        await number_store.insert_phone_number(adv.conn, row)
+        created = await number_store.get_public(adv.conn, spec.phone_number_id)
+        assert created is not None
+        return created
+
+    created = await engine.runtime.op(create)
+    whatsapp(engine).directory.forget_number(spec.phone_number_id)
+    log.info("phone number added", phone_number_id=spec.phone_number_id)
+    return created
+
+
+async def update_number(
+    engine: Engine, actor: Actor, phone_number_id: str, changes: NumberChanges
+) -> RowMapping:
+    values = {f.name: getattr(changes, f.name) for f in fields(changes)}
+    values = {key: value for key, value in values.items() if value is not None}
+    if "access_token" in values and not str(values["access_token"]).strip():
+        raise invalid([FieldProblem("whatsapp_phone_number.access_token", "must not be empty")])
+
+    async def update(adv: Advance) -> RowMapping:
+        found = await number_store.get_public(adv.conn, phone_number_id, actor.project_id)
+        if found is None:
+            raise not_found("phone number", phone_number_id)
+        if values:
+            await number_store.update_phone_number(
+                adv.conn, found["id"], {**values, "updated_at": adv.now}
+            )
+        updated = await number_store.get_public(adv.conn, phone_number_id)
+        assert updated is not None
+        return updated
+
+    updated = await engine.runtime.op(update)
+    whatsapp(engine).directory.forget_number(phone_number_id)
+    return updated
+
+
+async def get_number(engine: Engine, actor: Actor, phone_number_id: str) -> RowMapping:
+    async with engine.db.read() as conn:
+        row = await number_store.get_public(conn, phone_number_id, actor.project_id)
+    if row is None:
+        raise not_found("phone number", phone_number_id)
+    return row
+
+
+async def list_numbers(
+    engine: Engine,
+    actor: Actor,
+    *,
+    page: int = 1,
+    per_page: int = 20,
+    **filters: Any,
+) -> NumberPage:
+    async with engine.db.read() as conn:
+        rows, total = await number_store.list_public(
+            conn, actor.project_id, page=page, per_page=per_page, **filters
+        )
+    return NumberPage(rows, total, page, per_page)
+
+
+async def mark_verified(engine: Engine, phone_number_id: str, when: datetime) -> None:
+    """Meta's GET handshake succeeded for this number (Kapso's `webhook_verified_at`)."""
+
+    async def mark(adv: Advance) -> None:
+        found = await number_store.get_public(adv.conn, phone_number_id)
+        if found is not None:
+            await number_store.update_phone_number(
+                adv.conn, found["id"], {"webhook_verified_at": when}
+            )
+
+    await engine.runtime.op(mark)

@@ -1,0 +1,232 @@
+"""Project webhooks through the API: CRUD of `/whatsapp/webhooks`, a test delivery, and
+the delivery log (`/webhook_deliveries`). Changes made here reach this process's
+publisher at once (the directory forgets the project's cached webhooks)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from sqlalchemy.engine import RowMapping
+
+from convoflow.engine.advance import Advance
+from convoflow.ids import new_id
+from convoflow.services.common import Actor, FieldProblem, invalid, not_found
+from convoflow.services.execution_reads import PageRequest
+from convoflow.services.phone_numbers import whatsapp
+from convoflow.services.webhook_events import EVENTS, Event, write_deliveries
+from convoflow.store import phone_numbers as number_store
+from convoflow.store import webhooks as webhook_store
+from convoflow.store.listing import KeysetPage, keyset_page
+from convoflow.store.schema import webhook_deliveries
+
+if TYPE_CHECKING:
+    from convoflow.services.container import Engine
+
+# Kapso events accepted for compatibility but never produced by convoflow.
+ACCEPTED_ONLY = (
+    "whatsapp.conversation.inactive",
+    "whatsapp.phone_number.created",
+    "whatsapp.phone_number.deleted",
+    "project.event",
+)
+PERIODS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
+SETTINGS_KEYS = (
+    "buffer_enabled",
+    "buffer_window_seconds",
+    "max_buffer_size",
+    "buffer_events",
+    "inactivity_minutes",
+)
+
+
+@dataclass(frozen=True)
+class WebhookFields:
+    """Create: `url` and `events` required. Update: None leaves a field unchanged."""
+
+    url: str | None = None
+    events: list[str] | None = None
+    phone_number_id: str | None = None
+    kind: str | None = None
+    secret_key: str | None = None
+    active: bool | None = None
+    headers: dict[str, Any] | None = None
+    payload_version: str | None = None
+    buffer_enabled: bool | None = None
+    buffer_window_seconds: int | None = None
+    max_buffer_size: int | None = None
+    buffer_events: list[str] | None = None
+    inactivity_minutes: int | None = None
+
+
+def _problems(spec: WebhookFields, creating: bool) -> list[FieldProblem]:
+    p = "whatsapp_webhook"
+    problems: list[FieldProblem] = []
+    if spec.url is not None or creating:
+        parts = urlsplit(spec.url or "")
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            problems.append(FieldProblem(f"{p}.url", f"must be an http(s) URL; got {spec.url!r}"))
+    if spec.kind not in (None, "kapso"):
+        problems.append(
+            FieldProblem(
+                f"{p}.kind",
+                "only 'kapso' (event) webhooks are supported; raw 'meta' forwarding is not",
+            )
+        )
+    if spec.events is not None or creating:
+        if not spec.events:
+            problems.append(FieldProblem(f"{p}.events", "must list at least one event"))
+        for index, name in enumerate(spec.events or []):
+            if name not in EVENTS + ACCEPTED_ONLY:
+                problems.append(
+                    FieldProblem(
+                        f"{p}.events[{index}]",
+                        f"unknown event {name!r}; expected one of {', '.join(EVENTS)}",
+                    )
+                )
+    window = spec.buffer_window_seconds
+    if window is not None and not 1 <= window <= 60:
+        problems.append(FieldProblem(f"{p}.buffer_window_seconds", "must be 1..60"))
+    return problems
+
+
+def _columns(spec: WebhookFields) -> dict[str, Any]:
+    values = {f.name: getattr(spec, f.name) for f in fields(spec)}
+    settings = {key: values.pop(key) for key in SETTINGS_KEYS}
+    out = {key: value for key, value in values.items() if value is not None}
+    settings = {key: value for key, value in settings.items() if value is not None}
+    if settings:
+        out["settings"] = settings
+    return out
+
+
+async def _check_number(adv: Advance, actor: Actor, phone_number_id: str | None) -> None:
+    if phone_number_id is None:
+        return
+    if await number_store.get_public(adv.conn, phone_number_id, actor.project_id) is None:
+        raise invalid(
+            [
+                FieldProblem(
+                    "whatsapp_webhook.phone_number_id",
+                    f"phone number {phone_number_id} is not configured in this project",
+                )
+            ]
+        )
+
+
+async def create_webhook(engine: Engine, actor: Actor, spec: WebhookFields) -> RowMapping:
+    problems = _problems(spec, creating=True)
+    if problems:
+        raise invalid(problems)
+
+    async def create(adv: Advance) -> RowMapping:
+        await _check_number(adv, actor, spec.phone_number_id)
+        row = {"kind": "kapso", "active": True, "headers": {}, "settings": {}, **_columns(spec)}
+        row.update(id=new_id(), project_id=actor.project_id, created_at=adv.now, updated_at=adv.now)
+        await webhook_store.insert_webhook(adv.conn, row)
+        created = await webhook_store.get_webhook(adv.conn, row["id"], actor.project_id)
+        assert created is not None
+        return created
+
+    created = await engine.runtime.op(create)
+    whatsapp(engine).directory.forget_webhooks(actor.project_id)
+    return created
+
+
+async def update_webhook(
+    engine: Engine, actor: Actor, webhook_id: str, spec: WebhookFields
+) -> RowMapping:
+    problems = _problems(spec, creating=False)
+    if problems:
+        raise invalid(problems)
+
+    async def update(adv: Advance) -> RowMapping:
+        found = await webhook_store.get_webhook(adv.conn, webhook_id, actor.project_id)
+        if found is None:
+            raise not_found("webhook", webhook_id)
+        await _check_number(adv, actor, spec.phone_number_id)
+        values = _columns(spec)
+        if "settings" in values:
+            values["settings"] = {**(found["settings"] or {}), **values["settings"]}
+        await webhook_store.update_webhook(adv.conn, webhook_id, {**values, "updated_at": adv.now})
+        updated = await webhook_store.get_webhook(adv.conn, webhook_id, actor.project_id)
+        assert updated is not None
+        return updated
+
+    updated = await engine.runtime.op(update)
+    whatsapp(engine).directory.forget_webhooks(actor.project_id)
+    return updated
+
+
+async def delete_webhook(engine: Engine, actor: Actor, webhook_id: str) -> None:
+    async def delete(adv: Advance) -> None:
+        if await webhook_store.get_webhook(adv.conn, webhook_id, actor.project_id) is None:
+            raise not_found("webhook", webhook_id)
+        await webhook_store.delete_webhook(adv.conn, webhook_id)
+
+    await engine.runtime.op(delete)
+    whatsapp(engine).directory.forget_webhooks(actor.project_id)
+
+
+async def get_webhook(engine: Engine, actor: Actor, webhook_id: str) -> RowMapping:
+    async with engine.db.read() as conn:
+        row = await webhook_store.get_webhook(conn, webhook_id, actor.project_id)
+    if row is None:
+        raise not_found("webhook", webhook_id)
+    return row
+
+
+async def list_webhooks(
+    engine: Engine, actor: Actor, *, kind: str | None, page: int, per_page: int
+) -> tuple[list[RowMapping], int]:
+    async with engine.db.read() as conn:
+        return await webhook_store.list_webhooks(
+            conn, actor.project_id, kind=kind, page=page, per_page=per_page
+        )
+
+
+async def send_test(engine: Engine, actor: Actor, webhook_id: str, event_type: str | None) -> None:
+    """Queue a delivery of a sample payload (`"test": true`) to this webhook."""
+    webhook = await get_webhook(engine, actor, webhook_id)
+    name = event_type or (list(webhook["events"] or []) or ["workflow.execution.failed"])[0]
+    if name not in (webhook["events"] or []):
+        raise invalid([FieldProblem("event_type", f"{name!r} is not one of this webhook's events")])
+
+    async def queue(adv: Advance) -> None:
+        event = Event(actor.project_id, name, {"test": True}, webhook["phone_number_id"])
+        jobs = await write_deliveries(adv.conn, [{**webhook, "active": True}], event, adv.now)
+        for job in jobs:
+            adv.schedule_job(
+                job["kind"], run_at=job["run_at"], dedupe_key=job["dedupe_key"],
+                payload=job["payload"],
+            )  # fmt: skip
+
+    await engine.runtime.op(queue)
+
+
+@dataclass(frozen=True)
+class DeliveryFilters:
+    status: str | None = None
+    event: str | None = None
+    webhook_id: str | None = None
+    errors_only: bool = False
+    period: str = "24h"
+
+
+async def list_deliveries(
+    engine: Engine, actor: Actor, filters: DeliveryFilters, page: PageRequest
+) -> KeysetPage:
+    since = engine.clock.now() - PERIODS.get(filters.period, PERIODS["24h"])
+    stmt = webhook_store.deliveries_select(
+        actor.project_id,
+        status="failed" if filters.errors_only else filters.status,
+        event=filters.event,
+        webhook_id=filters.webhook_id,
+        since=since,
+    )
+    async with engine.db.read() as conn:
+        return await keyset_page(
+            conn, stmt, webhook_deliveries, limit=page.limit, after=page.after, before=page.before
+        )

@@ -1,0 +1,138 @@
+"""Conversations and messages through the API (Kapso shapes, cursor paging).
+
+Lists are keyset-paged on (created_at, id), newest first (DECISIONS.md); each item is
+built by services/whatsapp_views.py. Ending a conversation publishes
+`whatsapp.conversation.ended` in the same transaction; the next message from that user
+opens a new conversation.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.engine import RowMapping
+
+from convoflow.engine.advance import Advance
+from convoflow.services import whatsapp_views as views
+from convoflow.services.common import Actor, Conflict, not_found
+from convoflow.services.execution_reads import PageRequest
+from convoflow.services.phone_numbers import whatsapp
+from convoflow.services.whatsapp_events import EventSink
+from convoflow.store import messages as message_store
+from convoflow.store import whatsapp as wa_store
+from convoflow.store import whatsapp_queries as queries
+from convoflow.store.listing import KeysetPage, keyset_page
+from convoflow.store.schema import conversations, messages
+
+if TYPE_CHECKING:
+    from convoflow.services.container import Engine
+
+ConversationFilters = queries.ConversationFilters
+MessageFilters = queries.MessageFilters
+
+
+async def list_conversations(
+    engine: Engine, actor: Actor, filters: ConversationFilters, page: PageRequest
+) -> tuple[KeysetPage, list[dict[str, Any]]]:
+    stmt = queries.conversations_select(actor.project_id, filters)
+    async with engine.db.read() as conn:
+        result = await keyset_page(
+            conn, stmt, conversations, limit=page.limit, after=page.after, before=page.before
+        )
+        last = await queries.messages_by_id(
+            conn, [row["last_message_id"] for row in result.rows if row["last_message_id"]]
+        )
+    items = [views.conversation(row, last.get(row["last_message_id"])) for row in result.rows]
+    return result, items
+
+
+async def _conversation_view(engine: Engine, actor: Actor, conversation_id: str) -> dict[str, Any]:
+    async with engine.db.read() as conn:
+        row = await queries.get_conversation(conn, conversation_id, actor.project_id)
+        if row is None:
+            raise not_found("conversation", conversation_id)
+        last = await queries.messages_by_id(
+            conn, [row["last_message_id"]] if row["last_message_id"] else []
+        )
+    return views.conversation(row, last.get(row["last_message_id"]))
+
+
+async def get_conversation(engine: Engine, actor: Actor, conversation_id: str) -> dict[str, Any]:
+    return await _conversation_view(engine, actor, conversation_id)
+
+
+async def set_conversation_status(
+    engine: Engine, actor: Actor, conversation_id: str, status: str
+) -> dict[str, Any]:
+    webhooks = {actor.project_id: await whatsapp(engine).directory.webhooks(actor.project_id)}
+
+    async def change(adv: Advance) -> None:
+        row = await queries.get_conversation(adv.conn, conversation_id, actor.project_id)
+        if row is None:
+            raise not_found("conversation", conversation_id)
+        if row["status"] == status:
+            return
+        if status == "active" and row["phone_number_id"] and row["wa_id"]:
+            other = await wa_store.find_active_conversation(
+                adv.conn, row["phone_number_id"], row["wa_id"]
+            )
+            if other is not None and other["id"] != row["id"]:
+                raise Conflict(
+                    f"conversation {other['id']} with the same user and number is active; "
+                    "end it before reopening this one"
+                )
+        await queries.set_conversation_status(adv.conn, conversation_id, status, adv.now)
+        if status == "ended":
+            await _publish_ended(adv, EventSink(adv, webhooks), row)
+
+    await engine.runtime.op(change)
+    return await _conversation_view(engine, actor, conversation_id)
+
+
+async def _publish_ended(adv: Advance, events: EventSink, row: RowMapping) -> None:
+    async def data() -> dict[str, Any]:
+        current = await message_store.get_conversation(adv.conn, row["id"])
+        assert current is not None
+        return {
+            "phone_number_id": row["phone_number_id"],
+            "conversation": views.conversation(current),
+        }
+
+    await events.publish(
+        project_id=row["project_id"],
+        name="whatsapp.conversation.ended",
+        phone_number_id=row["phone_number_id"],
+        conversation_id=row["id"],
+        conversation_phone_number=row["wa_id"],
+        dedupe=f"{row['id']}:ended:{adv.now.timestamp()}",
+        build=data,
+    )
+
+
+async def list_messages(
+    engine: Engine, actor: Actor, filters: MessageFilters, page: PageRequest
+) -> tuple[KeysetPage, list[dict[str, Any]]]:
+    stmt = queries.messages_select(actor.project_id, filters)
+    async with engine.db.read() as conn:
+        result = await keyset_page(
+            conn, stmt, messages, limit=page.limit, after=page.after, before=page.before
+        )
+        owners = await message_store.get_conversations(
+            conn, sorted({row["conversation_id"] for row in result.rows})
+        )
+    items = [views.message(row, owners.get(row["conversation_id"])) for row in result.rows]
+    return result, items
+
+
+async def get_message(engine: Engine, actor: Actor, message_id: str) -> dict[str, Any]:
+    async with engine.db.read() as conn:
+        row = await queries.get_message(conn, message_id, actor.project_id)
+        if row is None:
+            raise not_found("message", message_id)
+        owner = await message_store.get_conversation(conn, row["conversation_id"])
+        statuses = (
+            await wa_store.statuses_of(conn, row["provider_message_id"])
+            if row["provider_message_id"]
+            else []
+        )
+    return views.message(row, owner, statuses)

@@ -1,0 +1,70 @@
+"""The conversation of a (number, user) pair: found, or created with its
+`whatsapp.conversation.created` event, inside the caller's transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.engine import RowMapping
+
+from convoflow.engine.advance import Advance
+from convoflow.ids import new_id
+from convoflow.services import whatsapp_views as views
+from convoflow.services.whatsapp_events import EventSink
+from convoflow.store import messages as message_store
+from convoflow.store import whatsapp as wa_store
+
+
+async def conversation_for(
+    adv: Advance,
+    events: EventSink,
+    *,
+    project_id: str,
+    phone_number_id: str,
+    wa_id: str,
+    contact_name: str | None = None,
+) -> tuple[RowMapping, bool]:
+    """(conversation, created). The newest active one, else a new one; creation is
+    serialised per pair across processes (store.whatsapp.lock_route)."""
+    row = await wa_store.find_active_conversation(adv.conn, phone_number_id, wa_id)
+    if row is not None:
+        return row, False
+    await wa_store.lock_route(adv.conn, phone_number_id, wa_id)
+    row = await wa_store.find_active_conversation(adv.conn, phone_number_id, wa_id)
+    if row is not None:
+        return row, False
+    conversation_id = new_id()
+    await message_store.insert_conversation(
+        adv.conn,
+        {
+            "id": conversation_id,
+            "project_id": project_id,
+            "channel": "whatsapp",
+            "phone_number_id": phone_number_id,
+            "wa_id": wa_id,
+            "phone_number": f"+{wa_id}" if wa_id.isdigit() else None,
+            "status": "active",
+            "contact_name": contact_name,
+            "metadata": {},
+            "messages_count": 0,
+            "last_active_at": adv.now,
+            "created_at": adv.now,
+            "updated_at": adv.now,
+        },
+    )
+    created = await message_store.get_conversation(adv.conn, conversation_id)
+    assert created is not None
+
+    async def data() -> dict[str, Any]:
+        return {"phone_number_id": phone_number_id, "conversation": views.conversation(created)}
+
+    await events.publish(
+        project_id=project_id,
+        name="whatsapp.conversation.created",
+        phone_number_id=phone_number_id,
+        conversation_id=conversation_id,
+        conversation_phone_number=wa_id,
+        dedupe=conversation_id,
+        build=data,
+    )
+    return created, True

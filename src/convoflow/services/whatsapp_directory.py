@@ -1,0 +1,118 @@
+"""In-process caches of what every webhook and send needs: the WhatsApp numbers (with
+their secrets) and each project's active webhooks.
+
+Both change rarely and are read on every inbound webhook, so they are kept for a few
+seconds instead of a query per request. Writes made through this process forget the
+entry at once; another process sees a change within TTL_SECONDS (docs/whatsapp.md).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+from sqlalchemy.engine import RowMapping
+
+from convoflow.channels.whatsapp.channel import PhoneCredentials
+from convoflow.store import phone_numbers as number_store
+from convoflow.store import webhooks as webhook_store
+
+if TYPE_CHECKING:
+    from convoflow.store.db import Database
+
+TTL_SECONDS = 5.0
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+@dataclass(frozen=True)
+class NumberEntry:
+    credentials: PhoneCredentials
+    project_id: str
+    inbound_enabled: bool
+
+
+class _TtlCache(Generic[K, V]):
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._entries: dict[K, tuple[float, V]] = {}
+
+    def get(self, key: K) -> tuple[bool, V | None]:
+        entry = self._entries.get(key)
+        if entry is None or entry[0] < time.monotonic():
+            return False, None
+        return True, entry[1]
+
+    def put(self, key: K, value: V) -> None:
+        if len(self._entries) > 50_000:
+            self._entries.clear()
+        self._entries[key] = (time.monotonic() + self.ttl, value)
+
+    def forget(self, key: K | None = None) -> None:
+        if key is None:
+            self._entries.clear()
+        else:
+            self._entries.pop(key, None)
+
+
+def _entry(row: RowMapping) -> NumberEntry:
+    credentials = PhoneCredentials(
+        phone_number_id=str(row["phone_number_id"]),
+        access_token=str(row["access_token"]),
+        app_secret=str(row["app_secret"] or ""),
+        verify_token=str(row["verify_token"] or ""),
+        display_phone_number=row["display_phone_number"],
+        business_account_id=row["business_account_id"],
+        project_id=str(row["project_id"]),
+    )
+    return NumberEntry(credentials, str(row["project_id"]), bool(row["inbound_processing_enabled"]))
+
+
+class WhatsAppDirectory:
+    def __init__(self, db: Database, ttl: float = TTL_SECONDS) -> None:
+        self.db = db
+        self._numbers: _TtlCache[str, NumberEntry | None] = _TtlCache(ttl)
+        self._all: _TtlCache[str, list[NumberEntry]] = _TtlCache(ttl)
+        self._webhooks: _TtlCache[str, list[RowMapping]] = _TtlCache(ttl)
+
+    async def number(self, phone_number_id: str) -> NumberEntry | None:
+        hit, value = self._numbers.get(phone_number_id)
+        if hit:
+            return value
+        async with self.db.read() as conn:
+            row = await number_store.get_credentials_row(conn, phone_number_id)
+        entry = _entry(row) if row is not None else None
+        self._numbers.put(phone_number_id, entry)
+        return entry
+
+    async def credentials(self, phone_number_id: str) -> PhoneCredentials | None:
+        """The channel's CredentialsLookup."""
+        entry = await self.number(phone_number_id)
+        return entry.credentials if entry is not None else None
+
+    async def all_numbers(self) -> list[NumberEntry]:
+        hit, value = self._all.get("all")
+        if hit and value is not None:
+            return value
+        async with self.db.read() as conn:
+            rows = await number_store.all_credentials_rows(conn)
+        entries = [_entry(row) for row in rows]
+        self._all.put("all", entries)
+        return entries
+
+    async def webhooks(self, project_id: str) -> list[RowMapping]:
+        hit, value = self._webhooks.get(project_id)
+        if hit and value is not None:
+            return value
+        async with self.db.read() as conn:
+            rows = await webhook_store.active_webhooks(conn, project_id)
+        self._webhooks.put(project_id, rows)
+        return rows
+
+    def forget_number(self, phone_number_id: str) -> None:
+        self._numbers.forget(phone_number_id)
+        self._all.forget()
+
+    def forget_webhooks(self, project_id: str) -> None:
+        self._webhooks.forget(project_id)

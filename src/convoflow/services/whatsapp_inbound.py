@@ -1,0 +1,304 @@
+"""The Meta webhook use-case: authenticate a POST, then apply it in one transaction.
+
+`receive_webhook` checks `X-Hub-Signature-256` over the raw bytes with the app secret of
+the numbers the body names (401 missing, 403 mismatch; nothing is stored either way),
+then one write operation stores the raw body, finds or creates each conversation, stores
+each message under its unique wamid (a redelivery is a no-op), schedules its routing job
+(after the workflow's debounce) and read receipt, applies statuses and publishes the
+events — all or nothing. Routing itself runs later, in the worker, never in the request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.exc import SQLAlchemyError
+
+from convoflow.channels.whatsapp.inbound import InboundMessage, ParsedWebhook, parse_webhook
+from convoflow.channels.whatsapp.signature import SignatureCheck, check_signature
+from convoflow.engine.advance import Advance
+from convoflow.ids import new_id
+from convoflow.services import whatsapp_views as views
+from convoflow.services.phone_numbers import whatsapp
+from convoflow.services.routing import receive_message
+from convoflow.services.whatsapp_conversations import conversation_for
+from convoflow.services.whatsapp_directory import NumberEntry
+from convoflow.services.whatsapp_events import EventSink
+from convoflow.services.whatsapp_statuses import apply_status
+from convoflow.store import messages as message_store
+from convoflow.store import whatsapp as wa_store
+
+if TYPE_CHECKING:
+    from convoflow.services.container import Engine
+
+log = structlog.get_logger(__name__)
+
+READ_JOB = "whatsapp_mark_read"
+DEFAULT_DEBOUNCE_SECONDS = 1
+DEFAULT_READ_MODE = "read_with_typing"
+
+
+@dataclass(frozen=True)
+class WebhookOutcome:
+    status_code: int
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class FlowSettings:
+    debounce_seconds: float
+    read_mode: str  # disabled | read_only | read_with_typing
+
+
+@dataclass
+class InboundBatch:
+    """What one webhook's transaction shares: numbers, events, per-body lookups."""
+
+    adv: Advance
+    numbers: dict[str, NumberEntry]
+    events: EventSink
+    conversations: dict[tuple[str, str], RowMapping] = field(default_factory=dict)
+    inbound_settings: dict[str, FlowSettings] = field(default_factory=dict)
+    counts: dict[str, int] = field(
+        default_factory=lambda: {"messages": 0, "statuses": 0, "duplicates": 0, "ignored": 0}
+    )
+
+
+async def receive_webhook(engine: Engine, raw: bytes, signature: str | None) -> WebhookOutcome:
+    if signature is None or not signature.strip():
+        return WebhookOutcome(
+            401, {"error": "Missing X-Hub-Signature-256 header: Meta signs every webhook "
+                           "with the app secret; unsigned bodies are refused"}
+        )  # fmt: skip
+    directory = whatsapp(engine).directory
+    parsed = parse_webhook(raw)
+    numbers: dict[str, NumberEntry] = {}
+    for phone_number_id in parsed.phone_number_ids:
+        entry = await directory.number(phone_number_id)
+        if entry is not None:
+            numbers[phone_number_id] = entry
+    candidates = list(numbers.values()) or await directory.all_numbers()
+    secrets = [entry.credentials.app_secret for entry in candidates]
+    if check_signature(raw, signature, secrets) is not SignatureCheck.VALID:
+        return WebhookOutcome(
+            403, {"error": "X-Hub-Signature-256 does not match the body: expected "
+                           "sha256=HMAC-SHA256(app secret of the number, raw body)"}
+        )  # fmt: skip
+    projects = {entry.project_id for entry in numbers.values()}
+    webhooks = {project: await directory.webhooks(project) for project in projects}
+
+    async def apply(adv: Advance) -> dict[str, int]:
+        batch = InboundBatch(adv, numbers, EventSink(adv, webhooks))
+        return await apply_webhook(batch, raw, parsed)
+
+    try:
+        counts = await engine.runtime.op(apply)
+    except SQLAlchemyError:
+        log.exception("could not store a WhatsApp webhook")
+        return WebhookOutcome(
+            503, {"error": "the webhook could not be stored right now; Meta will retry it"}
+        )
+    return WebhookOutcome(200, {"data": {"received": True, **counts}})
+
+
+async def apply_webhook(batch: InboundBatch, raw: bytes, parsed: ParsedWebhook) -> dict[str, int]:
+    adv = batch.adv
+    await wa_store.insert_receipt(
+        adv.conn,
+        {
+            "id": new_id(),
+            "phone_number_id": parsed.phone_number_ids[0] if parsed.phone_number_ids else None,
+            "body": raw,
+            "messages_count": len(parsed.messages),
+            "statuses_count": len(parsed.statuses),
+            "received_at": adv.now,
+        },
+    )
+    for message in parsed.messages:
+        await _apply_message(batch, message)
+    for status in parsed.statuses:
+        entry = batch.numbers.get(status.phone_number_id)
+        if entry is None:
+            batch.counts["ignored"] += 1
+            continue
+        applied = await apply_status(adv, batch.events, entry.project_id, status)
+        batch.counts["statuses" if applied else "duplicates"] += 1
+    batch.counts["ignored"] += len(parsed.rejected)
+    return batch.counts
+
+
+async def _apply_message(batch: InboundBatch, message: InboundMessage) -> None:
+    entry = batch.numbers.get(message.phone_number_id)
+    if entry is None:
+        batch.counts["ignored"] += 1  # a number nobody configured: only the raw body stays
+        return
+    conversation, created = await _conversation(batch, entry, message)
+    routable = entry.inbound_enabled and message.conversational
+    settings = await _flow_settings(batch, conversation, created, entry)
+    if routable:
+        message_id = await receive_message(
+            batch.adv,
+            conversation,
+            message=message.message,
+            provider_message_id=message.wamid,
+            debounce_seconds=settings.debounce_seconds,
+            provider_timestamp=message.timestamp,
+        )
+    else:
+        message_id = await _store_unrouted(batch.adv, conversation, message)
+    if message_id is None:
+        batch.counts["duplicates"] += 1
+        return
+    batch.counts["messages"] += 1
+    if (
+        not created
+        and message.contact_name
+        and message.contact_name != conversation["contact_name"]
+    ):
+        await wa_store.set_contact_name(
+            batch.adv.conn, conversation["id"], message.contact_name, batch.adv.now
+        )
+    if routable and settings.read_mode in ("read_only", "read_with_typing"):
+        _schedule_read_receipt(batch.adv, conversation, settings)
+    await _publish_received(batch, entry, conversation, message, message_id)
+
+
+async def _conversation(
+    batch: InboundBatch, entry: NumberEntry, message: InboundMessage
+) -> tuple[RowMapping, bool]:
+    key = (message.phone_number_id, message.wa_id)
+    if key in batch.conversations:
+        return batch.conversations[key], False
+    row, created = await conversation_for(
+        batch.adv,
+        batch.events,
+        project_id=entry.project_id,
+        phone_number_id=message.phone_number_id,
+        wa_id=message.wa_id,
+        contact_name=message.contact_name,
+    )
+    batch.conversations[key] = row
+    return row, created
+
+
+async def _flow_settings(
+    batch: InboundBatch, conversation: RowMapping, created: bool, entry: NumberEntry
+) -> FlowSettings:
+    """The debounce and read mode of the workflow that will take the message: the
+    conversation's running one, else the number's inbound trigger's (cached per body)."""
+    conn = batch.adv.conn
+    if not created:
+        row = await wa_store.active_workflow_settings(conn, conversation["id"])
+        if row is not None:
+            # A human has the conversation: the bot shows neither ticks nor typing.
+            mode = "disabled" if row["status"] == "handoff" else _read_mode(row)
+            return FlowSettings(_debounce(row), mode)
+    phone_number_id = str(conversation["phone_number_id"])
+    cached = batch.inbound_settings.get(phone_number_id)
+    if cached is None:
+        row = await wa_store.inbound_workflow_settings(conn, entry.project_id, phone_number_id)
+        cached = (
+            FlowSettings(_debounce(row), _read_mode(row))
+            if row is not None
+            else FlowSettings(DEFAULT_DEBOUNCE_SECONDS, "disabled")  # no flow answers
+        )
+        batch.inbound_settings[phone_number_id] = cached
+    return cached
+
+
+def _debounce(row: RowMapping) -> float:
+    value = row["message_debounce_seconds"]
+    return float(DEFAULT_DEBOUNCE_SECONDS if value is None else max(0, value))
+
+
+def _read_mode(row: RowMapping) -> str:
+    return str(row["inbound_message_read_mode"] or DEFAULT_READ_MODE)
+
+
+async def _store_unrouted(
+    adv: Advance, conversation: RowMapping, message: InboundMessage
+) -> str | None:
+    """Reactions, system notices, and messages to a number with inbound processing off:
+    kept on the conversation, never handed to a flow."""
+    message_id = new_id()
+    inserted = await message_store.insert_message(
+        adv.conn,
+        {
+            "id": message_id,
+            "project_id": conversation["project_id"],
+            "conversation_id": conversation["id"],
+            "direction": "inbound",
+            "provider_message_id": message.wamid,
+            "message_type": message.type,
+            "content": message.message,
+            "status": "received",
+            "routing": "ignored",
+            "provider_timestamp": message.timestamp,
+            "created_at": adv.now,
+            "updated_at": adv.now,
+        },
+    )
+    if not inserted:
+        return None
+    await message_store.touch_conversation(
+        adv.conn, conversation["id"], now=adv.now, direction="inbound", message_id=message_id
+    )
+    return message_id
+
+
+def _schedule_read_receipt(adv: Advance, conversation: RowMapping, settings: FlowSettings) -> None:
+    # When the flow takes the burst (after the debounce): blue ticks for its last message,
+    # and "typing…" while the flow works on the answer. One job per burst.
+    adv.schedule_job(
+        READ_JOB,
+        run_at=adv.now + timedelta(seconds=settings.debounce_seconds),
+        dedupe_key=f"read:{conversation['id']}",
+        payload={
+            "conversation_id": conversation["id"],
+            "phone_number_id": conversation["phone_number_id"],
+            "typing": settings.read_mode == "read_with_typing",
+        },
+    )
+
+
+async def _publish_received(
+    batch: InboundBatch,
+    entry: NumberEntry,
+    conversation: RowMapping,
+    message: InboundMessage,
+    message_id: str,
+) -> None:
+    async def data() -> dict[str, Any]:
+        row = {
+            "id": message_id,
+            "provider_message_id": message.wamid,
+            "message_type": message.type,
+            "content": message.message,
+            "direction": "inbound",
+            "status": "received",
+            "routing": "pending",
+            "error": None,
+            "execution_id": None,
+            "conversation_id": conversation["id"],
+            "provider_timestamp": message.timestamp,
+            "created_at": batch.adv.now,
+        }
+        return {
+            "phone_number_id": message.phone_number_id,
+            "message": views.message(row, conversation),
+            "conversation": views.conversation(conversation),
+        }
+
+    await batch.events.publish(
+        project_id=entry.project_id,
+        name="whatsapp.message.received",
+        phone_number_id=message.phone_number_id,
+        conversation_id=conversation["id"],
+        conversation_phone_number=message.wa_id,
+        dedupe=message.wamid,
+        build=data,
+    )

@@ -1,0 +1,88 @@
+"""SQL for WhatsApp numbers. The secret columns are read only by `get_credentials_row`
+(the channel and the webhook signature check); every other query leaves them out."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from convoflow.store.schema import phone_numbers
+
+SECRET_COLUMNS = ("access_token", "app_secret", "verify_token")
+PUBLIC_COLUMNS = [c for c in phone_numbers.c if c.name not in SECRET_COLUMNS]
+
+
+async def insert_phone_number(conn: AsyncConnection, row: dict[str, Any]) -> None:
+    await conn.execute(sa.insert(phone_numbers), row)
+
+
+async def update_phone_number(
+    conn: AsyncConnection, number_id: str, values: dict[str, Any]
+) -> None:
+    await conn.execute(
+        sa.update(phone_numbers).where(phone_numbers.c.id == number_id).values(values)
+    )
+
+
+async def get_public(
+    conn: AsyncConnection, phone_number_id: str, project_id: str | None = None
+) -> sa.RowMapping | None:
+    stmt = sa.select(*PUBLIC_COLUMNS).where(phone_numbers.c.phone_number_id == phone_number_id)
+    if project_id is not None:
+        stmt = stmt.where(phone_numbers.c.project_id == project_id)
+    return (await conn.execute(stmt)).mappings().first()
+
+
+async def get_credentials_row(conn: AsyncConnection, phone_number_id: str) -> sa.RowMapping | None:
+    result = await conn.execute(
+        sa.select(phone_numbers).where(phone_numbers.c.phone_number_id == phone_number_id)
+    )
+    return result.mappings().first()
+
+
+async def all_credentials_rows(conn: AsyncConnection) -> list[sa.RowMapping]:
+    """Every number with its secrets (the signature check of a body naming no known
+    number tries them all; there are few)."""
+    return list((await conn.execute(sa.select(phone_numbers))).mappings().all())
+
+
+async def list_public(
+    conn: AsyncConnection,
+    project_id: str,
+    *,
+    phone_number_id: str | None = None,
+    business_account_id: str | None = None,
+    name_contains: str | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+    page: int = 1,
+    per_page: int = 20,
+) -> tuple[list[sa.RowMapping], int]:
+    """One page (newest first) and the total count, for Kapso's page-based listing."""
+    conditions: list[Any] = [phone_numbers.c.project_id == project_id]
+    if phone_number_id is not None:
+        conditions.append(phone_numbers.c.phone_number_id == phone_number_id)
+    if business_account_id is not None:
+        conditions.append(phone_numbers.c.business_account_id == business_account_id)
+    if name_contains:
+        conditions.append(phone_numbers.c.name.contains(name_contains, autoescape=True))
+    if created_after is not None:
+        conditions.append(phone_numbers.c.created_at >= created_after)
+    if created_before is not None:
+        conditions.append(phone_numbers.c.created_at <= created_before)
+    total = (
+        await conn.execute(sa.select(sa.func.count()).select_from(phone_numbers).where(*conditions))
+    ).scalar_one()
+    rows = (
+        await conn.execute(
+            sa.select(*PUBLIC_COLUMNS)
+            .where(*conditions)
+            .order_by(phone_numbers.c.created_at.desc(), phone_numbers.c.id.desc())
+            .limit(per_page)
+            .offset((page - 1) * per_page)
+        )
+    ).mappings()
+    return list(rows.all()), int(total)

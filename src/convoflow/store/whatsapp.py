@@ -1,0 +1,209 @@
+"""SQL for the WhatsApp webhook: raw receipts, delivery statuses, the conversation of a
+(number, user) pair, and the workflow settings an inbound message needs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from convoflow.store.schema import (
+    conversations,
+    executions,
+    message_statuses,
+    messages,
+    triggers,
+    whatsapp_webhook_receipts,
+    workflows,
+)
+
+# Status order for the monotonic rule (whatsapp-cloud-api.md §2.1): a receipt only moves
+# a message forward. `failed` sits between sent and delivered: it overrides `sent`, and a
+# later `delivered`/`read` (Meta retried successfully) overrides it.
+STATUS_RANK = {"pending": 0, "sent": 1, "failed": 2, "delivered": 3, "read": 4}
+# Meta's `played` (voice message listened to) is a stronger `read`.
+STATUS_ALIASES = {"played": "read"}
+_ACTIVE = ("running", "waiting", "handoff")
+
+
+def _insert(conn: AsyncConnection, table: sa.Table) -> Any:
+    return postgresql.insert(table) if conn.dialect.name == "postgresql" else sqlite.insert(table)
+
+
+async def insert_receipt(conn: AsyncConnection, row: dict[str, Any]) -> None:
+    await conn.execute(sa.insert(whatsapp_webhook_receipts), row)
+
+
+async def insert_status(conn: AsyncConnection, row: dict[str, Any]) -> bool:
+    """Record a receipt; False when this (wamid, status) was recorded before."""
+    stmt = (
+        _insert(conn, message_statuses)
+        .values(row)
+        .on_conflict_do_nothing(index_elements=["provider_message_id", "status"])
+    )
+    return bool((await conn.execute(stmt)).rowcount == 1)
+
+
+async def statuses_of(conn: AsyncConnection, wamid: str) -> list[sa.RowMapping]:
+    result = await conn.execute(
+        sa.select(message_statuses)
+        .where(message_statuses.c.provider_message_id == wamid)
+        .order_by(message_statuses.c.created_at, message_statuses.c.id)
+    )
+    return list(result.mappings().all())
+
+
+async def message_by_wamid(conn: AsyncConnection, wamid: str) -> sa.RowMapping | None:
+    result = await conn.execute(sa.select(messages).where(messages.c.provider_message_id == wamid))
+    return result.mappings().first()
+
+
+def effective_status(status: str) -> str | None:
+    status = STATUS_ALIASES.get(status, status)
+    return status if status in STATUS_RANK else None
+
+
+def advances(current: str, new: str) -> bool:
+    return STATUS_RANK.get(new, -1) > STATUS_RANK.get(current, -1)
+
+
+async def set_message_status(
+    conn: AsyncConnection,
+    message_id: str,
+    *,
+    status: str,
+    error: dict[str, Any] | None,
+    now: datetime,
+) -> None:
+    values: dict[str, Any] = {"status": status, "updated_at": now}
+    if error is not None:
+        values["error"] = error
+    await conn.execute(sa.update(messages).where(messages.c.id == message_id).values(values))
+
+
+async def apply_known_statuses(
+    conn: AsyncConnection, message_id: str, wamid: str, now: Any
+) -> None:
+    """A just-recorded outbound message catches up with receipts that overtook it."""
+    best: sa.RowMapping | None = None
+    for row in await statuses_of(conn, wamid):
+        status = effective_status(row["status"])
+        if status is not None and (best is None or advances(best["status"], status)):
+            best = row
+    if best is None:
+        return
+    status = effective_status(best["status"]) or "sent"
+    if advances("sent", status):
+        error = best["errors"][0] if best["errors"] else None
+        await set_message_status(conn, message_id, status=status, error=error, now=now)
+
+
+async def find_active_conversation(
+    conn: AsyncConnection, phone_number_id: str, wa_id: str
+) -> sa.RowMapping | None:
+    result = await conn.execute(
+        sa.select(conversations)
+        .where(conversations.c.phone_number_id == phone_number_id)
+        .where(conversations.c.wa_id == wa_id)
+        .where(conversations.c.status == "active")
+        .where(conversations.c.channel == "whatsapp")
+        .order_by(conversations.c.created_at.desc(), conversations.c.id.desc())
+        .limit(1)
+    )
+    return result.mappings().first()
+
+
+async def lock_route(conn: AsyncConnection, phone_number_id: str, wa_id: str) -> None:
+    """Serialise creating the conversation of one (number, user) pair across processes
+    (PostgreSQL advisory lock until commit; SQLite has a single writer already)."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(
+            sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+            {"key": f"wa-route:{phone_number_id}:{wa_id}"},
+        )
+
+
+async def set_contact_name(
+    conn: AsyncConnection, conversation_id: str, name: str, now: datetime
+) -> None:
+    await conn.execute(
+        sa.update(conversations)
+        .where(conversations.c.id == conversation_id)
+        .values(contact_name=name, updated_at=now)
+    )
+
+
+async def active_workflow_settings(
+    conn: AsyncConnection, conversation_id: str
+) -> sa.RowMapping | None:
+    """Debounce and read mode of the workflow running for this conversation, if any,
+    with the execution's status."""
+    result = await conn.execute(
+        sa.select(
+            workflows.c.message_debounce_seconds,
+            workflows.c.inbound_message_read_mode,
+            executions.c.status,
+        )
+        .join(executions, executions.c.workflow_id == workflows.c.id)
+        .where(executions.c.conversation_id == conversation_id)
+        .where(executions.c.status.in_(_ACTIVE))
+        .where(executions.c.observer.is_(False))
+        .where(executions.c.parent_execution_id.is_(None))
+        .order_by(executions.c.created_at.desc())
+        .limit(1)
+    )
+    return result.mappings().first()
+
+
+async def inbound_workflow_settings(
+    conn: AsyncConnection, project_id: str, phone_number_id: str
+) -> sa.RowMapping | None:
+    """Debounce and read mode of the number's active inbound_message workflow."""
+    result = await conn.execute(
+        sa.select(workflows.c.message_debounce_seconds, workflows.c.inbound_message_read_mode)
+        .join(triggers, triggers.c.workflow_id == workflows.c.id)
+        .where(triggers.c.project_id == project_id)
+        .where(triggers.c.trigger_type == "inbound_message")
+        .where(triggers.c.active.is_(True))
+        .where(triggers.c.phone_number_id == phone_number_id)
+        .where(workflows.c.status == "active")
+        .order_by(triggers.c.created_at)
+        .limit(1)
+    )
+    return result.mappings().first()
+
+
+async def event_triggers(
+    conn: AsyncConnection, project_id: str, event: str, phone_number_id: str | None
+) -> list[sa.RowMapping]:
+    """Active whatsapp_event triggers for `event` on this number (or on any number)."""
+    number_match: sa.ColumnElement[bool] = triggers.c.phone_number_id.is_(None)
+    if phone_number_id is not None:
+        number_match = sa.or_(number_match, triggers.c.phone_number_id == phone_number_id)
+    result = await conn.execute(
+        sa.select(triggers.c.id, triggers.c.workflow_id)
+        .join(workflows, workflows.c.id == triggers.c.workflow_id)
+        .where(triggers.c.project_id == project_id)
+        .where(triggers.c.trigger_type == "whatsapp_event")
+        .where(triggers.c.active.is_(True))
+        .where(triggers.c.event == event)
+        .where(number_match)
+        .where(workflows.c.status == "active")
+    )
+    return list(result.mappings().all())
+
+
+async def latest_inbound_wamid(conn: AsyncConnection, conversation_id: str) -> str | None:
+    result = await conn.execute(
+        sa.select(messages.c.provider_message_id)
+        .where(messages.c.conversation_id == conversation_id)
+        .where(messages.c.direction == "inbound")
+        .where(messages.c.provider_message_id.is_not(None))
+        .order_by(messages.c.created_at.desc(), messages.c.id.desc())
+        .limit(1)
+    )
+    value = result.scalar()
+    return str(value) if value else None

@@ -1,0 +1,47 @@
+"""Flows and small readers shared by the end-to-end WhatsApp tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.api.helpers import create_workflow
+from tests.support import chain, edge, node, table_rows
+from tests.whatsapp_e2e.conftest import NUMBER, P, World
+
+
+async def inbound_flow(
+    world: World, definition: dict[str, Any], *, name: str = "Inbound", **settings: Any
+) -> str:
+    """An active workflow started by messages to NUMBER (inbound_message trigger)."""
+    workflow = await create_workflow(world.api, name, definition)
+    trigger = {"trigger": {"trigger_type": "inbound_message", "phone_number_id": NUMBER}}
+    response = await world.api.post(f"{P}/workflows/{workflow['id']}/triggers", json=trigger)
+    assert response.status_code == 201, response.text
+    changes = {"status": "active", **settings}
+    response = await world.api.patch(f"{P}/workflows/{workflow['id']}", json={"workflow": changes})
+    assert response.status_code == 200, response.text
+    return str(workflow["id"])
+
+
+def echo_loop() -> dict[str, Any]:
+    """start -> "ready" -> wait -> "got: <input>" -> back to the wait, forever."""
+    definition = chain(
+        node("start", "start"),
+        node("hello", "send_text", message="ready"),
+        node("wait", "wait_for_response"),
+        node("echo", "send_text", message="got: {{vars.last_user_input}}"),
+    )
+    definition["edges"].append(edge("echo", "wait"))
+    return definition
+
+
+async def rows(world: World, table: Any, **where: Any) -> list[dict[str, Any]]:
+    return await table_rows(world.engine, table, **where)
+
+
+def sent_texts(world: World, to: str | None = None) -> list[str]:
+    return [
+        str(r["body"]["text"]["body"])
+        for r in world.fake.records(kind="message", to=to, type="text")
+        if r["http_status"] == 200
+    ]
