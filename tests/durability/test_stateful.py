@@ -15,6 +15,7 @@ pending: every message was routed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 from collections import Counter
 from typing import Any
@@ -43,24 +44,36 @@ def echo_flow() -> dict[str, Any]:
     nodes = [
         node("start", "start"),
         node("greet", "send_text", message="hello"),
-        node("wait", "wait_for_response", has_timeout=True, timeout_seconds=TIMEOUT_SECONDS,
-             save_response_to="answer"),
-        node("check", "decide", decision_type="rules", conditions=[
-            {"label": "timeout", "expression": "system.last_resume.reason == 'timeout'"},
-            {"label": "stop", "expression": "vars.answer == 'stop'"},
-            {"label": "echo"},
-        ]),
+        node(
+            "wait",
+            "wait_for_response",
+            has_timeout=True,
+            timeout_seconds=TIMEOUT_SECONDS,
+            save_response_to="answer",
+        ),
+        node(
+            "check",
+            "decide",
+            decision_type="rules",
+            conditions=[
+                {"label": "timeout", "expression": "system.last_resume.reason == 'timeout'"},
+                {"label": "stop", "expression": "vars.answer == 'stop'"},
+                {"label": "echo"},
+            ],
+        ),
         node("nudge", "send_text", message="still there?"),
         node("echo", "send_text", message="echo {{vars.answer}}"),
         node("bye", "send_text", message="bye"),
     ]
     edges = [
-        {"source": "start", "target": "greet"}, {"source": "greet", "target": "wait"},
+        {"source": "start", "target": "greet"},
+        {"source": "greet", "target": "wait"},
         {"source": "wait", "target": "check"},
         {"source": "check", "target": "nudge", "label": "timeout"},
         {"source": "check", "target": "bye", "label": "stop"},
         {"source": "check", "target": "echo", "label": "echo"},
-        {"source": "nudge", "target": "wait"}, {"source": "echo", "target": "wait"},
+        {"source": "nudge", "target": "wait"},
+        {"source": "echo", "target": "wait"},
     ]
     return {"nodes": nodes, "edges": edges}
 
@@ -92,10 +105,14 @@ def make_machine(loop: asyncio.AbstractEventLoop, engine: Engine, clock: FakeClo
 
         @rule()
         def open_conversation(self) -> None:
-            conversation_id = run(sandbox.open_conversation(
-                engine, project_id=self.project_id, workflow_id=self.workflow_id,
-                user=f"u{self.example}-{len(self.conversations)}",
-            ))
+            conversation_id = run(
+                sandbox.open_conversation(
+                    engine,
+                    project_id=self.project_id,
+                    workflow_id=self.workflow_id,
+                    user=f"u{self.example}-{len(self.conversations)}",
+                )
+            )
             self.conversations.append(conversation_id)
 
         @rule(which=st.integers(0, 50), text=st.sampled_from(["hi", "a", "b", "stop", "42"]))
@@ -111,8 +128,19 @@ def make_machine(loop: asyncio.AbstractEventLoop, engine: Engine, clock: FakeClo
             conversation_id, wamid, text = self.sent[which % len(self.sent)]
             assert run(self._receive(conversation_id, wamid, text)) is None
 
-        @rule(seconds=st.sampled_from([1, 20, TIMEOUT_SECONDS - 1, TIMEOUT_SECONDS,
-                                       TIMEOUT_SECONDS + 1, LEASE_SECONDS + 1, 3600]))
+        @rule(
+            seconds=st.sampled_from(
+                [
+                    1,
+                    20,
+                    TIMEOUT_SECONDS - 1,
+                    TIMEOUT_SECONDS,
+                    TIMEOUT_SECONDS + 1,
+                    LEASE_SECONDS + 1,
+                    3600,
+                ]
+            )
+        )
         def time_passes(self, seconds: int) -> None:
             clock.advance(seconds)
 
@@ -154,10 +182,8 @@ def make_machine(loop: asyncio.AbstractEventLoop, engine: Engine, clock: FakeClo
                 await adv.flush()
                 raise Crash()
 
-            try:
+            with contextlib.suppress(Crash):
                 run(engine.runtime.op(route_then_die))
-            except Crash:
-                pass
             assert run(self._snapshot()) == before
 
         # --- invariants ------------------------------------------------------------------
@@ -170,11 +196,14 @@ def make_machine(loop: asyncio.AbstractEventLoop, engine: Engine, clock: FakeClo
             clock.advance(LEASE_SECONDS + 1)
             run(Worker(engine.runtime, engine.dispatcher, worker_id="final").drain())
             run(self._check())
-            pending = run(self._count(
-                sa.select(sa.func.count()).select_from(messages)
-                .where(messages.c.project_id == self.project_id)
-                .where(messages.c.routing == "pending")
-            ))
+            pending = run(
+                self._count(
+                    sa.select(sa.func.count())
+                    .select_from(messages)
+                    .where(messages.c.project_id == self.project_id)
+                    .where(messages.c.routing == "pending")
+                )
+            )
             assert pending == 0, "every message is routed once the worker has drained"
 
         # --- helpers ---------------------------------------------------------------------
@@ -184,7 +213,8 @@ def make_machine(loop: asyncio.AbstractEventLoop, engine: Engine, clock: FakeClo
                 conversation = await message_store.get_conversation(adv.conn, conversation_id)
                 assert conversation is not None
                 return await routing.receive_message(
-                    adv, conversation,
+                    adv,
+                    conversation,
                     message={"type": "text", "text": text, "input": text, "channel": "sandbox"},
                     provider_message_id=wamid,
                 )
@@ -197,29 +227,43 @@ def make_machine(loop: asyncio.AbstractEventLoop, engine: Engine, clock: FakeClo
 
         async def _snapshot(self) -> Any:
             async with engine.db.read() as conn:
-                rows = (await conn.execute(
-                    sa.select(executions.c.id, executions.c.version, executions.c.status)
-                    .where(executions.c.project_id == self.project_id)
-                    .order_by(executions.c.id)
-                )).all()
-                routed = (await conn.execute(
-                    sa.select(messages.c.id, messages.c.routing)
-                    .where(messages.c.project_id == self.project_id).order_by(messages.c.id)
-                )).all()
-                events = (await conn.execute(
-                    sa.select(sa.func.count()).select_from(execution_events)
-                    .join(executions, executions.c.id == execution_events.c.execution_id)
-                    .where(executions.c.project_id == self.project_id)
-                )).scalar()
+                rows = (
+                    await conn.execute(
+                        sa.select(executions.c.id, executions.c.version, executions.c.status)
+                        .where(executions.c.project_id == self.project_id)
+                        .order_by(executions.c.id)
+                    )
+                ).all()
+                routed = (
+                    await conn.execute(
+                        sa.select(messages.c.id, messages.c.routing)
+                        .where(messages.c.project_id == self.project_id)
+                        .order_by(messages.c.id)
+                    )
+                ).all()
+                events = (
+                    await conn.execute(
+                        sa.select(sa.func.count())
+                        .select_from(execution_events)
+                        .join(executions, executions.c.id == execution_events.c.execution_id)
+                        .where(executions.c.project_id == self.project_id)
+                    )
+                ).scalar()
             return [tuple(r) for r in rows], [tuple(r) for r in routed], events
 
         async def _check(self) -> None:
             async with engine.db.read() as conn:
                 mine = executions.c.project_id == self.project_id
-                rows = (await conn.execute(
-                    sa.select(executions.c.id, executions.c.status, executions.c.version,
-                              executions.c.ended_at).where(mine)
-                )).all()
+                rows = (
+                    await conn.execute(
+                        sa.select(
+                            executions.c.id,
+                            executions.c.status,
+                            executions.c.version,
+                            executions.c.ended_at,
+                        ).where(mine)
+                    )
+                ).all()
                 for execution_id, status, version, ended_at in rows:
                     assert version >= self.versions.get(execution_id, 0)
                     self.versions[execution_id] = version
@@ -227,30 +271,52 @@ def make_machine(loop: asyncio.AbstractEventLoop, engine: Engine, clock: FakeClo
                         assert self.terminal[execution_id] == (status, ended_at)
                     elif status in ("ended", "failed"):
                         self.terminal[execution_id] = (status, ended_at)
-                inputs = (await conn.execute(
-                    sa.select(execution_events.c.payload)
-                    .join(executions, executions.c.id == execution_events.c.execution_id)
-                    .where(mine).where(execution_events.c.event_type == "user_input_received")
-                )).scalars().all()
+                inputs = (
+                    (
+                        await conn.execute(
+                            sa.select(execution_events.c.payload)
+                            .join(executions, executions.c.id == execution_events.c.execution_id)
+                            .where(mine)
+                            .where(execution_events.c.event_type == "user_input_received")
+                        )
+                    )
+                    .scalars()
+                    .all()
+                )
                 consumed = Counter(m for payload in inputs for m in payload["message_ids"])
                 assert not consumed or max(consumed.values()) == 1, consumed.most_common(3)
-                stored = Counter((await conn.execute(
-                    sa.select(messages.c.provider_message_id)
-                    .where(messages.c.project_id == self.project_id)
-                    .where(messages.c.direction == "inbound")
-                )).scalars().all())
+                stored = Counter(
+                    (
+                        await conn.execute(
+                            sa.select(messages.c.provider_message_id)
+                            .where(messages.c.project_id == self.project_id)
+                            .where(messages.c.direction == "inbound")
+                        )
+                    )
+                    .scalars()
+                    .all()
+                )
                 assert not stored or max(stored.values()) == 1
-                seqs = (await conn.execute(
-                    sa.select(sa.func.count(), sa.func.min(execution_events.c.seq),
-                              sa.func.max(execution_events.c.seq))
-                    .join(executions, executions.c.id == execution_events.c.execution_id)
-                    .where(mine).group_by(execution_events.c.execution_id)
-                )).all()
+                seqs = (
+                    await conn.execute(
+                        sa.select(
+                            sa.func.count(),
+                            sa.func.min(execution_events.c.seq),
+                            sa.func.max(execution_events.c.seq),
+                        )
+                        .join(executions, executions.c.id == execution_events.c.execution_id)
+                        .where(mine)
+                        .group_by(execution_events.c.execution_id)
+                    )
+                ).all()
                 assert all(low == 1 and high == count for count, low, high in seqs)
-                keys = (await conn.execute(
-                    sa.select(sa.func.count(), sa.func.count(sa.distinct(outbox.c.idempotency_key)))
-                    .where(outbox.c.project_id == self.project_id)
-                )).one()
+                keys = (
+                    await conn.execute(
+                        sa.select(
+                            sa.func.count(), sa.func.count(sa.distinct(outbox.c.idempotency_key))
+                        ).where(outbox.c.project_id == self.project_id)
+                    )
+                ).one()
                 assert keys[0] == keys[1]
 
     return EngineMachine
