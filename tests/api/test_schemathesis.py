@@ -33,7 +33,7 @@ from convoflow.services.workflow_api import WorkflowChanges
 from tests.api.helpers import canonical
 from tests.conftest import BACKENDS, Templates, fresh_database
 
-EXAMPLES_PER_OPERATION = 150
+EXAMPLES_PER_OPERATION = 30
 SETTINGS = Settings(rate_limit_per_minute=10**9, start_burst_per_second=10**9)
 
 

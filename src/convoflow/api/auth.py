@@ -98,14 +98,15 @@ async def optional_actor(
 ) -> Actor | None:
     """The caller, or None when no key was sent (public function invokes)."""
     key = presented_key(x_api_key, bearer)
-    if key is None:
-        return None
-    actor = await resolve_key(get_engine(request), request.app.state.key_cache, key)
-    if actor is None:
+    actor = None
+    if key is not None:
+        actor = await resolve_key(get_engine(request), request.app.state.key_cache, key)
+    # Kapso counts per key, and per client address for requests without a valid key.
+    bucket = str(actor.key_id) if actor else f"ip:{request.client.host if request.client else ''}"
+    headers = get_limits(request).check_request(bucket)
+    request.scope.setdefault("state", {})[RATE_HEADERS_KEY] = headers
+    if key is not None and actor is None:
         raise ApiError(401, "Invalid API key: no active key matches the one sent")
-    request.scope.setdefault("state", {})[RATE_HEADERS_KEY] = get_limits(request).check_request(
-        str(actor.key_id)
-    )
     return actor
 
 

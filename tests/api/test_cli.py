@@ -1,0 +1,59 @@
+"""`convoflow projects create`, `api-keys create` and `demo` (what `make run` calls)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from typer.testing import CliRunner
+
+from convoflow.cli import app
+from convoflow.services.container import build_engine
+from convoflow.services.projects import hash_api_key
+from convoflow.store import projects as project_store
+
+runner = CliRunner()
+
+
+def _invoke(*args: str) -> str:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def _key_exists(url: str, key: str) -> bool:
+    async def check() -> bool:
+        engine = build_engine(url, pool_size=1)
+        try:
+            async with engine.db.read() as conn:
+                return await project_store.find_api_key(conn, hash_api_key(key)) is not None
+        finally:
+            await engine.close()
+
+    return asyncio.run(check())
+
+
+def test_projects_and_keys(db_url):
+    project_id = _invoke("projects", "create", "acme", "--database-url", db_url).strip()
+    assert len(project_id) == 36
+    again = runner.invoke(app, ["projects", "create", "acme", "--database-url", db_url])
+    assert again.exit_code != 0 and "already exists" in again.output
+    for name_or_id in ("acme", project_id):
+        key = _invoke("api-keys", "create", "--project", name_or_id, "--database-url", db_url)
+        key = key.strip().splitlines()[-1]
+        assert key.startswith("cf_") and _key_exists(db_url, key)
+    missing = runner.invoke(
+        app, ["api-keys", "create", "--project", "nope", "--database-url", db_url]
+    )
+    assert missing.exit_code != 0
+
+
+def test_demo_is_idempotent_and_prints_a_working_key(db_url):
+    first = _invoke("demo", "--database-url", db_url)
+    second = _invoke("demo", "--database-url", db_url)
+    key = second.strip().splitlines()[-1]
+    assert _key_exists(db_url, key)
+    workflow_lines = [
+        line for line in (first + second).splitlines() if line.startswith("workflow:")
+    ]
+    assert len({line.split()[1] for line in workflow_lines}) == 1  # the same workflow reused
+    assert '"channel": "sandbox"' in second and "curl" in second
