@@ -31,8 +31,8 @@ test: $(VENV)/.installed-dev lint typecheck
 	CONVOFLOW_TEST_PG_ADMIN_URL="$$PG_ADMIN_URL" $(BIN)/pytest -q
 
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
 
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy

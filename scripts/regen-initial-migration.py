@@ -28,9 +28,9 @@ def main() -> None:
         cfg = alembic_config(f"sqlite:///{tmp}/empty.db")
         command.revision(cfg, message="initial schema", autogenerate=True, rev_id="0001")
     text = TARGET.read_text().replace("astext_type=Text()", "astext_type=sa.Text()")
-    text = "\n".join(
-        line for line in text.splitlines() if not line.startswith("Create Date:")
-    ) + "\n"
+    text = (
+        "\n".join(line for line in text.splitlines() if not line.startswith("Create Date:")) + "\n"
+    )
     TARGET.write_text(text)
     ruff = ROOT / ".venv/bin/ruff"
     subprocess.run([str(ruff), "format", "-q", str(TARGET)], check=True)

@@ -32,9 +32,7 @@ def _uuid7_int() -> int:
             _counter = 0
         counter = _counter
         rand = _fast_random.getrandbits(62)
-    return (
-        ((ms & ((1 << 48) - 1)) << 80) | (0x7 << 76) | (counter << 64) | (0b10 << 62) | rand
-    )
+    return ((ms & ((1 << 48) - 1)) << 80) | (0x7 << 76) | (counter << 64) | (0b10 << 62) | rand
 
 
 def uuid7() -> uuid.UUID:

@@ -117,7 +117,5 @@ async def world(
     await add_number(engine, project_id)
     async with serve(create_app(engine, run_worker=False)) as url:
         fake[0].configure({"webhook_url": f"{url}/webhooks/whatsapp"})
-        async with httpx.AsyncClient(
-            base_url=url, headers={"X-API-Key": key}, timeout=30
-        ) as api:
+        async with httpx.AsyncClient(base_url=url, headers={"X-API-Key": key}, timeout=30) as api:
             yield World(engine, clock, fake[0], api, url, project_id, key)

@@ -10,11 +10,17 @@ from tests.whatsapp_e2e.conftest import NUMBER, P, World
 
 
 async def inbound_flow(
-    world: World, definition: dict[str, Any], *, name: str = "Inbound", **settings: Any
+    world: World,
+    definition: dict[str, Any],
+    *,
+    name: str = "Inbound",
+    trigger: dict[str, Any] | None = None,
+    **settings: Any,
 ) -> str:
-    """An active workflow started by messages to NUMBER (inbound_message trigger)."""
+    """An active workflow started by messages to NUMBER (inbound_message trigger), or by
+    the given trigger."""
     workflow = await create_workflow(world.api, name, definition)
-    trigger = {"trigger": {"trigger_type": "inbound_message", "phone_number_id": NUMBER}}
+    trigger = {"trigger": trigger or {"trigger_type": "inbound_message", "phone_number_id": NUMBER}}
     response = await world.api.post(f"{P}/workflows/{workflow['id']}/triggers", json=trigger)
     assert response.status_code == 201, response.text
     changes = {"status": "active", **settings}
@@ -45,3 +51,34 @@ def sent_texts(world: World, to: str | None = None) -> list[str]:
         for r in world.fake.records(kind="message", to=to, type="text")
         if r["http_status"] == 200
     ]
+
+
+def echo_start() -> dict[str, Any]:
+    """start -> "got: <input>" -> wait -> back to the echo: one send per input."""
+    definition = chain(
+        node("start", "start"),
+        node("echo", "send_text", message="got: {{vars.last_user_input}}"),
+        node("wait", "wait_for_response"),
+    )
+    definition["edges"].append(edge("wait", "echo"))
+    return definition
+
+
+async def executions_of(world: World, wa_id: str) -> list[dict[str, Any]]:
+    from convoflow.store.schema import conversations, executions
+
+    found: list[dict[str, Any]] = []
+    for conversation in await rows(world, conversations, wa_id=wa_id):
+        found += await rows(world, executions, conversation_id=conversation["id"])
+    return found
+
+
+async def input_message_ids(world: World, execution_id: str) -> list[str]:
+    """Every wamid the execution took as input, in the order it took them."""
+    from tests.support import events
+
+    taken: list[str] = []
+    for event in await events(world.engine, execution_id):
+        if event["event_type"] == "user_input_received":
+            taken += event["payload"]["message_ids"]
+    return taken

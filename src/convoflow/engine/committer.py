@@ -6,6 +6,12 @@ the next batch, so under load the cost of a durable commit (an fsync on SQLite w
 synchronous=FULL, a WAL flush on PostgreSQL) is shared; with one caller a batch is one
 operation and nothing waits. Operations must only touch the database (no network), and
 must be safe to run again: after a failed commit each is retried alone.
+
+There are no per-operation savepoints: they cost two statements per operation. An
+operation that raises before writing anything (a 404, a 409, a validation error) leaves
+the shared transaction untouched and fails alone; one that raises after a write or with
+a database error makes the whole batch roll back and be retried operation by operation
+(`store.db` marks every data-changing statement on the connection).
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ import structlog
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from convoflow.store.db import Database
+from convoflow.store.db import WROTE, Database
 
 T = TypeVar("T")
 AfterCommit = Callable[[], None]
@@ -97,28 +103,29 @@ class GroupCommitter:
             results: list[tuple[_Pending[Any], bool, Any]] = []
             for item in batch:
                 item.hooks = []
-                # Plain SAVEPOINT statements: SQLAlchemy's begin_nested() builds a new
-                # clause (and cache key) per call, which showed up in profiles.
-                await conn.exec_driver_sql("SAVEPOINT cf_op")
+                conn.info[WROTE] = False
                 try:
                     value = await item.op(conn, item.hooks)
                 except Exception as exc:
-                    if _is_transaction_fatal(exc):
-                        raise
-                    await conn.exec_driver_sql("ROLLBACK TO SAVEPOINT cf_op")
-                    await conn.exec_driver_sql("RELEASE SAVEPOINT cf_op")
+                    # No savepoints (they cost two statements per operation): an
+                    # operation that fails before writing anything, with no database
+                    # error, leaves the transaction as it was. Anything else taints the
+                    # batch, which is then rolled back and retried operation by operation.
+                    if conn.info[WROTE] or isinstance(exc, DBAPIError):
+                        raise TaintedBatch() from exc
                     results.append((item, False, exc))
                     continue
-                await conn.exec_driver_sql("RELEASE SAVEPOINT cf_op")
                 results.append((item, True, value))
             return results
 
         try:
             results = await self.db.run_write(body)
         except Exception as exc:
-            # The shared transaction is gone (deadlock victim, serialization failure,
-            # lost connection): nothing of this batch committed. Retry each alone.
-            log.warning("batch commit failed; retrying operations alone", error=str(exc))
+            # Nothing of this batch committed: an operation failed half-way, or the
+            # shared transaction is gone (deadlock victim, serialization failure, lost
+            # connection). Retry each operation alone, in its own transaction.
+            if not isinstance(exc, TaintedBatch):
+                log.warning("batch commit failed; retrying operations alone", error=str(exc))
             self.stats.retried_alone += len(batch)
             for item in batch:
                 await self._run_alone(item)
@@ -156,6 +163,10 @@ class GroupCommitter:
             return
 
 
+class TaintedBatch(Exception):
+    """An operation failed after writing (or with a database error) inside a batch."""
+
+
 def _run_hooks(hooks: list[AfterCommit]) -> None:
     for hook in hooks:
         try:
@@ -181,11 +192,4 @@ def _is_retryable(exc: BaseException) -> bool:
         if _sqlstate(exc) in _RETRYABLE_SQLSTATES:
             return True
         return "database is locked" in str(exc)
-    return False
-
-
-def _is_transaction_fatal(exc: BaseException) -> bool:
-    """Errors after which the outer transaction cannot continue even past a savepoint."""
-    if isinstance(exc, DBAPIError):
-        return exc.connection_invalidated or _sqlstate(exc) in _RETRYABLE_SQLSTATES
     return False

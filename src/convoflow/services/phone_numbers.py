@@ -9,7 +9,6 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-import structlog
 from sqlalchemy.engine import RowMapping
 
 from convoflow.engine.advance import Advance
@@ -21,7 +20,6 @@ if TYPE_CHECKING:
     from convoflow.services.container import Engine
     from convoflow.services.whatsapp_setup import WhatsAppServices
 
-log = structlog.get_logger(__name__)
 _ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
 
@@ -109,7 +107,6 @@ async def add_number(
 
     created = await engine.runtime.op(create)
     whatsapp(engine).directory.forget_number(spec.phone_number_id)
-    log.info("phone number added", phone_number_id=spec.phone_number_id)
     return created
 
 

@@ -117,16 +117,32 @@ def _source(rows: list[RowMapping]) -> str:
     return str(rows[-1]["content"].get("channel") or "whatsapp")
 
 
+# Built once: both run on every routed message (building a statement and its cache key
+# costs more than running it on SQLite).
+_ACTIVE_EXECUTION = (
+    sa.select(executions.c.id)
+    .where(executions.c.conversation_id == sa.bindparam("conversation_id"))
+    .where(executions.c.parent_execution_id.is_(None))
+    .where(executions.c.observer.is_(False))
+    .where(executions.c.status.in_(tuple(sorted(st.ACTIVE))))
+    .order_by(executions.c.created_at.desc())
+    .limit(1)
+)
+_INBOUND_WORKFLOW = (
+    sa.select(triggers.c.workflow_id)
+    .join(workflows, workflows.c.id == triggers.c.workflow_id)
+    .where(triggers.c.project_id == sa.bindparam("project_id"))
+    .where(triggers.c.trigger_type == "inbound_message")
+    .where(triggers.c.active.is_(True))
+    .where(triggers.c.phone_number_id == sa.bindparam("phone_number_id"))
+    .where(workflows.c.status == "active")
+    .order_by(triggers.c.created_at)
+    .limit(1)
+)
+
+
 async def active_execution_id(adv: Advance, conversation_id: str) -> str | None:
-    result = await adv.conn.execute(
-        sa.select(executions.c.id)
-        .where(executions.c.conversation_id == conversation_id)
-        .where(executions.c.parent_execution_id.is_(None))
-        .where(executions.c.observer.is_(False))
-        .where(executions.c.status.in_(tuple(st.ACTIVE)))
-        .order_by(executions.c.created_at.desc())
-        .limit(1)
-    )
+    result = await adv.conn.execute(_ACTIVE_EXECUTION, {"conversation_id": conversation_id})
     value = result.scalar()
     return str(value) if value else None
 
@@ -209,15 +225,11 @@ async def inbound_workflow_for(adv: Advance, conversation: RowMapping) -> str | 
     if metadata.get("workflow_id"):
         return str(metadata["workflow_id"])
     result = await adv.conn.execute(
-        sa.select(triggers.c.workflow_id)
-        .join(workflows, workflows.c.id == triggers.c.workflow_id)
-        .where(triggers.c.project_id == conversation["project_id"])
-        .where(triggers.c.trigger_type == "inbound_message")
-        .where(triggers.c.active.is_(True))
-        .where(triggers.c.phone_number_id == conversation["phone_number_id"])
-        .where(workflows.c.status == "active")
-        .order_by(triggers.c.created_at)
-        .limit(1)
+        _INBOUND_WORKFLOW,
+        {
+            "project_id": conversation["project_id"],
+            "phone_number_id": conversation["phone_number_id"],
+        },
     )
     value = result.scalar()
     return str(value) if value else None

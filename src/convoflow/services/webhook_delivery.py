@@ -132,7 +132,7 @@ async def handle_delivery_job(runtime: Runtime, job: RowMapping) -> None:
     log.info(
         "webhook delivery attempt",
         delivery_id=delivery_id,
-        event=delivery["event"],
+        webhook_event=delivery["event"],
         attempt=attempt,
         status=status_code,
         ok=error is None,

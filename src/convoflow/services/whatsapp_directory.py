@@ -8,9 +8,11 @@ entry at once; another process sees a change within TTL_SECONDS (docs/whatsapp.m
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from sqlalchemy.engine import RowMapping
 
@@ -75,15 +77,40 @@ class WhatsAppDirectory:
         self._numbers: _TtlCache[str, NumberEntry | None] = _TtlCache(ttl)
         self._all: _TtlCache[str, list[NumberEntry]] = _TtlCache(ttl)
         self._webhooks: _TtlCache[str, list[RowMapping]] = _TtlCache(ttl)
+        # One database read per expired key, however many callers miss it at once (a
+        # dispatcher batch sends hundreds of messages from the same number).
+        self._loading: dict[tuple[str, str], asyncio.Future[Any]] = {}
 
-    async def number(self, phone_number_id: str) -> NumberEntry | None:
-        hit, value = self._numbers.get(phone_number_id)
+    async def _load(
+        self, cache: _TtlCache[str, Any], kind: str, key: str, read: Callable[[], Awaitable[Any]]
+    ) -> Any:
+        hit, value = cache.get(key)
         if hit:
             return value
-        async with self.db.read() as conn:
-            row = await number_store.get_credentials_row(conn, phone_number_id)
-        entry = _entry(row) if row is not None else None
-        self._numbers.put(phone_number_id, entry)
+        pending = self._loading.get((kind, key))
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._loading[(kind, key)] = future
+        try:
+            value = await read()
+            cache.put(key, value)
+            future.set_result(value)
+            return value
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: waiters re-raise it, nobody logs it twice
+            raise
+        finally:
+            del self._loading[(kind, key)]
+
+    async def number(self, phone_number_id: str) -> NumberEntry | None:
+        async def read() -> NumberEntry | None:
+            async with self.db.read() as conn:
+                row = await number_store.get_credentials_row(conn, phone_number_id)
+            return _entry(row) if row is not None else None
+
+        entry: NumberEntry | None = await self._load(self._numbers, "number", phone_number_id, read)
         return entry
 
     async def credentials(self, phone_number_id: str) -> PhoneCredentials | None:
@@ -92,22 +119,20 @@ class WhatsAppDirectory:
         return entry.credentials if entry is not None else None
 
     async def all_numbers(self) -> list[NumberEntry]:
-        hit, value = self._all.get("all")
-        if hit and value is not None:
-            return value
-        async with self.db.read() as conn:
-            rows = await number_store.all_credentials_rows(conn)
-        entries = [_entry(row) for row in rows]
-        self._all.put("all", entries)
+        async def read() -> list[NumberEntry]:
+            async with self.db.read() as conn:
+                rows = await number_store.all_credentials_rows(conn)
+            return [_entry(row) for row in rows]
+
+        entries: list[NumberEntry] = await self._load(self._all, "all", "all", read)
         return entries
 
     async def webhooks(self, project_id: str) -> list[RowMapping]:
-        hit, value = self._webhooks.get(project_id)
-        if hit and value is not None:
-            return value
-        async with self.db.read() as conn:
-            rows = await webhook_store.active_webhooks(conn, project_id)
-        self._webhooks.put(project_id, rows)
+        async def read() -> list[RowMapping]:
+            async with self.db.read() as conn:
+                return await webhook_store.active_webhooks(conn, project_id)
+
+        rows: list[RowMapping] = await self._load(self._webhooks, "webhooks", project_id, read)
         return rows
 
     def forget_number(self, phone_number_id: str) -> None:

@@ -74,6 +74,16 @@ async def receive_webhook(engine: Engine, raw: bytes, signature: str | None) -> 
             401, {"error": "Missing X-Hub-Signature-256 header: Meta signs every webhook "
                            "with the app secret; unsigned bodies are refused"}
         )  # fmt: skip
+    try:
+        return await _authenticate_and_apply(engine, raw, signature)
+    except SQLAlchemyError:
+        log.exception("could not store a WhatsApp webhook")
+        return WebhookOutcome(
+            503, {"error": "the webhook could not be stored right now; Meta will retry it"}
+        )
+
+
+async def _authenticate_and_apply(engine: Engine, raw: bytes, signature: str) -> WebhookOutcome:
     directory = whatsapp(engine).directory
     parsed = parse_webhook(raw)
     numbers: dict[str, NumberEntry] = {}
@@ -95,13 +105,7 @@ async def receive_webhook(engine: Engine, raw: bytes, signature: str | None) -> 
         batch = InboundBatch(adv, numbers, EventSink(adv, webhooks))
         return await apply_webhook(batch, raw, parsed)
 
-    try:
-        counts = await engine.runtime.op(apply)
-    except SQLAlchemyError:
-        log.exception("could not store a WhatsApp webhook")
-        return WebhookOutcome(
-            503, {"error": "the webhook could not be stored right now; Meta will retry it"}
-        )
+    counts = await engine.runtime.op(apply)
     return WebhookOutcome(200, {"data": {"received": True, **counts}})
 
 

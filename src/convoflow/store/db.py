@@ -31,6 +31,19 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 T = TypeVar("T")
+# conn.info key set to True by every data-changing statement (see engine/committer.py).
+WROTE = "convoflow_wrote"
+_READ_PREFIXES = ("SELECT", "WITH", "PRAGMA", "SAVEPOINT", "RELEASE")
+
+
+def _mark_writes(sync_engine: sa.Engine) -> None:
+    @event.listens_for(sync_engine, "before_cursor_execute")
+    def _before(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        # Row locks taken by SELECT ... FOR UPDATE are no write: they only last until
+        # the batch commits.
+        if not statement.lstrip()[:9].upper().startswith(_READ_PREFIXES):
+            conn.info[WROTE] = True
+
 
 SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -85,6 +98,7 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         self._writer: SqliteWriter | None = None
+        _mark_writes(self.engine.sync_engine)
         if self.is_sqlite:
             self._install_sqlite_hooks(self.engine.sync_engine)
 
@@ -175,6 +189,7 @@ class SqliteWriter:
             connect_args={"check_same_thread": False},
         )
         Database._install_sqlite_hooks(self.sync_engine)
+        _mark_writes(self.sync_engine)
         self.loop = asyncio.new_event_loop()
         self._connection: sa.Connection | None = None
         self._thread = threading.Thread(target=self._serve, name="sqlite-writer", daemon=True)

@@ -29,36 +29,111 @@ STATUS_ALIASES = {"played": "read"}
 _ACTIVE = ("running", "waiting", "handoff")
 
 
-def _insert(conn: AsyncConnection, table: sa.Table) -> Any:
-    return postgresql.insert(table) if conn.dialect.name == "postgresql" else sqlite.insert(table)
+# Built once, with bind parameters: these run for every webhook, and building a
+# statement (plus its cache key) costs more than running it on SQLite.
+_INSERT_RECEIPT = sa.insert(whatsapp_webhook_receipts)
+_INSERT_STATUS = {
+    name: dialect.insert(message_statuses).on_conflict_do_nothing(
+        index_elements=["provider_message_id", "status"]
+    )
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
+_STATUSES_OF = (
+    sa.select(message_statuses)
+    .where(message_statuses.c.provider_message_id == sa.bindparam("wamid"))
+    .order_by(message_statuses.c.created_at, message_statuses.c.id)
+)
+_MESSAGE_BY_WAMID = sa.select(messages).where(
+    messages.c.provider_message_id == sa.bindparam("wamid")
+)
+_ACTIVE_CONVERSATION = (
+    sa.select(conversations)
+    .where(conversations.c.phone_number_id == sa.bindparam("phone_number_id"))
+    .where(conversations.c.wa_id == sa.bindparam("wa_id"))
+    .where(conversations.c.status == "active")
+    .where(conversations.c.channel == "whatsapp")
+    .order_by(conversations.c.created_at.desc(), conversations.c.id.desc())
+    .limit(1)
+)
+_ACTIVE_WORKFLOW_SETTINGS = (
+    sa.select(
+        workflows.c.message_debounce_seconds,
+        workflows.c.inbound_message_read_mode,
+        executions.c.status,
+    )
+    .join(executions, executions.c.workflow_id == workflows.c.id)
+    .where(executions.c.conversation_id == sa.bindparam("conversation_id"))
+    .where(executions.c.status.in_(_ACTIVE))
+    .where(executions.c.observer.is_(False))
+    .where(executions.c.parent_execution_id.is_(None))
+    .order_by(executions.c.created_at.desc())
+    .limit(1)
+)
+_INBOUND_WORKFLOW_SETTINGS = (
+    sa.select(workflows.c.message_debounce_seconds, workflows.c.inbound_message_read_mode)
+    .join(triggers, triggers.c.workflow_id == workflows.c.id)
+    .where(triggers.c.project_id == sa.bindparam("project_id"))
+    .where(triggers.c.trigger_type == "inbound_message")
+    .where(triggers.c.active.is_(True))
+    .where(triggers.c.phone_number_id == sa.bindparam("phone_number_id"))
+    .where(workflows.c.status == "active")
+    .order_by(triggers.c.created_at)
+    .limit(1)
+)
+_EVENT_TRIGGERS = (
+    sa.select(triggers.c.id, triggers.c.workflow_id)
+    .join(workflows, workflows.c.id == triggers.c.workflow_id)
+    .where(triggers.c.project_id == sa.bindparam("project_id"))
+    .where(triggers.c.trigger_type == "whatsapp_event")
+    .where(triggers.c.active.is_(True))
+    .where(triggers.c.event == sa.bindparam("event"))
+    .where(
+        sa.or_(
+            triggers.c.phone_number_id.is_(None),
+            triggers.c.phone_number_id == sa.bindparam("phone_number_id"),
+        )
+    )
+    .where(workflows.c.status == "active")
+)
+_SET_CONTACT_NAME = (
+    sa.update(conversations)
+    .where(conversations.c.id == sa.bindparam("conversation_id"))
+    .values(contact_name=sa.bindparam("name"), updated_at=sa.bindparam("now"))
+)
+_SET_MESSAGE_STATUS = (
+    sa.update(messages)
+    .where(messages.c.id == sa.bindparam("message_id"))
+    .values(status=sa.bindparam("status"), updated_at=sa.bindparam("now"))
+)
+_LATEST_INBOUND = (
+    sa.select(messages.c.provider_message_id)
+    .where(messages.c.conversation_id == sa.bindparam("conversation_id"))
+    .where(messages.c.direction == "inbound")
+    .where(messages.c.provider_message_id.is_not(None))
+    .order_by(messages.c.created_at.desc(), messages.c.id.desc())
+    .limit(1)
+)
 
 
 async def insert_receipt(conn: AsyncConnection, row: dict[str, Any]) -> None:
-    await conn.execute(sa.insert(whatsapp_webhook_receipts), row)
+    await conn.execute(_INSERT_RECEIPT, row)
 
 
 async def insert_status(conn: AsyncConnection, row: dict[str, Any]) -> bool:
     """Record a receipt; False when this (wamid, status) was recorded before."""
-    stmt = (
-        _insert(conn, message_statuses)
-        .values(row)
-        .on_conflict_do_nothing(index_elements=["provider_message_id", "status"])
-    )
-    return bool((await conn.execute(stmt)).rowcount == 1)
+    result = await conn.execute(_INSERT_STATUS[conn.dialect.name], row)
+    return bool(result.rowcount == 1)
 
 
 async def statuses_of(conn: AsyncConnection, wamid: str) -> list[sa.RowMapping]:
-    result = await conn.execute(
-        sa.select(message_statuses)
-        .where(message_statuses.c.provider_message_id == wamid)
-        .order_by(message_statuses.c.created_at, message_statuses.c.id)
-    )
+    result = await conn.execute(_STATUSES_OF, {"wamid": wamid})
     return list(result.mappings().all())
 
 
 async def message_by_wamid(conn: AsyncConnection, wamid: str) -> sa.RowMapping | None:
-    result = await conn.execute(sa.select(messages).where(messages.c.provider_message_id == wamid))
-    return result.mappings().first()
+    result = await conn.execute(_MESSAGE_BY_WAMID, {"wamid": wamid})
+    row: sa.RowMapping | None = result.mappings().first()
+    return row
 
 
 def effective_status(status: str) -> str | None:
@@ -78,10 +153,15 @@ async def set_message_status(
     error: dict[str, Any] | None,
     now: datetime,
 ) -> None:
-    values: dict[str, Any] = {"status": status, "updated_at": now}
-    if error is not None:
-        values["error"] = error
-    await conn.execute(sa.update(messages).where(messages.c.id == message_id).values(values))
+    if error is None:
+        params = {"message_id": message_id, "status": status, "now": now}
+        await conn.execute(_SET_MESSAGE_STATUS, params)
+        return
+    await conn.execute(
+        sa.update(messages)
+        .where(messages.c.id == message_id)
+        .values(status=status, error=error, updated_at=now)
+    )
 
 
 async def apply_known_statuses(
@@ -104,16 +184,11 @@ async def apply_known_statuses(
 async def find_active_conversation(
     conn: AsyncConnection, phone_number_id: str, wa_id: str
 ) -> sa.RowMapping | None:
-    result = await conn.execute(
-        sa.select(conversations)
-        .where(conversations.c.phone_number_id == phone_number_id)
-        .where(conversations.c.wa_id == wa_id)
-        .where(conversations.c.status == "active")
-        .where(conversations.c.channel == "whatsapp")
-        .order_by(conversations.c.created_at.desc(), conversations.c.id.desc())
-        .limit(1)
+    params = {"phone_number_id": phone_number_id, "wa_id": wa_id}
+    row: sa.RowMapping | None = (
+        (await conn.execute(_ACTIVE_CONVERSATION, params)).mappings().first()
     )
-    return result.mappings().first()
+    return row
 
 
 async def lock_route(conn: AsyncConnection, phone_number_id: str, wa_id: str) -> None:
@@ -129,11 +204,8 @@ async def lock_route(conn: AsyncConnection, phone_number_id: str, wa_id: str) ->
 async def set_contact_name(
     conn: AsyncConnection, conversation_id: str, name: str, now: datetime
 ) -> None:
-    await conn.execute(
-        sa.update(conversations)
-        .where(conversations.c.id == conversation_id)
-        .values(contact_name=name, updated_at=now)
-    )
+    params = {"conversation_id": conversation_id, "name": name, "now": now}
+    await conn.execute(_SET_CONTACT_NAME, params)
 
 
 async def active_workflow_settings(
@@ -141,69 +213,31 @@ async def active_workflow_settings(
 ) -> sa.RowMapping | None:
     """Debounce and read mode of the workflow running for this conversation, if any,
     with the execution's status."""
-    result = await conn.execute(
-        sa.select(
-            workflows.c.message_debounce_seconds,
-            workflows.c.inbound_message_read_mode,
-            executions.c.status,
-        )
-        .join(executions, executions.c.workflow_id == workflows.c.id)
-        .where(executions.c.conversation_id == conversation_id)
-        .where(executions.c.status.in_(_ACTIVE))
-        .where(executions.c.observer.is_(False))
-        .where(executions.c.parent_execution_id.is_(None))
-        .order_by(executions.c.created_at.desc())
-        .limit(1)
-    )
-    return result.mappings().first()
+    result = await conn.execute(_ACTIVE_WORKFLOW_SETTINGS, {"conversation_id": conversation_id})
+    row: sa.RowMapping | None = result.mappings().first()
+    return row
 
 
 async def inbound_workflow_settings(
     conn: AsyncConnection, project_id: str, phone_number_id: str
 ) -> sa.RowMapping | None:
     """Debounce and read mode of the number's active inbound_message workflow."""
-    result = await conn.execute(
-        sa.select(workflows.c.message_debounce_seconds, workflows.c.inbound_message_read_mode)
-        .join(triggers, triggers.c.workflow_id == workflows.c.id)
-        .where(triggers.c.project_id == project_id)
-        .where(triggers.c.trigger_type == "inbound_message")
-        .where(triggers.c.active.is_(True))
-        .where(triggers.c.phone_number_id == phone_number_id)
-        .where(workflows.c.status == "active")
-        .order_by(triggers.c.created_at)
-        .limit(1)
+    params = {"project_id": project_id, "phone_number_id": phone_number_id}
+    row: sa.RowMapping | None = (
+        (await conn.execute(_INBOUND_WORKFLOW_SETTINGS, params)).mappings().first()
     )
-    return result.mappings().first()
+    return row
 
 
 async def event_triggers(
     conn: AsyncConnection, project_id: str, event: str, phone_number_id: str | None
 ) -> list[sa.RowMapping]:
     """Active whatsapp_event triggers for `event` on this number (or on any number)."""
-    number_match: sa.ColumnElement[bool] = triggers.c.phone_number_id.is_(None)
-    if phone_number_id is not None:
-        number_match = sa.or_(number_match, triggers.c.phone_number_id == phone_number_id)
-    result = await conn.execute(
-        sa.select(triggers.c.id, triggers.c.workflow_id)
-        .join(workflows, workflows.c.id == triggers.c.workflow_id)
-        .where(triggers.c.project_id == project_id)
-        .where(triggers.c.trigger_type == "whatsapp_event")
-        .where(triggers.c.active.is_(True))
-        .where(triggers.c.event == event)
-        .where(number_match)
-        .where(workflows.c.status == "active")
-    )
-    return list(result.mappings().all())
+    params = {"project_id": project_id, "event": event, "phone_number_id": phone_number_id}
+    return list((await conn.execute(_EVENT_TRIGGERS, params)).mappings().all())
 
 
 async def latest_inbound_wamid(conn: AsyncConnection, conversation_id: str) -> str | None:
-    result = await conn.execute(
-        sa.select(messages.c.provider_message_id)
-        .where(messages.c.conversation_id == conversation_id)
-        .where(messages.c.direction == "inbound")
-        .where(messages.c.provider_message_id.is_not(None))
-        .order_by(messages.c.created_at.desc(), messages.c.id.desc())
-        .limit(1)
-    )
+    result = await conn.execute(_LATEST_INBOUND, {"conversation_id": conversation_id})
     value = result.scalar()
     return str(value) if value else None

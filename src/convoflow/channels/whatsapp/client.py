@@ -6,6 +6,7 @@ logged, never put in an exception, never stored on the client.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -21,6 +22,7 @@ log = structlog.get_logger(__name__)
 DEFAULT_BASE_URL = "https://graph.facebook.com/v23.0"
 DEFAULT_RATE_PER_SECOND = 80.0  # Meta's default throughput per number
 DEFAULT_CONVERSATION_INTERVAL = 0.05
+IN_FLIGHT = 32  # concurrent Graph requests per client (process)
 
 
 class GraphClient:
@@ -38,7 +40,14 @@ class GraphClient:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._own_http = http is None
-        self._http = http or httpx.AsyncClient(timeout=timeout)
+        # Keep every connection of the pool alive: httpx keeps only 20 by default, so a
+        # dispatcher batch of concurrent sends would open (and close) a TCP connection
+        # per message beyond those.
+        limits = httpx.Limits(max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT)
+        self._http = http or httpx.AsyncClient(timeout=timeout, limits=limits)
+        # httpcore's pool scans every waiting request and every connection on each
+        # assignment: hundreds of concurrent sends cost more CPU than they save.
+        self._in_flight = asyncio.Semaphore(IN_FLIGHT)
         # Bursts up to one second's worth per number, then `rate_per_second`.
         self.number_limiter = RateLimiter(rate_per_second, burst=max(1, int(rate_per_second)))
         rate = 1.0 / conversation_interval if conversation_interval > 0 else 0.0
@@ -95,7 +104,8 @@ class GraphClient:
         url = f"{self.base_url}/{phone_number_id}/messages"
         headers = {"Authorization": f"Bearer {access_token}"}
         try:
-            response = await self._http.post(url, json=body, headers=headers)
+            async with self._in_flight:
+                response = await self._http.post(url, json=body, headers=headers)
         except httpx.HTTPError as exc:
             # No status: classified as retryable. The message text is httpx's (no token).
             raise GraphError(f"could not reach the Graph API: {type(exc).__name__}") from exc
