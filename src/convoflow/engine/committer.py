@@ -49,13 +49,18 @@ class CommitStats:
 
 
 class GroupCommitter:
-    def __init__(self, db: Database, *, max_batch: int = 128) -> None:
+    def __init__(self, db: Database, *, max_batch: int = 128, lanes: int | None = None) -> None:
         self.db = db
         self.max_batch = max_batch
+        # Lanes are batches in flight at once, each on its own connection. SQLite has one
+        # writer, so one lane. On PostgreSQL a batch spends most of its time waiting for
+        # round trips; a few lanes keep the process busy meanwhile (the lanes' row locks
+        # serialise any two operations on the same execution).
+        self.lanes = lanes or (1 if db.is_sqlite else 4)
         self.stats = CommitStats()
         self._queue: list[_Pending[Any]] = []
         self._wakeup = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
         self._closed = False
 
     async def run(self, op: Operation[T]) -> T:
@@ -66,15 +71,17 @@ class GroupCommitter:
         pending: _Pending[T] = _Pending(op, loop.create_future())
         self._queue.append(pending)
         self._wakeup.set()
-        if self._task is None or self._task.done():
-            self._task = loop.create_task(self._loop(), name="group-committer")
+        if len(self._tasks) < self.lanes or any(task.done() for task in self._tasks):
+            self._tasks = [task for task in self._tasks if not task.done()]
+            while len(self._tasks) < self.lanes:
+                self._tasks.append(loop.create_task(self._loop(), name="group-committer"))
         return await pending.future
 
     async def close(self) -> None:
         self._closed = True
         self._wakeup.set()
-        if self._task is not None:
-            await self._task
+        if self._tasks:
+            await asyncio.gather(*self._tasks)
 
     async def _loop(self) -> None:
         while True:
@@ -84,7 +91,8 @@ class GroupCommitter:
                 self._wakeup.clear()
                 await self._wakeup.wait()
                 continue
-            batch = self._queue[: self.max_batch]
+            share = -(-len(self._queue) // self.lanes)  # spread a burst over the lanes
+            batch = self._queue[: max(1, min(self.max_batch, share))]
             del self._queue[: len(batch)]
             try:
                 await self._run_batch(batch)

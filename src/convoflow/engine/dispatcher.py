@@ -139,6 +139,8 @@ async def _record_outbound_message(
     row = delivery.outbox
     if delivery.conversation is None:
         return
+    if result.provider_message_id:
+        await whatsapp_store.lock_wamid(conn, result.provider_message_id)
     message = row["message"]
     message_id = new_id()
     await message_store.insert_message(

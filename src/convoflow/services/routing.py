@@ -104,13 +104,12 @@ async def take_pending_input(adv: Advance, state: ExecutionState) -> UserInput |
     assert state.conversation_id is not None
     if state.observer:
         return None
-    pending = await message_store.pending_inbound(adv.conn, state.conversation_id)
-    if not pending:
-        return None
-    await message_store.set_routing(
-        adv.conn, [row["id"] for row in pending], "consumed", execution_id=state.id, now=adv.now
+    claimed = await message_store.claim_pending(
+        adv.conn, state.conversation_id, "consumed", execution_id=state.id, now=adv.now
     )
-    return input_from_messages(pending, _source(pending))
+    if not claimed:
+        return None
+    return input_from_messages(claimed, _source(claimed))
 
 
 def _source(rows: list[RowMapping]) -> str:
@@ -148,42 +147,48 @@ async def active_execution_id(adv: Advance, conversation_id: str) -> str | None:
 
 
 async def route_conversation(adv: Advance, conversation_id: str) -> ExecutionState | None:
+    """Hand the conversation's pending messages to whoever should have them.
+
+    Lock order: the conversation, then its execution; the pending messages are claimed
+    only after both, so a wait that consumed them meanwhile (in another transaction on
+    PostgreSQL) is seen."""
     conversation = await message_store.lock_conversation(adv.conn, conversation_id)
     if conversation is None:
         return None
-    pending = await message_store.pending_inbound(adv.conn, conversation_id)
+    execution_id = await active_execution_id(adv, conversation_id)
+    root = await adv.load(execution_id) if execution_id is not None else None
+    if root is None or root.status in st.TERMINAL:  # it may have ended while we waited
+        return await _start_from_trigger(adv, conversation)
+    if root.status == st.HANDOFF:
+        await message_store.claim_pending(
+            adv.conn, conversation_id, "handoff", execution_id=root.id, now=adv.now
+        )
+        return root
+    try:
+        target = await resumable_target(adv, root.id)
+    except NotWaiting:
+        return root  # busy: the messages stay pending for its next wait
+    claimed = await message_store.claim_pending(
+        adv.conn, conversation_id, "consumed", execution_id=target.id, now=adv.now
+    )
+    if claimed:
+        await adv.deliver(target.id, input_from_messages(claimed, _source(claimed)))
+    return target
+
+
+async def _start_from_trigger(adv: Advance, conversation: RowMapping) -> ExecutionState | None:
+    pending = await message_store.pending_inbound(adv.conn, conversation["id"])
     if not pending:
         return None
-    ids = [row["id"] for row in pending]
-    execution_id = await active_execution_id(adv, conversation_id)
-    if execution_id is not None:
-        root = await adv.load(execution_id)
-        if root.status == st.HANDOFF:
-            await message_store.set_routing(
-                adv.conn, ids, "handoff", execution_id=root.id, now=adv.now
-            )
-            return root
-        try:
-            target = await resumable_target(adv, root.id)
-        except NotWaiting:
-            return root  # busy: the messages stay pending for its next wait
-        await message_store.set_routing(
-            adv.conn, ids, "consumed", execution_id=target.id, now=adv.now
-        )
-        await adv.deliver(target.id, input_from_messages(pending, _source(pending)))
-        return target
-    return await _start_from_trigger(adv, conversation, pending)
-
-
-async def _start_from_trigger(
-    adv: Advance, conversation: RowMapping, pending: list[RowMapping]
-) -> ExecutionState | None:
-    ids = [row["id"] for row in pending]
     workflow_id = await inbound_workflow_for(adv, conversation)
     if workflow_id is None:
-        await message_store.set_routing(adv.conn, ids, "unrouted", execution_id=None, now=adv.now)
+        await _unrouted(adv, conversation["id"])
         return None
-    first = input_from_messages(pending, _source(pending))
+    execution_id = new_id()
+    claimed = await message_store.claim_pending(
+        adv.conn, conversation["id"], "consumed", execution_id=execution_id, now=adv.now
+    )
+    first = input_from_messages(claimed, _source(claimed))
     try:
         state = await adv.runtime.new_execution(
             adv,
@@ -193,13 +198,25 @@ async def _start_from_trigger(
             variables={"last_user_input": first.value, "last_user_message": first.message},
             context=conversation_context(conversation),
             conversation_id=conversation["id"],
+            execution_id=execution_id,
         )
     except WorkflowNotRunnable:
-        await message_store.set_routing(adv.conn, ids, "unrouted", execution_id=None, now=adv.now)
+        await message_store.set_routing(
+            adv.conn,
+            [row["id"] for row in claimed],
+            "unrouted",
+            execution_id=None,
+            now=adv.now,
+        )
         return None
-    await message_store.set_routing(adv.conn, ids, "consumed", execution_id=state.id, now=adv.now)
     await adv.start(state)
     return state
+
+
+async def _unrouted(adv: Advance, conversation_id: str) -> None:
+    await message_store.claim_pending(
+        adv.conn, conversation_id, "unrouted", execution_id=None, now=adv.now
+    )
 
 
 def conversation_context(conversation: RowMapping) -> dict[str, Any]:

@@ -39,6 +39,7 @@ async def apply_status(
     adv: Advance, events: EventSink, project_id: str, status: StatusUpdate
 ) -> bool:
     """False when this receipt was applied before (Meta redelivered it)."""
+    await wa_store.lock_wamid(adv.conn, status.wamid)
     fresh = await wa_store.insert_status(
         adv.conn,
         {

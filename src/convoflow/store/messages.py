@@ -26,6 +26,17 @@ _PENDING = (
     .where(messages.c.routing == "pending")
     .order_by(messages.c.created_at, messages.c.id)
 )
+_CLAIM_PENDING = (
+    sa.update(messages)
+    .where(messages.c.conversation_id == sa.bindparam("b_conversation_id"))
+    .where(messages.c.routing == "pending")
+    .values(
+        routing=sa.bindparam("routing"),
+        execution_id=sa.bindparam("execution_id"),
+        updated_at=sa.bindparam("now"),
+    )
+    .returning(*messages.c)
+)
 _SET_ROUTING = (
     sa.update(messages)
     .where(messages.c.id.in_(sa.bindparam("ids", expanding=True)))
@@ -94,6 +105,32 @@ async def insert_message(conn: AsyncConnection, row: dict[str, Any]) -> bool:
 async def pending_inbound(conn: AsyncConnection, conversation_id: str) -> list[sa.RowMapping]:
     result = await conn.execute(_PENDING, {"conversation_id": conversation_id})
     return list(result.mappings().all())
+
+
+async def claim_pending(
+    conn: AsyncConnection,
+    conversation_id: str,
+    routing: str,
+    *,
+    execution_id: str | None,
+    now: datetime,
+) -> list[sa.RowMapping]:
+    """Take the conversation's pending inbound messages, oldest first, marking them
+    `routing`. The UPDATE is the claim: of two transactions racing for the same messages
+    (a routing job, a wait picking up early input), the second waits for the first and
+    then finds them no longer pending, so a message is never consumed twice."""
+    result = await conn.execute(
+        _CLAIM_PENDING,
+        {
+            "b_conversation_id": conversation_id,
+            "routing": routing,
+            "execution_id": execution_id,
+            "now": now,
+        },
+    )
+    rows = list(result.mappings().all())
+    rows.sort(key=lambda row: (row["created_at"], row["id"]))
+    return rows
 
 
 async def set_routing(

@@ -100,10 +100,24 @@ _SET_CONTACT_NAME = (
     .where(conversations.c.id == sa.bindparam("conversation_id"))
     .values(contact_name=sa.bindparam("name"), updated_at=sa.bindparam("now"))
 )
+# Monotonic in SQL, not only in Python: of two receipts for one message applied in
+# concurrent transactions (PostgreSQL), the later writer re-checks the rank against the
+# row the first one committed, so `read` is never overwritten by `delivered`.
+_CURRENT_RANK = sa.case(STATUS_RANK, value=messages.c.status, else_=-1)
+_MOVES_FORWARD = sa.and_(
+    messages.c.id == sa.bindparam("message_id"), sa.bindparam("rank") > _CURRENT_RANK
+)
 _SET_MESSAGE_STATUS = (
     sa.update(messages)
-    .where(messages.c.id == sa.bindparam("message_id"))
+    .where(_MOVES_FORWARD)
     .values(status=sa.bindparam("status"), updated_at=sa.bindparam("now"))
+)
+_SET_MESSAGE_STATUS_WITH_ERROR = (
+    sa.update(messages)
+    .where(_MOVES_FORWARD)
+    .values(
+        status=sa.bindparam("status"), error=sa.bindparam("error"), updated_at=sa.bindparam("now")
+    )
 )
 _LATEST_INBOUND = (
     sa.select(messages.c.provider_message_id)
@@ -153,15 +167,16 @@ async def set_message_status(
     error: dict[str, Any] | None,
     now: datetime,
 ) -> None:
+    params = {
+        "message_id": message_id,
+        "status": status,
+        "now": now,
+        "rank": STATUS_RANK.get(status, -1),
+    }
     if error is None:
-        params = {"message_id": message_id, "status": status, "now": now}
         await conn.execute(_SET_MESSAGE_STATUS, params)
-        return
-    await conn.execute(
-        sa.update(messages)
-        .where(messages.c.id == message_id)
-        .values(status=status, error=error, updated_at=now)
-    )
+    else:
+        await conn.execute(_SET_MESSAGE_STATUS_WITH_ERROR, dict(params, error=error))
 
 
 async def apply_known_statuses(
@@ -199,6 +214,18 @@ async def lock_route(conn: AsyncConnection, phone_number_id: str, wa_id: str) ->
             sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
             {"key": f"wa-route:{phone_number_id}:{wa_id}"},
         )
+
+
+async def lock_wamid(conn: AsyncConnection, wamid: str) -> None:
+    """Serialise the two writers of one sent message's state: recording the send
+    (dispatcher) and applying a receipt (webhook). Without it, on PostgreSQL each could
+    commit without seeing the other's row and a `failed` receipt would be lost. A no-op
+    on SQLite, which has one writer."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(_LOCK_KEY, {"key": f"wamid:{wamid}"})
+
+
+_LOCK_KEY = sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))")
 
 
 async def set_contact_name(
