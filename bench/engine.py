@@ -279,34 +279,58 @@ def _multi_process(url: str, ids: list[str], args: argparse.Namespace) -> dict[s
     }
 
 
+def _resume_and_measure(url: str, ids: list[str], concurrency: int, queue: Any) -> None:
+    """In a fresh process: resume `ids` and report this process's RSS afterwards."""
+
+    async def run() -> dict[str, Any]:
+        engine = build_engine(url, settings=settings(), pool_size=20)
+        try:
+            return await resume_all(engine, ids, concurrency)
+        finally:
+            await engine.close()
+
+    queue.put(asyncio.run(run()))
+
+
 def rss_sweep(args: argparse.Namespace) -> list[dict[str, Any]]:
-    """RSS of a process resuming 2,000 conversations while W others sit waiting."""
+    """RSS of a fresh worker process resuming 2,000 conversations while W others sit
+    waiting in the same database. A waiting execution is a row, so RSS should not grow
+    with W (only the database's own page cache, bounded by its settings, can)."""
     rows = []
+    ctx = multiprocessing.get_context("spawn")
     for waiting in (int(w) for w in args.rss_sweep.split(",")):
         url, drop = create_database(args.backend)
         try:
 
-            async def run(waiting: int = waiting, url: str = url) -> dict[str, Any]:
+            async def prepare(waiting: int = waiting, url: str = url) -> list[str]:
                 engine = build_engine(url, settings=settings(), pool_size=20)
                 try:
                     project_id, workflow_id = await setup_workflow(engine)
-                    idle, _ = await start_conversations(
+                    await start_conversations(
                         engine, project_id, workflow_id, waiting, args.concurrency
                     )
                     active, _ = await start_conversations(
                         engine, project_id, workflow_id, 2000, args.concurrency
                     )
-                    del idle
-                    result = await resume_all(engine, active, args.concurrency)
-                    return {
-                        "waiting": waiting,
-                        "rss_mb": result["rss_mb"],
-                        "resumes_per_s": result["resumes_per_s"],
-                    }
+                    return active
                 finally:
                     await engine.close()
 
-            rows.append(asyncio.run(run()))
+            active = asyncio.run(prepare())
+            queue = ctx.Queue()
+            proc = ctx.Process(
+                target=_resume_and_measure, args=(url, active, args.concurrency, queue)
+            )
+            proc.start()
+            result = queue.get()
+            proc.join()
+            rows.append(
+                {
+                    "waiting": waiting,
+                    "worker_rss_mb": round(result["rss_mb"], 1),
+                    "resumes_per_s": round(result["resumes_per_s"], 1),
+                }
+            )
         finally:
             drop()
     return rows

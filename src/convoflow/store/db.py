@@ -98,6 +98,8 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         self._writer: SqliteWriter | None = None
+        self._read_engine: sa.Engine | None = None
+        self.pool_size = pool_size
         _mark_writes(self.engine.sync_engine)
         if self.is_sqlite:
             self._install_sqlite_hooks(self.engine.sync_engine)
@@ -143,6 +145,17 @@ class Database:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
+        if self.is_sqlite:
+            # Inline on the event loop, on a plain sqlite3 connection: a keyset page or
+            # a lookup by id takes well under a millisecond, less than the thread hops
+            # aiosqlite makes for BEGIN, each statement and COMMIT.
+            if self._read_engine is None:
+                self._read_engine = _sqlite_sync_engine(self.url, pool_size=self.pool_size)
+            with self._read_engine.connect() as sync_conn:
+                inline = ThreadConnection(self.engine, sync_conn)
+                async with inline.begin():
+                    yield inline
+            return
         async with self.engine.connect() as conn, conn.begin():
             yield conn
 
@@ -150,6 +163,9 @@ class Database:
         if self._writer is not None:
             await asyncio.to_thread(self._writer.stop)
             self._writer = None
+        if self._read_engine is not None:
+            self._read_engine.dispose()
+            self._read_engine = None
         await self.engine.dispose()
 
 
@@ -175,21 +191,27 @@ class ThreadConnection(AsyncConnection):
         return self._proxied.exec_driver_sql(statement, parameters, execution_options)
 
 
+def _sqlite_sync_engine(url: str, *, pool_size: int) -> sa.Engine:
+    """A plain pysqlite engine on the same file, with our pragmas and BEGIN handling."""
+    engine = sa.create_engine(
+        make_url(url).set(drivername="sqlite+pysqlite"),
+        json_serializer=_json_dumps,
+        json_deserializer=_json_loads,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        connect_args={"check_same_thread": False},
+    )
+    Database._install_sqlite_hooks(engine)
+    _mark_writes(engine)
+    return engine
+
+
 class SqliteWriter:
     """The one thread that writes to a SQLite database, with its own event loop."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        url = make_url(db.url).set(drivername="sqlite+pysqlite")
-        self.sync_engine = sa.create_engine(
-            url,
-            json_serializer=_json_dumps,
-            json_deserializer=_json_loads,
-            poolclass=sa.pool.StaticPool,
-            connect_args={"check_same_thread": False},
-        )
-        Database._install_sqlite_hooks(self.sync_engine)
-        _mark_writes(self.sync_engine)
+        self.sync_engine = _sqlite_sync_engine(db.url, pool_size=1)
         self.loop = asyncio.new_event_loop()
         self._connection: sa.Connection | None = None
         self._thread = threading.Thread(target=self._serve, name="sqlite-writer", daemon=True)
