@@ -45,10 +45,25 @@ class FakeClock:
         await asyncio.sleep(0)
 
 
+_ISO_FORMAT = "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ"
+
+
 def utc_iso(value: datetime | None) -> str | None:
     """ISO-8601 with microseconds and a `Z`, the way Kapso prints timestamps."""
     if value is None:
         return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if value.tzinfo is not UTC:
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        value = value.astimezone(UTC)
+    # %-formatting rather than strftime: a third of the cost, and API views format one
+    # timestamp per event. %04d also pads years before 1000, as ISO-8601 wants.
+    return _ISO_FORMAT % (
+        value.year,
+        value.month,
+        value.day,
+        value.hour,
+        value.minute,
+        value.second,
+        value.microsecond,
+    )

@@ -51,7 +51,9 @@ class KeyCache:
         self._entries[key_hash] = _Cached(actor, time.monotonic() + KEY_CACHE_SECONDS)
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
+    # async: FastAPI runs a plain `def` dependency in a worker thread, a thread hop per
+    # request for an attribute lookup.
     engine: Engine = request.app.state.engine
     return engine
 
@@ -91,26 +93,45 @@ async def resolve_key(engine: Engine, cache: KeyCache, key: str) -> Actor | None
     return actor
 
 
-async def optional_actor(
-    request: Request,
-    x_api_key: str | None = Security(api_key_header),
-    bearer: HTTPAuthorizationCredentials | None = Security(bearer_header),
+async def _authenticate(
+    request: Request, x_api_key: str | None, bearer: HTTPAuthorizationCredentials | None
 ) -> Actor | None:
-    """The caller, or None when no key was sent (public function invokes)."""
     key = presented_key(x_api_key, bearer)
     actor = None
+    state = request.app.state
     if key is not None:
-        actor = await resolve_key(get_engine(request), request.app.state.key_cache, key)
+        actor = await resolve_key(state.engine, state.key_cache, key)
     # Kapso counts per key, and per client address for requests without a valid key.
-    bucket = str(actor.key_id) if actor else f"ip:{request.client.host if request.client else ''}"
-    headers = get_limits(request).check_request(bucket)
+    if actor is not None:
+        bucket = str(actor.key_id)
+    else:
+        client = request.scope.get("client")
+        bucket = f"ip:{client[0] if client else ''}"
+    limits: RateLimits = state.limits
+    headers = limits.check_request(bucket)
     request.scope.setdefault("state", {})[RATE_HEADERS_KEY] = headers
     if key is not None and actor is None:
         raise ApiError(401, "Invalid API key: no active key matches the one sent")
     return actor
 
 
-async def current_actor(actor: Actor | None = Depends(optional_actor)) -> Actor:
+async def optional_actor(
+    request: Request,
+    x_api_key: str | None = Security(api_key_header),
+    bearer: HTTPAuthorizationCredentials | None = Security(bearer_header),
+) -> Actor | None:
+    """The caller, or None when no key was sent (public function invokes)."""
+    return await _authenticate(request, x_api_key, bearer)
+
+
+async def current_actor(
+    request: Request,
+    x_api_key: str | None = Security(api_key_header),
+    bearer: HTTPAuthorizationCredentials | None = Security(bearer_header),
+) -> Actor:
+    # The same as optional_actor, called directly rather than as a sub-dependency
+    # (each dependency level costs FastAPI a resolution pass per request).
+    actor = await _authenticate(request, x_api_key, bearer)
     if actor is None:
         raise ApiError(
             401,

@@ -6,6 +6,7 @@ against Kapso's OpenAPI file with jsonschema.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -28,7 +29,9 @@ STEPABLE_TYPES = {
 }
 
 
+@functools.lru_cache(maxsize=65536)
 def step_id(version_id: str, node_id: str) -> str:
+    # Deterministic, and a detail view needs one per event: uuid5 (SHA-1) once per pair.
     return str(uuid.uuid5(_STEP_NAMESPACE, f"{version_id}:{node_id}"))
 
 
@@ -116,7 +119,9 @@ def execution_summary(info: ExecutionInfo) -> dict[str, Any]:
 
 def execution(info: ExecutionInfo) -> dict[str, Any]:
     """Kapso's WorkflowExecution: the summary plus error details."""
-    return {**execution_summary(info), "error_details": info.row["error_details"]}
+    view = execution_summary(info)
+    view["error_details"] = info.row["error_details"]
+    return view
 
 
 def event(row: Mapping[Any, Any], version_id: str, graph: CompiledGraph | None) -> dict[str, Any]:
@@ -138,22 +143,21 @@ def execution_detail(
 ) -> dict[str, Any]:
     context = info.row["context"] or {}
     version_id = str(info.row["version_id"])
-    return {
-        **execution(info),
-        "resumable_execution_id": resumable_execution_id,
-        "execution_context": {
-            "vars": context.get("vars") or {},
-            "system": context.get("system") or {},
-            "context": context.get("context") or {},
-            "metadata": context.get("metadata") or {},
-        },
-        "events": [event(row, version_id, info.graph) for row in events],
+    graph = info.graph
+    view = execution(info)
+    view["resumable_execution_id"] = resumable_execution_id
+    view["execution_context"] = {
+        "vars": context.get("vars") or {},
+        "system": context.get("system") or {},
+        "context": context.get("context") or {},
+        "metadata": context.get("metadata") or {},
     }
+    view["events"] = [event(row, version_id, graph) for row in events]
+    return view
 
 
 def resumed(info: ExecutionInfo) -> dict[str, Any]:
-    return {
-        **execution_summary(info),
-        "requested_execution_id": info.requested_execution_id,
-        "parent_flow_execution_id": info.row["parent_execution_id"],
-    }
+    view = execution_summary(info)
+    view["requested_execution_id"] = info.requested_execution_id
+    view["parent_flow_execution_id"] = info.row["parent_execution_id"]
+    return view

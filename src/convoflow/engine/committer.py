@@ -1,7 +1,6 @@
 """Group commit: many small write operations share one transaction.
 
-Each operation runs inside its own SAVEPOINT, so one failing operation is rolled back
-alone while the others commit. While one batch commits, new operations queue up and form
+While one batch commits, new operations queue up and form
 the next batch, so under load the cost of a durable commit (an fsync on SQLite with
 synchronous=FULL, a WAL flush on PostgreSQL) is shared; with one caller a batch is one
 operation and nothing waits. Operations must only touch the database (no network), and

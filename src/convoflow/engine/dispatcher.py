@@ -2,11 +2,12 @@
 per conversation, and records each send.
 
 For a network channel: claim (journal-before, own commit) -> send -> record (commit). A
-recorded send is never repeated. A crash after the provider accepted a message but
-before the record commits leaves the row `sending`; when its lease expires it is sent
-again — the only window in which a duplicate is possible, and WhatsApp offers no
-idempotency key to close it. Transactional channels (sandbox) send and record in one
-transaction: exactly once.
+recorded send is never repeated. Sends that complete while a record is committing are
+recorded together in the next one (one operation, a few statements for all of them).
+A crash after the provider accepted a message but before the record commits leaves the
+row `sending`; when its lease expires it is sent again — the only window in which a
+duplicate is possible, and WhatsApp offers no idempotency key to close it.
+Transactional channels (sandbox) send and record in one transaction: exactly once.
 """
 
 from __future__ import annotations
@@ -33,12 +34,17 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 
+_Sent = tuple[Delivery, SendResult, "asyncio.Future[None]"]
+
+
 class Dispatcher:
     def __init__(self, runtime: Runtime, channels: dict[str, Channel], *, batch_size: int = 200):
         self.runtime = runtime
         self.channels = channels
         self.batch_size = batch_size
         self.sent = 0
+        self._accepted: list[_Sent] = []  # accepted sends waiting for their record
+        self._recorder: asyncio.Task[None] | None = None
 
     async def run_once(self) -> int:
         now = self.runtime.clock.now()
@@ -96,7 +102,43 @@ class Dispatcher:
         except Exception as exc:
             log.exception("channel send raised", channel=channel.name)
             result = SendResult("retry", error={"message": str(exc)}, retry_after_seconds=5)
-        await self._record(delivery, result)
+        if result.status == "sent":
+            await self._record_sent(delivery, result)
+        else:
+            await self._record(delivery, result)
+
+    async def _record_sent(self, delivery: Delivery, result: SendResult) -> None:
+        """Record an accepted send: queued, and committed with the other sends accepted
+        meanwhile (like the group committer, one batch in flight at a time). Returns once
+        this send's record has committed (the next message of its conversation waits)."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._accepted.append((delivery, result, future))
+        if self._recorder is None or self._recorder.done():
+            self._recorder = asyncio.create_task(self._record_accepted(), name="outbox-record")
+        await future
+
+    async def _record_accepted(self) -> None:
+        while self._accepted:
+            batch, self._accepted = self._accepted, []
+            try:
+                await self.runtime.committer.run(_SentBatch(self, batch).record)
+            except Exception:
+                # One bad row must not keep the others `sending` (they would be sent
+                # again when their lease expires): record them one by one.
+                log.warning("batched send record failed; recording one by one", sends=len(batch))
+                for delivery, result, future in batch:
+                    try:
+                        await self._record(delivery, result)
+                    except Exception as exc:
+                        if not future.done():
+                            future.set_exception(exc)
+                        continue
+                    if not future.done():
+                        future.set_result(None)
+                continue
+            for _delivery, _result, future in batch:
+                if not future.done():
+                    future.set_result(None)
 
     async def _record(
         self, delivery: Delivery, result: SendResult | None, channel: Channel | None = None
@@ -133,41 +175,81 @@ class Dispatcher:
         await runtime.committer.run(record)
 
 
+class _SentBatch:
+    """One write operation recording accepted sends: `mark_sent` (only rows still
+    `sending`: a recorded send is never undone), then the outbound message rows, the
+    conversations' counters and receipts that overtook the record, each in one call."""
+
+    def __init__(self, dispatcher: Dispatcher, batch: list[_Sent]) -> None:
+        self.dispatcher = dispatcher
+        self.batch = batch
+
+    async def record(self, conn: AsyncConnection, _hooks: list[AfterCommit]) -> None:
+        now = self.dispatcher.runtime.clock.now()
+        moved = await outbox_store.mark_sent_many(
+            conn,
+            [(d.outbox["id"], r.provider_message_id) for d, r, _ in self.batch],
+            now=now,
+        )
+        recorded = [(d, r) for d, r, _ in self.batch if d.outbox["id"] in moved]
+        with_conversation = [(d, r) for d, r in recorded if d.conversation is not None]
+        await whatsapp_store.lock_wamids(
+            conn, [r.provider_message_id for _, r in with_conversation if r.provider_message_id]
+        )
+        rows = [_outbound_row(d, r, now) for d, r in with_conversation]
+        await message_store.insert_messages(conn, rows)
+        await message_store.touch_conversations(
+            conn,
+            [(row["conversation_id"], row["id"]) for row in rows],
+            now=now,
+            direction="outbound",
+        )
+        # A delivery receipt can overtake this record (the provider answers the send and
+        # fires its webhook at once): catch up with receipts already stored.
+        await whatsapp_store.apply_known_statuses_many(
+            conn,
+            {row["provider_message_id"]: row["id"] for row in rows if row["provider_message_id"]},
+            now,
+        )
+        self.dispatcher.sent += len(recorded)
+
+
+def _outbound_row(delivery: Delivery, result: SendResult, now: Any) -> dict[str, Any]:
+    row = delivery.outbox
+    message = row["message"]
+    return {
+        "id": new_id(),
+        "project_id": row["project_id"],
+        "conversation_id": row["conversation_id"],
+        "direction": "outbound",
+        "provider_message_id": result.provider_message_id,
+        "message_type": message.get("type", "text"),
+        "content": message,
+        "status": "sent",
+        "execution_id": row["execution_id"],
+        "outbox_id": row["id"],
+        "routing": None,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
 async def _record_outbound_message(
     conn: AsyncConnection, delivery: Delivery, result: SendResult, now: Any
 ) -> None:
-    row = delivery.outbox
     if delivery.conversation is None:
         return
     if result.provider_message_id:
         await whatsapp_store.lock_wamid(conn, result.provider_message_id)
-    message = row["message"]
-    message_id = new_id()
-    await message_store.insert_message(
-        conn,
-        {
-            "id": message_id,
-            "project_id": row["project_id"],
-            "conversation_id": row["conversation_id"],
-            "direction": "outbound",
-            "provider_message_id": result.provider_message_id,
-            "message_type": message.get("type", "text"),
-            "content": message,
-            "status": "sent",
-            "execution_id": row["execution_id"],
-            "outbox_id": row["id"],
-            "routing": None,
-            "created_at": now,
-            "updated_at": now,
-        },
-    )
+    row = _outbound_row(delivery, result, now)
+    await message_store.insert_message(conn, row)
     await message_store.touch_conversation(
-        conn, row["conversation_id"], now=now, direction="outbound", message_id=message_id
+        conn, row["conversation_id"], now=now, direction="outbound", message_id=row["id"]
     )
     if result.provider_message_id:
         # A delivery receipt can overtake this record (the provider answers the send and
         # fires its webhook at once): catch up with receipts already stored.
-        await whatsapp_store.apply_known_statuses(conn, message_id, result.provider_message_id, now)
+        await whatsapp_store.apply_known_statuses(conn, row["id"], result.provider_message_id, now)
 
 
 async def fail_for_send(adv: Any, execution_id: str, error: dict[str, Any]) -> None:

@@ -73,11 +73,19 @@ async def graph_of(
 
 
 async def describe(
-    conn: AsyncConnection, runtime: Runtime, rows: Sequence[Mapping[Any, Any]]
+    conn: AsyncConnection,
+    runtime: Runtime,
+    rows: Sequence[Mapping[Any, Any]],
+    known_workflows: Mapping[str, Mapping[Any, Any]] | None = None,
 ) -> list[ExecutionInfo]:
-    workflows = await workflow_queries.minimal_workflows(
-        conn, {str(r["workflow_id"]) for r in rows}
-    )
+    """`known_workflows`: workflow rows the caller read in this transaction already."""
+    wanted = {str(r["workflow_id"]) for r in rows}
+    workflows: dict[str, Mapping[Any, Any]] = {}
+    if known_workflows:
+        workflows.update((wid, known_workflows[wid]) for wid in wanted if wid in known_workflows)
+        wanted.difference_update(workflows)
+    if wanted:
+        workflows.update(await workflow_queries.minimal_workflows(conn, wanted))
     graphs: dict[str, CompiledGraph | None] = {}
     for row in rows:
         version_id = str(row["version_id"])
@@ -183,7 +191,7 @@ async def start(
     route: str = "",
 ) -> Response:
     async def effect(adv: Advance) -> Response:
-        await _startable(adv, actor, workflow_id)
+        workflow = await _startable(adv, actor, workflow_id)
         conversation = await _conversation(adv, actor, request)
         context = {**request.context, **conversation_context(conversation)}
         metadata: dict[str, Any] = {
@@ -205,7 +213,11 @@ async def start(
         except WorkflowNotRunnable as exc:
             raise Invalid(str(exc)) from exc
         await adv.start(state)
-        return render(await _info(adv, state))
+        # The workflow row read above is what describe() would read again: nothing in
+        # this transaction changes it before the operation's flush.
+        row = state.to_row()
+        graph = await graph_of(adv.conn, adv.runtime, str(row["version_id"]))
+        return render(ExecutionInfo(row, workflow, graph))
 
     return await idempotency.run_once(engine, actor, idempotency_key, route, effect)
 

@@ -17,8 +17,8 @@ from convoflow.services.container import Engine
 from convoflow.services.execution_api import ExecutionInfo, describe, graph_of
 from convoflow.store import execution_queries as queries
 from convoflow.store import workflows as workflow_store
-from convoflow.store.listing import KeysetPage, Position, keyset_page
-from convoflow.store.schema import execution_events, executions
+from convoflow.store.listing import KeysetPage, KeysetQuery, Position, keyset_page_of
+from convoflow.store.schema import executions
 
 
 @dataclass(frozen=True)
@@ -46,22 +46,27 @@ class ExecutionDetail:
 
 async def get_detail(engine: Engine, actor: Actor, execution_id: str) -> ExecutionDetail:
     async with engine.db.read() as conn:
-        row = await queries.get_execution(conn, execution_id, actor.project_id)
-        if row is None:
-            raise not_found("execution", execution_id)
-        [info] = await describe(conn, engine.runtime, [row])
+        info = await _info(conn, engine, actor, execution_id)
         events = await queries.timeline(conn, execution_id)
-        resumable = await resumable_id(conn, row)
+        resumable = await resumable_id(conn, info.row)
     return ExecutionDetail(info, events, resumable)
 
 
 async def get_info(engine: Engine, actor: Actor, execution_id: str) -> ExecutionInfo:
     async with engine.db.read() as conn:
-        row = await queries.get_execution(conn, execution_id, actor.project_id)
-        if row is None:
-            raise not_found("execution", execution_id)
-        [info] = await describe(conn, engine.runtime, [row])
-    return info
+        return await _info(conn, engine, actor, execution_id)
+
+
+async def _info(
+    conn: AsyncConnection, engine: Engine, actor: Actor, execution_id: str
+) -> ExecutionInfo:
+    """What describe() gives for one execution, with the workflow read in the same query."""
+    found = await queries.get_execution_with_workflow(conn, execution_id, actor.project_id)
+    if found is None:
+        raise not_found("execution", execution_id)
+    row, workflow = found
+    graph = await graph_of(conn, engine.runtime, str(row["version_id"]))
+    return ExecutionInfo(row, workflow, graph)
 
 
 async def resumable_id(conn: AsyncConnection, row: Mapping[Any, Any]) -> str | None:
@@ -89,13 +94,13 @@ async def list_for_workflow(
     filters: ExecutionFilters,
     page: PageRequest,
 ) -> tuple[KeysetPage, list[ExecutionInfo]]:
+    """A page of the workflow's executions; rows hold the summary columns only
+    (queries.SUMMARY_COLUMNS: what api.views.execution_summary shows)."""
     async with engine.db.read() as conn:
-        if (
-            await workflow_store.get_workflow(conn, workflow_id, project_id=actor.project_id)
-            is None
-        ):
+        workflow = await workflow_store.get_workflow(conn, workflow_id, project_id=actor.project_id)
+        if workflow is None:
             raise not_found("workflow", workflow_id)
-        stmt = queries.executions_select(
+        query, params = queries.execution_pages(
             workflow_id=workflow_id,
             conversation_id=filters.whatsapp_conversation_id,
             status=filters.status,
@@ -103,7 +108,7 @@ async def list_for_workflow(
             created_after=filters.created_after,
             created_before=filters.created_before,
         )
-        return await _page_of_executions(conn, engine, stmt, page)
+        return await _page_of_executions(conn, engine, query, params, page, {workflow_id: workflow})
 
 
 async def list_for_conversation(
@@ -112,17 +117,22 @@ async def list_for_conversation(
     async with engine.db.read() as conn:
         if await queries.get_conversation(conn, conversation_id, actor.project_id) is None:
             raise not_found("conversation", conversation_id)
-        stmt = queries.executions_select(conversation_id=conversation_id, status=status)
-        return await _page_of_executions(conn, engine, stmt, page)
+        query, params = queries.execution_pages(conversation_id=conversation_id, status=status)
+        return await _page_of_executions(conn, engine, query, params, page)
 
 
 async def _page_of_executions(
-    conn: AsyncConnection, engine: Engine, stmt: sa.Select[Any], page: PageRequest
+    conn: AsyncConnection,
+    engine: Engine,
+    query: KeysetQuery,
+    params: dict[str, Any],
+    page: PageRequest,
+    known_workflows: Mapping[str, Mapping[Any, Any]] | None = None,
 ) -> tuple[KeysetPage, list[ExecutionInfo]]:
-    result = await keyset_page(
-        conn, stmt, executions, limit=page.limit, after=page.after, before=page.before
+    result = await keyset_page_of(
+        conn, query, params, limit=page.limit, after=page.after, before=page.before
     )
-    return result, await describe(conn, engine.runtime, result.rows)
+    return result, await describe(conn, engine.runtime, result.rows, known_workflows)
 
 
 async def list_events(
@@ -133,10 +143,11 @@ async def list_events(
         row = await queries.get_execution(conn, execution_id, actor.project_id)
         if row is None:
             raise not_found("execution", execution_id)
-        result = await keyset_page(
+        query, params = queries.event_pages(execution_id, event_type=event_type)
+        result = await keyset_page_of(
             conn,
-            queries.events_select(execution_id, event_type=event_type),
-            execution_events,
+            query,
+            params,
             limit=page.limit,
             after=page.after,
             before=page.before,

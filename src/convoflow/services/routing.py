@@ -11,6 +11,7 @@ next wait (see `take_pending_input`).
 
 from __future__ import annotations
 
+import weakref
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,12 @@ if TYPE_CHECKING:
     from convoflow.engine.runtime import Runtime
 
 ROUTE_JOB = "route_conversation"
+
+# Conversations whose pending messages an advance has already claimed, under the
+# conversation's lock (route_conversation). Nothing can add a pending message to them
+# before that advance commits (receive_message takes the conversation row first), so a
+# wait reached in the same advance finds none: `take_pending_input` skips the UPDATE.
+_CLAIMED: weakref.WeakKeyDictionary[Advance, set[str]] = weakref.WeakKeyDictionary()
 
 
 async def receive_message(
@@ -102,7 +109,7 @@ def input_from_messages(rows: list[RowMapping], source: str) -> UserInput:
 async def take_pending_input(adv: Advance, state: ExecutionState) -> UserInput | None:
     """Used by wait_for_response: input that arrived while the execution was busy."""
     assert state.conversation_id is not None
-    if state.observer:
+    if state.observer or state.conversation_id in _CLAIMED.get(adv, ()):
         return None
     claimed = await message_store.claim_pending(
         adv.conn, state.conversation_id, "consumed", execution_id=state.id, now=adv.now
@@ -116,10 +123,16 @@ def _source(rows: list[RowMapping]) -> str:
     return str(rows[-1]["content"].get("channel") or "whatsapp")
 
 
-# Built once: both run on every routed message (building a statement and its cache key
+# Built once: these run on every routed message (building a statement and its cache key
 # costs more than running it on SQLite).
-_ACTIVE_EXECUTION = (
-    sa.select(executions.c.id)
+#
+# The conversation's newest active root execution, its whole row, locked on PostgreSQL
+# (the row lock adv.load takes): one statement instead of an id lookup and a load. If a
+# concurrent transaction ends the execution meanwhile, PostgreSQL re-checks the row
+# after the lock and returns none, as the load would have returned it ended: either way
+# a new execution starts.
+_ACTIVE_ROOT = (
+    sa.select(executions)
     .where(executions.c.conversation_id == sa.bindparam("conversation_id"))
     .where(executions.c.parent_execution_id.is_(None))
     .where(executions.c.observer.is_(False))
@@ -127,6 +140,7 @@ _ACTIVE_EXECUTION = (
     .order_by(executions.c.created_at.desc())
     .limit(1)
 )
+_ACTIVE_ROOT_FOR_UPDATE = _ACTIVE_ROOT.with_for_update()
 _INBOUND_WORKFLOW = (
     sa.select(triggers.c.workflow_id)
     .join(workflows, workflows.c.id == triggers.c.workflow_id)
@@ -140,54 +154,70 @@ _INBOUND_WORKFLOW = (
 )
 
 
-async def active_execution_id(adv: Advance, conversation_id: str) -> str | None:
-    result = await adv.conn.execute(_ACTIVE_EXECUTION, {"conversation_id": conversation_id})
-    value = result.scalar()
-    return str(value) if value else None
+async def _load_active_root(adv: Advance, conversation_id: str) -> ExecutionState | None:
+    """The conversation's active root execution, loaded into `adv` (as `adv.load`)."""
+    stmt = _ACTIVE_ROOT if adv.runtime.db.is_sqlite else _ACTIVE_ROOT_FOR_UPDATE
+    result = await adv.conn.execute(stmt, {"conversation_id": conversation_id})
+    row = result.mappings().first()
+    if row is None:
+        return None
+    state = adv.tracked(str(row["id"]))
+    if state is None:
+        state = ExecutionState.from_row(row)
+        adv.track_loaded(state)
+    return state
 
 
-async def route_conversation(adv: Advance, conversation_id: str) -> ExecutionState | None:
+async def _claim(
+    adv: Advance, conversation_id: str, routing: str, execution_id: str | None
+) -> list[RowMapping]:
+    claimed = await message_store.claim_pending(
+        adv.conn, conversation_id, routing, execution_id=execution_id, now=adv.now
+    )
+    _CLAIMED.setdefault(adv, set()).add(conversation_id)
+    return claimed
+
+
+async def route_conversation(
+    adv: Advance, conversation_id: str, conversation: RowMapping | None = None
+) -> ExecutionState | None:
     """Hand the conversation's pending messages to whoever should have them.
+    `conversation`: the row, when the caller already locked it in this transaction.
 
     Lock order: the conversation, then its execution; the pending messages are claimed
     only after both, so a wait that consumed them meanwhile (in another transaction on
     PostgreSQL) is seen."""
-    conversation = await message_store.lock_conversation(adv.conn, conversation_id)
+    if conversation is None:
+        conversation = await message_store.lock_conversation(adv.conn, conversation_id)
     if conversation is None:
         return None
-    execution_id = await active_execution_id(adv, conversation_id)
-    root = await adv.load(execution_id) if execution_id is not None else None
+    root = await _load_active_root(adv, conversation_id)
     if root is None or root.status in st.TERMINAL:  # it may have ended while we waited
         return await _start_from_trigger(adv, conversation)
     if root.status == st.HANDOFF:
-        await message_store.claim_pending(
-            adv.conn, conversation_id, "handoff", execution_id=root.id, now=adv.now
-        )
+        await _claim(adv, conversation_id, "handoff", root.id)
         return root
     try:
         target = await resumable_target(adv, root.id)
     except NotWaiting:
         return root  # busy: the messages stay pending for its next wait
-    claimed = await message_store.claim_pending(
-        adv.conn, conversation_id, "consumed", execution_id=target.id, now=adv.now
-    )
+    claimed = await _claim(adv, conversation_id, "consumed", target.id)
     if claimed:
         await adv.deliver(target.id, input_from_messages(claimed, _source(claimed)))
     return target
 
 
 async def _start_from_trigger(adv: Advance, conversation: RowMapping) -> ExecutionState | None:
-    pending = await message_store.pending_inbound(adv.conn, conversation["id"])
-    if not pending:
-        return None
+    conversation_id = conversation["id"]
     workflow_id = await inbound_workflow_for(adv, conversation)
     if workflow_id is None:
-        await _unrouted(adv, conversation["id"])
+        await _claim(adv, conversation_id, "unrouted", None)
         return None
     execution_id = new_id()
-    claimed = await message_store.claim_pending(
-        adv.conn, conversation["id"], "consumed", execution_id=execution_id, now=adv.now
-    )
+    # The claim is the check for pending messages: none, nothing to start.
+    claimed = await _claim(adv, conversation_id, "consumed", execution_id)
+    if not claimed:
+        return None
     first = input_from_messages(claimed, _source(claimed))
     try:
         state = await adv.runtime.new_execution(
@@ -197,7 +227,7 @@ async def _start_from_trigger(adv: Advance, conversation: RowMapping) -> Executi
             trigger_type="inbound_message",
             variables={"last_user_input": first.value, "last_user_message": first.message},
             context=conversation_context(conversation),
-            conversation_id=conversation["id"],
+            conversation_id=conversation_id,
             execution_id=execution_id,
         )
     except WorkflowNotRunnable:
@@ -211,12 +241,6 @@ async def _start_from_trigger(adv: Advance, conversation: RowMapping) -> Executi
         return None
     await adv.start(state)
     return state
-
-
-async def _unrouted(adv: Advance, conversation_id: str) -> None:
-    await message_store.claim_pending(
-        adv.conn, conversation_id, "unrouted", execution_id=None, now=adv.now
-    )
 
 
 def conversation_context(conversation: RowMapping) -> dict[str, Any]:
@@ -259,8 +283,9 @@ async def handle_route_job(runtime: Runtime, job: RowMapping) -> None:
         # Conversation lock first, job delete second: the order receive_message takes them
         # in (PostgreSQL would otherwise deadlock a webhook's job insert against this
         # delete: the insert waits on the deleted row's dedupe key, we on its lock).
-        await message_store.lock_conversation(adv.conn, conversation_id)
+        conversation = await message_store.lock_conversation(adv.conn, conversation_id)
         await job_store.delete_jobs(adv.conn, [job["id"]])
-        await route_conversation(adv, conversation_id)
+        if conversation is not None:
+            await route_conversation(adv, conversation_id, conversation)
 
     await runtime.op(route)

@@ -23,12 +23,22 @@ async def conversation_for(
     phone_number_id: str,
     wa_id: str,
     contact_name: str | None = None,
+    with_flow: bool = False,
 ) -> tuple[RowMapping, bool]:
     """(conversation, created). The newest active one, else a new one; creation is
-    serialised per pair across processes (store.whatsapp.lock_route)."""
-    row = await wa_store.find_active_conversation(adv.conn, phone_number_id, wa_id)
-    if row is not None:
-        return row, False
+    serialised per pair across processes (store.whatsapp.lock_route). `with_flow`: an
+    existing conversation's row also carries its running flow's settings and whether
+    its project has whatsapp_event triggers (store.whatsapp.find_active_conversation_and_flow)."""
+    if with_flow:
+        row = await wa_store.find_active_conversation_and_flow(adv.conn, phone_number_id, wa_id)
+        if row is not None:
+            if not row["has_event_triggers"]:
+                events.no_event_triggers(project_id)
+            return row, False
+    else:
+        row = await wa_store.find_active_conversation(adv.conn, phone_number_id, wa_id)
+        if row is not None:
+            return row, False
     await wa_store.lock_route(adv.conn, phone_number_id, wa_id)
     row = await wa_store.find_active_conversation(adv.conn, phone_number_id, wa_id)
     if row is not None:

@@ -44,6 +44,28 @@ class EventSink:
     def __init__(self, adv: Advance, webhooks: dict[str, list[RowMapping]]) -> None:
         self.adv = adv
         self.webhooks = webhooks
+        # project -> its active whatsapp_event triggers, read once per transaction; an
+        # empty list when the caller already knows the project has none.
+        self._triggers: dict[str, list[RowMapping]] = {}
+
+    def no_event_triggers(self, project_id: str) -> None:
+        """The caller read in this transaction that the project has no whatsapp_event
+        trigger (store.whatsapp.find_active_conversation_and_flow): skip the lookup."""
+        self._triggers.setdefault(project_id, [])
+
+    async def _observers(
+        self, project_id: str, name: str, phone_number_id: str | None
+    ) -> list[RowMapping]:
+        rows = self._triggers.get(project_id)
+        if rows is None:
+            rows = await wa_store.project_event_triggers(self.adv.conn, project_id)
+            self._triggers[project_id] = rows
+        return [
+            row
+            for row in rows
+            if row["event"] == name
+            and (row["phone_number_id"] is None or row["phone_number_id"] == phone_number_id)
+        ]
 
     async def publish(
         self,
@@ -62,9 +84,7 @@ class EventSink:
         listeners = [w for w in self.webhooks.get(project_id, []) if webhook_events.wants(w, probe)]
         observers: list[RowMapping] = []
         if name in TRIGGERABLE:
-            observers = await wa_store.event_triggers(
-                self.adv.conn, project_id, name, phone_number_id
-            )
+            observers = await self._observers(project_id, name, phone_number_id)
         if not listeners and not observers:
             return
         data = await build()

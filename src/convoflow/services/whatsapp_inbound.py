@@ -184,6 +184,7 @@ async def _conversation(
         phone_number_id=message.phone_number_id,
         wa_id=message.wa_id,
         contact_name=message.contact_name,
+        with_flow=True,
     )
     batch.conversations[key] = row
     return row, created
@@ -195,12 +196,17 @@ async def _flow_settings(
     """The debounce and read mode of the workflow that will take the message: the
     conversation's running one, else the number's inbound trigger's (cached per body)."""
     conn = batch.adv.conn
-    if not created:
-        row = await wa_store.active_workflow_settings(conn, conversation["id"])
-        if row is not None:
-            # A human has the conversation: the bot shows neither ticks nor typing.
-            mode = "disabled" if row["status"] == "handoff" else _read_mode(row)
-            return FlowSettings(_debounce(row), mode)
+    if not created and conversation.get("flow_status") is not None:
+        # Read with the conversation (store.whatsapp.find_active_conversation_and_flow).
+        # A human has the conversation: the bot shows neither ticks nor typing.
+        mode = (
+            "disabled"
+            if conversation["flow_status"] == "handoff"
+            else str(conversation["flow_read_mode"] or DEFAULT_READ_MODE)
+        )
+        value = conversation["flow_debounce_seconds"]
+        debounce = float(DEFAULT_DEBOUNCE_SECONDS if value is None else max(0, value))
+        return FlowSettings(debounce, mode)
     phone_number_id = str(conversation["phone_number_id"])
     cached = batch.inbound_settings.get(phone_number_id)
     if cached is None:

@@ -16,6 +16,7 @@ _INSERT_SKIPPING_DUPLICATES = {
     "sqlite": sqlite.insert(jobs).on_conflict_do_nothing(index_elements=["dedupe_key"]),
 }
 _DELETE_ONE = sa.delete(jobs).where(jobs.c.id == sa.bindparam("job_id"))
+_DELETE_MANY = sa.delete(jobs).where(jobs.c.id.in_(sa.bindparam("job_ids", expanding=True)))
 _DELETE_TIMERS = (
     sa.delete(jobs)
     .where(jobs.c.execution_id == sa.bindparam("execution_id"))
@@ -33,40 +34,30 @@ async def delete_jobs(conn: AsyncConnection, job_ids: list[int]) -> None:
     if len(job_ids) == 1:
         await conn.execute(_DELETE_ONE, {"job_id": job_ids[0]})
     elif job_ids:
-        await conn.execute(sa.delete(jobs).where(jobs.c.id.in_(job_ids)))
+        await conn.execute(_DELETE_MANY, {"job_ids": list(job_ids)})
 
 
 async def delete_execution_timers(conn: AsyncConnection, execution_id: str) -> None:
     await conn.execute(_DELETE_TIMERS, {"execution_id": execution_id})
 
 
-async def claim_due_jobs(
-    conn: AsyncConnection,
-    *,
-    worker_id: str,
-    now: datetime,
-    lease_seconds: float,
-    limit: int,
-    kinds: tuple[str, ...] | None = None,
-) -> list[sa.RowMapping]:
-    """Lease up to `limit` due jobs. On PostgreSQL, SKIP LOCKED lets many workers claim
-    disjoint batches at once; on SQLite the statement runs without it (one writer)."""
+def _claim_statement(kinds: bool) -> sa.Update:
     candidates = (
         sa.select(jobs.c.id)
-        .where(jobs.c.run_at <= now)
-        .where(sa.or_(jobs.c.locked_until.is_(None), jobs.c.locked_until < now))
+        .where(jobs.c.run_at <= sa.bindparam("b_now"))
+        .where(sa.or_(jobs.c.locked_until.is_(None), jobs.c.locked_until < sa.bindparam("b_now")))
         .order_by(jobs.c.run_at, jobs.c.id)
-        .limit(limit)
+        .limit(sa.bindparam("b_limit"))
         .with_for_update(skip_locked=True)
     )
     if kinds:
-        candidates = candidates.where(jobs.c.kind.in_(kinds))
-    stmt = (
+        candidates = candidates.where(jobs.c.kind.in_(sa.bindparam("b_kinds", expanding=True)))
+    return (
         sa.update(jobs)
         .where(jobs.c.id.in_(candidates.scalar_subquery()))
         .values(
-            locked_by=worker_id,
-            locked_until=now + timedelta(seconds=lease_seconds),
+            locked_by=sa.bindparam("b_worker_id"),
+            locked_until=sa.bindparam("b_locked_until"),
             attempts=jobs.c.attempts + 1,
         )
         .returning(
@@ -80,12 +71,49 @@ async def claim_due_jobs(
             jobs.c.run_at,
         )
     )
-    result = await conn.execute(stmt)
+
+
+# Built once: the worker claims on every round.
+_CLAIM = _claim_statement(kinds=False)
+_CLAIM_KINDS = _claim_statement(kinds=True)
+_NEXT_DUE = sa.select(sa.func.min(jobs.c.run_at))
+_RELEASE = (
+    sa.update(jobs)
+    .where(jobs.c.id == sa.bindparam("b_job_id"))
+    .values(
+        locked_by=None,
+        locked_until=None,
+        run_at=sa.bindparam("b_run_at"),
+        last_error=sa.bindparam("b_error"),
+    )
+)
+
+
+async def claim_due_jobs(
+    conn: AsyncConnection,
+    *,
+    worker_id: str,
+    now: datetime,
+    lease_seconds: float,
+    limit: int,
+    kinds: tuple[str, ...] | None = None,
+) -> list[sa.RowMapping]:
+    """Lease up to `limit` due jobs. On PostgreSQL, SKIP LOCKED lets many workers claim
+    disjoint batches at once; on SQLite the statement runs without it (one writer)."""
+    params: dict[str, Any] = {
+        "b_now": now,
+        "b_limit": limit,
+        "b_worker_id": worker_id,
+        "b_locked_until": now + timedelta(seconds=lease_seconds),
+    }
+    if kinds:
+        params["b_kinds"] = list(kinds)
+    result = await conn.execute(_CLAIM_KINDS if kinds else _CLAIM, params)
     return list(result.mappings().all())
 
 
 async def next_due_at(conn: AsyncConnection) -> datetime | None:
-    result = await conn.execute(sa.select(sa.func.min(jobs.c.run_at)))
+    result = await conn.execute(_NEXT_DUE)
     value = result.scalar()
     if value is None:
         return None
@@ -97,8 +125,4 @@ async def release_job(
     conn: AsyncConnection, job_id: int, *, run_at: datetime, error: str | None
 ) -> None:
     """Give a job back for a later attempt (transient failure)."""
-    await conn.execute(
-        sa.update(jobs)
-        .where(jobs.c.id == job_id)
-        .values(locked_by=None, locked_until=None, run_at=run_at, last_error=error)
-    )
+    await conn.execute(_RELEASE, {"b_job_id": job_id, "b_run_at": run_at, "b_error": error})

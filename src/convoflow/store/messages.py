@@ -16,6 +16,9 @@ _CONVERSATION = sa.select(conversations).where(
     conversations.c.id == sa.bindparam("conversation_id")
 )
 _CONVERSATION_FOR_UPDATE = _CONVERSATION.with_for_update()
+_CONVERSATIONS = sa.select(conversations).where(
+    conversations.c.id.in_(sa.bindparam("conversation_ids", expanding=True))
+)
 _INSERT_MESSAGE = {
     name: dialect.insert(messages).on_conflict_do_nothing(index_elements=["provider_message_id"])
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
@@ -78,9 +81,7 @@ async def get_conversations(
 ) -> dict[str, sa.RowMapping]:
     if not conversation_ids:
         return {}
-    result = await conn.execute(
-        sa.select(conversations).where(conversations.c.id.in_(conversation_ids))
-    )
+    result = await conn.execute(_CONVERSATIONS, {"conversation_ids": conversation_ids})
     return {row["id"]: row for row in result.mappings()}
 
 
@@ -100,6 +101,13 @@ async def insert_message(conn: AsyncConnection, row: dict[str, Any]) -> bool:
     """Insert a message; False when its provider id was already stored (a redelivery)."""
     result = await conn.execute(_INSERT_MESSAGE[conn.dialect.name], row)
     return bool(result.rowcount == 1)
+
+
+async def insert_messages(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    """Insert several messages in one call (same keys in every row); a provider id seen
+    before is skipped, as in `insert_message`."""
+    if rows:
+        await conn.execute(_INSERT_MESSAGE[conn.dialect.name], rows)
 
 
 async def pending_inbound(conn: AsyncConnection, conversation_id: str) -> list[sa.RowMapping]:
@@ -161,3 +169,22 @@ async def touch_conversation(
         _TOUCH["inbound" if direction == "inbound" else "outbound"],
         {"conversation_id": conversation_id, "now": now, "message_id": message_id, "count": count},
     )
+
+
+async def touch_conversations(
+    conn: AsyncConnection, touches: list[tuple[str, str]], *, now: datetime, direction: str
+) -> None:
+    """`touch_conversation` (count 1) for several (conversation id, message id) at once."""
+    if touches:
+        await conn.execute(
+            _TOUCH["inbound" if direction == "inbound" else "outbound"],
+            [
+                {
+                    "conversation_id": conversation_id,
+                    "now": now,
+                    "message_id": message_id,
+                    "count": 1,
+                }
+                for conversation_id, message_id in touches
+            ],
+        )

@@ -18,46 +18,60 @@ async def insert_outbox(conn: AsyncConnection, rows: list[dict[str, Any]]) -> No
         await conn.execute(_INSERT, rows)
 
 
-async def claim_outbox(
-    conn: AsyncConnection, *, now: datetime, lease_seconds: float, limit: int
-) -> list[sa.RowMapping]:
-    """Journal-before: mark due rows `sending` with a lease, in their own commit, before
-    any network call. A row left in `sending` by a crashed dispatcher is due again when
-    its lease runs out."""
-    due = sa.or_(
-        sa.and_(outbox.c.status == "pending", outbox.c.next_attempt_at <= now),
-        sa.and_(outbox.c.status == "sending", outbox.c.locked_until < now),
+# Built once (it runs on every dispatcher round). Journal-before: due rows are marked
+# `sending` with a lease, in their own commit, before any network call; a row left in
+# `sending` by a crashed dispatcher is due again when its lease runs out.
+_EARLIER = outbox.alias("earlier")
+_CLAIM_CANDIDATES = (
+    sa.select(outbox.c.id)
+    .where(
+        sa.or_(
+            sa.and_(
+                outbox.c.status == "pending", outbox.c.next_attempt_at <= sa.bindparam("b_now")
+            ),
+            sa.and_(outbox.c.status == "sending", outbox.c.locked_until < sa.bindparam("b_now")),
+        )
     )
     # Only the head of each conversation's queue: messages of one conversation go out
     # one at a time, in order, even with several dispatchers.
-    earlier = outbox.alias("earlier")
-    blocked = sa.exists().where(
-        earlier.c.conversation_id == outbox.c.conversation_id,
-        earlier.c.status.in_(("pending", "sending")),
-        sa.or_(
-            earlier.c.created_at < outbox.c.created_at,
-            sa.and_(earlier.c.created_at == outbox.c.created_at, earlier.c.id < outbox.c.id),
-        ),
-    )
-    candidates = (
-        sa.select(outbox.c.id)
-        .where(due)
-        .where(~blocked)
-        .order_by(outbox.c.next_attempt_at, outbox.c.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    stmt = (
-        sa.update(outbox)
-        .where(outbox.c.id.in_(candidates.scalar_subquery()))
-        .values(
-            status="sending",
-            locked_until=now + timedelta(seconds=lease_seconds),
-            attempts=outbox.c.attempts + 1,
+    .where(
+        ~sa.exists().where(
+            _EARLIER.c.conversation_id == outbox.c.conversation_id,
+            _EARLIER.c.status.in_(("pending", "sending")),
+            sa.or_(
+                _EARLIER.c.created_at < outbox.c.created_at,
+                sa.and_(_EARLIER.c.created_at == outbox.c.created_at, _EARLIER.c.id < outbox.c.id),
+            ),
         )
-        .returning(*outbox.c)
     )
-    result = await conn.execute(stmt)
+    .order_by(outbox.c.next_attempt_at, outbox.c.id)
+    .limit(sa.bindparam("b_limit"))
+    .with_for_update(skip_locked=True)
+)
+_CLAIM = (
+    sa.update(outbox)
+    .where(outbox.c.id.in_(_CLAIM_CANDIDATES.scalar_subquery()))
+    .values(
+        status="sending",
+        locked_until=sa.bindparam("b_locked_until"),
+        attempts=outbox.c.attempts + 1,
+    )
+    .returning(*outbox.c)
+)
+
+
+async def claim_outbox(
+    conn: AsyncConnection, *, now: datetime, lease_seconds: float, limit: int
+) -> list[sa.RowMapping]:
+    """Journal-before: mark due rows `sending` with a lease (see `_CLAIM`)."""
+    result = await conn.execute(
+        _CLAIM,
+        {
+            "b_now": now,
+            "b_locked_until": now + timedelta(seconds=lease_seconds),
+            "b_limit": limit,
+        },
+    )
     rows = list(result.mappings().all())
     rows.sort(key=lambda r: (r["created_at"], r["id"]))
     return rows
@@ -101,6 +115,35 @@ async def mark_sent(
         {"outbox_id": outbox_id, "provider_message_id": provider_message_id, "now": now},
     )
     return bool(result.rowcount == 1)
+
+
+_STILL_SENDING_IDS = sa.select(outbox.c.id).where(
+    outbox.c.id.in_(sa.bindparam("ids", expanding=True)), outbox.c.status == "sending"
+)
+_STILL_SENDING_IDS_FOR_UPDATE = _STILL_SENDING_IDS.with_for_update()
+
+
+async def mark_sent_many(
+    conn: AsyncConnection, sends: list[tuple[str, str | None]], *, now: datetime
+) -> set[str]:
+    """`mark_sent` for several (outbox id, provider message id) at once; returns the ids
+    that moved. Two statements whatever the count: the rows still `sending` are read
+    (locked on PostgreSQL, so none can change before the update), then updated."""
+    if len(sends) == 1:
+        outbox_id, provider_message_id = sends[0]
+        moved = await mark_sent(conn, outbox_id, provider_message_id=provider_message_id, now=now)
+        return {outbox_id} if moved else set()
+    stmt = _STILL_SENDING_IDS if conn.dialect.name == "sqlite" else _STILL_SENDING_IDS_FOR_UPDATE
+    result = await conn.execute(stmt, {"ids": [outbox_id for outbox_id, _ in sends]})
+    sending = {str(value) for value in result.scalars()}
+    params = [
+        {"outbox_id": outbox_id, "provider_message_id": provider_message_id, "now": now}
+        for outbox_id, provider_message_id in sends
+        if outbox_id in sending
+    ]
+    if params:
+        await conn.execute(_MARK_SENT, params)
+    return sending
 
 
 async def mark_failed(

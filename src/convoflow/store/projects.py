@@ -44,13 +44,17 @@ async def insert_api_key(conn: AsyncConnection, row: dict[str, Any]) -> None:
     await conn.execute(sa.insert(api_keys), row)
 
 
+_FIND_API_KEY = (
+    sa.select(api_keys)
+    .where(api_keys.c.key_hash == sa.bindparam("key_hash"))
+    .where(api_keys.c.revoked_at.is_(None))
+)
+
+
 async def find_api_key(conn: AsyncConnection, key_hash: str) -> sa.RowMapping | None:
-    result = await conn.execute(
-        sa.select(api_keys)
-        .where(api_keys.c.key_hash == key_hash)
-        .where(api_keys.c.revoked_at.is_(None))
-    )
-    return result.mappings().first()
+    result = await conn.execute(_FIND_API_KEY, {"key_hash": key_hash})
+    row: sa.RowMapping | None = result.mappings().first()
+    return row
 
 
 async def upsert_secret(conn: AsyncConnection, row: dict[str, Any]) -> None:

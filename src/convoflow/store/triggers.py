@@ -9,25 +9,38 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from convoflow.store.schema import triggers, workflows
 
+# Built once: statement construction costs more than the query (has_active runs on
+# every start).
+_LIST_FOR_WORKFLOW = (
+    sa.select(triggers)
+    .where(triggers.c.workflow_id == sa.bindparam("workflow_id"))
+    .order_by(triggers.c.created_at, triggers.c.id)
+)
+_GET = (
+    sa.select(triggers)
+    .where(triggers.c.id == sa.bindparam("trigger_id"))
+    .where(triggers.c.project_id == sa.bindparam("project_id"))
+)
+_HAS_ACTIVE = (
+    sa.select(triggers.c.id)
+    .where(triggers.c.workflow_id == sa.bindparam("workflow_id"))
+    .where(triggers.c.trigger_type == sa.bindparam("trigger_type"))
+    .where(triggers.c.active.is_(True))
+    .limit(1)
+)
+
 
 async def list_for_workflow(conn: AsyncConnection, workflow_id: str) -> list[sa.RowMapping]:
-    result = await conn.execute(
-        sa.select(triggers)
-        .where(triggers.c.workflow_id == workflow_id)
-        .order_by(triggers.c.created_at, triggers.c.id)
-    )
+    result = await conn.execute(_LIST_FOR_WORKFLOW, {"workflow_id": workflow_id})
     return list(result.mappings().all())
 
 
 async def get_trigger(
     conn: AsyncConnection, trigger_id: str, project_id: str
 ) -> sa.RowMapping | None:
-    result = await conn.execute(
-        sa.select(triggers)
-        .where(triggers.c.id == trigger_id)
-        .where(triggers.c.project_id == project_id)
-    )
-    return result.mappings().first()
+    result = await conn.execute(_GET, {"trigger_id": trigger_id, "project_id": project_id})
+    row: sa.RowMapping | None = result.mappings().first()
+    return row
 
 
 async def insert_triggers(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
@@ -60,11 +73,7 @@ async def deactivate_all(conn: AsyncConnection, workflow_id: str, now: Any) -> N
 
 async def has_active(conn: AsyncConnection, workflow_id: str, trigger_type: str) -> bool:
     result = await conn.execute(
-        sa.select(triggers.c.id)
-        .where(triggers.c.workflow_id == workflow_id)
-        .where(triggers.c.trigger_type == trigger_type)
-        .where(triggers.c.active.is_(True))
-        .limit(1)
+        _HAS_ACTIVE, {"workflow_id": workflow_id, "trigger_type": trigger_type}
     )
     return result.scalar() is not None
 

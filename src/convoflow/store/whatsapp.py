@@ -43,31 +43,63 @@ _STATUSES_OF = (
     .where(message_statuses.c.provider_message_id == sa.bindparam("wamid"))
     .order_by(message_statuses.c.created_at, message_statuses.c.id)
 )
+_STATUSES_OF_MANY = (
+    sa.select(message_statuses)
+    .where(message_statuses.c.provider_message_id.in_(sa.bindparam("wamids", expanding=True)))
+    .order_by(message_statuses.c.created_at, message_statuses.c.id)
+)
 _MESSAGE_BY_WAMID = sa.select(messages).where(
     messages.c.provider_message_id == sa.bindparam("wamid")
 )
-_ACTIVE_CONVERSATION = (
-    sa.select(conversations)
-    .where(conversations.c.phone_number_id == sa.bindparam("phone_number_id"))
-    .where(conversations.c.wa_id == sa.bindparam("wa_id"))
-    .where(conversations.c.status == "active")
-    .where(conversations.c.channel == "whatsapp")
-    .order_by(conversations.c.created_at.desc(), conversations.c.id.desc())
-    .limit(1)
-)
-_ACTIVE_WORKFLOW_SETTINGS = (
-    sa.select(
-        workflows.c.message_debounce_seconds,
-        workflows.c.inbound_message_read_mode,
-        executions.c.status,
+
+
+def _newest_active_conversation(stmt: sa.Select[Any]) -> sa.Select[Any]:
+    """`stmt` narrowed to the newest active conversation of (phone_number_id, wa_id)."""
+    return (
+        stmt.where(conversations.c.phone_number_id == sa.bindparam("phone_number_id"))
+        .where(conversations.c.wa_id == sa.bindparam("wa_id"))
+        .where(conversations.c.status == "active")
+        .where(conversations.c.channel == "whatsapp")
+        .order_by(conversations.c.created_at.desc(), conversations.c.id.desc())
+        .limit(1)
     )
-    .join(executions, executions.c.workflow_id == workflows.c.id)
-    .where(executions.c.conversation_id == sa.bindparam("conversation_id"))
+
+
+_ACTIVE_CONVERSATION = _newest_active_conversation(sa.select(conversations))
+
+# The newest active root execution of the conversation in the outer query.
+_ACTIVE_ROOT_ID = (
+    sa.select(executions.c.id)
+    .where(executions.c.conversation_id == conversations.c.id)
     .where(executions.c.status.in_(_ACTIVE))
     .where(executions.c.observer.is_(False))
     .where(executions.c.parent_execution_id.is_(None))
     .order_by(executions.c.created_at.desc())
     .limit(1)
+    .correlate(conversations)
+    .scalar_subquery()
+)
+# What an inbound message needs, in one statement instead of three: the conversation,
+# the debounce / read mode / status of the flow running on it (as
+# the newest active root execution), and whether its project has whatsapp_event triggers at
+# all (most have none: then no trigger lookup per event).
+_ACTIVE_CONVERSATION_AND_FLOW = _newest_active_conversation(
+    sa.select(
+        conversations,
+        workflows.c.message_debounce_seconds.label("flow_debounce_seconds"),
+        workflows.c.inbound_message_read_mode.label("flow_read_mode"),
+        executions.c.status.label("flow_status"),
+        sa.exists()
+        .where(triggers.c.project_id == conversations.c.project_id)
+        .where(triggers.c.trigger_type == "whatsapp_event")
+        .where(triggers.c.active.is_(True))
+        .correlate(conversations)
+        .label("has_event_triggers"),
+    ).select_from(
+        conversations.outerjoin(executions, executions.c.id == _ACTIVE_ROOT_ID).outerjoin(
+            workflows, workflows.c.id == executions.c.workflow_id
+        )
+    )
 )
 _INBOUND_WORKFLOW_SETTINGS = (
     sa.select(workflows.c.message_debounce_seconds, workflows.c.inbound_message_read_mode)
@@ -80,20 +112,14 @@ _INBOUND_WORKFLOW_SETTINGS = (
     .order_by(triggers.c.created_at)
     .limit(1)
 )
-_EVENT_TRIGGERS = (
-    sa.select(triggers.c.id, triggers.c.workflow_id)
+_PROJECT_EVENT_TRIGGERS = (
+    sa.select(triggers.c.id, triggers.c.workflow_id, triggers.c.event, triggers.c.phone_number_id)
     .join(workflows, workflows.c.id == triggers.c.workflow_id)
     .where(triggers.c.project_id == sa.bindparam("project_id"))
     .where(triggers.c.trigger_type == "whatsapp_event")
     .where(triggers.c.active.is_(True))
-    .where(triggers.c.event == sa.bindparam("event"))
-    .where(
-        sa.or_(
-            triggers.c.phone_number_id.is_(None),
-            triggers.c.phone_number_id == sa.bindparam("phone_number_id"),
-        )
-    )
     .where(workflows.c.status == "active")
+    .order_by(triggers.c.created_at, triggers.c.id)
 )
 _SET_CONTACT_NAME = (
     sa.update(conversations)
@@ -183,8 +209,29 @@ async def apply_known_statuses(
     conn: AsyncConnection, message_id: str, wamid: str, now: Any
 ) -> None:
     """A just-recorded outbound message catches up with receipts that overtook it."""
+    await _catch_up(conn, message_id, await statuses_of(conn, wamid), now)
+
+
+async def apply_known_statuses_many(
+    conn: AsyncConnection, messages_by_wamid: dict[str, str], now: Any
+) -> None:
+    """`apply_known_statuses` for several just-recorded messages ({wamid: message id}),
+    with one read of the receipts."""
+    if not messages_by_wamid:
+        return
+    result = await conn.execute(_STATUSES_OF_MANY, {"wamids": list(messages_by_wamid)})
+    found: dict[str, list[sa.RowMapping]] = {}
+    for row in result.mappings():
+        found.setdefault(row["provider_message_id"], []).append(row)
+    for wamid, rows in found.items():
+        await _catch_up(conn, messages_by_wamid[wamid], rows, now)
+
+
+async def _catch_up(
+    conn: AsyncConnection, message_id: str, receipts: list[sa.RowMapping], now: Any
+) -> None:
     best: sa.RowMapping | None = None
-    for row in await statuses_of(conn, wamid):
+    for row in receipts:
         status = effective_status(row["status"])
         if status is not None and (best is None or advances(best["status"], status)):
             best = row
@@ -202,6 +249,18 @@ async def find_active_conversation(
     params = {"phone_number_id": phone_number_id, "wa_id": wa_id}
     row: sa.RowMapping | None = (
         (await conn.execute(_ACTIVE_CONVERSATION, params)).mappings().first()
+    )
+    return row
+
+
+async def find_active_conversation_and_flow(
+    conn: AsyncConnection, phone_number_id: str, wa_id: str
+) -> sa.RowMapping | None:
+    """The active conversation with `flow_debounce_seconds`, `flow_read_mode`,
+    `flow_status` (None without a running flow) and `has_event_triggers`."""
+    params = {"phone_number_id": phone_number_id, "wa_id": wa_id}
+    row: sa.RowMapping | None = (
+        (await conn.execute(_ACTIVE_CONVERSATION_AND_FLOW, params)).mappings().first()
     )
     return row
 
@@ -225,7 +284,19 @@ async def lock_wamid(conn: AsyncConnection, wamid: str) -> None:
         await conn.execute(_LOCK_KEY, {"key": f"wamid:{wamid}"})
 
 
+async def lock_wamids(conn: AsyncConnection, wamids: list[str]) -> None:
+    """`lock_wamid` for several messages in one statement (sorted: two transactions
+    locking overlapping sets take them in the same order)."""
+    if conn.dialect.name == "postgresql" and wamids:
+        keys = sorted(f"wamid:{wamid}" for wamid in wamids)
+        await conn.execute(_LOCK_KEYS, {"keys": keys})
+
+
 _LOCK_KEY = sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))")
+# unnest keeps the array's order, so the locks are taken in the order given.
+_LOCK_KEYS = sa.text(
+    "SELECT pg_advisory_xact_lock(hashtext(k)) FROM unnest(CAST(:keys AS text[])) AS k"
+)
 
 
 async def set_contact_name(
@@ -233,16 +304,6 @@ async def set_contact_name(
 ) -> None:
     params = {"conversation_id": conversation_id, "name": name, "now": now}
     await conn.execute(_SET_CONTACT_NAME, params)
-
-
-async def active_workflow_settings(
-    conn: AsyncConnection, conversation_id: str
-) -> sa.RowMapping | None:
-    """Debounce and read mode of the workflow running for this conversation, if any,
-    with the execution's status."""
-    result = await conn.execute(_ACTIVE_WORKFLOW_SETTINGS, {"conversation_id": conversation_id})
-    row: sa.RowMapping | None = result.mappings().first()
-    return row
 
 
 async def inbound_workflow_settings(
@@ -256,12 +317,12 @@ async def inbound_workflow_settings(
     return row
 
 
-async def event_triggers(
-    conn: AsyncConnection, project_id: str, event: str, phone_number_id: str | None
-) -> list[sa.RowMapping]:
-    """Active whatsapp_event triggers for `event` on this number (or on any number)."""
-    params = {"project_id": project_id, "event": event, "phone_number_id": phone_number_id}
-    return list((await conn.execute(_EVENT_TRIGGERS, params)).mappings().all())
+async def project_event_triggers(conn: AsyncConnection, project_id: str) -> list[sa.RowMapping]:
+    """All active whatsapp_event triggers of the project (id, workflow_id, event,
+    phone_number_id): one read serves every event of a transaction."""
+    return list(
+        (await conn.execute(_PROJECT_EVENT_TRIGGERS, {"project_id": project_id})).mappings()
+    )
 
 
 async def latest_inbound_wamid(conn: AsyncConnection, conversation_id: str) -> str | None:

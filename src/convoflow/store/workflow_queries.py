@@ -75,13 +75,16 @@ async def update_if_lock_version(
     return bool(result.rowcount == 1)
 
 
+_DEFINITION = sa.select(workflow_versions.c.definition).where(
+    workflow_versions.c.id == sa.bindparam("version_id")
+)
+
+
 async def current_definition(conn: AsyncConnection, workflow: sa.RowMapping) -> Any:
     version_id = workflow["current_version_id"]
     if version_id is None:
         return None
-    result = await conn.execute(
-        sa.select(workflow_versions.c.definition).where(workflow_versions.c.id == version_id)
-    )
+    result = await conn.execute(_DEFINITION, {"version_id": version_id})
     return result.scalar()
 
 
@@ -108,12 +111,18 @@ async def recent_contexts(
     return [(dict(row.context or {}), row.updated_at) for row in result]
 
 
+_WORKFLOW = sa.select(workflows).where(workflows.c.id == sa.bindparam("workflow_id"))
+_WORKFLOWS = sa.select(workflows).where(workflows.c.id.in_(sa.bindparam("ids", expanding=True)))
+
+
 async def minimal_workflows(
     conn: AsyncConnection, workflow_ids: set[str]
 ) -> dict[str, sa.RowMapping]:
     if not workflow_ids:
         return {}
-    result = await conn.execute(
-        sa.select(workflows).where(workflows.c.id.in_(sorted(workflow_ids)))
-    )
+    if len(workflow_ids) == 1:  # the usual case: one execution, or a workflow's list
+        [workflow_id] = workflow_ids
+        result = await conn.execute(_WORKFLOW, {"workflow_id": workflow_id})
+    else:
+        result = await conn.execute(_WORKFLOWS, {"ids": sorted(workflow_ids)})
     return {str(row["id"]): row for row in result.mappings()}

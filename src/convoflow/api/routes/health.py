@@ -10,12 +10,14 @@ from convoflow.api.responses import ok
 
 router = APIRouter(tags=["Health"])
 
+_PING = sa.text("SELECT 1")
+
 
 @router.get("/healthz", summary="Liveness and database check")
 async def healthz(engine: EngineDep) -> Response:
     try:
         async with engine.db.read() as conn:
-            await conn.execute(sa.text("SELECT 1"))
+            await conn.execute(_PING)
     except Exception as exc:  # any database failure means "not healthy", never a 500
         return ok({"status": "unavailable", "error": f"database: {exc}"}, status_code=503)
     return ok({"status": "ok", "database": engine.db.dialect})

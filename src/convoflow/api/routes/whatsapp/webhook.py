@@ -3,6 +3,8 @@ No API key: Meta authenticates with the verify token (GET) and the body's HMAC (
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import PlainTextResponse
 
@@ -11,6 +13,9 @@ from convoflow.api.responses import ok
 from convoflow.channels.whatsapp.signature import SIGNATURE_HEADER
 from convoflow.services.whatsapp_handshake import answer_challenge
 from convoflow.services.whatsapp_inbound import receive_webhook
+
+if TYPE_CHECKING:
+    from convoflow.services.container import Engine
 
 router = APIRouter(tags=["WhatsApp webhook (Meta)"])
 
@@ -28,7 +33,10 @@ async def verify(request: Request, engine: EngineDep) -> Response:
 
 
 @router.post("/webhooks/whatsapp", summary="Meta's signed webhook (messages and statuses)")
-async def receive(request: Request, engine: EngineDep) -> Response:
+async def receive(request: Request) -> Response:
+    # No dependencies: this is the hottest route (one request per message and status),
+    # and resolving even the engine dependency costs more than reading it here.
+    engine: Engine = request.app.state.engine
     raw = await request.body()
     outcome = await receive_webhook(engine, raw, request.headers.get(SIGNATURE_HEADER))
     return ok(outcome.body, status_code=outcome.status_code)
