@@ -295,7 +295,7 @@ def _measure(args: argparse.Namespace, fake_port: int, stats_ports: list[int]) -
     load_cmd = [PY, __file__, "load", "--port", str(args.port), "--users", str(args.users),
                 "--messages", str(args.messages), "--concurrency", str(args.concurrency),
                 "--user-base", str(args.user_base)]  # fmt: skip
-    load = json.loads(subprocess.run(load_cmd, check=True, capture_output=True).stdout)
+    load = json.loads(subprocess.run(load_cmd, check=True, stdout=subprocess.PIPE).stdout)
     expected = args.users * args.messages
     sent, last = (0, time.time()) if args.raw else _until_sent(fake_port, expected, 20.0)
     after = _stats(stats_ports)
@@ -318,6 +318,9 @@ def _measure(args: argparse.Namespace, fake_port: int, stats_ports: list[int]) -
         "ack_max_ms": round(load["ack_max_ms"], 2),
         "commits_per_message": round((after["commits"] - before["commits"]) / messages, 3),
         "operations_per_message": round((after["operations"] - before["operations"]) / messages, 3),
+        "sql_statements_per_message": round(
+            (after["statements"] - before["statements"]) / messages, 1
+        ),
         "read_mode": args.read_mode,
         "statuses": args.statuses or "off",
         "cpu_count": os.cpu_count(),

@@ -21,9 +21,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
+import sqlalchemy as sa  # noqa: E402
 import structlog  # noqa: E402
 import uvicorn  # noqa: E402
 from fastapi import FastAPI, Request, Response  # noqa: E402
+from sqlalchemy import event as sa_event  # noqa: E402
 
 from convoflow.api.app import create_app  # noqa: E402
 from convoflow.channels.whatsapp.signature import (  # noqa: E402
@@ -75,10 +77,20 @@ def raw_app(engine: Engine, app_secret: str) -> FastAPI:
 
 
 def add_stats(app: FastAPI, engine: Engine) -> None:
+    # Every SQL statement sent by any engine of this process (writes, and reads on their
+    # own connections); an executemany counts once.
+    statements = [0]
+
+    def count(*_args: Any) -> None:
+        statements[0] += 1
+
+    sa_event.listen(sa.engine.Engine, "before_cursor_execute", count)
+
     @app.get("/_bench/stats")
     async def stats() -> dict[str, Any]:
         committer = engine.runtime.committer.stats
         return {
+            "statements": statements[0],
             "commits": committer.commits,
             "operations": committer.operations,
             "retried_alone": committer.retried_alone,

@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+import sqlalchemy as sa
+from sqlalchemy import event as sa_event
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
@@ -151,9 +153,21 @@ async def start_conversations(
     return ids, time.perf_counter() - started
 
 
+_statements = [0]
+
+
+def _count_statement(*_args: Any) -> None:
+    _statements[0] += 1
+
+
+# Every SQL statement of this process (an executemany counts once).
+sa_event.listen(sa.engine.Engine, "before_cursor_execute", _count_statement)
+
+
 async def resume_all(engine: Engine, ids: list[str], concurrency: int) -> dict[str, Any]:
     stats = engine.runtime.committer.stats
     commits_before, ops_before = stats.commits, stats.operations
+    statements_before = _statements[0]
 
     async def resume(execution_id: str) -> None:
         await engine.runtime.resume(execution_id, UserInput(value="42", source="bench"))
@@ -169,6 +183,7 @@ async def resume_all(engine: Engine, ids: list[str], concurrency: int) -> dict[s
         "commits": commits,
         "commits_per_resume": commits / max(1, len(ids)),
         "ops": stats.operations - ops_before,
+        "sql_statements_per_resume": (_statements[0] - statements_before) / max(1, len(ids)),
         "p50_ms": percentile(latencies, 0.50) * 1000,
         "p99_ms": percentile(latencies, 0.99) * 1000,
         "rss_mb": rss_mb(),
@@ -189,6 +204,22 @@ async def drain_outbox(engine: Engine) -> dict[str, Any]:
         "messages_per_s": sent / elapsed if elapsed else 0.0,
         "commits_per_message": (stats.commits - commits_before) / max(1, sent),
     }
+
+
+async def statuses(url: str) -> dict[str, int]:
+    """Executions by status, read after the run."""
+    import sqlalchemy as sa
+
+    from convoflow.store.schema import executions
+
+    engine = build_engine(url, settings=settings(), pool_size=2)
+    try:
+        async with engine.db.read() as conn:
+            stmt = sa.select(executions.c.status, sa.func.count()).group_by(executions.c.status)
+            rows = (await conn.execute(stmt)).all()
+    finally:
+        await engine.close()
+    return {str(status): int(count) for status, count in rows}
 
 
 # --- modes --------------------------------------------------------------------------
@@ -226,7 +257,12 @@ def throughput(args: argparse.Namespace) -> dict[str, Any]:
             result = _single_process(url, ids, args.concurrency)
         else:
             result = _multi_process(url, ids, args)
+        # A figure from a run whose executions did not all finish would be meaningless.
+        final = asyncio.run(statuses(url))
+        if final != {"ended": len(ids)}:
+            raise SystemExit(f"benchmark run is wrong: executions by status {final}")
         result.update(
+            final_statuses=final,
             backend=args.backend,
             processes=args.processes,
             conversations=args.conversations,
