@@ -192,3 +192,29 @@ async def test_whatsapp_event_triggers_start_observers(world: World) -> None:
     (main,) = await rows(world, executions, workflow_id=main_id)
     assert main["status"] == "waiting"
     assert [r["body"]["text"]["body"] for r in world.fake.records(type="text")] == ["got: watch me"]
+
+
+async def test_a_send_refused_in_the_graph_answer_is_a_failed_message(
+    world: World, receiver: Receiver
+) -> None:
+    # No receipt ever comes for a send Meta refused synchronously: convoflow itself records
+    # the failed outbound message and publishes whatsapp.message.failed, once.
+    await _webhook(world, receiver.url, ["whatsapp.message.failed"])
+    await inbound_flow(world, echo_start())
+    world.fake.force_error(131026, to=USER)
+    await world.say("hi")
+    await world.settle()
+    (execution,) = await executions_of(world, USER)
+    assert execution["status"] == "failed"
+    listed = await world.get("/whatsapp/messages", direction="outbound")
+    (message,) = listed["data"]
+    assert message["kapso"]["status"] == "failed"
+    assert message["kapso"]["error"]["code"] == 131026
+    assert message["kapso"]["execution_id"] == execution["id"]
+    assert message["text"]["body"] == "got: hi"
+    (hit,) = receiver.hits
+    assert hit.headers["x-webhook-event"] == "whatsapp.message.failed"
+    payload = json.loads(hit.body)
+    assert payload["phone_number_id"] == NUMBER
+    assert payload["message"]["kapso"]["status"] == "failed"
+    assert payload["conversation"]["id"] == execution["conversation_id"]

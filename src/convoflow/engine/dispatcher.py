@@ -166,11 +166,14 @@ class Dispatcher:
                     conn, row["id"], error=outcome.error or {}, at=now + timedelta(seconds=delay)
                 )
             else:
-                await outbox_store.mark_failed(conn, row["id"], error=outcome.error or {}, now=now)
+                error = outcome.error or {}
+                if not await outbox_store.mark_failed(conn, row["id"], error=error, now=now):
+                    return  # recorded before (by a dispatcher whose lease ran out)
+                adv = Advance(runtime, conn, now, hooks)
+                await runtime.hooks.send_failed(adv, delivery, error)
                 if outcome.fail_execution and row["execution_id"]:
-                    adv = Advance(runtime, conn, now, hooks)
-                    await fail_for_send(adv, row["execution_id"], outcome.error or {})
-                    await adv.flush()
+                    await fail_for_send(adv, row["execution_id"], error)
+                await adv.flush()
 
         await runtime.committer.run(record)
 

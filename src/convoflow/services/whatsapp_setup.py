@@ -18,6 +18,7 @@ from convoflow.services.whatsapp_directory import WhatsAppDirectory
 from convoflow.services.whatsapp_events import OBSERVER_JOB, handle_observer_job
 from convoflow.services.whatsapp_inbound import READ_JOB
 from convoflow.services.whatsapp_jobs import mark_read_handler
+from convoflow.services.whatsapp_send_failures import SendFailureRecorder
 
 if TYPE_CHECKING:
     from convoflow.engine.runtime import Runtime
@@ -43,4 +44,5 @@ def install_whatsapp(
     runtime.job_handlers[DELIVERY_JOB] = handle_delivery_job
     runtime.job_handlers[OBSERVER_JOB] = handle_observer_job
     runtime.hooks.listeners.append(WorkflowWebhookListener(directory))
+    runtime.hooks.send_listeners.append(SendFailureRecorder(directory))
     return WhatsAppServices(directory=directory, client=client, channel=channel)

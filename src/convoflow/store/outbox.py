@@ -148,8 +148,10 @@ async def mark_sent_many(
 
 async def mark_failed(
     conn: AsyncConnection, outbox_id: str, *, error: dict[str, Any], now: datetime
-) -> None:
-    await conn.execute(_MARK_FAILED, {"outbox_id": outbox_id, "error": error})
+) -> bool:
+    """Record a final refusal; False if the row was no longer `sending` (recorded before)."""
+    result = await conn.execute(_MARK_FAILED, {"outbox_id": outbox_id, "error": error})
+    return bool(result.rowcount == 1)
 
 
 async def retry_later(

@@ -1,0 +1,80 @@
+"""A WhatsApp send the Graph API refused for good (its HTTP answer, not a later receipt).
+
+Meta reports most failures with a `failed` receipt, which whatsapp_statuses records on
+the message and publishes. A refusal in the send's own answer (131047 outside the 24-hour
+window, 131026 undeliverable, an invalid parameter, retries exhausted) never gets a
+receipt, so it is recorded here the same way: an outbound message row with status
+`failed` and Meta's error (visible in the messages API), and a
+`whatsapp.message.failed` event to project webhooks and `whatsapp_event` triggers. Runs
+in the dispatcher's transaction that marks the outbox row failed (engine.hooks).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from convoflow.channels.base import Delivery
+from convoflow.engine.advance import Advance
+from convoflow.ids import new_id
+from convoflow.services import whatsapp_views as views
+from convoflow.services.whatsapp_events import EventSink
+from convoflow.store import messages as message_store
+from convoflow.store.schema import messages
+
+if TYPE_CHECKING:
+    from convoflow.services.whatsapp_directory import WhatsAppDirectory
+
+EVENT = "whatsapp.message.failed"
+
+
+class SendFailureRecorder:
+    """engine.hooks.SendListener for conversations on WhatsApp."""
+
+    def __init__(self, directory: WhatsAppDirectory) -> None:
+        self.directory = directory
+
+    async def send_failed(self, adv: Advance, delivery: Delivery, error: dict[str, Any]) -> None:
+        conversation = delivery.conversation
+        if conversation is None or conversation["channel"] != "whatsapp":
+            return
+        outbox = delivery.outbox
+        row: dict[str, Any] = {
+            "id": new_id(),
+            "project_id": outbox["project_id"],
+            "conversation_id": conversation["id"],
+            "direction": "outbound",
+            "provider_message_id": None,  # Meta never accepted it: no wamid
+            "message_type": delivery.message.get("type", "text"),
+            "content": delivery.message,
+            "status": "failed",
+            "error": error,
+            "execution_id": outbox["execution_id"],
+            "outbox_id": outbox["id"],
+            "routing": None,
+            "created_at": adv.now,
+            "updated_at": adv.now,
+        }
+        await message_store.insert_message(adv.conn, row)
+        await message_store.touch_conversation(
+            adv.conn, conversation["id"], now=adv.now, direction="outbound", message_id=row["id"]
+        )
+        shown = {**{column.name: None for column in messages.c}, **row}
+        project_id = str(outbox["project_id"])
+        events = EventSink(adv, {project_id: await self.directory.webhooks(project_id)})
+
+        async def data() -> dict[str, Any]:
+            return {
+                "phone_number_id": conversation["phone_number_id"],
+                "message": views.message(shown, conversation),
+                "conversation": views.conversation(conversation),
+            }
+
+        await events.publish(
+            project_id=project_id,
+            name=EVENT,
+            phone_number_id=conversation["phone_number_id"],
+            conversation_id=str(conversation["id"]),
+            conversation_phone_number=conversation["wa_id"],
+            dedupe=f"outbox:{outbox['id']}:failed",
+            build=data,
+        )
