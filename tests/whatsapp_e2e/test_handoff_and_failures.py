@@ -1,7 +1,7 @@
 """Handoff and failures over the WhatsApp channel, on both databases: a message racing a
 handoff never makes the bot speak after the handoff; a human's reply goes out through
-the same client and is recorded; Meta's `failed` receipts and refused sends fail the
-flow with Meta's reason."""
+the same client and is recorded; Meta's `failed` receipts fail the flow with Meta's
+reason (refusals in the send's answer: test_project_webhooks.py)."""
 
 from __future__ import annotations
 
@@ -122,16 +122,6 @@ async def test_a_failed_receipt_fails_the_flow_with_the_template_advice(world: W
     assert "131047" in message and "template" in message
     (sent,) = await rows(world, messages, direction="outbound")
     assert sent["status"] == "failed" and sent["error"]["code"] == 131047
-
-
-async def test_a_refused_send_fails_the_flow(world: World) -> None:
-    await inbound_flow(world, echo_start())
-    world.fake.force_error(131026, to=USER)
-    await world.say("hi")
-    await world.settle()
-    (execution,) = await executions_of(world, USER)
-    assert execution["status"] == "failed"
-    assert "undeliverable" in execution["error_details"]["message"]
 
 
 async def test_a_retryable_failed_receipt_is_only_recorded(world: World) -> None:

@@ -194,7 +194,7 @@ async def test_whatsapp_event_triggers_start_observers(world: World) -> None:
     assert [r["body"]["text"]["body"] for r in world.fake.records(type="text")] == ["got: watch me"]
 
 
-async def test_a_send_refused_in_the_graph_answer_is_a_failed_message(
+async def test_a_send_refused_in_the_graph_answer_fails_the_flow_and_the_message(
     world: World, receiver: Receiver
 ) -> None:
     # No receipt ever comes for a send Meta refused synchronously: convoflow itself records
@@ -206,6 +206,7 @@ async def test_a_send_refused_in_the_graph_answer_is_a_failed_message(
     await world.settle()
     (execution,) = await executions_of(world, USER)
     assert execution["status"] == "failed"
+    assert "undeliverable" in execution["error_details"]["message"]
     listed = await world.get("/whatsapp/messages", direction="outbound")
     (message,) = listed["data"]
     assert message["kapso"]["status"] == "failed"
