@@ -43,6 +43,18 @@ async def conversation_for(
     row = await wa_store.find_active_conversation(adv.conn, phone_number_id, wa_id)
     if row is not None:
         return row, False
+    return await _create(adv, events, project_id, phone_number_id, wa_id, contact_name), True
+
+
+async def _create(
+    adv: Advance,
+    events: EventSink,
+    project_id: str,
+    phone_number_id: str,
+    wa_id: str,
+    contact_name: str | None,
+) -> RowMapping:
+    """A new active conversation, announced as `whatsapp.conversation.created`."""
     conversation_id = new_id()
     await message_store.insert_conversation(
         adv.conn,
@@ -77,4 +89,4 @@ async def conversation_for(
         dedupe=conversation_id,
         build=data,
     )
-    return created, True
+    return created
