@@ -30,6 +30,15 @@ def flow(row: Mapping[Any, Any]) -> dict[str, Any]:
     }
 
 
+def whatsapp_config(number: Mapping[Any, Any]) -> dict[str, Any]:
+    """One of a legacy flow definition's `whatsapp_configs`."""
+    return {
+        "id": number["id"],
+        "name": number["name"],
+        "phone_number": number["display_phone_number"],
+    }
+
+
 def execution(info: ExecutionInfo) -> dict[str, Any]:
     row = info.row
     context = row["context"] or {}

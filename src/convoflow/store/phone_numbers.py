@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from convoflow.store.schema import phone_numbers
+from convoflow.store.schema import phone_numbers, triggers
 
 SECRET_COLUMNS = ("access_token", "app_secret", "verify_token")
 PUBLIC_COLUMNS = [c for c in phone_numbers.c if c.name not in SECRET_COLUMNS]
@@ -34,6 +34,40 @@ async def get_public(
     if project_id is not None:
         stmt = stmt.where(phone_numbers.c.project_id == project_id)
     return (await conn.execute(stmt)).mappings().first()
+
+
+async def get_by_config_id(
+    conn: AsyncConnection, config_id: str, project_id: str
+) -> sa.RowMapping | None:
+    """A project's number by Kapso's WhatsApp config id (our id), or by Meta's
+    phone_number_id (what users of convoflow more often have at hand)."""
+    stmt = (
+        sa.select(*PUBLIC_COLUMNS)
+        .where(phone_numbers.c.project_id == project_id)
+        .where(
+            sa.or_(phone_numbers.c.id == config_id, phone_numbers.c.phone_number_id == config_id)
+        )
+    )
+    return (await conn.execute(stmt)).mappings().first()
+
+
+async def for_workflow(
+    conn: AsyncConnection, workflow_id: str, project_id: str
+) -> list[sa.RowMapping]:
+    """The numbers whose `inbound_message` triggers start `workflow_id`."""
+    stmt = (
+        sa.select(*PUBLIC_COLUMNS)
+        .where(phone_numbers.c.project_id == project_id)
+        .where(
+            phone_numbers.c.phone_number_id.in_(
+                sa.select(triggers.c.phone_number_id)
+                .where(triggers.c.workflow_id == workflow_id)
+                .where(triggers.c.trigger_type == "inbound_message")
+            )
+        )
+        .order_by(phone_numbers.c.created_at, phone_numbers.c.id)
+    )
+    return list((await conn.execute(stmt)).mappings().all())
 
 
 async def get_credentials_row(conn: AsyncConnection, phone_number_id: str) -> sa.RowMapping | None:

@@ -16,7 +16,13 @@ from convoflow.api.responses import data, ok
 from convoflow.api.routes.executions import IdempotencyKey, add_headers, request_meta
 from convoflow.engine import status as st
 from convoflow.engine.signals import UserInput
-from convoflow.services import definitions, execution_api, execution_reads, workflow_api
+from convoflow.services import (
+    definitions,
+    execution_api,
+    execution_reads,
+    phone_numbers,
+    workflow_api,
+)
 from convoflow.services.execution_api import ExecutionInfo, StartRequest
 from convoflow.services.execution_reads import ExecutionFilters
 from convoflow.services.workflow_api import WorkflowChanges
@@ -59,11 +65,12 @@ async def get_flow(flow_id: str, actor: CurrentActor, engine: EngineDep) -> Resp
 @router.get("/flows/{flow_id}/definition", summary="Get flow with definition")
 async def get_flow_definition(flow_id: str, actor: CurrentActor, engine: EngineDep) -> Response:
     row, definition = await workflow_api.get_with_definition(engine, actor, flow_id)
+    numbers = await phone_numbers.numbers_of_workflow(engine, actor, flow_id)
     return data(
         {
             **legacy_views.flow(row),
             "definition": definitions.legacy(definition),
-            "whatsapp_configs": [],
+            "whatsapp_configs": [legacy_views.whatsapp_config(number) for number in numbers],
         }
     )
 
@@ -104,8 +111,14 @@ async def start_flow_execution(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     add_headers(request, get_limits(request).check_start(str(actor.key_id), flow_id))
+    phone_number_id = None
+    if body.whatsapp_config_id is not None:
+        phone_number_id = await phone_numbers.phone_number_id_of_config(
+            engine, actor, str(body.whatsapp_config_id)
+        )
     start = StartRequest(
         phone_number=body.phone_number,
+        phone_number_id=phone_number_id,
         variables=body.variables,
         context=body.context,
         initial_data=body.initial_data,
