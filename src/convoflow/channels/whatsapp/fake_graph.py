@@ -35,6 +35,7 @@ from convoflow.channels.whatsapp._json import integer, number, obj, text
 from convoflow.channels.whatsapp.fake_routes import routes, with_fast_sends
 
 DEFAULT_PHONE_NUMBER_ID = "100000000000001"
+WEBHOOKS_IN_FLIGHT = 32
 # code -> (HTTP status, Meta's message): what a forced error looks like on the wire.
 KNOWN_ERRORS: dict[int, tuple[int, str]] = {
     131047: (400, "Re-engagement message"),
@@ -101,6 +102,10 @@ class FakeGraph:
         self._seq = itertools.count(1)
         self._tasks: set[asyncio.Task[None]] = set()
         self._http: httpx.AsyncClient | None = None
+        # Webhooks in flight at once (Meta's delivery is bounded too). Unbounded, a burst
+        # of status webhooks queues thousands of requests in httpcore's pool, whose
+        # bookkeeping then starves the fake's own event loop.
+        self._webhook_slots: asyncio.Semaphore | None = None
         self._token_hashes: dict[str, str] = {}
         self.app = with_fast_sends(self, Starlette(routes=routes(self), lifespan=self._lifespan))
 
@@ -118,6 +123,7 @@ class FakeGraph:
         if self._http is not None:
             await self._http.aclose()
             self._http = None
+        self._webhook_slots = None  # bound to this event loop
 
     async def settle(self) -> None:
         """Wait until every scheduled status webhook has been delivered."""
@@ -282,8 +288,11 @@ class FakeGraph:
             headers = bodies.signed(payload, secret)[1]
         if self._http is None:
             self._http = httpx.AsyncClient(timeout=10.0)
+        if self._webhook_slots is None:
+            self._webhook_slots = asyncio.Semaphore(WEBHOOKS_IN_FLIGHT)
         try:
-            response = await self._http.post(url, content=raw, headers=headers)
+            async with self._webhook_slots:
+                response = await self._http.post(url, content=raw, headers=headers)
         except httpx.HTTPError as exc:
             entry["error"] = f"{type(exc).__name__}: {exc}"
             return None
