@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from tests.api.contract import assert_error, assert_matches
@@ -312,3 +314,13 @@ async def test_ending_a_parent_ends_its_child_without_resuming_the_parent(client
     assert parent_detail["current_step"]["identifier"] == "call_child"
     assert "after" not in {e.get("step", {}).get("identifier") for e in parent_detail["events"]}
     assert (await execution(client, child_id))["status"] == "ended"
+
+
+async def test_concurrent_starts_for_a_new_number_share_one_conversation(client):
+    """Starts racing for a number with no conversation yet (on PostgreSQL they run in
+    parallel transactions): the conversation is created once."""
+    workflow = await startable_workflow(client)
+    phone = "+15550009999"
+    started = await asyncio.gather(*(start(client, workflow["id"], phone) for _ in range(12)))
+    views = [await execution(client, accepted["id"]) for accepted in started]
+    assert len({view["whatsapp_conversation_id"] for view in views}) == 1

@@ -33,6 +33,7 @@ from convoflow.services.routing import conversation_context
 from convoflow.store import execution_queries as queries
 from convoflow.store import messages as message_store
 from convoflow.store import triggers as trigger_store
+from convoflow.store import whatsapp as wa_store
 from convoflow.store import workflow_queries
 from convoflow.store import workflows as workflow_store
 
@@ -134,13 +135,24 @@ async def _conversation(adv: Advance, actor: Actor, request: StartRequest) -> sa
     # DECISIONS.md / docs/api.md: context.channel "sandbox" runs on the offline sandbox
     # channel; anything else is a WhatsApp conversation.
     channel = "sandbox" if request.context.get("channel") == "sandbox" else "whatsapp"
-    found = await queries.find_conversation(
-        adv.conn,
-        project_id=actor.project_id,
-        channel=channel,
-        phone_number_id=request.phone_number_id,
-        wa_id=wa_id,
-    )
+
+    async def find() -> sa.RowMapping | None:
+        return await queries.find_conversation(
+            adv.conn,
+            project_id=actor.project_id,
+            channel=channel,
+            phone_number_id=request.phone_number_id,
+            wa_id=wa_id,
+        )
+
+    found = await find()
+    if found is not None:
+        return found
+    # Starts (and, on a WhatsApp number, inbound messages) racing for a new conversation
+    # of this user: the first creates it, the others find it after the lock.
+    scope = request.phone_number_id or f"{actor.project_id}:{channel}"
+    await wa_store.lock_route(adv.conn, scope, wa_id)
+    found = await find()
     if found is not None:
         return found
     row: dict[str, Any] = {
