@@ -15,7 +15,6 @@ import weakref
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 
 from convoflow.engine import status as st
@@ -24,9 +23,10 @@ from convoflow.engine.runtime import NotWaiting, WorkflowNotRunnable, resumable_
 from convoflow.engine.signals import UserInput
 from convoflow.engine.state import ExecutionState
 from convoflow.ids import new_id
+from convoflow.store import executions as execution_store
 from convoflow.store import jobs as job_store
 from convoflow.store import messages as message_store
-from convoflow.store.schema import executions, triggers, workflows
+from convoflow.store import whatsapp as wa_store
 
 if TYPE_CHECKING:
     from convoflow.engine.runtime import Runtime
@@ -123,42 +123,11 @@ def _source(rows: list[RowMapping]) -> str:
     return str(rows[-1]["content"].get("channel") or "whatsapp")
 
 
-# Built once: these run on every routed message (building a statement and its cache key
-# costs more than running it on SQLite).
-#
-# The conversation's newest active root execution, its whole row, locked on PostgreSQL
-# (the row lock adv.load takes): one statement instead of an id lookup and a load. If a
-# concurrent transaction ends the execution meanwhile, PostgreSQL re-checks the row
-# after the lock and returns none, as the load would have returned it ended: either way
-# a new execution starts.
-_ACTIVE_ROOT = (
-    sa.select(executions)
-    .where(executions.c.conversation_id == sa.bindparam("conversation_id"))
-    .where(executions.c.parent_execution_id.is_(None))
-    .where(executions.c.observer.is_(False))
-    .where(executions.c.status.in_(tuple(sorted(st.ACTIVE))))
-    .order_by(executions.c.created_at.desc())
-    .limit(1)
-)
-_ACTIVE_ROOT_FOR_UPDATE = _ACTIVE_ROOT.with_for_update()
-_INBOUND_WORKFLOW = (
-    sa.select(triggers.c.workflow_id)
-    .join(workflows, workflows.c.id == triggers.c.workflow_id)
-    .where(triggers.c.project_id == sa.bindparam("project_id"))
-    .where(triggers.c.trigger_type == "inbound_message")
-    .where(triggers.c.active.is_(True))
-    .where(triggers.c.phone_number_id == sa.bindparam("phone_number_id"))
-    .where(workflows.c.status == "active")
-    .order_by(triggers.c.created_at)
-    .limit(1)
-)
-
-
 async def _load_active_root(adv: Advance, conversation_id: str) -> ExecutionState | None:
     """The conversation's active root execution, loaded into `adv` (as `adv.load`)."""
-    stmt = _ACTIVE_ROOT if adv.runtime.db.is_sqlite else _ACTIVE_ROOT_FOR_UPDATE
-    result = await adv.conn.execute(stmt, {"conversation_id": conversation_id})
-    row = result.mappings().first()
+    row = await execution_store.active_root(
+        adv.conn, conversation_id, for_update=not adv.runtime.db.is_sqlite
+    )
     if row is None:
         return None
     state = adv.tracked(str(row["id"]))
@@ -265,15 +234,10 @@ async def inbound_workflow_for(adv: Advance, conversation: RowMapping) -> str | 
     metadata = conversation["metadata"] or {}
     if metadata.get("workflow_id"):
         return str(metadata["workflow_id"])
-    result = await adv.conn.execute(
-        _INBOUND_WORKFLOW,
-        {
-            "project_id": conversation["project_id"],
-            "phone_number_id": conversation["phone_number_id"],
-        },
+    row = await wa_store.inbound_workflow_settings(
+        adv.conn, str(conversation["project_id"]), conversation["phone_number_id"]
     )
-    value = result.scalar()
-    return str(value) if value else None
+    return str(row["id"]) if row is not None else None
 
 
 async def handle_route_job(runtime: Runtime, job: RowMapping) -> None:

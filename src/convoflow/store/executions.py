@@ -29,6 +29,35 @@ _UPDATE_CAS = (
 )
 _INSERT_EVENTS = sa.insert(execution_events)
 
+# Executions that hold a conversation: running, waiting or handed off, neither a child
+# (it answers through its parent) nor an observer.
+ACTIVE_STATUSES = ("running", "waiting", "handoff")
+ACTIVE_ROOTS = (
+    executions.c.parent_execution_id.is_(None),
+    executions.c.observer.is_(False),
+    executions.c.status.in_(ACTIVE_STATUSES),
+)
+# The conversation's newest active root execution, its whole row, locked on PostgreSQL
+# (the lock get_execution takes): one statement instead of an id lookup and a load. If a
+# concurrent transaction ends the execution meanwhile, PostgreSQL re-checks the row after
+# the lock and returns none, as a load would have returned it ended.
+_ACTIVE_ROOT = (
+    sa.select(executions)
+    .where(executions.c.conversation_id == sa.bindparam("conversation_id"), *ACTIVE_ROOTS)
+    .order_by(executions.c.created_at.desc())
+    .limit(1)
+)
+_ACTIVE_ROOT_FOR_UPDATE = _ACTIVE_ROOT.with_for_update()
+
+
+async def active_root(
+    conn: AsyncConnection, conversation_id: str, *, for_update: bool
+) -> sa.RowMapping | None:
+    stmt = _ACTIVE_ROOT_FOR_UPDATE if for_update else _ACTIVE_ROOT
+    result = await conn.execute(stmt, {"conversation_id": conversation_id})
+    row: sa.RowMapping | None = result.mappings().first()
+    return row
+
 
 async def get_execution(
     conn: AsyncConnection, execution_id: str, *, for_update: bool = False, nowait: bool = False
@@ -67,7 +96,7 @@ async def find_child_waiting(conn: AsyncConnection, parent_id: str) -> sa.RowMap
     result = await conn.execute(
         sa.select(executions.c.id, executions.c.status)
         .where(executions.c.parent_execution_id == parent_id)
-        .where(executions.c.status.in_(("running", "waiting", "handoff")))
+        .where(executions.c.status.in_(ACTIVE_STATUSES))
         .order_by(executions.c.created_at.desc())
         .limit(1)
     )

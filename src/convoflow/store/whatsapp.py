@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from convoflow.store.executions import ACTIVE_ROOTS
 from convoflow.store.schema import (
     conversations,
     executions,
@@ -26,7 +27,6 @@ from convoflow.store.schema import (
 STATUS_RANK = {"pending": 0, "sent": 1, "failed": 2, "delivered": 3, "read": 4}
 # Meta's `played` (voice message listened to) is a stronger `read`.
 STATUS_ALIASES = {"played": "read"}
-_ACTIVE = ("running", "waiting", "handoff")
 
 
 # Built once, with bind parameters: these run for every webhook, and building a
@@ -70,10 +70,7 @@ _ACTIVE_CONVERSATION = _newest_active_conversation(sa.select(conversations))
 # The newest active root execution of the conversation in the outer query.
 _ACTIVE_ROOT_ID = (
     sa.select(executions.c.id)
-    .where(executions.c.conversation_id == conversations.c.id)
-    .where(executions.c.status.in_(_ACTIVE))
-    .where(executions.c.observer.is_(False))
-    .where(executions.c.parent_execution_id.is_(None))
+    .where(executions.c.conversation_id == conversations.c.id, *ACTIVE_ROOTS)
     .order_by(executions.c.created_at.desc())
     .limit(1)
     .correlate(conversations)
@@ -101,8 +98,14 @@ _ACTIVE_CONVERSATION_AND_FLOW = _newest_active_conversation(
         )
     )
 )
-_INBOUND_WORKFLOW_SETTINGS = (
-    sa.select(workflows.c.message_debounce_seconds, workflows.c.inbound_message_read_mode)
+# The number's active inbound_message workflow: its id and the settings inbound messages
+# are handled with.
+_INBOUND_WORKFLOW = (
+    sa.select(
+        workflows.c.id,
+        workflows.c.message_debounce_seconds,
+        workflows.c.inbound_message_read_mode,
+    )
     .join(triggers, triggers.c.workflow_id == workflows.c.id)
     .where(triggers.c.project_id == sa.bindparam("project_id"))
     .where(triggers.c.trigger_type == "inbound_message")
@@ -307,13 +310,12 @@ async def set_contact_name(
 
 
 async def inbound_workflow_settings(
-    conn: AsyncConnection, project_id: str, phone_number_id: str
+    conn: AsyncConnection, project_id: str, phone_number_id: str | None
 ) -> sa.RowMapping | None:
-    """Debounce and read mode of the number's active inbound_message workflow."""
+    """The number's active inbound_message workflow: `id`, `message_debounce_seconds`,
+    `inbound_message_read_mode`."""
     params = {"project_id": project_id, "phone_number_id": phone_number_id}
-    row: sa.RowMapping | None = (
-        (await conn.execute(_INBOUND_WORKFLOW_SETTINGS, params)).mappings().first()
-    )
+    row: sa.RowMapping | None = (await conn.execute(_INBOUND_WORKFLOW, params)).mappings().first()
     return row
 
 

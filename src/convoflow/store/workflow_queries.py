@@ -8,9 +8,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from convoflow.store.executions import ACTIVE_STATUSES
 from convoflow.store.schema import executions, workflow_versions, workflows
-
-ACTIVE_STATUSES = ("running", "waiting", "handoff")
 
 
 async def list_workflows(
