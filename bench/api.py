@@ -34,6 +34,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
+from common import create_pg_database, drop_pg_database, percentile  # noqa: E402
 from convoflow.api.pagination import encode_cursor  # noqa: E402
 from convoflow.services import triggers, workflow_api  # noqa: E402
 from convoflow.services.common import Actor  # noqa: E402
@@ -42,15 +43,7 @@ from convoflow.services.projects import create_api_key, create_project  # noqa: 
 from convoflow.services.workflow_api import WorkflowChanges  # noqa: E402
 from convoflow.store.migrate import upgrade  # noqa: E402
 
-PG_ADMIN = os.environ.get(
-    "CONVOFLOW_BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
 P = "/platform/v1"
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))] if values else 0.0
 
 
 def summary(name: str, latencies: list[float], elapsed: float) -> dict[str, Any]:
@@ -63,23 +56,11 @@ def summary(name: str, latencies: list[float], elapsed: float) -> dict[str, Any]
     }
 
 
-async def _pg(statement: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(PG_ADMIN)
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
-
-
 def create_database(backend: str, tmp: Path) -> tuple[str, Any]:
     if backend == "sqlite":
         return f"sqlite+aiosqlite:///{tmp / 'bench.db'}", lambda: None
     name = f"cf_bench_api_{uuid.uuid4().hex[:8]}"
-    asyncio.run(_pg(f'CREATE DATABASE "{name}"'))
-    base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    return f"{base}/{name}", lambda: asyncio.run(_pg(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    return create_pg_database(name), lambda: drop_pg_database(name)
 
 
 async def seed(engine: Engine, actor: Actor, name: str) -> str:

@@ -37,19 +37,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
+from common import create_pg_database, drop_pg_database, percentile  # noqa: E402
 from convoflow.channels.whatsapp import webhook_bodies as bodies  # noqa: E402
 
-PG_ADMIN = os.environ.get(
-    "CONVOFLOW_BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
 NUMBER = "100000000000001"
 SECRET = "bench-secret"
 PY = sys.executable
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else 0.0
 
 
 # --- load generator (its own process) ----------------------------------------------------
@@ -171,29 +164,7 @@ async def _setup(url: str, read_mode: str) -> None:
 def _database(backend: str, tmp: Path) -> str:
     if backend == "sqlite":
         return f"sqlite+aiosqlite:///{tmp / 'bench.db'}"
-    import asyncpg  # noqa: F401  (fail early with a clear import error)
-
-    name = f"cf_bench_{uuid.uuid4().hex[:8]}"
-
-    async def create() -> None:
-        import asyncpg as pg
-
-        conn = await pg.connect(PG_ADMIN)
-        await conn.execute(f'CREATE DATABASE "{name}"')
-        await conn.close()
-
-    asyncio.run(create())
-    return PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + f"/{name}"
-
-
-async def _drop(name: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(PG_ADMIN)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
+    return create_pg_database(f"cf_bench_{uuid.uuid4().hex[:8]}")
 
 
 def _wait_http(url: str, seconds: float = 30) -> None:
@@ -277,7 +248,7 @@ def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
             for proc in procs:
                 proc.wait(timeout=30)
             if args.backend == "postgresql":
-                asyncio.run(_drop(url.rsplit("/", 1)[1]))
+                drop_pg_database(url.rsplit("/", 1)[1])
 
 
 def _stats(ports: list[int]) -> dict[str, int]:

@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import json
 import multiprocessing
-import os
 import statistics
 import sys
 import tempfile
@@ -35,6 +34,7 @@ from sqlalchemy import event as sa_event
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
+from common import create_pg_database, drop_pg_database, percentile  # noqa: E402
 from convoflow.config import Settings  # noqa: E402
 from convoflow.engine.advance import Advance  # noqa: E402
 from convoflow.engine.signals import UserInput  # noqa: E402
@@ -43,21 +43,9 @@ from convoflow.services.projects import create_project  # noqa: E402
 from convoflow.services.workflows import create_workflow  # noqa: E402
 from convoflow.store.migrate import upgrade  # noqa: E402
 
-PG_ADMIN = os.environ.get(
-    "CONVOFLOW_BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
-
 
 def canonical_definition() -> Any:
     return json.loads((ROOT / "examples" / "canonical.json").read_text())["definition"]
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
-    return ordered[index]
 
 
 def rss_mb() -> float:
@@ -67,16 +55,6 @@ def rss_mb() -> float:
 # --- database set-up ------------------------------------------------------------------
 
 
-async def _pg(statement: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(PG_ADMIN)
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
-
-
 def create_database(backend: str) -> tuple[str, Any]:
     if backend == "sqlite":
         directory = tempfile.mkdtemp(prefix="cf-bench-")
@@ -84,11 +62,9 @@ def create_database(backend: str) -> tuple[str, Any]:
         upgrade(url)
         return url, lambda: None
     name = f"cf_bench_{uuid.uuid4().hex[:10]}"
-    asyncio.run(_pg(f'CREATE DATABASE "{name}"'))
-    base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    url = f"{base}/{name}"
+    url = create_pg_database(name)
     upgrade(url)
-    return url, lambda: asyncio.run(_pg(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    return url, lambda: drop_pg_database(name)
 
 
 def settings() -> Settings:
@@ -226,7 +202,8 @@ async def statuses(url: str) -> dict[str, int]:
 
 
 def resume_slice(url: str, ids: list[str], concurrency: int, queue: Any) -> None:
-    """Worker-process body for --processes N."""
+    """In a fresh process (--processes N, the RSS sweep): resume `ids` and report, with
+    this process's RSS afterwards."""
 
     async def run() -> dict[str, Any]:
         engine = build_engine(url, settings=settings(), pool_size=20)
@@ -315,19 +292,6 @@ def _multi_process(url: str, ids: list[str], args: argparse.Namespace) -> dict[s
     }
 
 
-def _resume_and_measure(url: str, ids: list[str], concurrency: int, queue: Any) -> None:
-    """In a fresh process: resume `ids` and report this process's RSS afterwards."""
-
-    async def run() -> dict[str, Any]:
-        engine = build_engine(url, settings=settings(), pool_size=20)
-        try:
-            return await resume_all(engine, ids, concurrency)
-        finally:
-            await engine.close()
-
-    queue.put(asyncio.run(run()))
-
-
 def rss_sweep(args: argparse.Namespace) -> list[dict[str, Any]]:
     """RSS of a fresh worker process resuming 2,000 conversations while W others sit
     waiting in the same database. A waiting execution is a row, so RSS should not grow
@@ -354,9 +318,7 @@ def rss_sweep(args: argparse.Namespace) -> list[dict[str, Any]]:
 
             active = asyncio.run(prepare())
             queue = ctx.Queue()
-            proc = ctx.Process(
-                target=_resume_and_measure, args=(url, active, args.concurrency, queue)
-            )
+            proc = ctx.Process(target=resume_slice, args=(url, active, args.concurrency, queue))
             proc.start()
             result = queue.get()
             proc.join()
