@@ -178,23 +178,28 @@ async def test_resume_and_not_waiting(client):
     assert no_data.status_code == 422
 
 
+async def _parent_calling(client, child_definition, *, then: str) -> dict:
+    """A startable parent that calls an active child workflow, then says `then`."""
+    child = await create_workflow(client, "Child", child_definition)
+    await client.patch(f"{P}/workflows/{child['id']}", json={"workflow": {"status": "active"}})
+    return await startable_workflow(
+        client,
+        "Parent",
+        chain(
+            node("start", "start"),
+            node("call_child", "call", workflow_id=child["id"]),
+            node("after", "send_text", message=then),
+        ),
+    )
+
+
 async def test_resume_routes_to_the_deepest_waiting_child(client):
     child_definition = chain(
         node("start", "start"),
         node("ask", "send_text", message="child asks"),
         node("wait", "wait_for_response", save_response_to="answer"),
     )
-    child = await create_workflow(client, "Child", child_definition)
-    await client.patch(f"{P}/workflows/{child['id']}", json={"workflow": {"status": "active"}})
-    parent = await startable_workflow(
-        client,
-        "Parent",
-        chain(
-            node("start", "start"),
-            node("call_child", "call", workflow_id=child["id"]),
-            node("done", "send_text", message="back in parent"),
-        ),
-    )
+    parent = await _parent_calling(client, child_definition, then="back in parent")
     started = await start(client, parent["id"])
     detail = await execution(client, started["id"])
     assert detail["status"] == "waiting"
@@ -288,21 +293,8 @@ async def test_resume_while_the_row_is_locked_elsewhere_is_409(client, engine, b
 
 
 async def test_ending_a_parent_ends_its_child_without_resuming_the_parent(client):
-    child = await create_workflow(
-        client,
-        "Child",
-        chain(node("start", "start"), node("wait", "wait_for_response")),
-    )
-    await client.patch(f"{P}/workflows/{child['id']}", json={"workflow": {"status": "active"}})
-    parent = await startable_workflow(
-        client,
-        "Parent",
-        chain(
-            node("start", "start"),
-            node("call_child", "call", workflow_id=child["id"]),
-            node("after", "send_text", message="must not be sent"),
-        ),
-    )
+    child_definition = chain(node("start", "start"), node("wait", "wait_for_response"))
+    parent = await _parent_calling(client, child_definition, then="must not be sent")
     started = await start(client, parent["id"])
     child_id = (await execution(client, started["id"]))["resumable_execution_id"]
     response = await client.patch(

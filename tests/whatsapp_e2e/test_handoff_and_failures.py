@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
+
 from convoflow.channels.whatsapp import webhook_bodies as bodies
 from convoflow.store.schema import execution_events, messages, outbox
 from tests.whatsapp_e2e.conftest import NUMBER, USER, P, World
@@ -19,6 +21,14 @@ async def _handoff(world: World, execution_id: str) -> None:
         json={"workflow_execution": {"status": "handoff"}},
     )
     assert response.status_code == 200, response.text
+
+
+async def _meta_proxy_text(world: World, body: str) -> httpx.Response:
+    """A human's text to USER through Kapso's Meta-proxy path."""
+    return await world.api.post(
+        f"/meta/whatsapp/v24.0/{NUMBER}/messages",
+        json={"messaging_product": "whatsapp", "to": USER, "type": "text", "text": {"body": body}},
+    )
 
 
 async def test_a_message_racing_a_handoff_never_makes_the_bot_speak_after_it(
@@ -78,15 +88,7 @@ async def test_a_human_replies_during_handoff(world: World) -> None:
     assert reply.status_code == 201, reply.text
     view = reply.json()["data"]
     assert view["kapso"]["direction"] == "outbound" and view["text"] == {"body": "Hi, Bea here"}
-    proxied = await world.api.post(
-        f"/meta/whatsapp/v24.0/{NUMBER}/messages",
-        json={
-            "messaging_product": "whatsapp",
-            "to": USER,
-            "type": "text",
-            "text": {"body": "How can I help?"},
-        },
-    )
+    proxied = await _meta_proxy_text(world, "How can I help?")
     assert proxied.status_code == 200, proxied.text
     wamid = proxied.json()["messages"][0]["id"]
     await world.settle()
@@ -95,15 +97,7 @@ async def test_a_human_replies_during_handoff(world: World) -> None:
     assert detail["data"]["kapso"]["status"] == "read"
     assert detail["data"]["kapso"]["whatsapp_conversation_id"] == conversation
     world.fake.force_error(131047, to=USER)
-    refused = await world.api.post(
-        f"/meta/whatsapp/v24.0/{NUMBER}/messages",
-        json={
-            "messaging_product": "whatsapp",
-            "to": USER,
-            "type": "text",
-            "text": {"body": "late"},
-        },
-    )
+    refused = await _meta_proxy_text(world, "late")
     assert refused.status_code == 400 and refused.json()["error"]["code"] == 131047
     unknown = await world.api.post(
         f"{P}/whatsapp/messages", json={"phone_number_id": "999", "to": USER, "text": "x"}
