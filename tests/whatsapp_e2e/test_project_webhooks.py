@@ -10,7 +10,7 @@ import hmac
 import json
 from typing import Any
 
-from convoflow.store.schema import conversations, executions
+from convoflow.store.schema import conversations, executions, jobs, projects
 from tests.support import chain, node
 from tests.whatsapp.conftest import Receiver
 from tests.whatsapp_e2e.conftest import NUMBER, USER, P, World
@@ -113,6 +113,34 @@ async def test_a_delivery_that_keeps_failing_ends_failed(world: World, receiver:
     (delivery,) = (await world.get("/webhook_deliveries", errors_only="true"))["data"]
     assert delivery["status"] == "failed" and delivery["attempt_count"] == 4
     assert delivery["last_error"] == "the endpoint answered HTTP 503"
+
+
+async def test_a_delivery_the_ssrf_guard_refuses_fails_at_once(
+    world: World, receiver: Receiver
+) -> None:
+    """A loopback target is refused by the guard: one attempt, failed with the reason,
+    never retried (a retry cannot change the answer)."""
+    await _webhook(world, receiver.url, ["workflow.execution.handoff"])
+    await inbound_flow(world, HANDOFF_FLOW)
+
+    async def forbid_private(adv: Any) -> None:
+        await adv.conn.execute(
+            projects.update().where(projects.c.id == world.project_id).values(settings={})
+        )
+
+    await world.engine.runtime.op(forbid_private)
+    await world.say("help")
+    await world.settle()
+    (delivery,) = (await world.get("/webhook_deliveries", errors_only="true"))["data"]
+    assert delivery["status"] == "failed" and delivery["attempt_count"] == 1
+    assert delivery["last_error"].startswith("refused by the SSRF guard: url host '127.0.0.1'")
+    for wait in (10, 40, 90, 600):
+        await world.settle(wait)
+    assert receiver.hits == []
+    (again,) = (await world.get("/webhook_deliveries", errors_only="true"))["data"]
+    assert again["attempt_count"] == 1
+    async with world.engine.runtime.db.read() as conn:
+        assert (await conn.execute(jobs.select())).first() is None
 
 
 async def test_failed_execution_and_conversation_events(world: World, receiver: Receiver) -> None:

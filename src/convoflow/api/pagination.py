@@ -8,10 +8,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from convoflow.api.errors import ApiError
+from convoflow.api.params import storable_utc
 from convoflow.clock import utc_iso
 from convoflow.services.execution_reads import PageRequest
 from convoflow.store.listing import KeysetPage, Position
@@ -56,8 +57,16 @@ def decode_cursor(value: str, name: str) -> Position:
         created_at = datetime.fromisoformat(created_text)
     except ValueError:
         raise _bad(name, f"{created_text!r} is not an ISO-8601 timestamp") from None
-    if created_at.tzinfo is None:
-        created_at = created_at.replace(tzinfo=UTC)
+    try:
+        created_at = storable_utc(created_at)
+    except ValueError as exc:
+        # A well-formed cursor whose time the databases cannot hold: a value problem,
+        # like the same date in a filter, so 422 as there.
+        raise ApiError(
+            422,
+            f"Invalid cursor in '{name}': its created_at {exc}",
+            details=[{"code": "value_error", "field": f"query.{name}", "message": str(exc)}],
+        ) from None
     if not row_id or len(row_id) > 64 or "\x00" in row_id:
         raise _bad(name, "its id is not an id")
     return Position(created_at=created_at, id=row_id)

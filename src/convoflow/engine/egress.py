@@ -17,7 +17,11 @@ from urllib.parse import urlsplit
 
 
 class EgressRefused(Exception):
-    pass
+    """The target is one the guard refuses: asking again will not change the answer."""
+
+
+class EgressUnresolved(EgressRefused):
+    """The host name did not resolve: DNS may answer later, so callers may retry."""
 
 
 def _is_internal(address: str) -> bool:
@@ -51,7 +55,7 @@ async def check_url(url: str, *, allow_private: bool) -> None:
             type=socket.SOCK_STREAM,
         )
     except socket.gaierror as exc:
-        raise EgressRefused(f"cannot resolve host {host!r}: {exc.strerror}") from None
+        raise EgressUnresolved(f"cannot resolve host {host!r}: {exc.strerror}") from None
     for info in infos:
         address = str(info[4][0])
         if _is_internal(address):

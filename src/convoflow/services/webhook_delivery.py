@@ -2,7 +2,9 @@
 
 A delivery is a row written with its event; a `webhook_delivery` job sends it outside
 any transaction and records the outcome (and deletes or reschedules the job) in one.
-Retries: 10 s, 40 s and 90 s after the first attempt, then `failed`. A crash between the
+Retries: 10 s, 40 s and 90 s after the first attempt, then `failed`. A target the SSRF
+guard refuses is `failed` at once, with the guard's reason: the answer would not change on
+a retry (a host that does not resolve is retried, DNS may answer later). A crash between the
 POST and the record sends it again with the same `X-Idempotency-Key` (at least once).
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +24,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from convoflow.engine.advance import Advance
-from convoflow.engine.egress import EgressRefused, check_url
+from convoflow.engine.egress import EgressRefused, EgressUnresolved, check_url
 from convoflow.engine.state import ExecutionState
 from convoflow.services.webhook_events import Event, write_deliveries
 from convoflow.store import jobs as job_store
@@ -66,10 +69,15 @@ def request_headers(
     return headers
 
 
-async def _attempt(
-    runtime: Runtime, delivery: RowMapping, webhook: RowMapping | None
-) -> tuple[int | None, str | None]:
-    """One POST: (HTTP status, error). Never raises."""
+@dataclass(frozen=True)
+class _Outcome:
+    status_code: int | None = None
+    error: str | None = None
+    final: bool = False  # no retry can succeed
+
+
+async def _attempt(runtime: Runtime, delivery: RowMapping, webhook: RowMapping | None) -> _Outcome:
+    """One POST. Never raises."""
     body = orjson.dumps(delivery["payload"])
     url = str(webhook["url"] if webhook is not None else delivery["webhook_url"])
     async with runtime.db.read() as conn:
@@ -83,13 +91,15 @@ async def _attempt(
             headers=request_headers(webhook, delivery, body),
             timeout=TIMEOUT_SECONDS,
         )
+    except EgressUnresolved as exc:
+        return _Outcome(error=str(exc)[:MAX_ERROR_CHARS])
     except EgressRefused as exc:
-        return None, str(exc)
+        return _Outcome(error=f"refused by the SSRF guard: {exc}"[:MAX_ERROR_CHARS], final=True)
     except httpx.HTTPError as exc:
-        return None, f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
+        return _Outcome(error=f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS])
     if response.is_success:
-        return response.status_code, None
-    return response.status_code, f"the endpoint answered HTTP {response.status_code}"
+        return _Outcome(response.status_code)
+    return _Outcome(response.status_code, f"the endpoint answered HTTP {response.status_code}")
 
 
 async def handle_delivery_job(runtime: Runtime, job: RowMapping) -> None:
@@ -105,8 +115,10 @@ async def handle_delivery_job(runtime: Runtime, job: RowMapping) -> None:
         await runtime.op(lambda adv: job_store.delete_jobs(adv.conn, [job["id"]]))
         return
     started = time.monotonic()
-    status_code, error = await _attempt(runtime, delivery, webhook)
+    outcome = await _attempt(runtime, delivery, webhook)
+    status_code, error = outcome.status_code, outcome.error
     attempt = int(delivery["attempt_count"]) + 1
+    last = outcome.final or attempt > len(RETRY_DELAYS)
 
     async def record(adv: Advance) -> None:
         values: dict[str, Any] = {
@@ -117,9 +129,9 @@ async def handle_delivery_job(runtime: Runtime, job: RowMapping) -> None:
         }
         if error is None:
             values.update(status="delivered", delivered_at=adv.now)
-        elif attempt > len(RETRY_DELAYS):
+        elif last:
             values.update(status="failed", failed_at=adv.now)
-        if error is None or attempt > len(RETRY_DELAYS):
+        if error is None or last:
             await job_store.delete_jobs(adv.conn, [job["id"]])
         else:
             delay = RETRY_DELAYS[attempt - 1]

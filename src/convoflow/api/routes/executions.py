@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -12,6 +11,7 @@ from convoflow.api.auth import CurrentActor, EngineDep, get_limits
 from convoflow.api.middleware import RATE_HEADERS_KEY
 from convoflow.api.models import ExecutionStartBody, ExecutionUpdateBody, ResumeBody
 from convoflow.api.pagination import page_request, paging
+from convoflow.api.params import Timestamp
 from convoflow.api.responses import data, ok
 from convoflow.engine.signals import UserInput
 from convoflow.services import execution_api, execution_reads
@@ -99,8 +99,8 @@ async def list_executions(
     engine: EngineDep,
     status: Status | None = None,
     waiting_reason: str | None = Query(None, max_length=32),
-    created_after: datetime | None = None,
-    created_before: datetime | None = None,
+    created_after: Timestamp | None = None,
+    created_before: Timestamp | None = None,
     whatsapp_conversation_id: str | None = Query(None, max_length=64),
     limit: Limit = 20,
     after: Cursor = None,

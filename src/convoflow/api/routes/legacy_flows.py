@@ -3,7 +3,6 @@ workflows and workflow_executions (DECISIONS.md)."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -12,6 +11,7 @@ from convoflow.api import legacy_views
 from convoflow.api.auth import CurrentActor, EngineDep, get_limits
 from convoflow.api.errors import ApiError
 from convoflow.api.models import FlowBody, LegacyResumeBody, LegacyStartBody
+from convoflow.api.params import Timestamp
 from convoflow.api.responses import data, ok
 from convoflow.api.routes.executions import IdempotencyKey, add_headers, request_meta
 from convoflow.engine import status as st
@@ -142,8 +142,8 @@ async def list_flow_executions(
     actor: CurrentActor,
     engine: EngineDep,
     status_eq: Annotated[str | None, Query(alias="q[status_eq]", max_length=16)] = None,
-    started_gteq: Annotated[datetime | None, Query(alias="q[started_at_gteq]")] = None,
-    started_lteq: Annotated[datetime | None, Query(alias="q[started_at_lteq]")] = None,
+    started_gteq: Annotated[Timestamp | None, Query(alias="q[started_at_gteq]")] = None,
+    started_lteq: Annotated[Timestamp | None, Query(alias="q[started_at_lteq]")] = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> Response:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter, Query, Response
@@ -10,6 +9,7 @@ from fastapi import APIRouter, Query, Response
 from convoflow.api import views
 from convoflow.api.auth import CurrentActor, EngineDep
 from convoflow.api.models import WorkflowCreateBody, WorkflowUpdateBody
+from convoflow.api.params import Timestamp
 from convoflow.api.responses import data
 from convoflow.services import workflow_api
 from convoflow.services.workflow_api import UNSET, WorkflowChanges
@@ -23,8 +23,8 @@ async def list_workflows(
     engine: EngineDep,
     status: Literal["draft", "active", "archived"] | None = None,
     name_contains: str | None = Query(None, max_length=200),
-    created_after: datetime | None = None,
-    created_before: datetime | None = None,
+    created_after: Timestamp | None = None,
+    created_before: Timestamp | None = None,
 ) -> Response:
     rows = await workflow_api.list_workflows(
         engine,

@@ -3,7 +3,6 @@ and Kapso's Meta proxy `POST /meta/whatsapp/{version}/{phone_number_id}/messages
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
@@ -11,6 +10,7 @@ from fastapi import APIRouter, Query, Response
 from convoflow.api.auth import CurrentActor, EngineDep
 from convoflow.api.errors import ApiError
 from convoflow.api.pagination import page_request, paging
+from convoflow.api.params import Timestamp
 from convoflow.api.responses import data, ok
 from convoflow.api.whatsapp_models import ConversationUpdateBody, MessageSendBody
 from convoflow.channels.whatsapp.errors import GraphError, describe
@@ -31,10 +31,10 @@ async def list_conversations(
     phone_number_id: ShortText = None,
     phone_number: ShortText = None,
     status: Literal["active", "ended"] | None = None,
-    created_after: datetime | None = None,
-    created_before: datetime | None = None,
-    last_active_after: datetime | None = None,
-    last_active_before: datetime | None = None,
+    created_after: Timestamp | None = None,
+    created_before: Timestamp | None = None,
+    last_active_after: Timestamp | None = None,
+    last_active_before: Timestamp | None = None,
     limit: Limit = 20,
     after: Cursor = None,
     before: Cursor = None,

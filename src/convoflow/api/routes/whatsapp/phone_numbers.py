@@ -4,12 +4,12 @@ access token, app secret and verify token are write-only."""
 from __future__ import annotations
 
 import math
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
 from convoflow.api.auth import CurrentActor, EngineDep
+from convoflow.api.params import Timestamp
 from convoflow.api.responses import data, ok
 from convoflow.api.whatsapp_models import PhoneNumberCreateBody, PhoneNumberUpdateBody
 from convoflow.services import phone_numbers as numbers
@@ -56,8 +56,8 @@ async def list_numbers(
     phone_number_id: ShortText = None,
     business_account_id: ShortText = None,
     name_contains: ShortText = None,
-    created_after: datetime | None = None,
-    created_before: datetime | None = None,
+    created_after: Timestamp | None = None,
+    created_before: Timestamp | None = None,
     page: Page = 1,
     per_page: PerPage = 20,
 ) -> Response:
