@@ -69,19 +69,16 @@ async def test_start_requires_active_workflow_and_api_call_trigger(client):
     assert no_phone.status_code == 422
 
 
-async def test_whatsapp_channel_without_a_number_fails_clearly(client, engine):
+async def test_whatsapp_channel_without_a_number_is_refused_at_the_call(client, engine):
     workflow = await startable_workflow(client)
     body = {"workflow_execution": {"phone_number": "+15550002222"}}
     response = await client.post(f"{P}/workflows/{workflow['id']}/executions", json=body)
-    assert response.status_code == 202
-    await engine.worker.drain()
-    detail = await execution(client, response.json()["data"]["id"])
-    # No WhatsApp number is configured for this project, so the first send cannot go out
-    # and the execution fails saying why (the sandbox channel is the offline option).
-    assert detail["status"] == "failed"
-    message = detail["error_details"]["message"].lower()
-    assert "whatsapp" in message or "channel" in message, message
-    assert detail["execution_context"]["context"]["channel"] == "whatsapp"
+    # No WhatsApp number is configured for this project: the start is refused at once,
+    # saying which field to pass and that the sandbox channel is the offline option.
+    assert response.status_code == 422, response.text
+    (problem,) = response.json()["details"]
+    assert problem["field"] == "workflow_execution.phone_number_id"
+    assert "sandbox" in problem["message"] and problem["numbers_count"] == 0
 
 
 async def test_list_filters_and_paging(client, clock):

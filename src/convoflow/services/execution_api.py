@@ -29,7 +29,9 @@ from convoflow.ids import new_id
 from convoflow.services import idempotency
 from convoflow.services.common import Actor, Conflict, FieldProblem, Invalid, invalid, not_found
 from convoflow.services.container import Engine
+from convoflow.services.number_ownership import check_owned
 from convoflow.services.routing import conversation_context
+from convoflow.services.start_number import choose_number
 from convoflow.store import execution_queries as queries
 from convoflow.store import messages as message_store
 from convoflow.store import triggers as trigger_store
@@ -62,6 +64,8 @@ class StartRequest:
     context: dict[str, Any] = field(default_factory=dict)
     initial_data: dict[str, Any] = field(default_factory=dict)
     request_meta: dict[str, Any] = field(default_factory=dict)
+    # How the request names the number, for errors (`whatsapp_config_id` on /api/v1).
+    number_field: str = "workflow_execution.phone_number_id"
 
 
 async def graph_of(
@@ -130,18 +134,28 @@ def _participant(request: StartRequest) -> tuple[str, str | None]:
     )
 
 
-async def _conversation(adv: Advance, actor: Actor, request: StartRequest) -> sa.RowMapping:
+async def _conversation(
+    adv: Advance, actor: Actor, workflow_id: str, request: StartRequest
+) -> sa.RowMapping:
     wa_id, phone = _participant(request)
     # DECISIONS.md / docs/api.md: context.channel "sandbox" runs on the offline sandbox
     # channel; anything else is a WhatsApp conversation.
     channel = "sandbox" if request.context.get("channel") == "sandbox" else "whatsapp"
+    number = request.phone_number_id
+    if channel == "whatsapp":
+        number = await choose_number(
+            adv.conn, project_id=actor.project_id, workflow_id=workflow_id,
+            requested=number, wa_id=wa_id, field=request.number_field,
+        )  # fmt: skip
+    else:
+        await check_owned(adv.conn, actor.project_id, number, request.number_field)
 
     async def find() -> sa.RowMapping | None:
         return await queries.find_conversation(
             adv.conn,
             project_id=actor.project_id,
             channel=channel,
-            phone_number_id=request.phone_number_id,
+            phone_number_id=number,
             wa_id=wa_id,
         )
 
@@ -150,7 +164,7 @@ async def _conversation(adv: Advance, actor: Actor, request: StartRequest) -> sa
         return found
     # Starts (and, on a WhatsApp number, inbound messages) racing for a new conversation
     # of this user: the first creates it, the others find it after the lock.
-    scope = request.phone_number_id or f"{actor.project_id}:{channel}"
+    scope = number or f"{actor.project_id}:{channel}"
     await wa_store.lock_route(adv.conn, scope, wa_id)
     found = await find()
     if found is not None:
@@ -159,7 +173,7 @@ async def _conversation(adv: Advance, actor: Actor, request: StartRequest) -> sa
         "id": new_id(),
         "project_id": actor.project_id,
         "channel": channel,
-        "phone_number_id": request.phone_number_id,
+        "phone_number_id": number,
         "wa_id": wa_id,
         "phone_number": phone,
         "status": "active",
@@ -204,7 +218,7 @@ async def start(
 ) -> Response:
     async def effect(adv: Advance) -> Response:
         workflow = await _startable(adv, actor, workflow_id)
-        conversation = await _conversation(adv, actor, request)
+        conversation = await _conversation(adv, actor, workflow_id, request)
         context = {**request.context, **conversation_context(conversation)}
         metadata: dict[str, Any] = {
             "request": {**request.request_meta, "timestamp": utc_iso(adv.now)}

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from convoflow.store.schema import phone_numbers, triggers
+from convoflow.store.schema import conversations, phone_numbers, triggers
 
 SECRET_COLUMNS = ("access_token", "app_secret", "verify_token")
 PUBLIC_COLUMNS = [c for c in phone_numbers.c if c.name not in SECRET_COLUMNS]
@@ -68,6 +68,62 @@ async def for_workflow(
         .order_by(phone_numbers.c.created_at, phone_numbers.c.id)
     )
     return list((await conn.execute(stmt)).mappings().all())
+
+
+async def owned_ids(
+    conn: AsyncConnection, project_id: str, ids: list[str], *, config_ids: bool = False
+) -> set[str]:
+    """Those of `ids` that are phone_number_ids (with `config_ids`: our ids, Kapso's
+    WhatsApp config ids) of numbers of `project_id`."""
+    if not ids:
+        return set()
+    column = phone_numbers.c.id if config_ids else phone_numbers.c.phone_number_id
+    stmt = (
+        sa.select(column)
+        .where(phone_numbers.c.project_id == project_id)
+        .where(column.in_(sorted(set(ids))))
+    )
+    return {str(value) for value in (await conn.execute(stmt)).scalars()}
+
+
+async def project_number_ids(conn: AsyncConnection, project_id: str, limit: int) -> list[str]:
+    """Up to `limit` of the project's phone_number_ids, oldest first."""
+    stmt = (
+        sa.select(phone_numbers.c.phone_number_id)
+        .where(phone_numbers.c.project_id == project_id)
+        .order_by(phone_numbers.c.created_at, phone_numbers.c.id)
+        .limit(limit)
+    )
+    return [str(value) for value in (await conn.execute(stmt)).scalars()]
+
+
+async def count_for_project(conn: AsyncConnection, project_id: str) -> int:
+    stmt = (
+        sa.select(sa.func.count())
+        .select_from(phone_numbers)
+        .where(phone_numbers.c.project_id == project_id)
+    )
+    return int((await conn.execute(stmt)).scalar_one())
+
+
+async def number_of_latest_conversation(
+    conn: AsyncConnection, project_id: str, wa_id: str
+) -> str | None:
+    """The number of the user's newest active WhatsApp conversation in the project, if
+    that number still belongs to the project."""
+    stmt = (
+        sa.select(conversations.c.phone_number_id)
+        .join(phone_numbers, phone_numbers.c.phone_number_id == conversations.c.phone_number_id)
+        .where(conversations.c.project_id == project_id)
+        .where(phone_numbers.c.project_id == project_id)
+        .where(conversations.c.wa_id == wa_id)
+        .where(conversations.c.channel == "whatsapp")
+        .where(conversations.c.status == "active")
+        .order_by(conversations.c.created_at.desc(), conversations.c.id.desc())
+        .limit(1)
+    )
+    value = (await conn.execute(stmt)).scalar()
+    return str(value) if value is not None else None
 
 
 async def get_credentials_row(conn: AsyncConnection, phone_number_id: str) -> sa.RowMapping | None:

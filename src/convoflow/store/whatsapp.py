@@ -16,6 +16,7 @@ from convoflow.store.schema import (
     executions,
     message_statuses,
     messages,
+    phone_numbers,
     triggers,
     whatsapp_webhook_receipts,
     workflows,
@@ -53,10 +54,22 @@ _MESSAGE_BY_WAMID = sa.select(messages).where(
 )
 
 
+# The project that owns the number: a conversation keyed by (number, user) counts only
+# there, so one left in another project (by whatever means) can never receive, or read,
+# the user's messages to the number.
+_NUMBER_OWNER = (
+    sa.select(phone_numbers.c.project_id)
+    .where(phone_numbers.c.phone_number_id == sa.bindparam("phone_number_id"))
+    .scalar_subquery()
+)
+
+
 def _newest_active_conversation(stmt: sa.Select[Any]) -> sa.Select[Any]:
-    """`stmt` narrowed to the newest active conversation of (phone_number_id, wa_id)."""
+    """`stmt` narrowed to the newest active conversation of (phone_number_id, wa_id) in
+    the project that owns the number."""
     return (
         stmt.where(conversations.c.phone_number_id == sa.bindparam("phone_number_id"))
+        .where(conversations.c.project_id == _NUMBER_OWNER)
         .where(conversations.c.wa_id == sa.bindparam("wa_id"))
         .where(conversations.c.status == "active")
         .where(conversations.c.channel == "whatsapp")

@@ -123,6 +123,7 @@ async def start_flow_execution(
         context=body.context,
         initial_data=body.initial_data,
         request_meta=request_meta(request),
+        number_field="whatsapp_config_id",
     )
     status_code, payload = await execution_api.start(
         engine,
