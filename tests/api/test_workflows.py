@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tests.api.contract import assert_error, assert_matches
-from tests.api.helpers import P, canonical, create_workflow
+from tests.api.helpers import P, canonical, connect_number, create_workflow
 from tests.support import chain, node
 
 
@@ -152,7 +152,8 @@ async def test_variables(client, engine):
     assert "system.flow_id" in response.json()["data"]["fixed"]["system"]
 
 
-async def test_triggers_crud_and_validation(client):
+async def test_triggers_crud_and_validation(client, engine, project):
+    await connect_number(engine, project[0], "1555")
     workflow = await create_workflow(client)
     base = f"{P}/workflows/{workflow['id']}/triggers"
     for trigger in (
@@ -208,7 +209,8 @@ TWO_TRIGGERS = [
 ]
 
 
-async def test_triggers_replace_all_is_atomic_and_one_number_one_workflow(client):
+async def test_triggers_replace_all_is_atomic_and_one_number_one_workflow(client, engine, project):
+    await connect_number(engine, project[0], "42")
     first = await create_workflow(client, "First")
     second = await create_workflow(client, "Second")
     base = f"{P}/workflows/{first['id']}/triggers"

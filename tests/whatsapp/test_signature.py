@@ -7,6 +7,7 @@ import json
 from convoflow.channels.whatsapp.signature import (
     SignatureCheck,
     check_signature,
+    check_signature_of_each,
     sign,
     verify_subscription,
 )
@@ -73,3 +74,14 @@ def test_challenge() -> None:
     assert verify_subscription({**params, "hub.mode": "unsubscribe"}, "tok") is None
     assert verify_subscription({**params, "hub.verify_token": ""}, "") is None
     assert verify_subscription({"hub.mode": "subscribe", "hub.verify_token": "tok"}, "tok") is None
+
+
+def test_a_body_naming_several_numbers_must_verify_with_each_secret() -> None:
+    header = sign("first", BODY)
+    assert check_signature_of_each(BODY, header, ["first"]) is SignatureCheck.VALID
+    assert check_signature_of_each(BODY, header, ["first", "first"]) is SignatureCheck.VALID
+    assert check_signature_of_each(BODY, header, ["first", "second"]) is SignatureCheck.MISMATCH
+    assert check_signature_of_each(BODY, header, ["second", "first"]) is SignatureCheck.MISMATCH
+    assert check_signature_of_each(BODY, header, ["first", ""]) is SignatureCheck.MISMATCH
+    assert check_signature_of_each(BODY, header, []) is SignatureCheck.MISMATCH
+    assert check_signature_of_each(BODY, None, ["first"]) is SignatureCheck.MISSING

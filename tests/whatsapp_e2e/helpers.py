@@ -2,11 +2,31 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
+import httpx
+
+from tests.api.conftest import new_project
 from tests.api.helpers import create_workflow
 from tests.support import chain, edge, node, table_rows
-from tests.whatsapp_e2e.conftest import NUMBER, P, World
+from tests.whatsapp_e2e.conftest import NUMBER, P, World, add_number
+
+THEIR_NUMBER = "100000000000888"
+THEIR_SECRET = "hostile-app-secret"
+
+
+@asynccontextmanager
+async def other_tenant(world: World, numbers: tuple[str, ...] = ()) -> AsyncIterator[World]:
+    """A second project on the same server, with its own key, numbers and app secret."""
+    project_id, key = await new_project(world.engine, "hostile", allow_private_network=True)
+    for number in numbers:
+        await add_number(world.engine, project_id, phone_number_id=number, app_secret=THEIR_SECRET)
+    headers = {"X-API-Key": key}
+    async with httpx.AsyncClient(base_url=world.url, headers=headers, timeout=30) as api:
+        yield dataclasses.replace(world, api=api, project_id=project_id, key=key)
 
 
 async def inbound_flow(

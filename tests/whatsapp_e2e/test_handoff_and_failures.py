@@ -102,7 +102,7 @@ async def test_a_human_replies_during_handoff(world: World) -> None:
     unknown = await world.api.post(
         f"{P}/whatsapp/messages", json={"phone_number_id": "999", "to": USER, "text": "x"}
     )
-    assert unknown.status_code == 404
+    assert unknown.status_code == 422 and unknown.json()["details"][0]["field"] == "phone_number_id"
 
 
 async def test_a_failed_receipt_fails_the_flow_with_the_template_advice(world: World) -> None:

@@ -7,32 +7,23 @@ workflow's only inbound_message trigger number; else the project's only number; 
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 
 from convoflow.store.schema import conversations
-from tests.api.conftest import new_project
 from tests.whatsapp_e2e.conftest import NUMBER, USER, P, World, add_number
-from tests.whatsapp_e2e.helpers import echo_start, inbound_flow, rows, sent_texts
+from tests.whatsapp_e2e.helpers import (
+    THEIR_NUMBER,
+    echo_start,
+    inbound_flow,
+    other_tenant,
+    rows,
+    sent_texts,
+)
 
 LEGACY = "/api/v1"
 OTHER_NUMBER = "100000000000777"
-THEIR_NUMBER = "100000000000888"
-
-
-@asynccontextmanager
-async def other_tenant(world: World, numbers: tuple[str, ...] = ()) -> AsyncIterator[World]:
-    """A second project on the same server, with its own key and numbers."""
-    project_id, key = await new_project(world.engine, "hostile", allow_private_network=True)
-    for number in numbers:
-        await add_number(world.engine, project_id, phone_number_id=number, app_secret="theirs")
-    headers = {"X-API-Key": key}
-    async with httpx.AsyncClient(base_url=world.url, headers=headers, timeout=30) as api:
-        yield dataclasses.replace(world, api=api, project_id=project_id, key=key)
 
 
 async def api_flow(world: World) -> str:

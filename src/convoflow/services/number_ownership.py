@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from convoflow.services.common import FieldProblem, Invalid, invalid
 from convoflow.store import phone_numbers as number_store
+from convoflow.store import workflow_queries
+from convoflow.store import workflows as workflow_store
 
 # Config fields of message-sending nodes that name the number to send from.
 NODE_NUMBER_FIELDS = ("phone_number_id", "whatsapp_config_id")
@@ -34,14 +36,24 @@ def not_owned(field: str, phone_number_id: str) -> Invalid:
     return invalid([not_owned_problem(field, phone_number_id)])
 
 
+async def ownership_problems(
+    conn: AsyncConnection, project_id: str, phone_number_id: str | None, field: str
+) -> list[FieldProblem]:
+    """[] when the number is absent or belongs to the project, else the problem."""
+    if phone_number_id is None:
+        return []
+    if await number_store.owned_ids(conn, project_id, [phone_number_id]):
+        return []
+    return [not_owned_problem(field, phone_number_id)]
+
+
 async def check_owned(
     conn: AsyncConnection, project_id: str, phone_number_id: str | None, field: str
 ) -> None:
     """Raise a 422-kind error naming `field` unless the number belongs to the project."""
-    if phone_number_id is None:
-        return
-    if not await number_store.owned_ids(conn, project_id, [phone_number_id]):
-        raise not_owned(field, phone_number_id)
+    problems = await ownership_problems(conn, project_id, phone_number_id, field)
+    if problems:
+        raise invalid(problems)
 
 
 def _node_numbers(definition: Any) -> list[tuple[str, str, str]]:
@@ -86,3 +98,12 @@ async def check_definition_numbers(conn: AsyncConnection, project_id: str, defin
     problems = await definition_number_problems(conn, project_id, definition)
     if problems:
         raise invalid(problems)
+
+
+async def check_workflow_numbers(conn: AsyncConnection, project_id: str, workflow_id: str) -> None:
+    """`check_definition_numbers` on the workflow's current definition (as written in
+    this transaction): what activation calls."""
+    row = await workflow_store.get_workflow(conn, workflow_id, project_id=project_id)
+    if row is not None:
+        definition = await workflow_queries.current_definition(conn, row)
+        await check_definition_numbers(conn, project_id, definition)

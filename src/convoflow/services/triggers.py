@@ -14,6 +14,7 @@ from convoflow.engine.advance import Advance
 from convoflow.ids import new_id
 from convoflow.services.common import Actor, FieldProblem, invalid, not_found
 from convoflow.services.container import Engine
+from convoflow.services.number_ownership import ownership_problems
 from convoflow.store import triggers as trigger_store
 from convoflow.store import workflows as workflow_store
 
@@ -149,6 +150,17 @@ async def _workflow(adv: Advance, actor: Actor, workflow_id: str) -> sa.RowMappi
     return row
 
 
+async def _check_number(
+    adv: Advance, actor: Actor, spec: TriggerSpec, prefix: str
+) -> list[FieldProblem]:
+    """A trigger may only listen to a number of its own project."""
+    if spec.trigger_type not in ("inbound_message", "whatsapp_event"):
+        return []
+    field = f"{prefix}.phone_number_id"
+    number = spec.phone_number_id or None
+    return await ownership_problems(adv.conn, actor.project_id, number, field)
+
+
 async def _check_competition(
     adv: Advance, actor: Actor, workflow_id: str, spec: TriggerSpec, prefix: str
 ) -> list[FieldProblem]:
@@ -191,8 +203,9 @@ async def create(
 
     async def run(adv: Advance) -> sa.RowMapping:
         await _workflow(adv, actor, workflow_id)
-        if problems:
-            raise invalid(problems)
+        found = problems + await _check_number(adv, actor, spec, "trigger")
+        if found:
+            raise invalid(found)
         conflict = await _check_competition(adv, actor, workflow_id, spec, "trigger")
         if conflict:
             raise invalid(conflict)
@@ -215,6 +228,7 @@ async def replace_all(
         await _workflow(adv, actor, workflow_id)
         found = list(problems)
         for i, spec in enumerate(specs):
+            found.extend(await _check_number(adv, actor, spec, f"triggers[{i}]"))
             found.extend(await _check_competition(adv, actor, workflow_id, spec, f"triggers[{i}]"))
         if found:
             raise invalid(found)

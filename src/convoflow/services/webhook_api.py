@@ -15,9 +15,9 @@ from convoflow.engine.advance import Advance
 from convoflow.ids import new_id
 from convoflow.services.common import Actor, FieldProblem, invalid, not_found
 from convoflow.services.execution_reads import PageRequest
+from convoflow.services.number_ownership import check_owned
 from convoflow.services.phone_numbers import whatsapp
 from convoflow.services.webhook_events import EVENTS, Event, write_deliveries
-from convoflow.store import phone_numbers as number_store
 from convoflow.store import webhooks as webhook_store
 from convoflow.store.listing import KeysetPage, keyset_page
 from convoflow.store.schema import webhook_deliveries
@@ -103,17 +103,8 @@ def _columns(spec: WebhookFields) -> dict[str, Any]:
 
 
 async def _check_number(adv: Advance, actor: Actor, phone_number_id: str | None) -> None:
-    if phone_number_id is None:
-        return
-    if await number_store.get_public(adv.conn, phone_number_id, actor.project_id) is None:
-        raise invalid(
-            [
-                FieldProblem(
-                    "whatsapp_webhook.phone_number_id",
-                    f"phone number {phone_number_id} is not configured in this project",
-                )
-            ]
-        )
+    field = "whatsapp_webhook.phone_number_id"
+    await check_owned(adv.conn, actor.project_id, phone_number_id, field)
 
 
 async def create_webhook(engine: Engine, actor: Actor, spec: WebhookFields) -> RowMapping:

@@ -1,7 +1,7 @@
 """The Meta webhook use-case: authenticate a POST, then apply it in one transaction.
 
 `receive_webhook` checks `X-Hub-Signature-256` over the raw bytes with the app secret of
-the numbers the body names (401 missing, 403 mismatch; nothing is stored either way),
+each number the body names (401 missing, 403 mismatch; nothing is stored either way),
 then one write operation stores the raw body, finds or creates each conversation, stores
 each message under its unique wamid (a redelivery is a no-op), schedules its routing job
 (after the workflow's debounce) and read receipt, applies statuses and publishes the
@@ -19,7 +19,11 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import SQLAlchemyError
 
 from convoflow.channels.whatsapp.inbound import InboundMessage, ParsedWebhook, parse_webhook
-from convoflow.channels.whatsapp.signature import SignatureCheck, check_signature
+from convoflow.channels.whatsapp.signature import (
+    SignatureCheck,
+    check_signature,
+    check_signature_of_each,
+)
 from convoflow.engine.advance import Advance
 from convoflow.ids import new_id
 from convoflow.services import whatsapp_views as views
@@ -91,9 +95,13 @@ async def _authenticate_and_apply(engine: Engine, raw: bytes, signature: str) ->
         entry = await directory.number(phone_number_id)
         if entry is not None:
             numbers[phone_number_id] = entry
-    candidates = list(numbers.values()) or await directory.all_numbers()
-    secrets = [entry.credentials.app_secret for entry in candidates]
-    if check_signature(raw, signature, secrets) is not SignatureCheck.VALID:
+    if numbers:  # each number the body names must vouch for it
+        secrets = [entry.credentials.app_secret for entry in numbers.values()]
+        check = check_signature_of_each(raw, signature, secrets)
+    else:  # it names no known number: nothing of any project is stored but the receipt
+        secrets = [entry.credentials.app_secret for entry in await directory.all_numbers()]
+        check = check_signature(raw, signature, secrets)
+    if check is not SignatureCheck.VALID:
         return WebhookOutcome(
             403, {"error": "X-Hub-Signature-256 does not match the body: expected "
                            "sha256=HMAC-SHA256(app secret of the number, raw body)"}

@@ -18,6 +18,7 @@ from convoflow.engine.advance import Advance
 from convoflow.ids import new_id
 from convoflow.services import whatsapp_views as views
 from convoflow.services.common import Actor, FieldProblem, invalid, not_found
+from convoflow.services.number_ownership import not_owned
 from convoflow.services.phone_numbers import whatsapp
 from convoflow.services.whatsapp_conversations import conversation_for
 from convoflow.services.whatsapp_directory import NumberEntry
@@ -66,7 +67,7 @@ def meta_body(body: dict[str, Any], to: str) -> dict[str, Any]:
 async def _number(engine: Engine, actor: Actor, phone_number_id: str) -> NumberEntry:
     entry = await whatsapp(engine).directory.number(phone_number_id)
     if entry is None or entry.project_id != actor.project_id:
-        raise not_found("phone number", phone_number_id)
+        raise not_owned("phone_number_id", phone_number_id)
     return entry
 
 

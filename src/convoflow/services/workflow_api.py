@@ -15,6 +15,7 @@ from convoflow.engine.advance import Advance
 from convoflow.services import definitions, variables
 from convoflow.services.common import Actor, Conflict, FieldProblem, invalid, not_found
 from convoflow.services.container import Engine
+from convoflow.services.number_ownership import check_workflow_numbers
 from convoflow.services.workflows import add_version, create_workflow, slugify
 from convoflow.store import triggers as trigger_store
 from convoflow.store import workflow_queries as queries
@@ -151,6 +152,9 @@ async def update(
         if changes.status is not UNSET and changes.status != row["status"]:
             await _change_status(adv, row, changes.status, has_definition)
             values["status"] = changes.status
+        live = values.get("status", row["status"]) == "active"
+        if live and (changes.status is not UNSET or changes.definition is not UNSET):
+            await check_workflow_numbers(conn, actor.project_id, workflow_id)
         values["lock_version"] = current_lock + 1
         values["updated_at"] = adv.now
         if not await queries.update_if_lock_version(conn, workflow_id, current_lock, values):

@@ -57,6 +57,21 @@ def check_signature(
     return SignatureCheck.VALID if matched else SignatureCheck.MISMATCH
 
 
+def check_signature_of_each(
+    body: bytes, header: str | None, app_secrets: Iterable[str]
+) -> SignatureCheck:
+    """VALID only when `header` verifies with every one of `app_secrets` (there is at
+    least one). A body that names numbers of several projects must be signed with the
+    app secret of each: one tenant's secret must never vouch for messages to another
+    tenant's number. In practice one HMAC matches one secret, so such a body passes only
+    when the numbers share their Meta app."""
+    secrets = set(app_secrets)
+    if not secrets:
+        return SignatureCheck.MISMATCH
+    checks = {check_signature(body, header, secret) for secret in sorted(secrets)}
+    return checks.pop() if len(checks) == 1 else SignatureCheck.MISMATCH
+
+
 def verify_subscription(
     params: Mapping[str, str], verify_tokens: str | Iterable[str] | None
 ) -> str | None:

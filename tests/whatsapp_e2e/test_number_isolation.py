@@ -1,0 +1,119 @@
+"""Phone numbers belong to one project, everywhere (issue 8, item 1): a hostile tenant on
+the same server names the victim's number in every place a request can carry one, and
+signs a webhook body that mixes both tenants' numbers. Both databases."""
+
+from __future__ import annotations
+
+import httpx
+
+from convoflow.channels.whatsapp import webhook_bodies as bodies
+from convoflow.store.schema import conversations, messages, triggers, whatsapp_webhook_receipts
+from tests.api.helpers import create_workflow
+from tests.support import chain, node
+from tests.whatsapp_e2e.conftest import NUMBER, USER, P, World
+from tests.whatsapp_e2e.helpers import (
+    THEIR_NUMBER,
+    THEIR_SECRET,
+    echo_start,
+    inbound_flow,
+    other_tenant,
+    rows,
+    sent_texts,
+)
+
+
+def only_problem(response: httpx.Response) -> dict[str, str]:
+    assert response.status_code == 422, response.text
+    (problem,) = response.json()["details"]
+    assert NUMBER in problem["message"] and "phone_numbers" in problem["message"]
+    return dict(problem)
+
+
+async def test_triggers_cannot_listen_to_another_projects_number(world: World) -> None:
+    async with other_tenant(world, (THEIR_NUMBER,)) as them:
+        workflow = await create_workflow(them.api, "Steal", echo_start())
+        url = f"{P}/workflows/{workflow['id']}/triggers"
+        for kind in ("inbound_message", "whatsapp_event"):
+            trigger = {"trigger_type": kind, "phone_number_id": NUMBER}
+            if kind == "whatsapp_event":
+                trigger["event"] = "whatsapp.message.received"
+            problem = only_problem(await them.api.post(url, json={"trigger": trigger}))
+            assert problem["field"] == "trigger.phone_number_id"
+        replaced = await them.api.put(
+            url, json={"triggers": [{"trigger_type": "inbound_message", "phone_number_id": NUMBER}]}
+        )
+        assert only_problem(replaced)["field"] == "triggers[0].phone_number_id"
+        assert await rows(world, triggers, project_id=them.project_id) == []
+        mine = {"trigger_type": "inbound_message", "phone_number_id": THEIR_NUMBER}
+        assert (await them.api.post(url, json={"trigger": mine})).status_code == 201
+
+
+async def test_activation_refuses_send_nodes_naming_another_projects_number(world: World) -> None:
+    definition = chain(
+        node("start", "start"),
+        node("hello", "send_text", message="hi", phone_number_id=NUMBER),
+    )
+    async with other_tenant(world, (THEIR_NUMBER,)) as them:
+        workflow = await create_workflow(them.api, "Sender", definition)
+        url = f"{P}/workflows/{workflow['id']}"
+        problem = only_problem(await them.api.patch(url, json={"workflow": {"status": "active"}}))
+        assert problem["node_id"] == "hello"
+        assert problem["field"] == "definition.nodes[hello].config.phone_number_id"
+        assert (await them.get(f"/workflows/{workflow['id']}"))["data"]["status"] == "draft"
+        legacy = await them.api.patch(
+            f"/api/v1/flows/{workflow['id']}", json={"flow": {"status": "active"}}
+        )
+        assert legacy.status_code == 422, legacy.text
+        # Its own number is fine; saving the victim's number into the active workflow is not.
+        definition["nodes"][1]["data"]["config"]["phone_number_id"] = THEIR_NUMBER
+        body = {"workflow": {"status": "active", "definition": definition}}
+        assert (await them.api.patch(url, json=body)).status_code == 200
+        definition["nodes"][1]["data"]["config"]["whatsapp_config_id"] = NUMBER
+        saved = await them.api.patch(url, json={"workflow": {"definition": definition}})
+        assert only_problem(saved)["field"] == "definition.nodes[hello].config.whatsapp_config_id"
+
+
+async def test_human_replies_cannot_send_from_another_projects_number(world: World) -> None:
+    await inbound_flow(world, echo_start())
+    await world.say("hi")
+    await world.settle()
+    async with other_tenant(world, (THEIR_NUMBER,)) as them:
+        reply = {"phone_number_id": NUMBER, "to": USER, "text": "from the hostile tenant"}
+        problem = only_problem(await them.api.post(f"{P}/whatsapp/messages", json=reply))
+        assert problem["field"] == "phone_number_id"
+        proxied = await them.api.post(
+            f"/meta/whatsapp/v24.0/{NUMBER}/messages",
+            json={"messaging_product": "whatsapp", "to": USER, "type": "text",
+                  "text": {"body": "from the hostile tenant"}},
+        )  # fmt: skip
+        assert only_problem(proxied)["field"] == "phone_number_id"
+        assert await rows(world, conversations, project_id=them.project_id) == []
+    assert sent_texts(world, USER) == ["got: hi"]
+
+
+async def test_a_webhook_mixing_two_projects_numbers_needs_both_secrets(world: World) -> None:
+    """Signed with the hostile tenant's own app secret, a body whose second entry names
+    the victim's number was accepted: the hostile tenant injected a message into the
+    victim's conversation. Now: 403 and nothing stored."""
+    await inbound_flow(world, echo_start())
+    async with other_tenant(world, (THEIR_NUMBER,)) as them:
+        entries = []
+        for number, wamid in ((THEIR_NUMBER, "wamid.THEIRS"), (NUMBER, "wamid.INJECTED")):
+            body = bodies.inbound_message_body(
+                {"type": "text", "text": {"body": "injected"}},
+                phone_number_id=number, wa_id=USER, wamid=wamid, timestamp=1_700_000_000,
+            )  # fmt: skip
+            entries += body["entry"]
+        mixed = {"object": "whatsapp_business_account", "entry": entries}
+        for secret in (THEIR_SECRET, "e2e-app-secret"):
+            assert (await them.post_webhook(mixed, secret=secret)).status_code == 403
+        assert await rows(world, messages) == []
+        assert await rows(world, whatsapp_webhook_receipts) == []
+        # Each tenant's own body, signed with its own secret, still goes through.
+        (their_entry, _) = entries
+        own = {"object": "whatsapp_business_account", "entry": [their_entry]}
+        assert (await them.post_webhook(own, secret=THEIR_SECRET)).status_code == 200
+    await world.settle()
+    assert sent_texts(world, USER) == []
+    (stored,) = await rows(world, messages)
+    assert stored["provider_message_id"] == "wamid.THEIRS"
