@@ -36,6 +36,13 @@ class Settings(BaseSettings):
     # per API key, and workflow starts per second per (API key, workflow).
     rate_limit_per_minute: int = 1000
     start_burst_per_second: int = 30
+    # Request size limits (docs/api.md, Limits): the body of a request that carries a
+    # workflow definition, and the nodes one definition may hold (Twilio Studio's cap).
+    max_definition_bytes: int = 2_000_000
+    max_nodes: int = 2000
+    # Meta webhooks whose signature does not verify, per source address per minute;
+    # valid ones are never limited.
+    bad_signature_per_minute: int = 30
     log_level: str = "INFO"
     log_json: bool = False
 

@@ -19,6 +19,7 @@ from fastapi import FastAPI
 
 from convoflow import __version__
 from convoflow.api.auth import KeyCache
+from convoflow.api.bodies import BodyLimits
 from convoflow.api.errors import install_error_handlers
 from convoflow.api.middleware import ApiMiddleware
 from convoflow.api.ratelimit import RateLimits
@@ -86,7 +87,8 @@ def create_app(engine: Engine, *, run_worker: bool = True, close_engine: bool = 
     app.state.limits = RateLimits(settings.rate_limit_per_minute, settings.start_burst_per_second)
     app.state.key_cache = KeyCache()
     install_error_handlers(app)
-    app.add_middleware(ApiMiddleware)
+    app.add_middleware(BodyLimits, definition_bytes=settings.max_definition_bytes)
+    app.add_middleware(ApiMiddleware)  # outermost
     app.include_router(health.router)
     for module in (workflows, triggers, executions, functions, provider_models):
         app.include_router(module.router, prefix=PLATFORM_PREFIX)

@@ -19,7 +19,8 @@ log = structlog.get_logger(__name__)
 RATE_HEADERS_KEY = "convoflow_rate_headers"
 
 
-def _json(status: int, body: dict[str, Any]) -> tuple[Message, Message]:
+def json_message(status: int, body: dict[str, Any]) -> tuple[Message, Message]:
+    """The two ASGI messages of a JSON response sent without a Response object."""
     payload = orjson.dumps(body)
     start: Message = {
         "type": "http.response.start",
@@ -42,7 +43,7 @@ class ApiMiddleware:
             return
         raw = scope.get("raw_path") or scope.get("path", "").encode()
         if b"%00" in raw or b"\x00" in raw or b"%00" in scope.get("query_string", b""):
-            start, body = _json(
+            start, body = json_message(
                 400, {"error": "NUL characters (%00) are not allowed in URLs or query strings"}
             )
             await send(start)
@@ -68,7 +69,7 @@ class ApiMiddleware:
             log.exception("unhandled error", method=scope.get("method"), path=scope.get("path"))
             if started:
                 raise
-            start, body = _json(
+            start, body = json_message(
                 500,
                 {
                     "error": "Internal server error: this is a bug in convoflow and has been "

@@ -1,8 +1,9 @@
 """Request bodies, shaped like Kapso's OpenAPI request schemas (envelopes included).
 
 Unknown keys are ignored, as Kapso's Rails strong parameters do. Every model also checks
-the raw JSON for what the databases cannot store: NUL characters, integers beyond 64
-bits and absurd nesting; such a request gets a 422 naming the field instead of a 500.
+the raw JSON for what the databases cannot store: NUL characters and integers beyond 64
+bits; such a request gets a 422 naming the field instead of a 500. (Nesting is bounded
+before this: every body is decoded by api/bodies.py, deeper than 64 levels is a 400.)
 Lengths match the columns they are stored in.
 """
 
@@ -12,15 +13,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-MAX_DEPTH = 64
 INT_LIMIT = 2**63
 JsonObject = dict[str, Any]
 
 
-def check_json(value: Any, depth: int = 0) -> None:
+def check_json(value: Any) -> None:
     """Raise ValueError when `value` holds something the store cannot keep."""
-    if depth > MAX_DEPTH:
-        raise ValueError(f"JSON nested more than {MAX_DEPTH} levels deep is not accepted")
     if isinstance(value, str):
         if "\x00" in value:
             raise ValueError("strings must not contain NUL (\\u0000) characters")
@@ -35,11 +33,11 @@ def check_json(value: Any, depth: int = 0) -> None:
             raise ValueError("integers must fit in 64 bits")
     elif isinstance(value, dict):
         for key, item in value.items():
-            check_json(key, depth + 1)
-            check_json(item, depth + 1)
+            check_json(key)
+            check_json(item)
     elif isinstance(value, list):
         for item in value:
-            check_json(item, depth + 1)
+            check_json(item)
 
 
 class Body(BaseModel):

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import Header, Query, Request, Response
 
 from convoflow.api import views
 from convoflow.api.auth import CurrentActor, EngineDep, get_limits
+from convoflow.api.bodies import api_router
 from convoflow.api.middleware import RATE_HEADERS_KEY
 from convoflow.api.models import ExecutionStartBody, ExecutionUpdateBody, ResumeBody
 from convoflow.api.pagination import page_request, paging
@@ -18,7 +19,7 @@ from convoflow.services import execution_api, execution_reads
 from convoflow.services.execution_api import ExecutionInfo, StartRequest
 from convoflow.services.execution_reads import ExecutionFilters
 
-router = APIRouter(tags=["Workflows"])
+router = api_router(tags=["Workflows"])
 
 Status = Literal["running", "waiting", "ended", "failed", "handoff"]
 Limit = Annotated[int, Query(ge=1, le=100, description="Page size (1..100)")]

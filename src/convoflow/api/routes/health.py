@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Response
+from fastapi import Response
 
 from convoflow.api.auth import EngineDep
+from convoflow.api.bodies import api_router
 from convoflow.api.responses import ok
 
-router = APIRouter(tags=["Health"])
+router = api_router(tags=["Health"])
 
 _PING = sa.text("SELECT 1")
 

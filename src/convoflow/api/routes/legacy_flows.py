@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import Query, Request, Response
 
 from convoflow.api import legacy_views
 from convoflow.api.auth import CurrentActor, EngineDep, get_limits
+from convoflow.api.bodies import api_router
 from convoflow.api.errors import ApiError
 from convoflow.api.models import FlowBody, LegacyResumeBody, LegacyStartBody
 from convoflow.api.params import Timestamp
@@ -27,7 +28,7 @@ from convoflow.services.execution_api import ExecutionInfo, StartRequest
 from convoflow.services.execution_reads import ExecutionFilters
 from convoflow.services.workflow_api import WorkflowChanges
 
-router = APIRouter(tags=["Legacy flows API"])
+router = api_router(tags=["Legacy flows API"])
 
 
 @router.get("/flows", summary="List flows")

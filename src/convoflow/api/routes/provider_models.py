@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 
 from convoflow.api.auth import CurrentActor
+from convoflow.api.bodies import api_router
 from convoflow.api.responses import data
 
-router = APIRouter(tags=["Provider Models"])
+router = api_router(tags=["Provider Models"])
 
 
 @router.get("/provider_models", summary="List AI provider models (none yet)")

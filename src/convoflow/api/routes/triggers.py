@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 
 from convoflow.api import views
 from convoflow.api.auth import CurrentActor, EngineDep
+from convoflow.api.bodies import api_router
 from convoflow.api.models import (
     TriggerCreateBody,
     TriggerFields,
@@ -16,7 +17,7 @@ from convoflow.api.responses import data, no_content
 from convoflow.services import triggers
 from convoflow.services.triggers import TriggerSpec
 
-router = APIRouter(tags=["Workflow Triggers"])
+router = api_router(tags=["Workflow Triggers"])
 
 
 def spec_of(fields: TriggerFields) -> TriggerSpec:

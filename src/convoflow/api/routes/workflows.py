@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import Query, Response
 
 from convoflow.api import views
 from convoflow.api.auth import CurrentActor, EngineDep
+from convoflow.api.bodies import api_router
 from convoflow.api.models import WorkflowCreateBody, WorkflowUpdateBody
 from convoflow.api.params import Timestamp
 from convoflow.api.responses import data
 from convoflow.services import workflow_api
 from convoflow.services.workflow_api import UNSET, WorkflowChanges
 
-router = APIRouter(tags=["Workflows"])
+router = api_router(tags=["Workflows"])
 
 
 @router.get("/workflows", summary="List workflows")

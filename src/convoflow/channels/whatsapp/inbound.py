@@ -9,11 +9,11 @@ with the secrets of `phone_number_ids` over the *raw* bytes (signature.py).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from convoflow import json_input
 from convoflow.channels.whatsapp._json import meta_errors, obj, objs, text, unix_time
 from convoflow.channels.whatsapp.normalise import conversational, normalise_message
 
@@ -128,10 +128,11 @@ class _Change:
 
 
 def load_body(body: bytes | str) -> Any:
-    """JSON-decode a raw body; None when it is not JSON (the caller rejects it)."""
+    """JSON-decode a raw body; None when it is not JSON, or nested deeper than any body
+    Meta sends (the caller rejects it)."""
     try:
-        return json.loads(body)
-    except (ValueError, RecursionError, TypeError):
+        return json_input.decode(body)
+    except json_input.JsonInputError:
         return None
 
 

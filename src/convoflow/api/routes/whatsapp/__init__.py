@@ -3,13 +3,12 @@ numbers, conversations, messages, project webhooks and their deliveries."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
+from convoflow.api.bodies import api_router
 from convoflow.api.routes.whatsapp import conversations, phone_numbers, webhook, webhooks
 
 PLATFORM_PREFIX = "/platform/v1"
 
-router = APIRouter()
+router = api_router()
 router.include_router(webhook.router)
 router.include_router(conversations.proxy_router)
 for module in (phone_numbers, conversations, webhooks):

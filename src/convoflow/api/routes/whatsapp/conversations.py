@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import Query, Response
 
 from convoflow.api.auth import CurrentActor, EngineDep
+from convoflow.api.bodies import api_router
 from convoflow.api.errors import ApiError
 from convoflow.api.pagination import page_request, paging
 from convoflow.api.params import Timestamp
@@ -16,8 +17,8 @@ from convoflow.api.whatsapp_models import ConversationUpdateBody, MessageSendBod
 from convoflow.channels.whatsapp.errors import GraphError, describe
 from convoflow.services import whatsapp_api, whatsapp_send
 
-router = APIRouter(tags=["WhatsApp Conversations"])
-proxy_router = APIRouter(tags=["Meta proxy"])
+router = api_router(tags=["WhatsApp Conversations"])
+proxy_router = api_router(tags=["Meta proxy"])
 
 Limit = Annotated[int, Query(ge=1, le=100, description="Page size (1..100)")]
 Cursor = Annotated[str | None, Query(max_length=1000, description="Opaque cursor")]

@@ -6,16 +6,17 @@ from __future__ import annotations
 import math
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import Query, Response
 
 from convoflow.api.auth import CurrentActor, EngineDep
+from convoflow.api.bodies import api_router
 from convoflow.api.params import Timestamp
 from convoflow.api.responses import data, ok
 from convoflow.api.whatsapp_models import PhoneNumberCreateBody, PhoneNumberUpdateBody
 from convoflow.services import phone_numbers as numbers
 from convoflow.services import whatsapp_views as views
 
-router = APIRouter(tags=["WhatsApp Phone Numbers"])
+router = api_router(tags=["WhatsApp Phone Numbers"])
 Page = Annotated[int, Query(ge=1, le=1_000_000)]
 PerPage = Annotated[int, Query(ge=1, le=100)]
 ShortText = Annotated[str | None, Query(max_length=200)]

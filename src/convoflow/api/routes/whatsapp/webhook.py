@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from fastapi.responses import PlainTextResponse
 
 from convoflow.api.auth import EngineDep
+from convoflow.api.bodies import api_router
 from convoflow.api.responses import ok
 from convoflow.channels.whatsapp.signature import SIGNATURE_HEADER
 from convoflow.services.whatsapp_handshake import answer_challenge
@@ -17,7 +18,7 @@ from convoflow.services.whatsapp_inbound import receive_webhook
 if TYPE_CHECKING:
     from convoflow.services.container import Engine
 
-router = APIRouter(tags=["WhatsApp webhook (Meta)"])
+router = api_router(tags=["WhatsApp webhook (Meta)"])
 
 
 @router.get("/webhooks/whatsapp", summary="Meta's subscription handshake")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import Query, Response
 
 from convoflow.api.auth import CurrentActor, EngineDep
+from convoflow.api.bodies import api_router
 from convoflow.api.pagination import page_request, paging
 from convoflow.api.responses import data, no_content, ok
 from convoflow.api.routes.whatsapp.phone_numbers import page_meta
@@ -14,7 +15,7 @@ from convoflow.api.whatsapp_models import WebhookBody, WebhookFields, WebhookTes
 from convoflow.services import webhook_api
 from convoflow.services import whatsapp_views as views
 
-router = APIRouter(tags=["WhatsApp Webhooks"])
+router = api_router(tags=["WhatsApp Webhooks"])
 Limit = Annotated[int, Query(ge=1, le=100, description="Page size (1..100)")]
 Cursor = Annotated[str | None, Query(max_length=1000, description="Opaque cursor")]
 

@@ -1,0 +1,205 @@
+"""Request limits (docs/api.md, Limits), on SQLite and PostgreSQL: body sizes checked
+while the body streams in (413 with a JSON error, a 50 MB body never read), which routes
+take which limit, and JSON nesting deeper than 64 levels as a 400 on every route that
+parses JSON (10,000 nested arrays used to be a 500 on functions invoke)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from convoflow.api.app import create_app
+from convoflow.config import Settings
+from convoflow.services.container import Engine
+from tests.api.conftest import serve
+from tests.api.helpers import P, create_workflow, start_body, startable_workflow
+from tests.support import chain, node
+
+V1 = "/api/v1"
+MB = 1_000_000
+API_BODY_BYTES = MB  # the limits of docs/api.md, spelled out so the test states them
+WEBHOOK_BODY_BYTES = 3 * MB
+MAX_DEPTH = 64
+CHUNK = 64 * 1024
+TOO_DEEP = f"JSON nested more than {MAX_DEPTH} levels deep is not accepted"
+
+
+def padded_definition(size: int) -> dict[str, Any]:
+    """A valid definition of about `size` bytes: 1,000 nodes with long messages."""
+    count = 1000
+    text = "x" * (size // count)
+    nodes = [node("start", "start")]
+    nodes += [node(f"say_{i}", "send_text", message=text) for i in range(count)]
+    return chain(*nodes)
+
+
+class Counted:
+    """A chunked request body that counts how much of it the server pulled."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.sent = 0
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        while self.sent < self.total:
+            self.sent += CHUNK
+            yield b" " * CHUNK
+
+
+def assert_too_large(response: httpx.Response, limit: int) -> None:
+    assert response.status_code == 413, response.text
+    assert response.headers["content-type"] == "application/json"
+    error = response.json()["error"]
+    assert "Request body is too large" in error and f"at most {limit} bytes" in error, error
+
+
+async def test_a_declared_content_length_over_the_limit_is_refused_unread(
+    engine: Engine, project: tuple[str, str]
+) -> None:
+    """Over loopback HTTP: the 413 arrives although not one byte of the body was sent."""
+    async with serve(create_app(engine, run_worker=False)) as url:
+        host, port = url.removeprefix("http://").split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(
+            f"POST {P}/workflows/w/executions HTTP/1.1\r\nHost: x\r\nX-API-Key: {project[1]}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {50 * MB}\r\n\r\n".encode()
+        )
+        await writer.drain()
+        head = (await reader.readuntil(b"\r\n\r\n")).decode()
+        length = int(head.lower().split("content-length: ")[1].split("\r\n")[0])
+        body = json.loads(await reader.readexactly(length))
+        writer.close()
+    assert head.startswith("HTTP/1.1 413"), head
+    assert f"accepts at most {API_BODY_BYTES} bytes" in body["error"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "limit"),
+    [
+        ("POST", f"{P}/workflows/w/executions", API_BODY_BYTES),
+        ("PATCH", f"{P}/workflows/w", 2 * MB),
+        ("POST", "/webhooks/whatsapp", WEBHOOK_BODY_BYTES),
+    ],
+)
+async def test_a_streamed_body_is_refused_once_it_passes_the_limit(
+    client: httpx.AsyncClient, method: str, path: str, limit: int
+) -> None:
+    """Without Content-Length (chunked), the server stops reading just past the limit:
+    of a 50 MB body it pulls at most one chunk more than the limit."""
+    body = Counted(50 * MB)
+    response = await client.request(method, path, content=body)
+    assert_too_large(response, limit)
+    assert body.sent <= limit + CHUNK
+
+
+async def test_definition_routes_take_the_definition_limit(client: httpx.AsyncClient) -> None:
+    """1.5 MB: a definition is accepted on the four routes that carry one, any other
+    request is refused; past 2 MB the definition routes refuse too."""
+    big = padded_definition(int(1.5 * MB))
+    created = await client.post(
+        f"{P}/workflows", json={"workflow": {"name": "a", "definition": big}}
+    )
+    assert created.status_code == 201, created.text[:300]
+    workflow_id = created.json()["data"]["id"]
+    patched = await client.patch(
+        f"{P}/workflows/{workflow_id}", json={"workflow": {"definition": big}}
+    )
+    assert patched.status_code == 200, patched.text[:300]
+    flow = await client.post(f"{V1}/flows", json={"flow": {"name": "b", "definition": big}})
+    assert flow.status_code == 201, flow.text[:300]
+    flow_id = flow.json()["data"]["id"]
+    patched = await client.patch(f"{V1}/flows/{flow_id}", json={"flow": {"definition": big}})
+    assert patched.status_code == 200, patched.text[:300]
+
+    context = {"vars": {"blob": "x" * int(1.5 * MB)}}
+    started = await client.post(
+        f"{P}/workflows/{workflow_id}/executions", json=start_body(context=context)
+    )
+    assert_too_large(started, API_BODY_BYTES)
+    huge = padded_definition(int(2.1 * MB))
+    refused = await client.post(
+        f"{P}/workflows", json={"workflow": {"name": "c", "definition": huge}}
+    )
+    assert_too_large(refused, 2 * MB)
+    refused = await client.patch(f"{V1}/flows/{flow_id}", json={"flow": {"definition": huge}})
+    assert_too_large(refused, 2 * MB)
+
+
+class TestSmallDefinitionLimit:
+    @pytest.fixture
+    def settings(self) -> Settings:
+        return Settings(
+            rate_limit_per_minute=1_000_000,
+            start_burst_per_second=1_000_000,
+            max_definition_bytes=10_000,
+        )
+
+    async def test_the_definition_limit_is_a_setting(self, client: httpx.AsyncClient) -> None:
+        body = {"workflow": {"name": "a", "definition": padded_definition(20_000)}}
+        assert_too_large(await client.post(f"{P}/workflows", json=body), 10_000)
+
+
+def nested(levels: int) -> str:
+    return "[" * levels + "]" * levels
+
+
+async def test_ten_thousand_nested_arrays_are_a_400_on_every_json_route(
+    client: httpx.AsyncClient,
+) -> None:
+    workflow = await startable_workflow(client)
+    routes = [
+        ("POST", f"{P}/functions/f/invoke"),
+        ("POST", f"{P}/functions"),
+        ("POST", f"{P}/workflows"),
+        ("PATCH", f"{P}/workflows/{workflow['id']}"),
+        ("POST", f"{P}/workflows/{workflow['id']}/executions"),
+        ("POST", f"{P}/workflows/{workflow['id']}/triggers"),
+        ("POST", f"{P}/whatsapp/messages"),
+        ("POST", f"{V1}/flows"),
+    ]
+    for method, path in routes:
+        for levels in (10_000, MAX_DEPTH + 1):
+            response = await client.request(
+                method,
+                path,
+                content=nested(levels),
+                headers={"Content-Type": "application/json"},
+            )
+            assert response.status_code == 400, (method, path, levels, response.text)
+            assert response.json()["error"].startswith(TOO_DEEP), response.text
+
+
+async def test_depth_counts_every_level_of_the_body(client: httpx.AsyncClient) -> None:
+    """64 levels in all (the envelope's included) pass the decoder; 65 do not."""
+    workflow = await create_workflow(client)
+    inner = 64 - 4  # {"workflow_execution": {"context": {"vars": {"deep": [...]}}}}
+
+    def body(levels: int) -> bytes:
+        return (
+            '{"workflow_execution": {"phone_number": "+15550001111", "context": '
+            '{"channel": "sandbox", "vars": {"deep": ' + nested(levels) + "}}}}"
+        ).encode()
+
+    path = f"{P}/workflows/{workflow['id']}/executions"
+    headers = {"Content-Type": "application/json"}
+    ok = await client.post(path, content=body(inner), headers=headers)
+    assert ok.status_code != 400 and TOO_DEEP not in ok.text, ok.text
+    deep = await client.post(path, content=body(inner + 1), headers=headers)
+    assert deep.status_code == 400 and deep.json()["error"].startswith(TOO_DEEP), deep.text
+
+
+async def test_a_deep_webhook_body_is_not_a_server_error(client: httpx.AsyncClient) -> None:
+    """Meta's webhook answers by its signature (docs/whatsapp.md): unsigned, 401; with a
+    signature that cannot match, 403; never a 500."""
+    raw = nested(10_000).encode()
+    unsigned = await client.post("/webhooks/whatsapp", content=raw)
+    assert unsigned.status_code == 401, unsigned.text
+    signed = await client.post(
+        "/webhooks/whatsapp", content=raw, headers={"X-Hub-Signature-256": "sha256=00"}
+    )
+    assert signed.status_code == 403, signed.text
