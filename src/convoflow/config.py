@@ -44,7 +44,12 @@ class Settings(BaseSettings):
     # valid ones are never limited.
     bad_signature_per_minute: int = 30
     log_level: str = "INFO"
+    # JSON lines (one object per line) instead of readable console lines.
     log_json: bool = False
+    # GET /metrics answers loopback clients only, unless this is set: then every client
+    # (loopback too: a reverse proxy on the same host looks like one) must send it as
+    # `Authorization: Bearer <token>`.
+    metrics_token: str | None = None
 
 
 @lru_cache(maxsize=1)

@@ -29,6 +29,7 @@ from convoflow.api.routes import (
     functions,
     health,
     legacy_flows,
+    metrics,
     provider_models,
     triggers,
     whatsapp,
@@ -90,6 +91,7 @@ def create_app(engine: Engine, *, run_worker: bool = True, close_engine: bool = 
     app.add_middleware(BodyLimits, definition_bytes=settings.max_definition_bytes)
     app.add_middleware(ApiMiddleware)  # outermost
     app.include_router(health.router)
+    app.include_router(metrics.router)
     for module in (workflows, triggers, executions, functions, provider_models):
         app.include_router(module.router, prefix=PLATFORM_PREFIX)
     app.include_router(legacy_flows.router, prefix=LEGACY_PREFIX)

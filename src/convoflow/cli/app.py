@@ -14,6 +14,9 @@ app = typer.Typer(
     help="Durable WhatsApp conversation flows with a Kapso-compatible API.",
     no_args_is_help=True,
     add_completion=False,
+    # Typer's rich traceback prints every frame's local variables: request headers,
+    # access tokens, secrets. A plain traceback names the error without them.
+    pretty_exceptions_show_locals=False,
 )
 
 

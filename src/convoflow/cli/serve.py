@@ -23,6 +23,9 @@ async def _serve(url: str, host: str, port: int, run_worker: bool, log_level: st
             host=host,
             port=port,
             log_level=log_level,
+            # uvicorn's loggers keep no handlers: their records go through the process's
+            # structlog configuration (cli.main), with its redaction.
+            log_config=None,
             proxy_headers=False,
         )
         await uvicorn.Server(config).serve()

@@ -83,6 +83,7 @@ class Advance(Effects):
         self.allow_process_env = runtime.settings.allow_process_env_secrets
         self._secrets: dict[str, dict[str, str]] = {}
         self._projects: dict[str, dict[str, Any]] = {}
+        self.advanced = 0  # executions whose steps ran (the advances metric)
 
     # --- loading -----------------------------------------------------------------------
 
@@ -186,6 +187,7 @@ class Advance(Effects):
     async def _drive(
         self, state: ExecutionState, graph: CompiledGraph, node: CompiledNode, outcome: Outcome
     ) -> None:
+        self.advanced += 1
         while True:
             if isinstance(outcome, Next):
                 self.emit(state, "step_completed", {}, node_id=node.id, edge_label=outcome.label)

@@ -102,6 +102,7 @@ class Dispatcher:
         except Exception as exc:
             log.exception("channel send raised", channel=channel.name)
             result = SendResult("retry", error={"message": str(exc)}, retry_after_seconds=5)
+        self.runtime.metrics.send_answered(channel.name, delivery, result)
         if result.status == "sent":
             await self._record_sent(delivery, result)
         else:

@@ -6,6 +6,7 @@ shared with concurrent operations); see engine/advance.py for what happens insid
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -26,6 +27,7 @@ from convoflow.engine.notifier import Notifier
 from convoflow.engine.signals import UserInput
 from convoflow.engine.state import ExecutionState
 from convoflow.ids import new_id
+from convoflow.observability.metrics import Metrics
 from convoflow.store import projects as project_store
 from convoflow.store import workflows as workflow_store
 from convoflow.store.db import Database
@@ -79,8 +81,10 @@ class Runtime:
         settings: Settings | None = None,
         http: httpx.AsyncClient | None = None,
         llm: Any = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.db = db
+        self.metrics = metrics or Metrics()
         self.clock: Clock = clock or SystemClock()
         self.settings = settings or get_settings()
         self.graphs = GraphCache()
@@ -116,11 +120,15 @@ class Runtime:
 
     async def op(self, fn: Callable[[Advance], Awaitable[T]]) -> T:
         """Run `fn` with a fresh Advance in a (group-committed) write transaction."""
+        started = time.perf_counter()
 
         async def operation(conn: AsyncConnection, after_commit: list[AfterCommit]) -> T:
             adv = Advance(self, conn, self.clock.now(), after_commit)
             result = await fn(adv)
             await adv.flush()
+            if adv.advanced:
+                # After the commit: an advance rolled back and retried counts once.
+                after_commit.append(lambda: self.metrics.advanced(adv.advanced, started))
             return result
 
         return await self.committer.run(operation)

@@ -16,6 +16,7 @@ from convoflow.config import Settings, get_settings
 from convoflow.engine.dispatcher import Dispatcher
 from convoflow.engine.runtime import Runtime
 from convoflow.engine.worker import Worker
+from convoflow.observability.metrics import Metrics
 from convoflow.services import routing
 from convoflow.services.project_events import handle_project_event_job
 from convoflow.services.whatsapp_setup import WhatsAppServices, install_whatsapp
@@ -54,7 +55,7 @@ def build_engine(
 ) -> Engine:
     settings = settings or get_settings()
     db = Database(database_url or settings.database_url, pool_size=pool_size)
-    runtime = Runtime(db, clock=clock, settings=settings, http=http)
+    runtime = Runtime(db, clock=clock, settings=settings, http=http, metrics=Metrics())
     runtime.job_handlers[routing.ROUTE_JOB] = routing.handle_route_job
     runtime.job_handlers["project_event"] = handle_project_event_job
     runtime.pending_input_source = routing.take_pending_input

@@ -23,6 +23,7 @@ from convoflow.engine.runtime import NotWaiting, WorkflowNotRunnable, resumable_
 from convoflow.engine.signals import UserInput
 from convoflow.engine.state import ExecutionState
 from convoflow.ids import new_id
+from convoflow.observability.metrics import log_inbound
 from convoflow.store import executions as execution_store
 from convoflow.store import jobs as job_store
 from convoflow.store import messages as message_store
@@ -116,6 +117,7 @@ async def take_pending_input(adv: Advance, state: ExecutionState) -> UserInput |
     )
     if not claimed:
         return None
+    adv.after_commit.append(lambda: log_inbound(claimed, "consumed", state.id))
     return input_from_messages(claimed, _source(claimed))
 
 
@@ -144,6 +146,8 @@ async def _claim(
         adv.conn, conversation_id, routing, execution_id=execution_id, now=adv.now
     )
     _CLAIMED.setdefault(adv, set()).add(conversation_id)
+    if claimed:
+        adv.after_commit.append(lambda: log_inbound(claimed, routing, execution_id))
     return claimed
 
 

@@ -141,6 +141,8 @@ async def handle_delivery_job(runtime: Runtime, job: RowMapping) -> None:
         await webhook_store.record_attempt(adv.conn, delivery_id, values)
 
     await runtime.op(record)
+    if error is not None:
+        runtime.metrics.webhook_delivery_failed(final=attempt > len(RETRY_DELAYS))
     log.info(
         "webhook delivery attempt",
         delivery_id=delivery_id,

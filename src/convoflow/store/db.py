@@ -85,6 +85,9 @@ class Database:
         self.is_sqlite = self.dialect == "sqlite"
         kwargs: dict[str, Any] = {
             "echo": echo,
+            # A database error's message would otherwise carry the statement's parameters
+            # (access tokens, secrets) into the logs.
+            "hide_parameters": True,
             "json_serializer": _json_dumps,
             "json_deserializer": _json_loads,
         }
@@ -195,6 +198,7 @@ def _sqlite_sync_engine(url: str, *, pool_size: int) -> sa.Engine:
     """A plain pysqlite engine on the same file, with our pragmas and BEGIN handling."""
     engine = sa.create_engine(
         make_url(url).set(drivername="sqlite+pysqlite"),
+        hide_parameters=True,
         json_serializer=_json_dumps,
         json_deserializer=_json_loads,
         pool_size=pool_size,

@@ -3,6 +3,7 @@ No API key: Meta authenticates with the verify token (GET) and the body's HMAC (
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 from fastapi import Request, Response
@@ -37,7 +38,9 @@ async def verify(request: Request, engine: EngineDep) -> Response:
 async def receive(request: Request) -> Response:
     # No dependencies: this is the hottest route (one request per message and status),
     # and resolving even the engine dependency costs more than reading it here.
+    started = time.perf_counter()
     engine: Engine = request.app.state.engine
     raw = await request.body()
     outcome = await receive_webhook(engine, raw, request.headers.get(SIGNATURE_HEADER))
+    engine.runtime.metrics.webhook_acknowledged(outcome.status_code, started)
     return ok(outcome.body, status_code=outcome.status_code)
