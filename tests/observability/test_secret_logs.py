@@ -170,8 +170,8 @@ async def _configure(api: httpx.AsyncClient, endpoint: str) -> str:
     return str(workflow_id)
 
 
-async def _until(check: Any, what: str, timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
+async def _until(check: Any, what: str) -> Any:
+    deadline = time.monotonic() + 20  # bounded: a missing step fails instead of hanging
     while time.monotonic() < deadline:
         value = await check()
         if value:

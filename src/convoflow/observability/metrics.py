@@ -62,16 +62,18 @@ def _store_families(figures: StoreFigures, now: datetime) -> Iterator[Metric]:
     due = GaugeMetricFamily(
         "convoflow_jobs_due", "Jobs whose run time has come, by kind", labels=["kind"]
     )
+    oldest = GaugeMetricFamily(
+        "convoflow_jobs_oldest_due_seconds",
+        "How long the oldest due job of each kind has waited for a worker (0: none due)",
+        labels=["kind"],
+    )
     for kind, count in sorted(figures.jobs_by_kind.items()):
         queued.add_metric([kind], count)
         due.add_metric([kind], figures.due_jobs_by_kind.get(kind, 0))
+        oldest.add_metric([kind], _age(figures.oldest_due_by_kind.get(kind), now))
     yield queued
     yield due
-    yield GaugeMetricFamily(
-        "convoflow_jobs_oldest_due_seconds",
-        "How long the oldest due job has been waiting for a worker (0: none waiting)",
-        value=_age(figures.oldest_due_job_at, now),
-    )
+    yield oldest
     yield GaugeMetricFamily(
         "convoflow_outbox_unsent", "Outbound messages not yet sent", value=figures.outbox_unsent
     )

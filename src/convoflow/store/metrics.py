@@ -30,7 +30,7 @@ class StoreFigures:
     executions_by_status: dict[str, int] = field(default_factory=dict)
     jobs_by_kind: dict[str, int] = field(default_factory=dict)
     due_jobs_by_kind: dict[str, int] = field(default_factory=dict)
-    oldest_due_job_at: datetime | None = None
+    oldest_due_by_kind: dict[str, datetime] = field(default_factory=dict)
     outbox_unsent: int = 0
     oldest_unsent_at: datetime | None = None
 
@@ -42,10 +42,8 @@ async def read_figures(conn: AsyncConnection, now: datetime) -> StoreFigures:
     for kind, count, due, oldest in (await conn.execute(_JOBS_BY_KIND, {"b_now": now})).all():
         figures.jobs_by_kind[str(kind)] = int(count)
         figures.due_jobs_by_kind[str(kind)] = int(due)
-        if oldest is not None and (
-            figures.oldest_due_job_at is None or oldest < figures.oldest_due_job_at
-        ):
-            figures.oldest_due_job_at = oldest
+        if oldest is not None:
+            figures.oldest_due_by_kind[str(kind)] = oldest
     unsent, oldest_unsent = (await conn.execute(_OUTBOX_UNSENT)).one()
     figures.outbox_unsent = int(unsent)
     figures.oldest_unsent_at = oldest_unsent
