@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import os
 import socket
 import sys
@@ -22,7 +21,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 import sqlalchemy as sa  # noqa: E402
-import structlog  # noqa: E402
 import uvicorn  # noqa: E402
 from fastapi import FastAPI, Request, Response  # noqa: E402
 from sqlalchemy import event as sa_event  # noqa: E402
@@ -36,6 +34,7 @@ from convoflow.channels.whatsapp.signature import (  # noqa: E402
 from convoflow.config import Settings  # noqa: E402
 from convoflow.engine.advance import Advance  # noqa: E402
 from convoflow.ids import new_id  # noqa: E402
+from convoflow.observability.logs import configure_logging  # noqa: E402
 from convoflow.services.container import Engine, build_engine  # noqa: E402
 from convoflow.store import whatsapp as wa_store  # noqa: E402
 
@@ -135,8 +134,9 @@ if __name__ == "__main__":
     parser.add_argument("--raw", action="store_true")
     if os.environ.get("CONVOFLOW_SWITCH_INTERVAL"):
         sys.setswitchinterval(float(os.environ["CONVOFLOW_SWITCH_INTERVAL"]))
-    logging.getLogger().setLevel(logging.WARNING)
-    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    # The process's real logging (redaction included); CONVOFLOW_LOG_LEVEL=INFO measures
+    # the per-message log lines too (send the server's stderr to a file then).
+    configure_logging(level=os.environ.get("CONVOFLOW_LOG_LEVEL", "WARNING"), json_lines=True)
     try:
         import uvloop
 

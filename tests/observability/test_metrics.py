@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -10,6 +15,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from convoflow.api.app import create_app
 from convoflow.config import Settings
 from convoflow.services.container import build_engine
+from tests.observability.server import free_port
 from tests.support import node
 from tests.whatsapp.conftest import Receiver
 from tests.whatsapp_e2e.conftest import USER, World
@@ -128,3 +134,34 @@ async def test_metrics_token_is_required_of_every_client(db_url: str) -> None:
         assert (await _get(app, remote, authorization="scrape-me")).status_code == 401
     finally:
         await engine.close()
+
+
+def test_a_worker_serves_its_counters_on_loopback(db_url: str, tmp_path: Path) -> None:
+    """`convoflow worker --metrics-port`: a worker process has no API, but its sends and
+    Graph errors are counted in its memory; they are scraped from it directly."""
+    port = free_port()
+    log = (tmp_path / "worker.log").open("wb")
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "convoflow", "worker", "--metrics-port", str(port)],
+        env={**os.environ, "CONVOFLOW_DATABASE_URL": db_url},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=1)
+                break
+            except httpx.HTTPError:
+                assert worker.poll() is None and time.monotonic() < deadline
+                time.sleep(0.1)
+        samples = parse(response.text)
+        assert ("convoflow_advances_total", ()) in samples
+        assert ("convoflow_sends_total", (("channel", "whatsapp"), ("result", "sent"))) not in (
+            samples
+        )  # nothing sent yet: a labelled counter appears with its first event
+    finally:
+        worker.terminate()
+        worker.wait(timeout=20)
+        log.close()

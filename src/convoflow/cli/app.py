@@ -45,6 +45,11 @@ def migrate(database: str | None = DatabaseOption) -> None:
 def worker(
     database: str | None = DatabaseOption,
     worker_id: str | None = typer.Option(None, help="defaults to host:pid"),
+    metrics_port: int | None = typer.Option(
+        None,
+        help="serve this worker's counters (sends, Graph errors, ...) as Prometheus "
+        "text on 127.0.0.1:PORT/metrics; the database gauges come from `convoflow serve`",
+    ),
 ) -> None:
     """Run a worker: timers, webhook/function calls, routing, outbox sends. On PostgreSQL
     start as many as you like; on SQLite `convoflow serve` already runs one."""
@@ -52,6 +57,13 @@ def worker(
 
     async def run() -> None:
         engine = build_engine(database_url(database), worker_id=worker_id)
+        if metrics_port is not None:
+            from prometheus_client import start_http_server
+
+            # Loopback only: the worker has no token check of its own.
+            start_http_server(
+                metrics_port, addr="127.0.0.1", registry=engine.runtime.metrics.registry
+            )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -117,7 +117,7 @@ async def take_pending_input(adv: Advance, state: ExecutionState) -> UserInput |
     )
     if not claimed:
         return None
-    adv.after_commit.append(lambda: log_inbound(claimed, "consumed", state.id))
+    _log_after_commit(adv, claimed, "consumed", state.id)
     return input_from_messages(claimed, _source(claimed))
 
 
@@ -140,15 +140,26 @@ async def _load_active_root(adv: Advance, conversation_id: str) -> ExecutionStat
 
 
 async def _claim(
-    adv: Advance, conversation_id: str, routing: str, execution_id: str | None
+    adv: Advance,
+    conversation_id: str,
+    routing: str,
+    execution_id: str | None,
+    *,
+    log: bool = True,
 ) -> list[RowMapping]:
     claimed = await message_store.claim_pending(
         adv.conn, conversation_id, routing, execution_id=execution_id, now=adv.now
     )
     _CLAIMED.setdefault(adv, set()).add(conversation_id)
-    if claimed:
-        adv.after_commit.append(lambda: log_inbound(claimed, routing, execution_id))
+    if claimed and log:
+        _log_after_commit(adv, claimed, routing, execution_id)
     return claimed
+
+
+def _log_after_commit(
+    adv: Advance, rows: list[RowMapping], routing: str, execution_id: str | None
+) -> None:
+    adv.after_commit.append(lambda: log_inbound(rows, routing, execution_id))
 
 
 async def route_conversation(
@@ -188,7 +199,7 @@ async def _start_from_trigger(adv: Advance, conversation: RowMapping) -> Executi
         return None
     execution_id = new_id()
     # The claim is the check for pending messages: none, nothing to start.
-    claimed = await _claim(adv, conversation_id, "consumed", execution_id)
+    claimed = await _claim(adv, conversation_id, "consumed", execution_id, log=False)
     if not claimed:
         return None
     first = input_from_messages(claimed, _source(claimed))
@@ -211,7 +222,9 @@ async def _start_from_trigger(adv: Advance, conversation: RowMapping) -> Executi
             execution_id=None,
             now=adv.now,
         )
+        _log_after_commit(adv, claimed, "unrouted", None)
         return None
+    _log_after_commit(adv, claimed, "consumed", execution_id)
     await adv.start(state)
     return state
 
