@@ -7,6 +7,13 @@ from __future__ import annotations
 import asyncio
 import os
 
+# One key for the whole run (its server subprocesses inherit it): PostgreSQL requires
+# one, and throwaway benchmark databases need no key kept anywhere.
+if not os.environ.get("CONVOFLOW_SECRET_KEY"):
+    from cryptography.fernet import Fernet
+
+    os.environ["CONVOFLOW_SECRET_KEY"] = Fernet.generate_key().decode()
+
 PG_ADMIN = os.environ.get(
     "CONVOFLOW_BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )

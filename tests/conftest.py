@@ -19,10 +19,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.fernet import Fernet
 
 from convoflow.clock import FakeClock
 from convoflow.config import Settings
 from convoflow.store.migrate import upgrade
+
+# Every engine, server and subprocess of the suite encrypts secrets under one key made
+# for this run (PostgreSQL requires a key; the secret-key tests set their own).
+os.environ.setdefault("CONVOFLOW_SECRET_KEY", Fernet.generate_key().decode())
 
 PG_ADMIN_URL = os.environ.get(
     "CONVOFLOW_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/test"

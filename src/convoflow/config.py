@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./convoflow.db"
@@ -13,6 +14,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CONVOFLOW_", env_file=".env", extra="ignore")
 
     database_url: str = DEFAULT_DATABASE_URL
+    # Fernet keys for the secrets stored in the database, comma-separated, newest first
+    # (store/cipher.py). Required with PostgreSQL; with SQLite `convoflow migrate` makes a
+    # key file beside the database when this is unset.
+    secret_key: SecretStr | None = None
     # `${ENV:NAME}` falls back to the process environment only when this is set: secrets
     # normally come from the project's secret store, and leaking arbitrary process env
     # into outbound requests must be an explicit choice.
@@ -50,6 +55,10 @@ class Settings(BaseSettings):
     # (loopback too: a reverse proxy on the same host looks like one) must send it as
     # `Authorization: Bearer <token>`.
     metrics_token: str | None = None
+
+
+def secret_key_of(settings: Settings) -> str | None:
+    return settings.secret_key.get_secret_value() if settings.secret_key is not None else None
 
 
 @lru_cache(maxsize=1)

@@ -25,6 +25,7 @@ from convoflow.api.middleware import ApiMiddleware
 from convoflow.api.ratelimit import RateLimits
 from convoflow.api.responses import JSONBody
 from convoflow.api.routes import (
+    api_keys,
     executions,
     functions,
     health,
@@ -60,6 +61,9 @@ def create_app(engine: Engine, *, run_worker: bool = True, close_engine: bool = 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
+        # Before the worker (which would do the same): API-only processes must hear of
+        # revoked keys too.
+        await engine.runtime.notifier.listen()
         task = asyncio.create_task(engine.worker.run(stop)) if run_worker else None
         try:
             yield
@@ -86,13 +90,14 @@ def create_app(engine: Engine, *, run_worker: bool = True, close_engine: bool = 
     settings = engine.runtime.settings
     app.state.engine = engine
     app.state.limits = RateLimits(settings.rate_limit_per_minute, settings.start_burst_per_second)
-    app.state.key_cache = KeyCache()
+    app.state.key_cache = KeyCache(engine.clock)
+    engine.runtime.notifier.key_revoked_listeners.append(app.state.key_cache.forget_key)
     install_error_handlers(app)
     app.add_middleware(BodyLimits, definition_bytes=settings.max_definition_bytes)
     app.add_middleware(ApiMiddleware)  # outermost
     app.include_router(health.router)
     app.include_router(metrics.router)
-    for module in (workflows, triggers, executions, functions, provider_models):
+    for module in (workflows, triggers, executions, functions, provider_models, api_keys):
         app.include_router(module.router, prefix=PLATFORM_PREFIX)
     app.include_router(legacy_flows.router, prefix=LEGACY_PREFIX)
     app.include_router(whatsapp.router)  # /webhooks/whatsapp, /meta/..., /platform/v1/whatsapp/...

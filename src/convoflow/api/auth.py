@@ -2,13 +2,15 @@
 
 A key arrives in `X-API-Key` (Kapso's header) or `Authorization: Bearer <key>`. Only its
 SHA-256 is stored; lookups are cached for a few seconds so a busy client does not cost a
-database read per request (a revoked key can therefore work for up to KEY_CACHE_SECONDS).
+database read per request. A key revoked through this process is dropped from the cache
+at once (and on PostgreSQL, through NOTIFY, by every process); a revocation this process
+was not told about takes effect when the entry expires, within KEY_CACHE_SECONDS.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
@@ -17,6 +19,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from convoflow.api.errors import ApiError
 from convoflow.api.middleware import RATE_HEADERS_KEY
 from convoflow.api.ratelimit import RateLimits
+from convoflow.clock import Clock
 from convoflow.services.common import Actor
 from convoflow.services.container import Engine
 from convoflow.services.projects import hash_api_key
@@ -32,23 +35,42 @@ bearer_header = HTTPBearer(auto_error=False, description="The same key as a bear
 @dataclass(frozen=True)
 class _Cached:
     actor: Actor | None
-    until: float
+    since: datetime
 
 
 class KeyCache:
-    def __init__(self) -> None:
+    """Key hash -> caller, for KEY_CACHE_SECONDS of the engine's (injectable) clock."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
         self._entries: dict[str, _Cached] = {}
+        # Ids revoked while this process runs: a lookup that read the key just before the
+        # revocation committed must not cache it afterwards.
+        self._revoked: set[str] = set()
 
     def get(self, key_hash: str) -> _Cached | None:
         entry = self._entries.get(key_hash)
-        if entry is None or entry.until < time.monotonic():
+        if entry is None:
+            return None
+        age = (self.clock.now() - entry.since).total_seconds()
+        # A clock that went backwards also ends the entry: never longer than promised.
+        if not 0 <= age < KEY_CACHE_SECONDS:
             return None
         return entry
 
     def put(self, key_hash: str, actor: Actor | None) -> None:
         if len(self._entries) > 10_000:
             self._entries.clear()
-        self._entries[key_hash] = _Cached(actor, time.monotonic() + KEY_CACHE_SECONDS)
+        if actor is not None and actor.key_id in self._revoked:
+            actor = None
+        self._entries[key_hash] = _Cached(actor, self.clock.now())
+
+    def forget_key(self, key_id: str) -> None:
+        """Drop a revoked key (by id: the cache never sees ids without their hash)."""
+        self._revoked.add(key_id)
+        for key_hash, entry in list(self._entries.items()):
+            if entry.actor is not None and entry.actor.key_id == key_id:
+                del self._entries[key_hash]
 
 
 async def get_engine(request: Request) -> Engine:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import sys
+
 from convoflow.cli.app import app
+from convoflow.store.cipher import SecretKeyError
 
 
 def main() -> None:
@@ -13,7 +16,12 @@ def main() -> None:
     # and keep the test process's logging as it is).
     settings = get_settings()
     configure_logging(level=settings.log_level, json_lines=settings.log_json)
-    app()
+    try:
+        app()
+    except SecretKeyError as exc:
+        # A configuration problem, not a bug: its reason, without a traceback.
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
 
 
 __all__ = ["app", "main"]

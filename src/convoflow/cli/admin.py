@@ -1,4 +1,5 @@
-"""Administration: `convoflow projects create`, `convoflow api-keys create`, `convoflow demo`."""
+"""Administration: `convoflow projects create`, `convoflow api-keys create|list|revoke`,
+`convoflow demo`."""
 
 from __future__ import annotations
 
@@ -74,6 +75,59 @@ def create_key(
     key = _run(database_url(database), work)
     typer.echo(f"API key for project {project} (shown once; only its SHA-256 is stored):")
     typer.echo(key)
+
+
+@keys_app.command("list")
+def list_keys(
+    project: str = typer.Option(..., "--project", help="project name or id"),
+    database: str | None = DatabaseOption,
+) -> None:
+    """List a project's keys: id, prefix, name, created, revoked (never the keys)."""
+    from convoflow.clock import utc_iso
+    from convoflow.services import api_keys
+    from convoflow.services.projects import ProjectNotFound, resolve_project
+
+    async def work(engine: Engine) -> list[Any]:
+        async with engine.db.read() as conn:
+            try:
+                project_id = await resolve_project(conn, project)
+            except ProjectNotFound as exc:
+                raise typer.BadParameter(str(exc)) from None
+        return await api_keys.list_keys(engine, project_id)
+
+    for row in _run(database_url(database), work):
+        revoked = utc_iso(row["revoked_at"])
+        typer.echo(
+            f"{row['id']}  {row['prefix']}...  {row['name'] or '-'}  "
+            f"created {utc_iso(row['created_at'])}  "
+            + (f"REVOKED {revoked}" if revoked else "active")
+        )
+
+
+@keys_app.command("revoke")
+def revoke_key(
+    key_id: str = typer.Argument(..., help="the key's id (from `convoflow api-keys list`)"),
+    project: str = typer.Option(..., "--project", help="project name or id"),
+    database: str | None = DatabaseOption,
+) -> None:
+    """Revoke a key: refused at once on PostgreSQL, within 10 s by SQLite servers."""
+    from convoflow.services import api_keys
+    from convoflow.services.common import NotFound
+    from convoflow.services.projects import ProjectNotFound, resolve_project
+
+    async def work(engine: Engine) -> None:
+        async with engine.db.read() as conn:
+            try:
+                project_id = await resolve_project(conn, project)
+            except ProjectNotFound as exc:
+                raise typer.BadParameter(str(exc)) from None
+        try:
+            await api_keys.revoke(engine, project_id, key_id)
+        except NotFound as exc:
+            raise typer.BadParameter(exc.message) from None
+
+    _run(database_url(database), work)
+    typer.echo(f"API key {key_id} revoked")
 
 
 def _read_example(path: Path | None) -> dict[str, Any]:

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from typing import TYPE_CHECKING
 
 import typer
 
-from convoflow.config import get_settings
+from convoflow.config import get_settings, secret_key_of
+
+if TYPE_CHECKING:
+    from convoflow.store.cipher import SecretCipher
 
 app = typer.Typer(
     name="convoflow",
@@ -34,11 +38,34 @@ DatabaseOption = typer.Option(
 
 @app.command()
 def migrate(database: str | None = DatabaseOption) -> None:
-    """Create or upgrade the database schema (safe to run repeatedly)."""
+    """Create or upgrade the database schema (safe to run repeatedly). With SQLite and no
+    CONVOFLOW_SECRET_KEY, creates the secret key file beside the database."""
     from convoflow.store.migrate import upgrade
 
-    upgrade(database_url(database))
+    url = database_url(database)
+    cipher = secret_cipher(url, create_key_file=True)
+    upgrade(url, cipher=cipher)
     typer.echo("database is up to date")
+
+
+def secret_cipher(url: str, *, create_key_file: bool = False) -> SecretCipher:
+    """The process's cipher, or exit with the reason (PostgreSQL without a key...)."""
+    from convoflow.store.cipher import SecretKeyError, ensure_key_file, load_cipher
+
+    secret_key = secret_key_of(get_settings())
+    try:
+        created = ensure_key_file(secret_key, url) if create_key_file else None
+        if created is not None:
+            typer.echo(
+                f"created the secret key file {created} (mode 0600): it encrypts the tokens "
+                "and secrets in this database; back it up apart from the database, or set "
+                "CONVOFLOW_SECRET_KEY instead",
+                err=True,
+            )
+        return load_cipher(secret_key, url)
+    except SecretKeyError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -78,7 +105,15 @@ def worker(
 
 def _register() -> None:
     # Imported for their side effect of adding commands to `app`.
-    from convoflow.cli import admin, chat, fake_meta, flows, phone_numbers, serve  # noqa: F401
+    from convoflow.cli import (  # noqa: F401
+        admin,
+        chat,
+        fake_meta,
+        flows,
+        phone_numbers,
+        secrets,
+        serve,
+    )
 
 
 _register()

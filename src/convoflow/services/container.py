@@ -12,7 +12,7 @@ import httpx
 from convoflow.channels.base import Channel
 from convoflow.channels.sandbox import SandboxChannel
 from convoflow.clock import Clock
-from convoflow.config import Settings, get_settings
+from convoflow.config import Settings, get_settings, secret_key_of
 from convoflow.engine.dispatcher import Dispatcher
 from convoflow.engine.runtime import Runtime
 from convoflow.engine.worker import Worker
@@ -20,6 +20,7 @@ from convoflow.observability.metrics import Metrics
 from convoflow.services import routing
 from convoflow.services.project_events import handle_project_event_job
 from convoflow.services.whatsapp_setup import WhatsAppServices, install_whatsapp
+from convoflow.store.cipher import SecretCipher, load_cipher
 from convoflow.store.db import Database
 
 
@@ -52,9 +53,15 @@ def build_engine(
     channels: dict[str, Channel] | None = None,
     worker_id: str | None = None,
     pool_size: int = 10,
+    cipher: SecretCipher | None = None,
 ) -> Engine:
+    """Raises SecretKeyError when no secret key can be found (PostgreSQL without
+    CONVOFLOW_SECRET_KEY, SQLite without it or its key file)."""
     settings = settings or get_settings()
-    db = Database(database_url or settings.database_url, pool_size=pool_size)
+    url = database_url or settings.database_url
+    if cipher is None:
+        cipher = load_cipher(secret_key_of(settings), url)
+    db = Database(url, pool_size=pool_size, cipher=cipher)
     runtime = Runtime(db, clock=clock, settings=settings, http=http, metrics=Metrics())
     runtime.job_handlers[routing.ROUTE_JOB] = routing.handle_route_job
     runtime.job_handlers["project_event"] = handle_project_event_job

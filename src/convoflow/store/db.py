@@ -30,6 +30,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from convoflow.store.cipher import SecretCipher, attach
+
 T = TypeVar("T")
 # conn.info key set to True by every data-changing statement (see engine/committer.py).
 WROTE = "convoflow_wrote"
@@ -79,8 +81,18 @@ def normalise_url(url: str) -> str:
 
 
 class Database:
-    def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 10,
+        echo: bool = False,
+        cipher: SecretCipher | None = None,
+    ) -> None:
         self.url = normalise_url(url)
+        # Encrypts and decrypts the secret columns (store/cipher.py); without one they
+        # can be neither read nor written (migrations and schema checks need none).
+        self.cipher = cipher
         self.dialect = make_url(self.url).get_backend_name()
         self.is_sqlite = self.dialect == "sqlite"
         kwargs: dict[str, Any] = {
@@ -104,6 +116,7 @@ class Database:
         self._read_engine: sa.Engine | None = None
         self.pool_size = pool_size
         _mark_writes(self.engine.sync_engine)
+        attach(self.engine.sync_engine.dialect, cipher)
         if self.is_sqlite:
             self._install_sqlite_hooks(self.engine.sync_engine)
 
@@ -153,7 +166,9 @@ class Database:
             # a lookup by id takes well under a millisecond, less than the thread hops
             # aiosqlite makes for BEGIN, each statement and COMMIT.
             if self._read_engine is None:
-                self._read_engine = _sqlite_sync_engine(self.url, pool_size=self.pool_size)
+                self._read_engine = _sqlite_sync_engine(
+                    self.url, pool_size=self.pool_size, cipher=self.cipher
+                )
             with self._read_engine.connect() as sync_conn:
                 inline = ThreadConnection(self.engine, sync_conn)
                 async with inline.begin():
@@ -194,7 +209,7 @@ class ThreadConnection(AsyncConnection):
         return self._proxied.exec_driver_sql(statement, parameters, execution_options)
 
 
-def _sqlite_sync_engine(url: str, *, pool_size: int) -> sa.Engine:
+def _sqlite_sync_engine(url: str, *, pool_size: int, cipher: SecretCipher | None) -> sa.Engine:
     """A plain pysqlite engine on the same file, with our pragmas and BEGIN handling."""
     engine = sa.create_engine(
         make_url(url).set(drivername="sqlite+pysqlite"),
@@ -207,6 +222,7 @@ def _sqlite_sync_engine(url: str, *, pool_size: int) -> sa.Engine:
     )
     Database._install_sqlite_hooks(engine)
     _mark_writes(engine)
+    attach(engine.dialect, cipher)
     return engine
 
 
@@ -215,7 +231,7 @@ class SqliteWriter:
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self.sync_engine = _sqlite_sync_engine(db.url, pool_size=1)
+        self.sync_engine = _sqlite_sync_engine(db.url, pool_size=1, cipher=db.cipher)
         self.loop = asyncio.new_event_loop()
         self._connection: sa.Connection | None = None
         self._thread = threading.Thread(target=self._serve, name="sqlite-writer", daemon=True)

@@ -8,21 +8,25 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
+from convoflow.store.cipher import SecretCipher
 from convoflow.store.db import normalise_url
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
-def alembic_config(url: str) -> Config:
+def alembic_config(url: str, cipher: SecretCipher | None = None) -> Config:
     cfg = Config()
+    # The key for migration 0002 (encrypting older plaintext secrets); without one it is
+    # looked up the way a process does (store/cipher.py: load_cipher).
+    cfg.attributes["cipher"] = cipher
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.set_main_option("sqlalchemy.url", normalise_url(url).replace("%", "%%"))
     return cfg
 
 
-def upgrade(url: str, revision: str = "head") -> None:
+def upgrade(url: str, revision: str = "head", cipher: SecretCipher | None = None) -> None:
     """Bring the database at `url` to `revision`. Safe to run repeatedly."""
-    command.upgrade(alembic_config(url), revision)
+    command.upgrade(alembic_config(url, cipher), revision)
 
 
 def downgrade(url: str, revision: str) -> None:

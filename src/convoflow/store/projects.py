@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -55,6 +56,36 @@ async def find_api_key(conn: AsyncConnection, key_hash: str) -> sa.RowMapping | 
     result = await conn.execute(_FIND_API_KEY, {"key_hash": key_hash})
     row: sa.RowMapping | None = result.mappings().first()
     return row
+
+
+async def list_api_keys(conn: AsyncConnection, project_id: str) -> list[sa.RowMapping]:
+    """A project's keys, revoked ones included (without their hashes)."""
+    result = await conn.execute(
+        sa.select(*[c for c in api_keys.c if c.name != "key_hash"])
+        .where(api_keys.c.project_id == project_id)
+        .order_by(api_keys.c.created_at, api_keys.c.id)
+    )
+    return list(result.mappings().all())
+
+
+async def revoke_api_key(
+    conn: AsyncConnection, key_id: str, project_id: str, now: datetime
+) -> bool:
+    """Revoke the project's key `key_id` (kept revoked if it already was); False when
+    the project has no such key."""
+    result = await conn.execute(
+        sa.select(api_keys.c.revoked_at)
+        .where(api_keys.c.id == key_id)
+        .where(api_keys.c.project_id == project_id)
+    )
+    row = result.first()
+    if row is None:
+        return False
+    if row.revoked_at is None:
+        await conn.execute(
+            sa.update(api_keys).where(api_keys.c.id == key_id).values(revoked_at=now)
+        )
+    return True
 
 
 async def upsert_secret(conn: AsyncConnection, row: dict[str, Any]) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-from convoflow.store.types import UTCDateTime
+from convoflow.store.types import EncryptedText, UTCDateTime
 
 metadata = sa.MetaData(
     naming_convention={
@@ -64,7 +64,7 @@ secrets = sa.Table(
     # "project" for `${ENV:NAME}` secrets, or a function id for function secrets.
     sa.Column("scope", sa.String(64), nullable=False),
     sa.Column("name", sa.String(200), nullable=False),
-    sa.Column("value", sa.Text, nullable=False),
+    sa.Column("value", EncryptedText, nullable=False),
     sa.Column("value_type", sa.String(16), nullable=False, default="text"),
     _ts("created_at"),
     _ts("updated_at"),
@@ -387,9 +387,9 @@ phone_numbers = sa.Table(
     sa.Column("name", sa.String(200), nullable=True),
     sa.Column("display_phone_number", sa.String(32), nullable=True),
     sa.Column("business_account_id", sa.String(64), nullable=True),
-    sa.Column("access_token", sa.Text, nullable=False),
-    sa.Column("app_secret", sa.Text, nullable=True),
-    sa.Column("verify_token", sa.Text, nullable=True),
+    sa.Column("access_token", EncryptedText, nullable=False),
+    sa.Column("app_secret", EncryptedText, nullable=True),
+    sa.Column("verify_token", EncryptedText, nullable=True),
     sa.Column("inbound_processing_enabled", sa.Boolean, nullable=False, default=True),
     _ts("webhook_verified_at", nullable=True),
     _ts("created_at"),
@@ -439,7 +439,7 @@ whatsapp_webhooks = sa.Table(
     sa.Column("kind", sa.String(16), nullable=False, default="kapso"),
     sa.Column("events", JSON, nullable=False, default=list),
     sa.Column("active", sa.Boolean, nullable=False, default=True),
-    sa.Column("secret_key", sa.Text, nullable=True),
+    sa.Column("secret_key", EncryptedText, nullable=True),
     sa.Column("headers", JSON, nullable=False, default=dict),
     sa.Column("payload_version", sa.String(8), nullable=True),
     sa.Column("settings", JSON, nullable=False, default=dict),  # buffer_*, inactivity_minutes

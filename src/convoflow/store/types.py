@@ -8,6 +8,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
+from convoflow.store.cipher import cipher_of
+
 
 class UTCDateTime(sa.TypeDecorator[datetime]):
     """Timezone-aware UTC datetimes on both databases.
@@ -40,3 +42,25 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+class EncryptedText(sa.TypeDecorator[str]):
+    """A secret: a Fernet token in the database, plaintext in Python.
+
+    The cipher is the one the `Database` attached to its dialect (store/cipher.py), so
+    every statement that writes or reads the column encrypts or decrypts, whoever
+    wrote it. Fernet is randomised: the column cannot be searched by value.
+    """
+
+    impl = sa.Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        return cipher_of(dialect).encrypt(value)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        return cipher_of(dialect).decrypt(str(value))

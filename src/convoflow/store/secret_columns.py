@@ -1,0 +1,62 @@
+"""Every column that holds a secret, read and rewritten raw (as stored, no decryption):
+the migration that encrypts plaintext values of older databases, and
+`convoflow secrets rotate`, which re-encrypts them under the newest key.
+
+Raw `sa.table` shapes instead of schema.py's tables: those decrypt on read, and these
+statements must see and write the stored text itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+
+if TYPE_CHECKING:
+    from convoflow.store.cipher import SecretCipher
+    from convoflow.store.db import Database
+
+SECRET_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("phone_numbers", "access_token"),
+    ("phone_numbers", "app_secret"),
+    ("phone_numbers", "verify_token"),
+    ("whatsapp_webhooks", "secret_key"),
+    ("secrets", "value"),  # project secrets and function secrets
+)
+
+
+def _raw(table: str, column: str) -> sa.TableClause:
+    return sa.table(table, sa.column("id", sa.String), sa.column(column, sa.Text))
+
+
+def count_values(conn: sa.Connection) -> int:
+    total = 0
+    for table, column in SECRET_COLUMNS:
+        raw = _raw(table, column)
+        query = sa.select(sa.func.count()).select_from(raw).where(raw.c[column].is_not(None))
+        total += int(conn.execute(query).scalar_one())
+    return total
+
+
+def rewrite_all(conn: sa.Connection, transform: Callable[[str], str | None]) -> int:
+    """Apply `transform` to every stored secret, in the caller's transaction; a None
+    result leaves the value as it is. Returns how many values were rewritten."""
+    rewritten = 0
+    for table, column in SECRET_COLUMNS:
+        raw = _raw(table, column)
+        rows = conn.execute(sa.select(raw.c.id, raw.c[column]).where(raw.c[column].is_not(None)))
+        for row_id, value in rows.all():
+            new_value = transform(str(value))
+            if new_value is None:
+                continue
+            conn.execute(sa.update(raw).where(raw.c.id == row_id).values({column: new_value}))
+            rewritten += 1
+    return rewritten
+
+
+async def rotate_all(db: Database, cipher: SecretCipher) -> int:
+    """Re-encrypt every stored secret under `cipher`'s newest key, in one transaction (a
+    crash leaves every value under the key it had, all still readable)."""
+    async with db.write() as conn:
+        return await conn.run_sync(lambda sync_conn: rewrite_all(sync_conn, cipher.rotate))
