@@ -10,7 +10,7 @@ from typing import Any
 
 import typer
 
-from convoflow.cli.app import DatabaseOption, app, database_url
+from convoflow.cli.app import DatabaseOption, app, database_url, secret_cipher
 from convoflow.engine.advance import Advance
 from convoflow.services.container import Engine, build_engine
 
@@ -196,7 +196,7 @@ def demo(
     from convoflow.store.migrate import upgrade
 
     url = database_url(database)
-    upgrade(url)
+    upgrade(url, cipher=secret_cipher(url, create_key_file=True))
     document = _read_example(flow)
     workflow_id, key = _run(url, lambda engine: _demo(engine, document))
     base = f"http://127.0.0.1:{port}/platform/v1"

@@ -1,0 +1,188 @@
+"""GET /platform/v1/api_keys and DELETE /platform/v1/api_keys/{id} (ours), and `convoflow
+api-keys list|revoke`: a revoked key is refused at once by the process that revoked it,
+at once by another server process on PostgreSQL (NOTIFY), and after at most the cache
+time elsewhere; another project's keys can be neither seen nor revoked."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+import convoflow
+from convoflow.api.app import create_app
+from convoflow.api.auth import KEY_CACHE_SECONDS
+from convoflow.cli import app as cli_app
+from convoflow.clock import FakeClock
+from convoflow.config import Settings
+from convoflow.engine.advance import Advance
+from convoflow.services.container import Engine, build_engine
+from convoflow.services.projects import create_api_key
+from tests.api.conftest import new_project
+from tests.api.helpers import P
+
+
+async def add_key(engine: Engine, project_id: str, name: str) -> str:
+    async def create(adv: Advance) -> str:
+        return await create_api_key(adv.conn, engine.clock, project_id, name)
+
+    return await engine.runtime.op(create)
+
+
+def as_key(app: Any, key: str) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app)
+    return httpx.AsyncClient(transport=transport, base_url="http://t", headers={"X-API-Key": key})
+
+
+async def key_id(client: httpx.AsyncClient, name: str) -> str:
+    listed = await client.get(f"{P}/api_keys")
+    assert listed.status_code == 200, listed.text
+    return str(next(k["id"] for k in listed.json()["data"] if k["name"] == name))
+
+
+async def test_list_and_revoke_is_refused_at_once_here(app, client, project, engine):
+    second = await add_key(engine, project[0], "ci")
+    async with as_key(app, second) as ci:
+        assert (await ci.get(f"{P}/workflows")).status_code == 200  # now cached
+        listed = await client.get(f"{P}/api_keys")
+        assert listed.status_code == 200
+        keys = listed.json()["data"]
+        assert [k["name"] for k in keys] == ["tests", "ci"]
+        assert all(k["active"] and k["revoked_at"] is None for k in keys)
+        assert project[1] not in listed.text and second not in listed.text
+        assert "key_hash" not in keys[0] and second.startswith(keys[1]["prefix"])
+
+        revoked = await client.delete(f"{P}/api_keys/{keys[1]['id']}")
+        assert revoked.status_code == 204
+        refused = await ci.get(f"{P}/workflows")  # same process: no waiting for the cache
+        assert refused.status_code == 401 and "no active key" in refused.json()["error"]
+    after = (await client.get(f"{P}/api_keys")).json()["data"]
+    assert after[1]["active"] is False and after[1]["revoked_at"] is not None
+    assert (await client.delete(f"{P}/api_keys/{keys[1]['id']}")).status_code == 204
+    missing = await client.delete(f"{P}/api_keys/00000000-0000-0000-0000-000000000000")
+    assert missing.status_code == 404 and "API key" in missing.json()["error"]
+
+
+async def test_a_key_can_revoke_itself(app, client, project):
+    own = await key_id(client, "tests")
+    assert (await client.delete(f"{P}/api_keys/{own}")).status_code == 204
+    assert (await client.get(f"{P}/workflows")).status_code == 401
+
+
+async def test_another_projects_keys_can_be_neither_listed_nor_revoked(app, client, engine):
+    victim = await key_id(client, "tests")
+    _, hostile_key = await new_project(engine, "hostile")
+    async with as_key(app, hostile_key) as hostile:
+        seen = (await hostile.get(f"{P}/api_keys")).json()["data"]
+        assert [k["id"] for k in seen] != [victim] and victim not in str(seen)
+        attempt = await hostile.delete(f"{P}/api_keys/{victim}")
+        assert attempt.status_code == 404
+    assert (await client.get(f"{P}/workflows")).status_code == 200
+    assert (await client.get(f"{P}/api_keys")).json()["data"][0]["active"] is True
+
+
+async def test_another_process_refuses_within_the_cache_time(
+    db_url: str, client, project, engine, settings: Settings, clock: FakeClock
+):
+    """A second server on the same database that heard nothing (SQLite has no NOTIFY)
+    refuses the key once its cache entry is KEY_CACHE_SECONDS old."""
+    second = await add_key(engine, project[0], "ci")
+    other_engine = build_engine(db_url, clock=clock, settings=settings, pool_size=2)
+    try:
+        async with as_key(create_app(other_engine, run_worker=False), second) as elsewhere:
+            assert (await elsewhere.get(f"{P}/workflows")).status_code == 200
+            revoked = await client.delete(f"{P}/api_keys/{await key_id(client, 'ci')}")
+            assert revoked.status_code == 204
+            clock.advance(KEY_CACHE_SECONDS)
+            assert (await elsewhere.get(f"{P}/workflows")).status_code == 401
+    finally:
+        await other_engine.close()
+    assert KEY_CACHE_SECONDS <= 10
+
+
+SRC = str(Path(convoflow.__file__).resolve().parents[1])
+
+
+def spawn_server(db_url: str, cwd: Path) -> tuple[subprocess.Popen[bytes], int]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "convoflow", "serve", "--no-worker", "--port", str(port),
+         "--database-url", db_url, "--log-level", "warning"],
+        cwd=cwd, env=dict(os.environ, PYTHONPATH=SRC),
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    return proc, port
+
+
+@pytest.fixture
+async def server_process(db_url: str, tmp_path: Path) -> AsyncIterator[str]:
+    """`convoflow serve --no-worker` in a child process on the same database."""
+    proc, port = spawn_server(db_url, tmp_path)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient(base_url=base) as http:
+            for _ in range(600):
+                if proc.poll() is not None:
+                    raise AssertionError(proc.stderr.read().decode() if proc.stderr else "")
+                try:
+                    if (await http.get("/healthz")).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.1)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+async def test_postgresql_server_process_refuses_at_once(
+    backend: str, server_process: str, client, project, engine
+):
+    if backend == "sqlite":
+        pytest.skip("NOTIFY is PostgreSQL's; SQLite processes wait for the cache time")
+    second = await add_key(engine, project[0], "ci")
+    async with httpx.AsyncClient(base_url=server_process, headers={"X-API-Key": second}) as other:
+        assert (await other.get(f"{P}/workflows")).status_code == 200  # cached over there
+        revoked = await client.delete(f"{P}/api_keys/{await key_id(client, 'ci')}")
+        assert revoked.status_code == 204
+        # NOTIFY arrives in milliseconds; without it the answer would stay 200 for the
+        # whole cache time, longer than this loop can run.
+        statuses = []
+        for _ in range(40):
+            statuses.append((await other.get(f"{P}/workflows")).status_code)
+            if statuses[-1] == 401:
+                break
+            await asyncio.sleep(0.05)
+        assert statuses[-1] == 401, statuses
+
+
+def test_cli_lists_and_revokes(db_url: str) -> None:
+    runner = CliRunner()
+
+    def run(*args: str) -> str:
+        result = runner.invoke(cli_app, [*args, "--database-url", db_url])
+        assert result.exit_code == 0, result.output
+        return result.stdout
+
+    run("projects", "create", "acme")
+    key = run("api-keys", "create", "--project", "acme", "--name", "ops").splitlines()[-1]
+    (line,) = run("api-keys", "list", "--project", "acme").splitlines()
+    assert key not in line and "ops" in line and line.endswith("active")
+    key_id = line.split()[0]
+    assert "revoked" in run("api-keys", "revoke", key_id, "--project", "acme")
+    assert "REVOKED" in run("api-keys", "list", "--project", "acme")
+    other = runner.invoke(
+        cli_app, ["api-keys", "revoke", key_id, "--project", "nope", "--database-url", db_url]
+    )
+    assert other.exit_code != 0
