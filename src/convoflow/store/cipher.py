@@ -118,7 +118,10 @@ def load_cipher(secret_key: str | None, database_url: str) -> SecretCipher:
             f"no secret key: set {ENV_VAR}, or run `convoflow migrate`, which creates the "
             f"key file {path} for this SQLite database"
         )
-    return SecretCipher(parse_keys(path.read_text()))
+    keys = parse_keys(path.read_text())
+    if not keys:
+        raise SecretKeyError(f"the key file {path} holds no key: expected a Fernet key")
+    return SecretCipher(keys)
 
 
 def ensure_key_file(secret_key: str | None, database_url: str) -> Path | None:
@@ -130,15 +133,24 @@ def ensure_key_file(secret_key: str | None, database_url: str) -> Path | None:
     if path is None or path.exists():
         return None
     path.parent.mkdir(parents=True, exist_ok=True)
-    # O_EXCL: two processes migrating at once cannot both write a key; 0600 from the
-    # start, so the key is never readable by others, not even for a moment.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    # Written to a private temporary file (0600 from the start: the key is never
+    # readable by others, not even for a moment), then linked into place: link fails if
+    # the file exists, so two processes migrating at once cannot both make a key, and a
+    # crash never leaves an empty or partial key file behind.
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
     try:
         os.fchmod(fd, 0o600)
         os.write(fd, (new_key() + "\n").encode("ascii"))
         os.fsync(fd)
     finally:
         os.close(fd)
+    try:
+        os.link(temporary, path)
+    except FileExistsError:
+        return None
+    finally:
+        temporary.unlink()
     return path
 
 
