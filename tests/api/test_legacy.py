@@ -32,15 +32,16 @@ EXECUTION_KEYS = {
 }
 
 
-def assert_flow(flow):
-    assert set(flow) == FLOW_KEYS
+def assert_flow(flow, keys=FLOW_KEYS | {"validation"}):
+    """A flow read: Kapso's fields plus `validation` (its definition's problems)."""
+    assert set(flow) == keys
     assert set(flow["created_by"]) == {"id", "name"}
 
 
 def assert_execution(execution):
     assert set(execution) == EXECUTION_KEYS
     assert set(execution["current_step"]) == {"id", "name", "step_type"}
-    assert_flow(execution["flow"])
+    assert_flow(execution["flow"], FLOW_KEYS)
 
 
 async def test_flows_crud_and_definition(client):
@@ -61,7 +62,7 @@ async def test_flows_crud_and_definition(client):
     assert got == flow
 
     definition = (await client.get(f"{V1}/flows/{flow['id']}/definition")).json()["data"]
-    assert set(definition) == FLOW_KEYS | {"definition", "whatsapp_configs"}
+    assert set(definition) == FLOW_KEYS | {"definition", "whatsapp_configs", "validation"}
     node = definition["definition"]["nodes"][0]
     assert set(node) == {"id", "type", "position", "data"}
     assert set(node["data"]) == {"nodeType", "config", "displayName"}

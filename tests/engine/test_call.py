@@ -89,14 +89,9 @@ async def test_child_waiting_for_input_gets_the_replies_then_parent_continues(en
     assert (await chat.root())["status"] == "ended"
 
 
-async def test_child_failure_is_saved_and_the_parent_continues(engine):
-    project_id = await make_project(engine)
-    child_id = await make_workflow(
-        engine,
-        project_id,
-        chain(node("start", "start"), node("bot", "agent", system_prompt="hi")),
-        name="failing child",
-    )
+async def call_saving_the_error(engine, project_id: str, child_id: str) -> dict:
+    """Run a parent that calls `child_id` with save_error_to and then goes on; its root
+    execution, checked to have gone on."""
     parent = chain(
         node("start", "start"),
         node("call", "call", workflow_id=child_id, save_error_to="child_error"),
@@ -106,12 +101,38 @@ async def test_child_failure_is_saved_and_the_parent_continues(engine):
     assert await chat.texts() == ["parent goes on"]
     root = await chat.root()
     assert root["status"] == "ended"
+    return root
+
+
+async def test_child_failure_is_saved_and_the_parent_continues(engine):
+    project_id = await make_project(engine)
+    child_id = await make_workflow(
+        engine,
+        project_id,
+        chain(node("start", "start"), node("bot", "agent", system_prompt="hi")),
+        name="failing child",
+    )
+    root = await call_saving_the_error(engine, project_id, child_id)
     error = root["context"]["vars"]["child_error"]
     assert "no LLM provider configured" in error["error"]
     assert error["workflow_id"] == child_id
     assert error["workflow_name"] == "failing child"
     [child] = await table_rows(engine, executions, parent_execution_id=root["id"])
     assert child["status"] == "failed"
+
+
+async def test_calling_a_draft_with_problems_is_refused_and_the_caller_continues(engine):
+    """A draft may hold an invalid graph; a call never runs it."""
+    project_id = await make_project(engine)
+    dangling = {
+        "nodes": [node("start", "start")],
+        "edges": [{"source": "start", "target": "send_text_1"}],
+    }
+    child_id = await make_workflow(engine, project_id, dangling, name="draft", status="draft")
+    root = await call_saving_the_error(engine, project_id, child_id)
+    error = root["context"]["vars"]["child_error"]
+    assert "invalid definition" in error["error"] and "send_text_1" in error["error"]
+    assert await table_rows(engine, executions, parent_execution_id=root["id"]) == []
 
 
 async def test_call_cycle_is_refused_and_the_caller_continues(engine):

@@ -229,3 +229,56 @@ def test_garbage_never_raises(raw: Any) -> None:
     assert not report.valid
     assert all(isinstance(p, Problem) and p.message for p in report.errors)
     assert not any("could not be validated" in p.message for p in report.errors)
+
+
+START = node("start", "start")
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        ({"nodes": {"start": START}}, "invalid_nodes"),
+        ({"nodes": [START], "edges": "x"}, "invalid_edges"),
+        ({"nodes": [START, 5]}, "invalid_node"),
+        ({"nodes": [{"data": {"node_type": "start", "config": {}}}]}, "missing_node_id"),
+        ({"nodes": [{"id": "a"}]}, "missing_node_data"),
+        ({"nodes": [{"id": "a", "data": {"config": {}}}]}, "missing_node_type"),
+        ({"nodes": [{"id": "a", "data": {"node_type": "start", "config": []}}]}, "invalid_config"),
+        (
+            {"nodes": [{"id": "a", "data": {"node_type": "teleport", "config": 3}}]},
+            "invalid_config",
+        ),
+        ({"nodes": [START], "edges": [{"source": "start"}]}, "missing_edge_target"),
+        ({"nodes": [START], "edges": [{"source": "start", "target": 7}]}, "missing_edge_target"),
+    ],
+)
+def test_wrong_json_types_are_malformed(raw: dict[str, Any], code: str) -> None:
+    """What cannot be stored even as a draft is flagged `malformed`."""
+    report = validate_definition(raw)
+    assert code in [p.code for p in report.malformed], report.errors
+
+
+def test_graph_level_problems_are_not_malformed() -> None:
+    """Dangling edges, no start, missing config, unknown types, bad ids: a draft keeps them."""
+    raw = {
+        "nodes": [
+            node("1bad", "send_text"),
+            node("x", "teleport"),
+            node("x", "handoff"),
+        ],
+        "edges": [edge("1bad", "nowhere"), edge("nowhere", "x"), edge("x", "x", label=" ")],
+    }
+    report = validate_definition(raw)
+    codes = set(error_codes(report))
+    assert {
+        "missing_start_node",
+        "invalid_node_id",
+        "empty_required_field",
+        "unknown_node_type",
+        "duplicate_node_id",
+        "missing_edge_target",
+        "missing_edge_source",
+        "empty_edge_label",
+    } <= codes, codes
+    assert report.malformed == []
+    assert "malformed" not in report.to_dict()["errors"][0]

@@ -8,13 +8,19 @@ from typing import Any
 
 from convoflow.api.views import step_id
 from convoflow.clock import utc_iso
+from convoflow.graph.problems import ValidationReport
 from convoflow.services.execution_api import ExecutionInfo
 
 # q[status_eq] took Rails enum integers in the old API.
 STATUS_CODES = {"0": "running", "1": "waiting", "2": "ended", "3": "failed", "4": "handoff"}
 
 
-def flow(row: Mapping[Any, Any]) -> dict[str, Any]:
+def flow(row: Mapping[Any, Any], validation: ValidationReport) -> dict[str, Any]:
+    """A flow, plus `validation`: the problems of its current definition."""
+    return {**_flow_fields(row), "validation": validation.to_dict()}
+
+
+def _flow_fields(row: Mapping[Any, Any]) -> dict[str, Any]:
     created_by = row["created_by"] or {}
     return {
         "id": row["id"],
@@ -62,5 +68,6 @@ def execution(info: ExecutionInfo) -> dict[str, Any]:
         "current_step": current_step,
         "execution_context": context,
         "variables": context.get("vars") or {},
-        "flow": flow(info.workflow) if info.workflow is not None else None,
+        # The flow as the execution knows it; its definition's problems are on flow reads.
+        "flow": _flow_fields(info.workflow) if info.workflow is not None else None,
     }

@@ -13,6 +13,7 @@ from typing import Any
 
 from convoflow.clock import utc_iso
 from convoflow.graph.compiled import CompiledGraph
+from convoflow.graph.problems import ValidationReport
 from convoflow.services.execution_api import ExecutionInfo
 
 # Stable ids for (definition version, node): Kapso's step ids are database uuids.
@@ -45,7 +46,8 @@ def step_ref(version_id: str, node_id: str, graph: CompiledGraph | None) -> dict
     }
 
 
-def workflow(row: Mapping[Any, Any]) -> dict[str, Any]:
+def workflow(row: Mapping[Any, Any], validation: ValidationReport) -> dict[str, Any]:
+    """Kapso's Workflow, plus `validation`: the problems of its current definition."""
     return {
         "id": row["id"],
         "name": row["name"],
@@ -63,6 +65,7 @@ def workflow(row: Mapping[Any, Any]) -> dict[str, Any]:
         "project_id": row["project_id"],
         "execution_count": row["execution_count"],
         "last_executed_at": utc_iso(row["last_executed_at"]),
+        "validation": validation.to_dict(),
     }
 
 

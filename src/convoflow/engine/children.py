@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from convoflow.engine import status as st
 from convoflow.engine.signals import ChildFinished
 from convoflow.engine.state import ExecutionState
+from convoflow.graph.compiled import InvalidDefinition
 from convoflow.ids import new_id
 from convoflow.store import workflows as workflow_store
 
@@ -56,6 +57,11 @@ async def create_child(
         return _refused(parent, workflow_id, name, f"call cycle detected: {path}")
     if parent.depth + 1 > MAX_CALL_DEPTH:
         return _refused(parent, workflow_id, name, f"call depth limit {MAX_CALL_DEPTH} exceeded")
+    try:  # a draft may hold a graph with problems; it is never run
+        await adv.runtime.graphs.get(adv.conn, str(workflow["current_version_id"]))
+    except InvalidDefinition as exc:
+        message = f"workflow {name!r} has an invalid definition: {exc.report.summary()}"
+        return _refused(parent, workflow_id, name, message)
     child_id = new_id()
     context = copy.deepcopy(parent.context)
     system = context.setdefault("system", {})

@@ -1,34 +1,77 @@
-"""Compiled definitions by version id. Versions are immutable, so caching is safe."""
+"""Compiled definitions by version id. Versions are immutable, so caching is safe.
+
+A draft may hold a graph that does not compile (docs/api.md): for such a version the
+cache keeps its validation report instead, so it is neither run nor compiled again on
+every read that shows its problems.
+"""
 
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Collection
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from convoflow.graph.compiled import CompiledGraph, compile_definition
+from convoflow.graph.compiled import CompiledGraph, InvalidDefinition, compile_definition
+from convoflow.graph.problems import ValidationReport
 from convoflow.store import workflows as workflow_store
+
+Entry = CompiledGraph | ValidationReport
 
 
 class UnknownVersion(Exception):
     pass
 
 
+def report_of(entry: Entry) -> ValidationReport:
+    if isinstance(entry, ValidationReport):
+        return entry
+    return ValidationReport(warnings=list(entry.warnings))
+
+
 class GraphCache:
     def __init__(self, capacity: int = 1024) -> None:
         self._capacity = capacity
-        self._graphs: OrderedDict[str, CompiledGraph] = OrderedDict()
+        self._entries: OrderedDict[str, Entry] = OrderedDict()
 
     async def get(self, conn: AsyncConnection, version_id: str) -> CompiledGraph:
-        graph = self._graphs.get(version_id)
-        if graph is not None:
-            self._graphs.move_to_end(version_id)
-            return graph
-        definition = await workflow_store.get_version_definition(conn, version_id)
-        if definition is None:
-            raise UnknownVersion(f"workflow version {version_id} does not exist")
-        graph = compile_definition(definition)
-        self._graphs[version_id] = graph
-        if len(self._graphs) > self._capacity:
-            self._graphs.popitem(last=False)
-        return graph
+        """The compiled graph; InvalidDefinition (with every problem) if it has errors."""
+        entry = self._cached(version_id)
+        if entry is None:
+            definition = await workflow_store.get_version_definition(conn, version_id)
+            if definition is None:
+                raise UnknownVersion(f"workflow version {version_id} does not exist")
+            entry = self._add(version_id, definition)
+        if isinstance(entry, ValidationReport):
+            raise InvalidDefinition(entry)
+        return entry
+
+    async def reports(
+        self, conn: AsyncConnection, version_ids: Collection[str]
+    ) -> dict[str, ValidationReport]:
+        """Errors and warnings of each version (unknown versions are left out)."""
+        entries = {v: e for v in version_ids if (e := self._cached(v)) is not None}
+        missing = [v for v in version_ids if v not in entries]
+        for version_id, definition in (
+            await workflow_store.get_version_definitions(conn, missing)
+        ).items():
+            entries[version_id] = self._add(version_id, definition)
+        return {version_id: report_of(entry) for version_id, entry in entries.items()}
+
+    def _cached(self, version_id: str) -> Entry | None:
+        entry = self._entries.get(version_id)
+        if entry is not None:
+            self._entries.move_to_end(version_id)
+        return entry
+
+    def _add(self, version_id: str, definition: Any) -> Entry:
+        entry: Entry
+        try:
+            entry = compile_definition(definition)
+        except InvalidDefinition as exc:
+            entry = exc.report
+        self._entries[version_id] = entry
+        if len(self._entries) > self._capacity:
+            self._entries.popitem(last=False)
+        return entry

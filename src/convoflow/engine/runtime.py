@@ -26,6 +26,8 @@ from convoflow.engine.jobs import DEFAULT_HANDLERS, JobHandler
 from convoflow.engine.notifier import Notifier
 from convoflow.engine.signals import UserInput
 from convoflow.engine.state import ExecutionState
+from convoflow.graph.compiled import CompiledGraph, InvalidDefinition
+from convoflow.graph.problems import ValidationReport
 from convoflow.ids import new_id
 from convoflow.observability.metrics import Metrics
 from convoflow.store import projects as project_store
@@ -62,6 +64,10 @@ class WorkflowNotFound(Exception):
 
 class WorkflowNotRunnable(Exception):
     """The workflow exists but cannot start executions (no definition, archived, ...)."""
+
+    def __init__(self, message: str, report: ValidationReport | None = None) -> None:
+        super().__init__(message)
+        self.report = report  # set when the definition has problems: every one of them
 
 
 class NotWaiting(Exception):
@@ -162,6 +168,8 @@ class Runtime:
             raise WorkflowNotRunnable(
                 f"workflow {workflow['name']!r} is {workflow['status']}; it must be active"
             )
+        version_id = str(workflow["current_version_id"])
+        await self.runnable_graph(adv.conn, str(workflow["name"]), version_id)
         now = adv.now
         execution_id = execution_id or new_id()
         tracking_id = tracking_id or new_id()
@@ -169,7 +177,7 @@ class Runtime:
             id=execution_id,
             project_id=project_id,
             workflow_id=workflow_id,
-            version_id=str(workflow["current_version_id"]),
+            version_id=version_id,
             context=build_context(
                 workflow=workflow,
                 execution_id=execution_id,
@@ -193,6 +201,21 @@ class Runtime:
             lambda conn: workflow_store.bump_execution_count(conn, workflow_id, now)
         )
         return state
+
+    async def runnable_graph(
+        self, conn: AsyncConnection, name: str, version_id: str
+    ) -> CompiledGraph:
+        """The compiled graph of a version an execution is about to start on. A version
+        with problems (a draft may hold one) is never run: WorkflowNotRunnable lists them."""
+        try:
+            return await self.graphs.get(conn, version_id)
+        except InvalidDefinition as exc:
+            count = len(exc.report.errors)
+            raise WorkflowNotRunnable(
+                f"workflow {name!r} cannot run: its definition has {count} "
+                f"problem{'s' if count != 1 else ''}: {exc.report.summary()}",
+                exc.report,
+            ) from exc
 
     async def start_execution(self, **kwargs: Any) -> ExecutionState:
         """Create and run an execution until it first parks; one transaction."""

@@ -3,6 +3,12 @@
 Codes follow ``@kapso/workflows`` where it has one (``missing_start_node``,
 ``button_title_too_long``...); the others are ours. ``validate_definition`` never raises:
 a definition that is not even an object is just another error.
+
+Errors come in two kinds. *Malformed* ones (``Problem.malformed``: wrong JSON types in the
+skeleton, e.g. a node that is not an object, ``config`` that is not an object, an edge
+without a string ``target``) mean the definition cannot be stored at all. The others are
+graph-level (dangling edges, no start node, missing or invalid config, unknown node
+types): a draft may hold them; an active workflow may not (docs/api.md).
 """
 
 from __future__ import annotations
@@ -68,7 +74,7 @@ def _kind(value: Any) -> str:
 
 def _top_level_lists(raw: Any, report: ValidationReport) -> tuple[list[Any], list[Any]] | None:
     if not isinstance(raw, dict):
-        report.error(
+        report.shape_error(
             "invalid_definition",
             f"the definition must be an object with 'nodes' and 'edges'; got {_kind(raw)}",
         )
@@ -78,10 +84,12 @@ def _top_level_lists(raw: Any, report: ValidationReport) -> tuple[list[Any], lis
     ok = True
     if not isinstance(raw_nodes, list):
         what = "is missing" if raw_nodes is None else f"is {_kind(raw_nodes)}"
-        report.error("invalid_nodes", f"nodes {what}; expected a list of nodes", field="nodes")
+        report.shape_error(
+            "invalid_nodes", f"nodes {what}; expected a list of nodes", field="nodes"
+        )
         ok = False
     if raw_edges is not None and not isinstance(raw_edges, list):
-        report.error(
+        report.shape_error(
             "invalid_edges", f"edges is {_kind(raw_edges)}; expected a list of edges", field="edges"
         )
         ok = False
@@ -104,12 +112,14 @@ def format_loc(loc: Sequence[str | int]) -> str:
 def _check_node(index: int, raw: Any, report: ValidationReport) -> CheckedNode | None:
     where = f"nodes[{index}]"
     if not isinstance(raw, dict):
-        report.error("invalid_node", f"{where} is {_kind(raw)}; expected an object", field=where)
+        report.shape_error(
+            "invalid_node", f"{where} is {_kind(raw)}; expected an object", field=where
+        )
         return None
     node_id = raw.get("id")
     if not isinstance(node_id, str) or not node_id:
         code = "missing_node_id" if node_id in (None, "") else "invalid_node_id"
-        report.error(
+        report.shape_error(
             code,
             f"{where} has no usable id; expected a string like 'send_intro'",
             field=f"{where}.id",
@@ -153,14 +163,14 @@ def _node_structure_problems(node_id: str, exc: ValidationError, report: Validat
         if loc[:1] == ("id",) or loc[:2] == ("data", "config"):
             continue  # reported by the id check and by config validation
         if loc == ("data",):
-            report.error(
+            report.shape_error(
                 "missing_node_data",
                 f"node '{node_id}': data must be an object with node_type and config",
                 node_id=node_id,
                 field="data",
             )
         elif loc[:2] == ("data", "node_type"):
-            report.error(
+            report.shape_error(
                 "missing_node_type",
                 f"node '{node_id}': data.node_type must be a node type name "
                 f"(one of {', '.join(NODE_TYPES)})",
@@ -168,7 +178,7 @@ def _node_structure_problems(node_id: str, exc: ValidationError, report: Validat
                 field="data.node_type",
             )
         elif loc[:1] == ("position",):
-            report.error(
+            report.shape_error(
                 "invalid_position",
                 f"node '{node_id}': position must be an object with numeric x and y "
                 f"({field}: {err['msg']})",
@@ -176,7 +186,7 @@ def _node_structure_problems(node_id: str, exc: ValidationError, report: Validat
                 field=field,
             )
         else:
-            report.error(
+            report.shape_error(
                 "invalid_node",
                 f"node '{node_id}': {field}: {err['msg']}",
                 node_id=node_id,
@@ -196,14 +206,15 @@ def _check_config(
             node_id=node_id,
             field="data.node_type",
         )
-        return None
     if not isinstance(raw_config, dict):
-        report.error(
+        report.shape_error(
             "invalid_config",
             f"node '{node_id}': config is {_kind(raw_config)}; expected an object",
             node_id=node_id,
             field="data.config",
         )
+        return None
+    if model is None:
         return None
     try:
         config = model.model_validate(raw_config)
@@ -262,7 +273,9 @@ def _check_edge(
 ) -> CheckedEdge | None:
     where = f"edges[{index}]"
     if not isinstance(raw, dict):
-        report.error("invalid_edge", f"{where} is {_kind(raw)}; expected an object", field=where)
+        report.shape_error(
+            "invalid_edge", f"{where} is {_kind(raw)}; expected an object", field=where
+        )
         return None
     edge_id = raw.get("id") if isinstance(raw.get("id"), str) else None
     try:
@@ -273,7 +286,7 @@ def _check_edge(
             code = {"source": "missing_edge_source", "target": "missing_edge_target"}.get(
                 name, "invalid_edge"
             )
-            report.error(
+            report.shape_error(
                 code,
                 f"{where}.{name}: {err['msg']} (expected a node id string)",
                 field=f"{where}.{name}",

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from convoflow.graph.models import Definition
+from convoflow.graph.problems import Problem, ValidationReport
 from convoflow.graph.validation import validate_definition
 from convoflow.ids import new_id
 from convoflow.services.common import Invalid
@@ -37,23 +38,46 @@ DISPLAY_NAMES = {
 EMPTY_DEFINITION: dict[str, Any] = {"nodes": [], "edges": []}
 
 
-def check(raw: Any) -> None:
-    """Raise Invalid listing every validation problem of `raw` (graph.validation codes)."""
+def details(problems: list[Problem]) -> list[dict[str, Any]]:
+    """Problems as the `details` of a 422: node id, field and code of each."""
+    return [
+        {
+            "code": p.code,
+            "message": p.message,
+            "node_id": p.node_id,
+            "field": p.field,
+            "edge_id": p.edge_id,
+        }
+        for p in problems
+    ]
+
+
+def _count(problems: list[Problem]) -> str:
+    return f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
+
+
+def check_storable(raw: Any) -> ValidationReport:
+    """The report of `raw`; Invalid listing the malformed-shape problems if it cannot be
+    stored even as a draft (graph-level problems are allowed: see graph.validation)."""
     report = validate_definition(raw)
-    if not report.valid:
-        count = len(report.errors)
+    malformed = report.malformed
+    if malformed:
+        shown = "; ".join(problem.message for problem in malformed[:3])
         raise Invalid(
-            f"definition is invalid ({count} problem{'s' if count != 1 else ''}): "
-            f"{report.summary()}",
-            [
-                {
-                    "code": p.code,
-                    "message": p.message,
-                    "node_id": p.node_id,
-                    "field": p.field,
-                }
-                for p in report.errors
-            ],
+            f"definition is malformed ({_count(malformed)}): {shown}"
+            + (f" (and {len(malformed) - 3} more)" if len(malformed) > 3 else ""),
+            details(malformed),
+        )
+    return report
+
+
+def require_valid(report: ValidationReport, what: str) -> None:
+    """Invalid listing every error of `report`, for `what` an active workflow may not do
+    with a definition that has problems (activate, save, start)."""
+    if not report.valid:
+        raise Invalid(
+            f"{what}: the definition has {_count(report.errors)}: {report.summary()}",
+            details(report.errors),
         )
 
 
@@ -67,10 +91,11 @@ def merge(current: Any, update: dict[str, Any]) -> dict[str, Any]:
 
 
 def normalize(raw: dict[str, Any]) -> dict[str, Any]:
-    """The stored form of a *valid* definition (call `check` first)."""
+    """The stored form of a definition that is not malformed (call `check_storable`
+    first); graph-level problems are kept as they are."""
     try:
         parsed = Definition.model_validate(raw)
-    except ValidationError as exc:  # validation passed, so this is a gap between the two
+    except ValidationError as exc:  # the shape check passed: a gap between the two
         raise Invalid(f"definition is invalid: {exc.errors()[0]['msg']}") from exc
     nodes: list[dict[str, Any]] = []
     condition_ids: dict[tuple[str, str], str] = {}

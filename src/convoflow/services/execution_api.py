@@ -26,7 +26,7 @@ from convoflow.engine.signals import UserInput
 from convoflow.engine.state import ExecutionState
 from convoflow.graph.compiled import CompiledGraph, InvalidDefinition
 from convoflow.ids import new_id
-from convoflow.services import idempotency
+from convoflow.services import definitions, idempotency
 from convoflow.services.common import Actor, Conflict, FieldProblem, Invalid, invalid, not_found
 from convoflow.services.container import Engine
 from convoflow.services.number_ownership import check_owned
@@ -193,6 +193,13 @@ async def _startable(adv: Advance, actor: Actor, workflow_id: str) -> sa.RowMapp
     workflow = await workflow_store.get_workflow(adv.conn, workflow_id, project_id=actor.project_id)
     if workflow is None:
         raise not_found("workflow", workflow_id)
+    version_id = workflow["current_version_id"]
+    if version_id is not None:  # a draft may hold a graph with problems: say every one
+        reports = await adv.runtime.graphs.reports(adv.conn, [str(version_id)])
+        if str(version_id) in reports:
+            draft = "" if workflow["status"] == "active" else f" (and it is {workflow['status']})"
+            what = f"workflow {workflow_id} cannot start{draft}"
+            definitions.require_valid(reports[str(version_id)], what)
     if workflow["status"] != "active":
         raise Invalid(
             f"workflow {workflow_id} is {workflow['status']}; set its status to active "
@@ -237,7 +244,8 @@ async def start(
                 conversation_id=str(conversation["id"]),
             )
         except WorkflowNotRunnable as exc:
-            raise Invalid(str(exc)) from exc
+            errors = exc.report.errors if exc.report is not None else []
+            raise Invalid(str(exc), definitions.details(errors) or None) from exc
         await adv.start(state)
         # The workflow row read above is what describe() would read again: nothing in
         # this transaction changes it before the operation's flush.

@@ -98,12 +98,3 @@ async def check_definition_numbers(conn: AsyncConnection, project_id: str, defin
     problems = await definition_number_problems(conn, project_id, definition)
     if problems:
         raise invalid(problems)
-
-
-async def check_workflow_numbers(conn: AsyncConnection, project_id: str, workflow_id: str) -> None:
-    """`check_definition_numbers` on the workflow's current definition (as written in
-    this transaction): what activation calls."""
-    row = await workflow_store.get_workflow(conn, workflow_id, project_id=project_id)
-    if row is not None:
-        definition = await workflow_queries.current_definition(conn, row)
-        await check_definition_numbers(conn, project_id, definition)

@@ -3,6 +3,7 @@ replace semantics, activation, archiving) and variable discovery."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -12,10 +13,12 @@ from sqlalchemy.exc import IntegrityError
 
 from convoflow.engine import status as st
 from convoflow.engine.advance import Advance
+from convoflow.graph.problems import ValidationReport
+from convoflow.graph.validation import validate_definition
 from convoflow.services import definitions, variables
 from convoflow.services.common import Actor, Conflict, FieldProblem, invalid, not_found
 from convoflow.services.container import Engine
-from convoflow.services.number_ownership import check_workflow_numbers
+from convoflow.services.number_ownership import check_definition_numbers
 from convoflow.services.workflows import add_version, create_workflow, slugify
 from convoflow.store import triggers as trigger_store
 from convoflow.store import workflow_queries as queries
@@ -79,6 +82,31 @@ async def get_with_definition(
     return row, definition or dict(definitions.EMPTY_DEFINITION)
 
 
+# A workflow with no definition yet: what GET .../definition shows (empty) and why it
+# cannot be activated.
+NO_DEFINITION = validate_definition(definitions.EMPTY_DEFINITION)
+
+
+async def validations(
+    engine: Engine, rows: Sequence[Mapping[Any, Any]]
+) -> dict[str, ValidationReport]:
+    """The problems of each workflow's current definition, by workflow id: every read of
+    a workflow carries them (a draft may hold a graph with problems)."""
+    version_ids = {str(r["current_version_id"]) for r in rows if r["current_version_id"]}
+    by_version: dict[str, ValidationReport] = {}
+    if version_ids:
+        async with engine.db.read() as conn:
+            by_version = await engine.runtime.graphs.reports(conn, version_ids)
+    return {
+        str(row["id"]): by_version.get(str(row["current_version_id"]), NO_DEFINITION)
+        for row in rows
+    }
+
+
+async def validation(engine: Engine, row: Mapping[Any, Any]) -> ValidationReport:
+    return (await validations(engine, [row]))[str(row["id"])]
+
+
 async def workflow_variables(engine: Engine, actor: Actor, workflow_id: str) -> dict[str, Any]:
     async with engine.db.read() as conn:
         row = await workflow_store.get_workflow(conn, workflow_id, project_id=actor.project_id)
@@ -98,9 +126,9 @@ async def create(
     definition: dict[str, Any] | None = None,
 ) -> sa.RowMapping:
     stored = None
-    if definition is not None:
+    if definition is not None:  # a new workflow is a draft: graph-level problems are kept
         merged = definitions.merge(None, definition)
-        definitions.check(merged)
+        definitions.check_storable(merged)
         stored = definitions.normalize(merged)
 
     async def run(adv: Advance) -> sa.RowMapping:
@@ -144,17 +172,21 @@ async def update(
                 f"lock_version {current_lock}. Fetch it again, reapply your change and retry."
             )
         values = await _metadata_values(adv, actor, row, changes)
-        has_definition = row["current_version_id"] is not None
+        status = row["status"] if changes.status is UNSET else changes.status
+        # Sending a status or a definition re-checks what an active workflow must satisfy.
+        touches = changes.definition is not UNSET or changes.status is not UNSET
+        current = await queries.current_definition(conn, row) if touches else None
+        definition = current
         if changes.definition is not UNSET:
-            has_definition = await _replace_definition(adv, row, changes.definition) or (
-                has_definition
-            )
-        if changes.status is not UNSET and changes.status != row["status"]:
-            await _change_status(adv, row, changes.status, has_definition)
-            values["status"] = changes.status
-        live = values.get("status", row["status"]) == "active"
-        if live and (changes.status is not UNSET or changes.definition is not UNSET):
-            await check_workflow_numbers(conn, actor.project_id, workflow_id)
+            definition = _new_definition(current, changes.definition)
+        if status == "active" and touches:
+            await check_activation(adv, row, definition)
+        if definition != current:
+            await add_version(conn, adv.runtime.clock, str(row["id"]), definition)
+        if status != row["status"]:
+            if status == "archived":
+                await archive_effects(adv, str(row["id"]))
+            values["status"] = status
         values["lock_version"] = current_lock + 1
         values["updated_at"] = adv.now
         if not await queries.update_if_lock_version(conn, workflow_id, current_lock, values):
@@ -183,23 +215,21 @@ async def _metadata_values(
     return values
 
 
-async def _replace_definition(adv: Advance, row: sa.RowMapping, update: Any) -> bool:
-    """Store a new version if the definition changes; True when the workflow has one."""
+def _new_definition(current: Any, update: Any) -> Any:
+    """The stored form after a PATCH's `definition` (`current` when it sends no nodes or
+    edges). Malformed shapes are refused here; graph-level problems are not (drafts)."""
     if not isinstance(update, dict) or not ("nodes" in update or "edges" in update):
-        return row["current_version_id"] is not None
-    current = await queries.current_definition(adv.conn, row)
+        return current
     merged = definitions.merge(current, update)
-    definitions.check(merged)
-    stored = definitions.normalize(merged)
-    if stored != current:
-        await add_version(adv.conn, adv.runtime.clock, str(row["id"]), stored)
-    return True
+    definitions.check_storable(merged)
+    return definitions.normalize(merged)
 
 
-async def _change_status(
-    adv: Advance, row: sa.RowMapping, status: str, has_definition: bool
-) -> None:
-    if status == "active" and not has_definition:
+async def check_activation(adv: Advance, row: sa.RowMapping, definition: Any) -> None:
+    """Everything a workflow must satisfy to be active, checked when it becomes active
+    and whenever an active workflow's definition changes: the one place for such rules.
+    Raises Invalid listing every problem."""
+    if definition is None:
         raise invalid(
             [
                 FieldProblem(
@@ -210,8 +240,12 @@ async def _change_status(
                 )
             ]
         )
-    if status == "archived":
-        await archive_effects(adv, str(row["id"]))
+    report = validate_definition(definition)
+    what = "an active workflow's definition must be valid"
+    if row["status"] != "active":
+        what = f"workflow {row['id']} cannot be activated"
+    definitions.require_valid(report, what)
+    await check_definition_numbers(adv.conn, str(row["project_id"]), definition)
 
 
 async def archive_effects(adv: Advance, workflow_id: str) -> None:

@@ -28,10 +28,10 @@ def slugify(name: str) -> str:
 async def add_version(
     conn: AsyncConnection, clock: Clock, workflow_id: str, definition: Any
 ) -> str:
-    """Validate and store a new definition version; make it the workflow's current one."""
-    report = validate_definition(definition)
-    if not report.valid:
-        raise InvalidWorkflowDefinition(report)
+    """Store a new definition version as given; make it the workflow's current one.
+
+    Validation is the caller's policy: a draft may hold a graph with problems, an active
+    workflow may not (services/workflow_api.py)."""
     number = await workflow_store.latest_version_number(conn, workflow_id) + 1
     version_id = new_id()
     await workflow_store.insert_version(
@@ -59,6 +59,10 @@ async def create_workflow(
     status: str = "draft",
     slug: str | None = None,
 ) -> str:
+    if status == "active" and definition is not None:
+        report = validate_definition(definition)
+        if not report.valid:
+            raise InvalidWorkflowDefinition(report)
     now = clock.now()
     workflow_id = new_id()
     await workflow_store.insert_workflow(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 import sqlalchemy as sa
@@ -40,6 +41,20 @@ async def get_version_definition(conn: AsyncConnection, version_id: str) -> Any:
         sa.select(workflow_versions.c.definition).where(workflow_versions.c.id == version_id)
     )
     return result.scalar()
+
+
+async def get_version_definitions(
+    conn: AsyncConnection, version_ids: Collection[str]
+) -> dict[str, Any]:
+    """Definitions by version id (one round trip for a page of workflows)."""
+    if not version_ids:
+        return {}
+    result = await conn.execute(
+        sa.select(workflow_versions.c.id, workflow_versions.c.definition).where(
+            workflow_versions.c.id.in_(list(version_ids))
+        )
+    )
+    return {str(row.id): row.definition for row in result}
 
 
 async def insert_workflow(conn: AsyncConnection, row: dict[str, Any]) -> None:

@@ -40,7 +40,8 @@ async def list_flows(
     if status_eq is not None and status_eq not in ("draft", "active", "archived"):
         raise ApiError(422, f"q[status_eq] must be draft, active or archived; got {status_eq!r}")
     rows = await workflow_api.list_workflows(engine, actor, status=status_eq)
-    return data([legacy_views.flow(row) for row in rows])
+    reports = await workflow_api.validations(engine, rows)
+    return data([legacy_views.flow(row, reports[str(row["id"])]) for row in rows])
 
 
 @router.post("/flows", status_code=201, summary="Create flow")
@@ -55,12 +56,14 @@ async def create_flow(body: FlowBody, actor: CurrentActor, engine: EngineDep) ->
         description=fields.description,
         definition=fields.definition,
     )
-    return data(legacy_views.flow(row), status_code=201)
+    validation = await workflow_api.validation(engine, row)
+    return data(legacy_views.flow(row, validation), status_code=201)
 
 
 @router.get("/flows/{flow_id}", summary="Get flow")
 async def get_flow(flow_id: str, actor: CurrentActor, engine: EngineDep) -> Response:
-    return data(legacy_views.flow(await workflow_api.get_workflow(engine, actor, flow_id)))
+    row = await workflow_api.get_workflow(engine, actor, flow_id)
+    return data(legacy_views.flow(row, await workflow_api.validation(engine, row)))
 
 
 @router.get("/flows/{flow_id}/definition", summary="Get flow with definition")
@@ -69,7 +72,7 @@ async def get_flow_definition(flow_id: str, actor: CurrentActor, engine: EngineD
     numbers = await phone_numbers.numbers_of_workflow(engine, actor, flow_id)
     return data(
         {
-            **legacy_views.flow(row),
+            **legacy_views.flow(row, await workflow_api.validation(engine, row)),
             "definition": definitions.legacy(definition),
             "whatsapp_configs": [legacy_views.whatsapp_config(number) for number in numbers],
         }
@@ -91,7 +94,7 @@ async def update_flow(
     if fields.status is not None:
         changes.status = fields.status
     row = await workflow_api.update(engine, actor, flow_id, changes)
-    return data(legacy_views.flow(row))
+    return data(legacy_views.flow(row, await workflow_api.validation(engine, row)))
 
 
 def _queued(info: ExecutionInfo) -> tuple[int, Any]:

@@ -35,7 +35,8 @@ async def list_workflows(
         created_after=created_after,
         created_before=created_before,
     )
-    return data([views.workflow(row) for row in rows])
+    reports = await workflow_api.validations(engine, rows)
+    return data([views.workflow(row, reports[str(row["id"])]) for row in rows])
 
 
 @router.post("/workflows", status_code=201, summary="Create workflow (draft)")
@@ -51,18 +52,20 @@ async def create_workflow(
         description=fields.description,
         definition=fields.definition,
     )
-    return data(views.workflow(row), status_code=201)
+    return data(views.workflow(row, await workflow_api.validation(engine, row)), status_code=201)
 
 
 @router.get("/workflows/{workflow_id}", summary="Retrieve workflow")
 async def get_workflow(workflow_id: str, actor: CurrentActor, engine: EngineDep) -> Response:
-    return data(views.workflow(await workflow_api.get_workflow(engine, actor, workflow_id)))
+    row = await workflow_api.get_workflow(engine, actor, workflow_id)
+    return data(views.workflow(row, await workflow_api.validation(engine, row)))
 
 
 @router.get("/workflows/{workflow_id}/definition", summary="Retrieve workflow definition")
 async def get_definition(workflow_id: str, actor: CurrentActor, engine: EngineDep) -> Response:
     row, definition = await workflow_api.get_with_definition(engine, actor, workflow_id)
-    return data({**views.workflow(row), "definition": definition})
+    validation = await workflow_api.validation(engine, row)
+    return data({**views.workflow(row, validation), "definition": definition})
 
 
 @router.patch("/workflows/{workflow_id}", summary="Update workflow")
@@ -70,7 +73,7 @@ async def update_workflow(
     workflow_id: str, body: WorkflowUpdateBody, actor: CurrentActor, engine: EngineDep
 ) -> Response:
     row = await workflow_api.update(engine, actor, workflow_id, changes_from(body))
-    return data(views.workflow(row))
+    return data(views.workflow(row, await workflow_api.validation(engine, row)))
 
 
 def changes_from(body: WorkflowUpdateBody) -> WorkflowChanges:
