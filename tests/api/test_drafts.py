@@ -71,6 +71,7 @@ MALFORMED: list[tuple[Any, str]] = [
     ({"nodes": [{"id": "a", "data": {"node_type": "start", "config": []}}]}, "data.config"),
     ({"nodes": [{"id": "a", "data": {"node_type": "teleport", "config": 3}}]}, "data.config"),
     ({"nodes": [{**START, "position": {"x": "left", "y": 0}}]}, "position.x"),
+    ({"nodes": [{**START, "position": {"x": 0, "y": "1e400"}}]}, "position.y"),
     ({"nodes": [START], "edges": [{"source": "start"}]}, "edges[0].target"),
     ({"nodes": [START], "edges": [{"source": "start", "target": 7}]}, "edges[0].target"),
     ({"nodes": [START], "edges": "none"}, "edges"),

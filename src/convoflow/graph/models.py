@@ -18,7 +18,8 @@ NODE_ID_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]*$"
 class Position(BaseModel):
     """Canvas position; purely cosmetic."""
 
-    model_config = ConfigDict(extra="ignore")
+    # "1e400" or "inf" would parse to a float no JSON column can store.
+    model_config = ConfigDict(extra="ignore", allow_inf_nan=False)
 
     x: float = 0
     y: float = 0
