@@ -15,8 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from convoflow.services.common import FieldProblem, Invalid, invalid
 from convoflow.store import phone_numbers as number_store
-from convoflow.store import workflow_queries
-from convoflow.store import workflows as workflow_store
 
 # Config fields of message-sending nodes that name the number to send from.
 NODE_NUMBER_FIELDS = ("phone_number_id", "whatsapp_config_id")
