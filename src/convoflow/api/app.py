@@ -22,6 +22,7 @@ from convoflow.api.auth import KeyCache
 from convoflow.api.bodies import BodyLimits
 from convoflow.api.errors import install_error_handlers
 from convoflow.api.middleware import ApiMiddleware
+from convoflow.api.openapi import install_openapi
 from convoflow.api.ratelimit import RateLimits
 from convoflow.api.responses import JSONBody
 from convoflow.api.routes import (
@@ -101,4 +102,5 @@ def create_app(engine: Engine, *, run_worker: bool = True, close_engine: bool = 
         app.include_router(module.router, prefix=PLATFORM_PREFIX)
     app.include_router(legacy_flows.router, prefix=LEGACY_PREFIX)
     app.include_router(whatsapp.router)  # /webhooks/whatsapp, /meta/..., /platform/v1/whatsapp/...
+    install_openapi(app)
     return app

@@ -1,20 +1,34 @@
 """Request bodies, shaped like Kapso's OpenAPI request schemas (envelopes included).
 
 Unknown keys are ignored, as Kapso's Rails strong parameters do. Every model also checks
-the raw JSON for what the databases cannot store: NUL characters and integers beyond 64
-bits; such a request gets a 422 naming the field instead of a 500. (Nesting is bounded
-before this: every body is decoded by api/bodies.py, deeper than 64 levels is a 400.)
-Lengths match the columns they are stored in.
+the values it keeps for what the databases cannot store: NUL characters and integers
+beyond 64 bits; such a request gets a 422 naming the field instead of a 500. (Nesting is
+bounded before this: every body is decoded by api/bodies.py, deeper than 64 levels is a
+400.) The published schema says the same (no NUL in strings, 64-bit integers), so a
+request that matches /openapi.json is accepted. Lengths match the columns they are
+stored in.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
 INT_LIMIT = 2**63
-JsonObject = dict[str, Any]
+NO_NUL = "^[^\\x00]*$"
+STORABLE_JSON_REF = "#/components/schemas/StorableJson"
+# A JSON object check_json accepts; StorableJson is defined in api/openapi.py.
+JsonObject = Annotated[
+    dict[str, Any],
+    WithJsonSchema(
+        {
+            "type": "object",
+            "propertyNames": {"pattern": NO_NUL},
+            "additionalProperties": {"$ref": STORABLE_JSON_REF},
+        }
+    ),
+]
 
 
 def check_json(value: Any) -> None:
@@ -40,14 +54,55 @@ def check_json(value: Any) -> None:
             check_json(item)
 
 
-class Body(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+def _no_nul_strings(schema: dict[str, Any]) -> None:
+    """Say in the schema what check_json enforces on every string we keep."""
+    if schema.get("type") == "string" and "pattern" not in schema and "enum" not in schema:
+        schema["pattern"] = NO_NUL
+    for key in ("anyOf", "oneOf", "allOf"):
+        for option in schema.get(key, ()):
+            _no_nul_strings(option)
+    for key in ("items", "additionalProperties"):
+        if isinstance(schema.get(key), dict):
+            _no_nul_strings(schema[key])
+    if schema.get("type") == "object" and "additionalProperties" in schema:
+        schema.setdefault("propertyNames", {"pattern": NO_NUL})
 
-    @model_validator(mode="before")
-    @classmethod
-    def _storable(cls, value: Any) -> Any:
-        check_json(value)
-        return value
+
+def _schema_extra(schema: dict[str, Any]) -> None:
+    for prop in schema.get("properties", {}).values():
+        _no_nul_strings(prop)
+
+
+def present(*names: str) -> dict[str, Any]:
+    """JSON Schema: each of `names` is sent and not null."""
+    return {"required": list(names), "properties": {n: {"not": {"type": "null"}} for n in names}}
+
+
+def schema_rules(**rules: Any) -> ConfigDict:
+    """Config adding `rules` (cross-field requirements the validators enforce) to the
+    model's published schema."""
+
+    def extra(schema: dict[str, Any]) -> None:
+        _schema_extra(schema)
+        schema.update(rules)
+
+    return ConfigDict(json_schema_extra=extra)
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="ignore", json_schema_extra=_schema_extra)
+
+    @model_validator(mode="after")
+    def _storable(self) -> Any:
+        # Only what is kept: unknown keys are dropped, nested models check themselves.
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, list):
+                value = [item for item in value if not isinstance(item, BaseModel)]
+            if not isinstance(value, BaseModel):
+                check_json(value)
+        check_json(self.model_extra or {})
+        return self
 
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
@@ -85,6 +140,8 @@ class WorkflowUpdateFields(Body):
 
 
 class WorkflowUpdateBody(Body):
+    model_config = schema_rules(anyOf=[present("workflow"), present("flow")])
+
     workflow: WorkflowUpdateFields | None = None
     # Kapso's clients also send the older `flow` envelope on PATCH.
     flow: WorkflowUpdateFields | None = None
@@ -146,6 +203,8 @@ class TriggerUpdateBody(Body):
 
 
 class ExecutionStartFields(Body):
+    model_config = schema_rules(anyOf=[present("phone_number"), present("recipient")])
+
     phone_number: Annotated[str, Field(max_length=32)] | None = None
     recipient: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     phone_number_id: PhoneNumberId | None = None
@@ -188,7 +247,7 @@ class ExecutionUpdateBody(Body):
 FunctionType = Literal["cloudflare_worker", "supabase_function", "http"]
 FunctionSlug = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[a-z0-9-]+$")]
 Code = Annotated[str, Field(max_length=1_000_000)]
-Url = Annotated[str, Field(max_length=2000, pattern=r"^https?://\S+$")]
+Url = Annotated[str, Field(max_length=2000, pattern=r"^https?://[^\s\x00]+$")]
 ResponseMode = Literal["wrapped", "passthrough"]
 
 
@@ -248,6 +307,20 @@ class FlowBody(Body):
     flow: FlowFields
 
 
+class FlowCreateFields(FlowFields):
+    name: Name
+
+
+class FlowCreateBody(Body):
+    flow: FlowCreateFields
+
+
+# Kapso documents the old API's Rails enum integers 0-3; 4 (handoff) and the names are ours.
+ExecutionStatusFilter = Literal[
+    "0", "1", "2", "3", "4", "running", "waiting", "ended", "failed", "handoff"
+]
+
+
 class LegacyStartBody(Body):
     phone_number: Annotated[str, Field(min_length=1, max_length=32)]
     whatsapp_config_id: Annotated[str, Field(max_length=64)] | int | None = None
@@ -257,5 +330,7 @@ class LegacyStartBody(Body):
 
 
 class LegacyResumeBody(Body):
+    model_config = schema_rules(anyOf=[present("input"), present("message")])
+
     input: Annotated[str, Field(max_length=100_000)] | None = None
     message: JsonObject | None = None

@@ -9,10 +9,11 @@ which neither Python nor the databases can hold. Cursors carry the same check
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, BeforeValidator, WithJsonSchema
 
 OUT_OF_RANGE = (
     "expected a date-time between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z once "
@@ -30,4 +31,25 @@ def storable_utc(value: datetime) -> datetime:
         raise ValueError(f"{value.isoformat()} is out of range: {OUT_OF_RANGE}") from None
 
 
-Timestamp = Annotated[datetime, AfterValidator(storable_utc)]
+_NUMBER = re.compile(r"^\s*[+-]?[0-9.]+([eE][+-]?[0-9]+)?\s*$")
+
+
+def iso_only(value: Any) -> Any:
+    """Pydantic would read a number as a Unix time; the API documents ISO 8601 only."""
+    if isinstance(value, str) and _NUMBER.match(value):
+        raise ValueError(
+            f"expected an ISO-8601 date-time (e.g. 2025-01-31T12:00:00Z); got {value!r}"
+        )
+    return value
+
+
+# The published schema says what the validators accept: an ISO date-time, and (JSON
+# Schema cannot compare instants) not on the first or last day the range can hold.
+Timestamp = Annotated[
+    datetime,
+    BeforeValidator(iso_only),
+    AfterValidator(storable_utc),
+    WithJsonSchema(
+        {"type": "string", "format": "date-time", "pattern": "^(?!0001-01-01|9999-12-31)"}
+    ),
+]

@@ -9,10 +9,12 @@ from typing import Any
 
 import orjson
 from fastapi import Response
+from fastapi.responses import JSONResponse
 
 
-class JSONBody(Response):
-    media_type = "application/json"
+class JSONBody(JSONResponse):
+    # A JSONResponse, so OpenAPI documents our bodies as JSON (a plain Response is
+    # documented as `type: string`).
 
     def render(self, content: Any) -> bytes:
         return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)

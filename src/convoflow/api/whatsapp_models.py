@@ -3,11 +3,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, WithJsonSchema
 
-from convoflow.api.models import Body, JsonObject, Name, PhoneNumberId
+from convoflow.api.models import (
+    Body,
+    JsonObject,
+    Name,
+    PhoneNumberId,
+    present,
+    schema_rules,
+)
+from convoflow.services.webhook_api import ACCEPTED_ONLY
+from convoflow.services.webhook_events import EVENTS
 
 Secret = Annotated[str, Field(min_length=1, max_length=4000)]
 Url = Annotated[str, Field(min_length=1, max_length=2000)]
@@ -48,27 +57,51 @@ class PhoneNumberUpdateBody(Body):
     whatsapp_phone_number: PhoneNumberUpdateFields
 
 
-EventName = Annotated[str, Field(min_length=1, max_length=64)]
+# The service checks the names (with a message listing them); the schema lists them too.
+EventName = Annotated[
+    str,
+    Field(min_length=1, max_length=64),
+    WithJsonSchema({"type": "string", "enum": [*EVENTS, *ACCEPTED_ONLY]}),
+]
+EventList = Annotated[list[EventName], Field(min_length=1, max_length=50)]
+# What webhook_api accepts: http(s), a host name (or address) and an optional port.
+WebhookUrl = Annotated[
+    str,
+    Field(
+        max_length=2000,
+        pattern=r"^https?://[A-Za-z0-9][A-Za-z0-9.\-]*(:[0-9]{1,5})?([/?#][^\s\x00]*)?$",
+    ),
+]
 
 
 class WebhookFields(Body):
-    url: Url | None = None
+    url: WebhookUrl | None = None
     phone_number_id: PhoneNumberId | None = None
-    kind: Literal["kapso", "meta"] | None = None
+    # Kapso's "meta" (raw forwarding) kind is refused by webhook_api (docs/api.md).
+    kind: Literal["kapso"] | None = None
     secret_key: Secret | None = None
     active: bool | None = None
-    events: Annotated[list[EventName], Field(max_length=50)] | None = None
+    events: EventList | None = None
     headers: dict[str, Annotated[str, Field(max_length=2000)]] | None = None
     payload_version: Literal["v1", "v2"] | None = None
     buffer_enabled: bool | None = None
-    buffer_window_seconds: int | None = None
+    buffer_window_seconds: Annotated[int, Field(ge=1, le=60)] | None = None
     max_buffer_size: Annotated[int, Field(ge=1, le=100)] | None = None
     buffer_events: Annotated[list[EventName], Field(max_length=50)] | None = None
     inactivity_minutes: Annotated[int, Field(ge=1, le=1440)] | None = None
 
 
+class WebhookCreateFields(WebhookFields):
+    url: WebhookUrl
+    events: EventList
+
+
 class WebhookBody(Body):
     whatsapp_webhook: WebhookFields
+
+
+class WebhookCreateBody(Body):
+    whatsapp_webhook: WebhookCreateFields
 
 
 class WebhookTestBody(Body):
@@ -83,11 +116,50 @@ class ConversationUpdateBody(Body):
     whatsapp_conversation: ConversationFields
 
 
+# Meta's message types; a message carries the object named by its type.
+MESSAGE_TYPES = (
+    "text", "template", "image", "audio", "video", "document", "sticker", "location",
+    "contacts", "interactive", "reaction",
+)  # fmt: skip
+_RECEIPT = {
+    "required": ["status", "message_id"],
+    "properties": {"status": {"const": "read"}, "message_id": {"type": "string", "minLength": 1}},
+}
+# recipient_digits keeps something of `to` besides formatting.
+_TO = {"type": "string", "maxLength": 64, "pattern": "[^\\s()+\\-.\\x00]"}
+
+
+def _message(recipient: dict[str, Any]) -> dict[str, Any]:
+    """A Meta message (send_human_message / meta_body) or a read receipt, as JSON Schema."""
+    kinds = [
+        {
+            "required": ["type", kind],
+            "properties": {
+                "type": {"const": kind},
+                kind: {
+                    "anyOf": [
+                        {"type": "object", "minProperties": 1},
+                        {"type": "array", "minItems": 1},
+                    ]
+                    + ([{"type": "string", "minLength": 1}] if kind == "text" else [])
+                },
+            },
+        }
+        for kind in MESSAGE_TYPES
+    ]
+    return {"anyOf": [_RECEIPT, {"allOf": [recipient, {"anyOf": kinds}]}]}
+
+
 class MessageSendBody(Body):
     """Meta's message body, plus where to send from: `phone_number_id` and/or
     `conversation_id` (then `to` defaults to the conversation's user)."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow") | schema_rules(
+        allOf=[
+            {"anyOf": [present("phone_number_id"), present("conversation_id")]},
+            _message({"anyOf": [present("to"), present("conversation_id")]}),
+        ]
+    )
 
     phone_number_id: PhoneNumberId | None = None
     conversation_id: Annotated[str, Field(max_length=64)] | None = None
@@ -96,3 +168,9 @@ class MessageSendBody(Body):
 
     def meta(self) -> JsonObject:
         return self.model_dump(exclude_none=True)
+
+
+class ProxySendBody(MessageSendBody):
+    """The Meta proxy's body: Meta's, the number is in the path."""
+
+    model_config = schema_rules(**_message(present("to")))

@@ -64,11 +64,12 @@ def conversation(row: Row, last: Row | None = None) -> dict[str, Any]:
         "messages_count": row["messages_count"],
         "last_message_id": None,
         "last_message_type": None,
-        "last_message_timestamp": None,
         "last_message_text": None,
-        "last_inbound_at": utc_iso(row["last_inbound_at"]),
-        "last_outbound_at": utc_iso(row["last_outbound_at"]),
     }
+    # Kapso's schema has these as date-times, never null: absent until they happen.
+    for name in ("last_inbound_at", "last_outbound_at"):
+        if row[name] is not None:
+            summary[name] = utc_iso(row[name])
     if last is not None:
         summary.update(
             last_message_id=last["provider_message_id"] or last["id"],

@@ -11,6 +11,7 @@ from convoflow.api.auth import CurrentActor, EngineDep, get_limits
 from convoflow.api.bodies import api_router
 from convoflow.api.middleware import RATE_HEADERS_KEY
 from convoflow.api.models import ExecutionStartBody, ExecutionUpdateBody, ResumeBody
+from convoflow.api.openapi import error_responses
 from convoflow.api.pagination import page_request, paging
 from convoflow.api.params import Timestamp
 from convoflow.api.responses import data, ok
@@ -61,6 +62,7 @@ def accepted(info: ExecutionInfo) -> tuple[int, Any]:
     "/workflows/{workflow_id}/executions",
     status_code=202,
     summary="Start an execution (runs to its first wait before answering)",
+    responses=error_responses(409),
 )
 async def start_execution(
     workflow_id: str,
@@ -143,6 +145,7 @@ def resumed(info: ExecutionInfo) -> tuple[int, Any]:
 @router.post(
     "/workflow_executions/{execution_id}/resume",
     summary="Resume a waiting execution (processed inline)",
+    responses=error_responses(409),
 )
 async def resume_execution(
     execution_id: str,

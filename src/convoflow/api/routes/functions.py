@@ -16,6 +16,7 @@ from convoflow.api.models import (
     SecretCreateBody,
     check_json,
 )
+from convoflow.api.openapi import error_responses
 from convoflow.api.responses import data, no_content, ok
 from convoflow.clock import utc_iso
 from convoflow.services import functions
@@ -85,7 +86,7 @@ async def get_function(
     return data(function_view(await functions.get_function(engine, actor, function_id), request))
 
 
-@router.patch("/functions/{function_id}", summary="Update function")
+@router.patch("/functions/{function_id}", summary="Update function", responses=error_responses(409))
 async def update_function(
     function_id: str,
     body: FunctionUpdateBody,
@@ -114,7 +115,13 @@ async def deploy_function(function_id: str, actor: CurrentActor, engine: EngineD
     return ok(body, status_code=202)
 
 
-@router.post("/functions/{function_id}/invoke", name="invoke_function", summary="Invoke")
+@router.post(
+    "/functions/{function_id}/invoke",
+    name="invoke_function",
+    summary="Invoke",
+    # The body is read by hand (any JSON), so its errors are declared here.
+    responses=error_responses(400, 413, 502),
+)
 async def invoke_function(
     function_id: str,
     request: Request,

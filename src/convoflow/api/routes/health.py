@@ -7,6 +7,7 @@ from fastapi import Response
 
 from convoflow.api.auth import EngineDep
 from convoflow.api.bodies import api_router
+from convoflow.api.openapi import error_responses
 from convoflow.api.responses import ok
 
 router = api_router(tags=["Health"])
@@ -14,7 +15,7 @@ router = api_router(tags=["Health"])
 _PING = sa.text("SELECT 1")
 
 
-@router.get("/healthz", summary="Liveness and database check")
+@router.get("/healthz", summary="Liveness and database check", responses=error_responses(503))
 async def healthz(engine: EngineDep) -> Response:
     try:
         async with engine.db.read() as conn:

@@ -11,11 +11,18 @@ from convoflow.api import legacy_views
 from convoflow.api.auth import CurrentActor, EngineDep, get_limits
 from convoflow.api.bodies import api_router
 from convoflow.api.errors import ApiError
-from convoflow.api.models import FlowBody, LegacyResumeBody, LegacyStartBody
+from convoflow.api.models import (
+    ExecutionStatusFilter,
+    FlowBody,
+    FlowCreateBody,
+    LegacyResumeBody,
+    LegacyStartBody,
+    WorkflowStatus,
+)
+from convoflow.api.openapi import error_responses
 from convoflow.api.params import Timestamp
 from convoflow.api.responses import data, ok
 from convoflow.api.routes.executions import IdempotencyKey, add_headers, request_meta
-from convoflow.engine import status as st
 from convoflow.engine.signals import UserInput
 from convoflow.services import (
     definitions,
@@ -35,20 +42,16 @@ router = api_router(tags=["Legacy flows API"])
 async def list_flows(
     actor: CurrentActor,
     engine: EngineDep,
-    status_eq: Annotated[str | None, Query(alias="q[status_eq]", max_length=16)] = None,
+    status_eq: Annotated[WorkflowStatus | None, Query(alias="q[status_eq]")] = None,
 ) -> Response:
-    if status_eq is not None and status_eq not in ("draft", "active", "archived"):
-        raise ApiError(422, f"q[status_eq] must be draft, active or archived; got {status_eq!r}")
     rows = await workflow_api.list_workflows(engine, actor, status=status_eq)
     reports = await workflow_api.validations(engine, rows)
     return data([legacy_views.flow(row, reports[str(row["id"])]) for row in rows])
 
 
 @router.post("/flows", status_code=201, summary="Create flow")
-async def create_flow(body: FlowBody, actor: CurrentActor, engine: EngineDep) -> Response:
+async def create_flow(body: FlowCreateBody, actor: CurrentActor, engine: EngineDep) -> Response:
     fields = body.flow
-    if not fields.name:
-        raise ApiError(422, "flow.name is required", details=[{"field": "flow.name"}])
     row = await workflow_api.create(
         engine,
         actor,
@@ -79,7 +82,7 @@ async def get_flow_definition(flow_id: str, actor: CurrentActor, engine: EngineD
     )
 
 
-@router.patch("/flows/{flow_id}", summary="Update flow")
+@router.patch("/flows/{flow_id}", summary="Update flow", responses=error_responses(409))
 async def update_flow(
     flow_id: str, body: FlowBody, actor: CurrentActor, engine: EngineDep
 ) -> Response:
@@ -105,7 +108,12 @@ def _queued(info: ExecutionInfo) -> tuple[int, Any]:
     }
 
 
-@router.post("/flows/{flow_id}/executions", status_code=202, summary="Start flow execution")
+@router.post(
+    "/flows/{flow_id}/executions",
+    status_code=202,
+    summary="Start flow execution",
+    responses=error_responses(409),
+)
 async def start_flow_execution(
     flow_id: str,
     body: LegacyStartBody,
@@ -146,19 +154,13 @@ async def list_flow_executions(
     flow_id: str,
     actor: CurrentActor,
     engine: EngineDep,
-    status_eq: Annotated[str | None, Query(alias="q[status_eq]", max_length=16)] = None,
+    status_eq: Annotated[ExecutionStatusFilter | None, Query(alias="q[status_eq]")] = None,
     started_gteq: Annotated[Timestamp | None, Query(alias="q[started_at_gteq]")] = None,
     started_lteq: Annotated[Timestamp | None, Query(alias="q[started_at_lteq]")] = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> Response:
     status = legacy_views.STATUS_CODES.get(status_eq or "", status_eq)
-    if status is not None and status not in st.ALL_STATUSES:
-        raise ApiError(
-            422,
-            "q[status_eq] must be 0 (running), 1 (waiting), 2 (ended), 3 (failed) or a "
-            f"status name; got {status_eq!r}",
-        )
     filters = ExecutionFilters(
         status=status, created_after=started_gteq, created_before=started_lteq
     )
@@ -178,7 +180,11 @@ def _legacy_view(info: ExecutionInfo) -> tuple[int, Any]:
     return 200, {"data": legacy_views.execution(info)}
 
 
-@router.post("/flow_executions/{execution_id}/resume", summary="Resume flow execution")
+@router.post(
+    "/flow_executions/{execution_id}/resume",
+    summary="Resume flow execution",
+    responses=error_responses(409),
+)
 async def resume_flow_execution(
     execution_id: str,
     body: LegacyResumeBody,

@@ -10,6 +10,7 @@ from convoflow.api import views
 from convoflow.api.auth import CurrentActor, EngineDep
 from convoflow.api.bodies import api_router
 from convoflow.api.models import WorkflowCreateBody, WorkflowUpdateBody
+from convoflow.api.openapi import error_responses
 from convoflow.api.params import Timestamp
 from convoflow.api.responses import data
 from convoflow.services import workflow_api
@@ -68,7 +69,7 @@ async def get_definition(workflow_id: str, actor: CurrentActor, engine: EngineDe
     return data({**views.workflow(row, validation), "definition": definition})
 
 
-@router.patch("/workflows/{workflow_id}", summary="Update workflow")
+@router.patch("/workflows/{workflow_id}", summary="Update workflow", responses=error_responses(409))
 async def update_workflow(
     workflow_id: str, body: WorkflowUpdateBody, actor: CurrentActor, engine: EngineDep
 ) -> Response:

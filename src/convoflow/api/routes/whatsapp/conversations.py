@@ -10,10 +10,11 @@ from fastapi import Query, Response
 from convoflow.api.auth import CurrentActor, EngineDep
 from convoflow.api.bodies import api_router
 from convoflow.api.errors import ApiError
+from convoflow.api.openapi import PROXY_ERROR_REF, error_responses
 from convoflow.api.pagination import page_request, paging
 from convoflow.api.params import Timestamp
 from convoflow.api.responses import data, ok
-from convoflow.api.whatsapp_models import ConversationUpdateBody, MessageSendBody
+from convoflow.api.whatsapp_models import ConversationUpdateBody, MessageSendBody, ProxySendBody
 from convoflow.channels.whatsapp.errors import GraphError, describe
 from convoflow.services import whatsapp_api, whatsapp_send
 
@@ -62,7 +63,11 @@ async def get_conversation(
     return data(await whatsapp_api.get_conversation(engine, actor, conversation_id))
 
 
-@router.patch("/whatsapp/conversations/{conversation_id}", summary="End or reopen a conversation")
+@router.patch(
+    "/whatsapp/conversations/{conversation_id}",
+    summary="End or reopen a conversation",
+    responses=error_responses(409),
+)
 async def update_conversation(
     conversation_id: str, body: ConversationUpdateBody, actor: CurrentActor, engine: EngineDep
 ) -> Response:
@@ -131,11 +136,14 @@ async def send_message(body: MessageSendBody, actor: CurrentActor, engine: Engin
 @proxy_router.post(
     "/meta/whatsapp/{version}/{phone_number_id}/messages",
     summary="Kapso's Meta proxy: send with Meta's body, get Meta's answer",
+    responses=error_responses(
+        400, 401, 403, 404, 413, 422, 429, 500, 502, schema_ref=PROXY_ERROR_REF
+    ),
 )
 async def proxy_send(
     version: str,
     phone_number_id: str,
-    body: MessageSendBody,
+    body: ProxySendBody,
     actor: CurrentActor,
     engine: EngineDep,
 ) -> Response:

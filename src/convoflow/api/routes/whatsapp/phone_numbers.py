@@ -10,6 +10,7 @@ from fastapi import Query, Response
 
 from convoflow.api.auth import CurrentActor, EngineDep
 from convoflow.api.bodies import api_router
+from convoflow.api.openapi import error_responses
 from convoflow.api.params import Timestamp
 from convoflow.api.responses import data, ok
 from convoflow.api.whatsapp_models import PhoneNumberCreateBody, PhoneNumberUpdateBody
@@ -31,7 +32,12 @@ def page_meta(total: int, page: int, per_page: int) -> tuple[dict[str, int], dic
     return meta, headers
 
 
-@router.post("/whatsapp/phone_numbers", status_code=201, summary="Connect a WhatsApp number")
+@router.post(
+    "/whatsapp/phone_numbers",
+    status_code=201,
+    summary="Connect a WhatsApp number",
+    responses=error_responses(409),
+)
 async def create_number(
     body: PhoneNumberCreateBody, actor: CurrentActor, engine: EngineDep
 ) -> Response:

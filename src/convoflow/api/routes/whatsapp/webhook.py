@@ -11,6 +11,7 @@ from fastapi.responses import PlainTextResponse
 
 from convoflow.api.auth import EngineDep
 from convoflow.api.bodies import api_router
+from convoflow.api.openapi import error_responses
 from convoflow.api.responses import ok
 from convoflow.channels.whatsapp.signature import SIGNATURE_HEADER
 from convoflow.services.whatsapp_handshake import answer_challenge
@@ -20,9 +21,15 @@ if TYPE_CHECKING:
     from convoflow.services.container import Engine
 
 router = api_router(tags=["WhatsApp webhook (Meta)"])
+PLAIN_TEXT = {"text/plain": {"schema": {"type": "string"}}}
 
 
-@router.get("/webhooks/whatsapp", summary="Meta's subscription handshake")
+@router.get(
+    "/webhooks/whatsapp",
+    summary="Meta's subscription handshake",
+    response_class=PlainTextResponse,
+    responses={403: {"description": "Wrong mode or verify token", "content": PLAIN_TEXT}},
+)
 async def verify(request: Request, engine: EngineDep) -> Response:
     challenge = await answer_challenge(engine, request.query_params)
     if challenge is None:
@@ -34,7 +41,12 @@ async def verify(request: Request, engine: EngineDep) -> Response:
     return PlainTextResponse(challenge)
 
 
-@router.post("/webhooks/whatsapp", summary="Meta's signed webhook (messages and statuses)")
+@router.post(
+    "/webhooks/whatsapp",
+    summary="Meta's signed webhook (messages and statuses)",
+    # No dependencies or body model (read raw for the signature): declared by hand.
+    responses=error_responses(400, 401, 403, 413, 503),
+)
 async def receive(request: Request) -> Response:
     # No dependencies: this is the hottest route (one request per message and status),
     # and resolving even the engine dependency costs more than reading it here.

@@ -11,7 +11,12 @@ from convoflow.api.bodies import api_router
 from convoflow.api.pagination import page_request, paging
 from convoflow.api.responses import data, no_content, ok
 from convoflow.api.routes.whatsapp.phone_numbers import page_meta
-from convoflow.api.whatsapp_models import WebhookBody, WebhookFields, WebhookTestBody
+from convoflow.api.whatsapp_models import (
+    WebhookBody,
+    WebhookCreateBody,
+    WebhookFields,
+    WebhookTestBody,
+)
 from convoflow.services import webhook_api
 from convoflow.services import whatsapp_views as views
 
@@ -25,7 +30,9 @@ def spec_of(fields: WebhookFields) -> webhook_api.WebhookFields:
 
 
 @router.post("/whatsapp/webhooks", status_code=201, summary="Create a project webhook")
-async def create_webhook(body: WebhookBody, actor: CurrentActor, engine: EngineDep) -> Response:
+async def create_webhook(
+    body: WebhookCreateBody, actor: CurrentActor, engine: EngineDep
+) -> Response:
     row = await webhook_api.create_webhook(engine, actor, spec_of(body.whatsapp_webhook))
     return data(views.webhook(row), status_code=201)
 
