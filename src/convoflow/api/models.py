@@ -29,6 +29,9 @@ JsonObject = Annotated[
         }
     ),
 ]
+JsonList = Annotated[
+    list[Any], WithJsonSchema({"type": "array", "items": {"$ref": STORABLE_JSON_REF}})
+]
 
 
 def check_json(value: Any) -> None:
@@ -74,8 +77,9 @@ def _schema_extra(schema: dict[str, Any]) -> None:
 
 
 def present(*names: str) -> dict[str, Any]:
-    """JSON Schema: each of `names` is sent and not null."""
-    return {"required": list(names), "properties": {n: {"not": {"type": "null"}} for n in names}}
+    """JSON Schema: each of `names` is sent, not null and not empty."""
+    sent = {"not": {"enum": [None, ""]}}
+    return {"required": list(names), "properties": {name: sent for name in names}}
 
 
 def schema_rules(**rules: Any) -> ConfigDict:
@@ -90,7 +94,9 @@ def schema_rules(**rules: Any) -> ConfigDict:
 
 
 class Body(BaseModel):
-    model_config = ConfigDict(extra="ignore", json_schema_extra=_schema_extra)
+    # strict: a boolean is true or false and an integer is a JSON integer, as published
+    # (pydantic would otherwise take 0, "yes" or "5").
+    model_config = ConfigDict(extra="ignore", strict=True, json_schema_extra=_schema_extra)
 
     @model_validator(mode="after")
     def _storable(self) -> Any:
@@ -208,7 +214,8 @@ class ExecutionStartFields(Body):
     phone_number: Annotated[str, Field(max_length=32)] | None = None
     recipient: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     phone_number_id: PhoneNumberId | None = None
-    whatsapp_config_id: Annotated[int, Field(ge=0, lt=2**63)] | None = None
+    # 2**53: exact as a JSON Schema bound (pydantic writes bounds as floats).
+    whatsapp_config_id: Annotated[int, Field(ge=0, le=2**53)] | None = None
     variables: JsonObject = {}
     context: JsonObject = {}
     initial_data: JsonObject = {}
@@ -226,7 +233,7 @@ class ExecutionStartBody(Body):
 
 class ResumeMessage(Body):
     kind: Annotated[str, Field(max_length=64)] = "payload"
-    data: str | JsonObject | list[Any]
+    data: str | JsonObject | JsonList
 
 
 class ResumeBody(Body):
@@ -286,7 +293,7 @@ class FunctionUpdateBody(Body):
 
 class SecretFields(Body):
     name: Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Z0-9_]+$")]
-    value: Annotated[str, Field(max_length=100_000)] | JsonObject | list[Any]
+    value: Annotated[str, Field(max_length=100_000)] | JsonObject | JsonList
 
 
 class SecretCreateBody(Body):

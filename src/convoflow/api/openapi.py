@@ -26,7 +26,8 @@ ERROR_REF = "#/components/schemas/Error"
 PROXY_ERROR_REF = "#/components/schemas/ProxyError"
 
 _DESCRIPTIONS = {
-    400: "Malformed request: the body is not JSON (or missing), or a cursor is invalid",
+    400: "Malformed request: NUL in the URL, a body that is not JSON (or missing), or a "
+    "cursor we did not issue",
     401: "Missing or invalid API key",
     403: "Forbidden",
     404: "No such object in the caller's project",
@@ -99,7 +100,8 @@ def _dependency_calls(route: Any) -> set[Callable[..., Any]]:
 def route_error_codes(route: Any) -> list[int]:
     """The error statuses a route (an APIRoute as included, prefix and all) can answer,
     from its dependencies and parameters."""
-    codes: set[int] = set()
+    # 400: the middleware refuses NUL characters in any URL.
+    codes: set[int] = {400}
     calls = _dependency_calls(route)
     if current_actor in calls:
         codes |= {401, 404, 429}
@@ -112,9 +114,7 @@ def route_error_codes(route: Any) -> list[int]:
     if params or route.body_field is not None:
         codes.add(422)
     if route.body_field is not None:
-        codes |= {400, 413}
-    if any(param.alias in ("after", "before") for param in dependant.query_params):
-        codes.add(400)
+        codes.add(413)
     return sorted(codes)
 
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import ConfigDict, Field, WithJsonSchema
 
 from convoflow.api.models import (
+    STORABLE_JSON_REF,
     Body,
     JsonObject,
     Name,
@@ -21,15 +22,19 @@ from convoflow.services.webhook_events import EVENTS
 Secret = Annotated[str, Field(min_length=1, max_length=4000)]
 Url = Annotated[str, Field(min_length=1, max_length=2000)]
 MetaId = Annotated[str, Field(min_length=1, max_length=64)]
+# What services/phone_numbers.py accepts as Meta's ids (said here for the schema).
+MetaNumberId = Annotated[
+    str, WithJsonSchema({"type": "string", "pattern": "^[A-Za-z0-9_.:-]{1,64}$"})
+]
 
 
 class PhoneNumberFields(Body):
     name: Name | None = None
     kind: Literal["production", "sandbox"] | None = None
-    phone_number_id: PhoneNumberId
-    business_account_id: MetaId | None = None
+    phone_number_id: MetaNumberId
+    business_account_id: MetaNumberId | None = None
     display_phone_number: Annotated[str, Field(max_length=32)] | None = None
-    access_token: Secret
+    access_token: Annotated[Secret, Field(pattern=r"\S")]
     # convoflow verifies Meta's signatures itself, so it needs the app secret (Kapso
     # uses its own Meta app and has no such field).
     app_secret: Secret | None = None
@@ -57,28 +62,32 @@ class PhoneNumberUpdateBody(Body):
     whatsapp_phone_number: PhoneNumberUpdateFields
 
 
-# The service checks the names (with a message listing them); the schema lists them too.
-EventName = Annotated[
-    str,
-    Field(min_length=1, max_length=64),
-    WithJsonSchema({"type": "string", "enum": [*EVENTS, *ACCEPTED_ONLY]}),
+# webhook_api checks these (every problem at once, with what it expects); the published
+# schema says the same, so the checks are written once as code and once as schema here.
+_EVENT = {"type": "string", "enum": [*EVENTS, *ACCEPTED_ONLY]}
+EventName = Annotated[str, Field(min_length=1, max_length=64)]
+EventList = Annotated[
+    list[EventName],
+    Field(max_length=50),
+    WithJsonSchema({"type": "array", "items": _EVENT, "minItems": 1, "maxItems": 50}),
 ]
-EventList = Annotated[list[EventName], Field(min_length=1, max_length=50)]
-# What webhook_api accepts: http(s), a host name (or address) and an optional port.
+# http(s), a host name (or address) and an optional port.
+_URL = r"^https?://[A-Za-z0-9][A-Za-z0-9.\-]*(:[0-9]{1,5})?([/?#][^\s\x00]*)?$"
 WebhookUrl = Annotated[
     str,
-    Field(
-        max_length=2000,
-        pattern=r"^https?://[A-Za-z0-9][A-Za-z0-9.\-]*(:[0-9]{1,5})?([/?#][^\s\x00]*)?$",
-    ),
+    Field(max_length=2000),
+    WithJsonSchema({"type": "string", "maxLength": 2000, "pattern": _URL}),
+]
+# Kapso's "meta" (raw forwarding) kind is refused by webhook_api (docs/api.md).
+WebhookKind = Annotated[
+    Literal["kapso", "meta"], WithJsonSchema({"type": "string", "enum": ["kapso"]})
 ]
 
 
 class WebhookFields(Body):
     url: WebhookUrl | None = None
     phone_number_id: PhoneNumberId | None = None
-    # Kapso's "meta" (raw forwarding) kind is refused by webhook_api (docs/api.md).
-    kind: Literal["kapso"] | None = None
+    kind: WebhookKind | None = None
     secret_key: Secret | None = None
     active: bool | None = None
     events: EventList | None = None
@@ -87,7 +96,9 @@ class WebhookFields(Body):
     buffer_enabled: bool | None = None
     buffer_window_seconds: Annotated[int, Field(ge=1, le=60)] | None = None
     max_buffer_size: Annotated[int, Field(ge=1, le=100)] | None = None
-    buffer_events: Annotated[list[EventName], Field(max_length=50)] | None = None
+    buffer_events: (
+        Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=50)] | None
+    ) = None
     inactivity_minutes: Annotated[int, Field(ge=1, le=1440)] | None = None
 
 
@@ -155,10 +166,11 @@ class MessageSendBody(Body):
     `conversation_id` (then `to` defaults to the conversation's user)."""
 
     model_config = ConfigDict(extra="allow") | schema_rules(
+        additionalProperties={"$ref": STORABLE_JSON_REF},
         allOf=[
             {"anyOf": [present("phone_number_id"), present("conversation_id")]},
             _message({"anyOf": [present("to"), present("conversation_id")]}),
-        ]
+        ],
     )
 
     phone_number_id: PhoneNumberId | None = None
@@ -173,4 +185,6 @@ class MessageSendBody(Body):
 class ProxySendBody(MessageSendBody):
     """The Meta proxy's body: Meta's, the number is in the path."""
 
-    model_config = schema_rules(**_message(present("to")))
+    model_config = schema_rules(
+        additionalProperties={"$ref": STORABLE_JSON_REF}, **_message(present("to"))
+    )

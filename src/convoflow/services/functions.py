@@ -80,7 +80,11 @@ async def _unique_slug(adv: Advance, actor: Actor, slug: str, exclude: str | Non
     other = await function_store.slug_owner(adv.conn, actor.project_id, slug, exclude)
     if other is not None:
         raise invalid(
-            [FieldProblem("function.slug", f"{slug!r} is already used by function {other}")]
+            [
+                FieldProblem(
+                    "function.slug", f"{slug!r} is already used by function {other}", "taken"
+                )
+            ]
         )
 
 
