@@ -13,7 +13,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    model_validator,
+)
 
 INT_LIMIT = 2**63
 NO_NUL = "^[^\\x00]*$"
@@ -114,7 +121,17 @@ class Body(BaseModel):
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Slug = Annotated[str, Field(max_length=200, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")]
 Text = Annotated[str, Field(max_length=20_000)]
-LockVersion = Annotated[int, Field(ge=0, lt=2**31)]
+
+
+def _integral(value: Any) -> Any:
+    """JSON Schema's integer includes 1.0; strict validation would refuse it."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+INTEGRAL = BeforeValidator(_integral)
+LockVersion = Annotated[int, Field(ge=0, lt=2**31), INTEGRAL]
 PhoneNumberId = Annotated[str, Field(min_length=1, max_length=64)]
 WorkflowStatus = Literal["draft", "active", "archived"]
 ReadMode = Literal["disabled", "read_only", "read_with_typing"]
@@ -139,7 +156,7 @@ class WorkflowUpdateFields(Body):
     slug: Slug | None = None
     description: Text | None = None
     status: WorkflowStatus | None = None
-    message_debounce_seconds: Annotated[int, Field(ge=0, le=86_400)] | None = None
+    message_debounce_seconds: Annotated[int, Field(ge=0, le=86_400), INTEGRAL] | None = None
     inbound_message_read_mode: ReadMode | None = None
     lock_version: LockVersion | None = None
     definition: JsonObject | None = None
@@ -178,7 +195,46 @@ WhatsAppEvent = Literal[
 Scalar = str | int | float | bool
 
 
+_FILTER = ("property_key", "operator", "property_value")
+
+
+def _kind(name: str, **rules: Any) -> dict[str, Any]:
+    return {**rules, "properties": {"trigger_type": {"const": name}, **rules.get("properties", {})}}
+
+
+# services/triggers.py's rules per trigger_type, for the published schema.
+_TRIGGER_RULES = [
+    _kind("api_call"),
+    _kind("inbound_message", **present("phone_number_id")),
+    _kind("whatsapp_event", **present("event")),
+    _kind(
+        "project_event",
+        required=["event_name"],
+        properties={
+            "event_name": {"type": "string", "pattern": r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$"}
+        },
+        anyOf=[
+            {"properties": {name: {"type": "null"} for name in _FILTER}},
+            {
+                "required": list(_FILTER),
+                "properties": {**present(*_FILTER)["properties"], "operator": {"const": "eq"}},
+            },
+            {
+                "required": list(_FILTER),
+                "properties": {
+                    "property_key": {"type": "string"},
+                    "operator": {"enum": ["lt", "lte", "gt", "gte"]},
+                    "property_value": {"type": "number"},
+                },
+            },
+        ],
+    ),
+]
+
+
 class TriggerFields(Body):
+    model_config = schema_rules(anyOf=_TRIGGER_RULES)
+
     trigger_type: TriggerType
     active: bool = True
     phone_number_id: PhoneNumberId | None = None
@@ -215,7 +271,7 @@ class ExecutionStartFields(Body):
     recipient: Annotated[str, Field(min_length=1, max_length=64)] | None = None
     phone_number_id: PhoneNumberId | None = None
     # 2**53: exact as a JSON Schema bound (pydantic writes bounds as floats).
-    whatsapp_config_id: Annotated[int, Field(ge=0, le=2**53)] | None = None
+    whatsapp_config_id: Annotated[int, Field(ge=0, le=2**53), INTEGRAL] | None = None
     variables: JsonObject = {}
     context: JsonObject = {}
     initial_data: JsonObject = {}
@@ -259,6 +315,14 @@ ResponseMode = Literal["wrapped", "passthrough"]
 
 
 class FunctionCreateFields(Body):
+    # An http function needs its endpoint_url (services/functions.py).
+    model_config = schema_rules(
+        anyOf=[
+            {"properties": {"function_type": {"not": {"const": "http"}}}},
+            present("endpoint_url"),
+        ]
+    )
+
     name: Name
     slug: FunctionSlug | None = None
     description: Text | None = None

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import ConfigDict, Field, WithJsonSchema
 
 from convoflow.api.models import (
+    INTEGRAL,
     STORABLE_JSON_REF,
     Body,
     JsonObject,
@@ -94,12 +95,12 @@ class WebhookFields(Body):
     headers: dict[str, Annotated[str, Field(max_length=2000)]] | None = None
     payload_version: Literal["v1", "v2"] | None = None
     buffer_enabled: bool | None = None
-    buffer_window_seconds: Annotated[int, Field(ge=1, le=60)] | None = None
-    max_buffer_size: Annotated[int, Field(ge=1, le=100)] | None = None
+    buffer_window_seconds: Annotated[int, Field(ge=1, le=60), INTEGRAL] | None = None
+    max_buffer_size: Annotated[int, Field(ge=1, le=100), INTEGRAL] | None = None
     buffer_events: (
         Annotated[list[Annotated[str, Field(max_length=64)]], Field(max_length=50)] | None
     ) = None
-    inactivity_minutes: Annotated[int, Field(ge=1, le=1440)] | None = None
+    inactivity_minutes: Annotated[int, Field(ge=1, le=1440), INTEGRAL] | None = None
 
 
 class WebhookCreateFields(WebhookFields):
