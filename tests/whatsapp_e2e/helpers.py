@@ -39,12 +39,24 @@ async def inbound_flow(
 ) -> str:
     """An active workflow started by messages to NUMBER (inbound_message trigger), or by
     the given trigger."""
-    workflow = await create_workflow(world.api, name, definition)
+    return await activate_inbound(world.api, definition, name=name, trigger=trigger, **settings)
+
+
+async def activate_inbound(
+    api: httpx.AsyncClient,
+    definition: dict[str, Any],
+    *,
+    name: str = "Inbound",
+    trigger: dict[str, Any] | None = None,
+    **settings: Any,
+) -> str:
+    """`inbound_flow` through any client holding the project's key."""
+    workflow = await create_workflow(api, name, definition)
     trigger = {"trigger": trigger or {"trigger_type": "inbound_message", "phone_number_id": NUMBER}}
-    response = await world.api.post(f"{P}/workflows/{workflow['id']}/triggers", json=trigger)
+    response = await api.post(f"{P}/workflows/{workflow['id']}/triggers", json=trigger)
     assert response.status_code == 201, response.text
     changes = {"status": "active", **settings}
-    response = await world.api.patch(f"{P}/workflows/{workflow['id']}", json={"workflow": changes})
+    response = await api.patch(f"{P}/workflows/{workflow['id']}", json={"workflow": changes})
     assert response.status_code == 200, response.text
     return str(workflow["id"])
 

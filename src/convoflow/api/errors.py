@@ -2,14 +2,16 @@
 
 Mapping: service NotFound -> 404, Invalid -> 422, Conflict -> 409, BadRequest -> 400;
 malformed JSON -> 400; a missing body -> 400; schema violations -> 422 listing every
-problem; unknown route -> 404; wrong method -> 405. Anything else is a bug: the
-middleware in api/middleware.py logs it and answers a JSON 500.
+problem; unknown route -> 404; wrong method -> 405; the database unreachable (restarting,
+down) -> 503 with Retry-After. Anything else is a bug: the middleware in
+api/middleware.py logs it and answers a JSON 500.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -17,6 +19,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from convoflow.services.common import BadRequest, Conflict, Invalid, NotFound, ServiceError
+from convoflow.store.faults import DatabaseUnavailable
+
+log = structlog.get_logger(__name__)
 
 
 class ApiError(Exception):
@@ -64,6 +69,19 @@ async def _service_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ServiceError)
     status = next((code for kind, code in _SERVICE_STATUS.items() if isinstance(exc, kind)), 422)
     return JSONResponse(error_body(exc.message, exc.details), status_code=status)
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    # An outage, not a bug: one line, no traceback.
+    log.warning("database unavailable", path=request.url.path, error=str(exc))
+    return JSONResponse(
+        error_body(
+            "The database is unavailable right now (restarting or unreachable): retry the "
+            "request in a few seconds"
+        ),
+        status_code=503,
+        headers={"Retry-After": "2"},
+    )
 
 
 def _location(loc: tuple[Any, ...]) -> str:
@@ -152,5 +170,6 @@ def _allowed_methods(request: Request) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(ServiceError, _service_error)
+    app.add_exception_handler(DatabaseUnavailable, _database_unavailable)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -16,6 +16,7 @@ a database error makes the whole batch roll back and be retried operation by ope
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -25,6 +26,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from convoflow.store.db import WROTE, Database
+from convoflow.store.faults import DatabaseUnavailable
 
 T = TypeVar("T")
 AfterCommit = Callable[[], None]
@@ -75,6 +77,21 @@ class GroupCommitter:
             while len(self._tasks) < self.lanes:
                 self._tasks.append(loop.create_task(self._loop(), name="group-committer"))
         return await pending.future
+
+    async def run_until_committed(self, op: Operation[T], *, within: float) -> T:
+        """`run`, tried again while the database is unavailable, for up to `within`
+        seconds: for a result that exists only in memory until it is recorded (a send the
+        provider accepted), where giving up means doing the work again."""
+        deadline = time.monotonic() + within
+        delay = 0.05
+        while True:
+            try:
+                return await self.run(op)
+            except DatabaseUnavailable:
+                if time.monotonic() + delay > deadline:
+                    raise
+                await asyncio.sleep(delay)
+                delay = min(1.0, delay * 2)
 
     async def close(self) -> None:
         self._closed = True
@@ -195,6 +212,11 @@ def _sqlstate(exc: BaseException) -> str | None:
 
 
 def _is_retryable(exc: BaseException) -> bool:
+    if isinstance(exc, DatabaseUnavailable):
+        # Often a pooled connection that died with a restart: the pool has been recycled
+        # and the next attempt gets a fresh one. If the server is really down, the
+        # attempts fail fast (connection refused) and the caller sees the error.
+        return True
     if isinstance(exc, DBAPIError):
         if _sqlstate(exc) in _RETRYABLE_SQLSTATES:
             return True

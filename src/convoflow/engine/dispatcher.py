@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -27,6 +27,7 @@ from convoflow.ids import new_id
 from convoflow.store import messages as message_store
 from convoflow.store import outbox as outbox_store
 from convoflow.store import whatsapp as whatsapp_store
+from convoflow.store.faults import DatabaseUnavailable
 
 if TYPE_CHECKING:
     from convoflow.engine.runtime import Runtime
@@ -81,6 +82,13 @@ class Dispatcher:
         for row in rows:
             try:
                 await self._deliver(Delivery(row, conversation))
+            except DatabaseUnavailable:
+                # The database stayed away for the whole lease: this row, and the rest of
+                # the conversation's queue, are claimed again when their leases end.
+                log.warning(
+                    "database unavailable; outbox delivery interrupted", outbox_id=row["id"]
+                )
+                return
             except Exception:
                 log.exception("outbox delivery failed", outbox_id=row["id"])
 
@@ -176,7 +184,17 @@ class Dispatcher:
                     await fail_for_send(adv, row["execution_id"], error)
                 await adv.flush()
 
-        await runtime.committer.run(record)
+        # The result exists only in memory until this commits: through a database
+        # outage, keep trying while the claim's lease lasts (after it the row may be
+        # claimed and sent again).
+        await runtime.committer.run_until_committed(record, within=_lease_left(delivery, runtime))
+
+
+def _lease_left(delivery: Delivery, runtime: Runtime) -> float:
+    until: datetime | None = delivery.outbox.get("locked_until")
+    if until is None:
+        return runtime.settings.outbox_lease_seconds
+    return max(0.0, (until - runtime.clock.now()).total_seconds())
 
 
 class _SentBatch:

@@ -23,6 +23,8 @@ from convoflow.store.db import Database
 
 CHANNEL = "convoflow_wake"
 KEY_REVOKED = "api_key_revoked:"
+LISTEN_CHECK_SECONDS = 10.0
+LISTEN_APPLICATION = "convoflow-listen"
 log = structlog.get_logger(__name__)
 
 
@@ -31,7 +33,8 @@ class Notifier:
         self.db = db
         self.jobs = asyncio.Event()
         self.outbox = asyncio.Event()
-        self._listener: Any = None
+        self._listener: Any = None  # the LISTEN connection, while it is open
+        self._keeper: asyncio.Task[None] | None = None
         # Called with the id of a revoked API key (the API's key cache subscribes).
         self.key_revoked_listeners: list[Callable[[str], None]] = []
 
@@ -74,22 +77,53 @@ class Notifier:
             self.wake_all()
 
     async def listen(self) -> None:
-        """Start LISTENing on PostgreSQL (no-op on SQLite). Failure is not fatal: polling."""
-        if self.db.is_sqlite or self._listener is not None:
+        """LISTEN on PostgreSQL (no-op on SQLite), on a connection of its own that is
+        opened again whenever it is lost (a restart, a crash), with backoff. Until then,
+        and for notifications missed meanwhile, polling covers."""
+        if self.db.is_sqlite or self._keeper is not None:
             return
-        try:
-            import asyncpg
+        self._keeper = asyncio.create_task(self._keep_listening(), name="listen")
 
-            dsn = self.db.url.replace("postgresql+asyncpg://", "postgresql://")
-            self._listener = await asyncpg.connect(dsn)
-            await self._listener.add_listener(CHANNEL, self._on_notify)
-        except Exception as exc:
-            log.warning("LISTEN unavailable; relying on polling", error=str(exc))
+    async def _keep_listening(self) -> None:
+        delay = 0.1
+        while True:
+            try:
+                await self._listen_until_lost()
+                delay = 0.1
+            except Exception as exc:
+                if delay == 0.1:
+                    log.warning("LISTEN unavailable; relying on polling", error=str(exc))
+                await asyncio.sleep(delay)
+                delay = min(5.0, delay * 2)
+
+    async def _listen_until_lost(self) -> None:
+        import asyncpg
+
+        dsn = self.db.url.replace("postgresql+asyncpg://", "postgresql://")
+        # Named, so an operator (and tests/durability/test_db_faults.py) can see it.
+        conn = await asyncpg.connect(
+            dsn, timeout=10, server_settings={"application_name": LISTEN_APPLICATION}
+        )
+        lost = asyncio.Event()
+        conn.add_termination_listener(lambda _conn: lost.set())
+        self._listener = conn
+        try:
+            await conn.add_listener(CHANNEL, self._on_notify)
+            self.wake_all()  # whatever was notified while we were not listening
+            while not lost.is_set():
+                try:
+                    await asyncio.wait_for(lost.wait(), LISTEN_CHECK_SECONDS)
+                except TimeoutError:
+                    # A connection cut without a FIN (a network failure) shows nothing
+                    # until it is used: ask it something now and then.
+                    await conn.fetchval("SELECT 1", timeout=LISTEN_CHECK_SECONDS)
+        finally:
             self._listener = None
+            conn.terminate()
+        raise ConnectionError("the LISTEN connection was closed")
 
     async def close(self) -> None:
-        if self._listener is not None:
-            try:
-                await self._listener.close()
-            finally:
-                self._listener = None
+        keeper, self._keeper = self._keeper, None
+        if keeper is not None:
+            keeper.cancel()
+            await asyncio.gather(keeper, return_exceptions=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from convoflow.engine.committer import AfterCommit
 from convoflow.engine.dispatcher import Dispatcher
 from convoflow.store import jobs as job_store
+from convoflow.store.faults import DatabaseUnavailable
 
 if TYPE_CHECKING:
     from convoflow.engine.runtime import Runtime
@@ -67,6 +69,10 @@ class Worker:
                     raise LookupError(f"no handler for job kind {job['kind']!r}")
                 await handler(self.runtime, job)
                 self.jobs_done += 1
+            except DatabaseUnavailable as exc:
+                # An outage, not a bug in the job: no traceback. Nothing of it committed.
+                log.warning("job interrupted by the database; will retry", job_id=job["id"])
+                await self._retry_later(job, str(exc))
             except Exception as exc:
                 log.exception("job failed; will retry", job_id=job["id"], kind=job["kind"])
                 await self._retry_later(job, f"{type(exc).__name__}: {exc}")
@@ -83,7 +89,12 @@ class Worker:
             )
 
         try:
-            await self.runtime.committer.run(release)
+            # Released as soon as the database is back, else the job would wait for its
+            # lease to run out.
+            lease = self.runtime.settings.job_lease_seconds
+            await self.runtime.committer.run_until_committed(release, within=lease)
+        except DatabaseUnavailable:
+            log.warning("database still unavailable; the job's lease will expire", job_id=job["id"])
         except Exception:
             log.exception("could not reschedule job; its lease will expire", job_id=job["id"])
 
@@ -115,29 +126,50 @@ class Worker:
             await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _job_loop(self, stop: asyncio.Event) -> None:
-        event = self.runtime.notifier.jobs
-        while not stop.is_set():
-            try:
-                event.clear()
-                done = await self.run_jobs_once()
-            except Exception:
-                log.exception("job loop error")
-                done = 0
-            if done == 0:
-                await self._sleep(event, stop, await self._seconds_to_next_job())
+        await self._keep_running(
+            "jobs", stop, self.runtime.notifier.jobs, self.run_jobs_once, self._seconds_to_next_job
+        )
 
     async def _dispatch_loop(self, stop: asyncio.Event) -> None:
         assert self.dispatcher is not None
-        event = self.runtime.notifier.outbox
+
+        async def poll() -> float:
+            return self.runtime.settings.worker_poll_seconds
+
+        await self._keep_running(
+            "outbox", stop, self.runtime.notifier.outbox, self.dispatcher.run_once, poll
+        )
+
+    async def _keep_running(
+        self,
+        name: str,
+        stop: asyncio.Event,
+        event: asyncio.Event,
+        once: Callable[[], Awaitable[int]],
+        idle: Callable[[], Awaitable[float]],
+    ) -> None:
+        """Run `once` until stopped; when nothing was done, sleep `idle()` seconds or until
+        woken. While the database is unavailable, wait with backoff (0.1 s doubling to 2 s)
+        and log once when it goes and once when it comes back, not every attempt."""
+        outage = 0.0
         while not stop.is_set():
             try:
                 event.clear()
-                done = await self.dispatcher.run_once()
+                done = await once()
+            except DatabaseUnavailable as exc:
+                if not outage:
+                    log.warning("database unavailable; waiting for it", loop=name, error=str(exc))
+                outage = min(2.0, outage * 2 or 0.1)
+                await self._sleep(asyncio.Event(), stop, outage)
+                continue
             except Exception:
-                log.exception("dispatch loop error")
+                log.exception("worker loop error", loop=name)
                 done = 0
+            if outage:
+                log.info("database reachable again", loop=name)
+                outage = 0.0
             if done == 0:
-                await self._sleep(event, stop, self.runtime.settings.worker_poll_seconds)
+                await self._sleep(event, stop, await idle())
 
     async def _seconds_to_next_job(self) -> float:
         poll = self.runtime.settings.worker_poll_seconds

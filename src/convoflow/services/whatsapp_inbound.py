@@ -35,6 +35,7 @@ from convoflow.services.whatsapp_events import EventSink
 from convoflow.services.whatsapp_statuses import apply_status
 from convoflow.store import messages as message_store
 from convoflow.store import whatsapp as wa_store
+from convoflow.store.faults import DatabaseUnavailable
 
 if TYPE_CHECKING:
     from convoflow.services.container import Engine
@@ -80,11 +81,21 @@ async def receive_webhook(engine: Engine, raw: bytes, signature: str | None) -> 
         )  # fmt: skip
     try:
         return await _authenticate_and_apply(engine, raw, signature)
+    except DatabaseUnavailable as exc:
+        # Nothing was stored (or, if the connection dropped during COMMIT, a redelivery
+        # finds the wamid and is a no-op): Meta retries anything but a 200.
+        log.warning("database unavailable; WhatsApp webhook refused with 503", error=str(exc))
+        return _not_stored("the database is unavailable right now")
     except SQLAlchemyError:
         log.exception("could not store a WhatsApp webhook")
-        return WebhookOutcome(
-            503, {"error": "the webhook could not be stored right now; Meta will retry it"}
-        )
+        return _not_stored("a database error (logged)")
+
+
+def _not_stored(reason: str) -> WebhookOutcome:
+    return WebhookOutcome(
+        503, {"error": f"The webhook could not be stored: {reason}. Nothing was "
+                       "acknowledged; Meta will retry the delivery."}
+    )  # fmt: skip
 
 
 async def _authenticate_and_apply(engine: Engine, raw: bytes, signature: str) -> WebhookOutcome:

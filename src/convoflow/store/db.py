@@ -14,6 +14,9 @@ anything that lives on the caller's event loop from inside them would deadlock.
 
 `read()` opens a read snapshot (aiosqlite / asyncpg); `write()` is a write transaction on
 the caller's loop, for the rare writes that do not go through the committer.
+
+On PostgreSQL all three raise `faults.DatabaseUnavailable` when the server cannot be
+reached or drops the connection (a restart, a crash), whatever shape the driver gave it.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from convoflow.store import faults
 from convoflow.store.cipher import SecretCipher, attach
 
 T = TypeVar("T")
@@ -119,11 +123,15 @@ class Database:
         attach(self.engine.sync_engine.dialect, cipher)
         if self.is_sqlite:
             self._install_sqlite_hooks(self.engine.sync_engine)
+        else:
+            # No pool_pre_ping (a round trip per checkout): a dead connection is found by
+            # its first statement, and then the whole pool is recycled (store/faults.py).
+            faults.install(self.engine.sync_engine)
 
     async def run_write(self, fn: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         """Run `fn` in a write transaction and commit (rolled back if it raises)."""
         if not self.is_sqlite:
-            async with self.engine.begin() as conn:
+            async with faults.translated(), self.engine.begin() as conn:
                 return await fn(conn)
         if self._writer is None:
             self._writer = SqliteWriter(self)
@@ -156,7 +164,7 @@ class Database:
                 async with conn.begin():
                     yield conn
         else:
-            async with self.engine.begin() as conn:
+            async with faults.translated(), self.engine.begin() as conn:
                 yield conn
 
     @asynccontextmanager
@@ -174,7 +182,7 @@ class Database:
                 async with inline.begin():
                     yield inline
             return
-        async with self.engine.connect() as conn, conn.begin():
+        async with faults.translated(), self.engine.connect() as conn, conn.begin():
             yield conn
 
     async def dispose(self) -> None:
