@@ -89,14 +89,17 @@ class Notifier:
         while True:
             try:
                 await self._listen_until_lost()
-                delay = 0.1
             except Exception as exc:
                 if delay == 0.1:
                     log.warning("LISTEN unavailable; relying on polling", error=str(exc))
                 await asyncio.sleep(delay)
                 delay = min(5.0, delay * 2)
+            else:
+                log.warning("LISTEN connection lost; opening it again")
+                delay = 0.1
 
     async def _listen_until_lost(self) -> None:
+        """Returns when the connection is lost; raises if it cannot be opened."""
         import asyncpg
 
         dsn = self.db.url.replace("postgresql+asyncpg://", "postgresql://")
@@ -120,7 +123,6 @@ class Notifier:
         finally:
             self._listener = None
             conn.terminate()
-        raise ConnectionError("the LISTEN connection was closed")
 
     async def close(self) -> None:
         keeper, self._keeper = self._keeper, None
