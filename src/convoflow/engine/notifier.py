@@ -35,6 +35,7 @@ class Notifier:
         self.outbox = asyncio.Event()
         self._listener: Any = None  # the LISTEN connection, while it is open
         self._keeper: asyncio.Task[None] | None = None
+        self._first_attempt = asyncio.Event()
         # Called with the id of a revoked API key (the API's key cache subscribes).
         self.key_revoked_listeners: list[Callable[[str], None]] = []
 
@@ -79,10 +80,12 @@ class Notifier:
     async def listen(self) -> None:
         """LISTEN on PostgreSQL (no-op on SQLite), on a connection of its own that is
         opened again whenever it is lost (a restart, a crash), with backoff. Until then,
-        and for notifications missed meanwhile, polling covers."""
+        and for notifications missed meanwhile, polling covers. Returns once the first
+        attempt is over, so a process that starts serving is already listening."""
         if self.db.is_sqlite or self._keeper is not None:
             return
         self._keeper = asyncio.create_task(self._keep_listening(), name="listen")
+        await self._first_attempt.wait()
 
     async def _keep_listening(self) -> None:
         delay = 0.1
@@ -90,6 +93,7 @@ class Notifier:
             try:
                 await self._listen_until_lost()
             except Exception as exc:
+                self._first_attempt.set()
                 if delay == 0.1:
                     log.warning("LISTEN unavailable; relying on polling", error=str(exc))
                 await asyncio.sleep(delay)
@@ -113,6 +117,7 @@ class Notifier:
         try:
             await conn.add_listener(CHANNEL, self._on_notify)
             self.wake_all()  # whatever was notified while we were not listening
+            self._first_attempt.set()
             while not lost.is_set():
                 try:
                     await asyncio.wait_for(lost.wait(), LISTEN_CHECK_SECONDS)
