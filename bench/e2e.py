@@ -251,13 +251,13 @@ def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
                 drop_pg_database(url.rsplit("/", 1)[1])
 
 
-def _stats(ports: list[int]) -> dict[str, int]:
+def _stats(ports: list[int]) -> dict[str, float]:
     import httpx
 
-    total: dict[str, int] = {}
+    total: dict[str, float] = {}
     for port in ports:
         for key, value in httpx.get(f"http://127.0.0.1:{port}/_bench/stats").json().items():
-            total[key] = total.get(key, 0) + int(value)
+            total[key] = total.get(key, 0) + float(value)
     return total
 
 
@@ -291,6 +291,9 @@ def _measure(args: argparse.Namespace, fake_port: int, stats_ports: list[int]) -
         "operations_per_message": round((after["operations"] - before["operations"]) / messages, 3),
         "sql_statements_per_message": round(
             (after["statements"] - before["statements"]) / messages, 1
+        ),
+        "server_cpu_ms_per_message": round(
+            (after.get("cpu_seconds", 0) - before.get("cpu_seconds", 0)) * 1000 / messages, 3
         ),
         "read_mode": args.read_mode,
         "statuses": args.statuses or "off",
