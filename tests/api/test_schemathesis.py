@@ -121,7 +121,7 @@ def known_exception(case: Any, response: Any, failure: Any) -> str | None:
     if details and all(str(d.get("code")) in STATE_CODES for d in details):
         return "a unique name taken, or an id that is not one of the project's objects"
     if details and all("node_id" in d for d in details):
-        return "the definition is not a valid graph"
+        return "activating (or starting) a workflow whose stored graph has problems"
     if not details and STATE_MESSAGES.search(str(body.get("error"))):
         return "the object's state (an execution's or workflow's status, its triggers)"
     return None

@@ -119,8 +119,16 @@ async def deploy_function(function_id: str, actor: CurrentActor, engine: EngineD
     "/functions/{function_id}/invoke",
     name="invoke_function",
     summary="Invoke",
-    # The body is read by hand (any JSON), so its errors are declared here.
-    responses=error_responses(400, 413, 502),
+    # The body is read by hand (any JSON), so its errors are declared here. In
+    # passthrough mode the function's own status, content type and body come back.
+    responses={
+        **error_responses(400, 413, 502),
+        200: {"content": {"*/*": {"schema": {}}}},
+        "default": {
+            "description": "passthrough mode: the function's own answer",
+            "content": {"*/*": {"schema": {}}},
+        },
+    },
 )
 async def invoke_function(
     function_id: str,
