@@ -2,10 +2,11 @@
 
 Error answers are declared here, once, from the shape of each route rather than copied
 onto every decorator: a route that takes an API key can answer 401 and 429 (and 404 for
-an object outside the caller's project), a route with a body 400/413/422, a route with
-parameters 422. Statuses only a few routes return (409, 403, 502, 503) are declared on
-those routes with `error_responses(...)`. Every error body is `#/components/schemas/Error`,
-the body api/errors.py builds.
+an object outside the caller's project), a route with a body 413/422, a route with
+parameters 422, and every route 400 (NUL in the URL) and 503 (database unreachable).
+Statuses only a few routes return (409, 403, 502) are declared on those routes with
+`error_responses(...)`. Every error body is `#/components/schemas/Error`, the body
+api/errors.py builds.
 """
 
 from __future__ import annotations
@@ -100,8 +101,9 @@ def _dependency_calls(route: Any) -> set[Callable[..., Any]]:
 def route_error_codes(route: Any) -> list[int]:
     """The error statuses a route (an APIRoute as included, prefix and all) can answer,
     from its dependencies and parameters."""
-    # 400: the middleware refuses NUL characters in any URL.
-    codes: set[int] = {400}
+    # 400: the middleware refuses NUL characters in any URL; 503: every route reads the
+    # database, and an unreachable one is answered 503 (api/errors.py).
+    codes: set[int] = {400, 503}
     calls = _dependency_calls(route)
     if current_actor in calls:
         codes |= {401, 404, 429}
