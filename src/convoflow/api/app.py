@@ -90,7 +90,11 @@ def create_app(engine: Engine, *, run_worker: bool = True, close_engine: bool = 
     )
     settings = engine.runtime.settings
     app.state.engine = engine
-    app.state.limits = RateLimits(settings.rate_limit_per_minute, settings.start_burst_per_second)
+    app.state.limits = RateLimits(
+        settings.rate_limit_per_minute,
+        settings.start_burst_per_second,
+        settings.bad_signature_per_minute,
+    )
     app.state.key_cache = KeyCache(engine.clock)
     engine.runtime.notifier.key_revoked_listeners.append(app.state.key_cache.forget_key)
     install_error_handlers(app)

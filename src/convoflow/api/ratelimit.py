@@ -7,6 +7,12 @@
   `CONVOFLOW_START_BURST_PER_SECOND`): `X-Burst-RateLimit-Limit` / `-Remaining`; 429
   with `Retry-After: 1`.
 
+- Meta webhooks whose signature does not verify, per source address per fixed one-minute
+  window (default 30, `CONVOFLOW_BAD_SIGNATURE_PER_MINUTE`): past it, such requests get
+  429 with `Retry-After: 60` instead of 401/403. Only failures count and only failures
+  are refused: the signature is checked first, so a valid webhook from the same address
+  is always accepted (api/routes/whatsapp/webhook.py).
+
 In memory means per process: with N API processes a key gets up to N times the limit.
 That is a documented simplification (docs/api.md); the counters cost no database work.
 """
@@ -67,9 +73,23 @@ class FixedWindow:
 
 
 class RateLimits:
-    def __init__(self, per_minute: int, burst_per_second: int) -> None:
+    def __init__(self, per_minute: int, burst_per_second: int, bad_signatures: int = 30) -> None:
         self.requests = FixedWindow(per_minute, 60.0)
         self.starts = FixedWindow(burst_per_second, 1.0)
+        self.bad_signatures = FixedWindow(bad_signatures, 60.0)
+
+    def check_bad_signature(self, address: str) -> None:
+        """Count one webhook that failed the signature check; ApiError(429) past the limit."""
+        allowed, _remaining = self.bad_signatures.hit(address)
+        if not allowed:
+            raise ApiError(
+                429,
+                f"Too many webhooks with a missing or wrong X-Hub-Signature-256 from {address}: "
+                f"at most {self.bad_signatures.limit} a minute are answered; expected "
+                "sha256=HMAC-SHA256(app secret of the number, raw body). Validly signed "
+                "webhooks are not limited.",
+                headers={"Retry-After": "60"},
+            )
 
     def check_request(self, key_id: str) -> dict[str, str]:
         """Count one request; the headers to send, or ApiError(429)."""

@@ -12,6 +12,7 @@ from fastapi.responses import PlainTextResponse
 from convoflow.api.auth import EngineDep
 from convoflow.api.bodies import api_router
 from convoflow.api.openapi import error_responses
+from convoflow.api.ratelimit import RateLimits
 from convoflow.api.responses import ok
 from convoflow.channels.whatsapp.signature import SIGNATURE_HEADER
 from convoflow.services.whatsapp_handshake import answer_challenge
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 
 router = api_router(tags=["WhatsApp webhook (Meta)"])
 PLAIN_TEXT = {"text/plain": {"schema": {"type": "string"}}}
+SIGNATURE_REFUSED = (401, 403)  # receive_webhook: signature missing / not matching
 
 
 @router.get(
@@ -45,7 +47,7 @@ async def verify(request: Request, engine: EngineDep) -> Response:
     "/webhooks/whatsapp",
     summary="Meta's signed webhook (messages and statuses)",
     # No dependencies or body model (read raw for the signature): declared by hand.
-    responses=error_responses(400, 401, 403, 413, 503),
+    responses=error_responses(400, 401, 403, 413, 429, 503),
 )
 async def receive(request: Request) -> Response:
     # No dependencies: this is the hottest route (one request per message and status),
@@ -55,4 +57,9 @@ async def receive(request: Request) -> Response:
     raw = await request.body()
     outcome = await receive_webhook(engine, raw, request.headers.get(SIGNATURE_HEADER))
     engine.runtime.metrics.webhook_acknowledged(outcome.status_code, started)
+    if outcome.status_code in SIGNATURE_REFUSED:
+        # Around the verification, not in it: only its outcome decides, so a valid
+        # webhook is never limited, whoever sent bad ones from the same address.
+        limits: RateLimits = request.app.state.limits
+        limits.check_bad_signature(request.client.host if request.client else "unknown")
     return ok(outcome.body, status_code=outcome.status_code)
