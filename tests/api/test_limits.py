@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,6 +16,8 @@ import pytest
 
 from convoflow.api.app import create_app
 from convoflow.config import Settings
+from convoflow.engine import graphs
+from convoflow.services import definitions
 from convoflow.services.container import Engine
 from tests.api.conftest import serve
 from tests.api.helpers import P, create_workflow, start_body, startable_workflow
@@ -203,3 +206,115 @@ async def test_a_deep_webhook_body_is_not_a_server_error(client: httpx.AsyncClie
         "/webhooks/whatsapp", content=raw, headers={"X-Hub-Signature-256": "sha256=00"}
     )
     assert signed.status_code == 403, signed.text
+
+
+def many_nodes(count: int, *, valid: bool = True) -> dict[str, Any]:
+    nodes = [node("start", "start")] if valid else []
+    nodes += [node(f"say_{i}", "send_text", message="hi") for i in range(count - len(nodes))]
+    definition = chain(*nodes)
+    if not valid:
+        definition["edges"].append({"source": "say_0", "target": "nowhere", "label": "next"})
+    return definition
+
+
+def assert_too_many_nodes(response: httpx.Response, limit: int, count: int) -> None:
+    assert response.status_code == 422, response.text[:300]
+    (detail,) = response.json()["details"]
+    assert (detail["code"], detail["field"]) == ("too_many_nodes", "definition.nodes"), detail
+    assert f"at most {limit} nodes" in detail["message"] and f"has {count}" in detail["message"]
+
+
+async def test_a_definition_holds_at_most_2000_nodes(client: httpx.AsyncClient) -> None:
+    """On every route that stores a definition, drafts included; 2,000 are accepted."""
+    at_limit = await client.post(
+        f"{P}/workflows", json={"workflow": {"name": "a", "definition": many_nodes(2000)}}
+    )
+    assert at_limit.status_code == 201, at_limit.text[:300]
+    workflow_id = at_limit.json()["data"]["id"]
+    over = many_nodes(2001)
+    for method, path, body in (
+        ("POST", f"{P}/workflows", {"workflow": {"name": "b", "definition": over}}),
+        ("PATCH", f"{P}/workflows/{workflow_id}", {"workflow": {"definition": over}}),
+        (
+            "PATCH",
+            f"{P}/workflows/{workflow_id}",
+            {"workflow": {"definition": {"nodes": over["nodes"]}}},
+        ),
+        ("POST", f"{V1}/flows", {"flow": {"name": "c", "definition": over}}),
+        ("PATCH", f"{V1}/flows/{workflow_id}", {"flow": {"definition": over}}),
+    ):
+        assert_too_many_nodes(await client.request(method, path, json=body), 2000, 2001)
+    # A graph with problems too: the count is a size limit, reported before them.
+    broken = {"workflow": {"name": "d", "definition": many_nodes(2001, valid=False)}}
+    assert_too_many_nodes(await client.post(f"{P}/workflows", json=broken), 2000, 2001)
+
+
+class TestNodeLimitSetting:
+    @pytest.fixture
+    def settings(self) -> Settings:
+        return Settings(
+            rate_limit_per_minute=1_000_000, start_burst_per_second=1_000_000, max_nodes=5
+        )
+
+    async def test_the_node_limit_is_a_setting(self, client: httpx.AsyncClient) -> None:
+        body = {"workflow": {"name": "a", "definition": many_nodes(6)}}
+        assert_too_many_nodes(await client.post(f"{P}/workflows", json=body), 5, 6)
+
+
+class Held:
+    """Wraps a pure function: records the thread each call runs on, and holds the calls
+    until released, so a test can act while one is provably in progress."""
+
+    def __init__(self, function: Any) -> None:
+        self.function = function
+        self.threads: list[threading.Thread] = []
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self.threads.append(threading.current_thread())
+        if threading.current_thread() is threading.main_thread():
+            # On the event loop: holding would block the test itself; fail instead.
+            raise AssertionError("ran on the event loop thread")
+        self.entered.set()
+        self.release.wait(30)
+        return self.function(*args, **kwargs)
+
+
+async def test_healthz_answers_while_a_definition_is_being_validated(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    held = Held(definitions.validate_definition)
+    monkeypatch.setattr(definitions, "validate_definition", held)
+    for method, path, body in (
+        ("POST", f"{P}/workflows", {"workflow": {"name": "a", "definition": many_nodes(50)}}),
+        ("POST", f"{V1}/flows", {"flow": {"name": "b", "definition": many_nodes(50)}}),
+    ):
+        held.entered.clear()
+        held.release.clear()
+        saving = asyncio.create_task(client.request(method, path, json=body))
+        assert await asyncio.to_thread(held.entered.wait, 30)
+        health = await client.get("/healthz")  # the validation is still held
+        assert health.status_code == 200 and not saving.done()
+        held.release.set()
+        saved = await saving
+        assert saved.status_code == 201, saved.text[:300]
+    workflow_id = saved.json()["data"]["id"]
+    patched = await client.patch(
+        f"{V1}/flows/{workflow_id}", json={"flow": {"definition": many_nodes(60)}}
+    )
+    assert patched.status_code == 200, patched.text[:300]
+    assert held.threads and all(t is not threading.main_thread() for t in held.threads)
+
+
+async def test_definitions_compile_off_the_event_loop(
+    client: httpx.AsyncClient, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    held = Held(graphs.compile_definition)
+    held.release.set()
+    monkeypatch.setattr(graphs, "compile_definition", held)
+    workflow = await startable_workflow(client)
+    response = await client.post(f"{P}/workflows/{workflow['id']}/executions", json=start_body())
+    assert response.status_code == 202, response.text
+    await engine.worker.drain()
+    assert held.threads and all(t is not threading.main_thread() for t in held.threads)

@@ -3,10 +3,14 @@
 A draft may hold a graph that does not compile (docs/api.md): for such a version the
 cache keeps its validation report instead, so it is neither run nor compiled again on
 every read that shows its problems.
+
+Compiling runs in a worker thread: a large definition takes most of a second, and the
+event loop must keep serving meanwhile.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from collections.abc import Collection
 from typing import Any
@@ -42,7 +46,7 @@ class GraphCache:
             definition = await workflow_store.get_version_definition(conn, version_id)
             if definition is None:
                 raise UnknownVersion(f"workflow version {version_id} does not exist")
-            entry = self._add(version_id, definition)
+            entry = await self._add(version_id, definition)
         if isinstance(entry, ValidationReport):
             raise InvalidDefinition(entry)
         return entry
@@ -56,7 +60,7 @@ class GraphCache:
         for version_id, definition in (
             await workflow_store.get_version_definitions(conn, missing)
         ).items():
-            entries[version_id] = self._add(version_id, definition)
+            entries[version_id] = await self._add(version_id, definition)
         return {version_id: report_of(entry) for version_id, entry in entries.items()}
 
     def _cached(self, version_id: str) -> Entry | None:
@@ -65,10 +69,10 @@ class GraphCache:
             self._entries.move_to_end(version_id)
         return entry
 
-    def _add(self, version_id: str, definition: Any) -> Entry:
+    async def _add(self, version_id: str, definition: Any) -> Entry:
         entry: Entry
         try:
-            entry = compile_definition(definition)
+            entry = await asyncio.to_thread(compile_definition, definition)
         except InvalidDefinition as exc:
             entry = exc.report
         self._entries[version_id] = entry

@@ -3,6 +3,7 @@ replace semantics, activation, archiving) and variable discovery."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -127,9 +128,7 @@ async def create(
 ) -> sa.RowMapping:
     stored = None
     if definition is not None:  # a new workflow is a draft: graph-level problems are kept
-        merged = definitions.merge(None, definition)
-        definitions.check_storable(merged)
-        stored = definitions.normalize(merged)
+        stored = await definitions.prepare(None, definition, engine.runtime.settings.max_nodes)
 
     async def run(adv: Advance) -> sa.RowMapping:
         conn = adv.conn
@@ -156,6 +155,8 @@ async def create(
 async def update(
     engine: Engine, actor: Actor, workflow_id: str, changes: WorkflowChanges
 ) -> sa.RowMapping:
+    early = await _prepare_early(engine, actor, workflow_id, changes.definition)
+
     async def run(adv: Advance) -> sa.RowMapping:
         conn = adv.conn
         stmt = sa.select(workflows).where(workflows.c.id == workflow_id)
@@ -178,7 +179,7 @@ async def update(
         current = await queries.current_definition(conn, row) if touches else None
         definition = current
         if changes.definition is not UNSET:
-            definition = _new_definition(current, changes.definition)
+            definition = await _new_definition(adv, row, current, changes.definition, early)
         if status == "active" and touches:
             await check_activation(adv, row, definition)
         if definition != current:
@@ -215,14 +216,47 @@ async def _metadata_values(
     return values
 
 
-def _new_definition(current: Any, update: Any) -> Any:
+@dataclass(frozen=True)
+class _Prepared:
+    """A PATCH's definition, prepared before its transaction against this version."""
+
+    base_version_id: str | None
+    stored: dict[str, Any]
+
+
+def _replaces_definition(update: Any) -> bool:
+    return isinstance(update, dict) and ("nodes" in update or "edges" in update)
+
+
+async def _prepare_early(
+    engine: Engine, actor: Actor, workflow_id: str, update: Any
+) -> _Prepared | None:
+    """Prepare the new definition outside the write transaction (definitions.prepare
+    takes up to a second for a large one; the transaction would hold every other write
+    meanwhile). None when there is nothing to prepare or no such workflow (the
+    transaction answers 404)."""
+    if not _replaces_definition(update):
+        return None
+    async with engine.db.read() as conn:
+        row = await workflow_store.get_workflow(conn, workflow_id, project_id=actor.project_id)
+        if row is None:
+            return None
+        current = await queries.current_definition(conn, row)
+    stored = await definitions.prepare(current, update, engine.runtime.settings.max_nodes)
+    return _Prepared(row["current_version_id"], stored)
+
+
+async def _new_definition(
+    adv: Advance, row: sa.RowMapping, current: Any, update: Any, early: _Prepared | None
+) -> Any:
     """The stored form after a PATCH's `definition` (`current` when it sends no nodes or
-    edges). Malformed shapes are refused here; graph-level problems are not (drafts)."""
-    if not isinstance(update, dict) or not ("nodes" in update or "edges" in update):
+    edges). Malformed shapes are refused; graph-level problems are not (drafts)."""
+    if not _replaces_definition(update):
         return current
-    merged = definitions.merge(current, update)
-    definitions.check_storable(merged)
-    return definitions.normalize(merged)
+    if early is not None and early.base_version_id == row["current_version_id"]:
+        return early.stored
+    # Another PATCH changed the definition since it was prepared: merge with that one.
+    return await definitions.prepare(current, update, adv.runtime.settings.max_nodes)
 
 
 async def check_activation(adv: Advance, row: sa.RowMapping, definition: Any) -> None:
@@ -240,7 +274,8 @@ async def check_activation(adv: Advance, row: sa.RowMapping, definition: Any) ->
                 )
             ]
         )
-    report = validate_definition(definition)
+    # Off the event loop: most of a second for a large definition (definitions.prepare).
+    report = await asyncio.to_thread(validate_definition, definition)
     what = "an active workflow's definition must be valid"
     if row["status"] != "active":
         what = f"workflow {row['id']} cannot be activated"
