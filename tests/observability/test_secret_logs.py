@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -301,6 +302,10 @@ def _assert_no_secret(output: bytes, *keys: str) -> None:
         "forged signature": BAD_SIGNATURE.removeprefix("sha256="),
         "the user's text": USER_TEXT,
     }
+    # The key that encrypts secrets at rest (tests/conftest.py sets one; the server
+    # inherits it).
+    for index, key in enumerate(filter(None, os.environ["CONVOFLOW_SECRET_KEY"].split(","))):
+        secrets[f"encryption key {index}"] = key.strip()
     counts = {name: output.count(value.encode()) for name, value in secrets.items()}
     leaked = {name: n for name, n in counts.items() if n}
     first = min((output.find(secrets[name].encode()) for name in leaked), default=0)
