@@ -134,6 +134,8 @@ async def test_a_delivery_the_ssrf_guard_refuses_fails_at_once(
     (delivery,) = (await world.get("/webhook_deliveries", errors_only="true"))["data"]
     assert delivery["status"] == "failed" and delivery["attempt_count"] == 1
     assert delivery["last_error"].startswith("refused by the SSRF guard: url host '127.0.0.1'")
+    sample = world.engine.runtime.metrics.registry.get_sample_value
+    assert sample("convoflow_project_webhook_delivery_failures_total", {"final": "true"}) == 1
     for wait in (10, 40, 90, 600):
         await world.settle(wait)
     assert receiver.hits == []

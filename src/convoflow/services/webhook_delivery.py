@@ -142,7 +142,7 @@ async def handle_delivery_job(runtime: Runtime, job: RowMapping) -> None:
 
     await runtime.op(record)
     if error is not None:
-        runtime.metrics.webhook_delivery_failed(final=attempt > len(RETRY_DELAYS))
+        runtime.metrics.webhook_delivery_failed(final=last)
     log.info(
         "webhook delivery attempt",
         delivery_id=delivery_id,
