@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import socket
@@ -25,6 +26,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -141,6 +143,20 @@ def start_server(url: str, port: int) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "convoflow", "serve", "--port", str(port)]
     command += ["--database-url", url, "--log-level", "warning"]
     return subprocess.Popen(command, env=env, cwd=ROOT)
+
+
+@contextlib.contextmanager
+def serving(url: str) -> Iterator[str]:
+    """`convoflow serve` on `url` in its own process, healthy; yields its base URL."""
+    port = free_port()
+    server = start_server(url, port)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        asyncio.run(wait_healthy(base, server))
+        yield base
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 async def wait_healthy(base: str, server: subprocess.Popen[bytes]) -> None:
@@ -290,19 +306,12 @@ def main() -> None:
         try:
             upgrade(url)
             key, workflow_id, big_workflow = asyncio.run(prepare(url, args.list_rows))
-            port = free_port()
-            server = start_server(url, port)
-            base = f"http://127.0.0.1:{port}"
-            try:
-                asyncio.run(wait_healthy(base, server))
+            with serving(url) as base:
                 report = asyncio.run(load(base, key, workflow_id, args.requests, args.concurrency))
                 if args.list_rows:
                     report += asyncio.run(
                         list_pages(base, key, big_workflow, args.pages, args.list_rows)
                     )
-            finally:
-                server.terminate()
-                server.wait(timeout=30)
         finally:
             cleanup()
     print(

@@ -28,7 +28,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from api import create_database, free_port, prepare, start_server, summary, wait_healthy  # noqa: E402
+from api import create_database, prepare, serving, summary  # noqa: E402
 from convoflow.store.migrate import upgrade  # noqa: E402
 
 P = "/platform/v1"
@@ -116,15 +116,8 @@ def main() -> None:
         try:
             upgrade(url)
             key, _workflow, _big = asyncio.run(prepare(url, 0))
-            port = free_port()
-            server = start_server(url, port)
-            base = f"http://127.0.0.1:{port}"
-            try:
-                asyncio.run(wait_healthy(base, server))
+            with serving(url) as base:
                 report = asyncio.run(run(base, key, args.seconds, args.posters))
-            finally:
-                server.terminate()
-                server.wait(timeout=30)
         finally:
             cleanup()
     print(
