@@ -13,21 +13,14 @@ from typing import Any
 
 from convoflow.clock import utc_iso
 from convoflow.graph.compiled import CompiledGraph
+from convoflow.graph.nodes import REGISTRY
 from convoflow.graph.problems import ValidationReport
 from convoflow.services.execution_api import ExecutionInfo
 
 # Stable ids for (definition version, node): Kapso's step ids are database uuids.
 _STEP_NAMESPACE = uuid.UUID("5b0c7f8e-8a4a-4c1e-9d7a-3f1e2a6b9c10")
 
-# Kapso's Ruby step classes, as clients see them in `stepable_type`.
-STEPABLE_TYPES = {
-    "start": "FlowStartStep",
-    "wait_for_response": "FlowWaitStep",
-    "decide": "FlowDecideStep",
-    "agent": "FlowAgentStep",
-    "call": "FlowCallStep",
-    "function": "FlowFunctionStep",
-}
+STEPABLE_TYPES = {node.name: node.stepable_type for node in REGISTRY}
 
 
 @functools.lru_cache(maxsize=65536)

@@ -15,26 +15,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from convoflow.graph.models import Definition
+from convoflow.graph.nodes import REGISTRY
 from convoflow.graph.problems import Problem, ValidationReport
 from convoflow.graph.validation import validate_definition
 from convoflow.ids import new_id
 from convoflow.services.common import FieldProblem, Invalid, invalid
 
-DISPLAY_NAMES = {
-    "start": "Start",
-    "send_text": "Send Text Message",
-    "send_template": "Send Template",
-    "send_interactive": "Send Interactive Message",
-    "wait_for_response": "Wait for response",
-    "decide": "Decide",
-    "function": "Function",
-    "webhook": "Webhook",
-    "agent": "Agent",
-    "call": "Call Workflow",
-    "handoff": "Handoff",
-    "set_variable": "Set Variable",
-    "emit_event": "Emit Event",
-}
+DISPLAY_NAMES = {node.name: node.display_name for node in REGISTRY}
 
 EMPTY_DEFINITION: dict[str, Any] = {"nodes": [], "edges": []}
 

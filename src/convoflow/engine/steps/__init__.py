@@ -1,53 +1,41 @@
-"""One module per node type. Each exports NODE_TYPE, `enter(run)` and, if the node can
-park, `on_signal(run, signal)` — see engine/step.py."""
+"""One module per node type: `<name>.py` for each type declared in `graph/nodes/`. Each
+exports `enter(run)` and, if the node can park, `on_signal(run, signal)` — see
+engine/step.py.
+
+`HANDLERS` is derived from the graph's registry, so a node type without its step module
+stops the process at import (not when a flow first reaches such a node).
+"""
 
 from __future__ import annotations
 
-from types import ModuleType
+import importlib
 from typing import TYPE_CHECKING
 
 from convoflow.engine.step import ModuleHandler, StepHandler
-from convoflow.engine.steps import (
-    agent,
-    call,
-    decide,
-    emit_event,
-    function,
-    handoff,
-    send_interactive,
-    send_template,
-    send_text,
-    set_variable,
-    start,
-    wait_for_response,
-    webhook,
-)
+from convoflow.graph.nodes import REGISTRY
 
 if TYPE_CHECKING:
     from convoflow.graph.compiled import CompiledNode
 
-_MODULES: tuple[ModuleType, ...] = (
-    start,
-    send_text,
-    send_template,
-    send_interactive,
-    wait_for_response,
-    decide,
-    function,
-    webhook,
-    agent,
-    call,
-    handoff,
-    set_variable,
-    emit_event,
-)
 
-HANDLERS: dict[str, StepHandler] = {
-    module.NODE_TYPE: ModuleHandler(
-        module.enter, getattr(module, "on_signal", None), module.NODE_TYPE
-    )
-    for module in _MODULES
-}
+class MissingStep(ImportError):
+    """A node type declared in graph/nodes/ has no step module here."""
+
+
+def _handler(node_type: str) -> StepHandler:
+    try:
+        module = importlib.import_module(f"{__name__}.{node_type}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"{__name__}.{node_type}":
+            raise
+        raise MissingStep(
+            f"node type {node_type!r} is declared in graph/nodes/{node_type}.py "
+            f"but has no step module engine/steps/{node_type}.py"
+        ) from exc
+    return ModuleHandler(module.enter, getattr(module, "on_signal", None), node_type)
+
+
+HANDLERS: dict[str, StepHandler] = {node.name: _handler(node.name) for node in REGISTRY}
 
 
 class UnknownNodeType(Exception):

@@ -5,8 +5,6 @@ from __future__ import annotations
 from convoflow.engine.signals import Fail, Outcome
 from convoflow.engine.step import StepRun
 
-NODE_TYPE = "agent"
-
 
 async def enter(run: StepRun) -> Outcome:
     return Fail(

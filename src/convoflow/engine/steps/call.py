@@ -9,8 +9,6 @@ from __future__ import annotations
 from convoflow.engine.signals import CallChild, ChildFinished, Fail, Next, Outcome, Signal
 from convoflow.engine.step import StepRun
 
-NODE_TYPE = "call"
-
 
 async def enter(run: StepRun) -> Outcome:
     workflow_id = run.config.workflow_id

@@ -16,8 +16,6 @@ from convoflow.engine.step import StepRun
 from convoflow.engine.steps.function import function_request
 from convoflow.graph.expressions import evaluate_condition
 
-NODE_TYPE = "decide"
-
 
 async def enter(run: StepRun) -> Outcome:
     config = run.config

@@ -12,8 +12,6 @@ from convoflow.engine.step import StepRun
 from convoflow.ids import new_id
 from convoflow.store.schema import project_events
 
-NODE_TYPE = "emit_event"
-
 
 async def enter(run: StepRun) -> Outcome:
     config = run.config

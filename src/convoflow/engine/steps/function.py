@@ -16,7 +16,6 @@ from convoflow.engine.signals import ActionDone, AwaitAction, Fail, Next, Outcom
 from convoflow.engine.step import StepRun
 from convoflow.store.schema import functions
 
-NODE_TYPE = "function"
 FUNCTION_TIMEOUT_SECONDS = 30
 
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 from convoflow.engine.signals import Handoff, Outcome
 from convoflow.engine.step import StepRun
 
-NODE_TYPE = "handoff"
-
 
 async def enter(run: StepRun) -> Outcome:
     config = run.config

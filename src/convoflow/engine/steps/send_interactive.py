@@ -12,8 +12,6 @@ from convoflow.engine.signals import Next, Outcome
 from convoflow.engine.step import StepRun
 from convoflow.engine.steps._messages import addressing
 
-NODE_TYPE = "send_interactive"
-
 _NOT_CONTENT = {
     "phone_number_id",
     "whatsapp_config_id",

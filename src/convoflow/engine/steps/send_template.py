@@ -8,8 +8,6 @@ from convoflow.engine.signals import Next, Outcome
 from convoflow.engine.step import StepRun
 from convoflow.engine.steps._messages import addressing
 
-NODE_TYPE = "send_template"
-
 
 async def enter(run: StepRun) -> Outcome:
     config = run.config

@@ -9,8 +9,6 @@ from convoflow.engine.signals import Fail, Next, Outcome, Park, Signal, TimerFir
 from convoflow.engine.step import StepRun
 from convoflow.engine.steps._messages import addressing, ai_field_unavailable, is_ai_field
 
-NODE_TYPE = "send_text"
-
 
 async def enter(run: StepRun) -> Outcome:
     delay = run.config.delay_seconds or 0

@@ -8,8 +8,6 @@ from typing import Any
 from convoflow.engine.signals import Fail, Next, Outcome
 from convoflow.engine.step import StepRun
 
-NODE_TYPE = "set_variable"
-
 _TRUE = {"true", "1", "yes", "y", "on"}
 _FALSE = {"false", "0", "no", "n", "off", ""}
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 from convoflow.engine.signals import Next, Outcome
 from convoflow.engine.step import StepRun
 
-NODE_TYPE = "start"
-
 
 async def enter(run: StepRun) -> Outcome:
     return Next()

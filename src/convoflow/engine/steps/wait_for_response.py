@@ -13,8 +13,6 @@ from convoflow.engine import status as st
 from convoflow.engine.signals import Fail, Next, Outcome, Park, Signal, TimerFired, UserInput
 from convoflow.engine.step import StepRun
 
-NODE_TYPE = "wait_for_response"
-
 
 async def enter(run: StepRun) -> Outcome:
     pending = await run.advance.runtime.take_pending_input(run.advance, run.execution)

@@ -14,7 +14,6 @@ from typing import Any
 from convoflow.engine.signals import ActionDone, AwaitAction, Fail, Next, Outcome, Signal
 from convoflow.engine.step import StepRun
 
-NODE_TYPE = "webhook"
 DEFAULT_ERROR_VARIABLE = "webhook_error"
 
 

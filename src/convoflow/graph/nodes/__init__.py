@@ -1,12 +1,20 @@
-"""One module per node type; each defines the pydantic model of that node's ``config``."""
+"""One module per node type: ``<name>.py`` defines the pydantic model of that node's
+``config`` and declares the type once, as ``NODE = NodeType(...)``.
+
+``REGISTRY`` is found by importing every public module of this package in name order (no
+list to extend), so adding a node type here is adding its file. The config classes are
+re-exported below for the modules that name one; a new type need not be.
+"""
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from typing import Any
 
 from pydantic import BaseModel
 
-from convoflow.graph.nodes._base import NodeConfig, TextLimit
+from convoflow.graph.nodes._base import NodeConfig, NodeType, TextLimit
 from convoflow.graph.nodes.agent import AgentConfig
 from convoflow.graph.nodes.call import CallConfig
 from convoflow.graph.nodes.decide import DecideCondition, DecideConfig
@@ -26,21 +34,28 @@ from convoflow.graph.nodes.start import StartConfig
 from convoflow.graph.nodes.wait_for_response import BUILTIN_VARIABLES, WaitForResponseConfig
 from convoflow.graph.nodes.webhook import WebhookConfig
 
-NODE_TYPES: dict[str, type[BaseModel]] = {
-    "start": StartConfig,
-    "send_text": SendTextConfig,
-    "send_template": SendTemplateConfig,
-    "send_interactive": SendInteractiveConfig,
-    "wait_for_response": WaitForResponseConfig,
-    "decide": DecideConfig,
-    "function": FunctionConfig,
-    "webhook": WebhookConfig,
-    "agent": AgentConfig,
-    "call": CallConfig,
-    "handoff": HandoffConfig,
-    "set_variable": SetVariableConfig,
-    "emit_event": EmitEventConfig,
-}
+
+class BadNodeModule(ImportError):
+    """A module of this package does not declare its node type as expected."""
+
+
+def _declared() -> tuple[NodeType, ...]:
+    found = []
+    for info in pkgutil.iter_modules(__path__):  # sorted by name: a stable order
+        if info.name.startswith("_"):
+            continue
+        declared = getattr(importlib.import_module(f"{__name__}.{info.name}"), "NODE", None)
+        if not isinstance(declared, NodeType) or declared.name != info.name:
+            raise BadNodeModule(
+                f"graph/nodes/{info.name}.py must declare NODE = NodeType(name={info.name!r}, ...)"
+            )
+        found.append(declared)
+    return tuple(found)
+
+
+REGISTRY: tuple[NodeType, ...] = _declared()
+
+NODE_TYPES: dict[str, type[BaseModel]] = {node.name: node.config for node in REGISTRY}
 
 # Reaching one of these pauses the execution, so a loop through it cannot spin.
 # (send_text with delay_seconds > 0 also pauses; see NodeConfig.is_waiting.)
@@ -62,6 +77,7 @@ def parse_config(node_type: str, config: dict[str, Any]) -> BaseModel:
 __all__ = [
     "BUILTIN_VARIABLES",
     "NODE_TYPES",
+    "REGISTRY",
     "WAITING_NODE_TYPES",
     "AgentConfig",
     "CallConfig",
@@ -74,6 +90,7 @@ __all__ = [
     "ListRow",
     "ListSection",
     "NodeConfig",
+    "NodeType",
     "SendInteractiveConfig",
     "SendTemplateConfig",
     "SendTextConfig",

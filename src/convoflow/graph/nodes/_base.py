@@ -8,6 +8,7 @@ into ``Problem`` objects without having to know each node type's rules.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Annotated, Any, NamedTuple
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError, model_validator
@@ -160,3 +161,18 @@ class MessageFields(NodeConfig):
     provider_model_id: str | None = None
     provider_model_name: str | None = None
     ai_field_config: dict[str, Any] = {}
+
+
+@dataclass(frozen=True)
+class NodeType:
+    """Everything declared about one node type, in its module ``graph/nodes/<name>.py``.
+
+    The module's ``NODE`` is the only declaration: validation, the engine's step table
+    (``engine/steps/<name>.py``, found by the same name), the default display name and
+    Kapso's ``stepable_type`` are all derived from it.
+    """
+
+    name: str
+    config: type[NodeConfig]
+    display_name: str  # what Kapso's editor shows for a node without its own name
+    stepable_type: str  # Kapso's Ruby step class, as API clients see it

@@ -8,9 +8,15 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
-from convoflow.graph.nodes._base import Loc, NodeConfig, choice, problem, validate_with_extra
+from convoflow.graph.nodes._base import (
+    Loc,
+    NodeConfig,
+    NodeType,
+    choice,
+    problem,
+    validate_with_extra,
+)
 
-NODE_TYPE = "agent"
 REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
 DEFAULT_TOOLS = (
     "send_notification_to_user",
@@ -127,3 +133,11 @@ class AgentConfig(NodeConfig):
 
     def writes_any_variable(self) -> bool:
         return True  # save_variable tool, function tools returning vars
+
+
+NODE = NodeType(
+    name="agent",
+    config=AgentConfig,
+    display_name="Agent",
+    stepable_type="FlowAgentStep",
+)

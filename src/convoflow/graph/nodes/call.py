@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pydantic import model_validator
 
-from convoflow.graph.nodes._base import NodeConfig, problem, raise_problems
+from convoflow.graph.nodes._base import NodeConfig, NodeType, problem, raise_problems
 
-NODE_TYPE = "call"
 DEFAULT_ERROR_VARIABLE = "subworkflow_error"
 
 
@@ -30,3 +29,11 @@ class CallConfig(NodeConfig):
 
     def writes_any_variable(self) -> bool:
         return True  # the child's vars are merged back into the parent's
+
+
+NODE = NodeType(
+    name="call",
+    config=CallConfig,
+    display_name="Call Workflow",
+    stepable_type="FlowCallStep",
+)

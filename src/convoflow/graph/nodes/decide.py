@@ -17,13 +17,13 @@ from convoflow.graph.expressions import check_expression
 from convoflow.graph.nodes._base import (
     Loc,
     NodeConfig,
+    NodeType,
     choice,
     problem,
     raise_problems,
     validate_with_extra,
 )
 
-NODE_TYPE = "decide"
 DECISION_TYPES = ("ai", "function", "rules")
 
 
@@ -121,3 +121,11 @@ class DecideConfig(NodeConfig):
 
     def writes_any_variable(self) -> bool:
         return self.decision_type == "function"  # the function may return ``vars``
+
+
+NODE = NodeType(
+    name="decide",
+    config=DecideConfig,
+    display_name="Decide",
+    stepable_type="FlowDecideStep",
+)

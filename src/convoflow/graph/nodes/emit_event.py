@@ -11,9 +11,8 @@ from typing import Any
 from pydantic import field_validator
 from pydantic_core import PydanticCustomError
 
-from convoflow.graph.nodes._base import Loc, NodeConfig, problem, validate_with_extra
+from convoflow.graph.nodes._base import Loc, NodeConfig, NodeType, problem, validate_with_extra
 
-NODE_TYPE = "emit_event"
 EVENT_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)*$")
 MAX_EVENT_NAME_LENGTH = 128
 MAX_PROPERTIES = 25
@@ -108,3 +107,11 @@ class EmitEventConfig(NodeConfig):
     def _valid_properties(cls, value: Any, handler: Callable[[Any], Any]) -> Any:
         extra = _property_problems(value) if isinstance(value, dict) else []
         return validate_with_extra("properties", value, handler, extra)
+
+
+NODE = NodeType(
+    name="emit_event",
+    config=EmitEventConfig,
+    display_name="Emit Event",
+    stepable_type="FlowActionStep",
+)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from pydantic import field_validator
 
-from convoflow.graph.nodes._base import NodeConfig, require_text
-
-NODE_TYPE = "function"
+from convoflow.graph.nodes._base import NodeConfig, NodeType, require_text
 
 
 class FunctionConfig(NodeConfig):
@@ -21,3 +19,11 @@ class FunctionConfig(NodeConfig):
 
     def writes_any_variable(self) -> bool:
         return True  # the function's response ``vars`` are merged into the context
+
+
+NODE = NodeType(
+    name="function",
+    config=FunctionConfig,
+    display_name="Function",
+    stepable_type="FlowFunctionStep",
+)

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from convoflow.graph.nodes._base import NodeConfig
-
-NODE_TYPE = "handoff"
+from convoflow.graph.nodes._base import NodeConfig, NodeType
 
 
 class HandoffConfig(NodeConfig):
     reason: str | None = None
     context_data: Any = None
+
+
+NODE = NodeType(
+    name="handoff",
+    config=HandoffConfig,
+    display_name="Handoff",
+    stepable_type="FlowActionStep",
+)

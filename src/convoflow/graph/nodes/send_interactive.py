@@ -12,6 +12,7 @@ from convoflow.graph.nodes._base import (
     AiText,
     Loc,
     MessageFields,
+    NodeType,
     TextLimit,
     choice,
     problem,
@@ -20,8 +21,6 @@ from convoflow.graph.nodes._base import (
     too_long,
     validate_with_extra,
 )
-
-NODE_TYPE = "send_interactive"
 
 INTERACTIVE_TYPES = (
     "button",
@@ -228,3 +227,11 @@ class SendInteractiveConfig(MessageFields):
 
 def _count_error(code: str, count: int, limit: int) -> PydanticCustomError:
     return problem(code, "has {count} items; at most {limit} allowed", count=count, limit=limit)
+
+
+NODE = NodeType(
+    name="send_interactive",
+    config=SendInteractiveConfig,
+    display_name="Send Interactive Message",
+    stepable_type="FlowActionStep",
+)

@@ -6,9 +6,7 @@ from typing import Any
 
 from pydantic import field_validator
 
-from convoflow.graph.nodes._base import MessageFields, require_text
-
-NODE_TYPE = "send_template"
+from convoflow.graph.nodes._base import MessageFields, NodeType, require_text
 
 
 class SendTemplateConfig(MessageFields):
@@ -18,3 +16,11 @@ class SendTemplateConfig(MessageFields):
     parameters: Any = None
 
     check_template_id = field_validator("template_id")(require_text)
+
+
+NODE = NodeType(
+    name="send_template",
+    config=SendTemplateConfig,
+    display_name="Send Template",
+    stepable_type="FlowActionStep",
+)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pydantic import field_validator
 
-from convoflow.graph.nodes._base import AiText, MessageFields, problem, too_long
+from convoflow.graph.nodes._base import AiText, MessageFields, NodeType, problem, too_long
 
-NODE_TYPE = "send_text"
 MAX_MESSAGE_LENGTH = 4096  # WhatsApp text body limit
 
 
@@ -34,3 +33,11 @@ class SendTextConfig(MessageFields):
 
     def is_waiting(self) -> bool:
         return bool(self.delay_seconds)
+
+
+NODE = NodeType(
+    name="send_text",
+    config=SendTextConfig,
+    display_name="Send Text Message",
+    stepable_type="FlowActionStep",
+)

@@ -6,9 +6,7 @@ from typing import Any, Literal
 
 from pydantic import field_validator
 
-from convoflow.graph.nodes._base import NodeConfig, require_text
-
-NODE_TYPE = "set_variable"
+from convoflow.graph.nodes._base import NodeConfig, NodeType, require_text
 
 ValueType = Literal["string", "number", "boolean", "json"]
 
@@ -22,3 +20,11 @@ class SetVariableConfig(NodeConfig):
 
     def written_variables(self) -> frozenset[str]:
         return frozenset({self.variable_name.split(".")[0]})
+
+
+NODE = NodeType(
+    name="set_variable",
+    config=SetVariableConfig,
+    display_name="Set Variable",
+    stepable_type="FlowActionStep",
+)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from pydantic import field_validator, model_validator
 
-from convoflow.graph.nodes._base import NodeConfig, problem, raise_problems
+from convoflow.graph.nodes._base import NodeConfig, NodeType, problem, raise_problems
 
-NODE_TYPE = "wait_for_response"
 MIN_TIMEOUT_SECONDS = 10
 MAX_TIMEOUT_SECONDS = 604_800  # 7 days, Kapso's documented ceiling
 # Written by every wait (and by an inbound trigger), so reading them is always fine.
@@ -45,3 +44,11 @@ class WaitForResponseConfig(NodeConfig):
         if self.save_response_to:
             return BUILTIN_VARIABLES | {self.save_response_to.split(".")[0]}
         return BUILTIN_VARIABLES
+
+
+NODE = NodeType(
+    name="wait_for_response",
+    config=WaitForResponseConfig,
+    display_name="Wait for response",
+    stepable_type="FlowWaitStep",
+)

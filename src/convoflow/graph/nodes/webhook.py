@@ -7,9 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import field_validator
 
-from convoflow.graph.nodes._base import NodeConfig, choice, problem, require_text
+from convoflow.graph.nodes._base import NodeConfig, NodeType, choice, problem, require_text
 
-NODE_TYPE = "webhook"
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 MAX_REQUEST_TIMEOUT_SECONDS = 60
 MAX_ATTEMPTS = 10
@@ -80,3 +79,11 @@ class WebhookConfig(NodeConfig):
         if self.continue_on_error or self.save_error_to:
             names.add(self.error_variable)
         return frozenset(names)
+
+
+NODE = NodeType(
+    name="webhook",
+    config=WebhookConfig,
+    display_name="Webhook",
+    stepable_type="FlowActionStep",
+)
