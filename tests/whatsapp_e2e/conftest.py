@@ -114,6 +114,7 @@ async def world(
     engine: Engine, clock: FakeClock, fake: tuple[FakeGraph, str]
 ) -> AsyncIterator[World]:
     project_id, key = await new_project(engine, "wa", allow_private_network=True)
+    fake[0].register_number(NUMBER, ACCESS_TOKEN, display_phone_number="+1 555 010 0000")
     await add_number(engine, project_id)
     async with serve(create_app(engine, run_worker=False)) as url:
         fake[0].configure({"webhook_url": f"{url}/webhooks/whatsapp"})

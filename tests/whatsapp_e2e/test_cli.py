@@ -5,10 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import queue
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from typer.testing import CliRunner
+import pytest
+from typer.testing import CliRunner, Result
 
+from convoflow.channels.whatsapp.fake_graph import FakeGraph
+from convoflow.channels.whatsapp.loopback import serve_app
 from convoflow.cli import app
+from convoflow.config import get_settings
 from convoflow.services.container import build_engine
 from convoflow.store import phone_numbers as number_store
 
@@ -37,6 +45,7 @@ def test_phone_numbers_add_and_list(db_url: str) -> None:
         "phone-numbers", "add", "--project", "acme", "--phone-number-id", "100000000000001",
         "--display-phone-number", "+1 555 010 0000", "--access-token", SECRETS[0],
         "--app-secret", SECRETS[1], "--verify-token", SECRETS[2], "--database-url", db_url,
+        "--no-verify",
     ]  # fmt: skip
     added = runner.invoke(app, args)
     assert added.exit_code == 0, added.output
@@ -55,3 +64,65 @@ def test_phone_numbers_add_and_list(db_url: str) -> None:
         assert not any(secret in output for secret in SECRETS)
     unknown = runner.invoke(app, [*args[:3], "nope", *args[4:]])
     assert unknown.exit_code != 0 and "no project" in unknown.output
+
+
+@contextmanager
+def fake_graph_thread(fake: FakeGraph) -> Iterator[str]:
+    """The fake Graph API on a loopback port, in a thread with its own event loop (the
+    CLI runs its own `asyncio.run`)."""
+    urls: queue.Queue[str] = queue.Queue()
+    stop = threading.Event()
+
+    async def main() -> None:
+        async with serve_app(fake.app) as url:
+            urls.put(url)
+            await asyncio.to_thread(stop.wait)
+
+    thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
+    thread.start()
+    try:
+        yield urls.get(timeout=30)
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+
+
+def test_phone_numbers_add_proves_control_unless_no_verify(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = FakeGraph(statuses=[])
+    fake.configure({"known_numbers_only": True})
+    fake.register_number(
+        "100000000000001", SECRETS[0], display_phone_number="+1 555 010 0009",
+        verified_name="Acme Support", quality_rating="YELLOW",
+    )  # fmt: skip
+    assert (
+        runner.invoke(app, ["projects", "create", "acme", "--database-url", db_url]).exit_code == 0
+    )
+    with fake_graph_thread(fake) as url:
+        monkeypatch.setenv("CONVOFLOW_GRAPH_BASE_URL", f"{url}/v23.0")
+        get_settings.cache_clear()
+        try:
+
+            def add(number: str, token: str, *extra: str) -> Result:
+                return runner.invoke(app, [
+                    "phone-numbers", "add", "--project", "acme", "--phone-number-id", number,
+                    "--access-token", token, "--app-secret", "s", "--verify-token", "v",
+                    "--database-url", db_url, *extra,
+                ])  # fmt: skip
+
+            wrong = add("100000000000001", "EAAG-not-this-numbers-token")
+            unknown = add("100000000000002", SECRETS[0])
+            added = add("100000000000001", SECRETS[0])
+            unchecked = add("100000000000003", "anything", "--no-verify")
+        finally:
+            get_settings.cache_clear()
+    for refused in (wrong, unknown):
+        assert refused.exit_code != 0
+        assert "does not exist, cannot be loaded" in refused.output
+    assert added.exit_code == 0, added.output
+    view = json.loads(added.stdout)
+    assert (view["display_phone_number"], view["verified_name"], view["quality_rating"]) == (
+        "+1 555 010 0009", "Acme Support", "YELLOW",
+    )  # fmt: skip
+    assert unchecked.exit_code == 0, unchecked.output

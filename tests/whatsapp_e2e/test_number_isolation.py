@@ -7,7 +7,13 @@ from __future__ import annotations
 import httpx
 
 from convoflow.channels.whatsapp import webhook_bodies as bodies
-from convoflow.store.schema import conversations, messages, triggers, whatsapp_webhook_receipts
+from convoflow.store.schema import (
+    conversations,
+    messages,
+    phone_numbers,
+    triggers,
+    whatsapp_webhook_receipts,
+)
 from tests.api.helpers import create_workflow
 from tests.support import chain, node
 from tests.whatsapp_e2e.conftest import NUMBER, USER, P, World
@@ -117,3 +123,53 @@ async def test_a_webhook_mixing_two_projects_numbers_needs_both_secrets(world: W
     assert sent_texts(world, USER) == []
     (stored,) = await rows(world, messages)
     assert stored["provider_message_id"] == "wamid.THEIRS"
+
+
+def number_body(phone_number_id: str, token: str) -> dict[str, object]:
+    return {
+        "whatsapp_phone_number": {
+            "phone_number_id": phone_number_id, "access_token": token, "app_secret": "s",
+            "display_phone_number": "+1 000", "name": "Mine",
+        }
+    }  # fmt: skip
+
+
+async def test_connecting_a_number_proves_control_of_it(world: World) -> None:
+    """The Graph API must accept the token for the number; its answer fills the number's
+    details. Another project's number answers exactly like an unknown one."""
+    world.fake.configure({"known_numbers_only": True})
+    world.fake.register_number(
+        THEIR_NUMBER, "EAAG-their-token", display_phone_number="+1 555 010 0888",
+        verified_name="Hostile Inc", quality_rating="GREEN",
+    )  # fmt: skip
+    url = f"{P}/whatsapp/phone_numbers"
+    async with other_tenant(world) as them:
+        wrong = await them.api.post(url, json=number_body(THEIR_NUMBER, "EAAG-guessed"))
+        unknown = await them.api.post(url, json=number_body("100000000000999", "EAAG-their-token"))
+        # The victim's number, even with the victim's real token: as if it did not exist.
+        taken = await them.api.post(url, json=number_body(NUMBER, "EAAG-e2e-access-token"))
+        for refused, number in (
+            (wrong, THEIR_NUMBER),
+            (unknown, "100000000000999"),
+            (taken, NUMBER),
+        ):
+            assert refused.status_code == 422, refused.text
+            (problem,) = refused.json()["details"]
+            assert problem["field"] == "whatsapp_phone_number.phone_number_id"
+            assert f"Object with ID '{number}' does not exist" in problem["message"]
+            assert problem["meta_error"] == {"code": 100, "subcode": 33}
+        assert taken.text.replace(NUMBER, "X") == unknown.text.replace("100000000000999", "X")
+        created = await them.api.post(url, json=number_body(THEIR_NUMBER, "EAAG-their-token"))
+        assert created.status_code == 201, created.text
+        view = created.json()["data"]
+        assert (view["display_phone_number"], view["verified_name"], view["quality_rating"]) == (
+            "+1 555 010 0888", "Hostile Inc", "GREEN",
+        )  # fmt: skip
+        rotated = await them.api.patch(
+            f"{url}/{THEIR_NUMBER}", json={"whatsapp_phone_number": {"access_token": "EAAG-bad"}}
+        )
+        assert rotated.status_code == 422 and "does not exist" in rotated.text
+        (mine,) = await rows(world, phone_numbers, phone_number_id=NUMBER)
+        assert mine["project_id"] == world.project_id
+        (theirs,) = await rows(world, phone_numbers, phone_number_id=THEIR_NUMBER)
+        assert theirs["updated_at"] == theirs["created_at"]  # the refused PATCH changed nothing

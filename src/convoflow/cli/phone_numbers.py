@@ -44,9 +44,16 @@ def add(
     ),
     business_account_id: str | None = typer.Option(None, help="WhatsApp Business Account id"),
     name: str | None = typer.Option(None, help="a label for the number"),
+    verify: bool = typer.Option(
+        True,
+        "--verify/--no-verify",
+        help="check with the Graph API that the token controls the number (the API always "
+        "does); --no-verify connects it unchecked",
+    ),
     database: str | None = DatabaseOption,
 ) -> None:
-    """Connect a number; prints it as JSON (without its secrets)."""
+    """Connect a number after the Graph API confirms the token may use it; prints it as
+    JSON (without its secrets)."""
     from convoflow.services import phone_numbers, whatsapp_views
     from convoflow.services.common import ServiceError
 
@@ -63,7 +70,7 @@ def add(
     async def work(engine: Engine) -> dict[str, Any]:
         actor = await _actor(engine, project)
         try:
-            row = await phone_numbers.add_number(engine, actor, spec, prefix="--")
+            row = await phone_numbers.add_number(engine, actor, spec, prefix="--", verify=verify)
         except ServiceError as exc:
             raise typer.BadParameter(exc.message) from None
         return whatsapp_views.phone_number(row)

@@ -11,9 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import RowMapping
 
+from convoflow.channels.whatsapp.errors import GraphError
+from convoflow.channels.whatsapp.webhook_bodies import unknown_object_message
 from convoflow.engine.advance import Advance
 from convoflow.ids import new_id
-from convoflow.services.common import Actor, Conflict, FieldProblem, invalid, not_found
+from convoflow.services.common import Actor, Conflict, FieldProblem, Invalid, invalid, not_found
 from convoflow.store import phone_numbers as number_store
 
 if TYPE_CHECKING:
@@ -21,6 +23,8 @@ if TYPE_CHECKING:
     from convoflow.services.whatsapp_setup import WhatsAppServices
 
 _ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+# What the Graph API's answer fills in (it wins over what the request said).
+GRAPH_FIELDS = ("display_phone_number", "verified_name", "quality_rating")
 
 
 @dataclass(frozen=True)
@@ -83,30 +87,77 @@ def _problems(spec: NumberSpec, prefix: str) -> list[FieldProblem]:
     return problems
 
 
+def _unverified(prefix: str, phone_number_id: str, error: GraphError) -> Invalid:
+    meta = {"code": error.code, "subcode": error.subcode}
+    return invalid(
+        [
+            FieldProblem(
+                f"{prefix}.phone_number_id",
+                f"could not be verified with this access token: the Graph API answered "
+                f'"{error.message}". Expected Meta\'s phone number id and an access token '
+                "that may use it (whatsapp_business_messaging)",
+                "phone_number_not_verified",
+                {"meta_error": meta},
+            )
+        ]
+    )
+
+
+async def _graph_facts(
+    engine: Engine, phone_number_id: str, access_token: str, prefix: str
+) -> dict[str, Any]:
+    """Proof that the token controls the number (a Graph read of it), and what Meta
+    says about it. Made before any transaction: it is a network call."""
+    try:
+        info = await whatsapp(engine).client.phone_number_info(phone_number_id, access_token)
+    except GraphError as exc:
+        raise _unverified(prefix, phone_number_id, exc) from None
+    facts = {key: info.get(key) for key in GRAPH_FIELDS}
+    return {key: str(value) for key, value in facts.items() if isinstance(value, str) and value}
+
+
+def _taken(prefix: str, phone_number_id: str) -> Invalid:
+    """What a number connected to another project answers: exactly what Meta's answer
+    for an unknown number gives, so the API is no oracle of other projects' numbers."""
+    error = GraphError(unknown_object_message(phone_number_id), code=100, subcode=33)
+    return _unverified(prefix, phone_number_id, error)
+
+
 async def add_number(
-    engine: Engine, actor: Actor, spec: NumberSpec, prefix: str = "whatsapp_phone_number"
+    engine: Engine,
+    actor: Actor,
+    spec: NumberSpec,
+    prefix: str = "whatsapp_phone_number",
+    *,
+    verify: bool = True,
 ) -> RowMapping:
+    """`verify=False` only for the CLI's `--no-verify` (an operator with a shell)."""
     problems = _problems(spec, prefix)
     if problems:
         raise invalid(problems)
+    number_id = spec.phone_number_id
+    facts = await _graph_facts(engine, number_id, spec.access_token, prefix) if verify else {}
 
     async def create(adv: Advance) -> RowMapping:
-        existing = await number_store.get_public(adv.conn, spec.phone_number_id)
+        existing = await number_store.get_public(adv.conn, number_id)
+        if existing is not None and existing["project_id"] != actor.project_id and verify:
+            raise _taken(prefix, number_id)
         if existing is not None:
             where = "this project" if existing["project_id"] == actor.project_id else "a project"
             raise Conflict(
-                f"phone number {spec.phone_number_id} is already configured in {where}; "
+                f"phone number {number_id} is already configured in {where}; "
                 "update it with PATCH /whatsapp/phone_numbers/{phone_number_id}"
             )
         row = {f.name: getattr(spec, f.name) for f in fields(spec)}
+        row.update(facts)
         row.update(id=new_id(), project_id=actor.project_id, created_at=adv.now, updated_at=adv.now)
         await number_store.insert_phone_number(adv.conn, row)
-        created = await number_store.get_public(adv.conn, spec.phone_number_id)
+        created = await number_store.get_public(adv.conn, number_id)
         assert created is not None
         return created
 
     created = await engine.runtime.op(create)
-    whatsapp(engine).directory.forget_number(spec.phone_number_id)
+    whatsapp(engine).directory.forget_number(number_id)
     return created
 
 
@@ -117,6 +168,10 @@ async def update_number(
     values = {key: value for key, value in values.items() if value is not None}
     if "access_token" in values and not str(values["access_token"]).strip():
         raise invalid([FieldProblem("whatsapp_phone_number.access_token", "must not be empty")])
+    if "access_token" in values:  # a new token must prove control of the number too
+        await get_number(engine, actor, phone_number_id)
+        token = str(values["access_token"])
+        values.update(await _graph_facts(engine, phone_number_id, token, "whatsapp_phone_number"))
 
     async def update(adv: Advance) -> RowMapping:
         found = await number_store.get_public(adv.conn, phone_number_id, actor.project_id)

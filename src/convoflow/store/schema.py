@@ -391,6 +391,9 @@ phone_numbers = sa.Table(
     sa.Column("app_secret", EncryptedText, nullable=True),
     sa.Column("verify_token", EncryptedText, nullable=True),
     sa.Column("inbound_processing_enabled", sa.Boolean, nullable=False, default=True),
+    # What the Graph API said about the number when it was connected.
+    sa.Column("verified_name", sa.String(200), nullable=True),
+    sa.Column("quality_rating", sa.String(32), nullable=True),
     _ts("webhook_verified_at", nullable=True),
     _ts("created_at"),
     _ts("updated_at"),

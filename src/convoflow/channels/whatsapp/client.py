@@ -1,4 +1,5 @@
-"""A thin Cloud API client: send a message, mark one read. Nothing else on purpose.
+"""A thin Cloud API client: send a message, mark one read, read a number (the check
+that a token controls it when the number is connected). Nothing else on purpose.
 
 Access tokens travel only in the Authorization header of the request; they are never
 logged, never put in an exception, never stored on the client.
@@ -23,6 +24,7 @@ DEFAULT_BASE_URL = "https://graph.facebook.com/v23.0"
 DEFAULT_RATE_PER_SECOND = 80.0  # Meta's default throughput per number
 DEFAULT_CONVERSATION_INTERVAL = 0.05
 IN_FLIGHT = 32  # concurrent Graph requests per client (process)
+NUMBER_FIELDS = "display_phone_number,verified_name,quality_rating"
 
 
 class GraphClient:
@@ -100,12 +102,35 @@ class GraphClient:
         await self.number_limiter.acquire(phone_number_id)
         await self._post(phone_number_id, access_token, body)
 
+    async def phone_number_info(self, phone_number_id: str, access_token: str) -> dict[str, Any]:
+        """`GET /{phone_number_id}?fields=display_phone_number,verified_name,quality_rating`:
+        succeeds only when the token may use the number (connecting a number proves
+        control of it). Raises GraphError."""
+        payload = await self._request(
+            "GET", phone_number_id, access_token, params={"fields": NUMBER_FIELDS}
+        )
+        return obj(payload)
+
     async def _post(self, phone_number_id: str, access_token: str, body: dict[str, Any]) -> Any:
-        url = f"{self.base_url}/{phone_number_id}/messages"
+        return await self._request("POST", f"{phone_number_id}/messages", access_token, json=body)
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        access_token: str,
+        *,
+        json: dict[str, Any] | None = None,
+        params: dict[str, str] | None = None,
+    ) -> Any:
+        phone_number_id = path.split("/", 1)[0]
+        url = f"{self.base_url}/{path}"
         headers = {"Authorization": f"Bearer {access_token}"}
         try:
             async with self._in_flight:
-                response = await self._http.post(url, json=body, headers=headers)
+                response = await self._http.request(
+                    method, url, json=json, params=params, headers=headers
+                )
         except httpx.HTTPError as exc:
             # No status: classified as retryable. The message text is httpx's (no token).
             raise GraphError(f"could not reach the Graph API: {type(exc).__name__}") from exc

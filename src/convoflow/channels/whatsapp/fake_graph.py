@@ -8,6 +8,11 @@
   `failed` status webhook, as Meta does for e.g. 131047.
 - After each accepted send it POSTs signed status webhooks (sent -> delivered -> read by
   default, `POST /_fake/config` to change or disable) carrying biz_opaque_callback_data.
+- `GET /{version}/{phone_number_id}?fields=...` answers what Meta says about a number
+  (display_phone_number, verified_name, quality_rating): any number with any token by
+  default; with `known_numbers_only`, only numbers registered (`POST /_fake/numbers
+  {phone_number_id, access_token, ...}`) and with their own token, else Meta's
+  unknown-object error.
 - Simulated users: `POST /_fake/inbound {from, text | button_reply | ...}` POSTs a signed
   inbound message webhook to the webhook URL and answers with the wamid it used.
 State lives in memory. Use `FakeGraph().app` in-process or `convoflow fake-meta`.
@@ -61,6 +66,16 @@ class ForcedError:
 
 
 @dataclass
+class FakeNumber:
+    """A number the fake knows: the lookup answers it only with its own token."""
+
+    access_token: str = field(repr=False)
+    display_phone_number: str | None = None
+    verified_name: str = "Fake Business"
+    quality_rating: str = "GREEN"
+
+
+@dataclass
 class FakeConfig:
     webhook_url: str | None = None
     app_secret: str | None = field(default=None, repr=False)
@@ -68,6 +83,9 @@ class FakeConfig:
     status_delay_seconds: float = 0.02
     default_phone_number_id: str = DEFAULT_PHONE_NUMBER_ID
     display_phone_number: str | None = None
+    # False: any number answers the lookup with any token (tests, the demo); True: only
+    # the numbers registered with `register_number`, with their own token.
+    known_numbers_only: bool = False
 
     def public(self) -> dict[str, Any]:
         shown = asdict(self)
@@ -107,6 +125,7 @@ class FakeGraph:
         # bookkeeping then starves the fake's own event loop.
         self._webhook_slots: asyncio.Semaphore | None = None
         self._token_hashes: dict[str, str] = {}
+        self.numbers: dict[str, FakeNumber] = {}
         self.app = with_fast_sends(self, Starlette(routes=routes(self), lifespan=self._lifespan))
 
     @asynccontextmanager
@@ -161,6 +180,33 @@ class FakeGraph:
                     queue.popleft()
                 return forced
         return None
+
+    # -- numbers ------------------------------------------------------------------------
+
+    def register_number(self, phone_number_id: str, access_token: str, **details: str) -> None:
+        """Known from now on, to its own token only (display_phone_number, verified_name,
+        quality_rating may be given)."""
+        self.numbers[phone_number_id] = FakeNumber(access_token, **details)
+
+    def handle_lookup(self, phone_number_id: str, token: str | None) -> tuple[int, dict[str, Any]]:
+        """`GET /{version}/{phone_number_id}`: what Meta answers about a number. A token
+        that may not use the number gets Meta's unknown-object error (code 100, subcode
+        33), as for a number that does not exist."""
+        if not token:
+            return 401, bodies.graph_error_body(190, KNOWN_ERRORS[190][1])
+        known = self.numbers.get(phone_number_id)
+        if known is None and not self.config.known_numbers_only:
+            known = FakeNumber(token, self.config.display_phone_number)
+        if known is None or known.access_token != token:
+            return 400, bodies.unknown_object_body(phone_number_id)
+        digits = phone_number_id.rjust(7, "0")
+        return 200, {
+            "id": phone_number_id,
+            "display_phone_number": known.display_phone_number
+            or f"+1 555 {digits[-7:-4]} {digits[-4:]}",
+            "verified_name": known.verified_name,
+            "quality_rating": known.quality_rating,
+        }
 
     # -- sends --------------------------------------------------------------------------
 
@@ -338,6 +384,8 @@ class FakeGraph:
         for key in ("webhook_url", "app_secret", "default_phone_number_id", "display_phone_number"):
             if key in changes:
                 setattr(self.config, key, text(changes[key]))
+        if isinstance(changes.get("known_numbers_only"), bool):
+            self.config.known_numbers_only = changes["known_numbers_only"]
         if isinstance(changes.get("statuses"), list):
             self.config.statuses = [s for s in changes["statuses"] if isinstance(s, str)]
         delay = number(changes.get("status_delay_seconds"))

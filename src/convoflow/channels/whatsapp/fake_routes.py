@@ -31,21 +31,44 @@ async def _json_body(request: Request) -> Any:
         return None
 
 
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    token = header[7:].strip() if header.lower().startswith("bearer ") else ""
+    return token or None
+
+
 def _bad_request(message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=400)
 
 
 def routes(fake: FakeGraph) -> list[Route]:
     async def messages(request: Request) -> Response:
-        header = request.headers.get("authorization", "")
-        token = header[7:].strip() if header.lower().startswith("bearer ") else None
         status, answer = fake.handle_send(
             request.path_params["version"],
             request.path_params["phone_number_id"],
             await _json_body(request),
-            token or None,
+            _bearer(request),
         )
         return JSONResponse(answer, status_code=status)
+
+    async def lookup(request: Request) -> Response:
+        status, answer = fake.handle_lookup(
+            request.path_params["phone_number_id"], _bearer(request)
+        )
+        return JSONResponse(answer, status_code=status)
+
+    async def register(request: Request) -> Response:
+        body = obj(await _json_body(request))
+        number, token = text(body.get("phone_number_id")), text(body.get("access_token"))
+        if not number or not token:
+            return _bad_request("`phone_number_id` and `access_token` are required")
+        details = {
+            key: value
+            for key in ("display_phone_number", "verified_name", "quality_rating")
+            if (value := text(body.get(key)))
+        }
+        fake.register_number(number, token, **details)
+        return JSONResponse({"data": {"phone_number_id": number}}, status_code=201)
 
     async def list_sent(request: Request) -> Response:
         filters = {key: request.query_params.get(key) for key in _FILTERS}
@@ -121,7 +144,9 @@ def routes(fake: FakeGraph) -> list[Route]:
         Route("/_fake/config", config, methods=["GET", "POST"]),
         Route("/_fake/reset", reset, methods=["POST"]),
         Route("/_fake/health", health, methods=["GET"]),
+        Route("/_fake/numbers", register, methods=["POST"]),
         Route("/{version}/{phone_number_id}/messages", messages, methods=["POST"]),
+        Route("/{version}/{phone_number_id}", lookup, methods=["GET"]),
     ]
 
 

@@ -168,3 +168,25 @@ def graph_error_body(
     if subcode is not None:
         error["error_subcode"] = subcode
     return {"error": error}
+
+
+def unknown_object_message(object_id: str) -> str:
+    """Meta's message for a read of an object the token may not see (or that does not
+    exist: Meta does not say which)."""
+    return (
+        f"Unsupported get request. Object with ID '{object_id}' does not exist, cannot be "
+        "loaded due to missing permissions, or does not support this operation. Please read "
+        "the Graph API documentation at https://developers.facebook.com/docs/graph-api"
+    )
+
+
+def unknown_object_body(object_id: str) -> dict[str, Any]:
+    return {
+        "error": {
+            "message": unknown_object_message(object_id),
+            "type": "GraphMethodException",
+            "code": 100,
+            "error_subcode": 33,
+            "fbtrace_id": "AFakeTraceId",
+        }
+    }
