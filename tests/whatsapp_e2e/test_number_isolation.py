@@ -52,6 +52,18 @@ async def test_triggers_cannot_listen_to_another_projects_number(world: World) -
         assert await rows(world, triggers, project_id=them.project_id) == []
         mine = {"trigger_type": "inbound_message", "phone_number_id": THEIR_NUMBER}
         assert (await them.api.post(url, json={"trigger": mine})).status_code == 201
+        # A trigger left over from before (inactive) cannot be switched on either.
+        now = world.clock.now()
+        stale = {
+            "id": "stale-trigger", "project_id": them.project_id, "workflow_id": workflow["id"],
+            "trigger_type": "whatsapp_event", "event": "whatsapp.message.sent",
+            "active": False, "phone_number_id": NUMBER, "created_at": now, "updated_at": now,
+        }  # fmt: skip
+        async with world.engine.db.write() as conn:
+            await conn.execute(triggers.insert(), stale)
+        activate = {"trigger": {"active": True}}
+        reactivated = await them.api.patch(f"{P}/triggers/stale-trigger", json=activate)
+        assert only_problem(reactivated)["field"] == "trigger.phone_number_id"
 
 
 async def test_activation_refuses_send_nodes_naming_another_projects_number(world: World) -> None:

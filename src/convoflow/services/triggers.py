@@ -251,9 +251,10 @@ async def set_active(engine: Engine, actor: Actor, trigger_id: str, active: bool
                 phone_number_id=row["phone_number_id"],
                 event=row["event"],
             )
-            conflict = await _check_competition(adv, actor, row["workflow_id"], spec, "trigger")
-            if conflict:
-                raise invalid(conflict)
+            found = await _check_number(adv, actor, spec, "trigger")
+            found += await _check_competition(adv, actor, row["workflow_id"], spec, "trigger")
+            if found:
+                raise invalid(found)
         await trigger_store.set_active(adv.conn, trigger_id, active, adv.now)
         updated = await trigger_store.get_trigger(adv.conn, trigger_id, actor.project_id)
         assert updated is not None
