@@ -100,7 +100,13 @@ def _fuzz(
 
 
 # 422s that depend on stored state, which no schema can say (docs/api.md lists them).
-STATE_CODES = {"taken", "not_found", "unknown_phone_number", "conflict"}
+STATE_CODES = {
+    "taken",
+    "not_found",
+    "unknown_phone_number",
+    "conflict",
+    "phone_number_not_verified",
+}
 STATE_MESSAGES = re.compile(
     r"Invalid transition from|cannot be resumed|is archived|has no active api_call trigger"
     r"|is not active|cannot be deployed|no WhatsApp number|is not a WhatsApp number"

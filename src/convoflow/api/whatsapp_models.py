@@ -21,6 +21,8 @@ from convoflow.services.webhook_api import ACCEPTED_ONLY
 from convoflow.services.webhook_events import EVENTS
 
 Secret = Annotated[str, Field(min_length=1, max_length=4000)]
+# Meta's tokens are printable ASCII (services/phone_numbers.py refuses anything else).
+AccessToken = Annotated[str, Field(min_length=1, max_length=4000, pattern=r"^[\x21-\x7e]+$")]
 Url = Annotated[str, Field(min_length=1, max_length=2000)]
 MetaId = Annotated[str, Field(min_length=1, max_length=64)]
 # What services/phone_numbers.py accepts as Meta's ids (said here for the schema).
@@ -35,7 +37,7 @@ class PhoneNumberFields(Body):
     phone_number_id: MetaNumberId
     business_account_id: MetaNumberId | None = None
     display_phone_number: Annotated[str, Field(max_length=32)] | None = None
-    access_token: Annotated[Secret, Field(pattern=r"\S")]
+    access_token: AccessToken
     # convoflow verifies Meta's signatures itself, so it needs the app secret (Kapso
     # uses its own Meta app and has no such field).
     app_secret: Secret | None = None
@@ -52,7 +54,7 @@ class PhoneNumberUpdateFields(Body):
     name: Name | None = None
     business_account_id: MetaId | None = None
     display_phone_number: Annotated[str, Field(max_length=32)] | None = None
-    access_token: Secret | None = None
+    access_token: AccessToken | None = None
     app_secret: Secret | None = None
     webhook_verify_token: Secret | None = None
     verify_token: Secret | None = None

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from convoflow.services.whatsapp_setup import WhatsAppServices
 
 _ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+# Meta's tokens are printable ASCII; anything else cannot even go in an HTTP header.
+_TOKEN = re.compile(r"^[\x21-\x7e]{1,4000}$")
 # What the Graph API's answer fills in (it wins over what the request said).
 GRAPH_FIELDS = ("display_phone_number", "verified_name", "quality_rating")
 
@@ -80,11 +82,19 @@ def _problems(spec: NumberSpec, prefix: str) -> list[FieldProblem]:
         problems.append(
             FieldProblem(f"{prefix}.access_token", "is required (the number's Graph API token)")
         )
+    elif not _TOKEN.match(spec.access_token):
+        problems.append(_bad_token(f"{prefix}.access_token"))
     if spec.business_account_id is not None and not _ID.match(spec.business_account_id):
         problems.append(
             FieldProblem(f"{prefix}.business_account_id", "must be Meta's WABA id (digits)")
         )
     return problems
+
+
+def _bad_token(field: str) -> FieldProblem:
+    return FieldProblem(
+        field, "must be a Graph API access token: printable ASCII without spaces (e.g. EAAG...)"
+    )
 
 
 def _unverified(prefix: str, phone_number_id: str, error: GraphError) -> Invalid:
@@ -168,6 +178,8 @@ async def update_number(
     values = {key: value for key, value in values.items() if value is not None}
     if "access_token" in values and not str(values["access_token"]).strip():
         raise invalid([FieldProblem("whatsapp_phone_number.access_token", "must not be empty")])
+    if "access_token" in values and not _TOKEN.match(str(values["access_token"])):
+        raise invalid([_bad_token("whatsapp_phone_number.access_token")])
     if "access_token" in values:  # a new token must prove control of the number too
         await get_number(engine, actor, phone_number_id)
         token = str(values["access_token"])
