@@ -23,7 +23,6 @@ def api_key_view(row: Mapping[Any, Any]) -> dict[str, Any]:
         "name": row["name"],
         "prefix": row["prefix"],
         "created_at": utc_iso(row["created_at"]),
-        "last_used_at": utc_iso(row["last_used_at"]),
         "revoked_at": utc_iso(row["revoked_at"]),
         "active": row["revoked_at"] is None,
     }
