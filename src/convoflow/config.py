@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     # claimable again once this passes.
     job_lease_seconds: float = 30.0
     outbox_lease_seconds: float = 60.0
+    # How long a send attempt whose result a crash lost waits for a status webhook that
+    # proves it went out, before it is sent again (docs/security.md).
+    send_reconcile_seconds: float = 30.0
     worker_poll_seconds: float = 0.5
     # HTTP API limits, counted in memory per process (docs/api.md): requests per minute
     # per API key, and workflow starts per second per (API key, workflow).

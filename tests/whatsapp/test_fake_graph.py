@@ -11,7 +11,12 @@ import pytest
 from typer.testing import CliRunner
 
 from convoflow.channels.base import Delivery
-from convoflow.channels.whatsapp.channel import PhoneCredentials, WhatsAppChannel
+from convoflow.channels.whatsapp.channel import (
+    PhoneCredentials,
+    Tracker,
+    WhatsAppChannel,
+    parse_tracker,
+)
 from convoflow.channels.whatsapp.client import GraphClient
 from convoflow.channels.whatsapp.errors import GraphError
 from convoflow.channels.whatsapp.inbound import parse_webhook
@@ -90,7 +95,9 @@ async def test_channel_sends_through_the_fake(client: GraphClient, fake_server: 
     (record,) = fake_server.fake.records(kind="message")
     assert record["wamid"] == result.provider_message_id
     assert record["body"]["interactive"]["action"]["buttons"][0]["reply"]["id"] == "yes"
-    assert record["body"]["biz_opaque_callback_data"] == "exec-42"
+    # The outbox key (a crash can be settled by a status) and the execution id.
+    tracker = parse_tracker(record["body"]["biz_opaque_callback_data"])
+    assert tracker == Tracker(execution_id="exec-42", outbox_key="k")
     assert record["to"] == USER
 
 
@@ -160,7 +167,7 @@ async def test_status_webhooks_arrive_signed(
         assert check_signature(hit.body, header, "wrong") is SignatureCheck.MISMATCH
         (status,) = parse_webhook(hit.body).statuses
         assert status.wamid == result.provider_message_id
-        assert status.biz_opaque_callback_data == "exec-42"
+        assert parse_tracker(status.biz_opaque_callback_data).outbox_key == "k"
         assert status.recipient_id == USER
         statuses.append(status.status)
     assert statuses == ["sent", "delivered", "read"]

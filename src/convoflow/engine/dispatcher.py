@@ -1,12 +1,14 @@
 """The outbox dispatcher: sends queued messages through their channel, exactly in order
 per conversation, and records each send.
 
-For a network channel: claim (journal-before, own commit) -> send -> record (commit). A
-recorded send is never repeated. Sends that complete while a record is committing are
-recorded together in the next one (one operation, a few statements for all of them).
-A crash after the provider accepted a message but before the record commits leaves the
-row `sending`; when its lease expires it is sent again — the only window in which a
-duplicate is possible, and WhatsApp offers no idempotency key to close it.
+For a network channel: claim (journal-before: the attempt is committed as `sending` with
+a lease) -> send -> record the result at once (its own commit). A recorded send is never
+repeated. A crash between the provider's answer and its record leaves the attempt
+without a result; once its lease has run out it is *uncertain* and held for
+`send_reconcile_seconds` (store/outbox.py), because WhatsApp sends take no idempotency
+key: a status webhook carrying the attempt's outbox key (biz_opaque_callback_data)
+records it as sent (engine/send_record.py); without one it is sent again when the hold
+ends (at-least-once: a lost bot message stalls a conversation, a duplicate does not).
 Transactional channels (sandbox) send and record in one transaction: exactly once.
 """
 
@@ -23,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from convoflow.channels.base import Channel, Delivery, SendResult
 from convoflow.engine.committer import AfterCommit
-from convoflow.ids import new_id
+from convoflow.engine.send_record import note_crash_outcome, record_outbound_message
 from convoflow.store import messages as message_store
 from convoflow.store import outbox as outbox_store
 from convoflow.store import whatsapp as whatsapp_store
@@ -35,28 +37,41 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 
-_Sent = tuple[Delivery, SendResult, "asyncio.Future[None]"]
+# Rows claimed per round. A claimed row is a journaled attempt: after a crash, every
+# attempt without a result is held as uncertain, so claim no more than the Graph client
+# sends at once (channels/whatsapp/client.py IN_FLIGHT), not rows that would only queue.
+CLAIM_BATCH = 32
 
 
 class Dispatcher:
-    def __init__(self, runtime: Runtime, channels: dict[str, Channel], *, batch_size: int = 200):
+    def __init__(
+        self, runtime: Runtime, channels: dict[str, Channel], *, batch_size: int = CLAIM_BATCH
+    ):
         self.runtime = runtime
         self.channels = channels
         self.batch_size = batch_size
         self.sent = 0
-        self._accepted: list[_Sent] = []  # accepted sends waiting for their record
-        self._recorder: asyncio.Task[None] | None = None
+        self._network = sorted(name for name, ch in channels.items() if not ch.transactional)
 
     async def run_once(self) -> int:
         now = self.runtime.clock.now()
+        settings = self.runtime.settings
 
         async def claim(conn: AsyncConnection, _hooks: list[AfterCommit]) -> list[RowMapping]:
-            return await outbox_store.claim_outbox(
+            rows = await outbox_store.claim_outbox(
                 conn,
                 now=now,
-                lease_seconds=self.runtime.settings.outbox_lease_seconds,
+                lease_seconds=settings.outbox_lease_seconds,
                 limit=self.batch_size,
+                network_channels=self._network,
+                reconcile_seconds=settings.send_reconcile_seconds,
             )
+            for row in rows:
+                if row["uncertain_since"] is not None:
+                    # Journaled with the claim, before the call: the hold ran out with no
+                    # status proving the lost attempt went out.
+                    await note_crash_outcome(conn, row, "resent_after_crash", now)
+            return rows
 
         rows = await self.runtime.committer.run(claim)
         if not rows:
@@ -111,47 +126,14 @@ class Dispatcher:
             log.exception("channel send raised", channel=channel.name)
             result = SendResult("retry", error={"message": str(exc)}, retry_after_seconds=5)
         self.runtime.metrics.send_answered(channel.name, delivery, result)
-        if result.status == "sent":
-            await self._record_sent(delivery, result)
-        else:
-            await self._record(delivery, result)
-
-    async def _record_sent(self, delivery: Delivery, result: SendResult) -> None:
-        """Record an accepted send: queued, and committed with the other sends accepted
-        meanwhile (like the group committer, one batch in flight at a time). Returns once
-        this send's record has committed (the next message of its conversation waits)."""
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._accepted.append((delivery, result, future))
-        if self._recorder is None or self._recorder.done():
-            self._recorder = asyncio.create_task(self._record_accepted(), name="outbox-record")
-        await future
-
-    async def _record_accepted(self) -> None:
-        while self._accepted:
-            batch, self._accepted = self._accepted, []
-            try:
-                await self.runtime.committer.run(_SentBatch(self, batch).record)
-            except Exception:
-                # One bad row must not keep the others `sending` (they would be sent
-                # again when their lease expires): record them one by one.
-                log.warning("batched send record failed; recording one by one", sends=len(batch))
-                for delivery, result, future in batch:
-                    try:
-                        await self._record(delivery, result)
-                    except Exception as exc:
-                        if not future.done():
-                            future.set_exception(exc)
-                        continue
-                    if not future.done():
-                        future.set_result(None)
-                continue
-            for _delivery, _result, future in batch:
-                if not future.done():
-                    future.set_result(None)
+        await self._record(delivery, result)
 
     async def _record(
         self, delivery: Delivery, result: SendResult | None, channel: Channel | None = None
     ) -> None:
+        """Commit the attempt's result at once, in its own operation (it shares a group
+        commit only with operations already waiting): the shorter the time between the
+        provider's answer and its record, the fewer sends a crash leaves uncertain."""
         from convoflow.engine.advance import Advance
 
         runtime = self.runtime
@@ -164,11 +146,7 @@ class Dispatcher:
                 outcome = await channel.send_in_transaction(conn, delivery, now)
             row = delivery.outbox
             if outcome.status == "sent":
-                if await outbox_store.mark_sent(
-                    conn, row["id"], provider_message_id=outcome.provider_message_id, now=now
-                ):
-                    await _record_outbound_message(conn, delivery, outcome, now)
-                    self.sent += 1
+                await self._record_sent(conn, delivery, outcome.provider_message_id, now)
             elif outcome.status == "retry":
                 delay = outcome.retry_after_seconds or 5.0
                 await outbox_store.retry_later(
@@ -189,89 +167,26 @@ class Dispatcher:
         # claimed and sent again).
         await runtime.committer.run_until_committed(record, within=_lease_left(delivery, runtime))
 
+    async def _record_sent(
+        self, conn: AsyncConnection, delivery: Delivery, wamid: str | None, now: Any
+    ) -> None:
+        row = delivery.outbox
+        if wamid and delivery.conversation is not None:
+            # Before the outbox row: a status webhook for this wamid takes the same two
+            # locks in the same order (services/whatsapp_statuses.py).
+            await whatsapp_store.lock_wamid(conn, wamid)
+        if not await outbox_store.mark_sent(conn, row["id"], provider_message_id=wamid, now=now):
+            return  # a status webhook recorded it first
+        if delivery.conversation is not None:
+            await record_outbound_message(conn, row, wamid, now)
+        self.sent += 1
+
 
 def _lease_left(delivery: Delivery, runtime: Runtime) -> float:
     until: datetime | None = delivery.outbox.get("locked_until")
     if until is None:
         return runtime.settings.outbox_lease_seconds
     return max(0.0, (until - runtime.clock.now()).total_seconds())
-
-
-class _SentBatch:
-    """One write operation recording accepted sends: `mark_sent` (only rows still
-    `sending`: a recorded send is never undone), then the outbound message rows, the
-    conversations' counters and receipts that overtook the record, each in one call."""
-
-    def __init__(self, dispatcher: Dispatcher, batch: list[_Sent]) -> None:
-        self.dispatcher = dispatcher
-        self.batch = batch
-
-    async def record(self, conn: AsyncConnection, _hooks: list[AfterCommit]) -> None:
-        now = self.dispatcher.runtime.clock.now()
-        moved = await outbox_store.mark_sent_many(
-            conn,
-            [(d.outbox["id"], r.provider_message_id) for d, r, _ in self.batch],
-            now=now,
-        )
-        recorded = [(d, r) for d, r, _ in self.batch if d.outbox["id"] in moved]
-        with_conversation = [(d, r) for d, r in recorded if d.conversation is not None]
-        await whatsapp_store.lock_wamids(
-            conn, [r.provider_message_id for _, r in with_conversation if r.provider_message_id]
-        )
-        rows = [_outbound_row(d, r, now) for d, r in with_conversation]
-        await message_store.insert_messages(conn, rows)
-        await message_store.touch_conversations(
-            conn,
-            [(row["conversation_id"], row["id"]) for row in rows],
-            now=now,
-            direction="outbound",
-        )
-        # A delivery receipt can overtake this record (the provider answers the send and
-        # fires its webhook at once): catch up with receipts already stored.
-        await whatsapp_store.apply_known_statuses_many(
-            conn,
-            {row["provider_message_id"]: row["id"] for row in rows if row["provider_message_id"]},
-            now,
-        )
-        self.dispatcher.sent += len(recorded)
-
-
-def _outbound_row(delivery: Delivery, result: SendResult, now: Any) -> dict[str, Any]:
-    row = delivery.outbox
-    message = row["message"]
-    return {
-        "id": new_id(),
-        "project_id": row["project_id"],
-        "conversation_id": row["conversation_id"],
-        "direction": "outbound",
-        "provider_message_id": result.provider_message_id,
-        "message_type": message.get("type", "text"),
-        "content": message,
-        "status": "sent",
-        "execution_id": row["execution_id"],
-        "outbox_id": row["id"],
-        "routing": None,
-        "created_at": now,
-        "updated_at": now,
-    }
-
-
-async def _record_outbound_message(
-    conn: AsyncConnection, delivery: Delivery, result: SendResult, now: Any
-) -> None:
-    if delivery.conversation is None:
-        return
-    if result.provider_message_id:
-        await whatsapp_store.lock_wamid(conn, result.provider_message_id)
-    row = _outbound_row(delivery, result, now)
-    await message_store.insert_message(conn, row)
-    await message_store.touch_conversation(
-        conn, row["conversation_id"], now=now, direction="outbound", message_id=row["id"]
-    )
-    if result.provider_message_id:
-        # A delivery receipt can overtake this record (the provider answers the send and
-        # fires its webhook at once): catch up with receipts already stored.
-        await whatsapp_store.apply_known_statuses(conn, row["id"], result.provider_message_id, now)
 
 
 async def fail_for_send(adv: Any, execution_id: str, error: dict[str, Any]) -> None:

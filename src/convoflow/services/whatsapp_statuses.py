@@ -16,11 +16,13 @@ from typing import Any
 
 from sqlalchemy.engine import RowMapping
 
+from convoflow.channels.whatsapp.channel import parse_tracker
 from convoflow.channels.whatsapp.errors import Action, GraphError, classify, describe
 from convoflow.channels.whatsapp.inbound import StatusUpdate
 from convoflow.engine import status as st
 from convoflow.engine.advance import Advance, ExecutionNotFound
 from convoflow.engine.dispatcher import fail_for_send
+from convoflow.engine.send_record import reconcile_from_status
 from convoflow.ids import new_id
 from convoflow.services import whatsapp_views as views
 from convoflow.services.whatsapp_events import EventSink
@@ -57,6 +59,18 @@ async def apply_status(
     if not fresh:
         return False
     message = await wa_store.message_by_wamid(adv.conn, status.wamid)
+    tracker = parse_tracker(status.biz_opaque_callback_data)
+    # No record of this wamid, but the status names one of our attempts: the dispatcher
+    # died before recording Meta's answer (or has not yet). Meta's word settles it, no
+    # resend; the status just stored is applied by the record.
+    if (
+        message is None
+        and tracker.outbox_key
+        and await reconcile_from_status(
+            adv.conn, project_id, tracker.outbox_key, status.wamid, adv.now
+        )
+    ):
+        message = await wa_store.message_by_wamid(adv.conn, status.wamid)
     if message is not None and message["project_id"] != project_id:
         message = None  # another project's wamid: never touch it
     effective = wa_store.effective_status(status.status)
@@ -88,7 +102,7 @@ async def _fail_live_execution(
     # biz_opaque_callback_data carries the execution id (channel.py) when the receipt
     # overtook the dispatcher's record of the send.
     execution_id = (message["execution_id"] if message is not None else None) or (
-        status.biz_opaque_callback_data
+        parse_tracker(status.biz_opaque_callback_data).execution_id
     )
     if not execution_id:
         return

@@ -92,6 +92,45 @@ async def insert_events(conn: AsyncConnection, rows: list[dict[str, Any]]) -> No
         await conn.execute(_INSERT_EVENTS, rows)
 
 
+_NEXT_EVENT_SEQ = (
+    sa.update(executions)
+    .where(_BY_ID)
+    .values(event_seq=executions.c.event_seq + 1, last_event_at=sa.bindparam("b_now"))
+    .returning(executions.c.event_seq)
+)
+
+
+async def append_event(
+    conn: AsyncConnection,
+    execution_id: str,
+    event_type: str,
+    payload: dict[str, Any],
+    *,
+    event_id: str,
+    now: Any,
+    direction: str | None = None,
+) -> bool:
+    """Add one event without advancing the execution: its `version` stays, so its live
+    timers and awaited action results stay valid. False if the execution is gone."""
+    result = await conn.execute(_NEXT_EVENT_SEQ, {"execution_id": execution_id, "b_now": now})
+    seq = result.scalar()
+    if seq is None:
+        return False
+    row = {
+        "id": event_id,
+        "execution_id": execution_id,
+        "seq": seq,
+        "event_type": event_type,
+        "node_id": None,
+        "direction": direction,
+        "edge_label": None,
+        "payload": payload,
+        "created_at": now,
+    }
+    await conn.execute(_INSERT_EVENTS, [row])
+    return True
+
+
 async def find_child_waiting(conn: AsyncConnection, parent_id: str) -> sa.RowMapping | None:
     result = await conn.execute(
         sa.select(executions.c.id, executions.c.status)

@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from convoflow.store.schema import outbox
 
 _INSERT = sa.insert(outbox)
+# Rows that still hold their conversation's queue: not yet sent, or sent without a result.
+UNRESOLVED = ("pending", "sending", "uncertain")
 
 
 async def insert_outbox(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
@@ -18,18 +20,36 @@ async def insert_outbox(conn: AsyncConnection, rows: list[dict[str, Any]]) -> No
         await conn.execute(_INSERT, rows)
 
 
-# Built once (it runs on every dispatcher round). Journal-before: due rows are marked
-# `sending` with a lease, in their own commit, before any network call; a row left in
-# `sending` by a crashed dispatcher is due again when its lease runs out.
+# Built once (they run on every dispatcher round). Journal-before: due rows are marked
+# `sending` with a lease, in their own commit, before any network call.
+#
+# A `sending` row whose lease ran out belongs to a dispatcher that is gone (the lease is
+# far longer than a send's timeout, so a live one has recorded its result by then). For a
+# network channel that attempt is *uncertain*: the provider may have accepted it. It is
+# held (`uncertain`, due again after the reconcile hold) so that a status webhook carrying
+# its key can record it as sent; only if none comes is it sent again. A transactional
+# channel's lost attempt never reached anyone and is simply due again.
+_LOST = sa.and_(outbox.c.status == "sending", outbox.c.locked_until < sa.bindparam("b_now"))
+_HOLD_LOST = (
+    sa.update(outbox)
+    .where(_LOST, outbox.c.channel.in_(sa.bindparam("b_channels", expanding=True)))
+    .values(
+        status="uncertain",
+        next_attempt_at=sa.bindparam("b_hold_until"),
+        locked_until=None,
+        uncertain_since=sa.bindparam("b_now"),
+    )
+)
 _EARLIER = outbox.alias("earlier")
 _CLAIM_CANDIDATES = (
     sa.select(outbox.c.id)
     .where(
         sa.or_(
             sa.and_(
-                outbox.c.status == "pending", outbox.c.next_attempt_at <= sa.bindparam("b_now")
+                outbox.c.status.in_(("pending", "uncertain")),
+                outbox.c.next_attempt_at <= sa.bindparam("b_now"),
             ),
-            sa.and_(outbox.c.status == "sending", outbox.c.locked_until < sa.bindparam("b_now")),
+            _LOST,
         )
     )
     # Only the head of each conversation's queue: messages of one conversation go out
@@ -37,7 +57,7 @@ _CLAIM_CANDIDATES = (
     .where(
         ~sa.exists().where(
             _EARLIER.c.conversation_id == outbox.c.conversation_id,
-            _EARLIER.c.status.in_(("pending", "sending")),
+            _EARLIER.c.status.in_(UNRESOLVED),
             sa.or_(
                 _EARLIER.c.created_at < outbox.c.created_at,
                 sa.and_(_EARLIER.c.created_at == outbox.c.created_at, _EARLIER.c.id < outbox.c.id),
@@ -61,9 +81,26 @@ _CLAIM = (
 
 
 async def claim_outbox(
-    conn: AsyncConnection, *, now: datetime, lease_seconds: float, limit: int
+    conn: AsyncConnection,
+    *,
+    now: datetime,
+    lease_seconds: float,
+    limit: int,
+    network_channels: list[str],
+    reconcile_seconds: float,
 ) -> list[sa.RowMapping]:
-    """Journal-before: mark due rows `sending` with a lease (see `_CLAIM`)."""
+    """Hold the lost attempts of `network_channels` (see `_HOLD_LOST`), then mark due
+    rows `sending` with a lease (journal-before). A returned row with `uncertain_since`
+    set is sent again after a crash: its hold ran out without a status webhook."""
+    if network_channels:
+        await conn.execute(
+            _HOLD_LOST,
+            {
+                "b_now": now,
+                "b_hold_until": now + timedelta(seconds=reconcile_seconds),
+                "b_channels": network_channels,
+            },
+        )
     result = await conn.execute(
         _CLAIM,
         {
@@ -77,22 +114,30 @@ async def claim_outbox(
     return rows
 
 
-_STILL_SENDING = sa.and_(outbox.c.id == sa.bindparam("outbox_id"), outbox.c.status == "sending")
-_MARK_SENT = (
-    sa.update(outbox)
-    .where(_STILL_SENDING)
-    .values(
-        status="sent",
-        provider_message_id=sa.bindparam("provider_message_id"),
-        sent_at=sa.bindparam("now"),
-        locked_until=None,
-        error=None,
-    )
+# A result is recorded for an attempt whose lease ran out too (`uncertain`): a live but
+# slow dispatcher's answer is the truth about its attempt. Recording clears the hold.
+_STILL_SENDING = sa.and_(
+    outbox.c.id == sa.bindparam("outbox_id"), outbox.c.status.in_(("sending", "uncertain"))
 )
+_SENT_VALUES: dict[str, Any] = {
+    "status": "sent",
+    "provider_message_id": sa.bindparam("provider_message_id"),
+    "sent_at": sa.bindparam("now"),
+    "locked_until": None,
+    "error": None,
+    "uncertain_since": None,
+}
+_MARK_SENT = sa.update(outbox).where(_STILL_SENDING).values(**_SENT_VALUES)
 _MARK_FAILED = (
     sa.update(outbox)
     .where(_STILL_SENDING)
-    .values(status="failed", error=sa.bindparam("error"), locked_until=None, sent_at=None)
+    .values(
+        status="failed",
+        error=sa.bindparam("error"),
+        locked_until=None,
+        sent_at=None,
+        uncertain_since=None,
+    )
 )
 _RETRY_LATER = (
     sa.update(outbox)
@@ -102,6 +147,7 @@ _RETRY_LATER = (
         error=sa.bindparam("error"),
         locked_until=None,
         next_attempt_at=sa.bindparam("at"),
+        uncertain_since=None,
     )
 )
 
@@ -109,7 +155,8 @@ _RETRY_LATER = (
 async def mark_sent(
     conn: AsyncConnection, outbox_id: str, *, provider_message_id: str | None, now: datetime
 ) -> bool:
-    """Record a send. Only a row still `sending` moves: a recorded send is never undone."""
+    """Record a send. Only an attempt without a result moves: a recorded send is never
+    undone."""
     result = await conn.execute(
         _MARK_SENT,
         {"outbox_id": outbox_id, "provider_message_id": provider_message_id, "now": now},
@@ -117,33 +164,43 @@ async def mark_sent(
     return bool(result.rowcount == 1)
 
 
-_STILL_SENDING_IDS = sa.select(outbox.c.id).where(
-    outbox.c.id.in_(sa.bindparam("ids", expanding=True)), outbox.c.status == "sending"
+_BY_KEY = sa.select(outbox).where(
+    outbox.c.project_id == sa.bindparam("b_project_id"),
+    outbox.c.idempotency_key == sa.bindparam("b_key"),
 )
-_STILL_SENDING_IDS_FOR_UPDATE = _STILL_SENDING_IDS.with_for_update()
+_SENT_BY_KEY = (
+    sa.update(outbox)
+    .where(
+        outbox.c.id == sa.bindparam("outbox_id"),
+        outbox.c.status.in_(UNRESOLVED),
+        outbox.c.attempts > 0,
+    )
+    .values(**_SENT_VALUES)
+)
 
 
-async def mark_sent_many(
-    conn: AsyncConnection, sends: list[tuple[str, str | None]], *, now: datetime
-) -> set[str]:
-    """`mark_sent` for several (outbox id, provider message id) at once; returns the ids
-    that moved. Two statements whatever the count: the rows still `sending` are read
-    (locked on PostgreSQL, so none can change before the update), then updated."""
-    if len(sends) == 1:
-        outbox_id, provider_message_id = sends[0]
-        moved = await mark_sent(conn, outbox_id, provider_message_id=provider_message_id, now=now)
-        return {outbox_id} if moved else set()
-    stmt = _STILL_SENDING_IDS if conn.dialect.name == "sqlite" else _STILL_SENDING_IDS_FOR_UPDATE
-    result = await conn.execute(stmt, {"ids": [outbox_id for outbox_id, _ in sends]})
-    sending = {str(value) for value in result.scalars()}
-    params = [
-        {"outbox_id": outbox_id, "provider_message_id": provider_message_id, "now": now}
-        for outbox_id, provider_message_id in sends
-        if outbox_id in sending
-    ]
-    if params:
-        await conn.execute(_MARK_SENT, params)
-    return sending
+async def unresolved_by_key(
+    conn: AsyncConnection, project_id: str, key: str
+) -> sa.RowMapping | None:
+    """The project's outbox row with this idempotency key, if it has been attempted and
+    has no recorded result (what a status webhook's tracker can still settle)."""
+    row = (await conn.execute(_BY_KEY, {"b_project_id": project_id, "b_key": key})).mappings()
+    found = row.first()
+    if found is None or found["status"] not in UNRESOLVED or not found["attempts"]:
+        return None
+    return found
+
+
+async def mark_sent_by_provider(
+    conn: AsyncConnection, outbox_id: str, *, provider_message_id: str, now: datetime
+) -> bool:
+    """Record as sent an attempted row the provider reported (pending after a timeout,
+    `sending`, or `uncertain`); False if a result was recorded meanwhile."""
+    result = await conn.execute(
+        _SENT_BY_KEY,
+        {"outbox_id": outbox_id, "provider_message_id": provider_message_id, "now": now},
+    )
+    return bool(result.rowcount == 1)
 
 
 async def mark_failed(
@@ -162,9 +219,6 @@ async def retry_later(
 
 async def pending_count(conn: AsyncConnection) -> int:
     result = await conn.execute(
-        sa.select(sa.func.count())
-        .select_from(outbox)
-        .where(outbox.c.status != "sent")
-        .where(outbox.c.status != "failed")
+        sa.select(sa.func.count()).select_from(outbox).where(outbox.c.status.in_(UNRESOLVED))
     )
     return int(result.scalar() or 0)

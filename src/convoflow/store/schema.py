@@ -311,7 +311,8 @@ outbox = sa.Table(
     sa.Column("channel", sa.String(16), nullable=False),
     sa.Column("idempotency_key", sa.String(200), nullable=False, unique=True),
     sa.Column("message", JSON, nullable=False),  # channel-neutral OutboundMessage
-    # pending -> sending (journaled before the call) -> sent | failed
+    # pending -> sending (journaled before the call) -> sent | failed; a `sending` row
+    # whose dispatcher died -> uncertain (held for a status webhook) -> sent | sending
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
     _ts("next_attempt_at"),
@@ -320,6 +321,8 @@ outbox = sa.Table(
     sa.Column("error", JSON, nullable=True),
     _ts("created_at"),
     _ts("sent_at", nullable=True),
+    # Set when a lost attempt is found; cleared by the next recorded result.
+    _ts("uncertain_since", nullable=True),
     sa.Index("ix_outbox_due", "status", "next_attempt_at"),
     sa.Index("ix_outbox_conversation", "conversation_id", "status", "created_at", "id"),
     sa.Index("ix_outbox_execution", "execution_id"),

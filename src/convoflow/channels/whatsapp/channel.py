@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import orjson
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -88,7 +89,7 @@ class WhatsAppChannel:
             body = build_message_body(
                 message,
                 to=recipient,
-                biz_opaque_callback_data=_tracker(delivery.outbox["execution_id"]),
+                biz_opaque_callback_data=tracker_for(delivery.outbox),
             )
         except OutboundMessageError as exc:
             return _failure("invalid_message", f"the message cannot be sent on WhatsApp: {exc}")
@@ -131,7 +132,33 @@ class WhatsAppChannel:
         raise NotImplementedError("WhatsApp sends are network calls, outside a transaction")
 
 
-def _tracker(execution_id: Any) -> str | None:
-    # biz_opaque_callback_data comes back on every status webhook: the execution id lets
-    # an asynchronous `failed` (e.g. 131047 after acceptance) find its execution.
-    return str(execution_id)[:512] if execution_id else None
+@dataclass(frozen=True)
+class Tracker:
+    execution_id: str | None
+    outbox_key: str | None
+
+
+def tracker_for(outbox: Any) -> str | None:
+    """biz_opaque_callback_data: Meta echoes it on every status webhook of the message.
+    The outbox key lets a status settle an attempt whose answer a crash lost (no resend,
+    engine/send_record.py); the execution id lets an asynchronous `failed` (e.g. 131047
+    after acceptance) find its execution."""
+    execution_id, key = outbox["execution_id"], outbox["idempotency_key"]
+    if not execution_id and not key:
+        return None
+    value = orjson.dumps({"execution_id": execution_id, "outbox_key": key}).decode()
+    return value if len(value) <= 512 else None
+
+
+def parse_tracker(value: str | None) -> Tracker:
+    """What `tracker_for` wrote; a bare string is an execution id (what we sent before)."""
+    if not value:
+        return Tracker(None, None)
+    if value.startswith("{"):
+        try:
+            data = orjson.loads(value)
+        except orjson.JSONDecodeError:
+            data = None
+        if isinstance(data, dict):
+            return Tracker(text(data.get("execution_id")), text(data.get("outbox_key")))
+    return Tracker(value[:64], None)

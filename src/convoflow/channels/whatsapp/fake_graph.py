@@ -7,7 +7,9 @@
   `mode: "sync"` answers the send with the error, `"async"` accepts it and then sends a
   `failed` status webhook, as Meta does for e.g. 131047.
 - After each accepted send it POSTs signed status webhooks (sent -> delivered -> read by
-  default, `POST /_fake/config` to change or disable) carrying biz_opaque_callback_data.
+  default, `POST /_fake/config` to change or disable) carrying biz_opaque_callback_data,
+  as Meta does; with `redeliver_seconds` it redelivers webhooks the receiver did not
+  take (down, 5xx), as Meta does for days.
 - `GET /{version}/{phone_number_id}?fields=...` answers what Meta says about a number
   (display_phone_number, verified_name, quality_rating): any number with any token by
   default; with `known_numbers_only`, only numbers registered (`POST /_fake/numbers
@@ -81,6 +83,9 @@ class FakeConfig:
     app_secret: str | None = field(default=None, repr=False)
     statuses: list[str] = field(default_factory=lambda: ["sent", "delivered", "read"])
     status_delay_seconds: float = 0.02
+    # Meta redelivers a webhook the receiver did not take (unreachable, 5xx) for days;
+    # > 0: the fake does too, for this long (0: one try, what most tests want).
+    redeliver_seconds: float = 0.0
     default_phone_number_id: str = DEFAULT_PHONE_NUMBER_ID
     display_phone_number: str | None = None
     # False: any number answers the lookup with any token (tests, the demo); True: only
@@ -104,11 +109,13 @@ class FakeGraph:
         status_delay_seconds: float = 0.02,
         default_phone_number_id: str = DEFAULT_PHONE_NUMBER_ID,
         display_phone_number: str | None = None,
+        redeliver_seconds: float = 0.0,
     ) -> None:
         self.config = FakeConfig(
             webhook_url=webhook_url,
             app_secret=app_secret,
             status_delay_seconds=status_delay_seconds,
+            redeliver_seconds=redeliver_seconds,
             default_phone_number_id=default_phone_number_id,
             display_phone_number=display_phone_number,
         )
@@ -323,7 +330,9 @@ class FakeGraph:
         when no webhook URL is configured or the receiver is unreachable)."""
         url = webhook_url or self.config.webhook_url
         secret = app_secret or self.config.app_secret
-        entry: dict[str, Any] = {"kind": kind, "wamid": wamid, "url": url, "http_status": None}
+        entry: dict[str, Any] = {
+            "kind": kind, "wamid": wamid, "url": url, "http_status": None, "at": time.time(),
+        }  # fmt: skip
         self.webhooks.append(entry)
         if not url:
             entry["error"] = "no webhook URL configured"
@@ -336,6 +345,21 @@ class FakeGraph:
             self._http = httpx.AsyncClient(timeout=10.0)
         if self._webhook_slots is None:
             self._webhook_slots = asyncio.Semaphore(WEBHOOKS_IN_FLIGHT)
+        give_up = time.monotonic() + self.config.redeliver_seconds
+        pause = 0.05
+        while True:
+            status = await self._post(url, raw, headers, entry)
+            taken = status is not None and status < 500
+            if taken or time.monotonic() + pause > give_up:
+                return status
+            entry["redeliveries"] = entry.get("redeliveries", 0) + 1
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.25)
+
+    async def _post(
+        self, url: str, raw: bytes, headers: dict[str, str], entry: dict[str, Any]
+    ) -> int | None:
+        assert self._http is not None and self._webhook_slots is not None
         try:
             async with self._webhook_slots:
                 response = await self._http.post(url, content=raw, headers=headers)
@@ -343,6 +367,7 @@ class FakeGraph:
             entry["error"] = f"{type(exc).__name__}: {exc}"
             return None
         entry["http_status"] = response.status_code
+        entry["done_at"] = time.time()
         return response.status_code
 
     async def simulate_inbound(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -388,6 +413,7 @@ class FakeGraph:
             self.config.known_numbers_only = changes["known_numbers_only"]
         if isinstance(changes.get("statuses"), list):
             self.config.statuses = [s for s in changes["statuses"] if isinstance(s, str)]
-        delay = number(changes.get("status_delay_seconds"))
-        if delay is not None:
-            self.config.status_delay_seconds = max(0.0, delay)
+        for key in ("status_delay_seconds", "redeliver_seconds"):
+            seconds = number(changes.get(key))
+            if seconds is not None:
+                setattr(self.config, key, max(0.0, seconds))

@@ -1,0 +1,42 @@
+"""A fork server of `convoflow serve`, for the WhatsApp crash test and bench/chaos.py.
+
+It imports everything once, then forks a fresh server process (the real `serve` path:
+API and worker, on PORT) for each line read on stdin and prints the child's pid. The
+test SIGKILLs that child; a kill-and-restart cycle then costs the server's start-up, not
+Python's imports (several seconds on a loaded 2-core machine). Children are reaped by
+the kernel (SIGCHLD ignored), so a killed pid disappears at once.
+
+    python tests/durability/chaos_server.py PORT    (settings from CONVOFLOW_* env)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+
+import uvicorn  # noqa: F401  (imported before forking: the point of a fork server)
+
+import convoflow.api.app
+import convoflow.services.container  # noqa: F401
+from convoflow.cli.serve import _serve
+from convoflow.config import Settings
+
+
+def main() -> None:
+    port = int(sys.argv[1])
+    url = Settings().database_url
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    for _line in sys.stdin:
+        pid = os.fork()
+        if pid == 0:
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            sys.stdin.close()
+            asyncio.run(_serve(url, "127.0.0.1", port, True, "warning"))
+            os._exit(0)
+        print(pid, flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,377 @@
+"""Kill -9 the WhatsApp server while conversations run: the harness of
+tests/durability/test_send_crash.py (small) and bench/chaos.py (full).
+
+Processes: this one plays Meta (the fake Graph API on a loopback port: it accepts sends,
+emits `sent` statuses echoing biz_opaque_callback_data and redelivers webhooks the server
+did not take, as Meta does) and the users (each writes "hi", answers the age question,
+and gets a goodbye); the server is a real `convoflow serve` subprocess (API and worker)
+that is SIGKILLed at random moments and restarted from a warm standby. Afterwards the
+messages each user received at the fake are counted: lost, duplicated, out of order;
+and each inbound wamid must have been taken once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import sqlalchemy as sa
+
+from convoflow.channels.whatsapp.fake_graph import DEFAULT_PHONE_NUMBER_ID, FakeGraph
+from convoflow.channels.whatsapp.loopback import serve_app
+from convoflow.services import phone_numbers
+from convoflow.services.common import Actor
+from convoflow.services.container import Engine, build_engine
+from convoflow.store.schema import execution_events, executions, messages, outbox, triggers
+from convoflow.store.schema import workflows as workflow_table
+from tests.support import chain, make_project, make_workflow, node
+
+NUMBER = DEFAULT_PHONE_NUMBER_ID
+SECRET = "chaos-app-secret"
+SERVER = Path(__file__).with_name("chaos_server.py")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def transcript(age: int) -> list[str]:
+    return ["Hello!", "How old are you?", f"Thanks, {age}.", "Bye."]
+
+
+def chaos_flow() -> dict[str, Any]:
+    return chain(
+        node("start", "start"),
+        node("hello", "send_text", message="Hello!"),
+        node("ask", "send_text", message="How old are you?"),
+        node("wait", "wait_for_response", save_response_to="age"),
+        node("thanks", "send_text", message="Thanks, {{vars.age}}."),
+        node("bye", "send_text", message="Bye."),
+    )
+
+
+@dataclass
+class Report:
+    conversations: int
+    kills: int
+    statuses: bool
+    seconds: float = 0.0
+    sends: int = 0  # accepted by the fake
+    lost: int = 0
+    duplicates: int = 0
+    out_of_order: int = 0
+    double_processed_inbound: int = 0
+    in_flight_at_kills: int = 0  # distinct attempts left without a result by the kills
+    reconciled: int = 0
+    resent_after_crash: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+class Servers:
+    """The server on one port, forked afresh by chaos_server.py for each start."""
+
+    def __init__(self, port: int, env: dict[str, str]) -> None:
+        log = os.environ.get("CHAOS_SERVER_LOG")  # to read the servers' complaints
+        self.forks = subprocess.Popen(
+            [sys.executable, str(SERVER), str(port)], env=env, cwd=ROOT,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=open(log, "ab") if log else subprocess.DEVNULL,  # noqa: SIM115
+        )  # fmt: skip
+        self.live: int | None = None
+
+    def start(self) -> None:
+        assert self.forks.stdin is not None and self.forks.stdout is not None
+        self.forks.stdin.write(b"go\n")
+        self.forks.stdin.flush()
+        self.live = int(self.forks.stdout.readline())
+
+    def kill(self) -> None:
+        assert self.live is not None
+        os.kill(self.live, signal.SIGKILL)
+        while _alive(self.live):
+            time.sleep(0.005)
+        self.live = None
+
+    def stop(self) -> None:
+        if self.live is not None and _alive(self.live):
+            os.kill(self.live, signal.SIGTERM)
+            deadline = time.monotonic() + 10
+            while _alive(self.live) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if _alive(self.live):
+                os.kill(self.live, signal.SIGKILL)
+        assert self.forks.stdin is not None
+        self.forks.stdin.close()
+        self.forks.wait(timeout=10)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def _setup(engine: Engine) -> None:
+    project_id = await make_project(engine, "chaos")
+    workflow_id = await make_workflow(engine, project_id, chaos_flow())
+
+    async def trigger(adv: Any) -> None:
+        await adv.conn.execute(
+            workflow_table.update()
+            .where(workflow_table.c.id == workflow_id)
+            .values(message_debounce_seconds=0)
+        )
+        await adv.conn.execute(
+            triggers.insert().values(
+                id=str(uuid.uuid4()), project_id=project_id, workflow_id=workflow_id,
+                trigger_type="inbound_message", active=True, phone_number_id=NUMBER,
+                created_at=adv.now, updated_at=adv.now,
+            )
+        )  # fmt: skip
+
+    await engine.runtime.op(trigger)
+    spec = phone_numbers.NumberSpec(NUMBER, "chaos-token", SECRET, "chaos-verify")
+    await phone_numbers.add_number(engine, Actor(project_id=project_id), spec)
+
+
+async def _say(fake: FakeGraph, user: str, text: str, wamid: str, after: float = 0.0) -> None:
+    """The user writes once; Meta delivers that same wamid until the server takes it."""
+    await asyncio.sleep(after)
+    while True:
+        result = await fake.simulate_inbound({"from": user, "text": text, "wamid": wamid})
+        if result["webhook_status"] == 200:
+            return
+        await asyncio.sleep(0.1)
+
+
+async def _healthy(url: str, http: httpx.AsyncClient, limit: float) -> bool:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        try:
+            if (await http.get(f"{url}/healthz", timeout=1.0)).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        await asyncio.sleep(0.05)
+    return False
+
+
+async def _attempts_in_flight(engine: Engine) -> set[tuple[str, int]]:
+    """(outbox id, attempt) of every attempt journaled without a recorded result."""
+    async with engine.db.read() as conn:
+        result = await conn.execute(
+            sa.select(outbox.c.id, outbox.c.attempts).where(outbox.c.status == "sending")
+        )
+        return {(str(row.id), int(row.attempts)) for row in result}
+
+
+async def _unresolved(engine: Engine) -> Counter[str]:
+    async with engine.db.read() as conn:
+        result = await conn.execute(
+            sa.select(outbox.c.status, sa.func.count())
+            .where(outbox.c.status.in_(("pending", "sending", "uncertain")))
+            .group_by(outbox.c.status)
+        )
+        return Counter({str(status): int(count) for status, count in result})
+
+
+def server_env(db_url: str, graph_url: str, hold: float) -> dict[str, str]:
+    return dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([str(ROOT / "src"), str(ROOT)]),
+        CONVOFLOW_DATABASE_URL=db_url,
+        CONVOFLOW_GRAPH_BASE_URL=f"{graph_url}/v23.0",
+        CONVOFLOW_GRAPH_CONVERSATION_INTERVAL_SECONDS="0",
+        CONVOFLOW_GRAPH_RATE_PER_SECOND="100000",
+        CONVOFLOW_JOB_LEASE_SECONDS="1",
+        # Short, so a killed server's attempts are found soon; long enough that a live
+        # send on a loaded machine is rarely mistaken for a lost one.
+        CONVOFLOW_OUTBOX_LEASE_SECONDS="3",
+        CONVOFLOW_SEND_RECONCILE_SECONDS=str(hold),
+        CONVOFLOW_WORKER_POLL_SECONDS="0.05",
+        CONVOFLOW_LOG_LEVEL="WARNING",
+    )
+
+
+async def run_chaos(
+    db_url: str,
+    *,
+    conversations: int,
+    kills: int,
+    statuses: bool = True,
+    hold: float = 30.0,
+    uptime: tuple[float, float] = (1.0, 2.5),
+    start_every: float = 0.1,
+    deadline: float = 300.0,
+    seed: int = 20261130,
+) -> Report:
+    """`db_url` is a migrated, empty database."""
+    report = Report(conversations, kills, statuses)
+    engine = build_engine(db_url, pool_size=2)
+    fake = FakeGraph(
+        app_secret=SECRET, statuses=["sent"] if statuses else [],
+        status_delay_seconds=0.0, redeliver_seconds=deadline,
+    )  # fmt: skip
+    rng = random.Random(seed)
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    ages = {f"1555{index:07d}": 18 + index % 50 for index in range(conversations)}
+    started = time.monotonic()
+    try:
+        await _setup(engine)
+        async with serve_app(fake.app) as graph_url, httpx.AsyncClient() as http:
+            fake.configure({"webhook_url": f"{url}/webhooks/whatsapp"})
+            servers = Servers(port, server_env(db_url, graph_url, hold))
+            try:
+                await _drive(
+                    engine, fake, servers, http, url, ages, rng, uptime, start_every, report,
+                    deadline,
+                )  # fmt: skip
+            finally:
+                servers.stop()
+                await fake.aclose()
+        report.seconds = round(time.monotonic() - started, 1)
+        await _count(engine, fake, ages, report)
+    finally:
+        await engine.close()
+    return report
+
+
+async def _drive(
+    engine: Engine,
+    fake: FakeGraph,
+    servers: Servers,
+    http: httpx.AsyncClient,
+    url: str,
+    ages: dict[str, int],
+    rng: random.Random,
+    uptime: tuple[float, float],
+    start_every: float,
+    report: Report,
+    deadline: float,
+) -> None:
+    servers.start()
+    # Users arrive over time, as they do (all at once, the webhook backlog alone would
+    # delay Meta's statuses past any reconcile hold while the server keeps dying).
+    users: list[asyncio.Task[None]] = [
+        asyncio.create_task(_say(fake, user, "hi", f"wamid.IN.{user}.1", index * start_every))
+        for index, user in enumerate(ages)
+    ]
+    asked: set[str] = set()
+    cursor, killed = 0, 0
+    in_flight: set[tuple[str, int]] = set()
+    next_kill = None
+    give_up = time.monotonic() + deadline
+    while time.monotonic() < give_up:
+        if killed < report.kills:
+            if next_kill is None:
+                await _healthy(url, http, 30.0)
+                next_kill = time.monotonic() + rng.uniform(*uptime)
+            elif time.monotonic() >= next_kill:
+                servers.kill()
+                killed += 1
+                in_flight |= await _attempts_in_flight(engine)
+                report.in_flight_at_kills = len(in_flight)
+                servers.start()
+                next_kill = None
+        for record in fake.sent[cursor:]:
+            text = _text(record)
+            if text == "How old are you?" and record["to"] not in asked:
+                user = record["to"]
+                asked.add(user)
+                wamid = f"wamid.IN.{user}.2"
+                users.append(asyncio.create_task(_say(fake, user, str(ages[user]), wamid)))
+        cursor = len(fake.sent)
+        if killed >= report.kills and await _finished(engine, fake, ages):
+            await asyncio.gather(*users)
+            return
+        await asyncio.sleep(0.05)
+    for task in users:
+        task.cancel()
+    said_bye = {r["to"] for r in fake.sent if _text(r) == "Bye."}
+    raise AssertionError(
+        f"conversations did not finish within {deadline}s: {len(said_bye)} said bye, "
+        f"outbox unresolved {dict(await _unresolved(engine))}, {report}"
+    )
+
+
+def _history(fake: FakeGraph, user: str) -> list[Any]:
+    """A duplicated user's sends and their status webhooks, for the failure message."""
+    sends = [r for r in fake.sent if r["to"] == user and _text(r)]
+    wamids = {r["wamid"] for r in sends}
+    hooks = [w for w in fake.webhooks if w["wamid"] in wamids]
+    return [(r["received_at"], r["wamid"], _text(r)) for r in sends] + hooks
+
+
+def _text(record: dict[str, Any]) -> str | None:
+    if record["kind"] != "message" or record["http_status"] != 200:
+        return None
+    return str(record["body"].get("text", {}).get("body"))
+
+
+async def _finished(engine: Engine, fake: FakeGraph, ages: dict[str, int]) -> bool:
+    said_bye = {r["to"] for r in fake.sent if _text(r) == "Bye."}
+    return len(said_bye) == len(ages) and not await _unresolved(engine)
+
+
+async def _count(engine: Engine, fake: FakeGraph, ages: dict[str, int], report: Report) -> None:
+    received: dict[str, list[str]] = {user: [] for user in ages}
+    for record in fake.sent:
+        text = _text(record)
+        if text is not None:
+            received[record["to"]].append(text)
+            report.sends += 1
+    for user, age in ages.items():
+        got, expected = received[user], transcript(age)
+        report.duplicates += len(got) - len(set(got))
+        if len(got) != len(set(got)):
+            report.problems.append(f"{user} got {got}: {_history(fake, user)}")
+        report.lost += len(set(expected) - set(got))
+        if list(dict.fromkeys(got)) != expected:
+            report.out_of_order += 1
+            report.problems.append(f"{user}: {got}")
+    async with engine.db.read() as conn:
+        inputs = await conn.execute(
+            sa.select(execution_events.c.execution_id, sa.func.count())
+            .where(execution_events.c.event_type == "user_input_received")
+            .group_by(execution_events.c.execution_id)
+        )
+        report.double_processed_inbound += sum(count - 1 for _, count in inputs if count > 1)
+        starts = (await conn.execute(sa.select(sa.func.count()).select_from(executions))).scalar()
+        report.double_processed_inbound += int(starts or 0) - len(ages)
+        inbound = (
+            await conn.execute(
+                sa.select(sa.func.count())
+                .select_from(messages)
+                .where(messages.c.direction == "inbound")
+            )
+        ).scalar()
+        if inbound != 2 * len(ages):
+            report.problems.append(f"{inbound} inbound messages stored, expected {2 * len(ages)}")
+        outcomes = await conn.execute(
+            sa.select(execution_events.c.payload).where(
+                execution_events.c.event_type == "action_performed"
+            )
+        )
+        for (payload,) in outcomes:
+            if payload.get("outcome") == "reconciled":
+                report.reconciled += 1
+            elif payload.get("outcome") == "resent_after_crash":
+                report.resent_after_crash += 1
