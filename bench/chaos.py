@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import tempfile
 import uuid
@@ -29,6 +30,11 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
 from tests.durability.whatsapp_chaos import run_chaos  # noqa: E402
+
+if "CONVOFLOW_SECRET_KEY" not in os.environ:  # the server processes read it too
+    from cryptography.fernet import Fernet
+
+    os.environ["CONVOFLOW_SECRET_KEY"] = Fernet.generate_key().decode()
 
 from common import create_pg_database, drop_pg_database  # noqa: E402
 from convoflow.store.migrate import upgrade  # noqa: E402
