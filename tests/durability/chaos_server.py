@@ -33,6 +33,7 @@ def main() -> None:
         if pid == 0:
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             sys.stdin.close()
+            os.dup2(2, 1)  # stdout carries pids to the test: the server logs to stderr
             asyncio.run(_serve(url, "127.0.0.1", port, True, "warning"))
             os._exit(0)
         print(pid, flush=True)
