@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
-
 from convoflow.clock import utc_iso
 from convoflow.engine.step import StepRun
-from convoflow.store.schema import conversations, execution_events, messages
+from convoflow.store import executions as execution_store
+from convoflow.store import messages as message_store
 
 RECENT_EVENTS = 20
 RECENT_MESSAGES = 20
@@ -20,13 +19,8 @@ async def function_payload(
 ) -> dict[str, Any]:
     conn = run.advance.conn
     execution = run.execution
-    result = await conn.execute(
-        sa.select(execution_events.c.event_type, execution_events.c.payload)
-        .where(execution_events.c.execution_id == execution.id)
-        .order_by(execution_events.c.seq.desc())
-        .limit(RECENT_EVENTS)
-    )
-    flow_events = [{"event_type": r.event_type, "payload": r.payload} for r in result][::-1]
+    stored = await execution_store.recent_events(conn, execution.id, RECENT_EVENTS)
+    flow_events = [{"event_type": r.event_type, "payload": r.payload} for r in stored]
     flow_events += [
         {"event_type": e["event_type"], "payload": e["payload"]}
         for e in run.advance.unflushed_events(execution.id)
@@ -53,20 +47,11 @@ async def _whatsapp_context(run: StepRun) -> dict[str, Any] | None:
     if conversation_id is None:
         return None
     conn = run.advance.conn
-    row = (
-        (await conn.execute(sa.select(conversations).where(conversations.c.id == conversation_id)))
-        .mappings()
-        .first()
-    )
+    row = await message_store.get_conversation(conn, conversation_id)
     if row is None:
         return None
-    result = await conn.execute(
-        sa.select(messages)
-        .where(messages.c.conversation_id == conversation_id)
-        .order_by(messages.c.created_at.desc(), messages.c.id.desc())
-        .limit(RECENT_MESSAGES)
-    )
-    recent = [_message_view(m) for m in result.mappings()][::-1]
+    stored = await message_store.recent_messages(conn, conversation_id, RECENT_MESSAGES)
+    recent = [_message_view(m) for m in stored]
     return {
         "conversation": {
             "id": row["id"],

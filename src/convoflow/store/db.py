@@ -84,6 +84,9 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+_PING = sa.text("SELECT 1")
+
+
 class Database:
     def __init__(
         self,
@@ -127,6 +130,11 @@ class Database:
             # No pool_pre_ping (a round trip per checkout): a dead connection is found by
             # its first statement, and then the whole pool is recycled (store/faults.py).
             faults.install(self.engine.sync_engine)
+
+    async def ping(self) -> None:
+        """One round trip on a read connection; raises whatever the database raises."""
+        async with self.read() as conn:
+            await conn.execute(_PING)
 
     async def run_write(self, fn: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         """Run `fn` in a write transaction and commit (rolled back if it raises)."""

@@ -28,6 +28,12 @@ _UPDATE_CAS = (
     .values({c.name: sa.bindparam(c.name) for c in executions.c if c.name != "id"})
 )
 _INSERT_EVENTS = sa.insert(execution_events)
+_RECENT_EVENTS = (
+    sa.select(execution_events.c.event_type, execution_events.c.payload)
+    .where(execution_events.c.execution_id == sa.bindparam("execution_id"))
+    .order_by(execution_events.c.seq.desc())
+    .limit(sa.bindparam("limit", type_=sa.Integer))
+)
 
 # Executions that hold a conversation: running, waiting or handed off, neither a child
 # (it answers through its parent) nor an observer.
@@ -129,6 +135,14 @@ async def append_event(
     }
     await conn.execute(_INSERT_EVENTS, [row])
     return True
+
+
+async def recent_events(
+    conn: AsyncConnection, execution_id: str, limit: int
+) -> list[sa.Row[Any, Any]]:
+    """The execution's `limit` latest stored events (event_type, payload), oldest first."""
+    result = await conn.execute(_RECENT_EVENTS, {"execution_id": execution_id, "limit": limit})
+    return list(result)[::-1]
 
 
 async def find_child_waiting(conn: AsyncConnection, parent_id: str) -> sa.RowMapping | None:

@@ -16,6 +16,12 @@ _CONVERSATION = sa.select(conversations).where(
     conversations.c.id == sa.bindparam("conversation_id")
 )
 _CONVERSATION_FOR_UPDATE = _CONVERSATION.with_for_update()
+_RECENT_MESSAGES = (
+    sa.select(messages)
+    .where(messages.c.conversation_id == sa.bindparam("conversation_id"))
+    .order_by(messages.c.created_at.desc(), messages.c.id.desc())
+    .limit(sa.bindparam("limit", type_=sa.Integer))
+)
 _CONVERSATIONS = sa.select(conversations).where(
     conversations.c.id.in_(sa.bindparam("conversation_ids", expanding=True))
 )
@@ -74,6 +80,15 @@ async def get_conversation(conn: AsyncConnection, conversation_id: str) -> sa.Ro
     result = await conn.execute(_CONVERSATION, {"conversation_id": conversation_id})
     row: sa.RowMapping | None = result.mappings().first()
     return row
+
+
+async def recent_messages(
+    conn: AsyncConnection, conversation_id: str, limit: int
+) -> list[sa.RowMapping]:
+    """The conversation's `limit` latest messages, oldest first."""
+    params = {"conversation_id": conversation_id, "limit": limit}
+    result = await conn.execute(_RECENT_MESSAGES, params)
+    return list(result.mappings())[::-1]
 
 
 async def get_conversations(

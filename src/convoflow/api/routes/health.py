@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from fastapi import Response
 
 from convoflow.api.auth import EngineDep
@@ -12,14 +11,11 @@ from convoflow.api.responses import ok
 
 router = api_router(tags=["Health"])
 
-_PING = sa.text("SELECT 1")
-
 
 @router.get("/healthz", summary="Liveness and database check", responses=error_responses(503))
 async def healthz(engine: EngineDep) -> Response:
     try:
-        async with engine.db.read() as conn:
-            await conn.execute(_PING)
+        await engine.db.ping()
     except Exception as exc:  # any database failure means "not healthy", never a 500
         return ok({"status": "unavailable", "error": f"database: {exc}"}, status_code=503)
     return ok({"status": "ok", "database": engine.db.dialect})

@@ -5,12 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import sqlalchemy as sa
-
 from convoflow.engine.signals import Fail, Next, Outcome
 from convoflow.engine.step import StepRun
 from convoflow.ids import new_id
-from convoflow.store.schema import project_events
+from convoflow.store.project_events import insert_project_event
 
 
 async def enter(run: StepRun) -> Outcome:
@@ -40,7 +38,7 @@ async def enter(run: StepRun) -> Outcome:
     }
 
     async def write(conn: Any) -> None:
-        await conn.execute(sa.insert(project_events), row)
+        await insert_project_event(conn, row)
 
     run.advance.extra_writes.append(write)
     # Observer executions start from a job, not inline: an observer that emits the same

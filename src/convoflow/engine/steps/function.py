@@ -9,12 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
-
 from convoflow.engine.payloads import function_payload
 from convoflow.engine.signals import ActionDone, AwaitAction, Fail, Next, Outcome, Signal
 from convoflow.engine.step import StepRun
-from convoflow.store.schema import functions
+from convoflow.store import functions as function_store
 
 FUNCTION_TIMEOUT_SECONDS = 30
 
@@ -58,17 +56,7 @@ async def function_request(
 ) -> dict[str, Any] | Fail:
     if not function_id:
         return Fail(f"node {run.node.id!r} has no function_id", {"field": "function_id"})
-    row = (
-        (
-            await run.advance.conn.execute(
-                sa.select(functions)
-                .where(functions.c.id == function_id)
-                .where(functions.c.project_id == run.execution.project_id)
-            )
-        )
-        .mappings()
-        .first()
-    )
+    row = await function_store.get_function(run.advance.conn, function_id, run.execution.project_id)
     if row is None:
         return Fail(f"function {function_id} not found in this project", {"field": "function_id"})
     if row["function_type"] != "http" or not row["endpoint_url"]:
