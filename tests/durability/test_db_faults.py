@@ -36,9 +36,9 @@ import httpx
 import pytest
 
 from convoflow.channels.whatsapp import webhook_bodies as bodies
-from convoflow.channels.whatsapp.fake_graph import FakeGraph
-from convoflow.channels.whatsapp.loopback import serve_app
 from convoflow.config import Settings
+from convoflow.fakes.graph.server import FakeGraph
+from convoflow.fakes.loopback import serve_app
 from convoflow.services.container import build_engine
 from convoflow.store.migrate import upgrade
 from tests.api.conftest import new_project

@@ -29,8 +29,8 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
-from convoflow.channels.whatsapp.fake_graph import DEFAULT_PHONE_NUMBER_ID, FakeGraph
-from convoflow.channels.whatsapp.loopback import serve_app
+from convoflow.fakes.graph.server import DEFAULT_PHONE_NUMBER_ID, FakeGraph
+from convoflow.fakes.loopback import serve_app
 from convoflow.services import phone_numbers
 from convoflow.services.common import Actor
 from convoflow.services.container import Engine, build_engine

@@ -36,9 +36,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from convoflow.channels.whatsapp import webhook_bodies as bodies
-from convoflow.channels.whatsapp.fake_graph import DEFAULT_PHONE_NUMBER_ID, FakeGraph
-from convoflow.channels.whatsapp.loopback import serve_app
 from convoflow.engine.advance import Advance
+from convoflow.fakes.graph.server import DEFAULT_PHONE_NUMBER_ID, FakeGraph
+from convoflow.fakes.loopback import serve_app
 from convoflow.services.container import build_engine
 from convoflow.services.projects import create_api_key, set_secret
 from tests.api.conftest import new_project

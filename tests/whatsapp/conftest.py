@@ -16,8 +16,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from convoflow.channels.whatsapp.fake_graph import FakeGraph
-from convoflow.channels.whatsapp.loopback import serve_app
+from convoflow.fakes.graph.server import FakeGraph
+from convoflow.fakes.loopback import serve_app
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "wa"
 APP_SECRET = "test-app-secret"

@@ -16,10 +16,10 @@ import pytest
 
 from convoflow.api.app import create_app
 from convoflow.channels.whatsapp import webhook_bodies as bodies
-from convoflow.channels.whatsapp.fake_graph import DEFAULT_PHONE_NUMBER_ID, FakeGraph
-from convoflow.channels.whatsapp.loopback import serve_app
 from convoflow.clock import FakeClock
 from convoflow.config import Settings
+from convoflow.fakes.graph.server import DEFAULT_PHONE_NUMBER_ID, FakeGraph
+from convoflow.fakes.loopback import serve_app
 from convoflow.services import phone_numbers
 from convoflow.services.common import Actor
 from convoflow.services.container import Engine

@@ -13,10 +13,10 @@ from contextlib import contextmanager
 import pytest
 from typer.testing import CliRunner, Result
 
-from convoflow.channels.whatsapp.fake_graph import FakeGraph
-from convoflow.channels.whatsapp.loopback import serve_app
 from convoflow.cli import app
 from convoflow.config import get_settings
+from convoflow.fakes.graph.server import FakeGraph
+from convoflow.fakes.loopback import serve_app
 from convoflow.services.container import build_engine
 from convoflow.store import phone_numbers as number_store
 

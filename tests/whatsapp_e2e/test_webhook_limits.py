@@ -12,9 +12,9 @@ import pytest
 
 from convoflow.api.app import create_app
 from convoflow.channels.whatsapp import webhook_bodies as bodies
-from convoflow.channels.whatsapp.fake_graph import FakeGraph
 from convoflow.channels.whatsapp.signature import sign
 from convoflow.config import Settings
+from convoflow.fakes.graph.server import FakeGraph
 from convoflow.store.schema import messages
 from tests.whatsapp_e2e.conftest import APP_SECRET, NUMBER, World
 from tests.whatsapp_e2e.helpers import rows

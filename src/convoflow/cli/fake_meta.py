@@ -45,7 +45,7 @@ def serve(
         return
     import uvicorn
 
-    from convoflow.channels.whatsapp.fake_graph import DEFAULT_PHONE_NUMBER_ID, FakeGraph
+    from convoflow.fakes.graph.server import DEFAULT_PHONE_NUMBER_ID, FakeGraph
 
     fake = FakeGraph(
         webhook_url=webhook_url,

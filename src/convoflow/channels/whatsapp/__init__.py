@@ -8,7 +8,6 @@
   `send_result_for(error, attempt) -> SendResult`
 - client: `GraphClient.send_message / mark_read`
 - channel: `WhatsAppChannel(client, credentials)`, `PhoneCredentials`
-- fake_graph: `FakeGraph` (the offline Graph API), loopback: `serve_app`
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from convoflow.channels.whatsapp._json import integer, obj, text
 from convoflow.channels.whatsapp.webhook_bodies import UserMessageError
 
 if TYPE_CHECKING:
-    from convoflow.channels.whatsapp.fake_graph import FakeGraph
+    from convoflow.fakes.graph.server import FakeGraph
 
 _FILTERS = ("to", "phone_number_id", "kind", "type", "wamid", "version")
 

@@ -39,7 +39,7 @@ from starlette.applications import Starlette
 
 from convoflow.channels.whatsapp import webhook_bodies as bodies
 from convoflow.channels.whatsapp._json import integer, number, obj, text
-from convoflow.channels.whatsapp.fake_routes import routes, with_fast_sends
+from convoflow.fakes.graph.routes import routes, with_fast_sends
 
 DEFAULT_PHONE_NUMBER_ID = "100000000000001"
 WEBHOOKS_IN_FLIGHT = 32

@@ -1,0 +1,1 @@
+"""The fake WhatsApp Graph API (`server.FakeGraph`) and its routes."""
