@@ -3,6 +3,8 @@ and can be rolled back and re-applied."""
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -42,10 +44,83 @@ async def test_migrated_database_matches_schema(db_url: str) -> None:
 
 
 async def test_downgrade_to_base_and_upgrade_again(db_url: str) -> None:
-    import asyncio
-
     await asyncio.to_thread(downgrade, db_url, "base")
     assert await _tables(db_url) <= {"alembic_version"}
     await asyncio.to_thread(upgrade, db_url)
     assert set(metadata.tables) <= await _tables(db_url)
     assert await _schema_diff(db_url) == []
+
+
+async def _outbox_rows(url: str) -> list[tuple[str, str, Any]]:
+    db = Database(url, pool_size=1)
+    try:
+        async with db.engine.connect() as conn:
+            result = await conn.execute(
+                sa.text("SELECT id, status, uncertain_since FROM outbox ORDER BY id")
+            )
+            return [(str(r[0]), str(r[1]), r[2]) for r in result]
+    finally:
+        await db.dispose()
+
+
+async def _columns(url: str, table: str) -> set[str]:
+    db = Database(url, pool_size=1)
+    try:
+        async with db.engine.connect() as conn:
+            return await conn.run_sync(
+                lambda c: {col["name"] for col in sa.inspect(c).get_columns(table)}
+            )
+    finally:
+        await db.dispose()
+
+
+async def _insert_outbox_row(url: str, outbox_id: str, status: str) -> None:
+    # Raw SQL: schema.py describes head, and this row is written by 0003-era code.
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    db = Database(url, pool_size=1)
+    try:
+        async with db.engine.begin() as conn:
+            await conn.execute(
+                sa.text(
+                    "INSERT INTO projects (id, name, settings, created_at, updated_at) "
+                    "VALUES (:id, :id, '{}', :now, :now)"
+                ),
+                {"id": f"p-{outbox_id}", "now": now},
+            )
+            await conn.execute(
+                sa.text(
+                    "INSERT INTO outbox (id, project_id, channel, idempotency_key, message,"
+                    " status, attempts, next_attempt_at, created_at) VALUES (:id, :p,"
+                    " 'whatsapp', :id, '{}', :status, 1, :now, :now)"
+                ),
+                {"id": outbox_id, "p": f"p-{outbox_id}", "status": status, "now": now},
+            )
+    finally:
+        await db.dispose()
+
+
+async def test_database_at_0003_gains_uncertain_since_and_keeps_its_outbox(db_url: str) -> None:
+    """A database migrated before the crash-reconcile work (0001..0003) must get the
+    column from a new migration, not from an edited 0001 it has already run."""
+    await asyncio.to_thread(downgrade, db_url, "0003")
+    assert "uncertain_since" not in await _columns(db_url, "outbox")
+    await _insert_outbox_row(db_url, "o-1", "sending")
+
+    await asyncio.to_thread(upgrade, db_url)
+    assert await _outbox_rows(db_url) == [("o-1", "sending", None)]
+    assert await _schema_diff(db_url) == []
+
+    # Rolling back: a held row goes back to `sending`, which 0003-era code recovers.
+    await _insert_outbox_row(db_url, "o-2", "uncertain")
+    await asyncio.to_thread(downgrade, db_url, "0003")
+    assert "uncertain_since" not in await _columns(db_url, "outbox")
+    db = Database(db_url, pool_size=1)
+    try:
+        async with db.engine.connect() as conn:
+            result = await conn.execute(sa.text("SELECT id, status FROM outbox ORDER BY id"))
+            assert [(str(r[0]), str(r[1])) for r in result] == [
+                ("o-1", "sending"),
+                ("o-2", "sending"),
+            ]
+    finally:
+        await db.dispose()

@@ -271,9 +271,6 @@ def upgrade() -> None:
         ),
         sa.Column("created_at", convoflow.store.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("sent_at", convoflow.store.types.UTCDateTime(timezone=True), nullable=True),
-        sa.Column(
-            "uncertain_since", convoflow.store.types.UTCDateTime(timezone=True), nullable=True
-        ),
         sa.ForeignKeyConstraint(
             ["project_id"], ["projects.id"], name=op.f("fk_outbox_project_id_projects")
         ),
