@@ -24,7 +24,8 @@ class Received:
         return json.loads(self.body) if self.body else None
 
 
-Reply = tuple[int, Any]  # (status, body): a dict/list body is sent as JSON, str as text
+# (status, body) or (status, body, headers): a dict/list body is sent as JSON, str as text
+Reply = tuple[int, Any] | tuple[int, Any, dict[str, str]]
 
 
 @dataclass
@@ -59,7 +60,7 @@ def http_server() -> Iterator[HttpServer]:
                 headers={k.lower(): v for k, v in self.headers.items()},
                 body=body,
             )
-            status, reply = state.answer(request)
+            status, reply, *extra = state.answer(request)
             if isinstance(reply, str):
                 data, content_type = reply.encode(), "text/plain"
             else:
@@ -67,6 +68,8 @@ def http_server() -> Iterator[HttpServer]:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(data)))
+            for name, value in (extra[0] if extra else {}).items():
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(data)
 

@@ -1,16 +1,16 @@
 """Performing journaled external calls (webhook and function nodes), outside any
-transaction. The result goes back to the execution as ActionDone in a new transaction."""
+transaction. The result goes back to the execution as ActionDone in a new transaction.
+
+The call itself is the egress module's; what is ours is the journaled request's shape,
+the retry policy (the job is rescheduled with backoff until `max_attempts`) and the
+result the step reads."""
 
 from __future__ import annotations
 
-import json
-import time
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-
-from convoflow.engine.egress import EgressRefused, check_url
+from convoflow.engine.egress import Egress
 
 MAX_BODY_CHARS = 256_000
 
@@ -25,64 +25,35 @@ def backoff_seconds(attempt: int) -> float:
     return float(min(60, 2 ** max(0, attempt - 1)))
 
 
-def _parse_body(response: httpx.Response) -> Any:
-    text = response.text[:MAX_BODY_CHARS]
-    if not text:
-        return None
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
 async def perform_http(
-    client: httpx.AsyncClient,
-    request: dict[str, Any],
-    *,
-    attempt: int,
-    allow_private_default: bool,
+    egress: Egress, request: dict[str, Any], *, attempt: int
 ) -> dict[str, Any] | RetryLater:
-    """One attempt. Network errors and 5xx are retried (RetryLater) until max_attempts;
-    4xx and refused targets are final."""
+    """One attempt. Retryable outcomes (network errors, 5xx, 429 with Retry-After, a host
+    that does not resolve yet) are retried until max_attempts; the rest are final."""
     max_attempts = int(request.get("max_attempts") or 3)
-    url = str(request["url"])
-    try:
-        await check_url(
-            url, allow_private=bool(request.get("allow_private")) or allow_private_default
-        )
-    except EgressRefused as exc:
-        return {"ok": False, "status": None, "body": None, "error": str(exc), "attempts": attempt}
-    headers = dict(request.get("headers") or {})
-    headers["Idempotency-Key"] = str(request["idempotency_key"])
     method = str(request.get("method") or "POST").upper()
-    body = request.get("body")
-    kwargs: dict[str, Any] = {"headers": headers, "timeout": float(request.get("timeout") or 10)}
-    if method != "GET" and body is not None:
-        if isinstance(body, str):
-            kwargs["content"] = body
-        else:
-            kwargs["json"] = body
-    started = time.perf_counter()
-    try:
-        response = await client.request(method, url, **kwargs)
-    except httpx.HTTPError as exc:
-        error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        if attempt < max_attempts:
-            return RetryLater(backoff_seconds(attempt), error)
-        return {"ok": False, "status": None, "body": None, "error": error, "attempts": attempt}
-    duration_ms = int((time.perf_counter() - started) * 1000)
-    parsed = _parse_body(response)
-    status = response.status_code
-    if status >= 500 and attempt < max_attempts:
-        return RetryLater(backoff_seconds(attempt), f"HTTP {status}")
-    ok = 200 <= status < 300
+    body = request.get("body") if method != "GET" else None
+    outcome = await egress.request(
+        method,
+        str(request["url"]),
+        project_id=request.get("project_id"),
+        headers=request.get("headers") or {},
+        content=body if isinstance(body, str) else None,
+        json_body=None if isinstance(body, str) else body,
+        timeout_seconds=float(request.get("timeout") or 10),
+        idempotency_key=str(request["idempotency_key"]),
+    )
+    if outcome.kind == "retryable" and attempt < max_attempts:
+        delay = max(backoff_seconds(attempt), outcome.retry_after or 0.0)
+        return RetryLater(delay, outcome.error or "retryable")
     result: dict[str, Any] = {
-        "ok": ok,
-        "status": status,
-        "body": parsed,
-        "duration_ms": duration_ms,
+        "ok": outcome.ok,
+        "status": outcome.status,
+        "body": outcome.parsed(MAX_BODY_CHARS),
         "attempts": attempt,
     }
-    if not ok:
-        result["error"] = f"HTTP {status} from {method} {url}"
+    if outcome.status is not None:
+        result["duration_ms"] = outcome.duration_ms
+    if not outcome.ok:
+        result["error"] = outcome.error
     return result

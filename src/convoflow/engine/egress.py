@@ -1,7 +1,8 @@
-"""SSRF guard for webhook and function calls.
+"""The one way out: every HTTP call to a URL a tenant gave goes through `Egress.request`
+(guard, call, classify the outcome, one error shape, the idempotency key header).
 
-A flow author must not be able to make the server call its own network (metadata
-services, the database, admin ports). Targets that resolve to private, loopback,
+SSRF guard: a flow author must not be able to make the server call its own network
+(metadata services, the database, admin ports). Targets that resolve to private, loopback,
 link-local, multicast, reserved or unspecified addresses are refused unless the project
 (or the process, CONVOFLOW_ALLOW_PRIVATE_NETWORK) allows them. The name is resolved here
 and checked for every address it has; a DNS answer that changes between this check and
@@ -12,8 +13,15 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import json
 import socket
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Literal
 from urllib.parse import urlsplit
+
+import httpx
 
 
 class EgressRefused(Exception):
@@ -64,3 +72,162 @@ async def check_url(url: str, *, allow_private: bool) -> None:
                 "loopback and link-local networks are refused unless the project sets "
                 "allow_private_network"
             )
+
+
+Kind = Literal["ok", "retryable", "permanent"]
+MAX_ERROR_CHARS = 500
+MAX_RETRY_AFTER_SECONDS = 600.0
+ProjectPolicy = Callable[[str], Awaitable[bool]]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one outbound call came to. `error` is the one error shape every caller records:
+    a sentence saying what happened (and, for a refusal, what was expected)."""
+
+    kind: Kind
+    status: int | None = None
+    body: bytes = b""
+    content_type: str = ""
+    error: str | None = None
+    refused: bool = False  # the SSRF guard refused the target: no retry can succeed
+    retry_after: float | None = None  # seconds the endpoint asked us to wait (429, 5xx)
+    duration_ms: int | None = None  # set once a request was sent
+
+    @property
+    def ok(self) -> bool:
+        return self.kind == "ok"
+
+    def parsed(self, max_chars: int | None = None) -> Any:
+        """The body as JSON when it is JSON, else as text; None when empty."""
+        text = self.body.decode("utf-8", errors="replace")
+        if max_chars is not None:
+            text = text[:max_chars]
+        if not text:
+            return None
+        try:
+            return json.loads(text)
+        except ValueError:
+            return text
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Retry-After in seconds (the HTTP-date form is rare from APIs and is ignored)."""
+    try:
+        seconds = float(value) if value is not None else None
+    except ValueError:
+        return None
+    if seconds is None or seconds < 0:
+        return None
+    return min(seconds, MAX_RETRY_AFTER_SECONDS)
+
+
+def _ms(started: float) -> int:
+    return int((time.perf_counter() - started) * 1000)
+
+
+def _failure(kind: Kind, error: str, *, refused: bool = False) -> Outcome:
+    return Outcome(kind, error=error[:MAX_ERROR_CHARS], refused=refused)
+
+
+def classify(response: httpx.Response, duration_ms: int) -> Outcome:
+    """2xx ok; network-like answers (5xx, 429 with Retry-After) retryable; the rest (4xx,
+    and 3xx: redirects are not followed, a redirect could lead inside) permanent."""
+    status = response.status_code
+    retry_after = _retry_after(response.headers.get("retry-after"))
+    if 200 <= status < 300:
+        kind: Kind = "ok"
+    elif status >= 500 or (status == 429 and retry_after is not None):
+        kind = "retryable"
+    else:
+        kind = "permanent"
+    return Outcome(
+        kind,
+        status=status,
+        body=response.content,
+        content_type=response.headers.get("content-type", "application/octet-stream"),
+        error=None if kind == "ok" else f"the endpoint answered HTTP {status}",
+        retry_after=retry_after,
+        duration_ms=duration_ms,
+    )
+
+
+class Egress:
+    """Every outbound call to a URL a tenant gave (webhook and function nodes, functions
+    invoked through the API, project webhooks) goes through `request`: guard, call,
+    classify. Built once per process; it owns the keep-alive connection pool."""
+
+    def __init__(
+        self,
+        *,
+        allow_private_network: bool,
+        project_allows_private: ProjectPolicy | None = None,
+        http: httpx.AsyncClient | None = None,
+        default_timeout: float = 10.0,
+    ) -> None:
+        self.allow_private_network = allow_private_network
+        self._project_allows_private = project_allows_private
+        self.default_timeout = default_timeout
+        self._http = http
+        self._owns_http = http is None
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        if self._http is None:
+            # Never follow redirects: the guard checked this URL, not where it points.
+            timeout = httpx.Timeout(self.default_timeout)
+            self._http = httpx.AsyncClient(timeout=timeout, follow_redirects=False)
+        return self._http
+
+    async def close(self) -> None:
+        if self._owns_http and self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    async def allows_private(self, project_id: str | None) -> bool:
+        if self.allow_private_network:
+            return True
+        if project_id is None or self._project_allows_private is None:
+            return False
+        return await self._project_allows_private(project_id)
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        project_id: str | None,
+        headers: Mapping[str, str] | None = None,
+        content: bytes | str | None = None,
+        json_body: Any = None,
+        timeout_seconds: float | None = None,
+        idempotency_key: str | None = None,
+        idempotency_header: str = "Idempotency-Key",
+    ) -> Outcome:
+        """One attempt; never raises for anything the endpoint or the network does.
+        `content` is sent as it is, `json_body` as JSON (None: no body).
+        `project_id` is whose allow_private_network setting applies."""
+        try:
+            await check_url(url, allow_private=await self.allows_private(project_id))
+        except EgressUnresolved as exc:
+            return _failure("retryable", str(exc))  # DNS may answer later
+        except EgressRefused as exc:
+            return _failure("permanent", f"refused by the SSRF guard: {exc}", refused=True)
+        sent = dict(headers or {})
+        if idempotency_key is not None:
+            sent[idempotency_header] = idempotency_key
+        kwargs: dict[str, Any] = {
+            "headers": sent,
+            "timeout": timeout_seconds or self.default_timeout,
+        }
+        if content is not None:
+            kwargs["content"] = content
+        elif json_body is not None:
+            kwargs["json"] = json_body
+        started = time.perf_counter()
+        try:
+            response = await self.http.request(method.upper(), url, **kwargs)
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            return replace(_failure("retryable", error), duration_ms=_ms(started))
+        return classify(response, _ms(started))

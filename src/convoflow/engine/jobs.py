@@ -47,12 +47,7 @@ async def handle_action(runtime: Runtime, job: RowMapping) -> None:
         return
     # Outside any transaction: the call may take seconds. A crash from here until the
     # commit below repeats the call with the same Idempotency-Key.
-    result = await perform_http(
-        runtime.http,
-        journal["request"],
-        attempt=int(job["attempts"]),
-        allow_private_default=runtime.settings.allow_private_network,
-    )
+    result = await perform_http(runtime.egress, journal["request"], attempt=int(job["attempts"]))
     if isinstance(result, RetryLater):
 
         async def later(adv: Advance) -> None:

@@ -20,6 +20,7 @@ from convoflow.engine import status as st
 from convoflow.engine.advance import Advance, ExecutionNotFound
 from convoflow.engine.committer import AfterCommit, GroupCommitter
 from convoflow.engine.context import build_context
+from convoflow.engine.egress import Egress
 from convoflow.engine.graphs import GraphCache
 from convoflow.engine.hooks import EngineHooks
 from convoflow.engine.jobs import DEFAULT_HANDLERS, JobHandler
@@ -102,20 +103,23 @@ class Runtime:
         self.job_handlers: dict[str, JobHandler] = dict(DEFAULT_HANDLERS)
         # Set by services: where input that arrived while the execution was busy waits.
         self.pending_input_source: PendingInputSource | None = None
-        self._http = http
-        self._owns_http = http is None
+        self.egress = Egress(
+            allow_private_network=self.settings.allow_private_network,
+            project_allows_private=self._project_allows_private,
+            http=http,
+        )
 
-    @property
-    def http(self) -> httpx.AsyncClient:
-        if self._http is None:
-            self._http = httpx.AsyncClient(timeout=httpx.Timeout(10.0), follow_redirects=False)
-        return self._http
+    async def _project_allows_private(self, project_id: str) -> bool:
+        # Read fresh, not from project_settings: a project that turns the setting off
+        # is refused from its next call on, in every process.
+        async with self.db.read() as conn:
+            settings = await project_store.get_settings(conn, project_id)
+        return bool(settings.get("allow_private_network"))
 
     async def close(self) -> None:
         await self.committer.close()
         await self.notifier.close()
-        if self._owns_http and self._http is not None:
-            await self._http.aclose()
+        await self.egress.close()
 
     async def take_pending_input(self, adv: Advance, state: ExecutionState) -> UserInput | None:
         if self.pending_input_source is None or state.conversation_id is None:

@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import sqlalchemy as sa
 
 from convoflow.engine.advance import Advance
-from convoflow.engine.egress import EgressRefused, check_url
 from convoflow.ids import new_id
 from convoflow.services.common import Actor, Conflict, FieldProblem, Invalid, invalid, not_found
 from convoflow.services.container import Engine
@@ -28,7 +25,6 @@ from convoflow.store import projects as project_store
 HTTP = "http"
 JS_TYPES = ("cloudflare_worker", "supabase_function")
 INVOKE_TIMEOUT_SECONDS = 30.0
-MAX_ERROR_CHARS = 512
 UNSET: Any = object()
 
 
@@ -279,59 +275,37 @@ async def invoke(
     a public function can be invoked; a private one looks unknown (404), as in Kapso."""
     async with engine.db.read() as conn:
         row = await function_store.get_function(conn, function_id, None)
-        settings = await project_store.get_settings(conn, row["project_id"]) if row else {}
     if row is None or (actor is None and not row["public_endpoint"]):
         raise not_found("function", function_id)
     if actor is not None and actor.project_id != row["project_id"]:
         raise not_found("function", function_id)
     if row["status"] != "deployed":
         raise Invalid("Function is not deployed")
-    result = await _call(engine, row, payload, settings)
+    result = await _call(engine, row, payload)
     await _record(engine, row, payload, result)
     return row, result
 
 
-async def _call(
-    engine: Engine, row: sa.RowMapping, payload: Any, settings: dict[str, Any]
-) -> Invocation:
+async def _call(engine: Engine, row: sa.RowMapping, payload: Any) -> Invocation:
     invocation_id = new_id()
-    allow_private = bool(settings.get("allow_private_network")) or (
-        engine.runtime.settings.allow_private_network
+    outcome = await engine.runtime.egress.request(
+        "POST",
+        str(row["endpoint_url"] or ""),
+        project_id=str(row["project_id"]),
+        json_body=payload,
+        timeout_seconds=INVOKE_TIMEOUT_SECONDS,
+        idempotency_key=invocation_id,
     )
-    url = str(row["endpoint_url"] or "")
-    started = time.perf_counter()
-    try:
-        await check_url(url, allow_private=allow_private)
-        response = await engine.runtime.http.post(
-            url,
-            json=payload,
-            headers={"Idempotency-Key": invocation_id},
-            timeout=INVOKE_TIMEOUT_SECONDS,
-        )
-    except (EgressRefused, httpx.HTTPError) as exc:
-        error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
-        return Invocation(invocation_id, False, 0, b"", "", None, error, _ms(started))
-    body = response.content
-    try:
-        parsed: Any = json.loads(body) if body else None
-    except ValueError:
-        parsed = body.decode(errors="replace")
-    ok = 200 <= response.status_code < 300
-    failure = None if ok else f"HTTP {response.status_code} from {url}"[:MAX_ERROR_CHARS]
     return Invocation(
         invocation_id,
-        ok,
-        response.status_code,
-        body,
-        response.headers.get("content-type", "application/octet-stream"),
-        parsed,
-        failure,
-        _ms(started),
+        outcome.ok,
+        outcome.status or 0,
+        outcome.body,
+        outcome.content_type,
+        outcome.parsed(),
+        outcome.error,
+        outcome.duration_ms,
     )
-
-
-def _ms(started: float) -> int:
-    return int((time.perf_counter() - started) * 1000)
 
 
 async def _record(engine: Engine, row: sa.RowMapping, payload: Any, result: Invocation) -> None:

@@ -13,23 +13,20 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-import httpx
 import orjson
 import structlog
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from convoflow.engine.advance import Advance
-from convoflow.engine.egress import EgressRefused, EgressUnresolved, check_url
+from convoflow.engine.egress import Outcome
 from convoflow.engine.state import ExecutionState
 from convoflow.services.webhook_events import Event, write_deliveries
 from convoflow.store import jobs as job_store
 from convoflow.store import messages as message_store
-from convoflow.store import projects as project_store
 from convoflow.store import webhooks as webhook_store
 
 if TYPE_CHECKING:
@@ -40,7 +37,6 @@ log = structlog.get_logger(__name__)
 
 RETRY_DELAYS = (10.0, 40.0, 90.0)  # after attempts 1, 2 and 3; attempt 4 is the last
 TIMEOUT_SECONDS = 10.0
-MAX_ERROR_CHARS = 500
 
 
 def signature(secret: str, body: bytes) -> str:
@@ -56,7 +52,6 @@ def request_headers(
         {
             "Content-Type": "application/json",
             "X-Webhook-Event": str(delivery["event"]),
-            "X-Idempotency-Key": str(delivery["id"]),
             "X-Webhook-Payload-Version": str(
                 (webhook["payload_version"] if webhook else None) or "v2"
             ),
@@ -69,37 +64,19 @@ def request_headers(
     return headers
 
 
-@dataclass(frozen=True)
-class _Outcome:
-    status_code: int | None = None
-    error: str | None = None
-    final: bool = False  # no retry can succeed
-
-
-async def _attempt(runtime: Runtime, delivery: RowMapping, webhook: RowMapping | None) -> _Outcome:
-    """One POST. Never raises."""
+async def _attempt(runtime: Runtime, delivery: RowMapping, webhook: RowMapping | None) -> Outcome:
+    """One POST through the egress module. Never raises."""
     body = orjson.dumps(delivery["payload"])
-    url = str(webhook["url"] if webhook is not None else delivery["webhook_url"])
-    async with runtime.db.read() as conn:
-        settings = await project_store.get_settings(conn, delivery["project_id"])
-    allow = runtime.settings.allow_private_network or bool(settings.get("allow_private_network"))
-    try:
-        await check_url(url, allow_private=allow)
-        response = await runtime.http.post(
-            url,
-            content=body,
-            headers=request_headers(webhook, delivery, body),
-            timeout=TIMEOUT_SECONDS,
-        )
-    except EgressUnresolved as exc:
-        return _Outcome(error=str(exc)[:MAX_ERROR_CHARS])
-    except EgressRefused as exc:
-        return _Outcome(error=f"refused by the SSRF guard: {exc}"[:MAX_ERROR_CHARS], final=True)
-    except httpx.HTTPError as exc:
-        return _Outcome(error=f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS])
-    if response.is_success:
-        return _Outcome(response.status_code)
-    return _Outcome(response.status_code, f"the endpoint answered HTTP {response.status_code}")
+    return await runtime.egress.request(
+        "POST",
+        str(webhook["url"] if webhook is not None else delivery["webhook_url"]),
+        project_id=str(delivery["project_id"]),
+        headers=request_headers(webhook, delivery, body),
+        content=body,
+        timeout_seconds=TIMEOUT_SECONDS,
+        idempotency_key=str(delivery["id"]),
+        idempotency_header="X-Idempotency-Key",
+    )
 
 
 async def handle_delivery_job(runtime: Runtime, job: RowMapping) -> None:
@@ -116,9 +93,10 @@ async def handle_delivery_job(runtime: Runtime, job: RowMapping) -> None:
         return
     started = time.monotonic()
     outcome = await _attempt(runtime, delivery, webhook)
-    status_code, error = outcome.status_code, outcome.error
+    status_code, error = outcome.status, outcome.error
     attempt = int(delivery["attempt_count"]) + 1
-    last = outcome.final or attempt > len(RETRY_DELAYS)
+    # Every failure is retried (Kapso's schedule) except a target the guard refuses.
+    last = outcome.refused or attempt > len(RETRY_DELAYS)
 
     async def record(adv: Advance) -> None:
         values: dict[str, Any] = {

@@ -65,7 +65,6 @@ async def function_request(
             "with an endpoint_url can run in this version",
             {"field": "function_id"},
         )
-    settings = await run.advance.project_settings(run.execution.project_id)
     return {
         "url": row["endpoint_url"],
         "method": "POST",
@@ -74,6 +73,6 @@ async def function_request(
         "timeout": FUNCTION_TIMEOUT_SECONDS,
         "max_attempts": 3,
         "idempotency_key": run.step_key,
-        "allow_private": bool(settings.get("allow_private_network")),
+        "project_id": run.execution.project_id,  # whose allow_private_network applies
         "function_id": function_id,
     }

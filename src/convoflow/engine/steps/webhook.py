@@ -31,7 +31,6 @@ async def enter(run: StepRun) -> Outcome:
     if isinstance(body, str) and body.strip().startswith(("{", "[")):
         with contextlib.suppress(json.JSONDecodeError):  # a plain string body is allowed
             body = json.loads(body)
-    settings = await run.advance.project_settings(run.execution.project_id)
     request = {
         "url": await run.render(config.url, "url"),
         "method": config.method,
@@ -40,7 +39,7 @@ async def enter(run: StepRun) -> Outcome:
         "timeout": config.timeout_seconds,
         "max_attempts": config.max_attempts,
         "idempotency_key": run.step_key,
-        "allow_private": bool(settings.get("allow_private_network")),
+        "project_id": run.execution.project_id,  # whose allow_private_network applies
     }
     return AwaitAction("webhook", request)
 
