@@ -7,8 +7,10 @@ from __future__ import annotations
 import socket
 
 import pytest
+import sqlalchemy as sa
 
 from convoflow.engine.egress import Egress
+from convoflow.store.schema import action_journal
 from tests.engine.test_webhook import action_events, open_private, webhook_flow
 from tests.support import make_project
 
@@ -132,3 +134,30 @@ async def test_webhook_node_waits_out_a_429_with_retry_after(engine, clock, http
     assert execution["status"] == "ended" and execution["context"]["vars"]["r"] == {"done": True}
     [performed] = await action_events(engine, execution["id"])
     assert performed["payload"]["attempts"] == 2
+
+
+async def test_a_call_journaled_before_egress_keeps_its_projects_policy(engine, clock, http_server):
+    """Journals written by the previous version carry `allow_private`, not `project_id`:
+    their retries after an upgrade still follow the project's setting."""
+    http_server.replies = [(503, "down"), (200, {"done": True})]
+    chat = await open_private(engine, webhook_flow(http_server.url, save_response_to="r"))
+    execution_id = (await chat.execution())["id"]
+    async with engine.db.write() as conn:
+        [row] = (
+            await conn.execute(
+                sa.select(action_journal.c.id, action_journal.c.request).where(
+                    action_journal.c.execution_id == execution_id
+                )
+            )
+        ).all()
+        old = {k: v for k, v in row.request.items() if k != "project_id"}
+        await conn.execute(
+            sa.update(action_journal)
+            .where(action_journal.c.id == row.id)
+            .values(request={**old, "allow_private": True})
+        )
+    clock.advance(2)
+    await engine.worker.drain()
+    execution = await chat.execution()
+    assert execution["status"] == "ended" and execution["context"]["vars"]["r"] == {"done": True}
+    assert len(http_server.requests) == 2

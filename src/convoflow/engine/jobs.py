@@ -15,6 +15,7 @@ from convoflow.engine.actions import RetryLater, perform_http
 from convoflow.engine.advance import Advance, ExecutionNotFound
 from convoflow.engine.signals import ActionDone, TimerFired
 from convoflow.store import actions as action_store
+from convoflow.store import executions as execution_store
 from convoflow.store import jobs as job_store
 
 if TYPE_CHECKING:
@@ -42,12 +43,17 @@ async def handle_action(runtime: Runtime, job: RowMapping) -> None:
     key = str((job["payload"] or {}).get("key"))
     async with runtime.db.read() as conn:
         journal = await action_store.get_journal(conn, key)
+        request = dict(journal["request"]) if journal is not None else {}
+        if journal is not None and "project_id" not in request:
+            # Journaled by a version before egress read the project's policy itself.
+            execution = await execution_store.get_execution(conn, journal["execution_id"])
+            request["project_id"] = execution["project_id"] if execution is not None else None
     if journal is None or journal["status"] != "pending":
         await runtime.op(lambda adv: job_store.delete_jobs(adv.conn, [job["id"]]))
         return
     # Outside any transaction: the call may take seconds. A crash from here until the
     # commit below repeats the call with the same Idempotency-Key.
-    result = await perform_http(runtime.egress, journal["request"], attempt=int(job["attempts"]))
+    result = await perform_http(runtime.egress, request, attempt=int(job["attempts"]))
     if isinstance(result, RetryLater):
 
         async def later(adv: Advance) -> None:
