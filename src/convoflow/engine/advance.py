@@ -92,7 +92,7 @@ class Advance(Effects):
         if state is not None:
             return state
         row = await execution_store.get_execution(
-            self.conn, execution_id, for_update=not self.runtime.db.is_sqlite, nowait=nowait
+            self.conn, execution_id, for_update=self.runtime.db.backend.row_locks, nowait=nowait
         )
         if row is None:
             raise ExecutionNotFound(execution_id)

@@ -57,7 +57,7 @@ class GroupCommitter:
         # writer, so one lane. On PostgreSQL a batch spends most of its time waiting for
         # round trips; a few lanes keep the process busy meanwhile (the lanes' row locks
         # serialise any two operations on the same execution).
-        self.lanes = lanes or (1 if db.is_sqlite else 4)
+        self.lanes = lanes or db.backend.write_lanes
         self.stats = CommitStats()
         self._queue: list[_Pending[Any]] = []
         self._wakeup = asyncio.Event()

@@ -16,7 +16,6 @@ from collections.abc import Callable
 from typing import Any
 
 import structlog
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from convoflow.store.db import Database
@@ -50,13 +49,13 @@ class Notifier:
         self.outbox.set()
 
     async def notify_in_transaction(self, conn: AsyncConnection) -> None:
-        if self.db.is_sqlite:
+        if not self.db.backend.notifies:
             return
         transaction = conn.get_transaction()
         if conn.info.get("convoflow_notified") is transaction:
             return  # once per transaction is enough: all listeners wake and poll
         conn.info["convoflow_notified"] = transaction
-        await conn.execute(text(f"NOTIFY {CHANNEL}"))
+        await self.db.backend.notify(conn, CHANNEL, "")
 
     def key_revoked(self, key_id: str) -> None:
         for listener in self.key_revoked_listeners:
@@ -64,12 +63,7 @@ class Notifier:
 
     async def notify_key_revoked(self, conn: AsyncConnection, key_id: str) -> None:
         """Tell every process LISTENing (PostgreSQL) when the transaction commits."""
-        if self.db.is_sqlite:
-            return
-        await conn.execute(
-            text("SELECT pg_notify(:channel, :payload)"),
-            {"channel": CHANNEL, "payload": KEY_REVOKED + key_id},
-        )
+        await self.db.backend.notify(conn, CHANNEL, KEY_REVOKED + key_id)
 
     def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
         if payload.startswith(KEY_REVOKED):
@@ -82,7 +76,7 @@ class Notifier:
         opened again whenever it is lost (a restart, a crash), with backoff. Until then,
         and for notifications missed meanwhile, polling covers. Returns once the first
         attempt is over, so a process that starts serving is already listening."""
-        if self.db.is_sqlite or self._keeper is not None:
+        if not self.db.backend.notifies or self._keeper is not None:
             return
         self._keeper = asyncio.create_task(self._keep_listening(), name="listen")
         await self._first_attempt.wait()
@@ -106,7 +100,7 @@ class Notifier:
         """Returns when the connection is lost; raises if it cannot be opened."""
         import asyncpg
 
-        dsn = self.db.url.replace("postgresql+asyncpg://", "postgresql://")
+        dsn = self.db.backend.listen_dsn(self.db.url)
         # Named, so an operator (and tests/durability/test_db_faults.py) can see it.
         conn = await asyncpg.connect(
             dsn, timeout=10, server_settings={"application_name": LISTEN_APPLICATION}

@@ -33,7 +33,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from convoflow.store import faults
+from convoflow.store import dialects, faults
 from convoflow.store.cipher import SecretCipher, attach
 
 T = TypeVar("T")
@@ -102,6 +102,8 @@ class Database:
         self.cipher = cipher
         self.dialect = make_url(self.url).get_backend_name()
         self.is_sqlite = self.dialect == "sqlite"
+        # What this database can do (locks, upserts, notifications): store/dialects/.
+        self.backend: dialects.Dialect = dialects.named(self.dialect)
         kwargs: dict[str, Any] = {
             "echo": echo,
             # A database error's message would otherwise carry the statement's parameters

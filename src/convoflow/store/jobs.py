@@ -6,15 +6,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from convoflow.store import dialects
 from convoflow.store.schema import jobs
 
-_INSERT_SKIPPING_DUPLICATES = {
-    "postgresql": postgresql.insert(jobs).on_conflict_do_nothing(index_elements=["dedupe_key"]),
-    "sqlite": sqlite.insert(jobs).on_conflict_do_nothing(index_elements=["dedupe_key"]),
-}
+_INSERT_SKIPPING_DUPLICATES = dialects.per_dialect(
+    lambda d: d.insert_ignoring(jobs, ["dedupe_key"])
+)
 _DELETE_ONE = sa.delete(jobs).where(jobs.c.id == sa.bindparam("job_id"))
 _DELETE_MANY = sa.delete(jobs).where(jobs.c.id.in_(sa.bindparam("job_ids", expanding=True)))
 _DELETE_TIMERS = (

@@ -6,9 +6,9 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from convoflow.store import dialects
 from convoflow.store.schema import conversations, messages
 
 # Built once (per dialect where needed): these run for every inbound and outbound message.
@@ -25,10 +25,9 @@ _RECENT_MESSAGES = (
 _CONVERSATIONS = sa.select(conversations).where(
     conversations.c.id.in_(sa.bindparam("conversation_ids", expanding=True))
 )
-_INSERT_MESSAGE = {
-    name: dialect.insert(messages).on_conflict_do_nothing(index_elements=["provider_message_id"])
-    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
-}
+_INSERT_MESSAGE = dialects.per_dialect(
+    lambda d: d.insert_ignoring(messages, ["provider_message_id"])
+)
 _PENDING = (
     sa.select(messages)
     .where(messages.c.conversation_id == sa.bindparam("conversation_id"))
@@ -106,7 +105,7 @@ async def insert_conversation(conn: AsyncConnection, row: dict[str, Any]) -> Non
 
 async def lock_conversation(conn: AsyncConnection, conversation_id: str) -> sa.RowMapping | None:
     """Serialise routing per conversation (row lock on PostgreSQL; SQLite has one writer)."""
-    stmt = _CONVERSATION_FOR_UPDATE if conn.dialect.name == "postgresql" else _CONVERSATION
+    stmt = _CONVERSATION_FOR_UPDATE if dialects.of(conn).row_locks else _CONVERSATION
     result = await conn.execute(stmt, {"conversation_id": conversation_id})
     row: sa.RowMapping | None = result.mappings().first()
     return row

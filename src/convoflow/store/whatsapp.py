@@ -7,9 +7,9 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from convoflow.store import dialects
 from convoflow.store.executions import ACTIVE_ROOTS
 from convoflow.store.schema import (
     conversations,
@@ -33,12 +33,9 @@ STATUS_ALIASES = {"played": "read"}
 # Built once, with bind parameters: these run for every webhook, and building a
 # statement (plus its cache key) costs more than running it on SQLite.
 _INSERT_RECEIPT = sa.insert(whatsapp_webhook_receipts)
-_INSERT_STATUS = {
-    name: dialect.insert(message_statuses).on_conflict_do_nothing(
-        index_elements=["provider_message_id", "status"]
-    )
-    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
-}
+_INSERT_STATUS = dialects.per_dialect(
+    lambda d: d.insert_ignoring(message_statuses, ["provider_message_id", "status"])
+)
 _STATUSES_OF = (
     sa.select(message_statuses)
     .where(message_statuses.c.provider_message_id == sa.bindparam("wamid"))
@@ -284,11 +281,7 @@ async def find_active_conversation_and_flow(
 async def lock_route(conn: AsyncConnection, phone_number_id: str, wa_id: str) -> None:
     """Serialise creating the conversation of one (number, user) pair across processes
     (PostgreSQL advisory lock until commit; SQLite has a single writer already)."""
-    if conn.dialect.name == "postgresql":
-        await conn.execute(
-            sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
-            {"key": f"wa-route:{phone_number_id}:{wa_id}"},
-        )
+    await dialects.of(conn).advisory_locks(conn, [f"wa-route:{phone_number_id}:{wa_id}"])
 
 
 async def lock_wamid(conn: AsyncConnection, wamid: str) -> None:
@@ -296,23 +289,14 @@ async def lock_wamid(conn: AsyncConnection, wamid: str) -> None:
     (dispatcher) and applying a receipt (webhook). Without it, on PostgreSQL each could
     commit without seeing the other's row and a `failed` receipt would be lost. A no-op
     on SQLite, which has one writer."""
-    if conn.dialect.name == "postgresql":
-        await conn.execute(_LOCK_KEY, {"key": f"wamid:{wamid}"})
+    await dialects.of(conn).advisory_locks(conn, [f"wamid:{wamid}"])
 
 
 async def lock_wamids(conn: AsyncConnection, wamids: list[str]) -> None:
     """`lock_wamid` for several messages in one statement (sorted: two transactions
     locking overlapping sets take them in the same order)."""
-    if conn.dialect.name == "postgresql" and wamids:
-        keys = sorted(f"wamid:{wamid}" for wamid in wamids)
-        await conn.execute(_LOCK_KEYS, {"keys": keys})
-
-
-_LOCK_KEY = sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))")
-# unnest keeps the array's order, so the locks are taken in the order given.
-_LOCK_KEYS = sa.text(
-    "SELECT pg_advisory_xact_lock(hashtext(k)) FROM unnest(CAST(:keys AS text[])) AS k"
-)
+    keys = sorted(f"wamid:{wamid}" for wamid in wamids)
+    await dialects.of(conn).advisory_locks(conn, keys)
 
 
 async def set_contact_name(

@@ -1,0 +1,48 @@
+"""The dialect seam (store/dialects/): each database's differences behind one interface."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+
+from convoflow.store import dialects
+from convoflow.store.db import Database
+from convoflow.store.schema import jobs
+
+
+def test_an_unknown_database_is_refused_by_name() -> None:
+    with pytest.raises(ValueError, match=r"unsupported database 'mysql'; expected one of"):
+        dialects.named("mysql")
+
+
+async def test_advisory_locks_hold_until_commit(db_url: str) -> None:
+    """On PostgreSQL another transaction cannot take a held key; on SQLite (one writer)
+    the call is a no-op that must not fail."""
+    db = Database(db_url, pool_size=2)
+    try:
+        async with db.engine.connect() as holder, holder.begin():
+            await db.backend.advisory_locks(holder, ["k:1", "k:2"])
+            if db.backend.row_locks:
+                async with db.engine.connect() as other:
+                    taken = await other.scalar(
+                        sa.text("SELECT pg_try_advisory_xact_lock(hashtext('k:2'))")
+                    )
+                    assert taken is False
+    finally:
+        await db.dispose()
+
+
+async def test_insert_ignoring_skips_an_existing_key(db_url: str) -> None:
+    db = Database(db_url, pool_size=1)
+    stmt = db.backend.insert_ignoring(jobs, ["dedupe_key"])
+    now = datetime.now(UTC)
+    row = {"kind": "timer", "dedupe_key": "d1", "payload": {}, "run_at": now, "created_at": now}
+    try:
+        async with db.engine.begin() as conn:
+            first = await conn.execute(stmt, row)
+            again = await conn.execute(stmt, dict(row, kind="other"))
+            assert (first.rowcount, again.rowcount) == (1, 0)
+    finally:
+        await db.dispose()
