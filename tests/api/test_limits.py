@@ -19,6 +19,7 @@ from convoflow.config import Settings
 from convoflow.engine import graphs
 from convoflow.services import definitions
 from convoflow.services.container import Engine
+from convoflow.store import workflows as workflow_store
 from tests.api.conftest import serve
 from tests.api.helpers import P, create_workflow, start_body, startable_workflow
 from tests.support import chain, node
@@ -318,3 +319,29 @@ async def test_definitions_compile_off_the_event_loop(
     assert response.status_code == 202, response.text
     await engine.worker.drain()
     assert held.threads and all(t is not threading.main_thread() for t in held.threads)
+
+
+async def test_a_created_definition_is_compiled_once_and_not_read_back(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The create prepares and compiles in one worker thread and seeds the graph cache:
+    # reading 2 MB back (decoded on the event loop) and compiling it again for the
+    # response's validation used to hold the loop and take the GIL from it.
+    compiled = Held(graphs.compile_definition)
+    compiled.release.set()
+    monkeypatch.setattr(graphs, "compile_definition", compiled)
+    read_back: list[str] = []
+    real_read = workflow_store.get_version_definitions
+
+    async def recording_read(conn: Any, version_ids: Any) -> Any:
+        read_back.extend(version_ids)
+        return await real_read(conn, version_ids)
+
+    monkeypatch.setattr(workflow_store, "get_version_definitions", recording_read)
+    body = {"workflow": {"name": "a", "definition": many_nodes(30, valid=False)}}
+    created = await client.post(f"{P}/workflows", json=body)
+    assert created.status_code == 201, created.text[:300]
+    assert len(compiled.threads) == 1 and read_back == []
+    shown = (await client.get(f"{P}/workflows/{created.json()['data']['id']}")).json()["data"]
+    assert shown == created.json()["data"] and created.json()["data"]["validation"]["errors"]
+    assert len(compiled.threads) == 1 and read_back == []

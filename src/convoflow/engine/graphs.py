@@ -34,6 +34,15 @@ def report_of(entry: Entry) -> ValidationReport:
     return ValidationReport(warnings=list(entry.warnings))
 
 
+def compile_entry(definition: Any) -> Entry:
+    """What the cache keeps for `definition`: its compiled graph, or its report if it has
+    errors. CPU-bound (most of a second for 2 MB): call it in a worker thread."""
+    try:
+        return compile_definition(definition)
+    except InvalidDefinition as exc:
+        return exc.report
+
+
 class GraphCache:
     def __init__(self, capacity: int = 1024) -> None:
         self._capacity = capacity
@@ -70,12 +79,13 @@ class GraphCache:
         return entry
 
     async def _add(self, version_id: str, definition: Any) -> Entry:
-        entry: Entry
-        try:
-            entry = await asyncio.to_thread(compile_definition, definition)
-        except InvalidDefinition as exc:
-            entry = exc.report
+        entry = await asyncio.to_thread(compile_entry, definition)
+        self.put(version_id, entry)
+        return entry
+
+    def put(self, version_id: str, entry: Entry) -> None:
+        """Keep `entry` for a version just written (compiled from exactly the definition
+        stored), so reading it back does not load and compile 2 MB again."""
         self._entries[version_id] = entry
         if len(self._entries) > self._capacity:
             self._entries.popitem(last=False)
-        return entry

@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from convoflow.engine.graphs import Entry, compile_entry
 from convoflow.graph.models import Definition
 from convoflow.graph.nodes import REGISTRY
 from convoflow.graph.problems import Problem, ValidationReport
@@ -80,6 +81,22 @@ async def prepare(current: Any, update: dict[str, Any], max_nodes: int) -> dict[
     merged = merge(current, update)
     check_node_count(merged, max_nodes)
     return await asyncio.to_thread(_checked_and_normalized, merged)
+
+
+async def prepare_compiled(
+    current: Any, update: dict[str, Any], max_nodes: int
+) -> tuple[dict[str, Any], Entry]:
+    """`prepare`, and the graph cache's entry for the result, in one worker thread: the
+    caller seeds the cache with it once the version is written, so the response does not
+    read the new version back and compile it again on the way out."""
+    merged = merge(current, update)
+    check_node_count(merged, max_nodes)
+    return await asyncio.to_thread(_prepared_and_compiled, merged)
+
+
+def _prepared_and_compiled(merged: dict[str, Any]) -> tuple[dict[str, Any], Entry]:
+    stored = _checked_and_normalized(merged)
+    return stored, compile_entry(stored)
 
 
 def check_node_count(definition: dict[str, Any], max_nodes: int) -> None:

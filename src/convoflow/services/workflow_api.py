@@ -126,9 +126,11 @@ async def create(
     description: str | None = None,
     definition: dict[str, Any] | None = None,
 ) -> sa.RowMapping:
-    stored = None
+    stored, entry = None, None
     if definition is not None:  # a new workflow is a draft: graph-level problems are kept
-        stored = await definitions.prepare(None, definition, engine.runtime.settings.max_nodes)
+        stored, entry = await definitions.prepare_compiled(
+            None, definition, engine.runtime.settings.max_nodes
+        )
 
     async def run(adv: Advance) -> sa.RowMapping:
         conn = adv.conn
@@ -149,7 +151,10 @@ async def create(
         assert row is not None
         return row
 
-    return await _unique_violation_is_invalid(engine, run)
+    row = await _unique_violation_is_invalid(engine, run)
+    if entry is not None and row["current_version_id"] is not None:
+        engine.runtime.graphs.put(str(row["current_version_id"]), entry)
+    return row
 
 
 async def update(
