@@ -38,11 +38,12 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from common import create_pg_database, drop_pg_database, percentile  # noqa: E402
 from convoflow.api.pagination import encode_cursor  # noqa: E402
-from convoflow.services import triggers, workflow_api  # noqa: E402
+from convoflow.process import Engine, build_engine  # noqa: E402
 from convoflow.services.common import Actor  # noqa: E402
-from convoflow.services.container import Engine, build_engine  # noqa: E402
-from convoflow.services.projects import create_api_key, create_project  # noqa: E402
-from convoflow.services.workflow_api import WorkflowChanges  # noqa: E402
+from convoflow.services.projects.accounts import create_api_key, create_project  # noqa: E402
+from convoflow.services.workflows import lifecycle as workflow_api  # noqa: E402
+from convoflow.services.workflows import triggers  # noqa: E402
+from convoflow.services.workflows.lifecycle import WorkflowChanges  # noqa: E402
 from convoflow.store.migrate import upgrade  # noqa: E402
 
 P = "/platform/v1"

@@ -116,11 +116,11 @@ async def run_load(args: argparse.Namespace) -> dict[str, Any]:
 
 async def _setup(url: str, read_mode: str) -> None:
     from convoflow.engine.advance import Advance
-    from convoflow.services import phone_numbers
+    from convoflow.process import build_engine
     from convoflow.services.common import Actor
-    from convoflow.services.container import build_engine
-    from convoflow.services.projects import create_project
-    from convoflow.services.workflows import create_workflow
+    from convoflow.services.projects.accounts import create_project
+    from convoflow.services.whatsapp import phone_numbers
+    from convoflow.services.workflows.versions import create_workflow
     from convoflow.store.migrate import upgrade
     from convoflow.store.schema import triggers, workflows
 

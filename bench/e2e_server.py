@@ -36,7 +36,7 @@ from convoflow.config import Settings  # noqa: E402
 from convoflow.engine.advance import Advance  # noqa: E402
 from convoflow.ids import new_id  # noqa: E402
 from convoflow.observability.logs import configure_logging  # noqa: E402
-from convoflow.services.container import Engine, build_engine  # noqa: E402
+from convoflow.process import Engine, build_engine  # noqa: E402
 from convoflow.store import whatsapp as wa_store  # noqa: E402
 
 

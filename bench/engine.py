@@ -38,9 +38,9 @@ from common import create_pg_database, drop_pg_database, percentile  # noqa: E40
 from convoflow.config import Settings  # noqa: E402
 from convoflow.engine.advance import Advance  # noqa: E402
 from convoflow.engine.signals import UserInput  # noqa: E402
-from convoflow.services.container import Engine, build_engine  # noqa: E402
-from convoflow.services.projects import create_project  # noqa: E402
-from convoflow.services.workflows import create_workflow  # noqa: E402
+from convoflow.process import Engine, build_engine  # noqa: E402
+from convoflow.services.projects.accounts import create_project  # noqa: E402
+from convoflow.services.workflows.versions import create_workflow  # noqa: E402
 from convoflow.store.migrate import upgrade  # noqa: E402
 
 

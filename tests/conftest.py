@@ -132,7 +132,7 @@ def settings() -> Settings:
 
 @pytest.fixture
 async def engine(db_url: str, clock: FakeClock, settings: Settings) -> AsyncIterator[Any]:
-    from convoflow.services.container import build_engine
+    from convoflow.process import build_engine
 
     built = build_engine(db_url, clock=clock, settings=settings, pool_size=5)
     try:

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from convoflow.engine.advance import Advance
-from convoflow.services import sandbox
-from convoflow.services.container import Engine
-from convoflow.services.projects import create_project
-from convoflow.services.workflows import add_version, create_workflow
+from convoflow.process import Engine
+from convoflow.services.conversations import sandbox
+from convoflow.services.projects.accounts import create_project
+from convoflow.services.workflows.versions import add_version, create_workflow
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 

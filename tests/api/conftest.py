@@ -20,8 +20,8 @@ import uvicorn
 from convoflow.api.app import create_app
 from convoflow.config import Settings
 from convoflow.engine.advance import Advance
-from convoflow.services.container import Engine
-from convoflow.services.projects import create_api_key, create_project
+from convoflow.process import Engine
+from convoflow.services.projects.accounts import create_api_key, create_project
 
 
 @pytest.fixture

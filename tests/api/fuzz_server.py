@@ -17,12 +17,14 @@ import httpx
 
 from convoflow.config import Settings
 from convoflow.engine.advance import Advance
-from convoflow.services import functions, triggers, workflow_api
+from convoflow.process import Engine, build_engine
 from convoflow.services.common import Actor
-from convoflow.services.container import Engine, build_engine
-from convoflow.services.execution_api import StartRequest, start
-from convoflow.services.projects import create_api_key, create_project
-from convoflow.services.workflow_api import WorkflowChanges
+from convoflow.services.executions.commands import StartRequest, start
+from convoflow.services.functions import project_functions as functions
+from convoflow.services.projects.accounts import create_api_key, create_project
+from convoflow.services.workflows import lifecycle as workflow_api
+from convoflow.services.workflows import triggers
+from convoflow.services.workflows.lifecycle import WorkflowChanges
 from tests.api.helpers import canonical
 
 START_SECONDS = 60.0

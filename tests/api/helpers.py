@@ -72,8 +72,8 @@ async def resume(client: httpx.AsyncClient, execution_id: str, data: Any) -> htt
 
 async def connect_number(engine: Any, project_id: str, phone_number_id: str) -> None:
     """A WhatsApp number of the project (triggers may only name the project's numbers)."""
-    from convoflow.services import phone_numbers
     from convoflow.services.common import Actor
+    from convoflow.services.whatsapp import phone_numbers
 
     spec = phone_numbers.NumberSpec(phone_number_id=phone_number_id, access_token="token")
     await phone_numbers.add_number(engine, Actor(project_id=project_id), spec, verify=False)

@@ -25,8 +25,8 @@ from convoflow.cli import app as cli_app
 from convoflow.clock import FakeClock
 from convoflow.config import Settings
 from convoflow.engine.advance import Advance
-from convoflow.services.container import Engine, build_engine
-from convoflow.services.projects import create_api_key
+from convoflow.process import Engine, build_engine
+from convoflow.services.projects.accounts import create_api_key
 from tests.api.conftest import new_project
 from tests.api.helpers import P
 

@@ -7,8 +7,8 @@ import asyncio
 from typer.testing import CliRunner
 
 from convoflow.cli import app
-from convoflow.services.container import build_engine
-from convoflow.services.projects import hash_api_key
+from convoflow.process import build_engine
+from convoflow.services.projects.accounts import hash_api_key
 from convoflow.store import projects as project_store
 
 runner = CliRunner()

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from convoflow.ids import new_id
-from convoflow.services.container import Engine
+from convoflow.process import Engine
 from convoflow.store import workflows as workflow_store
 from tests.api.contract import assert_error, assert_matches
 from tests.api.helpers import P, canonical, create_workflow, start_body, startable_workflow

@@ -17,8 +17,8 @@ import pytest
 from convoflow.api.app import create_app
 from convoflow.config import Settings
 from convoflow.engine import graphs
-from convoflow.services import definitions
-from convoflow.services.container import Engine
+from convoflow.process import Engine
+from convoflow.services.workflows import definitions
 from convoflow.store import workflows as workflow_store
 from tests.api.conftest import serve
 from tests.api.helpers import P, create_workflow, start_body, startable_workflow

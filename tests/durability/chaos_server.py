@@ -19,7 +19,7 @@ import sys
 import uvicorn  # noqa: F401  (imported before forking: the point of a fork server)
 
 import convoflow.api.app
-import convoflow.services.container  # noqa: F401
+import convoflow.process  # noqa: F401
 from convoflow.cli.serve import _serve
 from convoflow.config import Settings
 

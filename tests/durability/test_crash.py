@@ -24,8 +24,8 @@ import pytest
 import sqlalchemy as sa
 
 from convoflow.config import Settings
-from convoflow.services import sandbox
-from convoflow.services.container import Engine, build_engine
+from convoflow.process import Engine, build_engine
+from convoflow.services.conversations import sandbox
 from convoflow.store.schema import execution_events, executions, messages, outbox
 from tests.durability.receiver import Receiver
 from tests.support import make_project, make_workflow, node

@@ -39,7 +39,7 @@ from convoflow.channels.whatsapp import webhook_bodies as bodies
 from convoflow.config import Settings
 from convoflow.fakes.graph.server import FakeGraph
 from convoflow.fakes.loopback import serve_app
-from convoflow.services.container import build_engine
+from convoflow.process import build_engine
 from convoflow.store.migrate import upgrade
 from tests.api.conftest import new_project
 from tests.durability.pg_cluster import PgCluster, free_port, postgres_bin

@@ -29,8 +29,8 @@ from convoflow.clock import FakeClock
 from convoflow.config import Settings
 from convoflow.engine.advance import Advance
 from convoflow.engine.worker import Worker
-from convoflow.services import routing, sandbox
-from convoflow.services.container import Engine, build_engine
+from convoflow.process import Engine, build_engine
+from convoflow.services.conversations import routing, sandbox
 from convoflow.store import jobs as job_store
 from convoflow.store import messages as message_store
 from convoflow.store.schema import execution_events, executions, messages, outbox

@@ -31,9 +31,9 @@ import sqlalchemy as sa
 
 from convoflow.fakes.graph.server import DEFAULT_PHONE_NUMBER_ID, FakeGraph
 from convoflow.fakes.loopback import serve_app
-from convoflow.services import phone_numbers
+from convoflow.process import Engine, build_engine
 from convoflow.services.common import Actor
-from convoflow.services.container import Engine, build_engine
+from convoflow.services.whatsapp import phone_numbers
 from convoflow.store.schema import execution_events, executions, messages, outbox, triggers
 from convoflow.store.schema import workflows as workflow_table
 from tests.support import chain, make_project, make_workflow, node

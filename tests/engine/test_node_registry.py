@@ -17,7 +17,7 @@ from convoflow.api.views import STEPABLE_TYPES
 from convoflow.engine.step import ModuleHandler
 from convoflow.engine.steps import HANDLERS
 from convoflow.graph.nodes import NODE_TYPES, REGISTRY, NodeConfig
-from convoflow.services.definitions import DISPLAY_NAMES
+from convoflow.services.workflows.definitions import DISPLAY_NAMES
 
 # Kapso's Ruby step classes (openapi-workflows.yaml, WorkflowStep.stepable_type).
 KAPSO_STEP_CLASSES = {

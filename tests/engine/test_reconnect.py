@@ -16,7 +16,7 @@ from convoflow.api.app import create_app
 from convoflow.channels.whatsapp import webhook_bodies as bodies
 from convoflow.config import Settings
 from convoflow.engine.advance import Advance
-from convoflow.services.container import Engine, build_engine
+from convoflow.process import Engine, build_engine
 from tests.conftest import PG_ADMIN_URL
 from tests.durability.pg_cluster import free_port
 from tests.support import make_project

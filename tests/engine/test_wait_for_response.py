@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from convoflow.services import sandbox
+from convoflow.services.conversations import sandbox
 from convoflow.store.schema import jobs, messages
 from tests.support import Chat, chain, edge, events, insert_row, node, table_rows
 

@@ -7,7 +7,7 @@ import socket
 from typing import Any
 
 from convoflow.engine.advance import Advance
-from convoflow.services.projects import set_secret
+from convoflow.services.projects.accounts import set_secret
 from convoflow.store.schema import action_journal
 from tests.support import Chat, chain, events, make_project, node, table_rows
 

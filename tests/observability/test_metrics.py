@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from convoflow.api.app import create_app
 from convoflow.config import Settings
-from convoflow.services.container import build_engine
+from convoflow.process import build_engine
 from tests.observability.server import free_port
 from tests.support import node
 from tests.whatsapp.conftest import Receiver

@@ -39,8 +39,8 @@ from convoflow.channels.whatsapp import webhook_bodies as bodies
 from convoflow.engine.advance import Advance
 from convoflow.fakes.graph.server import DEFAULT_PHONE_NUMBER_ID, FakeGraph
 from convoflow.fakes.loopback import serve_app
-from convoflow.services.container import build_engine
-from convoflow.services.projects import create_api_key, set_secret
+from convoflow.process import build_engine
+from convoflow.services.projects.accounts import create_api_key, set_secret
 from tests.api.conftest import new_project
 from tests.observability.server import ServerProcess
 from tests.support import chain, node

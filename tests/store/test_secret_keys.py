@@ -19,8 +19,8 @@ import convoflow
 from convoflow.config import Settings
 from convoflow.engine.advance import Advance
 from convoflow.ids import new_id
-from convoflow.services.container import build_engine
-from convoflow.services.projects import create_project, set_secret
+from convoflow.process import build_engine
+from convoflow.services.projects.accounts import create_project, set_secret
 from convoflow.store import phone_numbers as number_store
 from convoflow.store import projects as project_store
 from convoflow.store.cipher import SecretCipher, SecretKeyError

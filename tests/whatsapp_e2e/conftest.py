@@ -20,9 +20,9 @@ from convoflow.clock import FakeClock
 from convoflow.config import Settings
 from convoflow.fakes.graph.server import DEFAULT_PHONE_NUMBER_ID, FakeGraph
 from convoflow.fakes.loopback import serve_app
-from convoflow.services import phone_numbers
+from convoflow.process import Engine
 from convoflow.services.common import Actor
-from convoflow.services.container import Engine
+from convoflow.services.whatsapp import phone_numbers
 from tests.api.conftest import new_project, serve
 from tests.whatsapp.conftest import Receiver, receiver  # noqa: F401  (fixture)
 

@@ -17,7 +17,7 @@ from convoflow.cli import app
 from convoflow.config import get_settings
 from convoflow.fakes.graph.server import FakeGraph
 from convoflow.fakes.loopback import serve_app
-from convoflow.services.container import build_engine
+from convoflow.process import build_engine
 from convoflow.store import phone_numbers as number_store
 
 runner = CliRunner()

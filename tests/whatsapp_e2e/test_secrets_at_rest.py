@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet, MultiFernet
 
 from convoflow.engine.advance import Advance
-from convoflow.services.projects import set_secret
+from convoflow.services.projects.accounts import set_secret
 from convoflow.store import phone_numbers as number_store
 from convoflow.store.db import Database
 from convoflow.store.schema import metadata

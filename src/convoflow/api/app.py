@@ -1,7 +1,7 @@
 """The FastAPI application: Kapso's `/platform/v1` and older `/api/v1`, `/healthz`,
 OpenAPI at `/openapi.json`, docs at `/docs`.
 
-`create_app(engine)` serves an engine built by services.container; by default it also
+`create_app(engine)` serves an engine built by convoflow.process; by default it also
 runs that engine's worker (timers, webhook calls, routing, sends) in the same process,
 so one `convoflow serve` is a complete SQLite deployment. With PostgreSQL, run API
 processes with `--no-worker` and `convoflow worker` processes beside them, as you like.
@@ -37,7 +37,7 @@ from convoflow.api.routes import (
     whatsapp,
     workflows,
 )
-from convoflow.services.container import Engine
+from convoflow.process import Engine
 
 log = structlog.get_logger(__name__)
 

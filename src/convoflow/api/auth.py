@@ -20,9 +20,9 @@ from convoflow.api.errors import ApiError
 from convoflow.api.middleware import RATE_HEADERS_KEY
 from convoflow.api.ratelimit import RateLimits
 from convoflow.clock import Clock
+from convoflow.process import Engine
 from convoflow.services.common import Actor
-from convoflow.services.container import Engine
-from convoflow.services.projects import hash_api_key
+from convoflow.services.projects.accounts import hash_api_key
 from convoflow.store import projects as project_store
 
 KEY_CACHE_SECONDS = 10.0

@@ -9,7 +9,7 @@ from typing import Any
 from convoflow.api.views import step_id
 from convoflow.clock import utc_iso
 from convoflow.graph.problems import ValidationReport
-from convoflow.services.execution_api import ExecutionInfo
+from convoflow.services.executions.commands import ExecutionInfo
 
 # q[status_eq] took Rails enum integers in the old API.
 STATUS_CODES = {"0": "running", "1": "waiting", "2": "ended", "3": "failed", "4": "handoff"}

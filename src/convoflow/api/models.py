@@ -202,7 +202,7 @@ def _kind(name: str, **rules: Any) -> dict[str, Any]:
     return {**rules, "properties": {"trigger_type": {"const": name}, **rules.get("properties", {})}}
 
 
-# services/triggers.py's rules per trigger_type, for the published schema.
+# services/workflows/triggers.py's rules per trigger_type, for the published schema.
 _TRIGGER_RULES = [
     _kind("api_call"),
     _kind("inbound_message", **present("phone_number_id")),
@@ -315,7 +315,7 @@ ResponseMode = Literal["wrapped", "passthrough"]
 
 
 class FunctionCreateFields(Body):
-    # An http function needs its endpoint_url (services/functions.py).
+    # An http function needs its endpoint_url (services/functions/project_functions.py).
     model_config = schema_rules(
         anyOf=[
             {"properties": {"function_type": {"not": {"const": "http"}}}},

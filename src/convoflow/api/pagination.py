@@ -14,7 +14,7 @@ from typing import Any
 from convoflow.api.errors import ApiError
 from convoflow.api.params import storable_utc
 from convoflow.clock import utc_iso
-from convoflow.services.execution_reads import PageRequest
+from convoflow.services.executions.reads import PageRequest
 from convoflow.store.listing import KeysetPage, Position
 
 COLUMNS = ["created_at", "id"]

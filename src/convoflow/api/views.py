@@ -15,7 +15,7 @@ from convoflow.clock import utc_iso
 from convoflow.graph.compiled import CompiledGraph
 from convoflow.graph.nodes import REGISTRY
 from convoflow.graph.problems import ValidationReport
-from convoflow.services.execution_api import ExecutionInfo
+from convoflow.services.executions.commands import ExecutionInfo
 
 # Stable ids for (definition version, node): Kapso's step ids are database uuids.
 _STEP_NAMESPACE = uuid.UUID("5b0c7f8e-8a4a-4c1e-9d7a-3f1e2a6b9c10")

@@ -17,15 +17,15 @@ from convoflow.api.models import (
     present,
     schema_rules,
 )
-from convoflow.services.webhook_api import ACCEPTED_ONLY
-from convoflow.services.webhook_events import EVENTS
+from convoflow.services.project_webhooks.events import EVENTS
+from convoflow.services.project_webhooks.management import ACCEPTED_ONLY
 
 Secret = Annotated[str, Field(min_length=1, max_length=4000)]
-# Meta's tokens are printable ASCII (services/phone_numbers.py refuses anything else).
+# Meta's tokens are printable ASCII (services/whatsapp/phone_numbers.py refuses anything else).
 AccessToken = Annotated[str, Field(min_length=1, max_length=4000, pattern=r"^[\x21-\x7e]+$")]
 Url = Annotated[str, Field(min_length=1, max_length=2000)]
 MetaId = Annotated[str, Field(min_length=1, max_length=64)]
-# What services/phone_numbers.py accepts as Meta's ids (said here for the schema).
+# What services/whatsapp/phone_numbers.py accepts as Meta's ids (said here for the schema).
 MetaNumberId = Annotated[
     str, WithJsonSchema({"type": "string", "pattern": "^[A-Za-z0-9_.:-]{1,64}$"})
 ]

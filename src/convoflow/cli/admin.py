@@ -12,7 +12,7 @@ import typer
 
 from convoflow.cli.app import DatabaseOption, app, database_url, secret_cipher
 from convoflow.engine.advance import Advance
-from convoflow.services.container import Engine, build_engine
+from convoflow.process import Engine, build_engine
 
 projects_app = typer.Typer(help="Projects (each has its own workflows and API keys).")
 keys_app = typer.Typer(help="API keys (shown once, stored as SHA-256).")
@@ -38,7 +38,11 @@ def _run(url: str, work: Any) -> Any:
 @projects_app.command("create")
 def create_project(name: str, database: str | None = DatabaseOption) -> None:
     """Create a project; prints its id."""
-    from convoflow.services.projects import ProjectNotFound, create_project, resolve_project
+    from convoflow.services.projects.accounts import (
+        ProjectNotFound,
+        create_project,
+        resolve_project,
+    )
 
     async def work(engine: Engine) -> str:
         async def op(adv: Advance) -> str:
@@ -60,7 +64,11 @@ def create_key(
     database: str | None = DatabaseOption,
 ) -> None:
     """Create an API key; prints it alone on the last line (it is not shown again)."""
-    from convoflow.services.projects import ProjectNotFound, create_api_key, resolve_project
+    from convoflow.services.projects.accounts import (
+        ProjectNotFound,
+        create_api_key,
+        resolve_project,
+    )
 
     async def work(engine: Engine) -> str:
         async def op(adv: Advance) -> str:
@@ -84,8 +92,8 @@ def list_keys(
 ) -> None:
     """List a project's keys: id, prefix, name, created, revoked (never the keys)."""
     from convoflow.clock import utc_iso
-    from convoflow.services import api_keys
-    from convoflow.services.projects import ProjectNotFound, resolve_project
+    from convoflow.services.projects import api_keys
+    from convoflow.services.projects.accounts import ProjectNotFound, resolve_project
 
     async def work(engine: Engine) -> list[Any]:
         async with engine.db.read() as conn:
@@ -111,9 +119,9 @@ def revoke_key(
     database: str | None = DatabaseOption,
 ) -> None:
     """Revoke a key: refused at once on PostgreSQL, within 10 s by SQLite servers."""
-    from convoflow.services import api_keys
     from convoflow.services.common import NotFound
-    from convoflow.services.projects import ProjectNotFound, resolve_project
+    from convoflow.services.projects import api_keys
+    from convoflow.services.projects.accounts import ProjectNotFound, resolve_project
 
     async def work(engine: Engine) -> None:
         async with engine.db.read() as conn:
@@ -143,10 +151,15 @@ def _read_example(path: Path | None) -> dict[str, Any]:
 
 async def _demo(engine: Engine, document: dict[str, Any]) -> tuple[str, str]:
     """Project `demo`, a fresh key, and the demo workflow active with an api_call trigger."""
-    from convoflow.services import triggers, workflow_api
     from convoflow.services.common import Actor
-    from convoflow.services.projects import ProjectNotFound, create_api_key, resolve_project
-    from convoflow.services.workflow_api import WorkflowChanges
+    from convoflow.services.projects.accounts import (
+        ProjectNotFound,
+        create_api_key,
+        resolve_project,
+    )
+    from convoflow.services.workflows import lifecycle as workflow_api
+    from convoflow.services.workflows import triggers
+    from convoflow.services.workflows.lifecycle import WorkflowChanges
     from convoflow.store import triggers as trigger_store
     from convoflow.store import workflow_queries
 
@@ -154,7 +167,7 @@ async def _demo(engine: Engine, document: dict[str, Any]) -> tuple[str, str]:
         try:
             project_id = await resolve_project(adv.conn, DEMO_PROJECT)
         except ProjectNotFound:
-            from convoflow.services.projects import create_project
+            from convoflow.services.projects.accounts import create_project
 
             project_id = await create_project(adv.conn, engine.clock, DEMO_PROJECT)
         key = await create_api_key(adv.conn, engine.clock, project_id, "demo")

@@ -80,7 +80,7 @@ def worker(
 ) -> None:
     """Run a worker: timers, webhook/function calls, routing, outbox sends. On PostgreSQL
     start as many as you like; on SQLite `convoflow serve` already runs one."""
-    from convoflow.services.container import build_engine
+    from convoflow.process import build_engine
 
     async def run() -> None:
         engine = build_engine(database_url(database), worker_id=worker_id)

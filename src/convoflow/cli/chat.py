@@ -18,10 +18,10 @@ from convoflow.cli.flows import read_flow_file
 from convoflow.engine import status as st
 from convoflow.engine.advance import Advance
 from convoflow.graph.validation import validate_definition
-from convoflow.services import sandbox
-from convoflow.services.container import Engine, build_engine
-from convoflow.services.projects import ProjectNotFound, create_project, resolve_project
-from convoflow.services.workflows import create_workflow
+from convoflow.process import Engine, build_engine
+from convoflow.services.conversations import sandbox
+from convoflow.services.projects.accounts import ProjectNotFound, create_project, resolve_project
+from convoflow.services.workflows.versions import create_workflow
 from convoflow.store.migrate import upgrade
 
 SANDBOX_PROJECT = "sandbox"

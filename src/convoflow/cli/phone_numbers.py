@@ -10,7 +10,7 @@ import typer
 
 from convoflow.cli.admin import _run
 from convoflow.cli.app import DatabaseOption, app, database_url
-from convoflow.services.container import Engine
+from convoflow.process import Engine
 
 numbers_app = typer.Typer(help="WhatsApp numbers (Meta credentials) of a project.")
 app.add_typer(numbers_app, name="phone-numbers")
@@ -18,7 +18,7 @@ app.add_typer(numbers_app, name="phone-numbers")
 
 async def _actor(engine: Engine, project: str) -> Any:
     from convoflow.services.common import Actor
-    from convoflow.services.projects import ProjectNotFound, resolve_project
+    from convoflow.services.projects.accounts import ProjectNotFound, resolve_project
 
     async with engine.db.read() as conn:
         try:
@@ -54,8 +54,9 @@ def add(
 ) -> None:
     """Connect a number after the Graph API confirms the token may use it; prints it as
     JSON (without its secrets)."""
-    from convoflow.services import phone_numbers, whatsapp_views
     from convoflow.services.common import ServiceError
+    from convoflow.services.whatsapp import phone_numbers
+    from convoflow.services.whatsapp import views as whatsapp_views
 
     spec = phone_numbers.NumberSpec(
         phone_number_id=phone_number_id,
@@ -84,7 +85,8 @@ def list_numbers(
     database: str | None = DatabaseOption,
 ) -> None:
     """The project's numbers as JSON (without secrets)."""
-    from convoflow.services import phone_numbers, whatsapp_views
+    from convoflow.services.whatsapp import phone_numbers
+    from convoflow.services.whatsapp import views as whatsapp_views
 
     async def work(engine: Engine) -> list[dict[str, Any]]:
         actor = await _actor(engine, project)

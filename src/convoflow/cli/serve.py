@@ -14,7 +14,7 @@ async def _serve(url: str, host: str, port: int, run_worker: bool, log_level: st
     import uvicorn
 
     from convoflow.api.app import create_app
-    from convoflow.services.container import build_engine
+    from convoflow.process import build_engine
 
     engine = build_engine(url)
     try:

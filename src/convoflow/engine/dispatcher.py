@@ -173,7 +173,7 @@ class Dispatcher:
         row = delivery.outbox
         if wamid and delivery.conversation is not None:
             # Before the outbox row: a status webhook for this wamid takes the same two
-            # locks in the same order (services/whatsapp_statuses.py).
+            # locks in the same order (services/whatsapp/statuses.py).
             await whatsapp_store.lock_wamid(conn, wamid)
         if not await outbox_store.mark_sent(conn, row["id"], provider_message_id=wamid, now=now):
             return  # a status webhook recorded it first

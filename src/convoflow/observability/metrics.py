@@ -1,5 +1,5 @@
 """Prometheus metrics of one process, in a registry of its own (built with the engine in
-services.container and passed to what records into it; prometheus-client's global
+convoflow.process and passed to what records into it; prometheus-client's global
 REGISTRY is never touched, so two engines in one process — the tests — never mix).
 
 Counters and histograms are recorded where things happen (one call each: an advance

@@ -1,7 +1,7 @@
 """Encryption of the secrets stored in the database (tokens, app secrets, webhook and
 function secrets), with Fernet keys from `CONVOFLOW_SECRET_KEY`.
 
-The cipher is built once per process (services/container.py) and handed to the
+The cipher is built once per process (process.py) and handed to the
 `Database`, which attaches it to its SQLAlchemy dialects; the `EncryptedText` column type
 (store/types.py) encrypts on every write and decrypts on every read with it. So every
 query of a secret column, present or future, goes through it, services only ever see
@@ -164,6 +164,6 @@ def cipher_of(dialect: Any) -> SecretCipher:
         raise SecretKeyError(
             "this database connection has no secret key, so secret columns can be neither "
             "read nor written: build it with Database(url, cipher=...) "
-            "(services/container.py does)"
+            "(process.py does)"
         )
     return cipher

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Response
 from convoflow.api.auth import CurrentActor, EngineDep
 from convoflow.api.responses import data, no_content
 from convoflow.clock import utc_iso
-from convoflow.services import api_keys
+from convoflow.services.projects import api_keys
 
 router = APIRouter(tags=["API keys"])
 

@@ -16,9 +16,10 @@ from convoflow.api.pagination import page_request, paging
 from convoflow.api.params import Timestamp
 from convoflow.api.responses import data, ok
 from convoflow.engine.signals import UserInput
-from convoflow.services import execution_api, execution_reads
-from convoflow.services.execution_api import ExecutionInfo, StartRequest
-from convoflow.services.execution_reads import ExecutionFilters
+from convoflow.services.executions import commands as execution_api
+from convoflow.services.executions import reads as execution_reads
+from convoflow.services.executions.commands import ExecutionInfo, StartRequest
+from convoflow.services.executions.reads import ExecutionFilters
 
 router = api_router(tags=["Workflows"])
 

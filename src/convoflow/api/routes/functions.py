@@ -19,9 +19,9 @@ from convoflow.api.models import (
 from convoflow.api.openapi import error_responses
 from convoflow.api.responses import data, no_content, ok
 from convoflow.clock import utc_iso
-from convoflow.services import functions
 from convoflow.services.common import Actor
-from convoflow.services.functions import FunctionFields
+from convoflow.services.functions import project_functions as functions
+from convoflow.services.functions.project_functions import FunctionFields
 
 router = api_router(tags=["Functions"])
 

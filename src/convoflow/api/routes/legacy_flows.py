@@ -24,16 +24,14 @@ from convoflow.api.params import Timestamp
 from convoflow.api.responses import data, ok
 from convoflow.api.routes.executions import IdempotencyKey, add_headers, request_meta
 from convoflow.engine.signals import UserInput
-from convoflow.services import (
-    definitions,
-    execution_api,
-    execution_reads,
-    phone_numbers,
-    workflow_api,
-)
-from convoflow.services.execution_api import ExecutionInfo, StartRequest
-from convoflow.services.execution_reads import ExecutionFilters
-from convoflow.services.workflow_api import WorkflowChanges
+from convoflow.services.executions import commands as execution_api
+from convoflow.services.executions import reads as execution_reads
+from convoflow.services.executions.commands import ExecutionInfo, StartRequest
+from convoflow.services.executions.reads import ExecutionFilters
+from convoflow.services.whatsapp import phone_numbers
+from convoflow.services.workflows import definitions
+from convoflow.services.workflows import lifecycle as workflow_api
+from convoflow.services.workflows.lifecycle import WorkflowChanges
 
 router = api_router(tags=["Legacy flows API"])
 

@@ -12,7 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from convoflow.api.auth import EngineDep
 from convoflow.api.responses import ok
-from convoflow.services.observability import scrape
+from convoflow.services.metrics import scrape
 
 router = APIRouter()
 

@@ -14,8 +14,8 @@ from convoflow.api.models import (
     TriggerUpdateBody,
 )
 from convoflow.api.responses import data, no_content
-from convoflow.services import triggers
-from convoflow.services.triggers import TriggerSpec
+from convoflow.services.workflows import triggers
+from convoflow.services.workflows.triggers import TriggerSpec
 
 router = api_router(tags=["Workflow Triggers"])
 

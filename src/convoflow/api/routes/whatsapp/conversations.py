@@ -16,7 +16,8 @@ from convoflow.api.params import Timestamp
 from convoflow.api.responses import data, ok
 from convoflow.api.whatsapp_models import ConversationUpdateBody, MessageSendBody, ProxySendBody
 from convoflow.channels.whatsapp.errors import GraphError, describe
-from convoflow.services import whatsapp_api, whatsapp_send
+from convoflow.services.whatsapp import inbox as whatsapp_api
+from convoflow.services.whatsapp import send as whatsapp_send
 
 router = api_router(tags=["WhatsApp Conversations"])
 proxy_router = api_router(tags=["Meta proxy"])

@@ -14,8 +14,8 @@ from convoflow.api.openapi import error_responses
 from convoflow.api.params import Timestamp
 from convoflow.api.responses import data, ok
 from convoflow.api.whatsapp_models import PhoneNumberCreateBody, PhoneNumberUpdateBody
-from convoflow.services import phone_numbers as numbers
-from convoflow.services import whatsapp_views as views
+from convoflow.services.whatsapp import phone_numbers as numbers
+from convoflow.services.whatsapp import views
 
 router = api_router(tags=["WhatsApp Phone Numbers"])
 Page = Annotated[int, Query(ge=1, le=1_000_000)]

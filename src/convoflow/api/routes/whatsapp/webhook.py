@@ -15,11 +15,11 @@ from convoflow.api.openapi import error_responses
 from convoflow.api.ratelimit import RateLimits
 from convoflow.api.responses import ok
 from convoflow.channels.whatsapp.signature import SIGNATURE_HEADER
-from convoflow.services.whatsapp_handshake import answer_challenge
-from convoflow.services.whatsapp_inbound import receive_webhook
+from convoflow.services.whatsapp.handshake import answer_challenge
+from convoflow.services.whatsapp.inbound import receive_webhook
 
 if TYPE_CHECKING:
-    from convoflow.services.container import Engine
+    from convoflow.process import Engine
 
 router = api_router(tags=["WhatsApp webhook (Meta)"])
 PLAIN_TEXT = {"text/plain": {"schema": {"type": "string"}}}

@@ -17,8 +17,8 @@ from convoflow.api.whatsapp_models import (
     WebhookFields,
     WebhookTestBody,
 )
-from convoflow.services import webhook_api
-from convoflow.services import whatsapp_views as views
+from convoflow.services.project_webhooks import management as webhook_api
+from convoflow.services.whatsapp import views
 
 router = api_router(tags=["WhatsApp Webhooks"])
 Limit = Annotated[int, Query(ge=1, le=100, description="Page size (1..100)")]

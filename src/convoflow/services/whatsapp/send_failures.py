@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any
 from convoflow.channels.base import Delivery
 from convoflow.engine.advance import Advance
 from convoflow.ids import new_id
-from convoflow.services import whatsapp_views as views
-from convoflow.services.whatsapp_events import EventSink
+from convoflow.services.whatsapp import views
+from convoflow.services.whatsapp.events import EventSink
 from convoflow.store import messages as message_store
 from convoflow.store.schema import messages
 
 if TYPE_CHECKING:
-    from convoflow.services.whatsapp_directory import WhatsAppDirectory
+    from convoflow.services.whatsapp.directory import WhatsAppDirectory
 
 EVENT = "whatsapp.message.failed"
 

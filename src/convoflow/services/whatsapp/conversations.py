@@ -9,8 +9,8 @@ from sqlalchemy.engine import RowMapping
 
 from convoflow.engine.advance import Advance
 from convoflow.ids import new_id
-from convoflow.services import whatsapp_views as views
-from convoflow.services.whatsapp_events import EventSink
+from convoflow.services.whatsapp import views
+from convoflow.services.whatsapp.events import EventSink
 from convoflow.store import messages as message_store
 from convoflow.store import whatsapp as wa_store
 

@@ -16,11 +16,11 @@ from convoflow.engine import status as st
 from convoflow.engine.advance import Advance
 from convoflow.graph.problems import ValidationReport
 from convoflow.graph.validation import validate_definition
-from convoflow.services import definitions, variables
+from convoflow.process import Engine
 from convoflow.services.common import Actor, Conflict, FieldProblem, invalid, not_found
-from convoflow.services.container import Engine
-from convoflow.services.number_ownership import check_definition_numbers
-from convoflow.services.workflows import add_version, create_workflow, slugify
+from convoflow.services.whatsapp.number_ownership import check_definition_numbers
+from convoflow.services.workflows import definitions, variables
+from convoflow.services.workflows.versions import add_version, create_workflow, slugify
 from convoflow.store import triggers as trigger_store
 from convoflow.store import workflow_queries as queries
 from convoflow.store import workflows as workflow_store

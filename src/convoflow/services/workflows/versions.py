@@ -31,7 +31,7 @@ async def add_version(
     """Store a new definition version as given; make it the workflow's current one.
 
     Validation is the caller's policy: a draft may hold a graph with problems, an active
-    workflow may not (services/workflow_api.py)."""
+    workflow may not (services/workflows/lifecycle.py)."""
     number = await workflow_store.latest_version_number(conn, workflow_id) + 1
     version_id = new_id()
     await workflow_store.insert_version(

@@ -17,9 +17,9 @@ from convoflow.engine.dispatcher import Dispatcher
 from convoflow.engine.runtime import Runtime
 from convoflow.engine.worker import Worker
 from convoflow.observability.metrics import Metrics
-from convoflow.services import routing
-from convoflow.services.project_events import handle_project_event_job
-from convoflow.services.whatsapp_setup import WhatsAppServices, install_whatsapp
+from convoflow.services.conversations import routing
+from convoflow.services.executions.project_events import handle_project_event_job
+from convoflow.services.whatsapp.setup import WhatsAppServices, install_whatsapp
 from convoflow.store.cipher import SecretCipher, load_cipher
 from convoflow.store.db import Database
 

@@ -15,9 +15,9 @@ from sqlalchemy.engine import RowMapping
 
 from convoflow.engine.advance import Advance
 from convoflow.engine.runtime import WorkflowNotFound, WorkflowNotRunnable
-from convoflow.services import webhook_events
-from convoflow.services.routing import conversation_context
-from convoflow.services.webhook_events import Event
+from convoflow.services.conversations.routing import conversation_context
+from convoflow.services.project_webhooks import events as webhook_events
+from convoflow.services.project_webhooks.events import Event
 from convoflow.store import jobs as job_store
 from convoflow.store import messages as message_store
 from convoflow.store import whatsapp as wa_store
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from convoflow.engine.runtime import Runtime
 
 OBSERVER_JOB = "whatsapp_event"
-# The events a whatsapp_event trigger may name (services/triggers.py WHATSAPP_EVENTS).
+# The events a whatsapp_event trigger may name (services/workflows/triggers.py WHATSAPP_EVENTS).
 TRIGGERABLE = (
     "whatsapp.message.received",
     "whatsapp.message.sent",
@@ -39,7 +39,7 @@ BuildData = Callable[[], Awaitable[dict[str, Any]]]
 
 class EventSink:
     """Publishes events for one transaction. `webhooks` are the active webhooks of the
-    projects concerned, read before the transaction (services/whatsapp_directory.py)."""
+    projects concerned, read before the transaction (services/whatsapp/directory.py)."""
 
     def __init__(self, adv: Advance, webhooks: dict[str, list[RowMapping]]) -> None:
         self.adv = adv

@@ -21,7 +21,7 @@ from convoflow.store import whatsapp as wa_store
 if TYPE_CHECKING:
     from convoflow.engine.jobs import JobHandler
     from convoflow.engine.runtime import Runtime
-    from convoflow.services.whatsapp_directory import WhatsAppDirectory
+    from convoflow.services.whatsapp.directory import WhatsAppDirectory
 
 log = structlog.get_logger(__name__)
 MAX_ATTEMPTS = 3

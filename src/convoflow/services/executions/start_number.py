@@ -12,7 +12,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from convoflow.services.common import FieldProblem, invalid
-from convoflow.services.number_ownership import check_owned
+from convoflow.services.whatsapp.number_ownership import check_owned
 from convoflow.store import phone_numbers as number_store
 
 

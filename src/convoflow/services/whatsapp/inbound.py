@@ -26,19 +26,19 @@ from convoflow.channels.whatsapp.signature import (
 )
 from convoflow.engine.advance import Advance
 from convoflow.ids import new_id
-from convoflow.services import whatsapp_views as views
-from convoflow.services.phone_numbers import whatsapp
-from convoflow.services.routing import receive_message
-from convoflow.services.whatsapp_conversations import conversation_for
-from convoflow.services.whatsapp_directory import NumberEntry
-from convoflow.services.whatsapp_events import EventSink
-from convoflow.services.whatsapp_statuses import apply_status
+from convoflow.services.conversations.routing import receive_message
+from convoflow.services.whatsapp import views
+from convoflow.services.whatsapp.conversations import conversation_for
+from convoflow.services.whatsapp.directory import NumberEntry
+from convoflow.services.whatsapp.events import EventSink
+from convoflow.services.whatsapp.phone_numbers import whatsapp
+from convoflow.services.whatsapp.statuses import apply_status
 from convoflow.store import messages as message_store
 from convoflow.store import whatsapp as wa_store
 from convoflow.store.faults import DatabaseUnavailable
 
 if TYPE_CHECKING:
-    from convoflow.services.container import Engine
+    from convoflow.process import Engine
 
 log = structlog.get_logger(__name__)
 

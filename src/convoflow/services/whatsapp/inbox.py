@@ -1,7 +1,7 @@
 """Conversations and messages through the API (Kapso shapes, cursor paging).
 
 Lists are keyset-paged on (created_at, id), newest first (DECISIONS.md); each item is
-built by services/whatsapp_views.py. Ending a conversation publishes
+built by services/whatsapp/views.py. Ending a conversation publishes
 `whatsapp.conversation.ended` in the same transaction; the next message from that user
 opens a new conversation.
 """
@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.engine import RowMapping
 
 from convoflow.engine.advance import Advance
-from convoflow.services import whatsapp_views as views
 from convoflow.services.common import Actor, Conflict, not_found
-from convoflow.services.execution_reads import PageRequest
-from convoflow.services.phone_numbers import whatsapp
-from convoflow.services.whatsapp_events import EventSink
+from convoflow.services.executions.reads import PageRequest
+from convoflow.services.whatsapp import views
+from convoflow.services.whatsapp.events import EventSink
+from convoflow.services.whatsapp.phone_numbers import whatsapp
 from convoflow.store import messages as message_store
 from convoflow.store import whatsapp as wa_store
 from convoflow.store import whatsapp_queries as queries
@@ -25,7 +25,7 @@ from convoflow.store.listing import KeysetPage, keyset_page
 from convoflow.store.schema import conversations, messages
 
 if TYPE_CHECKING:
-    from convoflow.services.container import Engine
+    from convoflow.process import Engine
 
 ConversationFilters = queries.ConversationFilters
 MessageFilters = queries.MessageFilters

@@ -14,16 +14,16 @@ from sqlalchemy.engine import RowMapping
 from convoflow.engine.advance import Advance
 from convoflow.ids import new_id
 from convoflow.services.common import Actor, FieldProblem, invalid, not_found
-from convoflow.services.execution_reads import PageRequest
-from convoflow.services.number_ownership import check_owned
-from convoflow.services.phone_numbers import whatsapp
-from convoflow.services.webhook_events import EVENTS, Event, write_deliveries
+from convoflow.services.executions.reads import PageRequest
+from convoflow.services.project_webhooks.events import EVENTS, Event, write_deliveries
+from convoflow.services.whatsapp.number_ownership import check_owned
+from convoflow.services.whatsapp.phone_numbers import whatsapp
 from convoflow.store import webhooks as webhook_store
 from convoflow.store.listing import KeysetPage, keyset_page
 from convoflow.store.schema import webhook_deliveries
 
 if TYPE_CHECKING:
-    from convoflow.services.container import Engine
+    from convoflow.process import Engine
 
 # Kapso events accepted for compatibility but never produced by convoflow.
 ACCEPTED_ONLY = (

@@ -24,14 +24,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from convoflow.engine.advance import Advance
 from convoflow.engine.egress import Outcome
 from convoflow.engine.state import ExecutionState
-from convoflow.services.webhook_events import Event, write_deliveries
+from convoflow.services.project_webhooks.events import Event, write_deliveries
 from convoflow.store import jobs as job_store
 from convoflow.store import messages as message_store
 from convoflow.store import webhooks as webhook_store
 
 if TYPE_CHECKING:
     from convoflow.engine.runtime import Runtime
-    from convoflow.services.whatsapp_directory import WhatsAppDirectory
+    from convoflow.services.whatsapp.directory import WhatsAppDirectory
 
 log = structlog.get_logger(__name__)
 

@@ -8,10 +8,10 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from convoflow.channels.whatsapp.signature import verify_subscription
-from convoflow.services.phone_numbers import mark_verified, whatsapp
+from convoflow.services.whatsapp.phone_numbers import mark_verified, whatsapp
 
 if TYPE_CHECKING:
-    from convoflow.services.container import Engine
+    from convoflow.process import Engine
 
 
 async def answer_challenge(engine: Engine, params: Mapping[str, str]) -> str | None:

@@ -24,8 +24,8 @@ from convoflow.engine.advance import Advance, ExecutionNotFound
 from convoflow.engine.dispatcher import fail_for_send
 from convoflow.engine.send_record import reconcile_from_status
 from convoflow.ids import new_id
-from convoflow.services import whatsapp_views as views
-from convoflow.services.whatsapp_events import EventSink
+from convoflow.services.whatsapp import views
+from convoflow.services.whatsapp.events import EventSink
 from convoflow.store import messages as message_store
 from convoflow.store import whatsapp as wa_store
 

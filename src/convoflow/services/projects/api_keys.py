@@ -17,7 +17,7 @@ from convoflow.store import projects as project_store
 
 if TYPE_CHECKING:
     from convoflow.engine.advance import Advance
-    from convoflow.services.container import Engine
+    from convoflow.process import Engine
 
 
 async def list_keys(engine: Engine, project_id: str) -> list[RowMapping]:

@@ -10,8 +10,8 @@ from convoflow.engine import status as st
 from convoflow.engine.advance import Advance
 from convoflow.engine.state import ExecutionState
 from convoflow.ids import new_id
-from convoflow.services import routing
-from convoflow.services.container import Engine
+from convoflow.process import Engine
+from convoflow.services.conversations import routing
 from convoflow.store import messages as message_store
 from convoflow.store.schema import executions, messages
 

@@ -16,19 +16,19 @@ from convoflow.channels.whatsapp.errors import GraphError
 from convoflow.channels.whatsapp.outbound import recipient_digits
 from convoflow.engine.advance import Advance
 from convoflow.ids import new_id
-from convoflow.services import whatsapp_views as views
 from convoflow.services.common import Actor, FieldProblem, invalid, not_found
-from convoflow.services.number_ownership import not_owned
-from convoflow.services.phone_numbers import whatsapp
-from convoflow.services.whatsapp_conversations import conversation_for
-from convoflow.services.whatsapp_directory import NumberEntry
-from convoflow.services.whatsapp_events import EventSink
+from convoflow.services.whatsapp import views
+from convoflow.services.whatsapp.conversations import conversation_for
+from convoflow.services.whatsapp.directory import NumberEntry
+from convoflow.services.whatsapp.events import EventSink
+from convoflow.services.whatsapp.number_ownership import not_owned
+from convoflow.services.whatsapp.phone_numbers import whatsapp
 from convoflow.store import messages as message_store
 from convoflow.store import whatsapp as wa_store
 from convoflow.store import whatsapp_queries as queries
 
 if TYPE_CHECKING:
-    from convoflow.services.container import Engine
+    from convoflow.process import Engine
 
 _ENVELOPE = ("messaging_product", "recipient_type", "to", "biz_opaque_callback_data")
 

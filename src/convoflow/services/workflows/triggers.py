@@ -12,9 +12,9 @@ import sqlalchemy as sa
 
 from convoflow.engine.advance import Advance
 from convoflow.ids import new_id
+from convoflow.process import Engine
 from convoflow.services.common import Actor, FieldProblem, invalid, not_found
-from convoflow.services.container import Engine
-from convoflow.services.number_ownership import ownership_problems
+from convoflow.services.whatsapp.number_ownership import ownership_problems
 from convoflow.store import triggers as trigger_store
 from convoflow.store import workflows as workflow_store
 

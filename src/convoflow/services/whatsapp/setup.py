@@ -12,13 +12,16 @@ import httpx
 from convoflow.channels.whatsapp.channel import WhatsAppChannel
 from convoflow.channels.whatsapp.client import GraphClient
 from convoflow.config import Settings
-from convoflow.services.webhook_delivery import WorkflowWebhookListener, handle_delivery_job
-from convoflow.services.webhook_events import DELIVERY_JOB
-from convoflow.services.whatsapp_directory import WhatsAppDirectory
-from convoflow.services.whatsapp_events import OBSERVER_JOB, handle_observer_job
-from convoflow.services.whatsapp_inbound import READ_JOB
-from convoflow.services.whatsapp_jobs import mark_read_handler
-from convoflow.services.whatsapp_send_failures import SendFailureRecorder
+from convoflow.services.project_webhooks.delivery import (
+    WorkflowWebhookListener,
+    handle_delivery_job,
+)
+from convoflow.services.project_webhooks.events import DELIVERY_JOB
+from convoflow.services.whatsapp.directory import WhatsAppDirectory
+from convoflow.services.whatsapp.events import OBSERVER_JOB, handle_observer_job
+from convoflow.services.whatsapp.inbound import READ_JOB
+from convoflow.services.whatsapp.jobs import mark_read_handler
+from convoflow.services.whatsapp.send_failures import SendFailureRecorder
 
 if TYPE_CHECKING:
     from convoflow.engine.runtime import Runtime

@@ -1,0 +1,1 @@
+"""Conversations: inbound messages meeting their flows, and sandbox chats (no WhatsApp account)."""

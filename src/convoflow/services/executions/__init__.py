@@ -1,0 +1,1 @@
+"""Executions: start, resume, status, reads (with `Idempotency-Key`), project-event observers."""

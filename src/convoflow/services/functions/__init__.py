@@ -1,0 +1,1 @@
+"""Project functions: CRUD and invocation of the HTTP endpoints a project hosts."""

@@ -1,0 +1,1 @@
+"""Project webhooks: their configuration, the events that create deliveries, and sending them."""

@@ -1,0 +1,1 @@
+"""The WhatsApp channel's use-cases: numbers, Meta's webhook, receipts, replies, conversations."""

@@ -1,0 +1,1 @@
+"""Workflows: definitions, immutable versions, triggers and discovered variables."""
