@@ -14,12 +14,13 @@ from convoflow.channels.sandbox import SandboxChannel
 from convoflow.clock import Clock
 from convoflow.config import Settings, get_settings, secret_key_of
 from convoflow.engine.dispatcher import Dispatcher
+from convoflow.engine.hooks import EngineHooks
 from convoflow.engine.runtime import Runtime
 from convoflow.engine.worker import Worker
 from convoflow.observability.metrics import Metrics
 from convoflow.services.conversations import routing
 from convoflow.services.executions.project_events import handle_project_event_job
-from convoflow.services.whatsapp.setup import WhatsAppServices, install_whatsapp
+from convoflow.services.whatsapp.setup import WhatsAppServices, build_whatsapp
 from convoflow.store.cipher import SecretCipher, load_cipher
 from convoflow.store.db import Database
 
@@ -62,12 +63,22 @@ def build_engine(
     if cipher is None:
         cipher = load_cipher(secret_key_of(settings), url)
     db = Database(url, pool_size=pool_size, cipher=cipher)
-    runtime = Runtime(db, clock=clock, settings=settings, http=http, metrics=Metrics())
-    runtime.job_handlers[routing.ROUTE_JOB] = routing.handle_route_job
-    runtime.job_handlers["project_event"] = handle_project_event_job
-    runtime.pending_input_source = routing.take_pending_input
     # WhatsApp: numbers from the phone_numbers table, Graph URL from settings.
-    whatsapp = install_whatsapp(runtime, settings)
+    whatsapp = build_whatsapp(db, settings)
+    runtime = Runtime(
+        db,
+        clock=clock,
+        settings=settings,
+        http=http,
+        metrics=Metrics(),
+        job_handlers={
+            routing.ROUTE_JOB: routing.handle_route_job,
+            "project_event": handle_project_event_job,
+            **whatsapp.job_handlers,
+        },
+        hooks=EngineHooks(whatsapp.listeners, whatsapp.send_listeners),
+        pending_input_source=routing.take_pending_input,
+    )
     all_channels: dict[str, Channel] = {"sandbox": SandboxChannel(), "whatsapp": whatsapp.channel}
     all_channels.update(channels or {})
     dispatcher = Dispatcher(runtime, all_channels)

@@ -84,6 +84,10 @@ class Advance(Effects):
         self._secrets: dict[str, dict[str, str]] = {}
         self._projects: dict[str, dict[str, Any]] = {}
         self.advanced = 0  # executions whose steps ran (the advances metric)
+        # Conversations whose pending input this advance already claimed, under the
+        # conversation's lock: nothing can add input to them before it commits, so a wait
+        # reached later in the same advance need not look (services/conversations/routing).
+        self.claimed_conversations: set[str] = set()
 
     # --- loading -----------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ state, or inside the dispatcher's record of a refused send, so that what they wr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -26,9 +27,13 @@ class SendListener(Protocol):
 
 
 class EngineHooks:
-    def __init__(self) -> None:
-        self.listeners: list[ExecutionListener] = []
-        self.send_listeners: list[SendListener] = []
+    def __init__(
+        self,
+        listeners: Sequence[ExecutionListener] = (),
+        send_listeners: Sequence[SendListener] = (),
+    ) -> None:
+        self.listeners = tuple(listeners)
+        self.send_listeners = tuple(send_listeners)
 
     async def send_failed(self, adv: Advance, delivery: Delivery, error: dict[str, Any]) -> None:
         for listener in self.send_listeners:

@@ -7,7 +7,7 @@ shared with concurrent operations); see engine/advance.py for what happens insid
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -89,7 +89,12 @@ class Runtime:
         http: httpx.AsyncClient | None = None,
         llm: Any = None,
         metrics: Metrics | None = None,
+        job_handlers: Mapping[str, JobHandler] | None = None,
+        hooks: EngineHooks | None = None,
+        pending_input_source: PendingInputSource | None = None,
     ) -> None:
+        """`job_handlers` add to the engine's own (timers, actions); `pending_input_source`
+        is where input that arrived while an execution was busy waits (None: nowhere)."""
         self.db = db
         self.metrics = metrics or Metrics()
         self.clock: Clock = clock or SystemClock()
@@ -97,12 +102,11 @@ class Runtime:
         self.graphs = GraphCache()
         self.project_settings = ProjectSettingsCache()
         self.notifier = Notifier(db)
-        self.hooks = EngineHooks()
+        self.hooks = hooks or EngineHooks()
         self.committer = GroupCommitter(db)
         self.llm = llm
-        self.job_handlers: dict[str, JobHandler] = dict(DEFAULT_HANDLERS)
-        # Set by services: where input that arrived while the execution was busy waits.
-        self.pending_input_source: PendingInputSource | None = None
+        self.job_handlers: Mapping[str, JobHandler] = {**DEFAULT_HANDLERS, **(job_handlers or {})}
+        self.pending_input_source = pending_input_source
         self.egress = Egress(
             allow_private_network=self.settings.allow_private_network,
             project_allows_private=self._project_allows_private,

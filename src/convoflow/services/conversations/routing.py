@@ -11,7 +11,6 @@ next wait (see `take_pending_input`).
 
 from __future__ import annotations
 
-import weakref
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -33,12 +32,6 @@ if TYPE_CHECKING:
     from convoflow.engine.runtime import Runtime
 
 ROUTE_JOB = "route_conversation"
-
-# Conversations whose pending messages an advance has already claimed, under the
-# conversation's lock (route_conversation). Nothing can add a pending message to them
-# before that advance commits (receive_message takes the conversation row first), so a
-# wait reached in the same advance finds none: `take_pending_input` skips the UPDATE.
-_CLAIMED: weakref.WeakKeyDictionary[Advance, set[str]] = weakref.WeakKeyDictionary()
 
 
 async def receive_message(
@@ -110,7 +103,9 @@ def input_from_messages(rows: list[RowMapping], source: str) -> UserInput:
 async def take_pending_input(adv: Advance, state: ExecutionState) -> UserInput | None:
     """Used by wait_for_response: input that arrived while the execution was busy."""
     assert state.conversation_id is not None
-    if state.observer or state.conversation_id in _CLAIMED.get(adv, ()):
+    # A conversation route_conversation claimed in this advance has no pending message
+    # left (receive_message takes the conversation row first): skip the UPDATE.
+    if state.observer or state.conversation_id in adv.claimed_conversations:
         return None
     claimed = await message_store.claim_pending(
         adv.conn, state.conversation_id, "consumed", execution_id=state.id, now=adv.now
@@ -150,7 +145,7 @@ async def _claim(
     claimed = await message_store.claim_pending(
         adv.conn, conversation_id, routing, execution_id=execution_id, now=adv.now
     )
-    _CLAIMED.setdefault(adv, set()).add(conversation_id)
+    adv.claimed_conversations.add(conversation_id)
     if claimed and log:
         _log_after_commit(adv, claimed, routing, execution_id)
     return claimed
