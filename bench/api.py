@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from common import create_pg_database, drop_pg_database, percentile  # noqa: E402
 from convoflow.api.pagination import encode_cursor  # noqa: E402
-from convoflow.process import Engine, build_engine  # noqa: E402
+from convoflow.process import Process, build_process  # noqa: E402
 from convoflow.services.common import Actor  # noqa: E402
 from convoflow.services.projects.accounts import create_api_key, create_project  # noqa: E402
 from convoflow.services.workflows import lifecycle as workflow_api  # noqa: E402
@@ -66,7 +66,7 @@ def create_database(backend: str, tmp: Path) -> tuple[str, Any]:
     return create_pg_database(name), lambda: drop_pg_database(name)
 
 
-async def seed(engine: Engine, actor: Actor, name: str) -> str:
+async def seed(engine: Process, actor: Actor, name: str) -> str:
     """An active canonical workflow with an active api_call trigger."""
     definition = json.loads((ROOT / "examples" / "canonical.json").read_text())["definition"]
     row = await workflow_api.create(engine, actor, name=name, definition=definition)
@@ -84,7 +84,7 @@ def bulk_key(i: int) -> tuple[datetime, str]:
     return BULK_START + timedelta(milliseconds=i), str(uuid.UUID(int=(i + 1) << 64 | 0x7 << 60))
 
 
-async def bulk_executions(engine: Engine, workflow_id: str, rows: int) -> None:
+async def bulk_executions(engine: Process, workflow_id: str, rows: int) -> None:
     """Insert `rows` waiting executions directly (what a long-lived deployment has)."""
     import sqlalchemy as sa
 
@@ -271,7 +271,7 @@ async def list_pages(
 
 async def prepare(url: str, list_rows: int) -> tuple[str, str, str]:
     """(API key, workflow for the load phases, workflow holding the bulk rows)."""
-    engine = build_engine(url)
+    engine = build_process(url)
     try:
 
         async def project(adv: Any) -> tuple[str, str]:

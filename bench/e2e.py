@@ -116,7 +116,7 @@ async def run_load(args: argparse.Namespace) -> dict[str, Any]:
 
 async def _setup(url: str, read_mode: str) -> None:
     from convoflow.engine.advance import Advance
-    from convoflow.process import build_engine
+    from convoflow.process import build_process
     from convoflow.services.common import Actor
     from convoflow.services.projects.accounts import create_project
     from convoflow.services.whatsapp import phone_numbers
@@ -125,7 +125,7 @@ async def _setup(url: str, read_mode: str) -> None:
     from convoflow.store.schema import triggers, workflows
 
     await asyncio.to_thread(upgrade, url)
-    engine = build_engine(url, pool_size=2)
+    engine = build_process(url, pool_size=2)
     nodes = [
         {"id": "start", "data": {"node_type": "start", "config": {}}},
         {"id": "echo", "data": {"node_type": "send_text",

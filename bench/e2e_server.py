@@ -36,7 +36,7 @@ from convoflow.config import Settings  # noqa: E402
 from convoflow.engine.advance import Advance  # noqa: E402
 from convoflow.ids import new_id  # noqa: E402
 from convoflow.observability.logs import configure_logging  # noqa: E402
-from convoflow.process import Engine, build_engine  # noqa: E402
+from convoflow.process import Process, build_process  # noqa: E402
 from convoflow.store import whatsapp as wa_store  # noqa: E402
 
 
@@ -51,7 +51,7 @@ def _socket(port: int, reuse_port: bool) -> socket.socket:
     return sock
 
 
-def raw_app(engine: Engine, app_secret: str) -> FastAPI:
+def raw_app(engine: Process, app_secret: str) -> FastAPI:
     """The ceiling: what every webhook must do at least (verify, store durably, answer)."""
     app = FastAPI()
 
@@ -76,7 +76,7 @@ def raw_app(engine: Engine, app_secret: str) -> FastAPI:
     return app
 
 
-def add_stats(app: FastAPI, engine: Engine) -> None:
+def add_stats(app: FastAPI, engine: Process) -> None:
     # Every SQL statement sent by any engine of this process (writes, and reads on their
     # own connections); an executemany counts once.
     statements = [0]
@@ -112,7 +112,7 @@ async def main(args: argparse.Namespace) -> None:
         worker_poll_seconds=0.2,
         log_level="WARNING",
     )
-    engine = build_engine(args.database_url, settings=settings, pool_size=args.pool_size)
+    engine = build_process(args.database_url, settings=settings, pool_size=args.pool_size)
     app = raw_app(engine, args.app_secret) if args.raw else create_app(engine, run_worker=True)
     add_stats(app, engine)
     config = uvicorn.Config(

@@ -38,7 +38,7 @@ from common import create_pg_database, drop_pg_database, percentile  # noqa: E40
 from convoflow.config import Settings  # noqa: E402
 from convoflow.engine.advance import Advance  # noqa: E402
 from convoflow.engine.signals import UserInput  # noqa: E402
-from convoflow.process import Engine, build_engine  # noqa: E402
+from convoflow.process import Process, build_process  # noqa: E402
 from convoflow.services.projects.accounts import create_project  # noqa: E402
 from convoflow.services.workflows.versions import create_workflow  # noqa: E402
 from convoflow.store.migrate import upgrade  # noqa: E402
@@ -74,7 +74,7 @@ def settings() -> Settings:
 # --- phases ---------------------------------------------------------------------------
 
 
-async def setup_workflow(engine: Engine) -> tuple[str, str]:
+async def setup_workflow(engine: Process) -> tuple[str, str]:
     async def create(adv: Advance) -> tuple[str, str]:
         project_id = await create_project(adv.conn, engine.clock, f"bench-{uuid.uuid4().hex[:6]}")
         workflow_id = await create_workflow(
@@ -111,7 +111,7 @@ async def run_concurrently(items: list[Any], concurrency: int, call: Any) -> lis
 
 
 async def start_conversations(
-    engine: Engine, project_id: str, workflow_id: str, count: int, concurrency: int
+    engine: Process, project_id: str, workflow_id: str, count: int, concurrency: int
 ) -> tuple[list[str], float]:
     ids: list[str] = []
 
@@ -140,7 +140,7 @@ def _count_statement(*_args: Any) -> None:
 sa_event.listen(sa.engine.Engine, "before_cursor_execute", _count_statement)
 
 
-async def resume_all(engine: Engine, ids: list[str], concurrency: int) -> dict[str, Any]:
+async def resume_all(engine: Process, ids: list[str], concurrency: int) -> dict[str, Any]:
     stats = engine.runtime.committer.stats
     commits_before, ops_before = stats.commits, stats.operations
     statements_before = _statements[0]
@@ -166,7 +166,7 @@ async def resume_all(engine: Engine, ids: list[str], concurrency: int) -> dict[s
     }
 
 
-async def drain_outbox(engine: Engine) -> dict[str, Any]:
+async def drain_outbox(engine: Process) -> dict[str, Any]:
     stats = engine.runtime.committer.stats
     commits_before = stats.commits
     sent_before = engine.dispatcher.sent
@@ -188,7 +188,7 @@ async def statuses(url: str) -> dict[str, int]:
 
     from convoflow.store.schema import executions
 
-    engine = build_engine(url, settings=settings(), pool_size=2)
+    engine = build_process(url, settings=settings(), pool_size=2)
     try:
         async with engine.db.read() as conn:
             stmt = sa.select(executions.c.status, sa.func.count()).group_by(executions.c.status)
@@ -206,7 +206,7 @@ def resume_slice(url: str, ids: list[str], concurrency: int, queue: Any) -> None
     this process's RSS afterwards."""
 
     async def run() -> dict[str, Any]:
-        engine = build_engine(url, settings=settings(), pool_size=20)
+        engine = build_process(url, settings=settings(), pool_size=20)
         try:
             return await resume_all(engine, ids, concurrency)
         finally:
@@ -220,7 +220,7 @@ def throughput(args: argparse.Namespace) -> dict[str, Any]:
     try:
 
         async def prepare() -> tuple[list[str], float]:
-            engine = build_engine(url, settings=settings(), pool_size=20)
+            engine = build_process(url, settings=settings(), pool_size=20)
             try:
                 project_id, workflow_id = await setup_workflow(engine)
                 return await start_conversations(
@@ -253,7 +253,7 @@ def throughput(args: argparse.Namespace) -> dict[str, Any]:
 
 def _single_process(url: str, ids: list[str], concurrency: int) -> dict[str, Any]:
     async def run() -> dict[str, Any]:
-        engine = build_engine(url, settings=settings(), pool_size=20)
+        engine = build_process(url, settings=settings(), pool_size=20)
         try:
             result = await resume_all(engine, ids, concurrency)
             result["outbox"] = await drain_outbox(engine)
@@ -303,7 +303,7 @@ def rss_sweep(args: argparse.Namespace) -> list[dict[str, Any]]:
         try:
 
             async def prepare(waiting: int = waiting, url: str = url) -> list[str]:
-                engine = build_engine(url, settings=settings(), pool_size=20)
+                engine = build_process(url, settings=settings(), pool_size=20)
                 try:
                     project_id, workflow_id = await setup_workflow(engine)
                     await start_conversations(

@@ -132,9 +132,9 @@ def settings() -> Settings:
 
 @pytest.fixture
 async def engine(db_url: str, clock: FakeClock, settings: Settings) -> AsyncIterator[Any]:
-    from convoflow.process import build_engine
+    from convoflow.process import build_process
 
-    built = build_engine(db_url, clock=clock, settings=settings, pool_size=5)
+    built = build_process(db_url, clock=clock, settings=settings, pool_size=5)
     try:
         yield built
     finally:

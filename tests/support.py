@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from convoflow.engine.advance import Advance
-from convoflow.process import Engine
+from convoflow.process import Process
 from convoflow.services.conversations import sandbox
 from convoflow.services.projects.accounts import create_project
 from convoflow.services.workflows.versions import add_version, create_workflow
@@ -35,7 +35,7 @@ def chain(*nodes: dict[str, Any]) -> dict[str, Any]:
     return {"nodes": list(nodes), "edges": edges}
 
 
-async def make_project(engine: Engine, name: str = "test", **settings: Any) -> str:
+async def make_project(engine: Process, name: str = "test", **settings: Any) -> str:
     async def create(adv: Advance) -> str:
         return await create_project(adv.conn, engine.clock, name, settings)
 
@@ -43,7 +43,7 @@ async def make_project(engine: Engine, name: str = "test", **settings: Any) -> s
 
 
 async def make_workflow(
-    engine: Engine, project_id: str, definition: Any, *, name: str = "flow", status: str = "active"
+    engine: Process, project_id: str, definition: Any, *, name: str = "flow", status: str = "active"
 ) -> str:
     async def create(adv: Advance) -> str:
         return await create_workflow(
@@ -58,7 +58,7 @@ async def make_workflow(
     return await engine.runtime.op(create)
 
 
-async def new_version(engine: Engine, workflow_id: str, definition: Any) -> str:
+async def new_version(engine: Process, workflow_id: str, definition: Any) -> str:
     async def add(adv: Advance) -> str:
         return await add_version(adv.conn, engine.clock, workflow_id, definition)
 
@@ -68,7 +68,7 @@ async def new_version(engine: Engine, workflow_id: str, definition: Any) -> str:
 class Chat:
     """A sandbox conversation driven step by step with the worker drained in between."""
 
-    def __init__(self, engine: Engine, conversation_id: str) -> None:
+    def __init__(self, engine: Process, conversation_id: str) -> None:
         self.engine = engine
         self.conversation_id = conversation_id
         self.seen = 0
@@ -76,7 +76,7 @@ class Chat:
     @classmethod
     async def open(
         cls,
-        engine: Engine,
+        engine: Process,
         definition: Any,
         *,
         project_id: str | None = None,
@@ -127,7 +127,7 @@ class Chat:
 # --- reading and writing rows directly (engine tests) ----------------------------------
 
 
-async def table_rows(engine: Engine, table: Any, **where: Any) -> list[dict[str, Any]]:
+async def table_rows(engine: Process, table: Any, **where: Any) -> list[dict[str, Any]]:
     """All rows of a `convoflow.store.schema` table matching `column=value` filters."""
     import sqlalchemy as sa
 
@@ -138,7 +138,7 @@ async def table_rows(engine: Engine, table: Any, **where: Any) -> list[dict[str,
         return [dict(row) for row in (await conn.execute(query)).mappings()]
 
 
-async def insert_row(engine: Engine, table: Any, row: dict[str, Any]) -> None:
+async def insert_row(engine: Process, table: Any, row: dict[str, Any]) -> None:
     import sqlalchemy as sa
 
     async def insert(adv: Advance) -> None:
@@ -147,7 +147,7 @@ async def insert_row(engine: Engine, table: Any, row: dict[str, Any]) -> None:
     await engine.runtime.op(insert)
 
 
-async def events(engine: Engine, execution_id: str) -> list[dict[str, Any]]:
+async def events(engine: Process, execution_id: str) -> list[dict[str, Any]]:
     """The execution's events, in sequence order."""
     import sqlalchemy as sa
 
@@ -163,7 +163,7 @@ async def events(engine: Engine, execution_id: str) -> list[dict[str, Any]]:
 
 
 async def join_chat(
-    engine: Engine,
+    engine: Process,
     project_id: str,
     workflow_id: str,
     *,
@@ -183,7 +183,7 @@ async def join_chat(
 
 
 async def make_http_function(
-    engine: Engine, project_id: str, endpoint_url: str, *, name: str = "fn"
+    engine: Process, project_id: str, endpoint_url: str, *, name: str = "fn"
 ) -> str:
     """A project function of type `http` (inserted directly: no API needed)."""
     from convoflow.ids import new_id

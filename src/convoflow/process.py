@@ -1,7 +1,7 @@
-"""Wires one process's engine: database, runtime, channels, dispatcher and worker.
-
-The API server, the CLI and the tests all build their engine here, so they run the same
-code paths (routing job, project-event job, pending-input hook, channels)."""
+"""The composition root: one running convoflow process (API server, CLI command or test)
+is built here, and only here: database, runtime (with its job handlers, listeners and
+pending-input source), channels, dispatcher and worker. Every object gets what it needs
+at construction, so the API server, the CLI and the tests run the same code paths."""
 
 from __future__ import annotations
 
@@ -26,7 +26,9 @@ from convoflow.store.db import Database
 
 
 @dataclass
-class Engine:
+class Process:
+    """What one process runs on; services and the API receive it (often named `engine`)."""
+
     db: Database
     runtime: Runtime
     dispatcher: Dispatcher
@@ -45,7 +47,7 @@ class Engine:
         await self.db.dispose()
 
 
-def build_engine(
+def build_process(
     database_url: str | None = None,
     *,
     clock: Clock | None = None,
@@ -55,7 +57,7 @@ def build_engine(
     worker_id: str | None = None,
     pool_size: int = 10,
     cipher: SecretCipher | None = None,
-) -> Engine:
+) -> Process:
     """Raises SecretKeyError when no secret key can be found (PostgreSQL without
     CONVOFLOW_SECRET_KEY, SQLite without it or its key file)."""
     settings = settings or get_settings()
@@ -83,7 +85,7 @@ def build_engine(
     all_channels.update(channels or {})
     dispatcher = Dispatcher(runtime, all_channels)
     worker = Worker(runtime, dispatcher, worker_id=worker_id)
-    return Engine(
+    return Process(
         db=db,
         runtime=runtime,
         dispatcher=dispatcher,

@@ -20,7 +20,7 @@ import uvicorn
 from convoflow.api.app import create_app
 from convoflow.config import Settings
 from convoflow.engine.advance import Advance
-from convoflow.process import Engine
+from convoflow.process import Process
 from convoflow.services.projects.accounts import create_api_key, create_project
 
 
@@ -34,7 +34,7 @@ def settings() -> Settings:
     )
 
 
-async def new_project(engine: Engine, name: str, **settings: Any) -> tuple[str, str]:
+async def new_project(engine: Process, name: str, **settings: Any) -> tuple[str, str]:
     """(project id, API key)."""
 
     async def create(adv: Advance) -> tuple[str, str]:
@@ -45,12 +45,12 @@ async def new_project(engine: Engine, name: str, **settings: Any) -> tuple[str, 
 
 
 @pytest.fixture
-async def project(engine: Engine) -> tuple[str, str]:
+async def project(engine: Process) -> tuple[str, str]:
     return await new_project(engine, "acme")
 
 
 @pytest.fixture
-def app(engine: Engine) -> Any:
+def app(engine: Process) -> Any:
     return create_app(engine, run_worker=False)
 
 
@@ -85,6 +85,6 @@ async def serve(app: Any) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-async def live_server(engine: Engine) -> AsyncIterator[str]:
+async def live_server(engine: Process) -> AsyncIterator[str]:
     async with serve(create_app(engine, run_worker=True)) as base_url:
         yield base_url

@@ -17,7 +17,7 @@ import httpx
 
 from convoflow.config import Settings
 from convoflow.engine.advance import Advance
-from convoflow.process import Engine, build_engine
+from convoflow.process import Process, build_process
 from convoflow.services.common import Actor
 from convoflow.services.executions.commands import StartRequest, start
 from convoflow.services.functions import project_functions as functions
@@ -30,7 +30,7 @@ from tests.api.helpers import canonical
 START_SECONDS = 60.0
 
 
-async def _seed_engine(engine: Engine) -> tuple[str, dict[str, str]]:
+async def _seed_engine(engine: Process) -> tuple[str, dict[str, str]]:
     """A key, and real ids for each path parameter name."""
 
     async def project(adv: Advance) -> tuple[str, str]:
@@ -75,7 +75,7 @@ def seed(url: str) -> tuple[str, dict[str, str]]:
     """A project key and real ids for each path parameter name."""
 
     async def run() -> tuple[str, dict[str, str]]:
-        engine = build_engine(url, settings=Settings(), pool_size=2)
+        engine = build_process(url, settings=Settings(), pool_size=2)
         try:
             return await _seed_engine(engine)
         finally:

@@ -25,13 +25,13 @@ from convoflow.cli import app as cli_app
 from convoflow.clock import FakeClock
 from convoflow.config import Settings
 from convoflow.engine.advance import Advance
-from convoflow.process import Engine, build_engine
+from convoflow.process import Process, build_process
 from convoflow.services.projects.accounts import create_api_key
 from tests.api.conftest import new_project
 from tests.api.helpers import P
 
 
-async def add_key(engine: Engine, project_id: str, name: str) -> str:
+async def add_key(engine: Process, project_id: str, name: str) -> str:
     async def create(adv: Advance) -> str:
         return await create_api_key(adv.conn, engine.clock, project_id, name)
 
@@ -96,7 +96,7 @@ async def test_another_process_refuses_within_the_cache_time(
     """A second server on the same database that heard nothing (SQLite has no NOTIFY)
     refuses the key once its cache entry is KEY_CACHE_SECONDS old."""
     second = await add_key(engine, project[0], "ci")
-    other_engine = build_engine(db_url, clock=clock, settings=settings, pool_size=2)
+    other_engine = build_process(db_url, clock=clock, settings=settings, pool_size=2)
     try:
         async with as_key(create_app(other_engine, run_worker=False), second) as elsewhere:
             assert (await elsewhere.get(f"{P}/workflows")).status_code == 200

@@ -7,7 +7,7 @@ import asyncio
 from typer.testing import CliRunner
 
 from convoflow.cli import app
-from convoflow.process import build_engine
+from convoflow.process import build_process
 from convoflow.services.projects.accounts import hash_api_key
 from convoflow.store import projects as project_store
 
@@ -22,7 +22,7 @@ def _invoke(*args: str) -> str:
 
 def _key_exists(url: str, key: str) -> bool:
     async def check() -> bool:
-        engine = build_engine(url, pool_size=1)
+        engine = build_process(url, pool_size=1)
         try:
             async with engine.db.read() as conn:
                 return await project_store.find_api_key(conn, hash_api_key(key)) is not None

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from convoflow.ids import new_id
-from convoflow.process import Engine
+from convoflow.process import Process
 from convoflow.store import workflows as workflow_store
 from tests.api.contract import assert_error, assert_matches
 from tests.api.helpers import P, canonical, create_workflow, start_body, startable_workflow
@@ -230,7 +230,7 @@ async def test_malformed_definitions_are_refused_at_once(client, definition, fie
     assert after == before
 
 
-async def test_an_active_version_with_problems_is_never_started(client, engine: Engine):
+async def test_an_active_version_with_problems_is_never_started(client, engine: Process):
     """A version with problems can only be current on an active workflow if it was stored
     another way (an older release, a direct import): starting it is still a 422."""
     workflow = await startable_workflow(client, definition=canonical())

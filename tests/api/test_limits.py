@@ -17,7 +17,7 @@ import pytest
 from convoflow.api.app import create_app
 from convoflow.config import Settings
 from convoflow.engine import graphs
-from convoflow.process import Engine
+from convoflow.process import Process
 from convoflow.services.workflows import definitions
 from convoflow.store import workflows as workflow_store
 from tests.api.conftest import serve
@@ -63,7 +63,7 @@ def assert_too_large(response: httpx.Response, limit: int) -> None:
 
 
 async def test_a_declared_content_length_over_the_limit_is_refused_unread(
-    engine: Engine, project: tuple[str, str]
+    engine: Process, project: tuple[str, str]
 ) -> None:
     """Over loopback HTTP: the 413 arrives although not one byte of the body was sent."""
     async with serve(create_app(engine, run_worker=False)) as url:
@@ -309,7 +309,7 @@ async def test_healthz_answers_while_a_definition_is_being_validated(
 
 
 async def test_definitions_compile_off_the_event_loop(
-    client: httpx.AsyncClient, engine: Engine, monkeypatch: pytest.MonkeyPatch
+    client: httpx.AsyncClient, engine: Process, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     held = Held(graphs.compile_definition)
     held.release.set()

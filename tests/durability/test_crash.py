@@ -24,7 +24,7 @@ import pytest
 import sqlalchemy as sa
 
 from convoflow.config import Settings
-from convoflow.process import Engine, build_engine
+from convoflow.process import Process, build_process
 from convoflow.services.conversations import sandbox
 from convoflow.store.schema import execution_events, executions, messages, outbox
 from tests.durability.receiver import Receiver
@@ -137,7 +137,7 @@ class WorkerProcess:
                 self.proc.wait()
 
 
-async def _waiting_at(engine: Engine) -> dict[str, str]:
+async def _waiting_at(engine: Process) -> dict[str, str]:
     """conversation id -> node the conversation's execution is waiting on."""
     async with engine.db.read() as conn:
         result = await conn.execute(
@@ -148,7 +148,7 @@ async def _waiting_at(engine: Engine) -> dict[str, str]:
         return {row.conversation_id: row.current_node_id for row in result}
 
 
-async def _finished(engine: Engine, conversations: int) -> bool:
+async def _finished(engine: Process, conversations: int) -> bool:
     """Every execution over and every queued message sent (or failed)."""
     async with engine.db.read() as conn:
         done = (
@@ -168,7 +168,7 @@ async def _finished(engine: Engine, conversations: int) -> bool:
     return done == conversations and unsent == 0
 
 
-async def _play_users(engine: Engine, ages: dict[str, int], worker: WorkerProcess) -> None:
+async def _play_users(engine: Process, ages: dict[str, int], worker: WorkerProcess) -> None:
     """Answer each conversation's waits, once per turn, while the worker is killed at
     random moments."""
     turn = dict.fromkeys(ages, 1)  # 1: "hi" sent, waiting for the age question
@@ -196,7 +196,7 @@ async def _play_users(engine: Engine, ages: dict[str, int], worker: WorkerProces
 
 @pytest.mark.slow
 async def test_sigkill_worker_loses_and_repeats_nothing(db_url: str) -> None:
-    engine = build_engine(db_url, settings=Settings(worker_poll_seconds=0.05))
+    engine = build_process(db_url, settings=Settings(worker_poll_seconds=0.05))
     worker = WorkerProcess(db_url)
     try:
         with Receiver() as receiver:
@@ -220,7 +220,7 @@ async def test_sigkill_worker_loses_and_repeats_nothing(db_url: str) -> None:
         await engine.close()
 
 
-async def _check_outcome(engine: Engine, ages: dict[str, int], calls: Counter[str]) -> None:
+async def _check_outcome(engine: Process, ages: dict[str, int], calls: Counter[str]) -> None:
     async with engine.db.read() as conn:
         rows = (await conn.execute(sa.select(executions))).mappings().all()
         assert len(rows) == len(ages)  # one execution per conversation: no duplicate start

@@ -39,7 +39,7 @@ from convoflow.channels.whatsapp import webhook_bodies as bodies
 from convoflow.config import Settings
 from convoflow.fakes.graph.server import FakeGraph
 from convoflow.fakes.loopback import serve_app
-from convoflow.process import build_engine
+from convoflow.process import build_process
 from convoflow.store.migrate import upgrade
 from tests.api.conftest import new_project
 from tests.durability.pg_cluster import PgCluster, free_port, postgres_bin
@@ -223,7 +223,7 @@ def _replies(fake: FakeGraph) -> Counter[str]:
 async def _set_up(pg: PgCluster, graph_url: str) -> str:
     """A project with the number; returns its API key."""
     settings = Settings(graph_base_url=f"{graph_url}/v23.0", allow_private_network=True)
-    engine = build_engine(pg.url("convoflow"), settings=settings)
+    engine = build_process(pg.url("convoflow"), settings=settings)
     try:
         project_id, key = await new_project(engine, "faults", allow_private_network=True)
         await add_number(engine, project_id)

@@ -29,7 +29,7 @@ from convoflow.clock import FakeClock
 from convoflow.config import Settings
 from convoflow.engine.advance import Advance
 from convoflow.engine.worker import Worker
-from convoflow.process import Engine, build_engine
+from convoflow.process import Process, build_process
 from convoflow.services.conversations import routing, sandbox
 from convoflow.store import jobs as job_store
 from convoflow.store import messages as message_store
@@ -82,7 +82,7 @@ class Crash(Exception):
     """Raised inside an operation to roll its transaction back, as a kill would."""
 
 
-def make_machine(loop: asyncio.AbstractEventLoop, engine: Engine, clock: FakeClock) -> type:
+def make_machine(loop: asyncio.AbstractEventLoop, engine: Process, clock: FakeClock) -> type:
     run = loop.run_until_complete
     example_ids = itertools.count()
 
@@ -325,7 +325,7 @@ def make_machine(loop: asyncio.AbstractEventLoop, engine: Engine, clock: FakeClo
 def test_random_interleavings_keep_the_invariants(db_url: str) -> None:
     loop = asyncio.new_event_loop()
     clock = FakeClock()
-    engine = build_engine(
+    engine = build_process(
         db_url, clock=clock, settings=Settings(job_lease_seconds=LEASE_SECONDS), pool_size=5
     )
     try:

@@ -31,7 +31,7 @@ import sqlalchemy as sa
 
 from convoflow.fakes.graph.server import DEFAULT_PHONE_NUMBER_ID, FakeGraph
 from convoflow.fakes.loopback import serve_app
-from convoflow.process import Engine, build_engine
+from convoflow.process import Process, build_process
 from convoflow.services.common import Actor
 from convoflow.services.whatsapp import phone_numbers
 from convoflow.store.schema import execution_events, executions, messages, outbox, triggers
@@ -128,7 +128,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def _setup(engine: Engine) -> None:
+async def _setup(engine: Process) -> None:
     project_id = await make_project(engine, "chaos")
     workflow_id = await make_workflow(engine, project_id, chaos_flow())
 
@@ -174,7 +174,7 @@ async def _healthy(url: str, http: httpx.AsyncClient, limit: float) -> bool:
     return False
 
 
-async def _attempts_in_flight(engine: Engine) -> set[tuple[str, int]]:
+async def _attempts_in_flight(engine: Process) -> set[tuple[str, int]]:
     """(outbox id, attempt) of every attempt journaled without a recorded result."""
     async with engine.db.read() as conn:
         result = await conn.execute(
@@ -183,7 +183,7 @@ async def _attempts_in_flight(engine: Engine) -> set[tuple[str, int]]:
         return {(str(row.id), int(row.attempts)) for row in result}
 
 
-async def _unresolved(engine: Engine) -> Counter[str]:
+async def _unresolved(engine: Process) -> Counter[str]:
     async with engine.db.read() as conn:
         result = await conn.execute(
             sa.select(outbox.c.status, sa.func.count())
@@ -225,7 +225,7 @@ async def run_chaos(
 ) -> Report:
     """`db_url` is a migrated, empty database."""
     report = Report(conversations, kills, statuses)
-    engine = build_engine(db_url, pool_size=2)
+    engine = build_process(db_url, pool_size=2)
     fake = FakeGraph(
         app_secret=SECRET, statuses=["sent"] if statuses else [],
         status_delay_seconds=0.0, redeliver_seconds=deadline,
@@ -256,7 +256,7 @@ async def run_chaos(
 
 
 async def _drive(
-    engine: Engine,
+    engine: Process,
     fake: FakeGraph,
     servers: Servers,
     http: httpx.AsyncClient,
@@ -327,12 +327,12 @@ def _text(record: dict[str, Any]) -> str | None:
     return str(record["body"].get("text", {}).get("body"))
 
 
-async def _finished(engine: Engine, fake: FakeGraph, ages: dict[str, int]) -> bool:
+async def _finished(engine: Process, fake: FakeGraph, ages: dict[str, int]) -> bool:
     said_bye = {r["to"] for r in fake.sent if _text(r) == "Bye."}
     return len(said_bye) == len(ages) and not await _unresolved(engine)
 
 
-async def _count(engine: Engine, fake: FakeGraph, ages: dict[str, int], report: Report) -> None:
+async def _count(engine: Process, fake: FakeGraph, ages: dict[str, int], report: Report) -> None:
     received: dict[str, list[str]] = {user: [] for user in ages}
     for record in fake.sent:
         text = _text(record)

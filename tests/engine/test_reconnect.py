@@ -16,7 +16,7 @@ from convoflow.api.app import create_app
 from convoflow.channels.whatsapp import webhook_bodies as bodies
 from convoflow.config import Settings
 from convoflow.engine.advance import Advance
-from convoflow.process import Engine, build_engine
+from convoflow.process import Process, build_process
 from tests.conftest import PG_ADMIN_URL
 from tests.durability.pg_cluster import free_port
 from tests.support import make_project
@@ -38,7 +38,7 @@ async def _terminate_sessions(db_url: str) -> int:
 
 
 @pytest.mark.parametrize("backend", ["postgresql"])
-async def test_writes_go_on_after_every_session_was_terminated(engine: Engine) -> None:
+async def test_writes_go_on_after_every_session_was_terminated(engine: Process) -> None:
     await make_project(engine, "before")
     assert await _terminate_sessions(engine.db.url) > 0  # the pool held live connections
 
@@ -59,14 +59,14 @@ async def test_writes_go_on_after_every_session_was_terminated(engine: Engine) -
 
 
 @pytest.fixture
-async def unreachable() -> Engine:
+async def unreachable() -> Process:
     # A port nothing listens on: every connection is refused.
     url = f"postgresql://postgres@127.0.0.1:{free_port()}/convoflow"
-    return build_engine(url, settings=Settings())
+    return build_process(url, settings=Settings())
 
 
 async def test_api_and_webhook_answer_503_when_postgres_is_unreachable(
-    unreachable: Engine,
+    unreachable: Process,
 ) -> None:
     app = create_app(unreachable, run_worker=False)
     transport = httpx.ASGITransport(app=app)

@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from convoflow.api.app import create_app
 from convoflow.config import Settings
-from convoflow.process import build_engine
+from convoflow.process import build_process
 from tests.observability.server import free_port
 from tests.support import node
 from tests.whatsapp.conftest import Receiver
@@ -106,7 +106,7 @@ async def _get(app: Any, client: tuple[str, int], **headers: str) -> httpx.Respo
 
 
 async def test_metrics_are_loopback_only_without_a_token(db_url: str) -> None:
-    engine = build_engine(db_url, settings=Settings(), pool_size=2)
+    engine = build_process(db_url, settings=Settings(), pool_size=2)
     try:
         app = create_app(engine, run_worker=False)
         assert (await _get(app, ("127.0.0.1", 5000))).status_code == 200
@@ -122,7 +122,7 @@ async def test_metrics_are_loopback_only_without_a_token(db_url: str) -> None:
 
 
 async def test_metrics_token_is_required_of_every_client(db_url: str) -> None:
-    engine = build_engine(db_url, settings=Settings(metrics_token="scrape-me"), pool_size=2)
+    engine = build_process(db_url, settings=Settings(metrics_token="scrape-me"), pool_size=2)
     try:
         app = create_app(engine, run_worker=False)
         remote = ("198.51.100.4", 5000)

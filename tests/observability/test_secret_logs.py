@@ -39,7 +39,7 @@ from convoflow.channels.whatsapp import webhook_bodies as bodies
 from convoflow.engine.advance import Advance
 from convoflow.fakes.graph.server import DEFAULT_PHONE_NUMBER_ID, FakeGraph
 from convoflow.fakes.loopback import serve_app
-from convoflow.process import build_engine
+from convoflow.process import build_process
 from convoflow.services.projects.accounts import create_api_key, set_secret
 from tests.api.conftest import new_project
 from tests.observability.server import ServerProcess
@@ -101,7 +101,7 @@ async def endpoint() -> AsyncIterator[Endpoint]:
 async def _project(db_url: str) -> tuple[str, str]:
     """A project with a `${ENV:API_TOKEN}` secret; returns (its API key, a second key
     the server has never seen)."""
-    engine = build_engine(db_url, pool_size=2)
+    engine = build_process(db_url, pool_size=2)
     try:
         project_id, key = await new_project(engine, "logs", allow_private_network=True)
 

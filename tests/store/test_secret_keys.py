@@ -19,7 +19,7 @@ import convoflow
 from convoflow.config import Settings
 from convoflow.engine.advance import Advance
 from convoflow.ids import new_id
-from convoflow.process import build_engine
+from convoflow.process import build_process
 from convoflow.services.projects.accounts import create_project, set_secret
 from convoflow.store import phone_numbers as number_store
 from convoflow.store import projects as project_store
@@ -48,7 +48,7 @@ def convoflow_cli(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProc
 
 
 async def _store_secrets(url: str, cipher: SecretCipher) -> None:
-    engine = build_engine(url, cipher=cipher, pool_size=1)
+    engine = build_process(url, cipher=cipher, pool_size=1)
 
     async def write(adv: Advance) -> None:
         project_id = await create_project(adv.conn, engine.clock, f"p-{new_id()}")
@@ -67,7 +67,7 @@ async def _store_secrets(url: str, cipher: SecretCipher) -> None:
 
 
 async def _read_secrets(url: str, cipher: SecretCipher) -> tuple[str, dict[str, str]]:
-    engine = build_engine(url, cipher=cipher, pool_size=1)
+    engine = build_process(url, cipher=cipher, pool_size=1)
     try:
         async with engine.db.read() as conn:
             number = await number_store.get_credentials_row(conn, "1500")
@@ -140,7 +140,7 @@ def test_sqlite_migrate_creates_a_private_key_file_once(tmp_path: Path) -> None:
 
     async def write_and_read() -> None:
         # No CONVOFLOW_SECRET_KEY: the process finds the key file.
-        engine = build_engine(url, settings=Settings(secret_key=None), pool_size=1)
+        engine = build_process(url, settings=Settings(secret_key=None), pool_size=1)
         try:
 
             async def write(adv: Advance) -> None:

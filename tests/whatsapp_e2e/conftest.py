@@ -20,7 +20,7 @@ from convoflow.clock import FakeClock
 from convoflow.config import Settings
 from convoflow.fakes.graph.server import DEFAULT_PHONE_NUMBER_ID, FakeGraph
 from convoflow.fakes.loopback import serve_app
-from convoflow.process import Engine
+from convoflow.process import Process
 from convoflow.services.common import Actor
 from convoflow.services.whatsapp import phone_numbers
 from tests.api.conftest import new_project, serve
@@ -54,7 +54,7 @@ def settings(fake: tuple[FakeGraph, str]) -> Settings:
 
 @dataclass
 class World:
-    engine: Engine
+    engine: Process
     clock: FakeClock
     fake: FakeGraph
     api: httpx.AsyncClient  # the app over loopback HTTP, with the project's key
@@ -96,7 +96,7 @@ class World:
         return response.json()
 
 
-async def add_number(engine: Engine, project_id: str, **extra: Any) -> None:
+async def add_number(engine: Process, project_id: str, **extra: Any) -> None:
     spec = phone_numbers.NumberSpec(
         phone_number_id=extra.pop("phone_number_id", NUMBER),
         access_token=ACCESS_TOKEN,
@@ -111,7 +111,7 @@ async def add_number(engine: Engine, project_id: str, **extra: Any) -> None:
 
 @pytest.fixture
 async def world(
-    engine: Engine, clock: FakeClock, fake: tuple[FakeGraph, str]
+    engine: Process, clock: FakeClock, fake: tuple[FakeGraph, str]
 ) -> AsyncIterator[World]:
     project_id, key = await new_project(engine, "wa", allow_private_network=True)
     fake[0].register_number(NUMBER, ACCESS_TOKEN, display_phone_number="+1 555 010 0000")

@@ -17,7 +17,7 @@ from convoflow.cli import app
 from convoflow.config import get_settings
 from convoflow.fakes.graph.server import FakeGraph
 from convoflow.fakes.loopback import serve_app
-from convoflow.process import build_engine
+from convoflow.process import build_process
 from convoflow.store import phone_numbers as number_store
 
 runner = CliRunner()
@@ -26,7 +26,7 @@ SECRETS = ("EAAG-cli-token", "cli-app-secret", "cli-verify-token")
 
 def _stored(url: str, phone_number_id: str) -> dict[str, object]:
     async def read() -> dict[str, object]:
-        engine = build_engine(url, pool_size=1)
+        engine = build_process(url, pool_size=1)
         try:
             async with engine.db.read() as conn:
                 row = await number_store.get_credentials_row(conn, phone_number_id)

@@ -37,7 +37,7 @@ from convoflow.api.routes import (
     whatsapp,
     workflows,
 )
-from convoflow.process import Engine
+from convoflow.process import Process
 
 log = structlog.get_logger(__name__)
 
@@ -55,7 +55,7 @@ on the offline sandbox channel, `Idempotency-Key` is honoured on starts and resu
 """
 
 
-def create_app(engine: Engine, *, run_worker: bool = True, close_engine: bool = False) -> FastAPI:
+def create_app(engine: Process, *, run_worker: bool = True, close_engine: bool = False) -> FastAPI:
     """`close_engine`: the app owns the engine and closes it when it shuts down (for hosts
     that run the app in an event loop of their own, like schemathesis' ASGI client)."""
 

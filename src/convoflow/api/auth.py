@@ -20,7 +20,7 @@ from convoflow.api.errors import ApiError
 from convoflow.api.middleware import RATE_HEADERS_KEY
 from convoflow.api.ratelimit import RateLimits
 from convoflow.clock import Clock
-from convoflow.process import Engine
+from convoflow.process import Process
 from convoflow.services.common import Actor
 from convoflow.services.projects.accounts import hash_api_key
 from convoflow.store import projects as project_store
@@ -73,10 +73,10 @@ class KeyCache:
                 del self._entries[key_hash]
 
 
-async def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Process:
     # async: FastAPI runs a plain `def` dependency in a worker thread, a thread hop per
     # request for an attribute lookup.
-    engine: Engine = request.app.state.engine
+    engine: Process = request.app.state.engine
     return engine
 
 
@@ -93,7 +93,7 @@ def presented_key(x_api_key: str | None, bearer: HTTPAuthorizationCredentials | 
     return None
 
 
-async def resolve_key(engine: Engine, cache: KeyCache, key: str) -> Actor | None:
+async def resolve_key(engine: Process, cache: KeyCache, key: str) -> Actor | None:
     if len(key) > MAX_KEY_LENGTH or "\x00" in key:
         return None
     key_hash = hash_api_key(key)
@@ -164,4 +164,4 @@ async def current_actor(
 
 
 CurrentActor = Annotated[Actor, Depends(current_actor)]
-EngineDep = Annotated[Engine, Depends(get_engine)]
+EngineDep = Annotated[Process, Depends(get_engine)]

@@ -12,7 +12,7 @@ import typer
 
 from convoflow.cli.app import DatabaseOption, app, database_url, secret_cipher
 from convoflow.engine.advance import Advance
-from convoflow.process import Engine, build_engine
+from convoflow.process import Process, build_process
 
 projects_app = typer.Typer(help="Projects (each has its own workflows and API keys).")
 keys_app = typer.Typer(help="API keys (shown once, stored as SHA-256).")
@@ -26,7 +26,7 @@ _REPO_EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "canonical.js
 
 def _run(url: str, work: Any) -> Any:
     async def main() -> Any:
-        engine = build_engine(url)
+        engine = build_process(url)
         try:
             return await work(engine)
         finally:
@@ -44,7 +44,7 @@ def create_project(name: str, database: str | None = DatabaseOption) -> None:
         resolve_project,
     )
 
-    async def work(engine: Engine) -> str:
+    async def work(engine: Process) -> str:
         async def op(adv: Advance) -> str:
             try:
                 existing = await resolve_project(adv.conn, name)
@@ -70,7 +70,7 @@ def create_key(
         resolve_project,
     )
 
-    async def work(engine: Engine) -> str:
+    async def work(engine: Process) -> str:
         async def op(adv: Advance) -> str:
             try:
                 project_id = await resolve_project(adv.conn, project)
@@ -95,7 +95,7 @@ def list_keys(
     from convoflow.services.projects import api_keys
     from convoflow.services.projects.accounts import ProjectNotFound, resolve_project
 
-    async def work(engine: Engine) -> list[Any]:
+    async def work(engine: Process) -> list[Any]:
         async with engine.db.read() as conn:
             try:
                 project_id = await resolve_project(conn, project)
@@ -123,7 +123,7 @@ def revoke_key(
     from convoflow.services.projects import api_keys
     from convoflow.services.projects.accounts import ProjectNotFound, resolve_project
 
-    async def work(engine: Engine) -> None:
+    async def work(engine: Process) -> None:
         async with engine.db.read() as conn:
             try:
                 project_id = await resolve_project(conn, project)
@@ -149,7 +149,7 @@ def _read_example(path: Path | None) -> dict[str, Any]:
     )
 
 
-async def _demo(engine: Engine, document: dict[str, Any]) -> tuple[str, str]:
+async def _demo(engine: Process, document: dict[str, Any]) -> tuple[str, str]:
     """Project `demo`, a fresh key, and the demo workflow active with an api_call trigger."""
     from convoflow.services.common import Actor
     from convoflow.services.projects.accounts import (

@@ -80,10 +80,10 @@ def worker(
 ) -> None:
     """Run a worker: timers, webhook/function calls, routing, outbox sends. On PostgreSQL
     start as many as you like; on SQLite `convoflow serve` already runs one."""
-    from convoflow.process import build_engine
+    from convoflow.process import build_process
 
     async def run() -> None:
-        engine = build_engine(database_url(database), worker_id=worker_id)
+        engine = build_process(database_url(database), worker_id=worker_id)
         if metrics_port is not None:
             from prometheus_client import start_http_server
 

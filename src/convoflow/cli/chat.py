@@ -18,7 +18,7 @@ from convoflow.cli.flows import read_flow_file
 from convoflow.engine import status as st
 from convoflow.engine.advance import Advance
 from convoflow.graph.validation import validate_definition
-from convoflow.process import Engine, build_engine
+from convoflow.process import Process, build_process
 from convoflow.services.conversations import sandbox
 from convoflow.services.projects.accounts import ProjectNotFound, create_project, resolve_project
 from convoflow.services.workflows.versions import create_workflow
@@ -84,7 +84,7 @@ def parse_vars(pairs: list[str]) -> dict[str, Any]:
 
 
 class ChatSession:
-    def __init__(self, engine: Engine, conversation_id: str) -> None:
+    def __init__(self, engine: Process, conversation_id: str) -> None:
         self.engine = engine
         self.conversation_id = conversation_id
         self.seen = 0
@@ -117,7 +117,7 @@ class ChatSession:
         sys.stdout.flush()
 
 
-async def _prepare(engine: Engine, name: str, definition: Any) -> tuple[str, str]:
+async def _prepare(engine: Process, name: str, definition: Any) -> tuple[str, str]:
     async def setup(adv: Advance) -> tuple[str, str]:
         try:
             project_id = await resolve_project(adv.conn, SANDBOX_PROJECT)
@@ -139,7 +139,7 @@ async def _prepare(engine: Engine, name: str, definition: Any) -> tuple[str, str
 
 async def _chat(url: str, name: str, definition: Any, variables: dict[str, Any]) -> None:
     await asyncio.to_thread(upgrade, url)
-    engine = build_engine(url)
+    engine = build_process(url)
     try:
         project_id, workflow_id = await _prepare(engine, name, definition)
         conversation_id = await sandbox.open_conversation(

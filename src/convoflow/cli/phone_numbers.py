@@ -10,13 +10,13 @@ import typer
 
 from convoflow.cli.admin import _run
 from convoflow.cli.app import DatabaseOption, app, database_url
-from convoflow.process import Engine
+from convoflow.process import Process
 
 numbers_app = typer.Typer(help="WhatsApp numbers (Meta credentials) of a project.")
 app.add_typer(numbers_app, name="phone-numbers")
 
 
-async def _actor(engine: Engine, project: str) -> Any:
+async def _actor(engine: Process, project: str) -> Any:
     from convoflow.services.common import Actor
     from convoflow.services.projects.accounts import ProjectNotFound, resolve_project
 
@@ -68,7 +68,7 @@ def add(
         name=name,
     )
 
-    async def work(engine: Engine) -> dict[str, Any]:
+    async def work(engine: Process) -> dict[str, Any]:
         actor = await _actor(engine, project)
         try:
             row = await phone_numbers.add_number(engine, actor, spec, prefix="--", verify=verify)
@@ -88,7 +88,7 @@ def list_numbers(
     from convoflow.services.whatsapp import phone_numbers
     from convoflow.services.whatsapp import views as whatsapp_views
 
-    async def work(engine: Engine) -> list[dict[str, Any]]:
+    async def work(engine: Process) -> list[dict[str, Any]]:
         actor = await _actor(engine, project)
         page = await phone_numbers.list_numbers(engine, actor, per_page=100)
         return [whatsapp_views.phone_number(row) for row in page.rows]

@@ -14,9 +14,9 @@ async def _serve(url: str, host: str, port: int, run_worker: bool, log_level: st
     import uvicorn
 
     from convoflow.api.app import create_app
-    from convoflow.process import build_engine
+    from convoflow.process import build_process
 
-    engine = build_engine(url)
+    engine = build_process(url)
     try:
         config = uvicorn.Config(
             create_app(engine, run_worker=run_worker),

@@ -10,12 +10,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from convoflow.store.metrics import read_figures
 
 if TYPE_CHECKING:
-    from convoflow.process import Engine
+    from convoflow.process import Process
 
 log = structlog.get_logger(__name__)
 
 
-async def scrape(engine: Engine) -> bytes:
+async def scrape(engine: Process) -> bytes:
     """The Prometheus text exposition. With the database unreachable, the process's own
     metrics are still served (without the database gauges): the scrape is how an operator
     finds out."""

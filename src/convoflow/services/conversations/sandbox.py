@@ -10,14 +10,14 @@ from convoflow.engine import status as st
 from convoflow.engine.advance import Advance
 from convoflow.engine.state import ExecutionState
 from convoflow.ids import new_id
-from convoflow.process import Engine
+from convoflow.process import Process
 from convoflow.services.conversations import routing
 from convoflow.store import messages as message_store
 from convoflow.store.schema import executions, messages
 
 
 async def open_conversation(
-    engine: Engine, *, project_id: str, workflow_id: str, user: str = "sandbox-user"
+    engine: Process, *, project_id: str, workflow_id: str, user: str = "sandbox-user"
 ) -> str:
     conversation_id = new_id()
 
@@ -45,7 +45,7 @@ async def open_conversation(
 
 
 async def start(
-    engine: Engine, conversation_id: str, variables: dict[str, Any] | None = None
+    engine: Process, conversation_id: str, variables: dict[str, Any] | None = None
 ) -> ExecutionState:
     async def run(adv: Advance) -> ExecutionState:
         conversation = await message_store.get_conversation(adv.conn, conversation_id)
@@ -99,7 +99,7 @@ def _options(message: dict[str, Any] | None) -> list[tuple[str, dict[str, Any]]]
 
 
 async def say(
-    engine: Engine,
+    engine: Process,
     conversation_id: str,
     text: str,
     *,
@@ -117,7 +117,7 @@ async def say(
     return await engine.runtime.op(receive)
 
 
-async def outbound_since(engine: Engine, conversation_id: str, seen: int) -> list[dict[str, Any]]:
+async def outbound_since(engine: Process, conversation_id: str, seen: int) -> list[dict[str, Any]]:
     """Bot messages of the conversation after the first `seen` ones, oldest first."""
     async with engine.db.read() as conn:
         result = await conn.execute(
@@ -130,7 +130,7 @@ async def outbound_since(engine: Engine, conversation_id: str, seen: int) -> lis
         return [dict(row.content) for row in result]
 
 
-async def latest_execution(engine: Engine, conversation_id: str) -> dict[str, Any] | None:
+async def latest_execution(engine: Process, conversation_id: str) -> dict[str, Any] | None:
     """The newest root execution of the conversation, with the status of its deepest
     active child (what the user is actually talking to)."""
     async with engine.db.read() as conn:

@@ -26,7 +26,7 @@ from convoflow.engine.signals import UserInput
 from convoflow.engine.state import ExecutionState
 from convoflow.graph.compiled import CompiledGraph, InvalidDefinition
 from convoflow.ids import new_id
-from convoflow.process import Engine
+from convoflow.process import Process
 from convoflow.services.common import Actor, Conflict, FieldProblem, Invalid, invalid, not_found
 from convoflow.services.conversations.routing import conversation_context
 from convoflow.services.executions import idempotency
@@ -215,7 +215,7 @@ async def _startable(adv: Advance, actor: Actor, workflow_id: str) -> sa.RowMapp
 
 
 async def start(
-    engine: Engine,
+    engine: Process,
     actor: Actor,
     workflow_id: str,
     request: StartRequest,
@@ -277,7 +277,7 @@ def _lock_unavailable(exc: DBAPIError) -> bool:
 
 
 async def resume(
-    engine: Engine,
+    engine: Process,
     actor: Actor,
     execution_id: str,
     user_input: UserInput,
@@ -320,7 +320,9 @@ def _busy(execution_id: str) -> Conflict:
     )
 
 
-async def set_status(engine: Engine, actor: Actor, execution_id: str, status: str) -> ExecutionInfo:
+async def set_status(
+    engine: Process, actor: Actor, execution_id: str, status: str
+) -> ExecutionInfo:
     """PATCH status: ended, handoff or waiting (a manual pause awaiting a resume)."""
 
     async def run(adv: Advance) -> ExecutionInfo:

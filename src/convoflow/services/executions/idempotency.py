@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from convoflow.engine.advance import Advance
 from convoflow.ids import new_id
-from convoflow.process import Engine
+from convoflow.process import Process
 from convoflow.services.common import Actor, Conflict
 from convoflow.store import idempotency as store
 
@@ -29,7 +29,7 @@ Response = tuple[int, Any]
 
 
 async def run_once(
-    engine: Engine,
+    engine: Process,
     actor: Actor,
     key: str | None,
     route: str,

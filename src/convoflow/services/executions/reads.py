@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from convoflow.engine import status as st
 from convoflow.graph.compiled import CompiledGraph
-from convoflow.process import Engine
+from convoflow.process import Process
 from convoflow.services.common import Actor, not_found
 from convoflow.services.executions.commands import ExecutionInfo, describe, graph_of
 from convoflow.store import execution_queries as queries
@@ -44,7 +44,7 @@ class ExecutionDetail:
     resumable_execution_id: str | None
 
 
-async def get_detail(engine: Engine, actor: Actor, execution_id: str) -> ExecutionDetail:
+async def get_detail(engine: Process, actor: Actor, execution_id: str) -> ExecutionDetail:
     async with engine.db.read() as conn:
         info = await _info(conn, engine, actor, execution_id)
         events = await queries.timeline(conn, execution_id)
@@ -52,13 +52,13 @@ async def get_detail(engine: Engine, actor: Actor, execution_id: str) -> Executi
     return ExecutionDetail(info, events, resumable)
 
 
-async def get_info(engine: Engine, actor: Actor, execution_id: str) -> ExecutionInfo:
+async def get_info(engine: Process, actor: Actor, execution_id: str) -> ExecutionInfo:
     async with engine.db.read() as conn:
         return await _info(conn, engine, actor, execution_id)
 
 
 async def _info(
-    conn: AsyncConnection, engine: Engine, actor: Actor, execution_id: str
+    conn: AsyncConnection, engine: Process, actor: Actor, execution_id: str
 ) -> ExecutionInfo:
     """What describe() gives for one execution, with the workflow read in the same query."""
     found = await queries.get_execution_with_workflow(conn, execution_id, actor.project_id)
@@ -88,7 +88,7 @@ async def resumable_id(conn: AsyncConnection, row: Mapping[Any, Any]) -> str | N
 
 
 async def list_for_workflow(
-    engine: Engine,
+    engine: Process,
     actor: Actor,
     workflow_id: str,
     filters: ExecutionFilters,
@@ -112,7 +112,7 @@ async def list_for_workflow(
 
 
 async def list_for_conversation(
-    engine: Engine, actor: Actor, conversation_id: str, status: str | None, page: PageRequest
+    engine: Process, actor: Actor, conversation_id: str, status: str | None, page: PageRequest
 ) -> tuple[KeysetPage, list[ExecutionInfo]]:
     async with engine.db.read() as conn:
         if await queries.get_conversation(conn, conversation_id, actor.project_id) is None:
@@ -123,7 +123,7 @@ async def list_for_conversation(
 
 async def _page_of_executions(
     conn: AsyncConnection,
-    engine: Engine,
+    engine: Process,
     query: KeysetQuery,
     params: dict[str, Any],
     page: PageRequest,
@@ -136,7 +136,7 @@ async def _page_of_executions(
 
 
 async def list_events(
-    engine: Engine, actor: Actor, execution_id: str, event_type: str | None, page: PageRequest
+    engine: Process, actor: Actor, execution_id: str, event_type: str | None, page: PageRequest
 ) -> tuple[KeysetPage, str, CompiledGraph | None]:
     """A page of the execution's events, newest first, with the graph for step refs."""
     async with engine.db.read() as conn:
@@ -157,7 +157,7 @@ async def list_events(
 
 
 async def get_event(
-    engine: Engine, actor: Actor, event_id: str
+    engine: Process, actor: Actor, event_id: str
 ) -> tuple[sa.RowMapping, str, CompiledGraph | None]:
     async with engine.db.read() as conn:
         row = await queries.get_event(conn, event_id, actor.project_id)
@@ -168,7 +168,7 @@ async def get_event(
 
 
 async def list_numbered_page(
-    engine: Engine,
+    engine: Process,
     actor: Actor,
     workflow_id: str,
     filters: ExecutionFilters,

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from convoflow.engine.advance import Advance
 from convoflow.ids import new_id
-from convoflow.process import Engine
+from convoflow.process import Process
 from convoflow.services.common import Actor, Conflict, FieldProblem, Invalid, invalid, not_found
 from convoflow.store import functions as function_store
 from convoflow.store import projects as project_store
@@ -59,12 +59,12 @@ def _check_http(function_type: str, endpoint_url: Any) -> None:
         )
 
 
-async def list_functions(engine: Engine, actor: Actor) -> list[sa.RowMapping]:
+async def list_functions(engine: Process, actor: Actor) -> list[sa.RowMapping]:
     async with engine.db.read() as conn:
         return await function_store.list_functions(conn, actor.project_id)
 
 
-async def get_function(engine: Engine, actor: Actor, function_id: str) -> sa.RowMapping:
+async def get_function(engine: Process, actor: Actor, function_id: str) -> sa.RowMapping:
     async with engine.db.read() as conn:
         row = await function_store.get_function(conn, function_id, actor.project_id)
     if row is None:
@@ -84,7 +84,7 @@ async def _unique_slug(adv: Advance, actor: Actor, slug: str, exclude: str | Non
         )
 
 
-async def create(engine: Engine, actor: Actor, fields: FunctionFields) -> sa.RowMapping:
+async def create(engine: Process, actor: Actor, fields: FunctionFields) -> sa.RowMapping:
     endpoint_url = None if fields.endpoint_url is UNSET else fields.endpoint_url
     # Kapso's clients send code without a type (Kapso defaults to cloudflare_worker);
     # an endpoint_url without a type means an http function.
@@ -126,7 +126,7 @@ async def create(engine: Engine, actor: Actor, fields: FunctionFields) -> sa.Row
 
 
 async def update(
-    engine: Engine, actor: Actor, function_id: str, fields: FunctionFields
+    engine: Process, actor: Actor, function_id: str, fields: FunctionFields
 ) -> sa.RowMapping:
     async def run(adv: Advance) -> sa.RowMapping:
         row = await function_store.get_function(adv.conn, function_id, actor.project_id)
@@ -164,7 +164,7 @@ async def update(
     return await engine.runtime.op(run)
 
 
-async def delete(engine: Engine, actor: Actor, function_id: str) -> None:
+async def delete(engine: Process, actor: Actor, function_id: str) -> None:
     async def run(adv: Advance) -> None:
         if await function_store.get_function(adv.conn, function_id, actor.project_id) is None:
             raise not_found("function", function_id)
@@ -173,7 +173,7 @@ async def delete(engine: Engine, actor: Actor, function_id: str) -> None:
     await engine.runtime.op(run)
 
 
-async def deploy(engine: Engine, actor: Actor, function_id: str) -> sa.RowMapping:
+async def deploy(engine: Process, actor: Actor, function_id: str) -> sa.RowMapping:
     """An http function is live once its endpoint is set: deploying records a version."""
 
     async def run(adv: Advance) -> sa.RowMapping:
@@ -200,21 +200,23 @@ async def deploy(engine: Engine, actor: Actor, function_id: str) -> sa.RowMappin
     return await engine.runtime.op(run)
 
 
-async def _deployed(engine: Engine, actor: Actor, function_id: str) -> sa.RowMapping:
+async def _deployed(engine: Process, actor: Actor, function_id: str) -> sa.RowMapping:
     row = await get_function(engine, actor, function_id)
     if row["status"] != "deployed":
         raise Invalid(f"function {function_id} is not deployed; POST /functions/{{id}}/deploy")
     return row
 
 
-async def list_secrets(engine: Engine, actor: Actor, function_id: str) -> list[dict[str, str]]:
+async def list_secrets(engine: Process, actor: Actor, function_id: str) -> list[dict[str, str]]:
     await get_function(engine, actor, function_id)
     async with engine.db.read() as conn:
         rows = await function_store.list_secrets(conn, actor.project_id, function_id)
     return [{"name": row["name"], "type": row["value_type"]} for row in rows]
 
 
-async def set_secret(engine: Engine, actor: Actor, function_id: str, name: str, value: Any) -> None:
+async def set_secret(
+    engine: Process, actor: Actor, function_id: str, name: str, value: Any
+) -> None:
     await _deployed(engine, actor, function_id)
     text = value if isinstance(value, str) else json.dumps(value)
     kind = "text" if isinstance(value, str) else "json"
@@ -237,7 +239,7 @@ async def set_secret(engine: Engine, actor: Actor, function_id: str, name: str, 
     await engine.runtime.op(run)
 
 
-async def delete_secret(engine: Engine, actor: Actor, function_id: str, name: str) -> None:
+async def delete_secret(engine: Process, actor: Actor, function_id: str, name: str) -> None:
     await _deployed(engine, actor, function_id)
 
     async def run(adv: Advance) -> bool:
@@ -248,7 +250,7 @@ async def delete_secret(engine: Engine, actor: Actor, function_id: str, name: st
 
 
 async def invocations(
-    engine: Engine, actor: Actor, function_id: str, status: str | None, limit: int
+    engine: Process, actor: Actor, function_id: str, status: str | None, limit: int
 ) -> tuple[sa.RowMapping, list[sa.RowMapping]]:
     row = await get_function(engine, actor, function_id)
     async with engine.db.read() as conn:
@@ -269,7 +271,7 @@ class Invocation:
 
 
 async def invoke(
-    engine: Engine, function_id: str, actor: Actor | None, payload: Any
+    engine: Process, function_id: str, actor: Actor | None, payload: Any
 ) -> tuple[sa.RowMapping, Invocation]:
     """Call the function's endpoint with `payload`. Without an API key (`actor` None) only
     a public function can be invoked; a private one looks unknown (404), as in Kapso."""
@@ -286,7 +288,7 @@ async def invoke(
     return row, result
 
 
-async def _call(engine: Engine, row: sa.RowMapping, payload: Any) -> Invocation:
+async def _call(engine: Process, row: sa.RowMapping, payload: Any) -> Invocation:
     invocation_id = new_id()
     outcome = await engine.runtime.egress.request(
         "POST",
@@ -308,7 +310,7 @@ async def _call(engine: Engine, row: sa.RowMapping, payload: Any) -> Invocation:
     )
 
 
-async def _record(engine: Engine, row: sa.RowMapping, payload: Any, result: Invocation) -> None:
+async def _record(engine: Process, row: sa.RowMapping, payload: Any, result: Invocation) -> None:
     async def run(adv: Advance) -> None:
         await function_store.insert_invocation(
             adv.conn,

@@ -23,7 +23,7 @@ from convoflow.store.listing import KeysetPage, keyset_page
 from convoflow.store.schema import webhook_deliveries
 
 if TYPE_CHECKING:
-    from convoflow.process import Engine
+    from convoflow.process import Process
 
 # Kapso events accepted for compatibility but never produced by convoflow.
 ACCEPTED_ONLY = (
@@ -107,7 +107,7 @@ async def _check_number(adv: Advance, actor: Actor, phone_number_id: str | None)
     await check_owned(adv.conn, actor.project_id, phone_number_id, field)
 
 
-async def create_webhook(engine: Engine, actor: Actor, spec: WebhookFields) -> RowMapping:
+async def create_webhook(engine: Process, actor: Actor, spec: WebhookFields) -> RowMapping:
     problems = _problems(spec, creating=True)
     if problems:
         raise invalid(problems)
@@ -127,7 +127,7 @@ async def create_webhook(engine: Engine, actor: Actor, spec: WebhookFields) -> R
 
 
 async def update_webhook(
-    engine: Engine, actor: Actor, webhook_id: str, spec: WebhookFields
+    engine: Process, actor: Actor, webhook_id: str, spec: WebhookFields
 ) -> RowMapping:
     problems = _problems(spec, creating=False)
     if problems:
@@ -151,7 +151,7 @@ async def update_webhook(
     return updated
 
 
-async def delete_webhook(engine: Engine, actor: Actor, webhook_id: str) -> None:
+async def delete_webhook(engine: Process, actor: Actor, webhook_id: str) -> None:
     async def delete(adv: Advance) -> None:
         if await webhook_store.get_webhook(adv.conn, webhook_id, actor.project_id) is None:
             raise not_found("webhook", webhook_id)
@@ -161,7 +161,7 @@ async def delete_webhook(engine: Engine, actor: Actor, webhook_id: str) -> None:
     whatsapp(engine).directory.forget_webhooks(actor.project_id)
 
 
-async def get_webhook(engine: Engine, actor: Actor, webhook_id: str) -> RowMapping:
+async def get_webhook(engine: Process, actor: Actor, webhook_id: str) -> RowMapping:
     async with engine.db.read() as conn:
         row = await webhook_store.get_webhook(conn, webhook_id, actor.project_id)
     if row is None:
@@ -170,7 +170,7 @@ async def get_webhook(engine: Engine, actor: Actor, webhook_id: str) -> RowMappi
 
 
 async def list_webhooks(
-    engine: Engine, actor: Actor, *, kind: str | None, page: int, per_page: int
+    engine: Process, actor: Actor, *, kind: str | None, page: int, per_page: int
 ) -> tuple[list[RowMapping], int]:
     async with engine.db.read() as conn:
         return await webhook_store.list_webhooks(
@@ -178,7 +178,7 @@ async def list_webhooks(
         )
 
 
-async def send_test(engine: Engine, actor: Actor, webhook_id: str, event_type: str | None) -> None:
+async def send_test(engine: Process, actor: Actor, webhook_id: str, event_type: str | None) -> None:
     """Queue a delivery of a sample payload (`"test": true`) to this webhook."""
     webhook = await get_webhook(engine, actor, webhook_id)
     name = event_type or (list(webhook["events"] or []) or ["workflow.execution.failed"])[0]
@@ -207,7 +207,7 @@ class DeliveryFilters:
 
 
 async def list_deliveries(
-    engine: Engine, actor: Actor, filters: DeliveryFilters, page: PageRequest
+    engine: Process, actor: Actor, filters: DeliveryFilters, page: PageRequest
 ) -> KeysetPage:
     since = engine.clock.now() - PERIODS.get(filters.period, PERIODS["24h"])
     stmt = webhook_store.deliveries_select(

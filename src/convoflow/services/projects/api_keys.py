@@ -17,15 +17,15 @@ from convoflow.store import projects as project_store
 
 if TYPE_CHECKING:
     from convoflow.engine.advance import Advance
-    from convoflow.process import Engine
+    from convoflow.process import Process
 
 
-async def list_keys(engine: Engine, project_id: str) -> list[RowMapping]:
+async def list_keys(engine: Process, project_id: str) -> list[RowMapping]:
     async with engine.db.read() as conn:
         return await project_store.list_api_keys(conn, project_id)
 
 
-async def revoke(engine: Engine, project_id: str, key_id: str) -> None:
+async def revoke(engine: Process, project_id: str, key_id: str) -> None:
     """Revoke `key_id` if it belongs to `project_id` (NotFound otherwise, the same answer
     for another project's key as for none). Revoking a revoked key changes nothing."""
     notifier = engine.runtime.notifier

@@ -11,10 +11,10 @@ from convoflow.channels.whatsapp.signature import verify_subscription
 from convoflow.services.whatsapp.phone_numbers import mark_verified, whatsapp
 
 if TYPE_CHECKING:
-    from convoflow.process import Engine
+    from convoflow.process import Process
 
 
-async def answer_challenge(engine: Engine, params: Mapping[str, str]) -> str | None:
+async def answer_challenge(engine: Process, params: Mapping[str, str]) -> str | None:
     """The challenge to echo, or None (the route answers 403)."""
     numbers = await whatsapp(engine).directory.all_numbers()
     challenge: str | None = None

@@ -38,7 +38,7 @@ from convoflow.store import whatsapp as wa_store
 from convoflow.store.faults import DatabaseUnavailable
 
 if TYPE_CHECKING:
-    from convoflow.process import Engine
+    from convoflow.process import Process
 
 log = structlog.get_logger(__name__)
 
@@ -73,7 +73,7 @@ class InboundBatch:
     )
 
 
-async def receive_webhook(engine: Engine, raw: bytes, signature: str | None) -> WebhookOutcome:
+async def receive_webhook(engine: Process, raw: bytes, signature: str | None) -> WebhookOutcome:
     if signature is None or not signature.strip():
         return WebhookOutcome(
             401, {"error": "Missing X-Hub-Signature-256 header: Meta signs every webhook "
@@ -98,7 +98,7 @@ def _not_stored(reason: str) -> WebhookOutcome:
     )  # fmt: skip
 
 
-async def _authenticate_and_apply(engine: Engine, raw: bytes, signature: str) -> WebhookOutcome:
+async def _authenticate_and_apply(engine: Process, raw: bytes, signature: str) -> WebhookOutcome:
     directory = whatsapp(engine).directory
     parsed = parse_webhook(raw)
     numbers: dict[str, NumberEntry] = {}

@@ -25,14 +25,14 @@ from convoflow.store.listing import KeysetPage, keyset_page
 from convoflow.store.schema import conversations, messages
 
 if TYPE_CHECKING:
-    from convoflow.process import Engine
+    from convoflow.process import Process
 
 ConversationFilters = queries.ConversationFilters
 MessageFilters = queries.MessageFilters
 
 
 async def list_conversations(
-    engine: Engine, actor: Actor, filters: ConversationFilters, page: PageRequest
+    engine: Process, actor: Actor, filters: ConversationFilters, page: PageRequest
 ) -> tuple[KeysetPage, list[dict[str, Any]]]:
     stmt = queries.conversations_select(actor.project_id, filters)
     async with engine.db.read() as conn:
@@ -46,7 +46,7 @@ async def list_conversations(
     return result, items
 
 
-async def _conversation_view(engine: Engine, actor: Actor, conversation_id: str) -> dict[str, Any]:
+async def _conversation_view(engine: Process, actor: Actor, conversation_id: str) -> dict[str, Any]:
     async with engine.db.read() as conn:
         row = await queries.get_conversation(conn, conversation_id, actor.project_id)
         if row is None:
@@ -57,12 +57,12 @@ async def _conversation_view(engine: Engine, actor: Actor, conversation_id: str)
     return views.conversation(row, last.get(row["last_message_id"]))
 
 
-async def get_conversation(engine: Engine, actor: Actor, conversation_id: str) -> dict[str, Any]:
+async def get_conversation(engine: Process, actor: Actor, conversation_id: str) -> dict[str, Any]:
     return await _conversation_view(engine, actor, conversation_id)
 
 
 async def set_conversation_status(
-    engine: Engine, actor: Actor, conversation_id: str, status: str
+    engine: Process, actor: Actor, conversation_id: str, status: str
 ) -> dict[str, Any]:
     webhooks = {actor.project_id: await whatsapp(engine).directory.webhooks(actor.project_id)}
 
@@ -110,7 +110,7 @@ async def _publish_ended(adv: Advance, events: EventSink, row: RowMapping) -> No
 
 
 async def list_messages(
-    engine: Engine, actor: Actor, filters: MessageFilters, page: PageRequest
+    engine: Process, actor: Actor, filters: MessageFilters, page: PageRequest
 ) -> tuple[KeysetPage, list[dict[str, Any]]]:
     stmt = queries.messages_select(actor.project_id, filters)
     async with engine.db.read() as conn:
@@ -124,7 +124,7 @@ async def list_messages(
     return result, items
 
 
-async def get_message(engine: Engine, actor: Actor, message_id: str) -> dict[str, Any]:
+async def get_message(engine: Process, actor: Actor, message_id: str) -> dict[str, Any]:
     async with engine.db.read() as conn:
         row = await queries.get_message(conn, message_id, actor.project_id)
         if row is None:

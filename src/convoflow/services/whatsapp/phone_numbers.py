@@ -19,7 +19,7 @@ from convoflow.services.common import Actor, Conflict, FieldProblem, Invalid, in
 from convoflow.store import phone_numbers as number_store
 
 if TYPE_CHECKING:
-    from convoflow.process import Engine
+    from convoflow.process import Process
     from convoflow.services.whatsapp.setup import WhatsAppServices
 
 _ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
@@ -62,7 +62,7 @@ class NumberPage:
     per_page: int
 
 
-def whatsapp(engine: Engine) -> WhatsAppServices:
+def whatsapp(engine: Process) -> WhatsAppServices:
     if engine.whatsapp is None:
         raise RuntimeError("the WhatsApp channel is not installed in this engine")
     return engine.whatsapp
@@ -114,7 +114,7 @@ def _unverified(prefix: str, phone_number_id: str, error: GraphError) -> Invalid
 
 
 async def _graph_facts(
-    engine: Engine, phone_number_id: str, access_token: str, prefix: str
+    engine: Process, phone_number_id: str, access_token: str, prefix: str
 ) -> dict[str, Any]:
     """Proof that the token controls the number (a Graph read of it), and what Meta
     says about it. Made before any transaction: it is a network call."""
@@ -134,7 +134,7 @@ def _taken(prefix: str, phone_number_id: str) -> Invalid:
 
 
 async def add_number(
-    engine: Engine,
+    engine: Process,
     actor: Actor,
     spec: NumberSpec,
     prefix: str = "whatsapp_phone_number",
@@ -172,7 +172,7 @@ async def add_number(
 
 
 async def update_number(
-    engine: Engine, actor: Actor, phone_number_id: str, changes: NumberChanges
+    engine: Process, actor: Actor, phone_number_id: str, changes: NumberChanges
 ) -> RowMapping:
     values = {f.name: getattr(changes, f.name) for f in fields(changes)}
     values = {key: value for key, value in values.items() if value is not None}
@@ -202,7 +202,7 @@ async def update_number(
     return updated
 
 
-async def get_number(engine: Engine, actor: Actor, phone_number_id: str) -> RowMapping:
+async def get_number(engine: Process, actor: Actor, phone_number_id: str) -> RowMapping:
     async with engine.db.read() as conn:
         row = await number_store.get_public(conn, phone_number_id, actor.project_id)
     if row is None:
@@ -211,7 +211,7 @@ async def get_number(engine: Engine, actor: Actor, phone_number_id: str) -> RowM
 
 
 async def list_numbers(
-    engine: Engine,
+    engine: Process,
     actor: Actor,
     *,
     page: int = 1,
@@ -225,7 +225,7 @@ async def list_numbers(
     return NumberPage(rows, total, page, per_page)
 
 
-async def mark_verified(engine: Engine, phone_number_id: str, when: datetime) -> None:
+async def mark_verified(engine: Process, phone_number_id: str, when: datetime) -> None:
     """Meta's GET handshake succeeded for this number (Kapso's `webhook_verified_at`)."""
 
     async def mark(adv: Advance) -> None:
@@ -238,7 +238,7 @@ async def mark_verified(engine: Engine, phone_number_id: str, when: datetime) ->
     await engine.runtime.op(mark)
 
 
-async def phone_number_id_of_config(engine: Engine, actor: Actor, config_id: str) -> str:
+async def phone_number_id_of_config(engine: Process, actor: Actor, config_id: str) -> str:
     """Meta's phone_number_id for Kapso's `whatsapp_config_id` (the legacy start body)."""
     async with engine.db.read() as conn:
         row = await number_store.get_by_config_id(conn, config_id, actor.project_id)
@@ -257,7 +257,7 @@ async def phone_number_id_of_config(engine: Engine, actor: Actor, config_id: str
     return str(row["phone_number_id"])
 
 
-async def numbers_of_workflow(engine: Engine, actor: Actor, workflow_id: str) -> list[RowMapping]:
+async def numbers_of_workflow(engine: Process, actor: Actor, workflow_id: str) -> list[RowMapping]:
     """The numbers whose inbound_message triggers start the workflow."""
     async with engine.db.read() as conn:
         return await number_store.for_workflow(conn, workflow_id, actor.project_id)

@@ -28,7 +28,7 @@ from convoflow.store import whatsapp as wa_store
 from convoflow.store import whatsapp_queries as queries
 
 if TYPE_CHECKING:
-    from convoflow.process import Engine
+    from convoflow.process import Process
 
 _ENVELOPE = ("messaging_product", "recipient_type", "to", "biz_opaque_callback_data")
 
@@ -64,7 +64,7 @@ def meta_body(body: dict[str, Any], to: str) -> dict[str, Any]:
     return out
 
 
-async def _number(engine: Engine, actor: Actor, phone_number_id: str) -> NumberEntry:
+async def _number(engine: Process, actor: Actor, phone_number_id: str) -> NumberEntry:
     entry = await whatsapp(engine).directory.number(phone_number_id)
     if entry is None or entry.project_id != actor.project_id:
         raise not_owned("phone_number_id", phone_number_id)
@@ -72,7 +72,7 @@ async def _number(engine: Engine, actor: Actor, phone_number_id: str) -> NumberE
 
 
 async def send_human_message(
-    engine: Engine,
+    engine: Process,
     actor: Actor,
     *,
     phone_number_id: str | None,
@@ -114,7 +114,7 @@ async def send_human_message(
 
 
 async def _record(
-    engine: Engine,
+    engine: Process,
     entry: NumberEntry,
     meta: dict[str, Any],
     wamid: str,

@@ -16,7 +16,7 @@ from convoflow.engine import status as st
 from convoflow.engine.advance import Advance
 from convoflow.graph.problems import ValidationReport
 from convoflow.graph.validation import validate_definition
-from convoflow.process import Engine
+from convoflow.process import Process
 from convoflow.services.common import Actor, Conflict, FieldProblem, invalid, not_found
 from convoflow.services.whatsapp.number_ownership import check_definition_numbers
 from convoflow.services.workflows import definitions, variables
@@ -45,7 +45,7 @@ class WorkflowChanges:
 
 
 async def list_workflows(
-    engine: Engine,
+    engine: Process,
     actor: Actor,
     *,
     status: str | None = None,
@@ -64,7 +64,7 @@ async def list_workflows(
         )
 
 
-async def get_workflow(engine: Engine, actor: Actor, workflow_id: str) -> sa.RowMapping:
+async def get_workflow(engine: Process, actor: Actor, workflow_id: str) -> sa.RowMapping:
     async with engine.db.read() as conn:
         row = await workflow_store.get_workflow(conn, workflow_id, project_id=actor.project_id)
     if row is None:
@@ -73,7 +73,7 @@ async def get_workflow(engine: Engine, actor: Actor, workflow_id: str) -> sa.Row
 
 
 async def get_with_definition(
-    engine: Engine, actor: Actor, workflow_id: str
+    engine: Process, actor: Actor, workflow_id: str
 ) -> tuple[sa.RowMapping, dict[str, Any]]:
     async with engine.db.read() as conn:
         row = await workflow_store.get_workflow(conn, workflow_id, project_id=actor.project_id)
@@ -89,7 +89,7 @@ NO_DEFINITION = validate_definition(definitions.EMPTY_DEFINITION)
 
 
 async def validations(
-    engine: Engine, rows: Sequence[Mapping[Any, Any]]
+    engine: Process, rows: Sequence[Mapping[Any, Any]]
 ) -> dict[str, ValidationReport]:
     """The problems of each workflow's current definition, by workflow id: every read of
     a workflow carries them (a draft may hold a graph with problems)."""
@@ -104,11 +104,11 @@ async def validations(
     }
 
 
-async def validation(engine: Engine, row: Mapping[Any, Any]) -> ValidationReport:
+async def validation(engine: Process, row: Mapping[Any, Any]) -> ValidationReport:
     return (await validations(engine, [row]))[str(row["id"])]
 
 
-async def workflow_variables(engine: Engine, actor: Actor, workflow_id: str) -> dict[str, Any]:
+async def workflow_variables(engine: Process, actor: Actor, workflow_id: str) -> dict[str, Any]:
     async with engine.db.read() as conn:
         row = await workflow_store.get_workflow(conn, workflow_id, project_id=actor.project_id)
         if row is None:
@@ -118,7 +118,7 @@ async def workflow_variables(engine: Engine, actor: Actor, workflow_id: str) -> 
 
 
 async def create(
-    engine: Engine,
+    engine: Process,
     actor: Actor,
     *,
     name: str,
@@ -158,7 +158,7 @@ async def create(
 
 
 async def update(
-    engine: Engine, actor: Actor, workflow_id: str, changes: WorkflowChanges
+    engine: Process, actor: Actor, workflow_id: str, changes: WorkflowChanges
 ) -> sa.RowMapping:
     early = await _prepare_early(engine, actor, workflow_id, changes.definition)
 
@@ -234,7 +234,7 @@ def _replaces_definition(update: Any) -> bool:
 
 
 async def _prepare_early(
-    engine: Engine, actor: Actor, workflow_id: str, update: Any
+    engine: Process, actor: Actor, workflow_id: str, update: Any
 ) -> _Prepared | None:
     """Prepare the new definition outside the write transaction (definitions.prepare
     takes up to a second for a large one; the transaction would hold every other write
@@ -328,7 +328,7 @@ async def _free_slug(adv: Advance, actor: Actor, name: str) -> str:
     return f"{base}-{number}"
 
 
-async def _unique_violation_is_invalid(engine: Engine, run: Any) -> sa.RowMapping:
+async def _unique_violation_is_invalid(engine: Process, run: Any) -> sa.RowMapping:
     """Two concurrent requests can pass the uniqueness checks; the constraint decides."""
     try:
         result: sa.RowMapping = await engine.runtime.op(run)

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from convoflow.engine.advance import Advance
 from convoflow.ids import new_id
-from convoflow.process import Engine
+from convoflow.process import Process
 from convoflow.services.common import Actor, FieldProblem, invalid, not_found
 from convoflow.services.whatsapp.number_ownership import ownership_problems
 from convoflow.store import triggers as trigger_store
@@ -188,7 +188,7 @@ async def _check_competition(
     ]
 
 
-async def list_triggers(engine: Engine, actor: Actor, workflow_id: str) -> list[sa.RowMapping]:
+async def list_triggers(engine: Process, actor: Actor, workflow_id: str) -> list[sa.RowMapping]:
     async with engine.db.read() as conn:
         row = await workflow_store.get_workflow(conn, workflow_id, project_id=actor.project_id)
         if row is None:
@@ -197,7 +197,7 @@ async def list_triggers(engine: Engine, actor: Actor, workflow_id: str) -> list[
 
 
 async def create(
-    engine: Engine, actor: Actor, workflow_id: str, spec: TriggerSpec
+    engine: Process, actor: Actor, workflow_id: str, spec: TriggerSpec
 ) -> sa.RowMapping:
     problems = problems_of(spec)
 
@@ -219,7 +219,7 @@ async def create(
 
 
 async def replace_all(
-    engine: Engine, actor: Actor, workflow_id: str, specs: list[TriggerSpec]
+    engine: Process, actor: Actor, workflow_id: str, specs: list[TriggerSpec]
 ) -> list[sa.RowMapping]:
     """All or nothing: every problem of every trigger is reported, and nothing changes."""
     problems = [p for i, spec in enumerate(specs) for p in problems_of(spec, f"triggers[{i}]")]
@@ -240,7 +240,7 @@ async def replace_all(
     return await engine.runtime.op(run)
 
 
-async def set_active(engine: Engine, actor: Actor, trigger_id: str, active: bool) -> sa.RowMapping:
+async def set_active(engine: Process, actor: Actor, trigger_id: str, active: bool) -> sa.RowMapping:
     async def run(adv: Advance) -> sa.RowMapping:
         row = await trigger_store.get_trigger(adv.conn, trigger_id, actor.project_id)
         if row is None:
@@ -263,7 +263,7 @@ async def set_active(engine: Engine, actor: Actor, trigger_id: str, active: bool
     return await engine.runtime.op(run)
 
 
-async def delete(engine: Engine, actor: Actor, trigger_id: str) -> None:
+async def delete(engine: Process, actor: Actor, trigger_id: str) -> None:
     async def run(adv: Advance) -> None:
         row = await trigger_store.get_trigger(adv.conn, trigger_id, actor.project_id)
         if row is None:

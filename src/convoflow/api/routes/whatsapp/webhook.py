@@ -19,7 +19,7 @@ from convoflow.services.whatsapp.handshake import answer_challenge
 from convoflow.services.whatsapp.inbound import receive_webhook
 
 if TYPE_CHECKING:
-    from convoflow.process import Engine
+    from convoflow.process import Process
 
 router = api_router(tags=["WhatsApp webhook (Meta)"])
 PLAIN_TEXT = {"text/plain": {"schema": {"type": "string"}}}
@@ -53,7 +53,7 @@ async def receive(request: Request) -> Response:
     # No dependencies: this is the hottest route (one request per message and status),
     # and resolving even the engine dependency costs more than reading it here.
     started = time.perf_counter()
-    engine: Engine = request.app.state.engine
+    engine: Process = request.app.state.engine
     raw = await request.body()
     outcome = await receive_webhook(engine, raw, request.headers.get(SIGNATURE_HEADER))
     engine.runtime.metrics.webhook_acknowledged(outcome.status_code, started)
