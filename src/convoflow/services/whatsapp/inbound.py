@@ -1,7 +1,7 @@
 """The Meta webhook use-case: authenticate a POST, then apply it in one transaction.
 
 `receive_webhook` checks `X-Hub-Signature-256` over the raw bytes with the app secret of
-each number the body names (401 missing, 403 mismatch; nothing is stored either way),
+each number the body names (refused when missing or not matching; nothing is stored),
 then one write operation stores the raw body, finds or creates each conversation, stores
 each message under its unique wamid (a redelivery is a no-op), schedules its routing job
 (after the workflow's debounce) and read receipt, applies statuses and publishes the
@@ -10,6 +10,7 @@ events — all or nothing. Routing itself runs later, in the worker, never in th
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -47,10 +48,22 @@ DEFAULT_DEBOUNCE_SECONDS = 1
 DEFAULT_READ_MODE = "read_with_typing"
 
 
+class Refusal(enum.Enum):
+    """Why a webhook was not acknowledged (the API turns each into its status)."""
+
+    UNSIGNED = "unsigned"  # no X-Hub-Signature-256: nothing stored
+    BAD_SIGNATURE = "bad_signature"  # not signed by the numbers it names: nothing stored
+    NOT_STORED = "not_stored"  # the database failed: nothing stored, Meta should retry
+
+
 @dataclass(frozen=True)
 class WebhookOutcome:
-    status_code: int
-    body: dict[str, Any]
+    """Stored (`counts` of what it held) or refused (`refusal`, with `reason` for
+    NOT_STORED)."""
+
+    counts: dict[str, int] | None = None
+    refusal: Refusal | None = None
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -75,16 +88,13 @@ class InboundBatch:
 
 async def receive_webhook(engine: Process, raw: bytes, signature: str | None) -> WebhookOutcome:
     if signature is None or not signature.strip():
-        return WebhookOutcome(
-            401, {"error": "Missing X-Hub-Signature-256 header: Meta signs every webhook "
-                           "with the app secret; unsigned bodies are refused"}
-        )  # fmt: skip
+        return WebhookOutcome(refusal=Refusal.UNSIGNED)
     try:
         return await _authenticate_and_apply(engine, raw, signature)
     except DatabaseUnavailable as exc:
         # Nothing was stored (or, if the connection dropped during COMMIT, a redelivery
         # finds the wamid and is a no-op): Meta retries anything but a 200.
-        log.warning("database unavailable; WhatsApp webhook refused with 503", error=str(exc))
+        log.warning("database unavailable; WhatsApp webhook refused", error=str(exc))
         return _not_stored("the database is unavailable right now")
     except SQLAlchemyError:
         log.exception("could not store a WhatsApp webhook")
@@ -92,10 +102,7 @@ async def receive_webhook(engine: Process, raw: bytes, signature: str | None) ->
 
 
 def _not_stored(reason: str) -> WebhookOutcome:
-    return WebhookOutcome(
-        503, {"error": f"The webhook could not be stored: {reason}. Nothing was "
-                       "acknowledged; Meta will retry the delivery."}
-    )  # fmt: skip
+    return WebhookOutcome(refusal=Refusal.NOT_STORED, reason=reason)
 
 
 async def _authenticate_and_apply(engine: Process, raw: bytes, signature: str) -> WebhookOutcome:
@@ -113,10 +120,7 @@ async def _authenticate_and_apply(engine: Process, raw: bytes, signature: str) -
         secrets = [entry.credentials.app_secret for entry in await directory.all_numbers()]
         check = check_signature(raw, signature, secrets)
     if check is not SignatureCheck.VALID:
-        return WebhookOutcome(
-            403, {"error": "X-Hub-Signature-256 does not match the body: expected "
-                           "sha256=HMAC-SHA256(app secret of the number, raw body)"}
-        )  # fmt: skip
+        return WebhookOutcome(refusal=Refusal.BAD_SIGNATURE)
     projects = {entry.project_id for entry in numbers.values()}
     webhooks = {project: await directory.webhooks(project) for project in projects}
 
@@ -125,7 +129,7 @@ async def _authenticate_and_apply(engine: Process, raw: bytes, signature: str) -
         return await apply_webhook(batch, raw, parsed)
 
     counts = await engine.runtime.op(apply)
-    return WebhookOutcome(200, {"data": {"received": True, **counts}})
+    return WebhookOutcome(counts=counts)
 
 
 async def apply_webhook(batch: InboundBatch, raw: bytes, parsed: ParsedWebhook) -> dict[str, int]:

@@ -4,7 +4,7 @@ No API key: Meta authenticates with the verify token (GET) and the body's HMAC (
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Request, Response
 from fastapi.responses import PlainTextResponse
@@ -16,14 +16,22 @@ from convoflow.api.ratelimit import RateLimits
 from convoflow.api.responses import ok
 from convoflow.channels.whatsapp.signature import SIGNATURE_HEADER
 from convoflow.services.whatsapp.handshake import answer_challenge
-from convoflow.services.whatsapp.inbound import receive_webhook
+from convoflow.services.whatsapp.inbound import Refusal, WebhookOutcome, receive_webhook
 
 if TYPE_CHECKING:
     from convoflow.process import Process
 
 router = api_router(tags=["WhatsApp webhook (Meta)"])
 PLAIN_TEXT = {"text/plain": {"schema": {"type": "string"}}}
-SIGNATURE_REFUSED = (401, 403)  # receive_webhook: signature missing / not matching
+SIGNATURE_REFUSED = (Refusal.UNSIGNED, Refusal.BAD_SIGNATURE)
+REFUSALS = {
+    Refusal.UNSIGNED: (401, "Missing X-Hub-Signature-256 header: Meta signs every webhook "
+                            "with the app secret; unsigned bodies are refused"),
+    Refusal.BAD_SIGNATURE: (403, "X-Hub-Signature-256 does not match the body: expected "
+                                 "sha256=HMAC-SHA256(app secret of the number, raw body)"),
+    Refusal.NOT_STORED: (503, "The webhook could not be stored: {reason}. Nothing was "
+                              "acknowledged; Meta will retry the delivery."),
+}  # fmt: skip
 
 
 @router.get(
@@ -56,10 +64,18 @@ async def receive(request: Request) -> Response:
     engine: Process = request.app.state.engine
     raw = await request.body()
     outcome = await receive_webhook(engine, raw, request.headers.get(SIGNATURE_HEADER))
-    engine.runtime.metrics.webhook_acknowledged(outcome.status_code, started)
-    if outcome.status_code in SIGNATURE_REFUSED:
+    status_code, body = _rendered(outcome)
+    engine.runtime.metrics.webhook_acknowledged(status_code, started)
+    if outcome.refusal in SIGNATURE_REFUSED:
         # Around the verification, not in it: only its outcome decides, so a valid
         # webhook is never limited, whoever sent bad ones from the same address.
         limits: RateLimits = request.app.state.limits
         limits.check_bad_signature(request.client.host if request.client else "unknown")
-    return ok(outcome.body, status_code=outcome.status_code)
+    return ok(body, status_code=status_code)
+
+
+def _rendered(outcome: WebhookOutcome) -> tuple[int, dict[str, Any]]:
+    if outcome.refusal is None:
+        return 200, {"data": {"received": True, **(outcome.counts or {})}}
+    status_code, message = REFUSALS[outcome.refusal]
+    return status_code, {"error": message.format(reason=outcome.reason)}
