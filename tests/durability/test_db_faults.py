@@ -48,7 +48,9 @@ from tests.whatsapp_e2e.helpers import activate_inbound, echo_start
 
 POSTERS = 3
 POST_GAP_SECONDS = 0.1
-RECOVERY_SECONDS = 30.0
+# A row claimed for sending when the database went away and never attempted waits out its
+# outbox lease (30 s below) before it is sent: the replies may take that long, plus margin.
+RECOVERY_SECONDS = 75.0
 
 pytestmark = pytest.mark.pg_cluster
 
@@ -93,6 +95,9 @@ class Server:
             # Longer than the crash recovery takes on a loaded machine: a send accepted
             # before the crash is recorded when the database is back, not sent again.
             CONVOFLOW_OUTBOX_LEASE_SECONDS="30",
+            # No status webhooks in this test (the fake sends none): holding an attempt
+            # for one would only delay the resend the test waits for.
+            CONVOFLOW_SEND_RECONCILE_SECONDS="1",
             CONVOFLOW_ALLOW_PRIVATE_NETWORK="true",
             CONVOFLOW_LOG_LEVEL="WARNING",
         )
