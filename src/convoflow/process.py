@@ -11,7 +11,7 @@ import httpx
 
 from convoflow.channels.base import Channel
 from convoflow.channels.sandbox import SandboxChannel
-from convoflow.clock import Clock
+from convoflow.clock import Clock, SystemClock
 from convoflow.config import Settings, get_settings, secret_key_of
 from convoflow.engine.dispatcher import Dispatcher
 from convoflow.engine.hooks import EngineHooks
@@ -20,6 +20,7 @@ from convoflow.engine.worker import Worker
 from convoflow.observability.metrics import Metrics
 from convoflow.services.conversations import routing
 from convoflow.services.executions.project_events import handle_project_event_job
+from convoflow.services.projects.key_cache import KeyCache
 from convoflow.services.whatsapp.setup import WhatsAppServices, build_whatsapp
 from convoflow.store.cipher import SecretCipher, load_cipher
 from convoflow.store.db import Database
@@ -33,6 +34,7 @@ class Process:
     runtime: Runtime
     dispatcher: Dispatcher
     worker: Worker
+    key_cache: KeyCache
     channels: dict[str, Channel] = field(default_factory=dict)
     whatsapp: WhatsAppServices | None = None
 
@@ -67,6 +69,9 @@ def build_process(
     db = Database(url, pool_size=pool_size, cipher=cipher)
     # WhatsApp: numbers from the phone_numbers table, Graph URL from settings.
     whatsapp = build_whatsapp(db, settings)
+    clock = clock or SystemClock()
+    # API keys: this process's cache, told by the notifier when a key is revoked.
+    key_cache = KeyCache(clock)
     runtime = Runtime(
         db,
         clock=clock,
@@ -80,6 +85,7 @@ def build_process(
         },
         hooks=EngineHooks(whatsapp.listeners, whatsapp.send_listeners),
         pending_input_source=routing.take_pending_input,
+        key_revoked_listeners=(key_cache.forget_key,),
     )
     all_channels: dict[str, Channel] = {"sandbox": SandboxChannel(), "whatsapp": whatsapp.channel}
     all_channels.update(channels or {})
@@ -90,6 +96,7 @@ def build_process(
         runtime=runtime,
         dispatcher=dispatcher,
         worker=worker,
+        key_cache=key_cache,
         channels=all_channels,
         whatsapp=whatsapp,
     )

@@ -20,13 +20,13 @@ from typer.testing import CliRunner
 
 import convoflow
 from convoflow.api.app import create_app
-from convoflow.api.auth import KEY_CACHE_SECONDS
 from convoflow.cli import app as cli_app
 from convoflow.clock import FakeClock
 from convoflow.config import Settings
 from convoflow.engine.advance import Advance
 from convoflow.process import Process, build_process
 from convoflow.services.projects.accounts import create_api_key
+from convoflow.services.projects.key_cache import KEY_CACHE_SECONDS
 from tests.api.conftest import new_project
 from tests.api.helpers import P
 

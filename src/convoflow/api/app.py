@@ -18,7 +18,6 @@ import structlog
 from fastapi import FastAPI
 
 from convoflow import __version__
-from convoflow.api.auth import KeyCache
 from convoflow.api.bodies import BodyLimits
 from convoflow.api.errors import install_error_handlers
 from convoflow.api.middleware import ApiMiddleware
@@ -95,8 +94,6 @@ def create_app(engine: Process, *, run_worker: bool = True, close_engine: bool =
         settings.start_burst_per_second,
         settings.bad_signature_per_minute,
     )
-    app.state.key_cache = KeyCache(engine.clock)
-    engine.runtime.notifier.key_revoked_listeners.append(app.state.key_cache.forget_key)
     install_error_handlers(app)
     app.add_middleware(BodyLimits, definition_bytes=settings.max_definition_bytes)
     app.add_middleware(ApiMiddleware)  # outermost

@@ -12,7 +12,7 @@ cache time (api/auth.py: KEY_CACHE_SECONDS).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import structlog
@@ -28,15 +28,18 @@ log = structlog.get_logger(__name__)
 
 
 class Notifier:
-    def __init__(self, db: Database) -> None:
+    def __init__(
+        self, db: Database, key_revoked_listeners: Sequence[Callable[[str], None]] = ()
+    ) -> None:
+        """`key_revoked_listeners` are called with the id of a revoked API key (the
+        process's key cache, given by convoflow/process.py)."""
         self.db = db
         self.jobs = asyncio.Event()
         self.outbox = asyncio.Event()
         self._listener: Any = None  # the LISTEN connection, while it is open
         self._keeper: asyncio.Task[None] | None = None
         self._first_attempt = asyncio.Event()
-        # Called with the id of a revoked API key (the API's key cache subscribes).
-        self.key_revoked_listeners: list[Callable[[str], None]] = []
+        self.key_revoked_listeners = tuple(key_revoked_listeners)
 
     def jobs_changed(self) -> None:
         self.jobs.set()

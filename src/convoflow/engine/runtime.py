@@ -7,7 +7,7 @@ shared with concurrent operations); see engine/advance.py for what happens insid
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -92,16 +92,18 @@ class Runtime:
         job_handlers: Mapping[str, JobHandler] | None = None,
         hooks: EngineHooks | None = None,
         pending_input_source: PendingInputSource | None = None,
+        key_revoked_listeners: Sequence[Callable[[str], None]] = (),
     ) -> None:
         """`job_handlers` add to the engine's own (timers, actions); `pending_input_source`
-        is where input that arrived while an execution was busy waits (None: nowhere)."""
+        is where input that arrived while an execution was busy waits (None: nowhere);
+        `key_revoked_listeners` hear of revoked API keys (the notifier calls them)."""
         self.db = db
         self.metrics = metrics or Metrics()
         self.clock: Clock = clock or SystemClock()
         self.settings = settings or get_settings()
         self.graphs = GraphCache()
         self.project_settings = ProjectSettingsCache()
-        self.notifier = Notifier(db)
+        self.notifier = Notifier(db, key_revoked_listeners)
         self.hooks = hooks or EngineHooks()
         self.committer = GroupCommitter(db)
         self.llm = llm

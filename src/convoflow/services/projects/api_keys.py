@@ -2,8 +2,8 @@
 
 A revoked key is refused at once by this process (its key cache listens on the
 notifier), at once by every other process on PostgreSQL (NOTIFY in the revoking
-transaction), and otherwise once their cache entry expires (api/auth.py:
-KEY_CACHE_SECONDS).
+transaction), and otherwise once their cache entry expires
+(services/projects/key_cache.py: KEY_CACHE_SECONDS).
 """
 
 from __future__ import annotations
