@@ -1,5 +1,5 @@
 """Every node type is declared once and has every part: a config model, a step module, a
-display name and Kapso's stepable_type.
+display name, Kapso's stepable_type and whether it always waits.
 
 The sets are read from the packages' files, not from a list kept here, so a config module
 without its step (or a step without its config module) fails this test.
@@ -16,7 +16,7 @@ import convoflow.graph.nodes as nodes_package
 from convoflow.api.views import STEPABLE_TYPES
 from convoflow.engine.step import ModuleHandler
 from convoflow.engine.steps import HANDLERS
-from convoflow.graph.nodes import NODE_TYPES, REGISTRY, NodeConfig
+from convoflow.graph.nodes import NODE_TYPES, REGISTRY, WAITING_NODE_TYPES, NodeConfig
 from convoflow.services.workflows.definitions import DISPLAY_NAMES
 
 # Kapso's Ruby step classes (openapi-workflows.yaml, WorkflowStep.stepable_type).
@@ -48,6 +48,7 @@ def test_every_declared_type_has_every_part() -> None:
         assert issubclass(node.config, NodeConfig), node.name
         assert node.display_name.strip(), node.name
         assert node.stepable_type in KAPSO_STEP_CLASSES, node.name
+        assert isinstance(node.waits, bool), node.name
         handler = HANDLERS[node.name]
         assert isinstance(handler, ModuleHandler), node.name
         step = inspect.getmodule(handler.enter_fn)
@@ -59,3 +60,4 @@ def test_everything_else_derives_from_the_registry() -> None:
     assert {node.name: node.config for node in REGISTRY} == NODE_TYPES
     assert {node.name: node.display_name for node in REGISTRY} == DISPLAY_NAMES
     assert {node.name: node.stepable_type for node in REGISTRY} == STEPABLE_TYPES
+    assert {node.name for node in REGISTRY if node.waits} == WAITING_NODE_TYPES

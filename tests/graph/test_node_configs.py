@@ -21,6 +21,7 @@ from convoflow.graph.nodes import (
     WaitForResponseConfig,
     WebhookConfig,
     parse_config,
+    pauses,
 )
 
 MINIMAL: dict[str, dict[str, Any]] = {
@@ -81,7 +82,7 @@ def test_waiting_node_types() -> None:
     assert {"wait_for_response", "agent", "call"} == WAITING_NODE_TYPES
     for node_type in ALL_TYPES:
         config = parse_config(node_type, MINIMAL[node_type])
-        assert config.is_waiting() == (node_type in WAITING_NODE_TYPES)
+        assert pauses(node_type, config) == (node_type in WAITING_NODE_TYPES)
     assert SendTextConfig(message="x", delay_seconds=5).is_waiting()
     assert not SendTextConfig(message="x", delay_seconds=0).is_waiting()
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from convoflow.graph.models import Definition, Edge, Position
-from convoflow.graph.nodes import NodeConfig
+from convoflow.graph.nodes import NodeConfig, pauses
 from convoflow.graph.problems import Problem, ValidationReport
 from convoflow.graph.validation import check_definition
 
@@ -30,7 +30,7 @@ class CompiledNode:
 
     @property
     def waits(self) -> bool:
-        return self.config.is_waiting()
+        return pauses(self.node_type, self.config)
 
 
 @dataclass(frozen=True)

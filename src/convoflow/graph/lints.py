@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from convoflow.graph._checked import CheckedEdge, CheckedNode
 from convoflow.graph.expressions import referenced_vars
-from convoflow.graph.nodes import BUILTIN_VARIABLES, NODE_TYPES, WAITING_NODE_TYPES, DecideConfig
+from convoflow.graph.nodes import BUILTIN_VARIABLES, NODE_TYPES, DecideConfig, pauses
 from convoflow.graph.problems import ValidationReport
 from convoflow.graph.templating import iter_strings, referenced_paths
 
@@ -70,9 +70,7 @@ def _unreachable_nodes(
 
 
 def _pauses(node: CheckedNode) -> bool:
-    if node.config is not None:
-        return node.config.is_waiting()
-    return node.node_type in WAITING_NODE_TYPES
+    return pauses(node.node_type, node.config)
 
 
 def _cycles_without_wait(

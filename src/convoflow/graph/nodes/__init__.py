@@ -59,7 +59,13 @@ NODE_TYPES: dict[str, type[BaseModel]] = {node.name: node.config for node in REG
 
 # Reaching one of these pauses the execution, so a loop through it cannot spin.
 # (send_text with delay_seconds > 0 also pauses; see NodeConfig.is_waiting.)
-WAITING_NODE_TYPES: frozenset[str] = frozenset({"wait_for_response", "agent", "call"})
+WAITING_NODE_TYPES: frozenset[str] = frozenset(node.name for node in REGISTRY if node.waits)
+
+
+def pauses(node_type: str | None, config: NodeConfig | None) -> bool:
+    """Reaching this node pauses the execution: its type always does, or its config does
+    (None: the config did not validate, so only the type can tell)."""
+    return node_type in WAITING_NODE_TYPES or (config is not None and config.is_waiting())
 
 
 class UnknownNodeType(ValueError):
@@ -101,4 +107,5 @@ __all__ = [
     "WaitForResponseConfig",
     "WebhookConfig",
     "parse_config",
+    "pauses",
 ]

@@ -136,7 +136,9 @@ class NodeConfig(BaseModel):
         return cleaned
 
     def is_waiting(self) -> bool:
-        """True when reaching this node pauses the execution (breaks a tight loop)."""
+        """True when this config makes the node pause the execution (send_text's delay).
+        A type whose every node pauses declares ``NodeType(waits=True)`` instead; ask
+        ``graph.nodes.pauses`` for the answer of both."""
         return False
 
     def written_variables(self) -> frozenset[str]:
@@ -168,11 +170,15 @@ class NodeType:
     """Everything declared about one node type, in its module ``graph/nodes/<name>.py``.
 
     The module's ``NODE`` is the only declaration: validation, the engine's step table
-    (``engine/steps/<name>.py``, found by the same name), the default display name and
-    Kapso's ``stepable_type`` are all derived from it.
+    (``engine/steps/<name>.py``, found by the same name), the default display name,
+    Kapso's ``stepable_type`` and which types always pause (``WAITING_NODE_TYPES``) are
+    all derived from it.
     """
 
     name: str
     config: type[NodeConfig]
     display_name: str  # what Kapso's editor shows for a node without its own name
     stepable_type: str  # Kapso's Ruby step class, as API clients see it
+    # Reaching any node of this type pauses the execution (it waits for the user, a child
+    # execution, ...), so a loop through it cannot spin; see graph/lints.py.
+    waits: bool = False

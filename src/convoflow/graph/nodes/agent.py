@@ -128,9 +128,6 @@ class AgentConfig(NodeConfig):
             raise problem("invalid_config", "is {value}; must be at least 1", value=value)
         return value
 
-    def is_waiting(self) -> bool:
-        return True  # the agent parks the execution while it talks with the user
-
     def writes_any_variable(self) -> bool:
         return True  # save_variable tool, function tools returning vars
 
@@ -140,4 +137,5 @@ NODE = NodeType(
     config=AgentConfig,
     display_name="Agent",
     stepable_type="FlowAgentStep",
+    waits=True,  # the agent parks the execution while it talks with the user
 )

@@ -21,9 +21,6 @@ class CallConfig(NodeConfig):
             raise_problems("CallConfig", [(("workflow_id",), error, self.workflow_id)])
         return self
 
-    def is_waiting(self) -> bool:
-        return True  # the parent waits for the child execution
-
     def written_variables(self) -> frozenset[str]:
         return frozenset({self.save_error_to or DEFAULT_ERROR_VARIABLE})
 
@@ -36,4 +33,5 @@ NODE = NodeType(
     config=CallConfig,
     display_name="Call Workflow",
     stepable_type="FlowCallStep",
+    waits=True,  # the parent waits for the child execution
 )

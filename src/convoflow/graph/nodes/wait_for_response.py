@@ -37,9 +37,6 @@ class WaitForResponseConfig(NodeConfig):
             raise_problems("WaitForResponseConfig", [(("timeout_seconds",), error, None)])
         return self
 
-    def is_waiting(self) -> bool:
-        return True
-
     def written_variables(self) -> frozenset[str]:
         if self.save_response_to:
             return BUILTIN_VARIABLES | {self.save_response_to.split(".")[0]}
@@ -51,4 +48,5 @@ NODE = NodeType(
     config=WaitForResponseConfig,
     display_name="Wait for response",
     stepable_type="FlowWaitStep",
+    waits=True,
 )
