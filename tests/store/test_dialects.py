@@ -8,13 +8,20 @@ import pytest
 import sqlalchemy as sa
 
 from convoflow.store import dialects
-from convoflow.store.db import Database
+from convoflow.store.db import Database, dialect_of
 from convoflow.store.schema import jobs
 
 
 def test_an_unknown_database_is_refused_by_name() -> None:
     with pytest.raises(ValueError, match=r"unsupported database 'mysql'; expected one of"):
         dialects.named("mysql")
+
+
+def test_a_url_names_its_dialect_without_connecting() -> None:
+    """`convoflow serve --no-worker` warns for a database file only this machine shares."""
+    assert dialect_of("sqlite:///tmp/x.db").embedded is True
+    assert dialect_of("postgresql://u@127.0.0.1:1/x").embedded is False
+    assert dialect_of("postgres://u@127.0.0.1:1/x").name == "postgresql"
 
 
 async def test_advisory_locks_hold_until_commit(db_url: str) -> None:

@@ -8,6 +8,7 @@ import asyncio
 import typer
 
 from convoflow.cli.app import DatabaseOption, app, database_url
+from convoflow.store.db import dialect_of
 
 
 async def _serve(url: str, host: str, port: int, run_worker: bool, log_level: str) -> None:
@@ -45,7 +46,7 @@ def serve(
 ) -> None:
     """Serve the Kapso-compatible API (docs at /docs, OpenAPI at /openapi.json)."""
     url = database_url(database)
-    if no_worker and url.startswith("sqlite"):
+    if no_worker and dialect_of(url).embedded:
         typer.echo(
             "note: with SQLite nothing else can run the worker; timers, webhook calls and "
             "sends wait until a `convoflow worker` runs against the same file",

@@ -84,6 +84,11 @@ def normalise_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+def dialect_of(url: str) -> dialects.Dialect:
+    """What the database at `url` can do, without connecting to it."""
+    return dialects.named(make_url(normalise_url(url)).get_backend_name())
+
+
 _PING = sa.text("SELECT 1")
 
 

@@ -194,14 +194,21 @@ def execution_pages(
     return query, params
 
 
-def executions_select(**filters: Any) -> sa.Select[Any]:
-    """Whole execution rows filtered as the list endpoints allow (`_EXECUTION_FILTERS`
-    names), with their values bound: for the numbered pages of the older flows API."""
+async def numbered_page(
+    conn: AsyncConnection, *, page: int, per_page: int, **filters: Any
+) -> list[sa.RowMapping]:
+    """Page `page` (from 1) of whole execution rows, newest first, filtered as the list
+    endpoints allow (`_EXECUTION_FILTERS` names): the older flows API pages by number."""
     stmt = sa.select(executions)
     for name, column, op in _EXECUTION_FILTERS:
         if filters.get(name) is not None:
             stmt = _where(stmt, column, op, filters[name])
-    return stmt
+    stmt = (
+        stmt.order_by(executions.c.created_at.desc(), executions.c.id.desc())
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    )
+    return list((await conn.execute(stmt)).mappings().all())
 
 
 _EVENTS = sa.select(execution_events).where(

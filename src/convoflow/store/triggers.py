@@ -105,3 +105,25 @@ async def active_conflicts(
     if event is not None:
         stmt = stmt.where(triggers.c.event == event)
     return list((await conn.execute(stmt)).mappings().all())
+
+
+_PROJECT_EVENT_TRIGGERS = (
+    sa.select(triggers)
+    .join(workflows, workflows.c.id == triggers.c.workflow_id)
+    .where(triggers.c.project_id == sa.bindparam("project_id"))
+    .where(triggers.c.trigger_type == "project_event")
+    .where(triggers.c.active.is_(True))
+    .where(triggers.c.event_name == sa.bindparam("event_name"))
+    .where(workflows.c.status == "active")
+)
+
+
+async def project_event_triggers(
+    conn: AsyncConnection, project_id: str, event_name: str
+) -> list[sa.RowMapping]:
+    """Active `project_event` triggers for `event_name` on the project's active workflows
+    (their property filters are checked by the caller)."""
+    result = await conn.execute(
+        _PROJECT_EVENT_TRIGGERS, {"project_id": project_id, "event_name": event_name}
+    )
+    return list(result.mappings().all())

@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from convoflow.store.listing import KeysetPage, Position, keyset_page
 from convoflow.store.schema import webhook_deliveries, whatsapp_webhooks
 
 
@@ -85,21 +86,27 @@ async def record_attempt(conn: AsyncConnection, delivery_id: str, values: dict[s
     )
 
 
-def deliveries_select(
+async def delivery_page(
+    conn: AsyncConnection,
     project_id: str,
     *,
     status: str | None = None,
     event: str | None = None,
     webhook_id: str | None = None,
     since: datetime | None = None,
-) -> sa.Select[Any]:
-    stmt = sa.select(webhook_deliveries).where(webhook_deliveries.c.project_id == project_id)
+    limit: int,
+    after: Position | None = None,
+    before: Position | None = None,
+) -> KeysetPage:
+    """One page of the project's delivery log, newest first."""
+    d = webhook_deliveries
+    stmt = sa.select(d).where(d.c.project_id == project_id)
     if status is not None:
-        stmt = stmt.where(webhook_deliveries.c.status == status)
+        stmt = stmt.where(d.c.status == status)
     if event is not None:
-        stmt = stmt.where(webhook_deliveries.c.event == event)
+        stmt = stmt.where(d.c.event == event)
     if webhook_id is not None:
-        stmt = stmt.where(webhook_deliveries.c.webhook_id == webhook_id)
+        stmt = stmt.where(d.c.webhook_id == webhook_id)
     if since is not None:
-        stmt = stmt.where(webhook_deliveries.c.created_at >= since)
-    return stmt
+        stmt = stmt.where(d.c.created_at >= since)
+    return await keyset_page(conn, stmt, d, limit=limit, after=after, before=before)

@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from convoflow.store.listing import KeysetPage, Position, keyset_page
 from convoflow.store.schema import conversations, messages
 
 MEDIA_TYPES = ("image", "video", "audio", "document", "sticker")
@@ -36,7 +37,7 @@ class MessageFilters:
     has_media: bool | None = None
 
 
-def conversations_select(project_id: str, f: ConversationFilters) -> sa.Select[Any]:
+def _conversations_select(project_id: str, f: ConversationFilters) -> sa.Select[Any]:
     c = conversations.c
     stmt = sa.select(conversations).where(c.project_id == project_id)
     if f.phone_number_id is not None:
@@ -62,7 +63,7 @@ def conversations_select(project_id: str, f: ConversationFilters) -> sa.Select[A
     return stmt
 
 
-def messages_select(project_id: str, f: MessageFilters) -> sa.Select[Any]:
+def _messages_select(project_id: str, f: MessageFilters) -> sa.Select[Any]:
     m = messages.c
     stmt = sa.select(messages).where(m.project_id == project_id)
     if f.conversation_id is not None:
@@ -88,6 +89,29 @@ def messages_select(project_id: str, f: MessageFilters) -> sa.Select[Any]:
         media = m.message_type.in_(MEDIA_TYPES)
         stmt = stmt.where(media if f.has_media else sa.not_(media))
     return stmt
+
+
+async def inbox_page(
+    conn: AsyncConnection,
+    project_id: str,
+    filters: ConversationFilters | MessageFilters,
+    *,
+    limit: int,
+    after: Position | None = None,
+    before: Position | None = None,
+) -> KeysetPage:
+    """One page of the project's conversations (ConversationFilters) or messages
+    (MessageFilters), newest first."""
+    if isinstance(filters, ConversationFilters):
+        stmt, table = _conversations_select(project_id, filters), conversations
+    else:
+        stmt, table = _messages_select(project_id, filters), messages
+    return await keyset_page(conn, stmt, table, limit=limit, after=after, before=before)
+
+
+def message_row(values: dict[str, Any]) -> dict[str, Any]:
+    """`values` as a whole message row, as a read returns it (None where not given)."""
+    return {**{column.name: None for column in messages.c}, **values}
 
 
 async def get_conversation(

@@ -8,11 +8,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from convoflow.store import dialects
 from convoflow.store.schema import workflow_versions, workflows
 
 # Built once: these run on every start (statement construction costs more than the query).
 _GET = sa.select(workflows).where(workflows.c.id == sa.bindparam("workflow_id"))
 _GET_IN_PROJECT = _GET.where(workflows.c.project_id == sa.bindparam("project_id"))
+_GET_IN_PROJECT_FOR_UPDATE = _GET_IN_PROJECT.with_for_update()
 _BUMP_COUNT = (
     sa.update(workflows)
     .where(workflows.c.id == sa.bindparam("workflow_id"))
@@ -32,6 +34,18 @@ async def get_workflow(
         result = await conn.execute(
             _GET_IN_PROJECT, {"workflow_id": workflow_id, "project_id": project_id}
         )
+    row: sa.RowMapping | None = result.mappings().first()
+    return row
+
+
+async def lock_workflow(
+    conn: AsyncConnection, workflow_id: str, project_id: str
+) -> sa.RowMapping | None:
+    """The workflow, row-locked until the transaction ends where the database has row
+    locks (SQLite's single writer implies it): concurrent PATCHes queue instead of
+    conflicting."""
+    stmt = _GET_IN_PROJECT_FOR_UPDATE if dialects.of(conn).row_locks else _GET_IN_PROJECT
+    result = await conn.execute(stmt, {"workflow_id": workflow_id, "project_id": project_id})
     row: sa.RowMapping | None = result.mappings().first()
     return row
 

@@ -18,4 +18,4 @@ async def healthz(engine: EngineDep) -> Response:
         await engine.db.ping()
     except Exception as exc:  # any database failure means "not healthy", never a 500
         return ok({"status": "unavailable", "error": f"database: {exc}"}, status_code=503)
-    return ok({"status": "ok", "database": engine.db.dialect})
+    return ok({"status": "ok", "database": engine.db.backend.name})

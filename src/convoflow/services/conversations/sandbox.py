@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
-
 from convoflow.engine import status as st
 from convoflow.engine.advance import Advance
 from convoflow.engine.state import ExecutionState
 from convoflow.ids import new_id
 from convoflow.process import Process
 from convoflow.services.conversations import routing
+from convoflow.store import executions as execution_store
 from convoflow.store import messages as message_store
-from convoflow.store.schema import executions, messages
+from convoflow.store import sandbox as sandbox_store
 
 
 async def open_conversation(
@@ -120,48 +119,20 @@ async def say(
 async def outbound_since(engine: Process, conversation_id: str, seen: int) -> list[dict[str, Any]]:
     """Bot messages of the conversation after the first `seen` ones, oldest first."""
     async with engine.db.read() as conn:
-        result = await conn.execute(
-            sa.select(messages.c.content)
-            .where(messages.c.conversation_id == conversation_id)
-            .where(messages.c.direction == "outbound")
-            .order_by(messages.c.created_at, messages.c.id)
-            .offset(seen)
-        )
-        return [dict(row.content) for row in result]
+        contents = await sandbox_store.outbound_since(conn, conversation_id, seen)
+    return [dict(content) for content in contents]
 
 
 async def latest_execution(engine: Process, conversation_id: str) -> dict[str, Any] | None:
     """The newest root execution of the conversation, with the status of its deepest
     active child (what the user is actually talking to)."""
     async with engine.db.read() as conn:
-        row = (
-            (
-                await conn.execute(
-                    sa.select(executions)
-                    .where(executions.c.conversation_id == conversation_id)
-                    .where(executions.c.parent_execution_id.is_(None))
-                    .order_by(executions.c.created_at.desc())
-                    .limit(1)
-                )
-            )
-            .mappings()
-            .first()
-        )
+        row = await sandbox_store.latest_root(conn, conversation_id)
         if row is None:
             return None
         current = row
         while current["status"] == st.WAITING and (current["cursor"] or {}).get("child_id"):
-            child = (
-                (
-                    await conn.execute(
-                        sa.select(executions).where(
-                            executions.c.id == current["cursor"]["child_id"]
-                        )
-                    )
-                )
-                .mappings()
-                .first()
-            )
+            child = await execution_store.get_execution(conn, current["cursor"]["child_id"])
             if child is None:
                 break
             current = child

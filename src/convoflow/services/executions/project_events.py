@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import sqlalchemy as sa
 from sqlalchemy.engine import RowMapping
 
 from convoflow.clock import utc_iso
 from convoflow.engine.advance import Advance
 from convoflow.engine.runtime import WorkflowNotRunnable
 from convoflow.store import jobs as job_store
-from convoflow.store.schema import project_events, triggers, workflows
+from convoflow.store import project_events as event_store
+from convoflow.store import triggers as trigger_store
 
 if TYPE_CHECKING:
     from convoflow.engine.runtime import Runtime
@@ -42,21 +42,11 @@ def filter_matches(trigger: RowMapping, properties: dict[str, Any]) -> bool:
 
 
 async def start_observers(adv: Advance, event_id: str) -> int:
-    event = (
-        (await adv.conn.execute(sa.select(project_events).where(project_events.c.id == event_id)))
-        .mappings()
-        .first()
-    )
+    event = await event_store.get_project_event(adv.conn, event_id)
     if event is None:
         return 0
-    result = await adv.conn.execute(
-        sa.select(triggers)
-        .join(workflows, workflows.c.id == triggers.c.workflow_id)
-        .where(triggers.c.project_id == event["project_id"])
-        .where(triggers.c.trigger_type == "project_event")
-        .where(triggers.c.active.is_(True))
-        .where(triggers.c.event_name == event["name"])
-        .where(workflows.c.status == "active")
+    triggers = await trigger_store.project_event_triggers(
+        adv.conn, event["project_id"], event["name"]
     )
     started = 0
     event_view = {
@@ -66,7 +56,7 @@ async def start_observers(adv: Advance, event_id: str) -> int:
         "occurred_at": utc_iso(event["occurred_at"]),
         "conversation_id": event["conversation_id"],
     }
-    for trigger in result.mappings().all():
+    for trigger in triggers:
         if not filter_matches(trigger, event["properties"] or {}):
             continue
         try:

@@ -18,7 +18,6 @@ from convoflow.services.executions.commands import ExecutionInfo, describe, grap
 from convoflow.store import execution_queries as queries
 from convoflow.store import workflows as workflow_store
 from convoflow.store.listing import KeysetPage, KeysetQuery, Position, keyset_page_of
-from convoflow.store.schema import executions
 
 
 @dataclass(frozen=True)
@@ -182,16 +181,13 @@ async def list_numbered_page(
             is None
         ):
             raise not_found("flow", workflow_id)
-        stmt = (
-            queries.executions_select(
-                workflow_id=workflow_id,
-                status=filters.status,
-                created_after=filters.created_after,
-                created_before=filters.created_before,
-            )
-            .order_by(executions.c.created_at.desc(), executions.c.id.desc())
-            .limit(per_page)
-            .offset((page - 1) * per_page)
+        rows = await queries.numbered_page(
+            conn,
+            page=page,
+            per_page=per_page,
+            workflow_id=workflow_id,
+            status=filters.status,
+            created_after=filters.created_after,
+            created_before=filters.created_before,
         )
-        rows = list((await conn.execute(stmt)).mappings().all())
         return await describe(conn, engine.runtime, rows)

@@ -19,8 +19,7 @@ from convoflow.services.project_webhooks.events import EVENTS, Event, write_deli
 from convoflow.services.whatsapp.number_ownership import check_owned
 from convoflow.services.whatsapp.phone_numbers import whatsapp
 from convoflow.store import webhooks as webhook_store
-from convoflow.store.listing import KeysetPage, keyset_page
-from convoflow.store.schema import webhook_deliveries
+from convoflow.store.listing import KeysetPage
 
 if TYPE_CHECKING:
     from convoflow.process import Process
@@ -210,14 +209,15 @@ async def list_deliveries(
     engine: Process, actor: Actor, filters: DeliveryFilters, page: PageRequest
 ) -> KeysetPage:
     since = engine.clock.now() - PERIODS.get(filters.period, PERIODS["24h"])
-    stmt = webhook_store.deliveries_select(
-        actor.project_id,
-        status="failed" if filters.errors_only else filters.status,
-        event=filters.event,
-        webhook_id=filters.webhook_id,
-        since=since,
-    )
     async with engine.db.read() as conn:
-        return await keyset_page(
-            conn, stmt, webhook_deliveries, limit=page.limit, after=page.after, before=page.before
+        return await webhook_store.delivery_page(
+            conn,
+            actor.project_id,
+            status="failed" if filters.errors_only else filters.status,
+            event=filters.event,
+            webhook_id=filters.webhook_id,
+            since=since,
+            limit=page.limit,
+            after=page.after,
+            before=page.before,
         )

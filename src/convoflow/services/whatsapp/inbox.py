@@ -21,8 +21,7 @@ from convoflow.services.whatsapp.phone_numbers import whatsapp
 from convoflow.store import messages as message_store
 from convoflow.store import whatsapp as wa_store
 from convoflow.store import whatsapp_queries as queries
-from convoflow.store.listing import KeysetPage, keyset_page
-from convoflow.store.schema import conversations, messages
+from convoflow.store.listing import KeysetPage
 
 if TYPE_CHECKING:
     from convoflow.process import Process
@@ -34,10 +33,9 @@ MessageFilters = queries.MessageFilters
 async def list_conversations(
     engine: Process, actor: Actor, filters: ConversationFilters, page: PageRequest
 ) -> tuple[KeysetPage, list[dict[str, Any]]]:
-    stmt = queries.conversations_select(actor.project_id, filters)
     async with engine.db.read() as conn:
-        result = await keyset_page(
-            conn, stmt, conversations, limit=page.limit, after=page.after, before=page.before
+        result = await queries.inbox_page(
+            conn, actor.project_id, filters, limit=page.limit, after=page.after, before=page.before
         )
         last = await queries.messages_by_id(
             conn, [row["last_message_id"] for row in result.rows if row["last_message_id"]]
@@ -112,10 +110,9 @@ async def _publish_ended(adv: Advance, events: EventSink, row: RowMapping) -> No
 async def list_messages(
     engine: Process, actor: Actor, filters: MessageFilters, page: PageRequest
 ) -> tuple[KeysetPage, list[dict[str, Any]]]:
-    stmt = queries.messages_select(actor.project_id, filters)
     async with engine.db.read() as conn:
-        result = await keyset_page(
-            conn, stmt, messages, limit=page.limit, after=page.after, before=page.before
+        result = await queries.inbox_page(
+            conn, actor.project_id, filters, limit=page.limit, after=page.after, before=page.before
         )
         owners = await message_store.get_conversations(
             conn, sorted({row["conversation_id"] for row in result.rows})

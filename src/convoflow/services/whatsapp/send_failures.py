@@ -19,7 +19,7 @@ from convoflow.ids import new_id
 from convoflow.services.whatsapp import views
 from convoflow.services.whatsapp.events import EventSink
 from convoflow.store import messages as message_store
-from convoflow.store.schema import messages
+from convoflow.store import whatsapp_queries
 
 if TYPE_CHECKING:
     from convoflow.services.whatsapp.directory import WhatsAppDirectory
@@ -58,7 +58,7 @@ class SendFailureRecorder:
         await message_store.touch_conversation(
             adv.conn, conversation["id"], now=adv.now, direction="outbound", message_id=row["id"]
         )
-        shown = {**{column.name: None for column in messages.c}, **row}
+        shown = whatsapp_queries.message_row(row)
         project_id = str(outbox["project_id"])
         events = EventSink(adv, {project_id: await self.directory.webhooks(project_id)})
 

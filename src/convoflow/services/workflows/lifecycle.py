@@ -24,7 +24,6 @@ from convoflow.services.workflows.versions import add_version, create_workflow, 
 from convoflow.store import triggers as trigger_store
 from convoflow.store import workflow_queries as queries
 from convoflow.store import workflows as workflow_store
-from convoflow.store.schema import workflows
 
 # Sentinel: "field not sent" (None is a value: description may be set to null).
 UNSET: Any = object()
@@ -164,11 +163,7 @@ async def update(
 
     async def run(adv: Advance) -> sa.RowMapping:
         conn = adv.conn
-        stmt = sa.select(workflows).where(workflows.c.id == workflow_id)
-        stmt = stmt.where(workflows.c.project_id == actor.project_id)
-        if not engine.db.is_sqlite:
-            stmt = stmt.with_for_update()  # concurrent PATCHes queue instead of conflicting
-        row = (await conn.execute(stmt)).mappings().first()
+        row = await workflow_store.lock_workflow(conn, workflow_id, actor.project_id)
         if row is None:
             raise not_found("workflow", workflow_id)
         current_lock = int(row["lock_version"] or 0)

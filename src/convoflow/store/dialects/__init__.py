@@ -26,6 +26,9 @@ class Dialect(Protocol):
     write_lanes: int
     # Other processes can be told of a commit (LISTEN/NOTIFY); else they poll.
     notifies: bool
+    # The database is a file the process opens itself (no server): every process that
+    # shares it must run on this machine.
+    embedded: bool
 
     def insert_ignoring(self, table: sa.Table, index_elements: Sequence[str]) -> sa.Insert:
         """INSERT that skips a row whose `index_elements` already exist."""

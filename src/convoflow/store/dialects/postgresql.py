@@ -22,6 +22,7 @@ class PostgreSQL:
     row_locks = True
     write_lanes = 4
     notifies = True
+    embedded = False
 
     def insert_ignoring(self, table: sa.Table, index_elements: Sequence[str]) -> sa.Insert:
         return postgresql.insert(table).on_conflict_do_nothing(index_elements=list(index_elements))

@@ -15,6 +15,7 @@ class SQLite:
     row_locks = False
     write_lanes = 1
     notifies = False
+    embedded = True
 
     def insert_ignoring(self, table: sa.Table, index_elements: Sequence[str]) -> sa.Insert:
         return sqlite.insert(table).on_conflict_do_nothing(index_elements=list(index_elements))
