@@ -19,6 +19,7 @@ from fastapi import FastAPI
 
 from convoflow import __version__
 from convoflow.api.bodies import BodyLimits
+from convoflow.api.console import install_console
 from convoflow.api.errors import install_error_handlers
 from convoflow.api.middleware import ApiMiddleware
 from convoflow.api.openapi import install_openapi
@@ -26,12 +27,14 @@ from convoflow.api.ratelimit import RateLimits
 from convoflow.api.responses import JSONBody
 from convoflow.api.routes import (
     api_keys,
+    editor,
     executions,
     functions,
     health,
     legacy_flows,
     metrics,
     provider_models,
+    sandbox,
     triggers,
     whatsapp,
     workflows,
@@ -99,9 +102,19 @@ def create_app(engine: Process, *, run_worker: bool = True, close_engine: bool =
     app.add_middleware(ApiMiddleware)  # outermost
     app.include_router(health.router)
     app.include_router(metrics.router)
-    for module in (workflows, triggers, executions, functions, provider_models, api_keys):
+    for module in (
+        workflows,
+        triggers,
+        executions,
+        functions,
+        provider_models,
+        api_keys,
+        editor,
+        sandbox,
+    ):
         app.include_router(module.router, prefix=PLATFORM_PREFIX)
     app.include_router(legacy_flows.router, prefix=LEGACY_PREFIX)
     app.include_router(whatsapp.router)  # /webhooks/whatsapp, /meta/..., /platform/v1/whatsapp/...
+    install_console(app)  # last: its routes are only `/`, `/console/...`, `/assets/...`
     install_openapi(app)
     return app

@@ -151,6 +151,18 @@ class WorkflowCreateBody(Body):
     workflow: WorkflowCreateFields
 
 
+class ValidateBody(Body):
+    """`POST /definitions/validate` (our extension): a definition being edited."""
+
+    definition: JsonObject
+
+
+class SandboxMessageBody(Body):
+    """What the sandbox user says: text, or a button's / list row's title or id."""
+
+    text: Annotated[str, Field(min_length=1, max_length=4096)]
+
+
 class WorkflowUpdateFields(Body):
     name: Name | None = None
     slug: Slug | None = None

@@ -60,6 +60,12 @@ def check_storable(raw: Any) -> ValidationReport:
     return report
 
 
+async def report_of(raw: Any) -> ValidationReport:
+    """Every problem of a definition being edited (nothing stored). Off the event loop:
+    a large graph takes milliseconds to check."""
+    return await asyncio.to_thread(validate_definition, raw)
+
+
 def require_valid(report: ValidationReport, what: str) -> None:
     """Invalid listing every error of `report`, for `what` an active workflow may not do
     with a definition that has problems (activate, save, start)."""

@@ -1,0 +1,38 @@
+"""`/platform/v1/sandbox/conversations/{id}/messages` (our extension, docs/api.md): the
+console's test chat reads a sandbox conversation and speaks as its user."""
+
+from __future__ import annotations
+
+from fastapi import Response
+
+from convoflow.api.auth import CurrentActor, EngineDep
+from convoflow.api.bodies import api_router
+from convoflow.api.models import SandboxMessageBody
+from convoflow.api.responses import data
+from convoflow.clock import utc_iso
+from convoflow.services.conversations import sandbox_chat
+
+router = api_router(tags=["Sandbox"])
+
+
+@router.get(
+    "/sandbox/conversations/{conversation_id}/messages",
+    summary="A sandbox conversation's messages, oldest first (extension)",
+)
+async def list_sandbox_messages(
+    conversation_id: str, actor: CurrentActor, engine: EngineDep
+) -> Response:
+    rows = await sandbox_chat.transcript(engine, actor, conversation_id)
+    return data([{**row, "created_at": utc_iso(row["created_at"])} for row in rows])
+
+
+@router.post(
+    "/sandbox/conversations/{conversation_id}/messages",
+    status_code=202,
+    summary="Say something as the sandbox user (routed like an inbound message; extension)",
+)
+async def send_sandbox_message(
+    conversation_id: str, body: SandboxMessageBody, actor: CurrentActor, engine: EngineDep
+) -> Response:
+    message_id = await sandbox_chat.say(engine, actor, conversation_id, body.text)
+    return data({"id": message_id}, status_code=202)

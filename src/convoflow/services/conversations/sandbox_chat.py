@@ -1,0 +1,57 @@
+"""The console's test chat (our extension, `/platform/v1/sandbox/...`): read a sandbox
+conversation's messages and say something in it as its simulated user. The conversation
+is one an API start with `context.channel = "sandbox"` opened; what the user says is routed
+like any inbound message (a button's title or id answers the last interactive message as
+a WhatsApp button reply would)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from convoflow.process import Process
+from convoflow.services.common import Actor, Invalid, not_found
+from convoflow.services.conversations import sandbox
+from convoflow.store import messages as message_store
+
+# A test chat is short; the console shows at most this many of its latest messages.
+TRANSCRIPT_LIMIT = 500
+
+
+async def _conversation(engine: Process, actor: Actor, conversation_id: str) -> Any:
+    async with engine.db.read() as conn:
+        row = await message_store.get_conversation(conn, conversation_id)
+    # Another project's conversation answers exactly like a missing one.
+    if row is None or str(row["project_id"]) != str(actor.project_id):
+        raise not_found("sandbox conversation", conversation_id)
+    if row["channel"] != "sandbox":
+        raise Invalid(f"conversation {conversation_id} is not on the sandbox channel")
+    return row
+
+
+def _message_view(row: Any) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "direction": row["direction"],
+        "message_type": row["message_type"],
+        "content": row["content"],
+        "execution_id": row["execution_id"],
+        "created_at": row["created_at"],
+    }
+
+
+async def transcript(engine: Process, actor: Actor, conversation_id: str) -> list[dict[str, Any]]:
+    """The conversation's messages, oldest first."""
+    await _conversation(engine, actor, conversation_id)
+    async with engine.db.read() as conn:
+        rows = await message_store.recent_messages(conn, conversation_id, TRANSCRIPT_LIMIT)
+    return [_message_view(row) for row in rows]
+
+
+async def say(engine: Process, actor: Actor, conversation_id: str, text: str) -> str | None:
+    """The simulated user sends `text`; the id of the stored message."""
+    await _conversation(engine, actor, conversation_id)
+    async with engine.db.read() as conn:
+        rows = await message_store.recent_messages(conn, conversation_id, TRANSCRIPT_LIMIT)
+    outbound = [dict(row["content"]) for row in rows if row["direction"] == "outbound"]
+    last_bot = outbound[-1] if outbound else None
+    return await sandbox.say(engine, conversation_id, text, last_bot_message=last_bot)

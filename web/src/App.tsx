@@ -1,0 +1,67 @@
+import { lazy, Suspense, useState } from "react";
+import { api, apiKey, errorText, P, setApiKey } from "./api";
+import { navigate, usePath } from "./router";
+import { FlowsPage } from "./Flows";
+import { ErrorBox } from "./ui";
+
+// The editor and the chat carry React Flow: loaded when first opened, so the first page is small.
+const EditorPage = lazy(() => import("./Editor"));
+const ChatPage = lazy(() => import("./Chat"));
+
+function SignIn({ onSignedIn }: { onSignedIn: () => void }) {
+  const [key, setKey] = useState("");
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  async function submit(event: React.FormEvent) {
+    event.preventDefault();
+    setBusy(true);
+    setApiKey(key.trim());
+    try {
+      await api("GET", `${P}/node_types`);
+      onSignedIn();
+    } catch (exc) {
+      setApiKey(null);
+      setError(errorText(exc));
+    } finally {
+      setBusy(false);
+    }
+  }
+  return (
+    <main className="signin">
+      <form onSubmit={submit} className="card">
+        <h1>convoflow</h1>
+        <p>Paste your project's API key (<code>make run</code> prints one; <code>convoflow create-api-key</code> makes another). It stays in this tab only.</p>
+        <label htmlFor="api-key">API key</label>
+        <input id="api-key" type="password" autoComplete="off" value={key} onChange={(e) => setKey(e.target.value)} autoFocus />
+        <button type="submit" className="primary" disabled={busy || !key.trim()}>Sign in</button>
+        <ErrorBox error={error} />
+      </form>
+    </main>
+  );
+}
+
+export function App() {
+  const path = usePath();
+  const [signedIn, setSignedIn] = useState(Boolean(apiKey()));
+  if (!signedIn) return <SignIn onSignedIn={() => setSignedIn(true)} />;
+  const editor = path.match(/^\/console\/flows\/([^/]+)\/?$/);
+  const chat = path.match(/^\/console\/flows\/([^/]+)\/chat\/?$/);
+  let page: React.ReactNode;
+  if (editor) page = <EditorPage key={editor[1]} workflowId={editor[1]} />;
+  else if (chat) page = <ChatPage key={chat[1]} workflowId={chat[1]} />;
+  else page = <FlowsPage />;
+  return (
+    <div className="shell">
+      <header className="topbar">
+        <a href="/console/flows" className="brand" onClick={(e) => { e.preventDefault(); navigate("/console/flows"); }}>
+          convoflow
+        </a>
+        <nav>
+          <a href="/console/flows" onClick={(e) => { e.preventDefault(); navigate("/console/flows"); }}>Flows</a>
+        </nav>
+        <button className="link" onClick={() => { setApiKey(null); setSignedIn(false); }}>Sign out</button>
+      </header>
+      <Suspense fallback={<p className="loading">Loading…</p>}>{page}</Suspense>
+    </div>
+  );
+}

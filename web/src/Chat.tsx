@@ -1,0 +1,179 @@
+import { useCallback, useEffect, useRef, useState } from "react";
+import { Background, ReactFlow, ReactFlowProvider, type Edge } from "@xyflow/react";
+import "@xyflow/react/dist/style.css";
+import { api, Definition, errorText, loadNodeTypes, NodeTypeInfo, P, Workflow } from "./api";
+import { CardNode, EditorContext, FlowCard } from "./FlowCard";
+import { toFlow } from "./graph";
+import { navigate } from "./router";
+import { ErrorBox } from "./ui";
+
+// The test chat: a simulated WhatsApp user on the sandbox channel, against the real
+// engine. It starts the flow through the public API (context.channel = "sandbox") and
+// reads and writes the conversation through /sandbox/conversations (our extension).
+
+type Envelope<T> = { data: T };
+type ChatMessage = { id: string; direction: "inbound" | "outbound"; content: Record<string, any>; created_at: string };
+type Execution = {
+  id: string; status: string; whatsapp_conversation_id: string | null;
+  current_step: { identifier: string } | null; execution_context: { vars: Record<string, unknown> };
+};
+const NODE_TYPES = { "flow-node": FlowCard };
+const POLL_MS = 400;
+
+function textOf(content: Record<string, any>): string {
+  const i = content.interactive ?? {};
+  return content.text ?? i.body_text ?? content.input ?? (content.template ? `[template ${content.template?.name ?? ""}]` : `[${content.type ?? "message"}]`);
+}
+
+function Bubble({ message, onChoose, last }: { message: ChatMessage; onChoose: (title: string) => void; last: boolean }) {
+  const c = message.content;
+  const i = c.interactive ?? {};
+  const options: { id?: string; title: string }[] = [
+    ...(i.buttons ?? []),
+    ...((i.list_sections ?? []) as any[]).flatMap((s) => s?.rows ?? []),
+  ].filter((o) => o && o.title);
+  const bot = message.direction === "outbound";
+  return (
+    <div className={`bubble ${bot ? "bot" : "user"}`} data-testid={bot ? "bot-bubble" : "user-bubble"}>
+      {i.header_text && <strong className="header">{i.header_text}</strong>}
+      <p>{textOf(c)}</p>
+      {i.footer_text && <small className="footer">{i.footer_text}</small>}
+      {bot && options.length > 0 && (
+        <div className="reply-buttons">
+          {options.map((o, index) => (
+            <button key={index} disabled={!last} onClick={() => onChoose(o.title)}>{o.title}</button>
+          ))}
+        </div>
+      )}
+    </div>
+  );
+}
+
+function ChatScreen({ workflowId }: { workflowId: string }) {
+  const [flow, setFlow] = useState<Workflow | null>(null);
+  const [graph, setGraph] = useState<{ nodes: CardNode[]; edges: Edge[] }>({ nodes: [], edges: [] });
+  const [types, setTypes] = useState<Record<string, NodeTypeInfo>>({});
+  const [execution, setExecution] = useState<Execution | null>(null);
+  const [messages, setMessages] = useState<ChatMessage[]>([]);
+  const [text, setText] = useState("");
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const log = useRef<HTMLDivElement>(null);
+
+  useEffect(() => {
+    (async () => {
+      try {
+        const [read, catalogue] = await Promise.all([
+          api<Envelope<Workflow & { definition: Definition }>>("GET", `${P}/workflows/${workflowId}/definition`),
+          loadNodeTypes(),
+        ]);
+        setFlow(read.data);
+        setGraph(toFlow(read.data.definition));
+        setTypes(Object.fromEntries(catalogue.map((t) => [t.type, t])));
+      } catch (exc) {
+        setError(errorText(exc));
+      }
+    })();
+  }, [workflowId]);
+
+  const refresh = useCallback(async (executionId: string) => {
+    const detail = (await api<Envelope<Execution>>("GET", `${P}/workflow_executions/${executionId}`)).data;
+    setExecution(detail);
+    if (detail.whatsapp_conversation_id) {
+      const read = await api<Envelope<ChatMessage[]>>("GET", `${P}/sandbox/conversations/${detail.whatsapp_conversation_id}/messages`);
+      setMessages(read.data);
+    }
+  }, []);
+
+  // Live updates by polling while the conversation can still change.
+  useEffect(() => {
+    if (!execution || ["ended", "failed"].includes(execution.status)) return;
+    const timer = window.setInterval(() => refresh(execution.id).catch((exc) => setError(errorText(exc))), POLL_MS);
+    return () => window.clearInterval(timer);
+  }, [execution?.id, execution?.status, refresh]);
+
+  useEffect(() => log.current?.scrollTo({ top: log.current.scrollHeight }), [messages.length]);
+
+  async function start() {
+    if (!flow) return;
+    setError(null);
+    setBusy(true);
+    setMessages([]);
+    try {
+      // A start through the API needs an active api_call trigger: add one the first time.
+      const triggers = (await api<Envelope<{ trigger_type: string; active: boolean }[]>>("GET", `${P}/workflows/${flow.id}/triggers`)).data;
+      if (!triggers.some((t) => t.trigger_type === "api_call" && t.active)) {
+        await api("POST", `${P}/workflows/${flow.id}/triggers`, { trigger: { trigger_type: "api_call" } });
+      }
+      const phone = `+1555${String(Math.floor(Math.random() * 1e7)).padStart(7, "0")}`;
+      const body = { workflow_execution: { phone_number: phone, context: { channel: "sandbox" } } };
+      const started = (await api<Envelope<{ id: string }>>("POST", `${P}/workflows/${flow.id}/executions`, body)).data;
+      await refresh(started.id);
+    } catch (exc) {
+      setError(errorText(exc));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  async function say(value: string) {
+    if (!execution?.whatsapp_conversation_id || !value.trim()) return;
+    setError(null);
+    setBusy(true);
+    try {
+      await api("POST", `${P}/sandbox/conversations/${execution.whatsapp_conversation_id}/messages`, { text: value });
+      setText("");
+      await refresh(execution.id);
+    } catch (exc) {
+      setError(errorText(exc));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  if (!flow) return <main className="page"><ErrorBox error={error} />{!error && <p className="loading">Loading…</p>}</main>;
+  const lastBot = [...messages].reverse().find((m) => m.direction === "outbound");
+  const finished = execution && ["ended", "failed"].includes(execution.status);
+  return (
+    <main className="chat-page">
+      <div className="toolbar">
+        <h1>Test chat: {flow.name}</h1>
+        <button onClick={() => navigate(`/console/flows/${flow.id}`)}>Open editor</button>
+        <button className="primary" onClick={start} disabled={busy || flow.status !== "active"}>{execution ? "Restart" : "Start chat"}</button>
+        {execution && <span className={`badge ${execution.status}`} data-testid="execution-status">{execution.status}</span>}
+      </div>
+      {flow.status !== "active" && <p className="notice">Activate this flow to chat with it (the editor lists what stops it).</p>}
+      <ErrorBox error={error} onClose={() => setError(null)} />
+      <div className="chat-layout">
+        <section className="phone" aria-label="Conversation">
+          <div className="messages" ref={log} aria-live="polite">
+            {messages.map((m) => <Bubble key={m.id} message={m} last={m === lastBot && !finished} onChoose={say} />)}
+            {busy && <div className="typing" aria-label="The bot is typing">•••</div>}
+            {finished && <p className="ended">Conversation {execution.status}.</p>}
+          </div>
+          <form className="composer" onSubmit={(e) => { e.preventDefault(); void say(text); }}>
+            <input aria-label="Message" placeholder={execution ? "Type a message" : "Start the chat first"} value={text} onChange={(e) => setText(e.target.value)} disabled={!execution || Boolean(finished)} />
+            <button type="submit" disabled={!execution || busy || !text.trim()}>Send</button>
+          </form>
+        </section>
+        <section className="graph-view" aria-label="Where the conversation is">
+          <EditorContext.Provider value={{ types, problems: {}, current: execution?.current_step?.identifier }}>
+            <ReactFlow nodes={graph.nodes} edges={graph.edges} nodeTypes={NODE_TYPES} nodesDraggable={false} nodesConnectable={false} fitView minZoom={0.1}><Background /></ReactFlow>
+          </EditorContext.Provider>
+        </section>
+        <section className="vars" aria-label="Variables">
+          <h2>Variables</h2>
+          <pre>{JSON.stringify(execution?.execution_context?.vars ?? {}, null, 2)}</pre>
+        </section>
+      </div>
+    </main>
+  );
+}
+
+export default function ChatPage({ workflowId }: { workflowId: string }) {
+  return (
+    <ReactFlowProvider>
+      <ChatScreen workflowId={workflowId} />
+    </ReactFlowProvider>
+  );
+}
