@@ -1,11 +1,12 @@
 """The composition root: one running convoflow process (API server, CLI command or test)
 is built here, and only here: database, runtime (with its job handlers, listeners and
 pending-input source), channels, dispatcher and worker. Every object gets what it needs
-at construction, so the API server, the CLI and the tests run the same code paths."""
+at construction, so the API server, the CLI and the tests run the same code paths.
+
+`Process` (what is built) is defined in services/process.py, below this module, because
+the use-cases receive it; it is re-exported here for the API, the CLI and the tests."""
 
 from __future__ import annotations
-
-from dataclasses import dataclass, field
 
 import httpx
 
@@ -20,33 +21,13 @@ from convoflow.engine.worker import Worker
 from convoflow.observability.metrics import Metrics
 from convoflow.services.conversations import routing
 from convoflow.services.executions.project_events import handle_project_event_job
+from convoflow.services.process import Process
 from convoflow.services.projects.key_cache import KeyCache
-from convoflow.services.whatsapp.setup import WhatsAppServices, build_whatsapp
+from convoflow.services.whatsapp.setup import build_whatsapp
 from convoflow.store.cipher import SecretCipher, load_cipher
 from convoflow.store.db import Database
 
-
-@dataclass
-class Process:
-    """What one process runs on; services and the API receive it (often named `engine`)."""
-
-    db: Database
-    runtime: Runtime
-    dispatcher: Dispatcher
-    worker: Worker
-    key_cache: KeyCache
-    channels: dict[str, Channel] = field(default_factory=dict)
-    whatsapp: WhatsAppServices | None = None
-
-    @property
-    def clock(self) -> Clock:
-        return self.runtime.clock
-
-    async def close(self) -> None:
-        await self.runtime.close()
-        if self.whatsapp is not None:
-            await self.whatsapp.aclose()
-        await self.db.dispose()
+__all__ = ["Process", "build_process"]
 
 
 def build_process(

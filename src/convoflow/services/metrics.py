@@ -10,7 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from convoflow.store.metrics import read_figures
 
 if TYPE_CHECKING:
-    from convoflow.process import Process
+    from convoflow.services.process import Process
 
 log = structlog.get_logger(__name__)
 

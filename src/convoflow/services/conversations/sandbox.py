@@ -8,8 +8,8 @@ from convoflow.engine import status as st
 from convoflow.engine.advance import Advance
 from convoflow.engine.state import ExecutionState
 from convoflow.ids import new_id
-from convoflow.process import Process
 from convoflow.services.conversations import routing
+from convoflow.services.process import Process
 from convoflow.store import executions as execution_store
 from convoflow.store import messages as message_store
 from convoflow.store import sandbox as sandbox_store

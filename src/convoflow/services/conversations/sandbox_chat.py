@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from convoflow.process import Process
 from convoflow.services.common import Actor, Invalid, not_found
 from convoflow.services.conversations import sandbox
+from convoflow.services.process import Process
 from convoflow.store import messages as message_store
 
 # A test chat is short; the console shows at most this many of its latest messages.

@@ -26,11 +26,11 @@ from convoflow.engine.signals import UserInput
 from convoflow.engine.state import ExecutionState
 from convoflow.graph.compiled import CompiledGraph, InvalidDefinition
 from convoflow.ids import new_id
-from convoflow.process import Process
 from convoflow.services.common import Actor, Conflict, FieldProblem, Invalid, invalid, not_found
 from convoflow.services.conversations.routing import conversation_context
 from convoflow.services.executions import idempotency
 from convoflow.services.executions.start_number import choose_number
+from convoflow.services.process import Process
 from convoflow.services.whatsapp.number_ownership import check_owned
 from convoflow.services.workflows import definitions
 from convoflow.store import execution_queries as queries

@@ -18,8 +18,8 @@ from sqlalchemy.exc import IntegrityError
 
 from convoflow.engine.advance import Advance
 from convoflow.ids import new_id
-from convoflow.process import Process
 from convoflow.services.common import Actor, Conflict
+from convoflow.services.process import Process
 from convoflow.store import idempotency as store
 
 TTL = timedelta(hours=24)

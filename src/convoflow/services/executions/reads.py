@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from convoflow.engine import status as st
 from convoflow.graph.compiled import CompiledGraph
-from convoflow.process import Process
 from convoflow.services.common import Actor, not_found
 from convoflow.services.executions.commands import ExecutionInfo, describe, graph_of
+from convoflow.services.process import Process
 from convoflow.store import execution_queries as queries
 from convoflow.store import workflows as workflow_store
 from convoflow.store.listing import KeysetPage, KeysetQuery, Position, keyset_page_of

@@ -17,8 +17,8 @@ import sqlalchemy as sa
 
 from convoflow.engine.advance import Advance
 from convoflow.ids import new_id
-from convoflow.process import Process
 from convoflow.services.common import Actor, Conflict, FieldProblem, Invalid, invalid, not_found
+from convoflow.services.process import Process
 from convoflow.store import functions as function_store
 from convoflow.store import projects as project_store
 

@@ -22,7 +22,7 @@ from convoflow.store import webhooks as webhook_store
 from convoflow.store.listing import KeysetPage
 
 if TYPE_CHECKING:
-    from convoflow.process import Process
+    from convoflow.services.process import Process
 
 # Kapso events accepted for compatibility but never produced by convoflow.
 ACCEPTED_ONLY = (

@@ -17,7 +17,7 @@ from convoflow.store import projects as project_store
 
 if TYPE_CHECKING:
     from convoflow.engine.advance import Advance
-    from convoflow.process import Process
+    from convoflow.services.process import Process
 
 
 async def list_keys(engine: Process, project_id: str) -> list[RowMapping]:

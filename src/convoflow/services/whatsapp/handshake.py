@@ -11,7 +11,7 @@ from convoflow.channels.whatsapp.signature import verify_subscription
 from convoflow.services.whatsapp.phone_numbers import mark_verified, whatsapp
 
 if TYPE_CHECKING:
-    from convoflow.process import Process
+    from convoflow.services.process import Process
 
 
 async def answer_challenge(engine: Process, params: Mapping[str, str]) -> str | None:

@@ -39,7 +39,7 @@ from convoflow.store import whatsapp as wa_store
 from convoflow.store.faults import DatabaseUnavailable
 
 if TYPE_CHECKING:
-    from convoflow.process import Process
+    from convoflow.services.process import Process
 
 log = structlog.get_logger(__name__)
 

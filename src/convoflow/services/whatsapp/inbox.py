@@ -24,7 +24,7 @@ from convoflow.store import whatsapp_queries as queries
 from convoflow.store.listing import KeysetPage
 
 if TYPE_CHECKING:
-    from convoflow.process import Process
+    from convoflow.services.process import Process
 
 ConversationFilters = queries.ConversationFilters
 MessageFilters = queries.MessageFilters

@@ -19,8 +19,8 @@ from convoflow.services.common import Actor, Conflict, FieldProblem, Invalid, in
 from convoflow.store import phone_numbers as number_store
 
 if TYPE_CHECKING:
-    from convoflow.process import Process
-    from convoflow.services.whatsapp.setup import WhatsAppServices
+    from convoflow.services.process import Process
+    from convoflow.services.whatsapp.parts import WhatsAppServices
 
 _ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 # Meta's tokens are printable ASCII; anything else cannot even go in an HTTP header.

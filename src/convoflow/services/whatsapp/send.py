@@ -28,7 +28,7 @@ from convoflow.store import whatsapp as wa_store
 from convoflow.store import whatsapp_queries as queries
 
 if TYPE_CHECKING:
-    from convoflow.process import Process
+    from convoflow.services.process import Process
 
 _ENVELOPE = ("messaging_product", "recipient_type", "to", "biz_opaque_callback_data")
 

@@ -16,8 +16,8 @@ from convoflow.engine import status as st
 from convoflow.engine.advance import Advance
 from convoflow.graph.problems import ValidationReport
 from convoflow.graph.validation import validate_definition
-from convoflow.process import Process
 from convoflow.services.common import Actor, Conflict, FieldProblem, invalid, not_found
+from convoflow.services.process import Process
 from convoflow.services.whatsapp.number_ownership import check_definition_numbers
 from convoflow.services.workflows import definitions, variables
 from convoflow.services.workflows.versions import add_version, create_workflow, slugify

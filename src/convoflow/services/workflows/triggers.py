@@ -12,8 +12,8 @@ import sqlalchemy as sa
 
 from convoflow.engine.advance import Advance
 from convoflow.ids import new_id
-from convoflow.process import Process
 from convoflow.services.common import Actor, FieldProblem, invalid, not_found
+from convoflow.services.process import Process
 from convoflow.services.whatsapp.number_ownership import ownership_problems
 from convoflow.store import triggers as trigger_store
 from convoflow.store import workflows as workflow_store

@@ -1,0 +1,44 @@
+"""What one running process is made of, as the use-cases receive it (their `engine`
+argument): the database, the runtime, the channels, the WhatsApp parts, the key cache.
+
+It is defined here, below the composition root, so that services depend on the parts they
+are given and never on how they are built: `convoflow/process.py: build_process` (which
+imports services for their job handlers and listeners) builds one and is the only place
+that does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from convoflow.channels.base import Channel
+from convoflow.clock import Clock
+from convoflow.engine.dispatcher import Dispatcher
+from convoflow.engine.runtime import Runtime
+from convoflow.engine.worker import Worker
+from convoflow.services.projects.key_cache import KeyCache
+from convoflow.services.whatsapp.parts import WhatsAppServices
+from convoflow.store.db import Database
+
+
+@dataclass
+class Process:
+    """What one process runs on; services and the API receive it (often named `engine`)."""
+
+    db: Database
+    runtime: Runtime
+    dispatcher: Dispatcher
+    worker: Worker
+    key_cache: KeyCache
+    channels: dict[str, Channel] = field(default_factory=dict)
+    whatsapp: WhatsAppServices | None = None
+
+    @property
+    def clock(self) -> Clock:
+        return self.runtime.clock
+
+    async def close(self) -> None:
+        await self.runtime.close()
+        if self.whatsapp is not None:
+            await self.whatsapp.aclose()
+        await self.db.dispose()
