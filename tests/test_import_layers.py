@@ -33,6 +33,7 @@ LAYERS: dict[str, int] = {
     "services": 4,
     "process": 5,  # the composition root
     "api": 6,
+    "testing": 6,  # `convoflow test`'s runner: builds a process, or calls a server's API
     "cli": 7,
     "__main__": 8,
 }
@@ -59,6 +60,7 @@ KNOWN_LOOPS: list[set[str]] = [
         "cli.phone_numbers",
         "cli.secrets",
         "cli.serve",
+        "cli.suites",
     },
 ]
 

@@ -113,6 +113,7 @@ def _register() -> None:
         phone_numbers,
         secrets,
         serve,
+        suites,
     )
 
 

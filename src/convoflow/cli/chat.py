@@ -13,18 +13,14 @@ from typing import Any
 
 import typer
 
-from convoflow.cli.app import app
+from convoflow.cli.app import app, secret_cipher
 from convoflow.cli.flows import read_flow_file
 from convoflow.engine import status as st
-from convoflow.engine.advance import Advance
 from convoflow.graph.validation import validate_definition
 from convoflow.process import Process, build_process
 from convoflow.services.conversations import sandbox
-from convoflow.services.projects.accounts import ProjectNotFound, create_project, resolve_project
-from convoflow.services.workflows.versions import create_workflow
+from convoflow.store.cipher import SecretCipher, new_key
 from convoflow.store.migrate import upgrade
-
-SANDBOX_PROJECT = "sandbox"
 
 
 def render_bot_message(message: dict[str, Any]) -> str:
@@ -117,31 +113,13 @@ class ChatSession:
         sys.stdout.flush()
 
 
-async def _prepare(engine: Process, name: str, definition: Any) -> tuple[str, str]:
-    async def setup(adv: Advance) -> tuple[str, str]:
-        try:
-            project_id = await resolve_project(adv.conn, SANDBOX_PROJECT)
-        except ProjectNotFound:
-            project_id = await create_project(adv.conn, engine.clock, SANDBOX_PROJECT)
-        unique = f"{name} (chat {adv.now:%Y-%m-%d %H:%M:%S.%f})"
-        workflow_id = await create_workflow(
-            adv.conn,
-            engine.clock,
-            project_id=project_id,
-            name=unique,
-            definition=definition,
-            status="active",
-        )
-        return project_id, workflow_id
-
-    return await engine.runtime.op(setup)
-
-
-async def _chat(url: str, name: str, definition: Any, variables: dict[str, Any]) -> None:
-    await asyncio.to_thread(upgrade, url)
-    engine = build_process(url)
+async def _chat(
+    url: str, name: str, definition: Any, variables: dict[str, Any], cipher: SecretCipher
+) -> None:
+    await asyncio.to_thread(upgrade, url, cipher=cipher)
+    engine = build_process(url, cipher=cipher)
     try:
-        project_id, workflow_id = await _prepare(engine, name, definition)
+        project_id, workflow_id = await sandbox.create_sandbox_workflow(engine, name, definition)
         conversation_id = await sandbox.open_conversation(
             engine, project_id=project_id, workflow_id=workflow_id
         )
@@ -180,8 +158,11 @@ def chat(
         raise typer.Exit(1)
     variables = parse_vars(var)
     if database:
-        asyncio.run(_chat(database, name or flow.stem, definition, variables))
+        cipher = secret_cipher(database, create_key_file=True)
+        asyncio.run(_chat(database, name or flow.stem, definition, variables, cipher))
         return
     with tempfile.TemporaryDirectory(prefix="convoflow-chat-") as tmp:
         url = f"sqlite+aiosqlite:///{Path(tmp) / 'chat.db'}"
-        asyncio.run(_chat(url, name or flow.stem, definition, variables))
+        # A key of its own: the throwaway database and its secrets die with the chat.
+        cipher = SecretCipher([new_key()])
+        asyncio.run(_chat(url, name or flow.stem, definition, variables, cipher))

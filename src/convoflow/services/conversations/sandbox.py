@@ -10,9 +10,39 @@ from convoflow.engine.state import ExecutionState
 from convoflow.ids import new_id
 from convoflow.services.conversations import routing
 from convoflow.services.process import Process
+from convoflow.services.projects.accounts import ProjectNotFound, create_project, resolve_project
+from convoflow.services.workflows.versions import create_workflow
 from convoflow.store import executions as execution_store
 from convoflow.store import messages as message_store
 from convoflow.store import sandbox as sandbox_store
+
+SANDBOX_PROJECT = "sandbox"
+
+
+async def create_sandbox_workflow(
+    engine: Process, name: str, definition: Any, *, project: str = SANDBOX_PROJECT
+) -> tuple[str, str]:
+    """(project id, workflow id): `definition` as an active workflow of `project` (created
+    on first use), for a terminal chat or a test suite. Workflow names are unique in a
+    project, so the name gets a suffix of its own (a time would not do: a test run's clock
+    stands still)."""
+
+    async def setup(adv: Advance) -> tuple[str, str]:
+        try:
+            project_id = await resolve_project(adv.conn, project)
+        except ProjectNotFound:
+            project_id = await create_project(adv.conn, engine.clock, project)
+        workflow_id = await create_workflow(
+            adv.conn,
+            engine.clock,
+            project_id=project_id,
+            name=f"{name} ({new_id()[-12:]})",
+            definition=definition,
+            status="active",
+        )
+        return project_id, workflow_id
+
+    return await engine.runtime.op(setup)
 
 
 async def open_conversation(
