@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./convoflow.db"
@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     # workflow definition, and the nodes one definition may hold (Twilio Studio's cap).
     max_definition_bytes: int = 2_000_000
     max_nodes: int = 2000
+    # Worker processes that check and compile large definitions (engine/cpu.py), so the
+    # event loop's process keeps answering; 0 runs them in a thread instead.
+    definition_workers: int = Field(default=1, ge=0, le=16)
     # Meta webhooks whose signature does not verify, per source address per minute;
     # valid ones are never limited.
     bad_signature_per_minute: int = 30

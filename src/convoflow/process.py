@@ -14,6 +14,7 @@ from convoflow.channels.base import Channel
 from convoflow.channels.sandbox import SandboxChannel
 from convoflow.clock import Clock, SystemClock
 from convoflow.config import Settings, get_settings, secret_key_of
+from convoflow.engine.cpu import CpuPool
 from convoflow.engine.dispatcher import Dispatcher
 from convoflow.engine.hooks import EngineHooks
 from convoflow.engine.runtime import Runtime
@@ -53,6 +54,8 @@ def build_process(
     clock = clock or SystemClock()
     # API keys: this process's cache, told by the notifier when a key is revoked.
     key_cache = KeyCache(clock)
+    # Large definitions are checked and compiled here, away from the event loop's GIL.
+    cpu = CpuPool(settings.definition_workers)
     runtime = Runtime(
         db,
         clock=clock,
@@ -67,6 +70,7 @@ def build_process(
         hooks=EngineHooks(whatsapp.listeners, whatsapp.send_listeners),
         pending_input_source=routing.take_pending_input,
         key_revoked_listeners=(key_cache.forget_key,),
+        cpu=cpu,
     )
     all_channels: dict[str, Channel] = {"sandbox": SandboxChannel(), "whatsapp": whatsapp.channel}
     all_channels.update(channels or {})
@@ -80,4 +84,5 @@ def build_process(
         key_cache=key_cache,
         channels=all_channels,
         whatsapp=whatsapp,
+        cpu=cpu,
     )

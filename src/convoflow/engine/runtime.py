@@ -20,6 +20,7 @@ from convoflow.engine import status as st
 from convoflow.engine.advance import Advance, ExecutionNotFound
 from convoflow.engine.committer import AfterCommit, GroupCommitter
 from convoflow.engine.context import build_context
+from convoflow.engine.cpu import CpuPool
 from convoflow.engine.egress import Egress
 from convoflow.engine.graphs import GraphCache
 from convoflow.engine.hooks import EngineHooks
@@ -93,15 +94,18 @@ class Runtime:
         hooks: EngineHooks | None = None,
         pending_input_source: PendingInputSource | None = None,
         key_revoked_listeners: Sequence[Callable[[str], None]] = (),
+        cpu: CpuPool | None = None,
     ) -> None:
         """`job_handlers` add to the engine's own (timers, actions); `pending_input_source`
         is where input that arrived while an execution was busy waits (None: nowhere);
-        `key_revoked_listeners` hear of revoked API keys (the notifier calls them)."""
+        `key_revoked_listeners` hear of revoked API keys (the notifier calls them); `cpu`
+        compiles large definitions in worker processes (None: in threads)."""
         self.db = db
         self.metrics = metrics or Metrics()
         self.clock: Clock = clock or SystemClock()
         self.settings = settings or get_settings()
-        self.graphs = GraphCache()
+        self.cpu = cpu or CpuPool(0)
+        self.graphs = GraphCache(self.cpu)
         self.project_settings = ProjectSettingsCache()
         self.notifier = Notifier(db, key_revoked_listeners)
         self.hooks = hooks or EngineHooks()

@@ -1,4 +1,9 @@
-"""The validated, typed, indexed form of a definition: what the engine walks."""
+"""The validated, typed, indexed form of a definition: what the engine walks.
+
+It is built in a worker process for a large definition and pickled back (engine/cpu.py),
+so it holds what the engine uses and no second copy of the definition (that doubled the
+time to unpickle it).
+"""
 
 from __future__ import annotations
 
@@ -38,7 +43,6 @@ class CompiledGraph:
     start_node_id: str
     nodes: dict[str, CompiledNode]
     edges: tuple[Edge, ...]
-    definition: Definition
     warnings: tuple[Problem, ...] = ()
     _outgoing: dict[str, dict[str, Edge]] = field(default_factory=dict, repr=False)
 
@@ -85,7 +89,6 @@ def compile_definition(raw: Any, *, known_vars: Iterable[str] = ()) -> CompiledG
         start_node_id=start,
         nodes=nodes,
         edges=tuple(definition.edges),
-        definition=definition,
         warnings=tuple(report.warnings),
         _outgoing=outgoing,
     )

@@ -9,10 +9,12 @@ that does.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 from convoflow.channels.base import Channel
 from convoflow.clock import Clock
+from convoflow.engine.cpu import CpuPool
 from convoflow.engine.dispatcher import Dispatcher
 from convoflow.engine.runtime import Runtime
 from convoflow.engine.worker import Worker
@@ -32,6 +34,8 @@ class Process:
     key_cache: KeyCache
     channels: dict[str, Channel] = field(default_factory=dict)
     whatsapp: WhatsAppServices | None = None
+    # Large definitions are checked and compiled in its worker processes (engine/cpu.py).
+    cpu: CpuPool = field(default_factory=lambda: CpuPool(0))
 
     @property
     def clock(self) -> Clock:
@@ -42,3 +46,4 @@ class Process:
         if self.whatsapp is not None:
             await self.whatsapp.aclose()
         await self.db.dispose()
+        await asyncio.to_thread(self.cpu.shutdown)

@@ -9,11 +9,11 @@ present = the complete new set; absent = unchanged.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from pydantic import ValidationError
 
+from convoflow.engine.cpu import CpuPool, definition_items
 from convoflow.engine.graphs import Entry, compile_entry
 from convoflow.graph.models import Definition
 from convoflow.graph.nodes import REGISTRY
@@ -76,31 +76,25 @@ def require_valid(report: ValidationReport, what: str) -> None:
         )
 
 
-async def prepare(current: Any, update: dict[str, Any], max_nodes: int) -> dict[str, Any]:
-    """The stored form of `update` applied to `current`: merged, refused if malformed
-    (`check_storable`; graph-level problems are kept, drafts may have them), normalised.
-
-    Checking and normalising take about a second of CPU for a 2 MB definition, so they
-    run in a worker thread: the event loop keeps serving other requests meanwhile. The
-    node count is checked first, on every definition (drafts too): it is a size limit,
-    not a graph problem."""
-    merged = merge(current, update)
-    check_node_count(merged, max_nodes)
-    return await asyncio.to_thread(_checked_and_normalized, merged)
-
-
-async def prepare_compiled(
-    current: Any, update: dict[str, Any], max_nodes: int
+async def prepare(
+    cpu: CpuPool, current: Any, update: dict[str, Any], max_nodes: int
 ) -> tuple[dict[str, Any], Entry]:
-    """`prepare`, and the graph cache's entry for the result, in one worker thread: the
-    caller seeds the cache with it once the version is written, so the response does not
-    read the new version back and compile it again on the way out."""
+    """The stored form of `update` applied to `current` (merged, refused if malformed by
+    `check_storable`, normalised; graph-level problems are kept: drafts may have them),
+    and the graph cache's entry for it: the caller seeds the cache with it once the
+    version is written, so neither the response nor the first run compiles it again.
+
+    This is about a second of CPU for a 2 MB definition, so it runs off the event loop:
+    in one of `cpu`'s worker processes when the definition is large, in a thread when it
+    is small. The node count is checked first, on every definition (drafts too): it is
+    a size limit, not a graph problem."""
     merged = merge(current, update)
     check_node_count(merged, max_nodes)
-    return await asyncio.to_thread(_prepared_and_compiled, merged)
+    return await cpu.run(definition_items(merged), prepared_and_compiled, merged)
 
 
-def _prepared_and_compiled(merged: dict[str, Any]) -> tuple[dict[str, Any], Entry]:
+def prepared_and_compiled(merged: dict[str, Any]) -> tuple[dict[str, Any], Entry]:
+    """`prepare`'s work, in whatever thread or process `CpuPool` gives it. Pure."""
     stored = _checked_and_normalized(merged)
     return stored, compile_entry(stored)
 

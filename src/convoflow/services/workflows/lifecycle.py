@@ -3,7 +3,6 @@ replace semantics, activation, archiving) and variable discovery."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -14,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from convoflow.engine import status as st
 from convoflow.engine.advance import Advance
+from convoflow.engine.graphs import Entry, report_of
 from convoflow.graph.problems import ValidationReport
 from convoflow.graph.validation import validate_definition
 from convoflow.services.common import Actor, Conflict, FieldProblem, invalid, not_found
@@ -127,8 +127,8 @@ async def create(
 ) -> sa.RowMapping:
     stored, entry = None, None
     if definition is not None:  # a new workflow is a draft: graph-level problems are kept
-        stored, entry = await definitions.prepare_compiled(
-            None, definition, engine.runtime.settings.max_nodes
+        stored, entry = await definitions.prepare(
+            engine.cpu, None, definition, engine.runtime.settings.max_nodes
         )
 
     async def run(adv: Advance) -> sa.RowMapping:
@@ -160,8 +160,11 @@ async def update(
     engine: Process, actor: Actor, workflow_id: str, changes: WorkflowChanges
 ) -> sa.RowMapping:
     early = await _prepare_early(engine, actor, workflow_id, changes.definition)
+    # The new version and its graph-cache entry, to seed the cache once it is committed.
+    written: dict[str, Entry] = {}
 
     async def run(adv: Advance) -> sa.RowMapping:
+        written.clear()  # the operation may run again (a retried transaction)
         conn = adv.conn
         row = await workflow_store.lock_workflow(conn, workflow_id, actor.project_id)
         if row is None:
@@ -177,13 +180,15 @@ async def update(
         # Sending a status or a definition re-checks what an active workflow must satisfy.
         touches = changes.definition is not UNSET or changes.status is not UNSET
         current = await queries.current_definition(conn, row) if touches else None
-        definition = current
+        definition, entry = current, None
         if changes.definition is not UNSET:
-            definition = await _new_definition(adv, row, current, changes.definition, early)
+            definition, entry = await _new_definition(adv, row, current, changes.definition, early)
         if status == "active" and touches:
-            await check_activation(adv, row, definition)
+            await check_activation(adv, row, definition, entry)
         if definition != current:
-            await add_version(conn, adv.runtime.clock, str(row["id"]), definition)
+            version_id = await add_version(conn, adv.runtime.clock, str(row["id"]), definition)
+            if entry is not None:
+                written[version_id] = entry
         if status != row["status"]:
             if status == "archived":
                 await archive_effects(adv, str(row["id"]))
@@ -196,7 +201,10 @@ async def update(
         assert updated is not None
         return updated
 
-    return await _unique_violation_is_invalid(engine, run)
+    updated = await _unique_violation_is_invalid(engine, run)
+    for version_id, entry in written.items():
+        engine.runtime.graphs.put(version_id, entry)
+    return updated
 
 
 async def _metadata_values(
@@ -222,6 +230,7 @@ class _Prepared:
 
     base_version_id: str | None
     stored: dict[str, Any]
+    entry: Entry
 
 
 def _replaces_definition(update: Any) -> bool:
@@ -231,10 +240,10 @@ def _replaces_definition(update: Any) -> bool:
 async def _prepare_early(
     engine: Process, actor: Actor, workflow_id: str, update: Any
 ) -> _Prepared | None:
-    """Prepare the new definition outside the write transaction (definitions.prepare
-    takes up to a second for a large one; the transaction would hold every other write
-    meanwhile). None when there is nothing to prepare or no such workflow (the
-    transaction answers 404)."""
+    """Prepare (and compile) the new definition outside the write transaction
+    (definitions.prepare takes up to a second of CPU for a large one; the transaction
+    would hold every other write meanwhile). None when there is nothing to prepare or
+    no such workflow (the transaction answers 404)."""
     if not _replaces_definition(update):
         return None
     async with engine.db.read() as conn:
@@ -242,27 +251,37 @@ async def _prepare_early(
         if row is None:
             return None
         current = await queries.current_definition(conn, row)
-    stored = await definitions.prepare(current, update, engine.runtime.settings.max_nodes)
-    return _Prepared(row["current_version_id"], stored)
+    stored, entry = await definitions.prepare(
+        engine.cpu, current, update, engine.runtime.settings.max_nodes
+    )
+    return _Prepared(row["current_version_id"], stored, entry)
 
 
 async def _new_definition(
     adv: Advance, row: sa.RowMapping, current: Any, update: Any, early: _Prepared | None
-) -> Any:
+) -> tuple[Any, Entry | None]:
     """The stored form after a PATCH's `definition` (`current` when it sends no nodes or
-    edges). Malformed shapes are refused; graph-level problems are not (drafts)."""
+    edges) and, when it is new, its graph-cache entry. Malformed shapes are refused;
+    graph-level problems are not (drafts)."""
     if not _replaces_definition(update):
-        return current
+        return current, None
     if early is not None and early.base_version_id == row["current_version_id"]:
-        return early.stored
+        return early.stored, early.entry
     # Another PATCH changed the definition since it was prepared: merge with that one.
-    return await definitions.prepare(current, update, adv.runtime.settings.max_nodes)
+    return await definitions.prepare(
+        adv.runtime.cpu, current, update, adv.runtime.settings.max_nodes
+    )
 
 
-async def check_activation(adv: Advance, row: sa.RowMapping, definition: Any) -> None:
+async def check_activation(
+    adv: Advance, row: sa.RowMapping, definition: Any, entry: Entry | None = None
+) -> None:
     """Everything a workflow must satisfy to be active, checked when it becomes active
     and whenever an active workflow's definition changes: the one place for such rules.
-    Raises Invalid listing every problem."""
+    `entry` is the graph-cache entry of a `definition` just prepared; without one,
+    `definition` is the current version's, and the graph cache gives (and keeps) its
+    entry, so the first run does not compile it again. Raises Invalid listing every
+    problem."""
     if definition is None:
         raise invalid(
             [
@@ -274,8 +293,9 @@ async def check_activation(adv: Advance, row: sa.RowMapping, definition: Any) ->
                 )
             ]
         )
-    # Off the event loop: most of a second for a large definition (definitions.prepare).
-    report = await asyncio.to_thread(validate_definition, definition)
+    if entry is None:  # compiled off the event loop (engine/cpu.py), then cached
+        entry = await adv.runtime.graphs.entry(adv.conn, str(row["current_version_id"]))
+    report = report_of(entry)
     what = "an active workflow's definition must be valid"
     if row["status"] != "active":
         what = f"workflow {row['id']} cannot be activated"

@@ -1,0 +1,160 @@
+"""Large definitions are checked and compiled in worker processes (engine/cpu.py), and
+every write of a definition leaves its compiled graph in the graph cache (issue 8,
+item 5: validation never blocks the event loop). SQLite and PostgreSQL.
+
+The 50 ms p99 goal for `/healthz` is a figure of `bench/limits.py` (BENCHMARKS.md), not
+an assertion here: this checks what must hold however loaded the machine is."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from typing import Any
+
+import httpx
+import pytest
+
+from convoflow.api.app import create_app
+from convoflow.engine import graphs
+from convoflow.engine.graphs import GraphCache
+from convoflow.graph.compiled import CompiledGraph
+from convoflow.process import Process
+from convoflow.store import workflows as workflow_store
+from tests.api.conftest import serve
+from tests.api.helpers import P, create_workflow, start, start_body
+
+NODES = 2000  # the node cap: about 2 MB with these messages
+
+
+def big_definition(message: str = "y" * 850) -> dict[str, Any]:
+    nodes: list[dict[str, Any]] = [{"id": "start", "data": {"node_type": "start", "config": {}}}]
+    nodes += [
+        {"id": f"say_{i}", "data": {"node_type": "send_text", "config": {"message": message}}}
+        for i in range(NODES - 1)
+    ]
+    edges = [
+        {"source": a["id"], "target": b["id"], "label": "next"}
+        for a, b in itertools.pairwise(nodes)
+    ]
+    return {"nodes": nodes, "edges": edges}
+
+
+async def poll_health(base: str, stop: asyncio.Event) -> list[int]:
+    statuses = []
+    async with httpx.AsyncClient(base_url=base, timeout=60) as http:
+        while not stop.is_set():
+            statuses.append((await http.get("/healthz")).status_code)
+            await asyncio.sleep(0.02)
+    return statuses
+
+
+async def test_healthz_answers_while_2_mb_definitions_are_posted(
+    engine: Process, project: tuple[str, str]
+) -> None:
+    headers = {"X-API-Key": project[1]}
+    async with serve(create_app(engine, run_worker=False)) as base:
+        stop = asyncio.Event()
+        health = asyncio.create_task(poll_health(base, stop))
+        async with httpx.AsyncClient(base_url=base, headers=headers, timeout=120) as http:
+            created = []
+            for n in range(2):
+                body = {"workflow": {"name": f"big {n}", "definition": big_definition()}}
+                response = await http.post(f"{P}/workflows", json=body)
+                assert response.status_code == 201, response.text[:300]
+                created.append(response.json()["data"])
+            patch = {"workflow": {"definition": big_definition("z" * 850)}}
+            patched = await http.patch(f"{P}/workflows/{created[0]['id']}", json=patch)
+            assert patched.status_code == 200, patched.text[:300]
+            shown = await http.get(f"{P}/workflows/{created[0]['id']}/definition")
+        stop.set()
+        statuses = await health
+    assert statuses and set(statuses) == {200}, statuses
+    assert all(w["validation"]["valid"] for w in [*created, patched.json()["data"]])
+    definition = shown.json()["data"]["definition"]
+    assert len(definition["nodes"]) == NODES
+    assert definition["nodes"][1]["data"]["config"]["message"] == "z" * 850
+    # The three definitions went to a worker process, and came back compiled.
+    assert engine.cpu.process_calls == 3
+    async with engine.db.read() as conn:
+        row = await workflow_store.get_workflow(conn, created[0]["id"])
+        assert row is not None
+        entry = await engine.runtime.graphs.entry(conn, str(row["current_version_id"]))
+    assert isinstance(entry, CompiledGraph) and engine.cpu.process_calls == 3
+
+
+async def test_a_malformed_large_definition_is_refused_from_the_worker(
+    client: httpx.AsyncClient, engine: Process
+) -> None:
+    definition = {**big_definition(), "edges": "not a list"}
+    response = await client.post(
+        f"{P}/workflows", json={"workflow": {"name": "a", "definition": definition}}
+    )
+    assert response.status_code == 422, response.text[:300]
+    assert "definition is malformed" in response.json()["error"]
+    assert response.json()["details"][0]["message"] == "edges is a string; expected a list of edges"
+    assert engine.cpu.process_calls == 1
+
+
+class CountedCompiles:
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.count = 0
+        real = graphs.compile_definition
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self.count += 1
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(graphs, "compile_definition", counted)
+
+
+def small_definition(text: str) -> dict[str, Any]:
+    return {
+        "nodes": [
+            {"id": "start", "data": {"node_type": "start", "config": {}}},
+            {"id": "say", "data": {"node_type": "send_text", "config": {"message": text}}},
+        ],
+        "edges": [{"source": "start", "target": "say", "label": "next"}],
+    }
+
+
+async def add_api_trigger(client: httpx.AsyncClient, workflow_id: str) -> None:
+    trigger = {"trigger": {"trigger_type": "api_call"}}
+    response = await client.post(f"{P}/workflows/{workflow_id}/triggers", json=trigger)
+    assert response.status_code == 201, response.text
+
+
+async def test_a_patched_definition_is_compiled_once(
+    client: httpx.AsyncClient, engine: Process, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    compiles = CountedCompiles(monkeypatch)
+    workflow = await create_workflow(client, definition=small_definition("one"))
+    await add_api_trigger(client, workflow["id"])
+    assert compiles.count == 1
+    patch = {"workflow": {"definition": small_definition("two"), "status": "active"}}
+    patched = await client.patch(f"{P}/workflows/{workflow['id']}", json=patch)
+    assert patched.status_code == 200, patched.text
+    # Prepared and compiled once before the transaction; the activation check, the
+    # response, a read and the first run all use that.
+    assert compiles.count == 2
+    assert (await client.get(f"{P}/workflows/{workflow['id']}")).status_code == 200
+    await start(client, workflow["id"])
+    await engine.worker.drain()
+    assert compiles.count == 2
+
+
+async def test_activation_keeps_the_compiled_graph(
+    client: httpx.AsyncClient, engine: Process, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workflow = await create_workflow(client, definition=small_definition("one"))
+    await add_api_trigger(client, workflow["id"])
+    engine.runtime.graphs = GraphCache(engine.cpu)  # as after a restart: nothing cached
+    compiles = CountedCompiles(monkeypatch)
+    activated = await client.patch(
+        f"{P}/workflows/{workflow['id']}", json={"workflow": {"status": "active"}}
+    )
+    assert activated.status_code == 200, activated.text
+    assert compiles.count == 1  # the activation check compiled it, and kept it
+    response = await client.post(f"{P}/workflows/{workflow['id']}/executions", json=start_body())
+    assert response.status_code == 202, response.text
+    await engine.worker.drain()
+    assert compiles.count == 1
