@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from fastapi import Response
 
-from convoflow.api.auth import CurrentActor
+from convoflow.api.auth import CurrentActor, EngineDep
 from convoflow.api.bodies import api_router
 from convoflow.api.models import ValidateBody
 from convoflow.api.responses import data
@@ -24,6 +24,8 @@ async def list_node_types(_actor: CurrentActor) -> Response:
 
 
 @router.post("/definitions/validate", summary="Problems of a definition, unsaved (extension)")
-async def validate_definition(body: ValidateBody, _actor: CurrentActor) -> Response:
-    report = await definitions.report_of(body.definition)
+async def validate_definition(
+    body: ValidateBody, _actor: CurrentActor, engine: EngineDep
+) -> Response:
+    report = await definitions.report_of(engine.cpu, body.definition)
     return data(report.to_dict())

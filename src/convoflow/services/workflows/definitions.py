@@ -60,10 +60,10 @@ def check_storable(raw: Any) -> ValidationReport:
     return report
 
 
-async def report_of(raw: Any) -> ValidationReport:
-    """Every problem of a definition being edited (nothing stored). Off the event loop:
-    a large graph takes milliseconds to check."""
-    return await asyncio.to_thread(validate_definition, raw)
+async def report_of(cpu: CpuPool, raw: Any) -> ValidationReport:
+    """Every problem of a definition being edited (nothing stored). Off the event loop
+    (a worker process for a large one: `prepare` says why)."""
+    return await cpu.run(definition_items(raw), validate_definition, raw)
 
 
 def require_valid(report: ValidationReport, what: str) -> None:
