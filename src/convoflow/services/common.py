@@ -7,8 +7,16 @@ Invalid -> 422, Conflict -> 409, BadRequest -> 400). Every message says what was
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
+
+    from convoflow.store.db import Database
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -70,3 +78,51 @@ def invalid(problems: list[FieldProblem], summary: str | None = None) -> Invalid
 
 def not_found(kind: str, object_id: str) -> NotFound:
     return NotFound(f"{kind} {object_id} not found in this project")
+
+
+def require(row: T | None, kind: str, object_id: str) -> T:
+    """`row`, or NotFound when a read scoped to the caller's project found none (another
+    project's object is "not found" too: its existence is not disclosed)."""
+    if row is None:
+        raise not_found(kind, object_id)
+    return row
+
+
+async def read_in_project(
+    db: Database,
+    lookup: Callable[[AsyncConnection, str, str], Awaitable[T | None]],
+    kind: str,
+    object_id: str,
+    actor: Actor,
+) -> T:
+    """`lookup(conn, object_id, project_id)` on a read connection of its own, or NotFound."""
+    async with db.read() as conn:
+        row = await lookup(conn, object_id, actor.project_id)
+    return require(row, kind, object_id)
+
+
+class _Unset:
+    """The value of a PATCH field the client did not send."""
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+# Sentinel: "field not sent" (None is a value: a nullable field may be set to null).
+UNSET: Any = _Unset()
+
+
+@dataclass
+class Patch:
+    """The fields of a PATCH (subclasses add theirs, each defaulting to UNSET) and the
+    optimistic lock the client holds (None: no check)."""
+
+    lock_version: int | None = None
+
+    def sent(self, *names: str) -> dict[str, Any]:
+        """The named fields the client sent, by name."""
+        return {name: getattr(self, name) for name in names if getattr(self, name) is not UNSET}
+
+    def value_or(self, name: str, default: Any) -> Any:
+        value = getattr(self, name)
+        return default if value is UNSET else value

@@ -26,7 +26,7 @@ _BUMP_COUNT = (
 
 
 async def get_workflow(
-    conn: AsyncConnection, workflow_id: str, *, project_id: str | None = None
+    conn: AsyncConnection, workflow_id: str, project_id: str | None = None
 ) -> sa.RowMapping | None:
     if project_id is None:
         result = await conn.execute(_GET, {"workflow_id": workflow_id})

@@ -13,8 +13,9 @@ from convoflow.api.models import WorkflowCreateBody, WorkflowUpdateBody
 from convoflow.api.openapi import error_responses
 from convoflow.api.params import Timestamp
 from convoflow.api.responses import data
+from convoflow.services.common import UNSET
 from convoflow.services.workflows import lifecycle as workflow_api
-from convoflow.services.workflows.lifecycle import UNSET, WorkflowChanges
+from convoflow.services.workflows.lifecycle import WorkflowChanges
 
 router = api_router(tags=["Workflows"])
 

@@ -26,7 +26,15 @@ from convoflow.engine.signals import UserInput
 from convoflow.engine.state import ExecutionState
 from convoflow.graph.compiled import CompiledGraph, InvalidDefinition
 from convoflow.ids import new_id
-from convoflow.services.common import Actor, Conflict, FieldProblem, Invalid, invalid, not_found
+from convoflow.services.common import (
+    Actor,
+    Conflict,
+    FieldProblem,
+    Invalid,
+    invalid,
+    not_found,
+    require,
+)
 from convoflow.services.conversations.routing import conversation_context
 from convoflow.services.executions import idempotency
 from convoflow.services.executions.start_number import choose_number
@@ -191,9 +199,11 @@ async def _conversation(
 
 
 async def _startable(adv: Advance, actor: Actor, workflow_id: str) -> sa.RowMapping:
-    workflow = await workflow_store.get_workflow(adv.conn, workflow_id, project_id=actor.project_id)
-    if workflow is None:
-        raise not_found("workflow", workflow_id)
+    workflow = require(
+        await workflow_store.get_workflow(adv.conn, workflow_id, actor.project_id),
+        "workflow",
+        workflow_id,
+    )
     version_id = workflow["current_version_id"]
     if version_id is not None:  # a draft may hold a graph with problems: say every one
         reports = await adv.runtime.graphs.reports(adv.conn, [str(version_id)])
@@ -291,8 +301,11 @@ async def resume(
         raise _busy(execution_id)
 
     async def effect(adv: Advance) -> Response:
-        if await queries.get_execution(adv.conn, execution_id, actor.project_id) is None:
-            raise not_found("execution", execution_id)
+        require(
+            await queries.get_execution(adv.conn, execution_id, actor.project_id),
+            "execution",
+            execution_id,
+        )
         try:
             target = await resumable_target(adv, execution_id, nowait=True)
         except NotWaiting as exc:
@@ -326,8 +339,11 @@ async def set_status(
     """PATCH status: ended, handoff or waiting (a manual pause awaiting a resume)."""
 
     async def run(adv: Advance) -> ExecutionInfo:
-        if await queries.get_execution(adv.conn, execution_id, actor.project_id) is None:
-            raise not_found("execution", execution_id)
+        require(
+            await queries.get_execution(adv.conn, execution_id, actor.project_id),
+            "execution",
+            execution_id,
+        )
         state = await adv.load(execution_id)
         if not st.can_api_transition(state.status, status):
             raise Invalid(f"Invalid transition from {state.status} to {status}")

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from convoflow.engine import status as st
 from convoflow.graph.compiled import CompiledGraph
-from convoflow.services.common import Actor, not_found
+from convoflow.services.common import Actor, not_found, require
 from convoflow.services.executions.commands import ExecutionInfo, describe, graph_of
 from convoflow.services.process import Process
 from convoflow.store import execution_queries as queries
@@ -60,10 +60,11 @@ async def _info(
     conn: AsyncConnection, engine: Process, actor: Actor, execution_id: str
 ) -> ExecutionInfo:
     """What describe() gives for one execution, with the workflow read in the same query."""
-    found = await queries.get_execution_with_workflow(conn, execution_id, actor.project_id)
-    if found is None:
-        raise not_found("execution", execution_id)
-    row, workflow = found
+    row, workflow = require(
+        await queries.get_execution_with_workflow(conn, execution_id, actor.project_id),
+        "execution",
+        execution_id,
+    )
     graph = await graph_of(conn, engine.runtime, str(row["version_id"]))
     return ExecutionInfo(row, workflow, graph)
 
@@ -96,9 +97,11 @@ async def list_for_workflow(
     """A page of the workflow's executions; rows hold the summary columns only
     (queries.SUMMARY_COLUMNS: what api.views.execution_summary shows)."""
     async with engine.db.read() as conn:
-        workflow = await workflow_store.get_workflow(conn, workflow_id, project_id=actor.project_id)
-        if workflow is None:
-            raise not_found("workflow", workflow_id)
+        workflow = require(
+            await workflow_store.get_workflow(conn, workflow_id, actor.project_id),
+            "workflow",
+            workflow_id,
+        )
         query, params = queries.execution_pages(
             workflow_id=workflow_id,
             conversation_id=filters.whatsapp_conversation_id,
@@ -114,8 +117,11 @@ async def list_for_conversation(
     engine: Process, actor: Actor, conversation_id: str, status: str | None, page: PageRequest
 ) -> tuple[KeysetPage, list[ExecutionInfo]]:
     async with engine.db.read() as conn:
-        if await queries.get_conversation(conn, conversation_id, actor.project_id) is None:
-            raise not_found("conversation", conversation_id)
+        require(
+            await queries.get_conversation(conn, conversation_id, actor.project_id),
+            "conversation",
+            conversation_id,
+        )
         query, params = queries.execution_pages(conversation_id=conversation_id, status=status)
         return await _page_of_executions(conn, engine, query, params, page)
 
@@ -139,9 +145,11 @@ async def list_events(
 ) -> tuple[KeysetPage, str, CompiledGraph | None]:
     """A page of the execution's events, newest first, with the graph for step refs."""
     async with engine.db.read() as conn:
-        row = await queries.get_execution(conn, execution_id, actor.project_id)
-        if row is None:
-            raise not_found("execution", execution_id)
+        row = require(
+            await queries.get_execution(conn, execution_id, actor.project_id),
+            "execution",
+            execution_id,
+        )
         query, params = queries.event_pages(execution_id, event_type=event_type)
         result = await keyset_page_of(
             conn,
@@ -159,9 +167,7 @@ async def get_event(
     engine: Process, actor: Actor, event_id: str
 ) -> tuple[sa.RowMapping, str, CompiledGraph | None]:
     async with engine.db.read() as conn:
-        row = await queries.get_event(conn, event_id, actor.project_id)
-        if row is None:
-            raise not_found("event", event_id)
+        row = require(await queries.get_event(conn, event_id, actor.project_id), "event", event_id)
         version_id = str(row["execution_version_id"])
         return row, version_id, await graph_of(conn, engine.runtime, version_id)
 

@@ -17,7 +17,18 @@ import sqlalchemy as sa
 
 from convoflow.engine.advance import Advance
 from convoflow.ids import new_id
-from convoflow.services.common import Actor, Conflict, FieldProblem, Invalid, invalid, not_found
+from convoflow.services.common import (
+    UNSET,
+    Actor,
+    Conflict,
+    FieldProblem,
+    Invalid,
+    Patch,
+    invalid,
+    not_found,
+    read_in_project,
+    require,
+)
 from convoflow.services.process import Process
 from convoflow.store import functions as function_store
 from convoflow.store import projects as project_store
@@ -25,11 +36,12 @@ from convoflow.store import projects as project_store
 HTTP = "http"
 JS_TYPES = ("cloudflare_worker", "supabase_function")
 INVOKE_TIMEOUT_SECONDS = 30.0
-UNSET: Any = object()
 
 
 @dataclass
-class FunctionFields:
+class FunctionFields(Patch):
+    """A create's or a PATCH's fields; UNSET = not sent."""
+
     name: Any = UNSET
     slug: Any = UNSET
     description: Any = UNSET
@@ -39,7 +51,6 @@ class FunctionFields:
     public_endpoint: Any = UNSET
     invoke_response_mode: Any = UNSET
     runtime_config: Any = UNSET
-    lock_version: int | None = None
 
 
 def _slugify(name: str) -> str:
@@ -65,11 +76,9 @@ async def list_functions(engine: Process, actor: Actor) -> list[sa.RowMapping]:
 
 
 async def get_function(engine: Process, actor: Actor, function_id: str) -> sa.RowMapping:
-    async with engine.db.read() as conn:
-        row = await function_store.get_function(conn, function_id, actor.project_id)
-    if row is None:
-        raise not_found("function", function_id)
-    return row
+    return await read_in_project(
+        engine.db, function_store.get_function, "function", function_id, actor
+    )
 
 
 async def _unique_slug(adv: Advance, actor: Actor, slug: str, exclude: str | None) -> None:
@@ -85,7 +94,7 @@ async def _unique_slug(adv: Advance, actor: Actor, slug: str, exclude: str | Non
 
 
 async def create(engine: Process, actor: Actor, fields: FunctionFields) -> sa.RowMapping:
-    endpoint_url = None if fields.endpoint_url is UNSET else fields.endpoint_url
+    endpoint_url = fields.value_or("endpoint_url", None)
     # Kapso's clients send code without a type (Kapso defaults to cloudflare_worker);
     # an endpoint_url without a type means an http function.
     function_type = fields.function_type
@@ -101,18 +110,16 @@ async def create(engine: Process, actor: Actor, fields: FunctionFields) -> sa.Ro
             "project_id": actor.project_id,
             "name": fields.name,
             "slug": slug,
-            "description": None if fields.description is UNSET else fields.description,
+            "description": fields.value_or("description", None),
             "function_type": function_type,
-            "code": None if fields.code is UNSET else fields.code,
+            "code": fields.value_or("code", None),
             "endpoint_url": endpoint_url,
             "status": "draft",
             "version": 0,
             "lock_version": 0,
-            "invoke_response_mode": "passthrough"
-            if fields.invoke_response_mode is UNSET
-            else fields.invoke_response_mode,
-            "public_endpoint": False if fields.public_endpoint is UNSET else fields.public_endpoint,
-            "runtime_config": {} if fields.runtime_config is UNSET else fields.runtime_config,
+            "invoke_response_mode": fields.value_or("invoke_response_mode", "passthrough"),
+            "public_endpoint": fields.value_or("public_endpoint", False),
+            "runtime_config": fields.value_or("runtime_config", {}),
             "created_by_id": actor.key_id,
             "created_at": adv.now,
             "updated_at": adv.now,
@@ -129,17 +136,18 @@ async def update(
     engine: Process, actor: Actor, function_id: str, fields: FunctionFields
 ) -> sa.RowMapping:
     async def run(adv: Advance) -> sa.RowMapping:
-        row = await function_store.get_function(adv.conn, function_id, actor.project_id)
-        if row is None:
-            raise not_found("function", function_id)
+        row = require(
+            await function_store.get_function(adv.conn, function_id, actor.project_id),
+            "function",
+            function_id,
+        )
         lock = int(row["lock_version"])
         if fields.lock_version is not None and fields.lock_version != lock:
             raise Conflict(
                 f"lock_version {fields.lock_version} is stale: function {function_id} is at "
                 f"lock_version {lock}. Fetch it again and retry."
             )
-        values: dict[str, Any] = {}
-        for name in (
+        values = fields.sent(
             "name",
             "description",
             "code",
@@ -147,10 +155,7 @@ async def update(
             "public_endpoint",
             "invoke_response_mode",
             "runtime_config",
-        ):
-            value = getattr(fields, name)
-            if value is not UNSET:
-                values[name] = value
+        )
         if fields.slug is not UNSET and fields.slug != row["slug"]:
             await _unique_slug(adv, actor, fields.slug, function_id)
             values["slug"] = fields.slug
@@ -166,8 +171,8 @@ async def update(
 
 async def delete(engine: Process, actor: Actor, function_id: str) -> None:
     async def run(adv: Advance) -> None:
-        if await function_store.get_function(adv.conn, function_id, actor.project_id) is None:
-            raise not_found("function", function_id)
+        row = await function_store.get_function(adv.conn, function_id, actor.project_id)
+        require(row, "function", function_id)
         await function_store.delete_function(adv.conn, function_id)
 
     await engine.runtime.op(run)
@@ -177,9 +182,11 @@ async def deploy(engine: Process, actor: Actor, function_id: str) -> sa.RowMappi
     """An http function is live once its endpoint is set: deploying records a version."""
 
     async def run(adv: Advance) -> sa.RowMapping:
-        row = await function_store.get_function(adv.conn, function_id, actor.project_id)
-        if row is None:
-            raise not_found("function", function_id)
+        row = require(
+            await function_store.get_function(adv.conn, function_id, actor.project_id),
+            "function",
+            function_id,
+        )
         if row["function_type"] != HTTP:
             raise Invalid(
                 f"function {function_id} is of type {row['function_type']!r}; this version of "

@@ -13,7 +13,7 @@ from sqlalchemy.engine import RowMapping
 
 from convoflow.engine.advance import Advance
 from convoflow.ids import new_id
-from convoflow.services.common import Actor, FieldProblem, invalid, not_found
+from convoflow.services.common import Actor, FieldProblem, invalid, read_in_project, require
 from convoflow.services.executions.reads import PageRequest
 from convoflow.services.project_webhooks.events import EVENTS, Event, write_deliveries
 from convoflow.services.whatsapp.number_ownership import check_owned
@@ -133,9 +133,11 @@ async def update_webhook(
         raise invalid(problems)
 
     async def update(adv: Advance) -> RowMapping:
-        found = await webhook_store.get_webhook(adv.conn, webhook_id, actor.project_id)
-        if found is None:
-            raise not_found("webhook", webhook_id)
+        found = require(
+            await webhook_store.get_webhook(adv.conn, webhook_id, actor.project_id),
+            "webhook",
+            webhook_id,
+        )
         await _check_number(adv, actor, spec.phone_number_id)
         values = _columns(spec)
         if "settings" in values:
@@ -152,8 +154,11 @@ async def update_webhook(
 
 async def delete_webhook(engine: Process, actor: Actor, webhook_id: str) -> None:
     async def delete(adv: Advance) -> None:
-        if await webhook_store.get_webhook(adv.conn, webhook_id, actor.project_id) is None:
-            raise not_found("webhook", webhook_id)
+        require(
+            await webhook_store.get_webhook(adv.conn, webhook_id, actor.project_id),
+            "webhook",
+            webhook_id,
+        )
         await webhook_store.delete_webhook(adv.conn, webhook_id)
 
     await engine.runtime.op(delete)
@@ -161,11 +166,7 @@ async def delete_webhook(engine: Process, actor: Actor, webhook_id: str) -> None
 
 
 async def get_webhook(engine: Process, actor: Actor, webhook_id: str) -> RowMapping:
-    async with engine.db.read() as conn:
-        row = await webhook_store.get_webhook(conn, webhook_id, actor.project_id)
-    if row is None:
-        raise not_found("webhook", webhook_id)
-    return row
+    return await read_in_project(engine.db, webhook_store.get_webhook, "webhook", webhook_id, actor)
 
 
 async def list_webhooks(

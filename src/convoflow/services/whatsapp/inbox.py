@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.engine import RowMapping
 
 from convoflow.engine.advance import Advance
-from convoflow.services.common import Actor, Conflict, not_found
+from convoflow.services.common import Actor, Conflict, require
 from convoflow.services.executions.reads import PageRequest
 from convoflow.services.whatsapp import views
 from convoflow.services.whatsapp.events import EventSink
@@ -46,9 +46,11 @@ async def list_conversations(
 
 async def _conversation_view(engine: Process, actor: Actor, conversation_id: str) -> dict[str, Any]:
     async with engine.db.read() as conn:
-        row = await queries.get_conversation(conn, conversation_id, actor.project_id)
-        if row is None:
-            raise not_found("conversation", conversation_id)
+        row = require(
+            await queries.get_conversation(conn, conversation_id, actor.project_id),
+            "conversation",
+            conversation_id,
+        )
         last = await queries.messages_by_id(
             conn, [row["last_message_id"]] if row["last_message_id"] else []
         )
@@ -65,9 +67,11 @@ async def set_conversation_status(
     webhooks = {actor.project_id: await whatsapp(engine).directory.webhooks(actor.project_id)}
 
     async def change(adv: Advance) -> None:
-        row = await queries.get_conversation(adv.conn, conversation_id, actor.project_id)
-        if row is None:
-            raise not_found("conversation", conversation_id)
+        row = require(
+            await queries.get_conversation(adv.conn, conversation_id, actor.project_id),
+            "conversation",
+            conversation_id,
+        )
         if row["status"] == status:
             return
         if status == "active" and row["phone_number_id"] and row["wa_id"]:
@@ -123,9 +127,9 @@ async def list_messages(
 
 async def get_message(engine: Process, actor: Actor, message_id: str) -> dict[str, Any]:
     async with engine.db.read() as conn:
-        row = await queries.get_message(conn, message_id, actor.project_id)
-        if row is None:
-            raise not_found("message", message_id)
+        row = require(
+            await queries.get_message(conn, message_id, actor.project_id), "message", message_id
+        )
         owner = await message_store.get_conversation(conn, row["conversation_id"])
         statuses = (
             await wa_store.statuses_of(conn, row["provider_message_id"])

@@ -15,7 +15,15 @@ from convoflow.channels.whatsapp.errors import GraphError
 from convoflow.channels.whatsapp.webhook_bodies import unknown_object_message
 from convoflow.engine.advance import Advance
 from convoflow.ids import new_id
-from convoflow.services.common import Actor, Conflict, FieldProblem, Invalid, invalid, not_found
+from convoflow.services.common import (
+    Actor,
+    Conflict,
+    FieldProblem,
+    Invalid,
+    invalid,
+    read_in_project,
+    require,
+)
 from convoflow.store import phone_numbers as number_store
 
 if TYPE_CHECKING:
@@ -186,9 +194,11 @@ async def update_number(
         values.update(await _graph_facts(engine, phone_number_id, token, "whatsapp_phone_number"))
 
     async def update(adv: Advance) -> RowMapping:
-        found = await number_store.get_public(adv.conn, phone_number_id, actor.project_id)
-        if found is None:
-            raise not_found("phone number", phone_number_id)
+        found = require(
+            await number_store.get_public(adv.conn, phone_number_id, actor.project_id),
+            "phone number",
+            phone_number_id,
+        )
         if values:
             await number_store.update_phone_number(
                 adv.conn, found["id"], {**values, "updated_at": adv.now}
@@ -203,11 +213,9 @@ async def update_number(
 
 
 async def get_number(engine: Process, actor: Actor, phone_number_id: str) -> RowMapping:
-    async with engine.db.read() as conn:
-        row = await number_store.get_public(conn, phone_number_id, actor.project_id)
-    if row is None:
-        raise not_found("phone number", phone_number_id)
-    return row
+    return await read_in_project(
+        engine.db, number_store.get_public, "phone number", phone_number_id, actor
+    )
 
 
 async def list_numbers(

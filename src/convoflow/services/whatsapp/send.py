@@ -16,7 +16,7 @@ from convoflow.channels.whatsapp.errors import GraphError
 from convoflow.channels.whatsapp.outbound import recipient_digits
 from convoflow.engine.advance import Advance
 from convoflow.ids import new_id
-from convoflow.services.common import Actor, FieldProblem, invalid, not_found
+from convoflow.services.common import Actor, FieldProblem, invalid, require
 from convoflow.services.whatsapp import views
 from convoflow.services.whatsapp.conversations import conversation_for
 from convoflow.services.whatsapp.directory import NumberEntry
@@ -82,9 +82,11 @@ async def send_human_message(
     conversation = None
     if conversation_id:
         async with engine.db.read() as conn:
-            conversation = await queries.get_conversation(conn, conversation_id, actor.project_id)
-        if conversation is None:
-            raise not_found("conversation", conversation_id)
+            conversation = require(
+                await queries.get_conversation(conn, conversation_id, actor.project_id),
+                "conversation",
+                conversation_id,
+            )
         phone_number_id = phone_number_id or conversation["phone_number_id"]
     if not phone_number_id:
         raise _problem("phone_number_id", "is required (or a conversation_id that has one)")

@@ -16,7 +16,16 @@ from convoflow.engine.advance import Advance
 from convoflow.engine.graphs import Entry, report_of
 from convoflow.graph.problems import ValidationReport
 from convoflow.graph.validation import validate_definition
-from convoflow.services.common import Actor, Conflict, FieldProblem, invalid, not_found
+from convoflow.services.common import (
+    UNSET,
+    Actor,
+    Conflict,
+    FieldProblem,
+    Patch,
+    invalid,
+    read_in_project,
+    require,
+)
 from convoflow.services.process import Process
 from convoflow.services.whatsapp.number_ownership import check_definition_numbers
 from convoflow.services.workflows import definitions, variables
@@ -25,12 +34,9 @@ from convoflow.store import triggers as trigger_store
 from convoflow.store import workflow_queries as queries
 from convoflow.store import workflows as workflow_store
 
-# Sentinel: "field not sent" (None is a value: description may be set to null).
-UNSET: Any = object()
-
 
 @dataclass
-class WorkflowChanges:
+class WorkflowChanges(Patch):
     """The fields of a PATCH; UNSET = not sent."""
 
     name: Any = UNSET
@@ -40,7 +46,6 @@ class WorkflowChanges:
     message_debounce_seconds: Any = UNSET
     inbound_message_read_mode: Any = UNSET
     definition: Any = UNSET
-    lock_version: int | None = None
 
 
 async def list_workflows(
@@ -64,20 +69,20 @@ async def list_workflows(
 
 
 async def get_workflow(engine: Process, actor: Actor, workflow_id: str) -> sa.RowMapping:
-    async with engine.db.read() as conn:
-        row = await workflow_store.get_workflow(conn, workflow_id, project_id=actor.project_id)
-    if row is None:
-        raise not_found("workflow", workflow_id)
-    return row
+    return await read_in_project(
+        engine.db, workflow_store.get_workflow, "workflow", workflow_id, actor
+    )
 
 
 async def get_with_definition(
     engine: Process, actor: Actor, workflow_id: str
 ) -> tuple[sa.RowMapping, dict[str, Any]]:
     async with engine.db.read() as conn:
-        row = await workflow_store.get_workflow(conn, workflow_id, project_id=actor.project_id)
-        if row is None:
-            raise not_found("workflow", workflow_id)
+        row = require(
+            await workflow_store.get_workflow(conn, workflow_id, actor.project_id),
+            "workflow",
+            workflow_id,
+        )
         definition = await queries.current_definition(conn, row)
     return row, definition or dict(definitions.EMPTY_DEFINITION)
 
@@ -109,9 +114,11 @@ async def validation(engine: Process, row: Mapping[Any, Any]) -> ValidationRepor
 
 async def workflow_variables(engine: Process, actor: Actor, workflow_id: str) -> dict[str, Any]:
     async with engine.db.read() as conn:
-        row = await workflow_store.get_workflow(conn, workflow_id, project_id=actor.project_id)
-        if row is None:
-            raise not_found("workflow", workflow_id)
+        require(
+            await workflow_store.get_workflow(conn, workflow_id, actor.project_id),
+            "workflow",
+            workflow_id,
+        )
         contexts = await queries.recent_contexts(conn, workflow_id, variables.DISCOVERY_WINDOW)
     return {"fixed": variables.FIXED, "discovered": variables.discover(contexts)}
 
@@ -166,9 +173,11 @@ async def update(
     async def run(adv: Advance) -> sa.RowMapping:
         written.clear()  # the operation may run again (a retried transaction)
         conn = adv.conn
-        row = await workflow_store.lock_workflow(conn, workflow_id, actor.project_id)
-        if row is None:
-            raise not_found("workflow", workflow_id)
+        row = require(
+            await workflow_store.lock_workflow(conn, workflow_id, actor.project_id),
+            "workflow",
+            workflow_id,
+        )
         current_lock = int(row["lock_version"] or 0)
         if changes.lock_version is not None and changes.lock_version != current_lock:
             raise Conflict(
@@ -217,10 +226,9 @@ async def _metadata_values(
     if changes.slug is not UNSET and changes.slug != row["slug"]:
         await _check_unique(adv, actor, "slug", changes.slug, row["id"])
         values["slug"] = changes.slug
-    for column in ("description", "message_debounce_seconds", "inbound_message_read_mode"):
-        value = getattr(changes, column)
-        if value is not UNSET:
-            values[column] = value
+    values.update(
+        changes.sent("description", "message_debounce_seconds", "inbound_message_read_mode")
+    )
     return values
 
 

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from convoflow.engine.advance import Advance
 from convoflow.ids import new_id
-from convoflow.services.common import Actor, FieldProblem, invalid, not_found
+from convoflow.services.common import Actor, FieldProblem, invalid, require
 from convoflow.services.process import Process
 from convoflow.services.whatsapp.number_ownership import ownership_problems
 from convoflow.store import triggers as trigger_store
@@ -144,9 +144,11 @@ def _row(spec: TriggerSpec, actor: Actor, workflow_id: str, now: Any) -> dict[st
 
 
 async def _workflow(adv: Advance, actor: Actor, workflow_id: str) -> sa.RowMapping:
-    row = await workflow_store.get_workflow(adv.conn, workflow_id, project_id=actor.project_id)
-    if row is None:
-        raise not_found("workflow", workflow_id)
+    row = require(
+        await workflow_store.get_workflow(adv.conn, workflow_id, actor.project_id),
+        "workflow",
+        workflow_id,
+    )
     return row
 
 
@@ -190,9 +192,11 @@ async def _check_competition(
 
 async def list_triggers(engine: Process, actor: Actor, workflow_id: str) -> list[sa.RowMapping]:
     async with engine.db.read() as conn:
-        row = await workflow_store.get_workflow(conn, workflow_id, project_id=actor.project_id)
-        if row is None:
-            raise not_found("workflow", workflow_id)
+        require(
+            await workflow_store.get_workflow(conn, workflow_id, actor.project_id),
+            "workflow",
+            workflow_id,
+        )
         return await trigger_store.list_for_workflow(conn, workflow_id)
 
 
@@ -242,9 +246,11 @@ async def replace_all(
 
 async def set_active(engine: Process, actor: Actor, trigger_id: str, active: bool) -> sa.RowMapping:
     async def run(adv: Advance) -> sa.RowMapping:
-        row = await trigger_store.get_trigger(adv.conn, trigger_id, actor.project_id)
-        if row is None:
-            raise not_found("trigger", trigger_id)
+        row = require(
+            await trigger_store.get_trigger(adv.conn, trigger_id, actor.project_id),
+            "trigger",
+            trigger_id,
+        )
         if active and not row["active"]:
             spec = TriggerSpec(
                 trigger_type=row["trigger_type"],
@@ -265,9 +271,11 @@ async def set_active(engine: Process, actor: Actor, trigger_id: str, active: boo
 
 async def delete(engine: Process, actor: Actor, trigger_id: str) -> None:
     async def run(adv: Advance) -> None:
-        row = await trigger_store.get_trigger(adv.conn, trigger_id, actor.project_id)
-        if row is None:
-            raise not_found("trigger", trigger_id)
+        require(
+            await trigger_store.get_trigger(adv.conn, trigger_id, actor.project_id),
+            "trigger",
+            trigger_id,
+        )
         await trigger_store.delete_trigger(adv.conn, trigger_id)
 
     await engine.runtime.op(run)
