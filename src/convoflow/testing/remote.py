@@ -1,10 +1,13 @@
 """The HTTP driver: a running server's public API (`--url`, `--api-key`), nothing else.
 
 A case is an API start on the sandbox channel (`context.channel = "sandbox"`) for a phone
-number of its own, the user's replies are resumes, and the bot's messages are read back
-from `GET /whatsapp/messages`. Starts and resumes run before the API answers, but sends
-(and webhook calls) happen in the server's worker afterwards, so a turn waits until the
-conversation has as many outbound messages as its executions recorded sends.
+number of its own. The user speaks through the sandbox API (`POST /sandbox/conversations/
+{id}/messages`, routed like any inbound message, so a tapped button is WhatsApp's
+interactive reply, as in-process); a reply that carries `set_vars` is an API resume (the
+only way to send variables with it). The bot's messages are read back from the sandbox
+transcript. Sends (and webhook calls) happen in the server's worker after the API answers,
+so a turn waits until the user's message is routed, nothing runs, and the conversation
+has as many bot messages as its executions recorded sends.
 
 Limit: a server's clock cannot be moved through the API, so `advance_time` skips the rest
 of its case (run timeouts in-process)."""
@@ -119,11 +122,19 @@ class RemoteConversation:
         return await self._settle()
 
     async def send(self, reply: Reply, variables: dict[str, Any] | None) -> list[dict[str, Any]]:
-        body: dict[str, Any] = {"message": {"kind": reply.kind, "data": reply.text}}
         if variables:
-            body["variables"] = variables
-        await self.api.call("POST", f"/workflow_executions/{self.execution_id}/resume", json=body)
-        return await self._settle()
+            body: dict[str, Any] = {
+                "message": {"kind": reply.kind, "data": reply.text},
+                "variables": variables,
+            }
+            path = f"/workflow_executions/{self.execution_id}/resume"
+            await self.api.call("POST", path, json=body)
+            return await self._settle()
+        # An option goes by its id, which the server matches against the last bot message.
+        said = {"text": reply.option_id or reply.text}
+        path = f"/sandbox/conversations/{self.conversation_id}/messages"
+        message_id = (await self.api.call("POST", path, json=said))["data"]["id"]
+        return await self._settle(str(message_id) if message_id else None)
 
     async def advance_time(self, seconds: float) -> list[dict[str, Any]]:
         raise Unsupported(
@@ -147,22 +158,33 @@ class RemoteConversation:
         )["data"]
         return found
 
-    async def _settle(self) -> list[dict[str, Any]]:
+    async def _settle(self, inbound_id: str | None = None) -> list[dict[str, Any]]:
         deadline = time.monotonic() + SETTLE_SECONDS
         while True:
+            routed = inbound_id is None or await self._routed(inbound_id)
             sends, running = await self._recorded_sends()
             outbound = await self._outbound()
-            if not running and len(outbound) >= sends:
+            if routed and not running and len(outbound) >= sends:
                 break
             if time.monotonic() > deadline:
                 raise DriverError(
-                    f"the server did not settle in {SETTLE_SECONDS:.0f}s: {sends} sends "
-                    f"recorded, {len(outbound)} messages delivered, running: {running}"
+                    f"the server did not settle in {SETTLE_SECONDS:.0f}s: user message routed: "
+                    f"{routed}, {sends} sends recorded, {len(outbound)} bot messages, "
+                    f"an execution running: {running}"
                 )
             await asyncio.sleep(POLL_SECONDS)
         new = outbound[self.seen :]
         self.seen = len(outbound)
         return new
+
+    async def _routed(self, message_id: str) -> bool:
+        """The user's message left `pending` (given to the flow, or kept for a human)."""
+        params = {"conversation_id": self.conversation_id, "direction": "inbound", "limit": 20}
+        page = await self.api.call("GET", "/whatsapp/messages", params=params)
+        for message in page.get("data") or []:
+            if message.get("id") == message_id:
+                return (message.get("kapso") or {}).get("processing_status") != "pending"
+        return False
 
     async def _recorded_sends(self) -> tuple[int, bool]:
         """Sends recorded by the conversation's executions, and whether one still runs."""
@@ -183,25 +205,6 @@ class RemoteConversation:
 
     async def _outbound(self) -> list[dict[str, Any]]:
         """The conversation's bot messages, oldest first, in the engine's shape."""
-        found: list[dict[str, Any]] = []
-        params: dict[str, Any] = {
-            "conversation_id": self.conversation_id,
-            "direction": "outbound",
-            "limit": 100,
-        }
-        while True:
-            page = await self.api.call("GET", "/whatsapp/messages", params=params)
-            found.extend(page.get("data") or [])
-            after = (page.get("paging") or {}).get("next")
-            if not after:
-                break
-            params["after"] = after
-        return [_engine_shape(m) for m in reversed(found)]  # the API lists newest first
-
-
-def _engine_shape(message: dict[str, Any]) -> dict[str, Any]:
-    kind = str(message.get("type"))
-    body = message.get(kind)
-    if kind == "text" and isinstance(body, dict):
-        return {"type": "text", "text": body.get("body", "")}
-    return {"type": kind, kind: body}
+        path = f"/sandbox/conversations/{self.conversation_id}/messages"
+        rows = (await self.api.call("GET", path))["data"]
+        return [dict(row["content"]) for row in rows if row.get("direction") == "outbound"]
