@@ -96,7 +96,13 @@ class CaseRun:
         elif isinstance(step, ExpectBotStep):
             message = self.turn[self.matched] if self.matched < len(self.turn) else None
             self.matched += 1
-            _raise_if(check_bot(step.expectation(), message, self.turn))
+            lines = check_bot(step.expectation(), message, self.turn)
+            if lines:
+                # A flow that failed says nothing more; say why instead of only "no message".
+                snapshot = await self.conversation.snapshot()
+                if snapshot.error:
+                    lines.append(f"the execution is {snapshot.status}: {snapshot.error}")
+            _raise_if(lines)
         elif isinstance(step, ExpectVarsStep):
             _raise_if(check_vars(step.expect_vars, await self.conversation.snapshot()))
         elif isinstance(step, ExpectStatusStep):
