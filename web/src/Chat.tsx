@@ -92,7 +92,11 @@ function ChatScreen({ workflowId }: { workflowId: string }) {
     return () => window.clearInterval(timer);
   }, [execution?.id, execution?.status, refresh]);
 
-  useEffect(() => log.current?.scrollTo({ top: log.current.scrollHeight }), [messages.length]);
+  useEffect(() => {
+    // A block, not an expression: newer browsers return a promise from scrollTo, and an
+    // effect may only return a cleanup function.
+    log.current?.scrollTo({ top: log.current.scrollHeight });
+  }, [messages.length]);
 
   async function start() {
     if (!flow) return;

@@ -10,7 +10,7 @@ import { outgoingLabels, toDefinition, toFlow } from "./graph";
 import { autoLayout } from "./layout";
 import { navigate } from "./router";
 import { ConfigForm } from "./SchemaForm";
-import { ErrorBox, ICONS, Notice } from "./ui";
+import { ErrorBox, ICONS, Notice, withoutNode } from "./ui";
 
 const NODE_TYPES = { "flow-node": FlowCard };
 const EMPTY: Validation = { valid: true, errors: [], warnings: [] };
@@ -68,7 +68,7 @@ function SidePanel(props: {
           );
         })}
       </fieldset>
-      {problems.length > 0 && <ul className="problems">{problems.map((p, i) => <li key={i} className={validation.errors.includes(p) ? "err" : "warn"}>{p.field ? `${p.field}: ` : ""}{p.message}</li>)}</ul>}
+      {problems.length > 0 && <ul className="problems">{problems.map((p, i) => <li key={i} className={validation.errors.includes(p) ? "err" : "warn"}>{p.field ? `${p.field}: ` : ""}{withoutNode(p.message)}</li>)}</ul>}
       <button className="danger" onClick={() => props.remove(node.id)}>Delete node</button>
     </aside>
   );
@@ -205,7 +205,8 @@ function EditorCanvas({ workflowId }: { workflowId: string }) {
 
   function layout() {
     setNodes((all) => autoLayout(all, edges));
-    window.requestAnimationFrame(() => view.fitView({ maxZoom: 1 }));
+    // After React Flow has applied the new positions.
+    window.setTimeout(() => view.fitView({ maxZoom: 1, duration: 0 }), 50);
   }
 
   const problems = useMemo(() => byNode(validation.errors), [validation]);

@@ -1,7 +1,7 @@
-import { createContext, memo, useContext } from "react";
-import { Handle, Position, type NodeProps, type Node } from "@xyflow/react";
+import { createContext, memo, useContext, useEffect } from "react";
+import { Handle, Position, useUpdateNodeInternals, type NodeProps, type Node } from "@xyflow/react";
 import type { NodeTypeInfo, Problem } from "./api";
-import { ICONS } from "./ui";
+import { ICONS, withoutNode } from "./ui";
 
 export type CardData = { node_type: string; config: Record<string, any>; display_name?: string | null; [k: string]: unknown };
 export type CardNode = Node<CardData, "flow-node">;
@@ -53,6 +53,11 @@ export const FlowCard = memo(function FlowCard({ id, data, selected }: NodeProps
   const info = types[data.node_type];
   const mine = problems[id] ?? [];
   const conditions: any[] = data.node_type === "decide" ? data.config.conditions ?? [] : [];
+  // A decide node's handles come and go with its conditions: React Flow must re-measure
+  // them, or edges from a new handle are not drawn.
+  const updateInternals = useUpdateNodeInternals();
+  const handles = conditions.map((c) => c?.label).join("\u0000");
+  useEffect(() => updateInternals(id), [id, handles, updateInternals]);
   const classes = ["flow-card", selected ? "selected" : "", mine.length ? "invalid" : "", current === id ? "current" : ""];
   return (
     <div className={classes.join(" ")} data-testid={`node-${id}`}>
@@ -65,7 +70,7 @@ export const FlowCard = memo(function FlowCard({ id, data, selected }: NodeProps
       <Summary type={data.node_type} config={data.config ?? {}} />
       {mine.length > 0 && (
         <ul className="card-problems" role="list" aria-label="Problems">
-          {mine.map((p, i) => <li key={i}>{p.field ? `${p.field.replace(/^config\./, "")}: ` : ""}{p.message}</li>)}
+          {mine.map((p, i) => <li key={i}>{withoutNode(p.message)}</li>)}
         </ul>
       )}
       {conditions.length > 0 ? (

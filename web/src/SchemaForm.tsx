@@ -1,5 +1,6 @@
 import { useState } from "react";
 import type { NodeTypeInfo, Problem } from "./api";
+import { withoutNode } from "./ui";
 
 // A form generated from a node type's config JSON Schema (GET /node_types): strings,
 // numbers, booleans, enums, lists of objects (buttons, conditions); anything else is
@@ -21,7 +22,7 @@ function resolve(schema: Schema, root: Schema): Schema {
 }
 
 function fieldErrors(problems: Problem[], path: string): string[] {
-  return problems.filter((p) => p.field === path || p.field?.startsWith(`${path}[`) || p.field?.startsWith(`${path}.`)).map((p) => `${p.field === path ? "" : p.field!.slice(path.length) + ": "}${p.message}`);
+  return problems.filter((p) => p.field === path || p.field?.startsWith(`${path}[`) || p.field?.startsWith(`${path}.`)).map((p) => `${p.field === path ? "" : p.field!.slice(path.length) + ": "}${withoutNode(p.message)}`);
 }
 
 function JsonField({ id, value, onChange }: { id: string; value: unknown; onChange: (v: unknown) => void }) {

@@ -12,22 +12,28 @@ export function Notice({ text }: { text: string | null }) {
   return text ? <div className="notice" role="status">{text}</div> : null;
 }
 
+// Symbols every Debian/desktop font has (DejaVu): colour-emoji fonts are often missing.
 export const ICONS: Record<string, string> = {
   play: "▶",
-  message: "💬",
-  buttons: "🔘",
-  template: "📄",
-  hourglass: "⏳",
-  branch: "🔀",
-  globe: "🌐",
+  message: "✉",
+  buttons: "☰",
+  template: "▤",
+  hourglass: "◷",
+  branch: "⋔",
+  globe: "⇆",
   code: "ƒ",
   variable: "𝑥",
-  person: "🙋",
+  person: "☺",
   subflow: "↪",
-  sparkles: "✨",
+  sparkles: "✦",
   bolt: "⚡",
   node: "◻",
 };
+
+// Problems name their node; shown on that node, the prefix only repeats it.
+export function withoutNode(message: string): string {
+  return message.replace(/^node '[^']*': /, "");
+}
 
 export function download(name: string, value: unknown): void {
   const blob = new Blob([JSON.stringify(value, null, 2)], { type: "application/json" });

@@ -1,0 +1,139 @@
+"""Browser tests of the web console: a real `convoflow serve` (SQLite, its worker) on a
+loopback port, driven by Playwright for Python with Debian's chromium. `make test` builds
+the console and installs chromium first (scripts/ensure-chromium.sh); run alone, these
+tests fail with what to do when either is missing, never skip."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from convoflow.api.console import DIST
+
+CHROMIUM = os.environ.get("CONVOFLOW_CHROMIUM", "/usr/bin/chromium")
+# Without the background-networking flags Chromium keeps calling home on a closed network.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+@dataclass
+class Server:
+    url: str
+    api_key: str
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _cli(env: dict[str, str], *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "convoflow", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    if not (DIST / "index.html").is_file():
+        pytest.fail("the console is not built: run `make console` (make test does)")
+    folder = tmp_path_factory.mktemp("console")
+    env = {**os.environ, "CONVOFLOW_DATABASE_URL": f"sqlite+aiosqlite:///{folder}/console.db"}
+    _cli(env, "migrate")
+    _cli(env, "projects", "create", "acme")
+    api_key = _cli(env, "api-keys", "create", "--project", "acme").strip().splitlines()[-1]
+    port = _free_port()
+    log = (folder / "server.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "convoflow", "serve", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert process.poll() is None, (folder / "server.log").read_text()
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.1)
+        yield Server(url, api_key)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
+@dataclass
+class BrowserProblems:
+    """Console errors, uncaught exceptions and failed requests seen by a page."""
+
+    seen: list[str] = field(default_factory=list)
+
+    def watch(self, page: Any) -> None:
+        page.on("console", lambda m: m.type == "error" and self.seen.append(f"console: {m.text}"))
+        page.on("pageerror", lambda exc: self.seen.append(f"exception: {exc}"))
+        page.on("requestfailed", lambda r: self.seen.append(f"failed: {r.method} {r.url}"))
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"no Chromium at {CHROMIUM}: run `make browser` (make test does)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1440, "height": 900}, accept_downloads=True)
+    opened = context.new_page()
+    problems = BrowserProblems()
+    problems.watch(opened)
+    opened.set_default_timeout(15_000)
+    yield opened
+    context.close()
+    assert problems.seen == [], "\n".join(problems.seen)
+
+
+def screenshot(page: Any, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
