@@ -4,9 +4,12 @@
 definition (2,000 nodes, the node cap) to /platform/v1/workflows back to back, while a
 prober GETs /healthz every 10 ms. Reports the probe's percentiles with and without the
 load, and how long each 2 MB create took. The property: validating, normalising and
-compiling a definition run in worker threads, so the event loop keeps answering.
+compiling a definition run in a worker process (engine/cpu.py), so the event loop keeps
+answering. `--compare` runs the same load twice in one invocation, first with
+CONVOFLOW_DEFINITION_WORKERS=0 (the work in a thread of the server process: before) and
+then with the default worker process (after).
 
-    python bench/limits.py --backend sqlite --seconds 20 --posters 2
+    python bench/limits.py --backend sqlite --seconds 20 --posters 1 --compare
 
 Not a test: numbers depend on the machine; record them in BENCHMARKS.md with the command.
 """
@@ -17,6 +20,7 @@ import argparse
 import asyncio
 import itertools
 import json
+import os
 import sys
 import tempfile
 import time
@@ -110,19 +114,32 @@ def main() -> None:
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--posters", type=int, default=2)
+    parser.add_argument(
+        "--compare",
+        action="store_true",
+        help="run without worker processes (threads: before), then with them (after)",
+    )
     args = parser.parse_args()
+    configurations = ["0", "1"] if args.compare else [None]
+    results = []
+    for workers in configurations:
+        if workers is not None:  # the server started by `serving` inherits the environment
+            os.environ["CONVOFLOW_DEFINITION_WORKERS"] = workers
+        report = measure(args.backend, args.seconds, args.posters)
+        results.append({"definition_workers": workers or "default", "results": report})
+    print(json.dumps({"backend": args.backend, "posters": args.posters, "runs": results}, indent=2))
+
+
+def measure(backend: str, seconds: float, posters: int) -> list[dict[str, Any]]:
     with tempfile.TemporaryDirectory(prefix="cf-bench-limits-") as tmp:
-        url, cleanup = create_database(args.backend, Path(tmp))
+        url, cleanup = create_database(backend, Path(tmp))
         try:
             upgrade(url)
             key, _workflow, _big = asyncio.run(prepare(url, 0))
             with serving(url) as base:
-                report = asyncio.run(run(base, key, args.seconds, args.posters))
+                return asyncio.run(run(base, key, seconds, posters))
         finally:
             cleanup()
-    print(
-        json.dumps({"backend": args.backend, "posters": args.posters, "results": report}, indent=2)
-    )
 
 
 if __name__ == "__main__":

@@ -2,4 +2,6 @@
 
 from convoflow.cli import main
 
-main()
+# Guarded: a spawned worker process (engine/cpu.py) may import the parent's main module.
+if __name__ == "__main__":
+    main()

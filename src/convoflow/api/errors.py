@@ -18,7 +18,14 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from convoflow.services.common import BadRequest, Conflict, Invalid, NotFound, ServiceError
+from convoflow.services.common import (
+    BadRequest,
+    Conflict,
+    Invalid,
+    NotFound,
+    ServiceError,
+    Unavailable,
+)
 from convoflow.store.faults import DatabaseUnavailable
 
 log = structlog.get_logger(__name__)
@@ -56,6 +63,7 @@ _SERVICE_STATUS: dict[type[ServiceError], int] = {
     Invalid: 422,
     Conflict: 409,
     BadRequest: 400,
+    Unavailable: 503,
 }
 
 
@@ -68,7 +76,8 @@ async def _api_error(_request: Request, exc: Exception) -> JSONResponse:
 async def _service_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ServiceError)
     status = next((code for kind, code in _SERVICE_STATUS.items() if isinstance(exc, kind)), 422)
-    return JSONResponse(error_body(exc.message, exc.details), status_code=status)
+    headers = {"Retry-After": "5"} if status == 503 else None
+    return JSONResponse(error_body(exc.message, exc.details), status_code=status, headers=headers)
 
 
 async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:

@@ -37,7 +37,8 @@ _DESCRIPTIONS = {
     422: "The request is well-formed but invalid; `details` lists every problem",
     429: "Rate limit exceeded; `Retry-After` says when to retry",
     502: "An upstream service failed",
-    503: "The database is unavailable; retry later",
+    503: "The database (or, connecting a WhatsApp number, the Graph API) is unavailable; "
+    "retry later",
 }
 
 

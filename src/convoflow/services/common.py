@@ -1,7 +1,8 @@
 """What the API-facing services share: who is asking, and the errors they raise.
 
 The errors carry no HTTP status; the API maps each kind to one (NotFound -> 404,
-Invalid -> 422, Conflict -> 409, BadRequest -> 400). Every message says what was expected.
+Invalid -> 422, Conflict -> 409, BadRequest -> 400, Unavailable -> 503). Every message
+says what was expected.
 """
 
 from __future__ import annotations
@@ -52,6 +53,11 @@ class Conflict(ServiceError):
 
 class BadRequest(ServiceError):
     pass
+
+
+class Unavailable(ServiceError):
+    """A service the request needs (the WhatsApp Graph API) could not be reached or
+    failed on its side: nothing was changed, and the same request may succeed later."""
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from convoflow.services.common import (
     Conflict,
     FieldProblem,
     Invalid,
+    Unavailable,
     invalid,
     read_in_project,
     require,
@@ -129,9 +130,25 @@ async def _graph_facts(
     try:
         info = await whatsapp(engine).client.phone_number_info(phone_number_id, access_token)
     except GraphError as exc:
+        if _transient(exc):
+            raise _unreachable(phone_number_id, exc) from None
         raise _unverified(prefix, phone_number_id, exc) from None
     facts = {key: info.get(key) for key in GRAPH_FIELDS}
     return {key: str(value) for key, value in facts.items() if isinstance(value, str) and value}
+
+
+def _transient(error: GraphError) -> bool:
+    """No answer (network error, timeout), Meta failing on its side (5xx) or throttling
+    (429): says nothing about the token, so it is no refusal (422) either."""
+    return error.http_status is None or error.http_status >= 500 or error.http_status == 429
+
+
+def _unreachable(phone_number_id: str, error: GraphError) -> Unavailable:
+    answer = "no answer" if error.http_status is None else f"HTTP {error.http_status}"
+    return Unavailable(
+        f"could not reach the WhatsApp Graph API to verify phone number {phone_number_id} "
+        f"({answer}: {error.message}); nothing was changed: try again in a moment"
+    )
 
 
 def _taken(prefix: str, phone_number_id: str) -> Invalid:
