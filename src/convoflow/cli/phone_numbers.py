@@ -54,9 +54,9 @@ def add(
 ) -> None:
     """Connect a number after the Graph API confirms the token may use it; prints it as
     JSON (without its secrets)."""
+    from convoflow.api import whatsapp_views
     from convoflow.services.common import ServiceError
     from convoflow.services.whatsapp import phone_numbers
-    from convoflow.services.whatsapp import views as whatsapp_views
 
     spec = phone_numbers.NumberSpec(
         phone_number_id=phone_number_id,
@@ -85,8 +85,8 @@ def list_numbers(
     database: str | None = DatabaseOption,
 ) -> None:
     """The project's numbers as JSON (without secrets)."""
+    from convoflow.api import whatsapp_views
     from convoflow.services.whatsapp import phone_numbers
-    from convoflow.services.whatsapp import views as whatsapp_views
 
     async def work(engine: Process) -> list[dict[str, Any]]:
         actor = await _actor(engine, project)

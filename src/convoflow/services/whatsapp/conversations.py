@@ -9,7 +9,7 @@ from sqlalchemy.engine import RowMapping
 
 from convoflow.engine.advance import Advance
 from convoflow.ids import new_id
-from convoflow.services.whatsapp import views
+from convoflow.services.whatsapp import payloads
 from convoflow.services.whatsapp.events import EventSink
 from convoflow.store import messages as message_store
 from convoflow.store import whatsapp as wa_store
@@ -78,7 +78,7 @@ async def _create(
     assert created is not None
 
     async def data() -> dict[str, Any]:
-        return {"phone_number_id": phone_number_id, "conversation": views.conversation(created)}
+        return {"phone_number_id": phone_number_id, "conversation": payloads.conversation(created)}
 
     await events.publish(
         project_id=project_id,

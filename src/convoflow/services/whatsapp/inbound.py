@@ -28,7 +28,7 @@ from convoflow.channels.whatsapp.signature import (
 from convoflow.engine.advance import Advance
 from convoflow.ids import new_id
 from convoflow.services.conversations.routing import receive_message
-from convoflow.services.whatsapp import views
+from convoflow.services.whatsapp import payloads
 from convoflow.services.whatsapp.conversations import conversation_for
 from convoflow.services.whatsapp.directory import NumberEntry
 from convoflow.services.whatsapp.events import EventSink
@@ -322,8 +322,8 @@ async def _publish_received(
         }
         return {
             "phone_number_id": message.phone_number_id,
-            "message": views.message(row, conversation),
-            "conversation": views.conversation(conversation),
+            "message": payloads.message(row, conversation),
+            "conversation": payloads.conversation(conversation),
         }
 
     await batch.events.publish(

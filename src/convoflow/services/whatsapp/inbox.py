@@ -1,13 +1,16 @@
-"""Conversations and messages through the API (Kapso shapes, cursor paging).
+"""Conversations and messages through the API (cursor paging): each read returns the rows
+the API renders (api/whatsapp_views.py) — a conversation with its last message, a message
+with its conversation (and, read alone, its receipts).
 
-Lists are keyset-paged on (created_at, id), newest first (DECISIONS.md); each item is
-built by services/whatsapp/views.py. Ending a conversation publishes
-`whatsapp.conversation.ended` in the same transaction; the next message from that user
-opens a new conversation.
+Lists are keyset-paged on (created_at, id), newest first (DECISIONS.md). Ending a
+conversation publishes `whatsapp.conversation.ended` in the same transaction; the next
+message from that user opens a new conversation.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import RowMapping
@@ -15,7 +18,7 @@ from sqlalchemy.engine import RowMapping
 from convoflow.engine.advance import Advance
 from convoflow.services.common import Actor, Conflict, require
 from convoflow.services.executions.reads import PageRequest
-from convoflow.services.whatsapp import views
+from convoflow.services.whatsapp import payloads
 from convoflow.services.whatsapp.events import EventSink
 from convoflow.services.whatsapp.phone_numbers import whatsapp
 from convoflow.store import messages as message_store
@@ -30,9 +33,22 @@ ConversationFilters = queries.ConversationFilters
 MessageFilters = queries.MessageFilters
 
 
+@dataclass(frozen=True)
+class ConversationItem:
+    row: RowMapping
+    last: RowMapping | None  # its last message, if it has one
+
+
+@dataclass(frozen=True)
+class MessageItem:
+    row: RowMapping
+    conversation: RowMapping | None
+    statuses: Sequence[RowMapping] | None = None  # receipts, when read alone
+
+
 async def list_conversations(
     engine: Process, actor: Actor, filters: ConversationFilters, page: PageRequest
-) -> tuple[KeysetPage, list[dict[str, Any]]]:
+) -> tuple[KeysetPage, list[ConversationItem]]:
     async with engine.db.read() as conn:
         result = await queries.inbox_page(
             conn, actor.project_id, filters, limit=page.limit, after=page.after, before=page.before
@@ -40,11 +56,11 @@ async def list_conversations(
         last = await queries.messages_by_id(
             conn, [row["last_message_id"] for row in result.rows if row["last_message_id"]]
         )
-    items = [views.conversation(row, last.get(row["last_message_id"])) for row in result.rows]
+    items = [ConversationItem(row, last.get(row["last_message_id"])) for row in result.rows]
     return result, items
 
 
-async def _conversation_view(engine: Process, actor: Actor, conversation_id: str) -> dict[str, Any]:
+async def get_conversation(engine: Process, actor: Actor, conversation_id: str) -> ConversationItem:
     async with engine.db.read() as conn:
         row = require(
             await queries.get_conversation(conn, conversation_id, actor.project_id),
@@ -54,16 +70,12 @@ async def _conversation_view(engine: Process, actor: Actor, conversation_id: str
         last = await queries.messages_by_id(
             conn, [row["last_message_id"]] if row["last_message_id"] else []
         )
-    return views.conversation(row, last.get(row["last_message_id"]))
-
-
-async def get_conversation(engine: Process, actor: Actor, conversation_id: str) -> dict[str, Any]:
-    return await _conversation_view(engine, actor, conversation_id)
+    return ConversationItem(row, last.get(row["last_message_id"]))
 
 
 async def set_conversation_status(
     engine: Process, actor: Actor, conversation_id: str, status: str
-) -> dict[str, Any]:
+) -> ConversationItem:
     webhooks = {actor.project_id: await whatsapp(engine).directory.webhooks(actor.project_id)}
 
     async def change(adv: Advance) -> None:
@@ -88,7 +100,7 @@ async def set_conversation_status(
             await _publish_ended(adv, EventSink(adv, webhooks), row)
 
     await engine.runtime.op(change)
-    return await _conversation_view(engine, actor, conversation_id)
+    return await get_conversation(engine, actor, conversation_id)
 
 
 async def _publish_ended(adv: Advance, events: EventSink, row: RowMapping) -> None:
@@ -97,7 +109,7 @@ async def _publish_ended(adv: Advance, events: EventSink, row: RowMapping) -> No
         assert current is not None
         return {
             "phone_number_id": row["phone_number_id"],
-            "conversation": views.conversation(current),
+            "conversation": payloads.conversation(current),
         }
 
     await events.publish(
@@ -113,7 +125,7 @@ async def _publish_ended(adv: Advance, events: EventSink, row: RowMapping) -> No
 
 async def list_messages(
     engine: Process, actor: Actor, filters: MessageFilters, page: PageRequest
-) -> tuple[KeysetPage, list[dict[str, Any]]]:
+) -> tuple[KeysetPage, list[MessageItem]]:
     async with engine.db.read() as conn:
         result = await queries.inbox_page(
             conn, actor.project_id, filters, limit=page.limit, after=page.after, before=page.before
@@ -121,11 +133,11 @@ async def list_messages(
         owners = await message_store.get_conversations(
             conn, sorted({row["conversation_id"] for row in result.rows})
         )
-    items = [views.message(row, owners.get(row["conversation_id"])) for row in result.rows]
+    items = [MessageItem(row, owners.get(row["conversation_id"])) for row in result.rows]
     return result, items
 
 
-async def get_message(engine: Process, actor: Actor, message_id: str) -> dict[str, Any]:
+async def get_message(engine: Process, actor: Actor, message_id: str) -> MessageItem:
     async with engine.db.read() as conn:
         row = require(
             await queries.get_message(conn, message_id, actor.project_id), "message", message_id
@@ -136,4 +148,4 @@ async def get_message(engine: Process, actor: Actor, message_id: str) -> dict[st
             if row["provider_message_id"]
             else []
         )
-    return views.message(row, owner, statuses)
+    return MessageItem(row, owner, statuses)

@@ -17,10 +17,10 @@ from convoflow.channels.whatsapp.outbound import recipient_digits
 from convoflow.engine.advance import Advance
 from convoflow.ids import new_id
 from convoflow.services.common import Actor, FieldProblem, invalid, require
-from convoflow.services.whatsapp import views
 from convoflow.services.whatsapp.conversations import conversation_for
 from convoflow.services.whatsapp.directory import NumberEntry
 from convoflow.services.whatsapp.events import EventSink
+from convoflow.services.whatsapp.inbox import MessageItem
 from convoflow.services.whatsapp.number_ownership import not_owned
 from convoflow.services.whatsapp.phone_numbers import whatsapp
 from convoflow.store import messages as message_store
@@ -35,11 +35,12 @@ _ENVELOPE = ("messaging_product", "recipient_type", "to", "biz_opaque_callback_d
 
 @dataclass(frozen=True)
 class SendOutcome:
-    """`message` (our view) when Meta accepted; `error` when it refused."""
+    """`message` (the stored message and its conversation) when Meta accepted; `error`
+    when it refused."""
 
     wamid: str | None = None
     to: str | None = None
-    message: dict[str, Any] | None = None
+    message: MessageItem | None = None
     error: GraphError | None = None
     read_receipt: bool = False
 
@@ -121,12 +122,12 @@ async def _record(
     meta: dict[str, Any],
     wamid: str,
     conversation_id: str | None,
-) -> dict[str, Any]:
+) -> MessageItem:
     webhooks = {entry.project_id: await whatsapp(engine).directory.webhooks(entry.project_id)}
     content = {k: v for k, v in meta.items() if k not in _ENVELOPE}
     content["sender"] = "human"
 
-    async def record(adv: Advance) -> dict[str, Any]:
+    async def record(adv: Advance) -> MessageItem:
         conversation = (
             await message_store.get_conversation(adv.conn, conversation_id)
             if conversation_id
@@ -158,6 +159,6 @@ async def _record(
         await wa_store.apply_known_statuses(adv.conn, message_id, wamid, adv.now)
         stored = await wa_store.message_by_wamid(adv.conn, wamid)
         assert stored is not None
-        return views.message(stored, conversation)
+        return MessageItem(stored, conversation)
 
     return await engine.runtime.op(record)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from convoflow.channels.base import Delivery
 from convoflow.engine.advance import Advance
 from convoflow.ids import new_id
-from convoflow.services.whatsapp import views
+from convoflow.services.whatsapp import payloads
 from convoflow.services.whatsapp.events import EventSink
 from convoflow.store import messages as message_store
 from convoflow.store import whatsapp_queries
@@ -65,8 +65,8 @@ class SendFailureRecorder:
         async def data() -> dict[str, Any]:
             return {
                 "phone_number_id": conversation["phone_number_id"],
-                "message": views.message(shown, conversation),
-                "conversation": views.conversation(conversation),
+                "message": payloads.message(shown, conversation),
+                "conversation": payloads.conversation(conversation),
             }
 
         await events.publish(

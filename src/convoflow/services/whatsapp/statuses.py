@@ -24,7 +24,7 @@ from convoflow.engine.advance import Advance, ExecutionNotFound
 from convoflow.engine.dispatcher import fail_for_send
 from convoflow.engine.send_record import reconcile_from_status
 from convoflow.ids import new_id
-from convoflow.services.whatsapp import views
+from convoflow.services.whatsapp import payloads
 from convoflow.services.whatsapp.events import EventSink
 from convoflow.store import messages as message_store
 from convoflow.store import whatsapp as wa_store
@@ -139,12 +139,12 @@ async def _publish(
             current = dict(message)
             if wa_store.advances(str(message["status"]), effective):
                 current.update(status=effective, error=error or message["error"])
-            body["message"] = views.message(current, conversation)
+            body["message"] = payloads.message(current, conversation)
         else:
             body["message"] = {"id": status.wamid, "kapso": {"status": effective}}
         body["status"] = status.raw or status.as_dict()
         if conversation is not None:
-            body["conversation"] = views.conversation(conversation)
+            body["conversation"] = payloads.conversation(conversation)
         return body
 
     await events.publish(

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import Query, Response
 
+from convoflow.api import whatsapp_views as views
 from convoflow.api.auth import CurrentActor, EngineDep
 from convoflow.api.bodies import api_router
 from convoflow.api.errors import ApiError
@@ -54,14 +55,16 @@ async def list_conversations(
     page, items = await whatsapp_api.list_conversations(
         engine, actor, filters, page_request(limit, after, before)
     )
-    return ok({"data": items, "paging": paging(page)})
+    return ok({"data": [views.conversation(item) for item in items], "paging": paging(page)})
 
 
 @router.get("/whatsapp/conversations/{conversation_id}", summary="Get a conversation")
 async def get_conversation(
     conversation_id: str, actor: CurrentActor, engine: EngineDep
 ) -> Response:
-    return data(await whatsapp_api.get_conversation(engine, actor, conversation_id))
+    return data(
+        views.conversation(await whatsapp_api.get_conversation(engine, actor, conversation_id))
+    )
 
 
 @router.patch(
@@ -73,7 +76,8 @@ async def update_conversation(
     conversation_id: str, body: ConversationUpdateBody, actor: CurrentActor, engine: EngineDep
 ) -> Response:
     status = body.whatsapp_conversation.status
-    return data(await whatsapp_api.set_conversation_status(engine, actor, conversation_id, status))
+    item = await whatsapp_api.set_conversation_status(engine, actor, conversation_id, status)
+    return data(views.conversation(item))
 
 
 @router.get("/whatsapp/messages", summary="List messages (cursor paging)")
@@ -103,12 +107,12 @@ async def list_messages(
     page, items = await whatsapp_api.list_messages(
         engine, actor, filters, page_request(limit, after, before)
     )
-    return ok({"data": items, "paging": paging(page)})
+    return ok({"data": [views.message(item) for item in items], "paging": paging(page)})
 
 
 @router.get("/whatsapp/messages/{message_id}", summary="Get a message by its wamid")
 async def get_message(message_id: str, actor: CurrentActor, engine: EngineDep) -> Response:
-    return data(await whatsapp_api.get_message(engine, actor, message_id))
+    return data(views.message(await whatsapp_api.get_message(engine, actor, message_id)))
 
 
 def _graph_failure(error: GraphError) -> ApiError:
@@ -129,9 +133,9 @@ async def send_message(body: MessageSendBody, actor: CurrentActor, engine: Engin
     )
     if outcome.error is not None:
         raise _graph_failure(outcome.error)
-    if outcome.read_receipt:
+    if outcome.read_receipt or outcome.message is None:
         return data({"success": True})
-    return data(outcome.message, status_code=201)
+    return data(views.message(outcome.message), status_code=201)
 
 
 @proxy_router.post(

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import Query, Response
 
+from convoflow.api import whatsapp_views as views
 from convoflow.api.auth import CurrentActor, EngineDep
 from convoflow.api.bodies import api_router
 from convoflow.api.openapi import error_responses
@@ -15,7 +16,6 @@ from convoflow.api.params import Timestamp
 from convoflow.api.responses import data, ok
 from convoflow.api.whatsapp_models import PhoneNumberCreateBody, PhoneNumberUpdateBody
 from convoflow.services.whatsapp import phone_numbers as numbers
-from convoflow.services.whatsapp import views
 
 router = api_router(tags=["WhatsApp Phone Numbers"])
 Page = Annotated[int, Query(ge=1, le=1_000_000)]

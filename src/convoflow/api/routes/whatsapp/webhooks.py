@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import Query, Response
 
+from convoflow.api import whatsapp_views as views
 from convoflow.api.auth import CurrentActor, EngineDep
 from convoflow.api.bodies import api_router
 from convoflow.api.pagination import page_request, paging
@@ -18,7 +19,6 @@ from convoflow.api.whatsapp_models import (
     WebhookTestBody,
 )
 from convoflow.services.project_webhooks import management as webhook_api
-from convoflow.services.whatsapp import views
 
 router = api_router(tags=["WhatsApp Webhooks"])
 Limit = Annotated[int, Query(ge=1, le=100, description="Page size (1..100)")]

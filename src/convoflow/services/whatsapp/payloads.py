@@ -1,8 +1,11 @@
-"""Kapso's shapes for WhatsApp resources (openapi-platform.yaml): numbers, conversations,
-messages (Meta's message format + a `kapso` block), webhooks and deliveries.
+"""Kapso's documents of a conversation and a message (Meta's message format + a `kapso`
+block, openapi-platform.yaml): what the WhatsApp project-webhook events carry
+(`whatsapp.message.*`, `whatsapp.conversation.*`, built inside the transaction that causes
+them). The API returns the same documents for its conversation and message reads
+(api/whatsapp_views.py renders the rows the inbox use-cases return with them); every other
+WhatsApp resource's shape is the API's alone and lives there.
 
-Pure functions of rows. They live in services, not api/, because the project-webhook
-payloads carry the same conversation and message shapes the API returns.
+Pure functions of rows.
 """
 
 from __future__ import annotations
@@ -23,38 +26,8 @@ def _unix(value: datetime | None) -> str | None:
     return str(int(value.timestamp())) if value is not None else None
 
 
-def _digits(value: str | None) -> str | None:
+def digits(value: str | None) -> str | None:
     return re.sub(r"\D", "", value) if value else None
-
-
-def phone_number(row: Row) -> dict[str, Any]:
-    name = row["name"] or row["display_phone_number"] or row["phone_number_id"]
-    return {
-        "id": row["phone_number_id"],
-        "internal_id": row["id"],
-        "phone_number_id": row["phone_number_id"],
-        "name": name,
-        "business_account_id": row["business_account_id"],
-        "is_coexistence": False,
-        "inbound_processing_enabled": bool(row["inbound_processing_enabled"]),
-        "calls_enabled": False,
-        "webhook_verified_at": utc_iso(row["webhook_verified_at"]),
-        "created_at": utc_iso(row["created_at"]),
-        "updated_at": utc_iso(row["updated_at"]),
-        "customer_id": None,
-        "display_name": name,
-        "display_phone_number": row["display_phone_number"],
-        "display_phone_number_normalized": _digits(row["display_phone_number"]),
-        "verified_name": row["verified_name"],
-        "quality_rating": row["quality_rating"],
-        "code_verification_status": None,
-        "name_status": None,
-        "status": "CONNECTED",
-        "throughput_tier": None,
-        "whatsapp_business_manager_messaging_limit": None,
-        "is_official_business_account": None,
-        "is_pin_enabled": None,
-    }
 
 
 def conversation(row: Row, last: Row | None = None) -> dict[str, Any]:
@@ -79,7 +52,7 @@ def conversation(row: Row, last: Row | None = None) -> dict[str, Any]:
         )
     return {
         "id": row["id"],
-        "phone_number": row["wa_id"] or _digits(row["phone_number"]),
+        "phone_number": row["wa_id"] or digits(row["phone_number"]),
         "business_scoped_user_id": None,
         "status": row["status"],
         "last_active_at": utc_iso(last_active),
@@ -191,47 +164,3 @@ def message(row: Row, conv: Row | None, statuses: Sequence[Row] | None = None) -
         kapso["statuses"] = [status["payload"] for status in statuses]
     view["kapso"] = kapso
     return view
-
-
-def webhook(row: Row) -> dict[str, Any]:
-    settings = row["settings"] or {}
-    return {
-        "id": row["id"],
-        "url": row["url"],
-        "kind": row["kind"],
-        "events": list(row["events"] or []),
-        "active": bool(row["active"]),
-        "created_at": utc_iso(row["created_at"]),
-        "updated_at": utc_iso(row["updated_at"]),
-        "project_id": row["project_id"],
-        "phone_number_id": row["phone_number_id"],
-        "secret_key": row["secret_key"],
-        "headers": row["headers"] or {},
-        "buffer_enabled": bool(settings.get("buffer_enabled", False)),
-        "buffer_window_seconds": settings.get("buffer_window_seconds"),
-        "max_buffer_size": settings.get("max_buffer_size"),
-        "buffer_events": list(settings.get("buffer_events") or []),
-        "inactivity_minutes": settings.get("inactivity_minutes"),
-        "payload_version": row["payload_version"] or "v2",
-    }
-
-
-def delivery(row: Row) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "event": row["event"],
-        "status": row["status"],
-        "response_status": row["response_status"],
-        "delivered_at": utc_iso(row["delivered_at"]),
-        "failed_at": utc_iso(row["failed_at"]),
-        "last_attempt_at": utc_iso(row["last_attempt_at"]),
-        "attempt_count": row["attempt_count"],
-        "created_at": utc_iso(row["created_at"]),
-        "webhook_id": row["webhook_id"],
-        "webhook_url": row["webhook_url"],
-        "whatsapp_config_id": None,
-        "phone_number_id": row["phone_number_id"],
-        "conversation_phone_number": row["conversation_phone_number"],
-        "last_error": row["last_error"],
-        "payload": row["payload"],
-    }
