@@ -136,14 +136,20 @@ async def test_flow_executions_start_list_get_resume(client):
     assert empty.status_code == 422
 
 
-async def test_resume_with_message_only_uses_the_message_as_input(client):
+async def _startable_flow(client, name):
+    """An active flow with an api_call trigger."""
     flow = (
-        await client.post(f"{V1}/flows", json={"flow": {"name": "G", "definition": canonical()}})
+        await client.post(f"{V1}/flows", json={"flow": {"name": name, "definition": canonical()}})
     ).json()["data"]
     await client.patch(f"{V1}/flows/{flow['id']}", json={"flow": {"status": "active"}})
     await client.post(
         f"{P}/workflows/{flow['id']}/triggers", json={"trigger": {"trigger_type": "api_call"}}
     )
+    return flow
+
+
+async def test_resume_with_message_only_uses_the_message_as_input(client):
+    flow = await _startable_flow(client, "G")
     await client.post(
         f"{V1}/flows/{flow['id']}/executions",
         json={"phone_number": "+1234567890", "context": {"channel": "sandbox"}},
@@ -155,3 +161,35 @@ async def test_resume_with_message_only_uses_the_message_as_input(client):
     )
     assert resumed.status_code == 200
     assert resumed.json()["data"]["variables"]["last_user_input"] == message
+
+
+async def test_idempotent_replays_are_the_first_answer_byte_for_byte(client):
+    """The stored result is the domain's (the execution as answered); the API renders a
+    replay the way it rendered the first answer: same status, same bytes, key order of
+    the user's variables included (PostgreSQL's JSONB would sort them)."""
+    flow = await _startable_flow(client, "H")
+    body = {
+        "phone_number": "+1234567890",
+        "variables": {"zeta": 1, "alpha": {"y": 2, "b": 3}},
+        "context": {"channel": "sandbox"},
+    }
+    url = f"{V1}/flows/{flow['id']}/executions"
+    first = await client.post(url, json=body, headers={"Idempotency-Key": "s-1"})
+    again = await client.post(url, json=body, headers={"Idempotency-Key": "s-1"})
+    assert (
+        (first.status_code, first.content)
+        == (again.status_code, again.content)
+        == (
+            202,
+            first.content,
+        )
+    )
+    [item] = (await client.get(url)).json()["data"]
+
+    resume_url = f"{V1}/flow_executions/{item['id']}/resume"
+    resume_body = {"input": "42", "message": {"zz": 1, "aa": 2}}
+    once = await client.post(resume_url, json=resume_body, headers={"Idempotency-Key": "r-1"})
+    twice = await client.post(resume_url, json=resume_body, headers={"Idempotency-Key": "r-1"})
+    assert once.status_code == twice.status_code == 200, once.text
+    assert once.content == twice.content
+    assert list(once.json()["data"]["variables"])[:2] == ["zeta", "alpha"]

@@ -1,4 +1,4 @@
-"""SQL for stored responses to requests sent with an `Idempotency-Key`."""
+"""SQL for the stored results of requests sent with an `Idempotency-Key`."""
 
 from __future__ import annotations
 

@@ -370,8 +370,9 @@ idempotency_keys = sa.Table(
     sa.Column("project_id", ID, sa.ForeignKey("projects.id"), nullable=False),
     sa.Column("key", sa.String(255), nullable=False),
     sa.Column("route", sa.String(300), nullable=False),
-    sa.Column("status_code", sa.Integer, nullable=False),
-    sa.Column("body", JSON, nullable=False),
+    # The use-case's result as JSON text (services/executions/idempotency.py); the API
+    # renders a replay from it. Text keeps the key order JSONB would not.
+    sa.Column("result", sa.Text, nullable=False),
     _ts("created_at"),
     sa.UniqueConstraint("project_id", "key", "route"),
 )

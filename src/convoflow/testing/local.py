@@ -142,7 +142,6 @@ class LocalConversation:
                 Actor(project_id=self.project_id),
                 str(latest["root"]["id"]),
                 user_input,
-                render=lambda info: (200, None),
             )
         except ServiceError as exc:
             raise DriverError(str(exc)) from None

@@ -48,15 +48,14 @@ def request_meta(request: Request) -> dict[str, Any]:
     }
 
 
-def accepted(info: ExecutionInfo) -> tuple[int, Any]:
+def accepted(info: ExecutionInfo) -> dict[str, Any]:
     row = info.row
-    body = {
+    return {
         "message": "Workflow execution initiated",
         "workflow_id": row["workflow_id"],
         "id": row["id"],
         "tracking_id": row["tracking_id"],
     }
-    return 202, {"data": body}
 
 
 @router.post(
@@ -84,16 +83,15 @@ async def start_execution(
         initial_data=fields.initial_data,
         request_meta=request_meta(request),
     )
-    status_code, payload = await execution_api.start(
+    info = await execution_api.start(
         engine,
         actor,
         workflow_id,
         start,
-        render=accepted,
         idempotency_key=idempotency_key,
         route=f"POST {request.url.path}",
     )
-    return ok(payload, status_code=status_code)
+    return data(accepted(info), status_code=202)
 
 
 @router.get("/workflows/{workflow_id}/executions", summary="List executions (cursor paging)")
@@ -139,10 +137,6 @@ async def update_execution(
     return data(views.execution(info))
 
 
-def resumed(info: ExecutionInfo) -> tuple[int, Any]:
-    return 200, {"data": views.resumed(info)}
-
-
 @router.post(
     "/workflow_executions/{execution_id}/resume",
     summary="Resume a waiting execution (processed inline)",
@@ -163,16 +157,15 @@ async def resume_execution(
         variables=body.variables,
         source="api",
     )
-    status_code, payload = await execution_api.resume(
+    info = await execution_api.resume(
         engine,
         actor,
         execution_id,
         user_input,
-        render=resumed,
         idempotency_key=idempotency_key,
         route=f"POST {request.url.path}",
     )
-    return ok(payload, status_code=status_code)
+    return data(views.resumed(info))
 
 
 @router.get("/workflow_executions/{execution_id}/events", summary="List execution events")

@@ -98,8 +98,8 @@ async def update_flow(
     return data(legacy_views.flow(row, await workflow_api.validation(engine, row)))
 
 
-def _queued(info: ExecutionInfo) -> tuple[int, Any]:
-    return 202, {
+def _queued(info: ExecutionInfo) -> dict[str, Any]:
+    return {
         "flow_id": info.row["workflow_id"],
         "tracking_id": info.row["tracking_id"],
         "message": "Flow execution queued",
@@ -135,16 +135,15 @@ async def start_flow_execution(
         request_meta=request_meta(request),
         number_field="whatsapp_config_id",
     )
-    status_code, payload = await execution_api.start(
+    info = await execution_api.start(
         engine,
         actor,
         flow_id,
         start,
-        render=_queued,
         idempotency_key=idempotency_key,
         route=f"POST {request.url.path}",
     )
-    return ok(payload, status_code=status_code)
+    return ok(_queued(info), status_code=202)
 
 
 @router.get("/flows/{flow_id}/executions", summary="List flow executions")
@@ -174,10 +173,6 @@ async def get_flow_execution(execution_id: str, actor: CurrentActor, engine: Eng
     return data(legacy_views.execution(info))
 
 
-def _legacy_view(info: ExecutionInfo) -> tuple[int, Any]:
-    return 200, {"data": legacy_views.execution(info)}
-
-
 @router.post(
     "/flow_executions/{execution_id}/resume",
     summary="Resume flow execution",
@@ -198,13 +193,12 @@ async def resume_flow_execution(
     value: Any = body.input if body.input is not None else body.message
     message = body.message if body.message is not None else {"type": "text", "text": body.input}
     user_input = UserInput(value=value, message=message, source="api")
-    status_code, payload = await execution_api.resume(
+    info = await execution_api.resume(
         engine,
         actor,
         execution_id,
         user_input,
-        render=_legacy_view,
         idempotency_key=idempotency_key,
         route=f"POST {request.url.path}",
     )
-    return ok(payload, status_code=status_code)
+    return data(legacy_views.execution(info))

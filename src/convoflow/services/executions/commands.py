@@ -1,15 +1,15 @@
 """Executions through the API: start, resume (inline, one at a time), change status, read.
 
-Every write is one engine operation (`engine.runtime.op`): when a start answers 202 the
-execution has already run to its first wait, so an immediate GET finds it. Responses
-are rendered inside the operation by a callback from the API layer (so the shape stays
-an API concern) and, with an Idempotency-Key, stored in the same transaction.
+Every write is one engine operation (`engine.runtime.op`): when a start returns, the
+execution has already run to its first wait, so an immediate GET finds it. Start and
+resume return the execution as an `ExecutionInfo` (the API renders it); with an
+Idempotency-Key that result is stored in the same transaction (`idempotency.py`).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,8 +48,6 @@ from convoflow.store import whatsapp as wa_store
 from convoflow.store import workflow_queries
 from convoflow.store import workflows as workflow_store
 
-Response = idempotency.Response
-
 
 @dataclass(frozen=True)
 class ExecutionInfo:
@@ -61,7 +59,27 @@ class ExecutionInfo:
     requested_execution_id: str | None = None
 
 
-Render = Callable[[ExecutionInfo], Response]
+def _dump_info(info: ExecutionInfo) -> dict[str, Any]:
+    return {
+        "execution": idempotency.row_data(info.row),
+        "workflow": idempotency.row_data(info.workflow),
+        "requested_execution_id": info.requested_execution_id,
+    }
+
+
+async def _load_info(
+    conn: AsyncConnection, runtime: Runtime, data: dict[str, Any]
+) -> ExecutionInfo:
+    row = idempotency.row_from(data["execution"])
+    assert row is not None
+    graph = await graph_of(conn, runtime, str(row["version_id"]))
+    workflow = idempotency.row_from(data["workflow"])
+    return ExecutionInfo(row, workflow, graph, data["requested_execution_id"])
+
+
+# What an Idempotency-Key keeps of a start or a resume: the execution as it was answered
+# (its pinned graph is read again: versions are immutable).
+_KEPT = idempotency.Kept(dump=_dump_info, load=_load_info)
 
 
 @dataclass(frozen=True)
@@ -230,11 +248,10 @@ async def start(
     workflow_id: str,
     request: StartRequest,
     *,
-    render: Render,
     idempotency_key: str | None = None,
     route: str = "",
-) -> Response:
-    async def effect(adv: Advance) -> Response:
+) -> ExecutionInfo:
+    async def effect(adv: Advance) -> ExecutionInfo:
         workflow = await _startable(adv, actor, workflow_id)
         conversation = await _conversation(adv, actor, workflow_id, request)
         context = {**request.context, **conversation_context(conversation)}
@@ -262,9 +279,9 @@ async def start(
         # this transaction changes it before the operation's flush.
         row = state.to_row()
         graph = await graph_of(adv.conn, adv.runtime, str(row["version_id"]))
-        return render(ExecutionInfo(row, workflow, graph))
+        return ExecutionInfo(row, workflow, graph)
 
-    return await idempotency.run_once(engine, actor, idempotency_key, route, effect)
+    return await idempotency.run_once(engine, actor, idempotency_key, route, effect, _KEPT)
 
 
 async def _info(adv: Advance, state: ExecutionState, requested: str | None = None) -> ExecutionInfo:
@@ -292,15 +309,14 @@ async def resume(
     execution_id: str,
     user_input: UserInput,
     *,
-    render: Render,
     idempotency_key: str | None = None,
     route: str = "",
-) -> Response:
+) -> ExecutionInfo:
     """Deliver input to the execution or its deepest waiting child, inline."""
     if execution_id in _resuming:
         raise _busy(execution_id)
 
-    async def effect(adv: Advance) -> Response:
+    async def effect(adv: Advance) -> ExecutionInfo:
         require(
             await queries.get_execution(adv.conn, execution_id, actor.project_id),
             "execution",
@@ -314,11 +330,11 @@ async def resume(
                 "waiting execution (or one waiting on a child workflow) accepts input"
             ) from exc
         await adv.deliver(target.id, user_input)
-        return render(await _info(adv, target, requested=execution_id))
+        return await _info(adv, target, requested=execution_id)
 
     _resuming.add(execution_id)
     try:
-        return await idempotency.run_once(engine, actor, idempotency_key, route, effect)
+        return await idempotency.run_once(engine, actor, idempotency_key, route, effect, _KEPT)
     except DBAPIError as exc:
         if _lock_unavailable(exc):
             raise _busy(execution_id) from exc
