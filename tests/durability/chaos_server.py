@@ -18,15 +18,26 @@ import sys
 
 import uvicorn  # noqa: F401  (imported before forking: the point of a fork server)
 
-import convoflow.api.app
-import convoflow.process  # noqa: F401
+from convoflow.api.app import create_app
 from convoflow.cli.serve import _serve
 from convoflow.config import Settings
+from convoflow.observability.logs import configure_logging
+from convoflow.process import build_process
 
 
 def main() -> None:
     port = int(sys.argv[1])
-    url = Settings().database_url
+    settings = Settings()
+    url = settings.database_url
+    # What `convoflow serve` does first (cli.main): without it every per-message info
+    # line is rendered, whatever CONVOFLOW_LOG_LEVEL says, and costs the server CPU.
+    configure_logging(level=settings.log_level, json_lines=settings.log_json)
+    # Build (and drop) one app before forking: what the first build loads once per
+    # process (the CA bundle, FastAPI's route models) is then inherited by every child,
+    # so a restart costs the server's start-up alone. Nothing is connected yet.
+    warm = build_process(url)
+    create_app(warm, run_worker=True)
+    asyncio.run(warm.close())
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     for _line in sys.stdin:
         pid = os.fork()

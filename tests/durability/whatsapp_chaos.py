@@ -73,6 +73,13 @@ class Report:
     in_flight_at_kills: int = 0  # distinct attempts left without a result by the kills
     reconciled: int = 0
     resent_after_crash: int = 0
+    # Where the time goes: the last kill (from the start), the mean time from a restart
+    # to the server's first 200 on /healthz, and how long a `sent` status took from the
+    # fake's first try to the server's 200 (p50, p99, max): what the hold must exceed.
+    last_kill_seconds: float = 0.0
+    drive_seconds: float = 0.0  # from the first start until every user said bye
+    restart_seconds: float = 0.0
+    status_lag: tuple[float, float, float] = (0.0, 0.0, 0.0)
     problems: list[str] = field(default_factory=list)
 
 
@@ -276,18 +283,23 @@ async def _drive(
         for index, user in enumerate(ages)
     ]
     asked: set[str] = set()
-    cursor, killed = 0, 0
+    cursor, killed, restarting = 0, 0, 0.0
     in_flight: set[tuple[str, int]] = set()
     next_kill = None
-    give_up = time.monotonic() + deadline
+    began = time.monotonic()
+    give_up = began + deadline
     while time.monotonic() < give_up:
         if killed < report.kills:
             if next_kill is None:
+                up = time.monotonic()
                 await _healthy(url, http, 30.0)
+                restarting += time.monotonic() - up
                 next_kill = time.monotonic() + rng.uniform(*uptime)
             elif time.monotonic() >= next_kill:
                 servers.kill()
                 killed += 1
+                report.last_kill_seconds = round(time.monotonic() - began, 1)
+                report.restart_seconds = round(restarting / killed, 2)
                 in_flight |= await _attempts_in_flight(engine)
                 report.in_flight_at_kills = len(in_flight)
                 servers.start()
@@ -302,6 +314,7 @@ async def _drive(
         cursor = len(fake.sent)
         if killed >= report.kills and await _finished(engine, fake, ages):
             await asyncio.gather(*users)
+            report.drive_seconds = round(time.monotonic() - began, 1)
             return
         await asyncio.sleep(0.05)
     for task in users:
@@ -332,7 +345,20 @@ async def _finished(engine: Process, fake: FakeGraph, ages: dict[str, int]) -> b
     return len(said_bye) == len(ages) and not await _unresolved(engine)
 
 
+def _status_lag(fake: FakeGraph) -> tuple[float, float, float]:
+    lags = sorted(
+        w["done_at"] - w["at"]
+        for w in fake.webhooks
+        if w["kind"] == "status:sent" and w.get("http_status") == 200
+    )
+    if not lags:
+        return (0.0, 0.0, 0.0)
+    pick = [lags[len(lags) // 2], lags[min(len(lags) - 1, int(len(lags) * 0.99))], lags[-1]]
+    return (round(pick[0], 2), round(pick[1], 2), round(pick[2], 2))
+
+
 async def _count(engine: Process, fake: FakeGraph, ages: dict[str, int], report: Report) -> None:
+    report.status_lag = _status_lag(fake)
     received: dict[str, list[str]] = {user: [] for user in ages}
     for record in fake.sent:
         text = _text(record)

@@ -8,6 +8,8 @@ logged, never put in an exception, never stored on the client.
 from __future__ import annotations
 
 import asyncio
+import functools
+import ssl
 from typing import Any
 
 import httpx
@@ -25,6 +27,13 @@ DEFAULT_RATE_PER_SECOND = 80.0  # Meta's default throughput per number
 DEFAULT_CONVERSATION_INTERVAL = 0.05
 IN_FLIGHT = 32  # concurrent Graph requests per client (process)
 NUMBER_FIELDS = "display_phone_number,verified_name,quality_rating"
+
+
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """The CA bundle, loaded once per process: loading it costs ~0.1-0.2 s of CPU, and
+    every server start (every restart after a crash) builds a client."""
+    return httpx.create_ssl_context()
 
 
 class GraphClient:
@@ -46,7 +55,7 @@ class GraphClient:
         # dispatcher batch of concurrent sends would open (and close) a TCP connection
         # per message beyond those.
         limits = httpx.Limits(max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT)
-        self._http = http or httpx.AsyncClient(timeout=timeout, limits=limits)
+        self._http = http or httpx.AsyncClient(timeout=timeout, limits=limits, verify=_tls())
         # httpcore's pool scans every waiting request and every connection on each
         # assignment: hundreds of concurrent sends cost more CPU than they save.
         self._in_flight = asyncio.Semaphore(IN_FLIGHT)
