@@ -1,5 +1,6 @@
 """Every node type is declared once and has every part: a config model, a step module, a
-display name, Kapso's stepable_type and whether it always waits.
+display name, Kapso's stepable_type, whether it always waits, and the editor's icon hint
+and key fields (which must be fields of its config).
 
 The sets are read from the packages' files, not from a list kept here, so a config module
 without its step (or a step without its config module) fails this test.
@@ -18,6 +19,7 @@ from convoflow.engine.step import ModuleHandler
 from convoflow.engine.steps import HANDLERS
 from convoflow.graph.nodes import NODE_TYPES, REGISTRY, WAITING_NODE_TYPES, NodeConfig
 from convoflow.services.workflows.definitions import DISPLAY_NAMES
+from convoflow.services.workflows.node_types import catalogue
 
 # Kapso's Ruby step classes (openapi-workflows.yaml, WorkflowStep.stepable_type).
 KAPSO_STEP_CLASSES = {
@@ -49,6 +51,8 @@ def test_every_declared_type_has_every_part() -> None:
         assert node.display_name.strip(), node.name
         assert node.stepable_type in KAPSO_STEP_CLASSES, node.name
         assert isinstance(node.waits, bool), node.name
+        assert node.icon.strip(), node.name
+        assert set(node.key_fields) <= set(node.config.model_fields), node.name
         handler = HANDLERS[node.name]
         assert isinstance(handler, ModuleHandler), node.name
         step = inspect.getmodule(handler.enter_fn)
@@ -61,3 +65,5 @@ def test_everything_else_derives_from_the_registry() -> None:
     assert {node.name: node.display_name for node in REGISTRY} == DISPLAY_NAMES
     assert {node.name: node.stepable_type for node in REGISTRY} == STEPABLE_TYPES
     assert {node.name for node in REGISTRY if node.waits} == WAITING_NODE_TYPES
+    editor = {entry["type"]: (entry["icon"], tuple(entry["key_fields"])) for entry in catalogue()}
+    assert editor == {node.name: (node.icon, node.key_fields) for node in REGISTRY}

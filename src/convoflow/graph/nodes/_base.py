@@ -182,3 +182,7 @@ class NodeType:
     # Reaching any node of this type pauses the execution (it waits for the user, a child
     # execution, ...), so a loop through it cannot spin; see graph/lints.py.
     waits: bool = False
+    # For the console's editor (services/workflows/node_types.py): an icon hint it maps to
+    # its own icons, and the config fields a person recognises the node by (shown first).
+    icon: str = "node"
+    key_fields: tuple[str, ...] = ()

@@ -138,4 +138,6 @@ NODE = NodeType(
     display_name="Agent",
     stepable_type="FlowAgentStep",
     waits=True,  # the agent parks the execution while it talks with the user
+    icon="sparkles",
+    key_fields=("system_prompt",),
 )

@@ -34,4 +34,6 @@ NODE = NodeType(
     display_name="Call Workflow",
     stepable_type="FlowCallStep",
     waits=True,  # the parent waits for the child execution
+    icon="subflow",
+    key_fields=("workflow_name",),
 )

@@ -128,4 +128,6 @@ NODE = NodeType(
     config=DecideConfig,
     display_name="Decide",
     stepable_type="FlowDecideStep",
+    icon="branch",
+    key_fields=("decision_type", "conditions"),
 )

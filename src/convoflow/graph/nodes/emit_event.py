@@ -114,4 +114,6 @@ NODE = NodeType(
     config=EmitEventConfig,
     display_name="Emit Event",
     stepable_type="FlowActionStep",
+    icon="bolt",
+    key_fields=("event_name",),
 )

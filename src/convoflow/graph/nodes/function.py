@@ -26,4 +26,6 @@ NODE = NodeType(
     config=FunctionConfig,
     display_name="Function",
     stepable_type="FlowFunctionStep",
+    icon="code",
+    key_fields=("function_name",),
 )

@@ -17,4 +17,6 @@ NODE = NodeType(
     config=HandoffConfig,
     display_name="Handoff",
     stepable_type="FlowActionStep",
+    icon="person",
+    key_fields=("reason",),
 )

@@ -234,4 +234,6 @@ NODE = NodeType(
     config=SendInteractiveConfig,
     display_name="Send Interactive Message",
     stepable_type="FlowActionStep",
+    icon="buttons",
+    key_fields=("body_text", "buttons"),
 )

@@ -23,4 +23,6 @@ NODE = NodeType(
     config=SendTemplateConfig,
     display_name="Send Template",
     stepable_type="FlowActionStep",
+    icon="template",
+    key_fields=("template_name",),
 )

@@ -40,4 +40,6 @@ NODE = NodeType(
     config=SendTextConfig,
     display_name="Send Text Message",
     stepable_type="FlowActionStep",
+    icon="message",
+    key_fields=("message",),
 )

@@ -27,4 +27,6 @@ NODE = NodeType(
     config=SetVariableConfig,
     display_name="Set Variable",
     stepable_type="FlowActionStep",
+    icon="variable",
+    key_fields=("variable_name", "variable_value"),
 )

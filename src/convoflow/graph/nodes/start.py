@@ -14,4 +14,5 @@ NODE = NodeType(
     config=StartConfig,
     display_name="Start",
     stepable_type="FlowStartStep",
+    icon="play",
 )

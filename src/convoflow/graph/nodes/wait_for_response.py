@@ -49,4 +49,6 @@ NODE = NodeType(
     display_name="Wait for response",
     stepable_type="FlowWaitStep",
     waits=True,
+    icon="hourglass",
+    key_fields=("timeout_seconds", "save_response_to"),
 )

@@ -86,4 +86,6 @@ NODE = NodeType(
     config=WebhookConfig,
     display_name="Webhook",
     stepable_type="FlowActionStep",
+    icon="globe",
+    key_fields=("method", "url"),
 )

@@ -1,7 +1,8 @@
 """The node-type catalogue the console's editor builds its palette and forms from
 (`GET /platform/v1/node_types`, our extension): each type's config JSON Schema straight
 from its pydantic model in `graph/nodes/<type>.py`, its WhatsApp and engine limits, the
-label Kapso's editor shows and an icon hint. Derived from `graph.nodes.REGISTRY`, so a new
+label Kapso's editor shows, an icon hint and the fields shown first. Derived from
+`graph.nodes.REGISTRY` (each type's `NODE` declares its icon and key fields), so a new
 node type appears here without touching this module."""
 
 from __future__ import annotations
@@ -12,39 +13,6 @@ from typing import Any
 
 from convoflow.graph.nodes import REGISTRY, NodeType
 from convoflow.graph.nodes._base import MessageFields
-
-# The console maps these hints to its own icons; unknown types fall back to "node".
-ICONS: dict[str, str] = {
-    "start": "play",
-    "send_text": "message",
-    "send_interactive": "buttons",
-    "send_template": "template",
-    "wait_for_response": "hourglass",
-    "decide": "branch",
-    "webhook": "globe",
-    "function": "code",
-    "set_variable": "variable",
-    "handoff": "person",
-    "call": "subflow",
-    "agent": "sparkles",
-    "emit_event": "bolt",
-}
-
-# The fields shown first in the editor's card and form: what a person recognises the node by.
-KEY_FIELDS: dict[str, tuple[str, ...]] = {
-    "send_text": ("message",),
-    "send_interactive": ("body_text", "buttons"),
-    "send_template": ("template_name",),
-    "wait_for_response": ("timeout_seconds", "save_response_to"),
-    "decide": ("decision_type", "conditions"),
-    "webhook": ("method", "url"),
-    "function": ("function_name",),
-    "set_variable": ("variable_name", "variable_value"),
-    "handoff": ("reason",),
-    "call": ("workflow_name",),
-    "agent": ("system_prompt",),
-    "emit_event": ("event_name",),
-}
 
 
 def _limits(node: NodeType) -> dict[str, int]:
@@ -63,9 +31,9 @@ def _entry(node: NodeType) -> dict[str, Any]:
     return {
         "type": node.name,
         "label": node.display_name,
-        "icon": ICONS.get(node.name, "node"),
+        "icon": node.icon,
         "stepable_type": node.stepable_type,
-        "key_fields": list(KEY_FIELDS.get(node.name, ())),
+        "key_fields": list(node.key_fields),
         "advanced_fields": advanced,
         "limits": _limits(node),
         "config_schema": node.config.model_json_schema(),
