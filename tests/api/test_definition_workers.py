@@ -73,13 +73,14 @@ async def test_healthz_answers_while_2_mb_definitions_are_posted(
     definition = shown.json()["data"]["definition"]
     assert len(definition["nodes"]) == NODES
     assert definition["nodes"][1]["data"]["config"]["message"] == "z" * 850
-    # The three definitions went to a worker process, and came back compiled.
-    assert engine.cpu.process_calls == 3
+    # The three bodies were decoded, and their definitions prepared and compiled, in a
+    # worker process; what came back is the compiled graph.
+    assert engine.cpu.process_calls == 6
     async with engine.db.read() as conn:
         row = await workflow_store.get_workflow(conn, created[0]["id"])
         assert row is not None
         entry = await engine.runtime.graphs.entry(conn, str(row["current_version_id"]))
-    assert isinstance(entry, CompiledGraph) and engine.cpu.process_calls == 3
+    assert isinstance(entry, CompiledGraph) and engine.cpu.process_calls == 6
 
 
 async def test_a_malformed_large_definition_is_refused_from_the_worker(
@@ -92,7 +93,7 @@ async def test_a_malformed_large_definition_is_refused_from_the_worker(
     assert response.status_code == 422, response.text[:300]
     assert "definition is malformed" in response.json()["error"]
     assert response.json()["details"][0]["message"] == "edges is a string; expected a list of edges"
-    assert engine.cpu.process_calls == 1
+    assert engine.cpu.process_calls == 2  # the body's decoding, then the definition's check
 
 
 class CountedCompiles:
@@ -158,3 +159,20 @@ async def test_activation_keeps_the_compiled_graph(
     assert response.status_code == 202, response.text
     await engine.worker.drain()
     assert compiles.count == 1
+
+
+async def test_a_large_body_is_decoded_in_the_worker_with_the_same_answers(
+    client: httpx.AsyncClient, engine: Process
+) -> None:
+    """Bodies over 256 KB are decoded in a worker process: not JSON and too deep are the
+    same 400s as when decoded on the event loop."""
+    padding = "x" * 300_000
+    not_json = b'{"workflow": {"name": "' + padding.encode() + b'"'
+    deep = '{"workflow": {"name": "a", "description": "' + padding + '", "x": ' + "[" * 70
+    deep += "]" * 70 + "}}"
+    headers = {"Content-Type": "application/json"}
+    broken = await client.post(f"{P}/workflows", content=not_json, headers=headers)
+    assert broken.status_code == 400 and "Invalid JSON in request body" in broken.text
+    too_deep = await client.post(f"{P}/workflows", content=deep, headers=headers)
+    assert too_deep.status_code == 400 and "nested more than 64 levels" in too_deep.text
+    assert engine.cpu.process_calls == 2

@@ -77,6 +77,10 @@ def create_app(engine: Process, *, run_worker: bool = True, close_engine: bool =
                     await asyncio.wait_for(task, WORKER_STOP_SECONDS)
                 except Exception:
                     log.exception("worker did not stop cleanly")
+            # Here, not only in Process.close: uvicorn re-raises SIGTERM once it has served,
+            # so code after it (cli/serve.py's close) does not run, and the definition
+            # workers must not be left to notice on their own that we are gone.
+            await asyncio.to_thread(engine.cpu.shutdown)
             if close_engine:
                 await engine.close()
 

@@ -18,7 +18,6 @@ built by `api_router`), routes that read raw bytes call `json_body`; both use
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -34,8 +33,9 @@ from convoflow.api.middleware import json_message
 
 API_BODY_BYTES = 1_000_000
 WEBHOOK_BODY_BYTES = 3_000_000
-# Decoding a body this large takes long enough to matter to other requests: off the loop.
-THREAD_DECODE_BYTES = 256_000
+# Decoding a body this large takes long enough to matter to other requests: off the loop,
+# in a worker process (engine/cpu.py; json.loads holds the GIL for all of a 2 MB body).
+OFF_LOOP_DECODE_BYTES = 256_000
 
 _WEBHOOK = re.compile(r"/webhooks/whatsapp/?")
 _DEFINITION = re.compile(r"/(?:platform/v1/workflows|api/v1/flows)(?:/[^/]+)?/?")
@@ -103,8 +103,8 @@ async def json_body(request: Request) -> Any:
     """The request's body decoded as JSON; HTTPException(400) saying what was expected."""
     raw = await request.body()
     try:
-        if len(raw) > THREAD_DECODE_BYTES:
-            return await asyncio.to_thread(json_input.decode, raw)
+        if len(raw) > OFF_LOOP_DECODE_BYTES:
+            return await request.app.state.engine.cpu.run_in_process(json_input.decode, raw)
         return json_input.decode(raw)
     except json_input.JsonInputError as exc:
         if exc.too_deep:

@@ -68,8 +68,15 @@ class CpuPool:
     async def run(self, items: int, function: Callable[..., T], *args: Any) -> T:
         """`function(*args)` off the loop; `items` says how large the work is
         (`definition_items`). Exceptions `function` raises reach the caller as they are."""
+        if items < self.min_items:
+            return await asyncio.to_thread(function, *args)
+        return await self.run_in_process(function, *args)
+
+    async def run_in_process(self, function: Callable[..., T], *args: Any) -> T:
+        """`function(*args)` in a worker process whatever its size (a thread if the pool
+        has no workers), for callers that measured the work themselves."""
         executor = self._executor
-        if executor is None or items < self.min_items:
+        if executor is None:
             return await asyncio.to_thread(function, *args)
         self.process_calls += 1
         try:
