@@ -55,6 +55,7 @@ KNOWN_LOOPS: list[set[str]] = [
         "cli.admin",
         "cli.app",
         "cli.chat",
+        "cli.fake_llm",
         "cli.fake_meta",
         "cli.flows",
         "cli.phone_numbers",

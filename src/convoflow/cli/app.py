@@ -108,6 +108,7 @@ def _register() -> None:
     from convoflow.cli import (  # noqa: F401
         admin,
         chat,
+        fake_llm,
         fake_meta,
         flows,
         phone_numbers,
