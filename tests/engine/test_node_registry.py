@@ -51,7 +51,7 @@ def test_every_declared_type_has_every_part() -> None:
         assert node.display_name.strip(), node.name
         assert node.stepable_type in KAPSO_STEP_CLASSES, node.name
         assert isinstance(node.waits, bool), node.name
-        assert node.icon.strip(), node.name
+        assert node.icon.strip() and node.icon != "node", node.name  # "node": unknown type
         assert set(node.key_fields) <= set(node.config.model_fields), node.name
         handler = HANDLERS[node.name]
         assert isinstance(handler, ModuleHandler), node.name

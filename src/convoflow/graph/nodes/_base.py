@@ -179,10 +179,11 @@ class NodeType:
     config: type[NodeConfig]
     display_name: str  # what Kapso's editor shows for a node without its own name
     stepable_type: str  # Kapso's Ruby step class, as API clients see it
+    # The console editor's icon hint (services/workflows/node_types.py; the console maps
+    # it to one of its icons).
+    icon: str
     # Reaching any node of this type pauses the execution (it waits for the user, a child
     # execution, ...), so a loop through it cannot spin; see graph/lints.py.
     waits: bool = False
-    # For the console's editor (services/workflows/node_types.py): an icon hint it maps to
-    # its own icons, and the config fields a person recognises the node by (shown first).
-    icon: str = "node"
+    # The config fields a person recognises the node by: the editor shows them first.
     key_fields: tuple[str, ...] = ()
