@@ -6,9 +6,10 @@ switch interval (5 ms) each time it wants the GIL back, and pydantic's validatio
 whole definition is one call that never lets go of it. A 2 MB definition is about a
 second of CPU, and `/healthz` answered in 361 ms p99 while such definitions were posted
 (BENCHMARKS.md). So large work runs in a small pool of worker processes: spawned (a clean
-interpreter, whatever threads the server runs), started on first use, shut down with
-the `Process` that built it (`convoflow.process.build_process`). Small work stays in a
-thread: the round trip to a process (pickling both ways) costs more than it saves.
+interpreter, whatever threads the server runs), started on first use, shut down with the
+app and with the `Process` that built it (`convoflow.process.build_process`). Small work
+stays in a thread: the round trip to a process (pickling both ways) costs more than it
+saves.
 
 What crosses the boundary is plain data (definitions as dicts, compiled graphs, domain
 errors), pickled; the functions are module-level so a spawned worker can import them.
@@ -52,18 +53,20 @@ class CpuPool:
         self.workers = workers
         self.min_items = min_items
         self.process_calls = 0  # calls handed to a worker process (tests, diagnostics)
-        self._executor = self._new_executor() if workers > 0 else None
+        # Started on first use: a process that never sees a large definition (the CLI,
+        # most tests, a forked server) spawns nothing and holds no pipes or semaphores.
+        self._executor: ProcessPoolExecutor | None = None
+        self._closed = workers <= 0
 
-    def _new_executor(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(
-            max_workers=self.workers,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_exit_with_parent,
-            initargs=(os.getpid(),),
-        )
-
-    def uses_processes(self, items: int) -> bool:
-        return self._executor is not None and items >= self.min_items
+    def _started(self) -> ProcessPoolExecutor:
+        if self._executor is None:
+            self._executor = ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_exit_with_parent,
+                initargs=(os.getpid(),),
+            )
+        return self._executor
 
     async def run(self, items: int, function: Callable[..., T], *args: Any) -> T:
         """`function(*args)` off the loop; `items` says how large the work is
@@ -74,27 +77,30 @@ class CpuPool:
 
     async def run_in_process(self, function: Callable[..., T], *args: Any) -> T:
         """`function(*args)` in a worker process whatever its size (a thread if the pool
-        has no workers), for callers that measured the work themselves."""
-        executor = self._executor
-        if executor is None:
+        has no workers or is shut down), for callers that measured the work themselves."""
+        if self._closed:
             return await asyncio.to_thread(function, *args)
+        executor = self._started()
         self.process_calls += 1
         try:
             return await asyncio.get_running_loop().run_in_executor(executor, function, *args)
         except BrokenProcessPool:
             # A worker died (killed, out of memory): the executor is unusable from now on.
-            # Replace it for the next calls and do this one in a thread.
+            # The next call starts a new one; this one runs in a thread.
             log.warning("cpu pool broken; starting a new one", function=function.__name__)
             if self._executor is executor:
-                self._executor = self._new_executor()
+                self._executor = None
                 executor.shutdown(wait=False, cancel_futures=True)
             return await asyncio.to_thread(function, *args)
 
     def shutdown(self) -> None:
-        """Stop the worker processes (waits for running calls; queued ones are dropped)."""
-        if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
-            self._executor = None
+        """Stop the worker processes (waits for running calls; queued ones are dropped);
+        later calls run in threads. Idempotent: the app's shutdown and Process.close both
+        call it."""
+        self._closed = True
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
 
 
 def _exit_with_parent(parent_pid: int) -> None:
