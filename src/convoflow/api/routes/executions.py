@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from fastapi import Header, Query, Request, Response
+from fastapi import Depends, Header, Query, Request, Response
 
 from convoflow.api import views
 from convoflow.api.auth import CurrentActor, EngineDep, get_limits
@@ -16,10 +17,12 @@ from convoflow.api.pagination import page_request, paging
 from convoflow.api.params import Timestamp
 from convoflow.api.responses import data, ok
 from convoflow.engine.signals import UserInput
+from convoflow.services.common import Actor
 from convoflow.services.executions import commands as execution_api
 from convoflow.services.executions import reads as execution_reads
 from convoflow.services.executions.commands import ExecutionInfo, StartRequest
 from convoflow.services.executions.reads import ExecutionFilters
+from convoflow.services.process import Process
 
 router = api_router(tags=["Workflows"])
 
@@ -34,6 +37,41 @@ IdempotencyKey = Annotated[
         description="Repeat within 24 h returns the first response (convoflow extension)",
     ),
 ]
+
+
+@dataclass(frozen=True)
+class ExecutionWrite:
+    """What a start or a resume route passes on, both APIs alike: who asks, and the
+    Idempotency-Key with the route it is scoped to."""
+
+    engine: Process
+    actor: Actor
+    idempotency_key: str | None
+    route: str
+
+    async def start(self, workflow_id: str, request: StartRequest) -> ExecutionInfo:
+        return await execution_api.start(
+            self.engine, self.actor, workflow_id, request,
+            idempotency_key=self.idempotency_key, route=self.route,
+        )  # fmt: skip
+
+    async def resume(self, execution_id: str, user_input: UserInput) -> ExecutionInfo:
+        return await execution_api.resume(
+            self.engine, self.actor, execution_id, user_input,
+            idempotency_key=self.idempotency_key, route=self.route,
+        )  # fmt: skip
+
+
+def execution_write(
+    request: Request,
+    actor: CurrentActor,
+    engine: EngineDep,
+    idempotency_key: IdempotencyKey = None,
+) -> ExecutionWrite:
+    return ExecutionWrite(engine, actor, idempotency_key, f"POST {request.url.path}")
+
+
+WriteDep = Annotated[ExecutionWrite, Depends(execution_write)]
 
 
 def add_headers(request: Request, headers: dict[str, str]) -> None:
@@ -65,14 +103,9 @@ def accepted(info: ExecutionInfo) -> dict[str, Any]:
     responses=error_responses(409),
 )
 async def start_execution(
-    workflow_id: str,
-    body: ExecutionStartBody,
-    request: Request,
-    actor: CurrentActor,
-    engine: EngineDep,
-    idempotency_key: IdempotencyKey = None,
+    workflow_id: str, body: ExecutionStartBody, request: Request, write: WriteDep
 ) -> Response:
-    add_headers(request, get_limits(request).check_start(str(actor.key_id), workflow_id))
+    add_headers(request, get_limits(request).check_start(str(write.actor.key_id), workflow_id))
     fields = body.workflow_execution
     start = StartRequest(
         phone_number=fields.phone_number,
@@ -83,15 +116,7 @@ async def start_execution(
         initial_data=fields.initial_data,
         request_meta=request_meta(request),
     )
-    info = await execution_api.start(
-        engine,
-        actor,
-        workflow_id,
-        start,
-        idempotency_key=idempotency_key,
-        route=f"POST {request.url.path}",
-    )
-    return data(accepted(info), status_code=202)
+    return data(accepted(await write.start(workflow_id, start)), status_code=202)
 
 
 @router.get("/workflows/{workflow_id}/executions", summary="List executions (cursor paging)")
@@ -142,14 +167,7 @@ async def update_execution(
     summary="Resume a waiting execution (processed inline)",
     responses=error_responses(409),
 )
-async def resume_execution(
-    execution_id: str,
-    body: ResumeBody,
-    request: Request,
-    actor: CurrentActor,
-    engine: EngineDep,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
+async def resume_execution(execution_id: str, body: ResumeBody, write: WriteDep) -> Response:
     message = body.message
     user_input = UserInput(
         value=message.data,
@@ -157,15 +175,7 @@ async def resume_execution(
         variables=body.variables,
         source="api",
     )
-    info = await execution_api.resume(
-        engine,
-        actor,
-        execution_id,
-        user_input,
-        idempotency_key=idempotency_key,
-        route=f"POST {request.url.path}",
-    )
-    return data(views.resumed(info))
+    return data(views.resumed(await write.resume(execution_id, user_input)))
 
 
 @router.get("/workflow_executions/{execution_id}/events", summary="List execution events")

@@ -22,9 +22,8 @@ from convoflow.api.models import (
 from convoflow.api.openapi import error_responses
 from convoflow.api.params import Timestamp
 from convoflow.api.responses import data, ok
-from convoflow.api.routes.executions import IdempotencyKey, add_headers, request_meta
+from convoflow.api.routes.executions import WriteDep, add_headers, request_meta
 from convoflow.engine.signals import UserInput
-from convoflow.services.executions import commands as execution_api
 from convoflow.services.executions import reads as execution_reads
 from convoflow.services.executions.commands import ExecutionInfo, StartRequest
 from convoflow.services.executions.reads import ExecutionFilters
@@ -113,18 +112,13 @@ def _queued(info: ExecutionInfo) -> dict[str, Any]:
     responses=error_responses(409),
 )
 async def start_flow_execution(
-    flow_id: str,
-    body: LegacyStartBody,
-    request: Request,
-    actor: CurrentActor,
-    engine: EngineDep,
-    idempotency_key: IdempotencyKey = None,
+    flow_id: str, body: LegacyStartBody, request: Request, write: WriteDep
 ) -> Response:
-    add_headers(request, get_limits(request).check_start(str(actor.key_id), flow_id))
+    add_headers(request, get_limits(request).check_start(str(write.actor.key_id), flow_id))
     phone_number_id = None
     if body.whatsapp_config_id is not None:
         phone_number_id = await phone_numbers.phone_number_id_of_config(
-            engine, actor, str(body.whatsapp_config_id)
+            write.engine, write.actor, str(body.whatsapp_config_id)
         )
     start = StartRequest(
         phone_number=body.phone_number,
@@ -135,15 +129,7 @@ async def start_flow_execution(
         request_meta=request_meta(request),
         number_field="whatsapp_config_id",
     )
-    info = await execution_api.start(
-        engine,
-        actor,
-        flow_id,
-        start,
-        idempotency_key=idempotency_key,
-        route=f"POST {request.url.path}",
-    )
-    return ok(_queued(info), status_code=202)
+    return ok(_queued(await write.start(flow_id, start)), status_code=202)
 
 
 @router.get("/flows/{flow_id}/executions", summary="List flow executions")
@@ -179,12 +165,7 @@ async def get_flow_execution(execution_id: str, actor: CurrentActor, engine: Eng
     responses=error_responses(409),
 )
 async def resume_flow_execution(
-    execution_id: str,
-    body: LegacyResumeBody,
-    request: Request,
-    actor: CurrentActor,
-    engine: EngineDep,
-    idempotency_key: IdempotencyKey = None,
+    execution_id: str, body: LegacyResumeBody, write: WriteDep
 ) -> Response:
     if body.input is None and body.message is None:
         raise ApiError(422, "send 'input' (the user's text) and/or 'message' (an object)")
@@ -193,12 +174,4 @@ async def resume_flow_execution(
     value: Any = body.input if body.input is not None else body.message
     message = body.message if body.message is not None else {"type": "text", "text": body.input}
     user_input = UserInput(value=value, message=message, source="api")
-    info = await execution_api.resume(
-        engine,
-        actor,
-        execution_id,
-        user_input,
-        idempotency_key=idempotency_key,
-        route=f"POST {request.url.path}",
-    )
-    return data(legacy_views.execution(info))
+    return data(legacy_views.execution(await write.resume(execution_id, user_input)))
