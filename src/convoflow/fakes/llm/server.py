@@ -35,16 +35,24 @@ def _text_of(content: Any) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        parts = [p.get("text", "") for p in content if isinstance(p, dict)]
-        return "\n".join(p for p in parts if isinstance(p, str))
+        parts = [_block_text(p) for p in content if isinstance(p, dict)]
+        return "\n".join(p for p in parts if p)
     return ""
+
+
+def _block_text(block: dict[str, Any]) -> str:
+    if block.get("type") == "tool_result":  # Anthropic's answer to a tool call
+        return _text_of(block.get("content"))
+    text = block.get("text", "")
+    return text if isinstance(text, str) else ""
 
 
 def last_user_text(messages: Any) -> str:
     if not isinstance(messages, list):
         return ""
     for message in reversed(messages):
-        if isinstance(message, dict) and message.get("role") == "user":
+        # A tool's result (OpenAI's `tool` role) is what the model answers next, too.
+        if isinstance(message, dict) and message.get("role") in ("user", "tool"):
             return _text_of(message.get("content"))
     return ""
 

@@ -1,0 +1,89 @@
+"""Anthropic Messages: the request body, the headers and the answer, as plain JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from convoflow.engine.llm.model import LLMRequest, LLMResult, MalformedResponse, Message, ToolCall
+
+API_VERSION = "2023-06-01"
+
+
+def url(base_url: str) -> str:
+    base = base_url.rstrip("/")
+    return f"{base}/messages" if base.endswith("/v1") else f"{base}/v1/messages"
+
+
+def headers(api_key: str | None) -> dict[str, str]:
+    out = {"anthropic-version": API_VERSION}
+    if api_key:
+        out["x-api-key"] = api_key
+    return out
+
+
+def _message(message: Message) -> dict[str, Any]:
+    if message.role == "tool":
+        block = {
+            "type": "tool_result",
+            "tool_use_id": message.tool_call_id,
+            "content": message.content,
+        }
+        return {"role": "user", "content": [block]}
+    if not message.tool_calls:
+        return {"role": message.role, "content": message.content}
+    blocks: list[dict[str, Any]] = (
+        [{"type": "text", "text": message.content}] if message.content else []
+    )
+    blocks += [
+        {"type": "tool_use", "id": c.id, "name": c.name, "input": c.arguments}
+        for c in message.tool_calls
+    ]
+    return {"role": message.role, "content": blocks}
+
+
+def body(model: str, request: LLMRequest) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "model": model,
+        "messages": [_message(m) for m in request.messages],
+        "max_tokens": request.max_tokens,
+    }
+    if request.system:
+        out["system"] = request.system
+    if request.temperature is not None:
+        out["temperature"] = request.temperature
+    if request.tools:
+        out["tools"] = [
+            {"name": t.name, "description": t.description, "input_schema": t.parameters}
+            for t in request.tools
+        ]
+    return out
+
+
+def result(data: Any) -> LLMResult:
+    if not isinstance(data, dict) or not isinstance(data.get("content"), list):
+        raise MalformedResponse("no content list in the answer")
+    texts: list[str] = []
+    calls: list[ToolCall] = []
+    for block in data["content"]:
+        if not isinstance(block, dict):
+            continue
+        if block.get("type") == "text":
+            texts.append(str(block.get("text", "")))
+        elif block.get("type") == "tool_use":
+            arguments = block.get("input")
+            calls.append(
+                ToolCall(
+                    str(block.get("id", "")),
+                    str(block.get("name", "")),
+                    arguments if isinstance(arguments, dict) else {},
+                )
+            )
+    usage = data.get("usage") or {}
+    return LLMResult(
+        ok=True,
+        text="".join(texts),
+        tool_calls=tuple(calls),
+        stop_reason=data.get("stop_reason"),
+        input_tokens=usage.get("input_tokens"),
+        output_tokens=usage.get("output_tokens"),
+    )
