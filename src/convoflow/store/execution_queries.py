@@ -51,11 +51,6 @@ _GET_EVENT = (
     .where(execution_events.c.id == sa.bindparam("event_id"))
     .where(executions.c.project_id == sa.bindparam("project_id"))
 )
-_GET_CONVERSATION = (
-    sa.select(conversations)
-    .where(conversations.c.id == sa.bindparam("conversation_id"))
-    .where(conversations.c.project_id == sa.bindparam("project_id"))
-)
 _FIND_CONVERSATION = (
     sa.select(conversations)
     .where(conversations.c.project_id == sa.bindparam("project_id"))
@@ -240,16 +235,6 @@ async def timeline(conn: AsyncConnection, execution_id: str) -> list[sa.RowMappi
 
 async def get_event(conn: AsyncConnection, event_id: str, project_id: str) -> sa.RowMapping | None:
     result = await conn.execute(_GET_EVENT, {"event_id": event_id, "project_id": project_id})
-    row: sa.RowMapping | None = result.mappings().first()
-    return row
-
-
-async def get_conversation(
-    conn: AsyncConnection, conversation_id: str, project_id: str
-) -> sa.RowMapping | None:
-    result = await conn.execute(
-        _GET_CONVERSATION, {"conversation_id": conversation_id, "project_id": project_id}
-    )
     row: sa.RowMapping | None = result.mappings().first()
     return row
 

@@ -12,6 +12,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from convoflow.store.listing import KeysetPage, Position, keyset_page
 from convoflow.store.schema import conversations, messages
 
+_GET_CONVERSATION = (
+    sa.select(conversations)
+    .where(conversations.c.id == sa.bindparam("conversation_id"))
+    .where(conversations.c.project_id == sa.bindparam("project_id"))
+)
 MEDIA_TYPES = ("image", "video", "audio", "document", "sticker")
 
 
@@ -118,11 +123,10 @@ async def get_conversation(
     conn: AsyncConnection, conversation_id: str, project_id: str
 ) -> sa.RowMapping | None:
     result = await conn.execute(
-        sa.select(conversations)
-        .where(conversations.c.id == conversation_id)
-        .where(conversations.c.project_id == project_id)
+        _GET_CONVERSATION, {"conversation_id": conversation_id, "project_id": project_id}
     )
-    return result.mappings().first()
+    row: sa.RowMapping | None = result.mappings().first()
+    return row
 
 
 async def messages_by_id(conn: AsyncConnection, ids: list[str]) -> dict[str, sa.RowMapping]:

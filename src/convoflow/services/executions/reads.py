@@ -16,6 +16,7 @@ from convoflow.services.common import Actor, not_found, require
 from convoflow.services.executions.commands import ExecutionInfo, describe, graph_of
 from convoflow.services.process import Process
 from convoflow.store import execution_queries as queries
+from convoflow.store import whatsapp_queries as inbox_queries
 from convoflow.store import workflows as workflow_store
 from convoflow.store.listing import KeysetPage, KeysetQuery, Position, keyset_page_of
 
@@ -118,7 +119,7 @@ async def list_for_conversation(
 ) -> tuple[KeysetPage, list[ExecutionInfo]]:
     async with engine.db.read() as conn:
         require(
-            await queries.get_conversation(conn, conversation_id, actor.project_id),
+            await inbox_queries.get_conversation(conn, conversation_id, actor.project_id),
             "conversation",
             conversation_id,
         )
