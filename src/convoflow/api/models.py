@@ -11,7 +11,7 @@ stored in.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -21,6 +21,8 @@ from pydantic import (
     WithJsonSchema,
     model_validator,
 )
+
+from convoflow.services.project_webhooks.events import TRIGGERABLE_EVENTS
 
 INT_LIMIT = 2**63
 NO_NUL = "^[^\\x00]*$"
@@ -197,13 +199,10 @@ class WorkflowUpdateBody(Body):
 # --- triggers ---------------------------------------------------------------------------
 
 TriggerType = Literal["inbound_message", "api_call", "whatsapp_event", "project_event"]
-WhatsAppEvent = Literal[
-    "whatsapp.message.received",
-    "whatsapp.message.sent",
-    "whatsapp.message.failed",
-    "whatsapp.conversation.created",
-    "whatsapp.conversation.ended",
-]
+if TYPE_CHECKING:
+    WhatsAppEvent = str
+else:  # the names services/project_webhooks/events.py declares, as an enum in the schema
+    WhatsAppEvent = Literal[TRIGGERABLE_EVENTS]
 Scalar = str | int | float | bool
 
 

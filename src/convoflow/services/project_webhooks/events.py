@@ -30,6 +30,15 @@ MESSAGE_EVENTS = (
 )
 CONVERSATION_EVENTS = ("whatsapp.conversation.created", "whatsapp.conversation.ended")
 EVENTS = WORKFLOW_EVENTS + MESSAGE_EVENTS + CONVERSATION_EVENTS
+# The events a whatsapp_event trigger may name (receipts are not among them): checked by
+# services/workflows/triggers.py and the API's trigger body, observed by
+# services/whatsapp/events.py.
+TRIGGERABLE_EVENTS = (
+    "whatsapp.message.received",
+    "whatsapp.message.sent",
+    "whatsapp.message.failed",
+    *CONVERSATION_EVENTS,
+)
 
 
 @dataclass(frozen=True)

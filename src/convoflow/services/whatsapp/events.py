@@ -26,14 +26,6 @@ if TYPE_CHECKING:
     from convoflow.engine.runtime import Runtime
 
 OBSERVER_JOB = "whatsapp_event"
-# The events a whatsapp_event trigger may name (services/workflows/triggers.py WHATSAPP_EVENTS).
-TRIGGERABLE = (
-    "whatsapp.message.received",
-    "whatsapp.message.sent",
-    "whatsapp.message.failed",
-    "whatsapp.conversation.created",
-    "whatsapp.conversation.ended",
-)
 BuildData = Callable[[], Awaitable[dict[str, Any]]]
 
 
@@ -83,7 +75,7 @@ class EventSink:
         probe = Event(project_id, name, {}, phone_number_id, conversation_phone_number)
         listeners = [w for w in self.webhooks.get(project_id, []) if webhook_events.wants(w, probe)]
         observers: list[RowMapping] = []
-        if name in TRIGGERABLE:
+        if name in webhook_events.TRIGGERABLE_EVENTS:
             observers = await self._observers(project_id, name, phone_number_id)
         if not listeners and not observers:
             return

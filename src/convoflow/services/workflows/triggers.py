@@ -14,18 +14,13 @@ from convoflow.engine.advance import Advance
 from convoflow.ids import new_id
 from convoflow.services.common import Actor, FieldProblem, invalid, require
 from convoflow.services.process import Process
+from convoflow.services.project_webhooks.events import TRIGGERABLE_EVENTS
 from convoflow.services.whatsapp.number_ownership import ownership_problems
 from convoflow.store import triggers as trigger_store
 from convoflow.store import workflows as workflow_store
 
 TRIGGER_TYPES = ("inbound_message", "api_call", "whatsapp_event", "project_event")
-WHATSAPP_EVENTS = (
-    "whatsapp.message.received",
-    "whatsapp.message.sent",
-    "whatsapp.message.failed",
-    "whatsapp.conversation.created",
-    "whatsapp.conversation.ended",
-)
+WHATSAPP_EVENTS = TRIGGERABLE_EVENTS
 OPERATORS = ("eq", "lt", "lte", "gt", "gte")
 EVENT_NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
 
