@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 
 from convoflow.channels.whatsapp.inbound import InboundMessage, parse_webhook
+from convoflow.channels.whatsapp.normalise import MEDIA_TYPES
+from convoflow.store import whatsapp_queries
 from tests.whatsapp.conftest import all_cases, load_fixture_file
 
 CASES = all_cases()
@@ -24,6 +26,11 @@ def one_message(file: str, case: str) -> InboundMessage:
 def test_the_corpus_is_complete() -> None:
     # 23 + 7 + 3 + 2 + 2 + 2 cases (wa-fixtures README).
     assert len(CASES) == 39
+
+
+def test_the_media_filter_knows_every_media_kind() -> None:
+    """`has_media` (store/) keeps its own copy of the media kinds; it must not drift."""
+    assert whatsapp_queries.MEDIA_TYPES == MEDIA_TYPES
 
 
 @pytest.mark.parametrize(("file", "case", "body"), CASES, ids=[f"{f}:{c}" for f, c, _ in CASES])

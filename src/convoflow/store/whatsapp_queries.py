@@ -17,6 +17,8 @@ _GET_CONVERSATION = (
     .where(conversations.c.id == sa.bindparam("conversation_id"))
     .where(conversations.c.project_id == sa.bindparam("project_id"))
 )
+# channels/whatsapp/normalise.MEDIA_TYPES (store/ may not import channels/; a test keeps
+# the two equal).
 MEDIA_TYPES = ("image", "video", "audio", "document", "sticker")
 
 

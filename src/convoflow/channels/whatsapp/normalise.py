@@ -16,6 +16,7 @@ from typing import Any
 from convoflow.channels.whatsapp._json import meta_errors, number, obj, objs, text
 
 Normalised = dict[str, Any]
+# Meta's media message kinds, in and out (outbound.py, services/whatsapp/payloads.py).
 MEDIA_TYPES = ("image", "video", "audio", "document", "sticker")
 REPLY_TYPES = ("button_reply", "list_reply")
 

@@ -18,6 +18,7 @@ from convoflow.channels.whatsapp.interactive import (
     build_interactive,
     check_length,
 )
+from convoflow.channels.whatsapp.normalise import MEDIA_TYPES
 from convoflow.channels.whatsapp.template import build_template
 
 __all__ = ["OutboundMessageError", "build_message_body", "recipient_digits"]
@@ -25,7 +26,6 @@ __all__ = ["OutboundMessageError", "build_message_body", "recipient_digits"]
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
 MAX_TRACKER = 512
-MEDIA_TYPES = ("image", "video", "audio", "document", "sticker")
 _CAPTIONED = ("image", "video", "document")
 _URL = re.compile(r"(?i)\bhttps?://\S")
 

@@ -16,9 +16,9 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from convoflow.channels.whatsapp.normalise import MEDIA_TYPES
 from convoflow.clock import utc_iso
 
-MEDIA_TYPES = ("image", "video", "audio", "document", "sticker")
 Row = Mapping[Any, Any]
 
 
