@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection
 
+    from convoflow.engine.advance import Advance
+    from convoflow.engine.runtime import Runtime
     from convoflow.store.db import Database
 
 T = TypeVar("T")
@@ -105,6 +107,24 @@ async def read_in_project(
     async with db.read() as conn:
         row = await lookup(conn, object_id, actor.project_id)
     return require(row, kind, object_id)
+
+
+async def delete_in_project(
+    runtime: Runtime,
+    lookup: Callable[[AsyncConnection, str, str], Awaitable[Any]],
+    delete: Callable[[AsyncConnection, str], Awaitable[None]],
+    kind: str,
+    object_id: str,
+    actor: Actor,
+) -> None:
+    """Delete `object_id` in one write operation if `lookup` finds it in the caller's
+    project; NotFound otherwise."""
+
+    async def run(adv: Advance) -> None:
+        require(await lookup(adv.conn, object_id, actor.project_id), kind, object_id)
+        await delete(adv.conn, object_id)
+
+    await runtime.op(run)
 
 
 class _Unset:

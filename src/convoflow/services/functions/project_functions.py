@@ -24,6 +24,7 @@ from convoflow.services.common import (
     FieldProblem,
     Invalid,
     Patch,
+    delete_in_project,
     invalid,
     not_found,
     read_in_project,
@@ -170,12 +171,10 @@ async def update(
 
 
 async def delete(engine: Process, actor: Actor, function_id: str) -> None:
-    async def run(adv: Advance) -> None:
-        row = await function_store.get_function(adv.conn, function_id, actor.project_id)
-        require(row, "function", function_id)
-        await function_store.delete_function(adv.conn, function_id)
-
-    await engine.runtime.op(run)
+    await delete_in_project(
+        engine.runtime, function_store.get_function, function_store.delete_function,
+        "function", function_id, actor,
+    )  # fmt: skip
 
 
 async def deploy(engine: Process, actor: Actor, function_id: str) -> sa.RowMapping:

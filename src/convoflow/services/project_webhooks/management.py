@@ -13,7 +13,14 @@ from sqlalchemy.engine import RowMapping
 
 from convoflow.engine.advance import Advance
 from convoflow.ids import new_id
-from convoflow.services.common import Actor, FieldProblem, invalid, read_in_project, require
+from convoflow.services.common import (
+    Actor,
+    FieldProblem,
+    delete_in_project,
+    invalid,
+    read_in_project,
+    require,
+)
 from convoflow.services.executions.reads import PageRequest
 from convoflow.services.project_webhooks.events import EVENTS, Event, write_deliveries
 from convoflow.services.whatsapp.number_ownership import check_owned
@@ -153,15 +160,10 @@ async def update_webhook(
 
 
 async def delete_webhook(engine: Process, actor: Actor, webhook_id: str) -> None:
-    async def delete(adv: Advance) -> None:
-        require(
-            await webhook_store.get_webhook(adv.conn, webhook_id, actor.project_id),
-            "webhook",
-            webhook_id,
-        )
-        await webhook_store.delete_webhook(adv.conn, webhook_id)
-
-    await engine.runtime.op(delete)
+    await delete_in_project(
+        engine.runtime, webhook_store.get_webhook, webhook_store.delete_webhook,
+        "webhook", webhook_id, actor,
+    )  # fmt: skip
     whatsapp(engine).directory.forget_webhooks(actor.project_id)
 
 

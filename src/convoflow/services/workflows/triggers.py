@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from convoflow.engine.advance import Advance
 from convoflow.ids import new_id
-from convoflow.services.common import Actor, FieldProblem, invalid, require
+from convoflow.services.common import Actor, FieldProblem, delete_in_project, invalid, require
 from convoflow.services.process import Process
 from convoflow.services.project_webhooks.events import TRIGGERABLE_EVENTS
 from convoflow.services.whatsapp.number_ownership import ownership_problems
@@ -265,12 +265,7 @@ async def set_active(engine: Process, actor: Actor, trigger_id: str, active: boo
 
 
 async def delete(engine: Process, actor: Actor, trigger_id: str) -> None:
-    async def run(adv: Advance) -> None:
-        require(
-            await trigger_store.get_trigger(adv.conn, trigger_id, actor.project_id),
-            "trigger",
-            trigger_id,
-        )
-        await trigger_store.delete_trigger(adv.conn, trigger_id)
-
-    await engine.runtime.op(run)
+    await delete_in_project(
+        engine.runtime, trigger_store.get_trigger, trigger_store.delete_trigger,
+        "trigger", trigger_id, actor,
+    )  # fmt: skip
