@@ -59,6 +59,7 @@ KNOWN_LOOPS: list[set[str]] = [
         "cli.fake_meta",
         "cli.flows",
         "cli.phone_numbers",
+        "cli.providers",
         "cli.secrets",
         "cli.serve",
         "cli.suites",

@@ -16,3 +16,7 @@ async def llm() -> AsyncIterator[tuple[FakeLLM, str]]:
     fake = FakeLLM(Script())
     async with serve_app(fake.app) as url:
         yield fake, url
+
+
+# The API fixtures (the app in-process on both databases, a project and its key).
+from tests.api.conftest import app, client, project, settings  # noqa: E402, F401

@@ -1,7 +1,8 @@
-"""Secrets at rest: after a number is connected, a project webhook, a function secret and
-a project secret are created and a conversation runs, no byte of the database holds any
-of those secrets in plaintext, each secret column holds Fernet tokens under the
-process's key, and the secrets still work (signatures, Meta's handshake, reads)."""
+"""Secrets at rest: after a number is connected, a project webhook, a function secret, a
+project secret and a provider model's API key are created and a conversation runs, no
+byte of the database holds any of those secrets in plaintext, each secret column holds
+Fernet tokens under the process's key, and the secrets still work (signatures, Meta's
+handshake, reads)."""
 
 from __future__ import annotations
 
@@ -22,12 +23,14 @@ from tests.whatsapp_e2e.conftest import ACCESS_TOKEN, APP_SECRET, NUMBER, VERIFY
 WEBHOOK_SECRET = "whsec-at-rest-4242"
 FUNCTION_SECRET = "fn-secret-at-rest-4343"
 PROJECT_SECRET = "project-secret-at-rest-4444"
+PROVIDER_KEY = "sk-provider-at-rest-4545"
 PLAINTEXTS = (
     ACCESS_TOKEN,
     APP_SECRET,
     VERIFY_TOKEN,
     WEBHOOK_SECRET,
     FUNCTION_SECRET,
+    PROVIDER_KEY,
     PROJECT_SECRET,
 )
 
@@ -88,6 +91,9 @@ async def _store_every_kind_of_secret(world: World, receiver: Receiver) -> None:
         await set_secret(adv.conn, world.clock, world.project_id, "CRM_TOKEN", PROJECT_SECRET)
 
     await world.engine.runtime.op(project_secret)
+    model = {"name": "gpt-test", "base_url": "https://llm.example/v1", "api_key": PROVIDER_KEY}
+    created = await world.api.post(f"{P}/provider_models", json={"provider_model": model})
+    assert created.status_code == 201, created.text
 
 
 async def test_no_secret_is_stored_in_plaintext_and_all_still_work(

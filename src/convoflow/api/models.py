@@ -416,3 +416,36 @@ class LegacyResumeBody(Body):
 
     input: Annotated[str, Field(max_length=100_000)] | None = None
     message: JsonObject | None = None
+
+
+# --- provider models (ours: Kapso only lists them) ---------------------------------------
+
+ProviderKind = Literal["openai", "anthropic"]
+ApiKey = Annotated[str, Field(min_length=1, max_length=4000)]
+Timeout = Annotated[float, Field(gt=0, le=600)]
+
+
+class ProviderModelCreateFields(Body):
+    name: Name
+    provider: ProviderKind = "openai"
+    model: Name | None = None  # the provider's model id; default: name
+    base_url: Url | None = None  # default: the provider's public API
+    api_key: ApiKey | None = None  # write-only
+    timeout_seconds: Timeout | None = None
+
+
+class ProviderModelCreateBody(Body):
+    provider_model: ProviderModelCreateFields
+
+
+class ProviderModelUpdateFields(Body):
+    name: Name | None = None
+    provider: ProviderKind | None = None
+    model: Name | None = None
+    base_url: Url | None = None
+    api_key: ApiKey | None = None  # null clears it
+    timeout_seconds: Timeout | None = None
+
+
+class ProviderModelUpdateBody(Body):
+    provider_model: ProviderModelUpdateFields

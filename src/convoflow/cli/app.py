@@ -112,6 +112,7 @@ def _register() -> None:
         fake_meta,
         flows,
         phone_numbers,
+        providers,
         secrets,
         serve,
         suites,

@@ -254,6 +254,24 @@ functions = sa.Table(
     sa.UniqueConstraint("project_id", "slug"),
 )
 
+# A model a project's AI nodes may call (decide `ai`, AI fields): nodes name it by id or
+# by `name` (unique in the project). The API key is write-only and encrypted at rest.
+provider_models = sa.Table(
+    "provider_models",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("project_id", ID, sa.ForeignKey("projects.id"), nullable=False),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("provider", sa.String(32), nullable=False),  # openai | anthropic
+    sa.Column("model", sa.String(200), nullable=False),  # the provider's model id
+    sa.Column("base_url", sa.Text, nullable=False),
+    sa.Column("api_key", EncryptedText, nullable=True),
+    sa.Column("settings", JSON, nullable=False, default=dict),  # timeout_seconds
+    _ts("created_at"),
+    _ts("updated_at"),
+    sa.UniqueConstraint("project_id", "name"),
+)
+
 function_invocations = sa.Table(
     "function_invocations",
     metadata,

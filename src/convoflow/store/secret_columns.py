@@ -22,6 +22,7 @@ SECRET_COLUMNS: tuple[tuple[str, str], ...] = (
     ("phone_numbers", "app_secret"),
     ("phone_numbers", "verify_token"),
     ("whatsapp_webhooks", "secret_key"),
+    ("provider_models", "api_key"),
     ("secrets", "value"),  # project secrets and function secrets
 )
 
@@ -30,20 +31,24 @@ def _raw(table: str, column: str) -> sa.TableClause:
     return sa.table(table, sa.column("id", sa.String), sa.column(column, sa.Text))
 
 
-def count_values(conn: sa.Connection) -> int:
+def count_values(conn: sa.Connection, columns: tuple[tuple[str, str], ...] = SECRET_COLUMNS) -> int:
     total = 0
-    for table, column in SECRET_COLUMNS:
+    for table, column in columns:
         raw = _raw(table, column)
         query = sa.select(sa.func.count()).select_from(raw).where(raw.c[column].is_not(None))
         total += int(conn.execute(query).scalar_one())
     return total
 
 
-def rewrite_all(conn: sa.Connection, transform: Callable[[str], str | None]) -> int:
+def rewrite_all(
+    conn: sa.Connection,
+    transform: Callable[[str], str | None],
+    columns: tuple[tuple[str, str], ...] = SECRET_COLUMNS,
+) -> int:
     """Apply `transform` to every stored secret, in the caller's transaction; a None
     result leaves the value as it is. Returns how many values were rewritten."""
     rewritten = 0
-    for table, column in SECRET_COLUMNS:
+    for table, column in columns:
         raw = _raw(table, column)
         rows = conn.execute(sa.select(raw.c.id, raw.c[column]).where(raw.c[column].is_not(None)))
         for row_id, value in rows.all():

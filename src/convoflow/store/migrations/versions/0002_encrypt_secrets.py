@@ -22,10 +22,20 @@ down_revision = "0001"
 branch_labels = None
 depends_on = None
 
+# The secret columns as they were at this revision: tables added later (provider_models)
+# do not exist yet when it runs, and were encrypted from the start.
+COLUMNS = (
+    ("phone_numbers", "access_token"),
+    ("phone_numbers", "app_secret"),
+    ("phone_numbers", "verify_token"),
+    ("whatsapp_webhooks", "secret_key"),
+    ("secrets", "value"),
+)
+
 
 def _cipher() -> SecretCipher | None:
     conn = op.get_bind()
-    if count_values(conn) == 0:
+    if count_values(conn, COLUMNS) == 0:
         return None
     given: SecretCipher | None = context.config.attributes.get("cipher")
     if given is not None:
@@ -37,10 +47,10 @@ def _cipher() -> SecretCipher | None:
 def upgrade() -> None:
     cipher = _cipher()
     if cipher is not None:
-        rewrite_all(op.get_bind(), cipher.encrypt)
+        rewrite_all(op.get_bind(), cipher.encrypt, COLUMNS)
 
 
 def downgrade() -> None:
     cipher = _cipher()
     if cipher is not None:
-        rewrite_all(op.get_bind(), cipher.decrypt)
+        rewrite_all(op.get_bind(), cipher.decrypt, COLUMNS)

@@ -1,0 +1,1 @@
+"""AI use-cases: the project's provider models (`provider_models`)."""
