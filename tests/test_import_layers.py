@@ -51,19 +51,6 @@ KNOWN_LOOPS: list[set[str]] = [
         "engine.steps.wait_for_response",
     },
     {"fakes.graph.routes", "fakes.graph.server"},
-    {
-        "cli.admin",
-        "cli.app",
-        "cli.chat",
-        "cli.fake_llm",
-        "cli.fake_meta",
-        "cli.flows",
-        "cli.phone_numbers",
-        "cli.providers",
-        "cli.secrets",
-        "cli.serve",
-        "cli.suites",
-    },
 ]
 
 

@@ -4,6 +4,18 @@ from __future__ import annotations
 
 import sys
 
+from convoflow.cli import (  # noqa: F401  (imported to add their commands to `app`)
+    admin,
+    chat,
+    fake_llm,
+    fake_meta,
+    flows,
+    phone_numbers,
+    providers,
+    secrets,
+    serve,
+    suites,
+)
 from convoflow.cli.app import app
 from convoflow.store.cipher import SecretKeyError
 

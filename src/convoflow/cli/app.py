@@ -1,4 +1,7 @@
-"""The Typer app and the commands every deployment needs (migrate, worker)."""
+"""The Typer app and the commands every deployment needs (migrate, worker).
+
+The other command modules add their commands to `app` when imported; cli/__init__.py
+imports them all, so this module imports none of them (no import loop)."""
 
 from __future__ import annotations
 
@@ -101,22 +104,3 @@ def worker(
             await engine.close()
 
     asyncio.run(run())
-
-
-def _register() -> None:
-    # Imported for their side effect of adding commands to `app`.
-    from convoflow.cli import (  # noqa: F401
-        admin,
-        chat,
-        fake_llm,
-        fake_meta,
-        flows,
-        phone_numbers,
-        providers,
-        secrets,
-        serve,
-        suites,
-    )
-
-
-_register()
