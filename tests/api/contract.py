@@ -4,38 +4,19 @@ from __future__ import annotations
 
 import copy
 from functools import cache
-from pathlib import Path
 from typing import Any
 
-import yaml
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-SPEC_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "kapso-openapi"
-WORKFLOWS = "openapi-workflows.yaml"
-PLATFORM = "openapi-platform.yaml"
+from convoflow.api import kapso_spec
 
-
-@cache
-def _document(name: str) -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.safe_load((SPEC_DIR / name).read_text())
-    _nullable(loaded)
-    return loaded
-
-
-def _nullable(node: Any) -> None:
-    """Kapso's platform spec is OpenAPI 3.1 but marks some fields with 3.0's
-    `nullable: true`, which JSON Schema 2020-12 ignores; its own examples show null
-    there (paging.next), so read it as its authors meant: the type or null."""
-    if isinstance(node, dict):
-        if node.get("nullable") is True and isinstance(node.get("type"), str):
-            node["type"] = [node["type"], "null"]
-        for value in node.values():
-            _nullable(value)
-    elif isinstance(node, list):
-        for value in node:
-            _nullable(value)
+WORKFLOWS = kapso_spec.WORKFLOWS
+PLATFORM = kapso_spec.PLATFORM
+# The package ships Kapso's documents (src/convoflow/api/kapso_openapi): /openapi.json
+# borrows its success schemas from them, and these tests validate against the same files.
+_document = kapso_spec.document
 
 
 def _registry(name: str, document: dict[str, Any]) -> Registry:

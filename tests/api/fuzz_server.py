@@ -38,7 +38,8 @@ async def _seed_engine(engine: Process) -> tuple[str, dict[str, str]]:
         return project_id, await create_api_key(adv.conn, engine.clock, project_id)
 
     project_id, key = await engine.runtime.op(project)
-    actor = Actor(project_id=project_id, key_id="seed", key_name="seed")
+    # As the CLI seeds (no key id): created_by ids are API key ids (uuids) or null.
+    actor = Actor(project_id=project_id, key_name="seed")
     workflow = await workflow_api.create(engine, actor, name="Seed", definition=canonical())
     workflow_id = str(workflow["id"])
     await workflow_api.update(engine, actor, workflow_id, WorkflowChanges(status="active"))

@@ -1,5 +1,5 @@
 """The WhatsApp platform routes answer in the shapes Kapso's `openapi-platform.yaml`
-documents (tests/fixtures/kapso-openapi), on SQLite and PostgreSQL: phone numbers,
+documents (src/convoflow/api/kapso_openapi), on SQLite and PostgreSQL: phone numbers,
 conversations (one started by the API, which has no inbound message yet, and one the
 user wrote to), messages, project webhooks, a test delivery and the delivery log."""
 

@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from convoflow.engine.egress import HTTP_URL_PATTERN
 from convoflow.services.project_webhooks.events import TRIGGERABLE_EVENTS
 
 INT_LIMIT = 2**63
@@ -321,7 +322,7 @@ class ExecutionUpdateBody(Body):
 FunctionType = Literal["cloudflare_worker", "supabase_function", "http"]
 FunctionSlug = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[a-z0-9-]+$")]
 Code = Annotated[str, Field(max_length=1_000_000)]
-Url = Annotated[str, Field(max_length=2000, pattern=r"^https?://[^\s\x00]+$")]
+Url = Annotated[str, Field(max_length=2000, pattern=HTTP_URL_PATTERN)]
 ResponseMode = Literal["wrapped", "passthrough"]
 
 

@@ -7,6 +7,12 @@ parameters 422, and every route 400 (NUL in the URL) and 503 (database unreachab
 Statuses only a few routes return (409, 403, 502) are declared on those routes with
 `error_responses(...)`. Every error body is `#/components/schemas/Error`, the body
 api/errors.py builds.
+
+Success bodies: a route Kapso documents declares Kapso's schema for it (api/kapso_spec.py,
+filled in here for every such route); a route of ours declares its model from
+api/response_models.py on its decorator (`success(...)`), which also lets a Kapso route
+say where we deliberately answer otherwise. tests/api/test_openapi_document.py fails on
+an operation left without a success schema.
 """
 
 from __future__ import annotations
@@ -19,12 +25,25 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import BaseModel, ConfigDict
 
+from convoflow.api import kapso_spec
 from convoflow.api.auth import current_actor, optional_actor
+from convoflow.api.kapso_spec import KapsoComponents
 from convoflow.api.models import INT_LIMIT, NO_NUL, STORABLE_JSON_REF
 
 ERROR_REF = "#/components/schemas/Error"
 # The Meta proxy answers Meta's own error object when the Graph API refuses a send.
 PROXY_ERROR_REF = "#/components/schemas/ProxyError"
+PLATFORM_PREFIX = "/platform/v1"
+# Routes Kapso does not have whose body is `{"data": <one of Kapso's components>}`.
+KAPSO_DATA = {
+    ("get", "/platform/v1/workflow_events/{event_id}"): (kapso_spec.WORKFLOWS, "WorkflowEvent"),
+    ("post", "/platform/v1/whatsapp/messages"): (kapso_spec.PLATFORM, "WhatsappMessage"),
+}
+# Values we answer beyond the enums of Kapso's component schemas (docs/api.md, "Where
+# convoflow differs from Kapso"): (component, property) -> extra values.
+KAPSO_ENUM_EXTENSIONS = {
+    ("Function", "function_type"): ["http"],  # a function that is an HTTP endpoint of yours
+}
 
 _DESCRIPTIONS = {
     400: "Malformed request: NUL in the URL, a body that is not JSON (or missing), or a "
@@ -86,6 +105,12 @@ def error_responses(*codes: int, schema_ref: str = ERROR_REF) -> dict[int | str,
         }
         for code in codes
     }
+
+
+def success(model: Any, status_code: int = 200) -> dict[int | str, dict[str, Any]]:
+    """`responses=` entry declaring a route's success body (a model of
+    api/response_models.py, or a union of them)."""
+    return {status_code: {"model": model}}
 
 
 def _dependency_calls(route: Any) -> set[Callable[..., Any]]:
@@ -200,4 +225,45 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     )
     _components(document)
     _declare_errors(document, api_routes(app))
+    _declare_kapso_success(document)
     return document
+
+
+def _kapso_success_schema(
+    components: KapsoComponents, method: str, path: str
+) -> dict[str, Any] | None:
+    if (method, path) in KAPSO_DATA:
+        spec, name = KAPSO_DATA[method, path]
+        return {
+            "type": "object",
+            "required": ["data"],
+            "properties": {"data": components.ref(spec, name)},
+        }
+    if not path.startswith(PLATFORM_PREFIX):
+        return None
+    found = kapso_spec.success_response(method, path.removeprefix(PLATFORM_PREFIX))
+    if found is None:
+        return None
+    spec, response = found
+    schema = response.get("content", {}).get("application/json", {}).get("schema")
+    return None if schema is None else dict(components.adopt(spec, schema))
+
+
+def _declare_kapso_success(document: dict[str, Any]) -> None:
+    """Kapso's success schema on each JSON success response still declared as any JSON
+    (`{}`): the ones a decorator declared (`success`) are ours and stay."""
+    components = KapsoComponents(document["components"]["schemas"])
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            for status, response in operation["responses"].items():
+                content = response.get("content", {}).get("application/json")
+                if not status.startswith("2") or content is None or content.get("schema"):
+                    continue
+                schema = _kapso_success_schema(components, method, path)
+                if schema is not None:
+                    content["schema"] = schema
+    schemas = document["components"]["schemas"]
+    for (component, name), extra in KAPSO_ENUM_EXTENSIONS.items():
+        if component in schemas:
+            values = schemas[component]["properties"][name]["enum"]
+            values.extend(value for value in extra if value not in values)

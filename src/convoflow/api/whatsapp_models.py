@@ -17,6 +17,7 @@ from convoflow.api.models import (
     present,
     schema_rules,
 )
+from convoflow.engine.egress import HTTP_URL_PATTERN
 from convoflow.services.project_webhooks.events import EVENTS
 from convoflow.services.project_webhooks.management import ACCEPTED_ONLY
 
@@ -74,12 +75,10 @@ EventList = Annotated[
     Field(max_length=50),
     WithJsonSchema({"type": "array", "items": _EVENT, "minItems": 1, "maxItems": 50}),
 ]
-# http(s), a host name (or address) and an optional port.
-_URL = r"^https?://[A-Za-z0-9][A-Za-z0-9.\-]*(:[0-9]{1,5})?([/?#][^\s\x00]*)?$"
 WebhookUrl = Annotated[
     str,
     Field(max_length=2000),
-    WithJsonSchema({"type": "string", "maxLength": 2000, "pattern": _URL}),
+    WithJsonSchema({"type": "string", "maxLength": 2000, "pattern": HTTP_URL_PATTERN}),
 ]
 # Kapso's "meta" (raw forwarding) kind is refused by webhook_api (docs/api.md).
 WebhookKind = Annotated[

@@ -23,6 +23,17 @@ from urllib.parse import urlsplit
 
 import httpx
 
+# The URLs tenants may give (webhook and function endpoints): absolute http(s) URIs as
+# RFC 3986 writes them, ASCII only (an IRI's non-ASCII host is punycoded, its path
+# percent-encoded), a host name or IPv4 address, an optional port. The API publishes it
+# as the fields' pattern, and Kapso's response schemas declare these fields `format: uri`.
+_URI_CHAR = r"(?:%[0-9A-Fa-f]{2}|[A-Za-z0-9\-._~!$&'()*+,;=:@/?])"
+HTTP_URL_PATTERN = rf"^https?://[A-Za-z0-9][A-Za-z0-9.\-]*(?::[0-9]{{1,5}})?(?:[/?]{_URI_CHAR}*)?(?:#{_URI_CHAR}*)?$"
+HTTP_URL_EXPECTED = (
+    "an http(s) URL as RFC 3986 writes it (ASCII: percent-encode other characters, "
+    "punycode the host), e.g. https://example.com/hook"
+)
+
 
 class EgressRefused(Exception):
     """The target is one the guard refuses: asking again will not change the answer."""

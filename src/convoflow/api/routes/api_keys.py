@@ -9,6 +9,8 @@ from typing import Any
 from fastapi import APIRouter, Response
 
 from convoflow.api.auth import CurrentActor, EngineDep
+from convoflow.api.openapi import success
+from convoflow.api.response_models import ApiKeyList
 from convoflow.api.responses import data, no_content
 from convoflow.clock import utc_iso
 from convoflow.services.projects import api_keys
@@ -28,7 +30,9 @@ def api_key_view(row: Mapping[Any, Any]) -> dict[str, Any]:
     }
 
 
-@router.get("/api_keys", summary="List API keys (convoflow extension)")
+@router.get(
+    "/api_keys", summary="List API keys (convoflow extension)", responses=success(ApiKeyList)
+)
 async def list_api_keys(actor: CurrentActor, engine: EngineDep) -> Response:
     """The project's keys, oldest first, revoked ones included; never the keys themselves."""
     rows = await api_keys.list_keys(engine, actor.project_id)

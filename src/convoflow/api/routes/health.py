@@ -6,13 +6,18 @@ from fastapi import Response
 
 from convoflow.api.auth import EngineDep
 from convoflow.api.bodies import api_router
-from convoflow.api.openapi import error_responses
+from convoflow.api.openapi import error_responses, success
+from convoflow.api.response_models import Health
 from convoflow.api.responses import ok
 
 router = api_router(tags=["Health"])
 
 
-@router.get("/healthz", summary="Liveness and database check", responses=error_responses(503))
+@router.get(
+    "/healthz",
+    summary="Liveness and database check",
+    responses={**success(Health), **error_responses(503)},
+)
 async def healthz(engine: EngineDep) -> Response:
     try:
         await engine.db.ping()

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import Query, Request, Response
 
 from convoflow.api import legacy_views
+from convoflow.api import response_models as rm
 from convoflow.api.auth import CurrentActor, EngineDep, get_limits
 from convoflow.api.bodies import api_router
 from convoflow.api.errors import ApiError
@@ -19,7 +20,7 @@ from convoflow.api.models import (
     LegacyStartBody,
     WorkflowStatus,
 )
-from convoflow.api.openapi import error_responses
+from convoflow.api.openapi import error_responses, success
 from convoflow.api.params import Timestamp
 from convoflow.api.responses import data, ok
 from convoflow.api.routes.executions import WriteDep, add_headers, request_meta
@@ -35,7 +36,7 @@ from convoflow.services.workflows.lifecycle import WorkflowChanges
 router = api_router(tags=["Legacy flows API"])
 
 
-@router.get("/flows", summary="List flows")
+@router.get("/flows", summary="List flows", responses=success(rm.FlowList))
 async def list_flows(
     actor: CurrentActor,
     engine: EngineDep,
@@ -46,7 +47,7 @@ async def list_flows(
     return data([legacy_views.flow(row, reports[str(row["id"])]) for row in rows])
 
 
-@router.post("/flows", status_code=201, summary="Create flow")
+@router.post("/flows", status_code=201, summary="Create flow", responses=success(rm.FlowData, 201))
 async def create_flow(body: FlowCreateBody, actor: CurrentActor, engine: EngineDep) -> Response:
     fields = body.flow
     row = await workflow_api.create(
@@ -60,13 +61,17 @@ async def create_flow(body: FlowCreateBody, actor: CurrentActor, engine: EngineD
     return data(legacy_views.flow(row, validation), status_code=201)
 
 
-@router.get("/flows/{flow_id}", summary="Get flow")
+@router.get("/flows/{flow_id}", summary="Get flow", responses=success(rm.FlowData))
 async def get_flow(flow_id: str, actor: CurrentActor, engine: EngineDep) -> Response:
     row = await workflow_api.get_workflow(engine, actor, flow_id)
     return data(legacy_views.flow(row, await workflow_api.validation(engine, row)))
 
 
-@router.get("/flows/{flow_id}/definition", summary="Get flow with definition")
+@router.get(
+    "/flows/{flow_id}/definition",
+    summary="Get flow with definition",
+    responses=success(rm.FlowWithDefinitionData),
+)
 async def get_flow_definition(flow_id: str, actor: CurrentActor, engine: EngineDep) -> Response:
     row, definition = await workflow_api.get_with_definition(engine, actor, flow_id)
     numbers = await phone_numbers.numbers_of_workflow(engine, actor, flow_id)
@@ -79,7 +84,11 @@ async def get_flow_definition(flow_id: str, actor: CurrentActor, engine: EngineD
     )
 
 
-@router.patch("/flows/{flow_id}", summary="Update flow", responses=error_responses(409))
+@router.patch(
+    "/flows/{flow_id}",
+    summary="Update flow",
+    responses={**success(rm.FlowData), **error_responses(409)},
+)
 async def update_flow(
     flow_id: str, body: FlowBody, actor: CurrentActor, engine: EngineDep
 ) -> Response:
@@ -109,7 +118,7 @@ def _queued(info: ExecutionInfo) -> dict[str, Any]:
     "/flows/{flow_id}/executions",
     status_code=202,
     summary="Start flow execution",
-    responses=error_responses(409),
+    responses={**success(rm.FlowExecutionQueued, 202), **error_responses(409)},
 )
 async def start_flow_execution(
     flow_id: str, body: LegacyStartBody, request: Request, write: WriteDep
@@ -132,7 +141,11 @@ async def start_flow_execution(
     return ok(_queued(await write.start(flow_id, start)), status_code=202)
 
 
-@router.get("/flows/{flow_id}/executions", summary="List flow executions")
+@router.get(
+    "/flows/{flow_id}/executions",
+    summary="List flow executions",
+    responses=success(rm.FlowExecutionList),
+)
 async def list_flow_executions(
     flow_id: str,
     actor: CurrentActor,
@@ -153,7 +166,11 @@ async def list_flow_executions(
     return data([legacy_views.execution(info) for info in infos])
 
 
-@router.get("/flow_executions/{execution_id}", summary="Get flow execution")
+@router.get(
+    "/flow_executions/{execution_id}",
+    summary="Get flow execution",
+    responses=success(rm.FlowExecutionData),
+)
 async def get_flow_execution(execution_id: str, actor: CurrentActor, engine: EngineDep) -> Response:
     info = await execution_reads.get_info(engine, actor, execution_id)
     return data(legacy_views.execution(info))
@@ -162,7 +179,7 @@ async def get_flow_execution(execution_id: str, actor: CurrentActor, engine: Eng
 @router.post(
     "/flow_executions/{execution_id}/resume",
     summary="Resume flow execution",
-    responses=error_responses(409),
+    responses={**success(rm.FlowExecutionData), **error_responses(409)},
 )
 async def resume_flow_execution(
     execution_id: str, body: LegacyResumeBody, write: WriteDep

@@ -4,14 +4,15 @@ publisher at once (the directory forgets the project's cached webhooks)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, fields
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from sqlalchemy.engine import RowMapping
 
 from convoflow.engine.advance import Advance
+from convoflow.engine.egress import HTTP_URL_EXPECTED, HTTP_URL_PATTERN
 from convoflow.ids import new_id
 from convoflow.services.common import (
     Actor,
@@ -70,10 +71,8 @@ class WebhookFields:
 def _problems(spec: WebhookFields, creating: bool) -> list[FieldProblem]:
     p = "whatsapp_webhook"
     problems: list[FieldProblem] = []
-    if spec.url is not None or creating:
-        parts = urlsplit(spec.url or "")
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            problems.append(FieldProblem(f"{p}.url", f"must be an http(s) URL; got {spec.url!r}"))
+    if (spec.url is not None or creating) and not re.fullmatch(HTTP_URL_PATTERN, spec.url or ""):
+        problems.append(FieldProblem(f"{p}.url", f"must be {HTTP_URL_EXPECTED}; got {spec.url!r}"))
     if spec.kind not in (None, "kapso"):
         problems.append(
             FieldProblem(

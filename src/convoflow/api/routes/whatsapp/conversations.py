@@ -11,9 +11,10 @@ from convoflow.api import whatsapp_views as views
 from convoflow.api.auth import CurrentActor, EngineDep
 from convoflow.api.bodies import api_router
 from convoflow.api.errors import ApiError
-from convoflow.api.openapi import PROXY_ERROR_REF, error_responses
+from convoflow.api.openapi import PROXY_ERROR_REF, error_responses, success
 from convoflow.api.pagination import page_request, paging
 from convoflow.api.params import Timestamp
+from convoflow.api.response_models import MetaSendResult, Success, SuccessData
 from convoflow.api.responses import data, ok
 from convoflow.api.whatsapp_models import ConversationUpdateBody, MessageSendBody, ProxySendBody
 from convoflow.channels.whatsapp.errors import GraphError, describe
@@ -122,7 +123,13 @@ def _graph_failure(error: GraphError) -> ApiError:
     return ApiError(status, str(detail["message"]), extra={"whatsapp_error": detail})
 
 
-@router.post("/whatsapp/messages", status_code=201, summary="Send a message as a human")
+@router.post(
+    "/whatsapp/messages",
+    status_code=201,
+    summary="Send a message as a human",
+    # 201 with the message (Kapso's WhatsappMessage, api/openapi.py); 200 for a read receipt.
+    responses=success(SuccessData),
+)
 async def send_message(body: MessageSendBody, actor: CurrentActor, engine: EngineDep) -> Response:
     outcome = await whatsapp_send.send_human_message(
         engine,
@@ -141,9 +148,10 @@ async def send_message(body: MessageSendBody, actor: CurrentActor, engine: Engin
 @proxy_router.post(
     "/meta/whatsapp/{version}/{phone_number_id}/messages",
     summary="Kapso's Meta proxy: send with Meta's body, get Meta's answer",
-    responses=error_responses(
-        400, 401, 403, 404, 413, 422, 429, 500, 502, schema_ref=PROXY_ERROR_REF
-    ),
+    responses={
+        **success(MetaSendResult | Success),
+        **error_responses(400, 401, 403, 404, 413, 422, 429, 500, 502, schema_ref=PROXY_ERROR_REF),
+    },
 )
 async def proxy_send(
     version: str,

@@ -11,8 +11,9 @@ from fastapi.responses import PlainTextResponse
 
 from convoflow.api.auth import EngineDep
 from convoflow.api.bodies import api_router
-from convoflow.api.openapi import error_responses
+from convoflow.api.openapi import error_responses, success
 from convoflow.api.ratelimit import RateLimits
+from convoflow.api.response_models import WebhookAck
 from convoflow.api.responses import ok
 from convoflow.channels.whatsapp.signature import SIGNATURE_HEADER
 from convoflow.services.whatsapp.handshake import answer_challenge
@@ -55,7 +56,7 @@ async def verify(request: Request, engine: EngineDep) -> Response:
     "/webhooks/whatsapp",
     summary="Meta's signed webhook (messages and statuses)",
     # No dependencies or body model (read raw for the signature): declared by hand.
-    responses=error_responses(400, 401, 403, 413, 429, 503),
+    responses={**success(WebhookAck), **error_responses(400, 401, 403, 413, 429, 503)},
 )
 async def receive(request: Request) -> Response:
     # No dependencies: this is the hottest route (one request per message and status),

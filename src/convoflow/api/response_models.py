@@ -1,0 +1,173 @@
+"""Success bodies of the routes Kapso's OpenAPI does not document, for `/openapi.json`:
+our extensions (`/healthz`, `/platform/v1/api_keys`), Kapso's older flows API
+(`/api/v1`, documented only by its reference pages), Meta's webhook and Kapso's Meta
+proxy. Routes still build their bodies in api/views.py and api/legacy_views.py (no
+response_model: bodies are not re-validated on the way out); these models only describe
+them, and schemathesis checks every answer against them (tests/api/test_schemathesis.py).
+Routes Kapso documents take Kapso's schemas instead (api/kapso_spec.py)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Described(BaseModel):
+    # Bodies may grow fields; a client must not break on one it does not know.
+    model_config = ConfigDict(extra="allow")
+
+
+class Health(Described):
+    status: Literal["ok"]
+    database: str = Field(description="The database's dialect: sqlite or postgresql")
+
+
+class ApiKey(Described):
+    id: str
+    name: str | None
+    prefix: str = Field(description="The key's first characters, to recognise it")
+    created_at: datetime
+    revoked_at: datetime | None
+    active: bool
+
+
+class ApiKeyList(Described):
+    data: list[ApiKey]
+
+
+# /api/v1: Kapso's older flows API (api/legacy_views.py).
+
+
+class Problem(Described):
+    code: str
+    message: str
+    node_id: str | None = None
+    field: str | None = None
+    edge_id: str | None = None
+
+
+class Validation(Described):
+    """The problems of the flow's current definition (a draft may have some)."""
+
+    valid: bool
+    errors: list[Problem]
+    warnings: list[Problem]
+
+
+class CreatedBy(Described):
+    id: str | None
+    name: str | None
+
+
+class FlowSummary(Described):
+    id: str
+    name: str
+    description: str | None
+    status: Literal["draft", "active", "archived"]
+    project_id: str
+    created_at: datetime
+    updated_at: datetime
+    created_by: CreatedBy
+    last_executed_at: datetime | None
+    execution_count: int
+
+
+class Flow(FlowSummary):
+    validation: Validation
+
+
+class WhatsappConfig(Described):
+    id: str
+    name: str | None
+    phone_number: str | None
+
+
+class FlowWithDefinition(Flow):
+    definition: dict[str, Any]
+    whatsapp_configs: list[WhatsappConfig]
+
+
+class FlowData(Described):
+    data: Flow
+
+
+class FlowList(Described):
+    data: list[Flow]
+
+
+class FlowWithDefinitionData(Described):
+    data: FlowWithDefinition
+
+
+class CurrentStep(Described):
+    id: str
+    name: str
+    step_type: str | None
+
+
+class FlowExecution(Described):
+    id: str
+    flow_id: str
+    status: Literal["running", "waiting", "ended", "failed", "handoff"]
+    started_at: datetime
+    ended_at: datetime | None
+    last_event_at: datetime
+    tracking_id: str | None
+    current_step: CurrentStep | None
+    execution_context: dict[str, Any]
+    variables: dict[str, Any]
+    flow: FlowSummary | None
+
+
+class FlowExecutionData(Described):
+    data: FlowExecution
+
+
+class FlowExecutionList(Described):
+    data: list[FlowExecution]
+
+
+class FlowExecutionQueued(Described):
+    flow_id: str
+    tracking_id: str | None
+    message: str
+
+
+# Meta's side: its webhook, and Kapso's proxy of its send endpoint.
+
+
+class WebhookReceipt(Described):
+    received: Literal[True]
+
+
+class WebhookAck(Described):
+    """What was stored; counts by kind beside `received`."""
+
+    data: WebhookReceipt
+
+
+class Success(Described):
+    success: Literal[True]
+
+
+class SuccessData(Described):
+    data: Success
+
+
+class MetaContact(Described):
+    input: str
+    wa_id: str
+
+
+class MetaMessageId(Described):
+    id: str
+
+
+class MetaSendResult(Described):
+    """The Graph API's answer to a send, as Meta gives it."""
+
+    messaging_product: Literal["whatsapp"]
+    contacts: list[MetaContact]
+    messages: list[MetaMessageId]
