@@ -1,6 +1,7 @@
 """The served /openapi.json, read as a client generator would: every error a route can
 answer is declared with our Error body, no JSON body is declared as a string, FastAPI's
-own 422 body (never sent) is gone, and Kapso's documented filter values are the enums.
+own 422 body (never sent) is gone, every success declares its body (Kapso's schema for
+Kapso's routes), and Kapso's documented filter values are the enums.
 (tests/api/test_schemathesis.py checks the document against a live server.)"""
 
 from __future__ import annotations
@@ -9,7 +10,14 @@ from typing import Any
 
 import httpx
 
+from convoflow.api import kapso_spec
+
 ERROR = {"$ref": "#/components/schemas/Error"}
+COMPONENT = "#/components/schemas/"
+# An invoke answers the function's own body: any JSON (Kapso's schema says so), or in
+# passthrough mode any content type.
+INVOKE = "/platform/v1/functions/{function_id}/invoke"
+ANY_BODY = {("POST", INVOKE, "*/*"), ("POST", INVOKE, "application/json")}
 
 
 def _operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
@@ -61,3 +69,67 @@ async def test_kapsos_filter_values_are_the_enums(client: httpx.AsyncClient) -> 
         path = "/api/v1/flows" if value == "active" else "/api/v1/flows/none/executions"
         response = await client.get(path, params={"q[status_eq]": value})
         assert response.status_code in (200, 404), response.text
+
+
+def _refs(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        found = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+        return found + [ref for value in node.values() for ref in _refs(value)]
+    if isinstance(node, list):
+        return [ref for value in node for ref in _refs(value)]
+    return []
+
+
+def _describes_a_body(schema: dict[str, Any], schemas: dict[str, Any]) -> bool:
+    """An object with named properties, or a choice of such (not `{}`: any JSON)."""
+    if "$ref" in schema:
+        return _describes_a_body(schemas[schema["$ref"].removeprefix(COMPONENT)], schemas)
+    options = schema.get("anyOf") or schema.get("oneOf")
+    if options:
+        return all(_describes_a_body(option, schemas) for option in options)
+    return schema.get("type") == "object" and bool(schema.get("properties"))
+
+
+async def test_every_success_declares_its_body(client: httpx.AsyncClient) -> None:
+    document = (await client.get("/openapi.json")).json()
+    schemas = document["components"]["schemas"]
+    for ref in _refs(document):
+        assert ref.removeprefix(COMPONENT) in schemas, f"dangling {ref}"
+    for method, path, operation in _operations(document):
+        label = f"{method} {path}"
+        successes = {s: r for s, r in operation["responses"].items() if s.startswith("2")}
+        assert successes, f"{label} declares no success"
+        for status, response in successes.items():
+            content = response.get("content") or {}
+            if status == "204":
+                assert not content, f"{label} 204 declares a body"
+                continue
+            assert content, f"{label} {status} declares no body"
+            for media, body in content.items():
+                if (method, path, media) in ANY_BODY:
+                    continue
+                schema = body.get("schema") or {}
+                if media == "text/plain":
+                    assert schema == {"type": "string"}, f"{label} {status} {media}: {schema}"
+                    continue
+                assert _describes_a_body(schema, schemas), f"{label} {status} {media}: {schema}"
+
+
+async def test_kapsos_routes_declare_kapsos_schemas(client: httpx.AsyncClient) -> None:
+    """A client generated from Kapso's spec and one generated from ours agree on bodies."""
+    document = (await client.get("/openapi.json")).json()
+    checked = 0
+    for method, path, operation in _operations(document):
+        if not path.startswith("/platform/v1/"):
+            continue
+        found = kapso_spec.success_response(method, path.removeprefix("/platform/v1"))
+        if found is None:
+            continue
+        kapso = found[1].get("content", {}).get("application/json", {}).get("schema")
+        if kapso is None or "$ref" not in kapso:
+            continue
+        (status,) = [s for s in operation["responses"] if s.startswith("2") and s != "204"][:1]
+        ours = operation["responses"][status]["content"]["application/json"]["schema"]
+        assert ours == kapso, f"{method} {path}: {ours} is not Kapso's {kapso}"
+        checked += 1
+    assert checked >= 40, f"only {checked} of Kapso's routes found"

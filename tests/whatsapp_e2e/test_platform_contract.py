@@ -74,3 +74,47 @@ async def test_webhook_routes_match_kapsos_platform_schemas(world: World) -> Non
     deliveries = await world.get("/webhook_deliveries")
     assert deliveries["data"], "the test delivery is logged"
     assert_operation(deliveries, "GET", "/webhook_deliveries")
+
+
+async def test_writes_answer_kapsos_platform_schemas(world: World) -> None:
+    """Connecting and updating a number (Kapso connects under a customer; same body), ending
+    a conversation and updating a webhook answer what Kapso documents for them."""
+    body = {
+        "whatsapp_phone_number": {
+            "name": "Sales",
+            "phone_number_id": "200000000000002",
+            "business_account_id": "300000000000003",
+            "access_token": "EAAG-contract",
+        }
+    }
+    created = await world.api.post(f"{P}/whatsapp/phone_numbers", json=body)
+    assert created.status_code == 201, created.text
+    assert_operation(created.json(), "POST", "/customers/{customer_id}/whatsapp/phone_numbers", 201)
+    patched = await world.api.patch(
+        f"{P}/whatsapp/phone_numbers/200000000000002",
+        json={"whatsapp_phone_number": {"name": "Sales desk"}},
+    )
+    assert patched.status_code == 200, patched.text
+    assert_operation(patched.json(), "PATCH", "/whatsapp/phone_numbers/{phone_number_id}")
+
+    await world.say("hello", user=USER)
+    await world.settle()
+    (conversation,) = (await world.get("/whatsapp/conversations"))["data"]
+    ended = await world.api.patch(
+        f"{P}/whatsapp/conversations/{conversation['id']}",
+        json={"whatsapp_conversation": {"status": "ended"}},
+    )
+    assert ended.status_code == 200, ended.text
+    assert_operation(ended.json(), "PATCH", "/whatsapp/conversations/{conversation_id}")
+
+    webhook = await world.api.post(
+        f"{P}/whatsapp/webhooks",
+        json={"whatsapp_webhook": {"url": f"{world.url}/healthz", "events": ["project.event"]}},
+    )
+    assert webhook.status_code == 201, webhook.text
+    updated = await world.api.patch(
+        f"{P}/whatsapp/webhooks/{webhook.json()['data']['id']}",
+        json={"whatsapp_webhook": {"active": False}},
+    )
+    assert updated.status_code == 200, updated.text
+    assert_operation(updated.json(), "PATCH", "/whatsapp/webhooks/{webhook_id}")

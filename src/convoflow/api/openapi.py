@@ -41,6 +41,10 @@ KAPSO_DATA = {
 }
 # Values we answer beyond the enums of Kapso's component schemas (docs/api.md, "Where
 # convoflow differs from Kapso"): (component, property) -> extra values.
+# Kapso declares a function's invoke answer as oneOf [any JSON, {"data": any JSON}]: a
+# wrapped answer (and any object with a `data` key) matches both, which oneOf refuses.
+# anyOf says what Kapso means.
+KAPSO_ONE_OF_AS_ANY_OF = {("post", "/platform/v1/functions/{function_id}/invoke")}
 KAPSO_ENUM_EXTENSIONS = {
     ("Function", "function_type"): ["http"],  # a function that is an HTTP endpoint of yours
 }
@@ -246,7 +250,12 @@ def _kapso_success_schema(
         return None
     spec, response = found
     schema = response.get("content", {}).get("application/json", {}).get("schema")
-    return None if schema is None else dict(components.adopt(spec, schema))
+    if schema is None:
+        return None
+    adopted: dict[str, Any] = components.adopt(spec, schema)
+    if (method, path) in KAPSO_ONE_OF_AS_ANY_OF:
+        adopted["anyOf"] = adopted.pop("oneOf")
+    return adopted
 
 
 def _declare_kapso_success(document: dict[str, Any]) -> None:

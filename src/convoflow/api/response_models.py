@@ -171,3 +171,46 @@ class MetaSendResult(Described):
     messaging_product: Literal["whatsapp"]
     contacts: list[MetaContact]
     messages: list[MetaMessageId]
+
+
+# The console's extensions (api/routes/editor.py, api/routes/sandbox.py).
+
+
+class NodeTypeInfo(Described):
+    type: str
+    label: str
+    icon: str
+    stepable_type: str
+    key_fields: list[str]
+    advanced_fields: list[str]
+    limits: dict[str, int]
+    config_schema: dict[str, Any] = Field(description="The node config's JSON Schema")
+
+
+class NodeTypeList(Described):
+    data: list[NodeTypeInfo]
+
+
+class ValidationData(Described):
+    data: Validation
+
+
+class SandboxMessage(Described):
+    id: str
+    direction: Literal["inbound", "outbound"]
+    message_type: str
+    content: Any
+    execution_id: str | None
+    created_at: datetime
+
+
+class SandboxTranscript(Described):
+    data: list[SandboxMessage]
+
+
+class SandboxSaid(Described):
+    id: str | None = Field(description="The stored message's id")
+
+
+class SandboxSaidData(Described):
+    data: SandboxSaid

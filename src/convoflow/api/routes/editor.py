@@ -9,6 +9,8 @@ from fastapi import Response
 from convoflow.api.auth import CurrentActor, EngineDep
 from convoflow.api.bodies import api_router
 from convoflow.api.models import ValidateBody
+from convoflow.api.openapi import success
+from convoflow.api.response_models import NodeTypeList, ValidationData
 from convoflow.api.responses import data
 from convoflow.services.workflows import definitions
 from convoflow.services.workflows.node_types import catalogue
@@ -16,14 +18,22 @@ from convoflow.services.workflows.node_types import catalogue
 router = api_router(tags=["Editor"])
 
 
-@router.get("/node_types", summary="Node types: config JSON Schema, limits, labels (extension)")
+@router.get(
+    "/node_types",
+    summary="Node types: config JSON Schema, limits, labels (extension)",
+    responses=success(NodeTypeList),
+)
 async def list_node_types(_actor: CurrentActor) -> Response:
     # Authenticated like every /platform/v1 route, although the catalogue is not secret:
     # one rule for the whole prefix is simpler to trust.
     return data(catalogue())
 
 
-@router.post("/definitions/validate", summary="Problems of a definition, unsaved (extension)")
+@router.post(
+    "/definitions/validate",
+    summary="Problems of a definition, unsaved (extension)",
+    responses=success(ValidationData),
+)
 async def validate_definition(
     body: ValidateBody, _actor: CurrentActor, engine: EngineDep
 ) -> Response:

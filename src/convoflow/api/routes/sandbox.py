@@ -8,6 +8,8 @@ from fastapi import Response
 from convoflow.api.auth import CurrentActor, EngineDep
 from convoflow.api.bodies import api_router
 from convoflow.api.models import SandboxMessageBody
+from convoflow.api.openapi import success
+from convoflow.api.response_models import SandboxSaidData, SandboxTranscript
 from convoflow.api.responses import data
 from convoflow.clock import utc_iso
 from convoflow.services.conversations import sandbox_chat
@@ -18,6 +20,7 @@ router = api_router(tags=["Sandbox"])
 @router.get(
     "/sandbox/conversations/{conversation_id}/messages",
     summary="A sandbox conversation's messages, oldest first (extension)",
+    responses=success(SandboxTranscript),
 )
 async def list_sandbox_messages(
     conversation_id: str, actor: CurrentActor, engine: EngineDep
@@ -30,6 +33,7 @@ async def list_sandbox_messages(
     "/sandbox/conversations/{conversation_id}/messages",
     status_code=202,
     summary="Say something as the sandbox user (routed like an inbound message; extension)",
+    responses=success(SandboxSaidData, 202),
 )
 async def send_sandbox_message(
     conversation_id: str, body: SandboxMessageBody, actor: CurrentActor, engine: EngineDep
