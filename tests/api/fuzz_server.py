@@ -46,13 +46,14 @@ async def _seed_engine(engine: Process) -> tuple[str, dict[str, str]]:
     trigger = await triggers.create(
         engine, actor, workflow_id, triggers.TriggerSpec(trigger_type="api_call")
     )
-    _, accepted = await start(
-        engine,
-        actor,
-        workflow_id,
-        StartRequest(phone_number="+15550001111", context={"channel": "sandbox"}),
-        render=lambda info: (202, dict(info.row)),
-    )
+    accepted = (
+        await start(
+            engine,
+            actor,
+            workflow_id,
+            StartRequest(phone_number="+15550001111", context={"channel": "sandbox"}),
+        )
+    ).row
     function = await functions.create(
         engine, actor, functions.FunctionFields(name="Seed function", code="x")
     )
