@@ -157,3 +157,15 @@ def resumed(info: ExecutionInfo) -> dict[str, Any]:
     view["requested_execution_id"] = info.requested_execution_id
     view["parent_flow_execution_id"] = info.row["parent_execution_id"]
     return view
+
+
+def sandbox_message(row: Mapping[Any, Any]) -> dict[str, Any]:
+    """A message of the console's test chat (our extension)."""
+    return {
+        "id": row["id"],
+        "direction": row["direction"],
+        "message_type": row["message_type"],
+        "content": row["content"],
+        "execution_id": row["execution_id"],
+        "created_at": utc_iso(row["created_at"]),
+    }

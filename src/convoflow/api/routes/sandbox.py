@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from fastapi import Response
 
+from convoflow.api import views
 from convoflow.api.auth import CurrentActor, EngineDep
 from convoflow.api.bodies import api_router
 from convoflow.api.models import SandboxMessageBody
 from convoflow.api.openapi import success
 from convoflow.api.response_models import SandboxSaidData, SandboxTranscript
 from convoflow.api.responses import data
-from convoflow.clock import utc_iso
 from convoflow.services.conversations import sandbox_chat
 
 router = api_router(tags=["Sandbox"])
@@ -26,7 +26,7 @@ async def list_sandbox_messages(
     conversation_id: str, actor: CurrentActor, engine: EngineDep
 ) -> Response:
     rows = await sandbox_chat.transcript(engine, actor, conversation_id)
-    return data([{**row, "created_at": utc_iso(row["created_at"])} for row in rows])
+    return data([views.sandbox_message(row) for row in rows])
 
 
 @router.post(

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.engine import RowMapping
+
 from convoflow.services.common import Actor, Invalid, not_found
 from convoflow.services.conversations import sandbox
 from convoflow.services.process import Process
@@ -28,23 +30,12 @@ async def _conversation(engine: Process, actor: Actor, conversation_id: str) -> 
     return row
 
 
-def _message_view(row: Any) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "direction": row["direction"],
-        "message_type": row["message_type"],
-        "content": row["content"],
-        "execution_id": row["execution_id"],
-        "created_at": row["created_at"],
-    }
-
-
-async def transcript(engine: Process, actor: Actor, conversation_id: str) -> list[dict[str, Any]]:
-    """The conversation's messages, oldest first."""
+async def transcript(engine: Process, actor: Actor, conversation_id: str) -> list[RowMapping]:
+    """The conversation's messages, oldest first (rows; the API renders them)."""
     await _conversation(engine, actor, conversation_id)
     async with engine.db.read() as conn:
         rows = await message_store.recent_messages(conn, conversation_id, TRANSCRIPT_LIMIT)
-    return [_message_view(row) for row in rows]
+    return list(rows)
 
 
 async def say(engine: Process, actor: Actor, conversation_id: str, text: str) -> str | None:
