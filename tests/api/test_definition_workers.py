@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from convoflow.api import models
 from convoflow.api.app import create_app
 from convoflow.engine import graphs
 from convoflow.engine.graphs import GraphCache
@@ -176,3 +177,30 @@ async def test_a_large_body_is_decoded_in_the_worker_with_the_same_answers(
     too_deep = await client.post(f"{P}/workflows", content=deep, headers=headers)
     assert too_deep.status_code == 400 and "nested more than 64 levels" in too_deep.text
     assert engine.cpu.process_calls == 2
+
+
+async def test_a_large_body_is_checked_for_storability_in_the_worker(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The body models skip their storable walk of a large body that the worker process
+    found storable as a whole, and still name what is not storable when it is not."""
+    walks = 0
+    real = models.check_json
+
+    def counted(value: Any) -> None:
+        nonlocal walks
+        walks += 1
+        real(value)
+
+    monkeypatch.setattr(models, "check_json", counted)  # this process only, not the worker
+    body = {"workflow": {"name": "clean", "definition": big_definition()}}
+    created = await client.post(f"{P}/workflows", json=body)
+    assert created.status_code == 201, created.text[:300]
+    assert walks == 0
+    body = {"workflow": {"name": "nul\x00", "definition": big_definition()}}
+    refused = await client.post(f"{P}/workflows", json=body)
+    assert refused.status_code == 422, refused.text[:300]
+    assert "NUL" in refused.text and walks > 0
+    # Unknown keys are dropped, not checked: a NUL there is no reason to refuse.
+    body = {"workflow": {"name": "extra", "definition": big_definition(), "x": "\x00"}}
+    assert (await client.post(f"{P}/workflows", json=body)).status_code == 201

@@ -30,6 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from convoflow import json_input
 from convoflow.api.middleware import json_message
+from convoflow.api.models import BODY_STORABLE, check_json
 
 API_BODY_BYTES = 1_000_000
 WEBHOOK_BODY_BYTES = 3_000_000
@@ -104,7 +105,10 @@ async def json_body(request: Request) -> Any:
     raw = await request.body()
     try:
         if len(raw) > OFF_LOOP_DECODE_BYTES:
-            return await request.app.state.engine.cpu.run_in_process(json_input.decode, raw)
+            cpu = request.app.state.engine.cpu
+            value, storable = await cpu.run_in_process(decode_and_check, raw)
+            BODY_STORABLE.set(storable)
+            return value
         return json_input.decode(raw)
     except json_input.JsonInputError as exc:
         if exc.too_deep:
@@ -112,6 +116,17 @@ async def json_body(request: Request) -> Any:
         raise HTTPException(
             400, f"Invalid JSON in request body: {exc}; expected a JSON object"
         ) from None
+
+
+def decode_and_check(raw: bytes) -> tuple[Any, bool]:
+    """The body decoded, and whether all of it is storable (`check_json`): then the body
+    models need not walk it again on the event loop. In a worker process (engine/cpu.py)."""
+    value = json_input.decode(raw)
+    try:
+        check_json(value)
+    except ValueError:
+        return value, False  # the models find and name the problem
+    return value, True
 
 
 class _JsonRequest(Request):
@@ -128,7 +143,13 @@ class JsonRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def decode_with_limits(request: Request) -> Response:
-            return await handler(_JsonRequest(request.scope, request.receive))
+            # json_body may set BODY_STORABLE for this request's models: never beyond it
+            # (an in-process test client runs requests in its own context).
+            token = BODY_STORABLE.set(False)
+            try:
+                return await handler(_JsonRequest(request.scope, request.receive))
+            finally:
+                BODY_STORABLE.reset(token)
 
         return decode_with_limits
 

@@ -11,6 +11,7 @@ stored in.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
@@ -42,6 +43,12 @@ JsonObject = Annotated[
 JsonList = Annotated[
     list[Any], WithJsonSchema({"type": "array", "items": {"$ref": STORABLE_JSON_REF}})
 ]
+
+
+# True while a request's body models are validated from a body that `check_json` already
+# passed as a whole (api/bodies.py: a large body is decoded and checked in a worker
+# process); then no part of it needs the walk again on the event loop.
+BODY_STORABLE: ContextVar[bool] = ContextVar("body_storable", default=False)
 
 
 def check_json(value: Any) -> None:
@@ -110,6 +117,8 @@ class Body(BaseModel):
 
     @model_validator(mode="after")
     def _storable(self) -> Any:
+        if BODY_STORABLE.get():
+            return self
         # Only what is kept: unknown keys are dropped, nested models check themselves.
         for name in type(self).model_fields:
             value = getattr(self, name)
