@@ -16,6 +16,7 @@ from convoflow.graph.compiled import CompiledGraph
 from convoflow.graph.nodes import REGISTRY
 from convoflow.graph.problems import ValidationReport
 from convoflow.services.executions.commands import ExecutionInfo
+from convoflow.services.workflows.variables import WorkflowVariables
 
 # Stable ids for (definition version, node): Kapso's step ids are database uuids.
 _STEP_NAMESPACE = uuid.UUID("5b0c7f8e-8a4a-4c1e-9d7a-3f1e2a6b9c10")
@@ -169,3 +170,23 @@ def sandbox_message(row: Mapping[Any, Any]) -> dict[str, Any]:
         "execution_id": row["execution_id"],
         "created_at": utc_iso(row["created_at"]),
     }
+
+
+def workflow_variables(found: WorkflowVariables) -> dict[str, Any]:
+    """`GET /workflows/{id}/variables`: Kapso's fixed and discovered variables."""
+    discovered = {
+        namespace: [
+            {
+                "path": f"{namespace}.{item.name}",
+                "name": item.name,
+                "type": item.type,
+                "sample_values": item.samples,
+                "usage_count": item.count,
+                "last_seen_at": utc_iso(item.last_seen),
+                "reference": "{{" + f"{namespace}.{item.name}" + "}}",
+            }
+            for item in items
+        ]
+        for namespace, items in found.discovered.items()
+    }
+    return {"fixed": found.fixed, "discovered": discovered}

@@ -103,4 +103,6 @@ def changes_from(body: WorkflowUpdateBody) -> WorkflowChanges:
 
 @router.get("/workflows/{workflow_id}/variables", summary="Get workflow variables")
 async def get_variables(workflow_id: str, actor: CurrentActor, engine: EngineDep) -> Response:
-    return data(await workflow_api.workflow_variables(engine, actor, workflow_id))
+    return data(
+        views.workflow_variables(await workflow_api.workflow_variables(engine, actor, workflow_id))
+    )

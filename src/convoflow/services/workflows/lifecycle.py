@@ -112,7 +112,9 @@ async def validation(engine: Process, row: Mapping[Any, Any]) -> ValidationRepor
     return (await validations(engine, [row]))[str(row["id"])]
 
 
-async def workflow_variables(engine: Process, actor: Actor, workflow_id: str) -> dict[str, Any]:
+async def workflow_variables(
+    engine: Process, actor: Actor, workflow_id: str
+) -> variables.WorkflowVariables:
     async with engine.db.read() as conn:
         require(
             await workflow_store.get_workflow(conn, workflow_id, actor.project_id),
@@ -120,7 +122,7 @@ async def workflow_variables(engine: Process, actor: Actor, workflow_id: str) ->
             workflow_id,
         )
         contexts = await queries.recent_contexts(conn, workflow_id, variables.DISCOVERY_WINDOW)
-    return {"fixed": variables.FIXED, "discovered": variables.discover(contexts)}
+    return variables.WorkflowVariables(variables.FIXED, variables.discover(contexts))
 
 
 async def create(

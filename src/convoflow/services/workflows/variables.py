@@ -7,8 +7,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from convoflow.clock import utc_iso
-
 # How many of the newest executions discovery looks at (bounded: it is a read per request).
 DISCOVERY_WINDOW = 200
 MAX_SAMPLES = 5
@@ -74,7 +72,25 @@ class _Seen:
             self.last_seen = when
 
 
-def discover(contexts: list[tuple[dict[str, Any], datetime]]) -> dict[str, list[dict[str, Any]]]:
+@dataclass(frozen=True)
+class Discovered:
+    """A variable seen in recent executions' contexts."""
+
+    namespace: str
+    name: str
+    type: str | None
+    samples: list[Any]
+    count: int
+    last_seen: datetime | None
+
+
+@dataclass(frozen=True)
+class WorkflowVariables:
+    fixed: dict[str, dict[str, dict[str, Any]]]  # namespace -> path -> description
+    discovered: dict[str, list[Discovered]]  # namespace -> variables, by name
+
+
+def discover(contexts: list[tuple[dict[str, Any], datetime]]) -> dict[str, list[Discovered]]:
     """Variables per namespace (`vars`, and `system`/`context` keys that are not fixed)."""
     found: dict[str, dict[str, _Seen]] = {"system": {}, "context": {}, "vars": {}}
     for context, when in contexts:
@@ -89,15 +105,7 @@ def discover(contexts: list[tuple[dict[str, Any], datetime]]) -> dict[str, list[
                 seen.setdefault(str(name), _Seen()).add(value, when)
     return {
         namespace: [
-            {
-                "path": f"{namespace}.{name}",
-                "name": name,
-                "type": item.type,
-                "sample_values": item.samples,
-                "usage_count": item.count,
-                "last_seen_at": utc_iso(item.last_seen),
-                "reference": "{{" + f"{namespace}.{name}" + "}}",
-            }
+            Discovered(namespace, name, item.type, item.samples, item.count, item.last_seen)
             for name, item in sorted(seen.items())
         ]
         for namespace, seen in found.items()
