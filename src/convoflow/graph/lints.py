@@ -11,7 +11,13 @@ from collections.abc import Iterator
 
 from convoflow.graph._checked import CheckedEdge, CheckedNode
 from convoflow.graph.expressions import referenced_vars
-from convoflow.graph.nodes import BUILTIN_VARIABLES, NODE_TYPES, DecideConfig, pauses
+from convoflow.graph.nodes import (
+    BUILTIN_VARIABLES,
+    NODE_TYPES,
+    WAITING_NODE_TYPES,
+    DecideConfig,
+    pauses,
+)
 from convoflow.graph.problems import ValidationReport
 from convoflow.graph.templating import iter_strings, referenced_paths
 
@@ -69,6 +75,10 @@ def _unreachable_nodes(
             )
 
 
+# The types that always pause, named in the cycle warning (from the node registry).
+_WAITING_NAMES = ", ".join(sorted(WAITING_NODE_TYPES))
+
+
 def _pauses(node: CheckedNode) -> bool:
     return pauses(node.node_type, node.config)
 
@@ -90,7 +100,7 @@ def _cycles_without_wait(
         report.warning(
             "cycle_without_wait",
             f"nodes {', '.join(repr(m) for m in members)} form a loop with no waiting node "
-            "(wait_for_response, agent, call, or send_text with delay_seconds); an execution "
+            f"({_WAITING_NAMES}, or send_text with delay_seconds); an execution "
             "entering it runs until the step limit",
             node_id=members[0],
         )
