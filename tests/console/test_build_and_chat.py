@@ -31,7 +31,9 @@ def add_node(page: Any, label: str, node_id: str) -> Any:
 
 
 def select(page: Any, node_id: str) -> None:
-    page.get_by_test_id(f"node-{node_id}").click()
+    # The title, not the card's centre: a decide card's centre can be a branch handle,
+    # where a click starts a connection instead of selecting the node.
+    page.get_by_test_id(f"node-{node_id}").locator(".title").click()
     expect(page.get_by_role("complementary", name="Node settings")).to_be_visible()
 
 

@@ -85,12 +85,15 @@ function ChatScreen({ workflowId }: { workflowId: string }) {
     }
   }, []);
 
-  // Live updates by polling while the conversation can still change.
+  // Live updates by polling. An ended execution's last messages may still be on their
+  // way (the outbox sends after the advance commits), so it is polled too, less often.
+  const ended = execution ? ["ended", "failed"].includes(execution.status) : false;
   useEffect(() => {
-    if (!execution || ["ended", "failed"].includes(execution.status)) return;
-    const timer = window.setInterval(() => refresh(execution.id).catch((exc) => setError(errorText(exc))), POLL_MS);
+    if (!execution) return;
+    const every = ended ? POLL_MS * 4 : POLL_MS;
+    const timer = window.setInterval(() => refresh(execution.id).catch((exc) => setError(errorText(exc))), every);
     return () => window.clearInterval(timer);
-  }, [execution?.id, execution?.status, refresh]);
+  }, [execution?.id, ended, refresh]);
 
   useEffect(() => {
     // A block, not an expression: newer browsers return a promise from scrollTo, and an
@@ -137,7 +140,7 @@ function ChatScreen({ workflowId }: { workflowId: string }) {
 
   if (!flow) return <main className="page"><ErrorBox error={error} />{!error && <p className="loading">Loading…</p>}</main>;
   const lastBot = [...messages].reverse().find((m) => m.direction === "outbound");
-  const finished = execution && ["ended", "failed"].includes(execution.status);
+  const finished = ended;
   return (
     <main className="chat-page">
       <div className="toolbar">
@@ -153,7 +156,7 @@ function ChatScreen({ workflowId }: { workflowId: string }) {
           <div className="messages" ref={log} aria-live="polite">
             {messages.map((m) => <Bubble key={m.id} message={m} last={m === lastBot && !finished} onChoose={say} />)}
             {busy && <div className="typing" aria-label="The bot is typing">•••</div>}
-            {finished && <p className="ended">Conversation {execution.status}.</p>}
+            {finished && execution && <p className="ended">Conversation {execution.status}.</p>}
           </div>
           <form className="composer" onSubmit={(e) => { e.preventDefault(); void say(text); }}>
             <input aria-label="Message" placeholder={execution ? "Type a message" : "Start the chat first"} value={text} onChange={(e) => setText(e.target.value)} disabled={!execution || Boolean(finished)} />

@@ -210,6 +210,7 @@ function EditorCanvas({ workflowId }: { workflowId: string }) {
   }
 
   const problems = useMemo(() => byNode(validation.errors), [validation]);
+  const context = useMemo(() => ({ types, problems }), [types, problems]);
   const node = nodes.find((n) => n.id === selected);
   if (!flow) return <main className="page"><ErrorBox error={error} />{!error && <p className="loading">Loading…</p>}</main>;
   return (
@@ -242,7 +243,7 @@ function EditorCanvas({ workflowId }: { workflowId: string }) {
           ))}
         </nav>
         <div className="canvas">
-          <EditorContext.Provider value={{ types, problems }}>
+          <EditorContext.Provider value={context}>
             <ReactFlow
               nodes={nodes} edges={edges} nodeTypes={NODE_TYPES}
               onNodesChange={onNodesChange} onEdgesChange={onEdgesChange} onConnect={onConnect}

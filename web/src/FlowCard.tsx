@@ -1,4 +1,4 @@
-import { createContext, memo, useContext, useEffect } from "react";
+import { createContext, memo, useContext, useEffect, useRef } from "react";
 import { Handle, Position, useUpdateNodeInternals, type NodeProps, type Node } from "@xyflow/react";
 import type { NodeTypeInfo, Problem } from "./api";
 import { ICONS, withoutNode } from "./ui";
@@ -55,9 +55,15 @@ export const FlowCard = memo(function FlowCard({ id, data, selected }: NodeProps
   const conditions: any[] = data.node_type === "decide" ? data.config.conditions ?? [] : [];
   // A decide node's handles come and go with its conditions: React Flow must re-measure
   // them, or edges from a new handle are not drawn.
+  // Only on a change after mount: asking for every node at mount re-measures the whole
+  // graph once per node (seconds for a few hundred nodes).
   const updateInternals = useUpdateNodeInternals();
   const handles = conditions.map((c) => c?.label).join("\u0000");
-  useEffect(() => updateInternals(id), [id, handles, updateInternals]);
+  const mounted = useRef(false);
+  useEffect(() => {
+    if (mounted.current) updateInternals(id);
+    mounted.current = true;
+  }, [id, handles, updateInternals]);
   const classes = ["flow-card", selected ? "selected" : "", mine.length ? "invalid" : "", current === id ? "current" : ""];
   return (
     <div className={classes.join(" ")} data-testid={`node-${id}`}>
