@@ -214,3 +214,22 @@ class SandboxSaid(Described):
 
 class SandboxSaidData(Described):
     data: SandboxSaid
+
+
+# /platform/v1/provider_models beyond Kapso's list (api/routes/provider_models.py).
+
+
+class ProviderModelInfo(Described):
+    id: str
+    name: str
+    provider: Literal["openai", "anthropic"] = Field(description="The API it speaks")
+    model: str
+    base_url: str
+    has_api_key: bool = Field(description="The key itself is write-only")
+    timeout_seconds: float | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ProviderModelData(Described):
+    data: ProviderModelInfo

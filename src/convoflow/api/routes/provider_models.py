@@ -15,6 +15,8 @@ from convoflow.api.models import (
     ProviderModelUpdateBody,
     ProviderModelUpdateFields,
 )
+from convoflow.api.openapi import success
+from convoflow.api.response_models import ProviderModelData
 from convoflow.api.responses import data, no_content
 from convoflow.clock import utc_iso
 from convoflow.services.ai import provider_models as models
@@ -53,7 +55,12 @@ async def list_provider_models(actor: CurrentActor, engine: EngineDep) -> Respon
     return data([provider_model_view(row) for row in await models.list_models(engine, actor)])
 
 
-@router.post("/provider_models", status_code=201, summary="Create provider model")
+@router.post(
+    "/provider_models",
+    status_code=201,
+    summary="Create provider model",
+    responses=success(ProviderModelData, 201),
+)
 async def create_provider_model(
     body: ProviderModelCreateBody, actor: CurrentActor, engine: EngineDep
 ) -> Response:
@@ -61,14 +68,22 @@ async def create_provider_model(
     return data(provider_model_view(row), status_code=201)
 
 
-@router.get("/provider_models/{provider_model_id}", summary="Retrieve provider model")
+@router.get(
+    "/provider_models/{provider_model_id}",
+    summary="Retrieve provider model",
+    responses=success(ProviderModelData),
+)
 async def get_provider_model(
     provider_model_id: str, actor: CurrentActor, engine: EngineDep
 ) -> Response:
     return data(provider_model_view(await models.get_model(engine, actor, provider_model_id)))
 
 
-@router.patch("/provider_models/{provider_model_id}", summary="Update provider model")
+@router.patch(
+    "/provider_models/{provider_model_id}",
+    summary="Update provider model",
+    responses=success(ProviderModelData),
+)
 async def update_provider_model(
     provider_model_id: str, body: ProviderModelUpdateBody, actor: CurrentActor, engine: EngineDep
 ) -> Response:
