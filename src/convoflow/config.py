@@ -25,6 +25,10 @@ class Settings(BaseSettings):
     # Loopback/private targets for webhook and function nodes; a per-project setting can
     # also allow them. Off by default: SSRF guard.
     allow_private_network: bool = False
+    # LLM calls (decide `ai`, AI fields): attempts per call and the first backoff, doubled
+    # after each retryable failure (429, 5xx, timeout).
+    llm_max_attempts: int = 3
+    llm_backoff_seconds: float = 1.0
     graph_base_url: str = "https://graph.facebook.com/v23.0"
     graph_timeout_seconds: float = 10.0
     # Per sending number, per process (Meta's default throughput is 80 msg/s a number).

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from convoflow.config import Settings
 from convoflow.fakes.llm.rules import Script
 from convoflow.fakes.llm.server import FakeLLM
 from convoflow.fakes.loopback import serve_app
@@ -18,5 +19,17 @@ async def llm() -> AsyncIterator[tuple[FakeLLM, str]]:
         yield fake, url
 
 
+@pytest.fixture
+def settings() -> Settings:
+    # The fake LLM listens on loopback; retries back off for milliseconds, not seconds.
+    return Settings(
+        allow_private_network=True,
+        llm_backoff_seconds=0.01,
+        worker_poll_seconds=0.05,
+        rate_limit_per_minute=1_000_000,
+        start_burst_per_second=1_000_000,
+    )
+
+
 # The API fixtures (the app in-process on both databases, a project and its key).
-from tests.api.conftest import app, client, project, settings  # noqa: E402, F401
+from tests.api.conftest import app, client, project  # noqa: E402, F401

@@ -182,4 +182,4 @@ async def test_ai_decision_without_provider_takes_first_condition(engine):
     event = await decision(engine, chat)
     assert event["payload"]["decision_type"] == "ai"
     assert event["payload"]["selected"] == "b"
-    assert "no LLM provider configured" in event["payload"]["why"]
+    assert "no provider model configured" in event["payload"]["why"]

@@ -13,6 +13,8 @@ from sqlalchemy.engine import RowMapping
 
 from convoflow.engine.actions import RetryLater, perform_http
 from convoflow.engine.advance import Advance, ExecutionNotFound
+from convoflow.engine.llm.journaled import KIND as LLM_KIND
+from convoflow.engine.llm.journaled import perform_llm
 from convoflow.engine.signals import ActionDone, TimerFired
 from convoflow.store import actions as action_store
 from convoflow.store import executions as execution_store
@@ -53,7 +55,11 @@ async def handle_action(runtime: Runtime, job: RowMapping) -> None:
         return
     # Outside any transaction: the call may take seconds. A crash from here until the
     # commit below repeats the call with the same Idempotency-Key.
-    result = await perform_http(runtime.egress, request, attempt=int(job["attempts"]))
+    result: dict[str, object] | RetryLater
+    if journal["kind"] == LLM_KIND:  # retried inside the call: LLM clients back off briefly
+        result = await perform_llm(runtime.db, runtime.llm, request)
+    else:
+        result = await perform_http(runtime.egress, request, attempt=int(job["attempts"]))
     if isinstance(result, RetryLater):
 
         async def later(adv: Advance) -> None:

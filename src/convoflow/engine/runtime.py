@@ -25,6 +25,7 @@ from convoflow.engine.egress import Egress
 from convoflow.engine.graphs import GraphCache
 from convoflow.engine.hooks import EngineHooks
 from convoflow.engine.jobs import DEFAULT_HANDLERS, JobHandler
+from convoflow.engine.llm.client import LLMClient
 from convoflow.engine.notifier import Notifier
 from convoflow.engine.signals import UserInput
 from convoflow.engine.state import ExecutionState
@@ -88,7 +89,7 @@ class Runtime:
         clock: Clock | None = None,
         settings: Settings | None = None,
         http: httpx.AsyncClient | None = None,
-        llm: Any = None,
+        llm: LLMClient | None = None,
         metrics: Metrics | None = None,
         job_handlers: Mapping[str, JobHandler] | None = None,
         hooks: EngineHooks | None = None,
@@ -110,13 +111,19 @@ class Runtime:
         self.notifier = Notifier(db, key_revoked_listeners)
         self.hooks = hooks or EngineHooks()
         self.committer = GroupCommitter(db)
-        self.llm = llm
         self.job_handlers: Mapping[str, JobHandler] = {**DEFAULT_HANDLERS, **(job_handlers or {})}
         self.pending_input_source = pending_input_source
         self.egress = Egress(
             allow_private_network=self.settings.allow_private_network,
             project_allows_private=self._project_allows_private,
             http=http,
+        )
+        # The one LLM client (decide `ai`, AI fields), through the same egress; `llm` lets
+        # a test give one of its own.
+        self.llm: LLMClient = llm or LLMClient(
+            self.egress,
+            max_attempts=self.settings.llm_max_attempts,
+            backoff_seconds=self.settings.llm_backoff_seconds,
         )
 
     async def _project_allows_private(self, project_id: str) -> bool:

@@ -26,10 +26,8 @@ def is_ai_field(value: Any) -> bool:
 
 
 def ai_field_unavailable(run: StepRun, field: str) -> Fail | None:
-    if run.advance.runtime.llm is None:
-        return Fail(
-            f'node {run.node.id!r}: {field} is an AI field ({{"$ai": ...}}), which needs an '
-            "LLM provider; none is configured",
-            {"code": "no_llm_provider", "field": field},
-        )
-    return None
+    return Fail(
+        f'node {run.node.id!r}: {field} is an AI field ({{"$ai": ...}}), which this version '
+        "does not generate yet",
+        {"code": "ai_field_unsupported", "field": field},
+    )

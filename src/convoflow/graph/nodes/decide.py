@@ -98,6 +98,8 @@ class DecideConfig(NodeConfig):
     provider_model_name: str | None = None
     llm_temperature: float = 0.0
     llm_max_tokens: int = 10_000
+    # Ours: how many of the conversation's latest messages the model reads (ai).
+    llm_history_messages: int = Field(default=10, ge=0, le=100)
 
     @field_validator("conditions", mode="wrap")
     @classmethod

@@ -1,0 +1,64 @@
+"""An LLM call as a journaled action (kind `llm`): what the step journals (no secret: the
+provider model is named by id and its key read when the call is made) and how the
+action job performs it. The journaled result is the model's answer, so a crash after
+it was recorded never asks the model again."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from convoflow.engine.llm.client import LLMClient
+from convoflow.engine.llm.model import LLMRequest, LLMResult, Message, Provider
+from convoflow.store import provider_models as model_store
+from convoflow.store.db import Database
+
+KIND = "llm"
+DEFAULT_TIMEOUT_SECONDS = 30.0
+
+
+def llm_action(
+    model: Any,
+    *,
+    project_id: str,
+    system: str,
+    messages: list[dict[str, str]],
+    temperature: float | None,
+    max_tokens: int,
+    idempotency_key: str,
+    purpose: str,
+) -> dict[str, Any]:
+    """The journaled request of one call to the provider model row `model`."""
+    timeout = (model["settings"] or {}).get("timeout_seconds") or DEFAULT_TIMEOUT_SECONDS
+    return {
+        "provider_model_id": model["id"],
+        "provider_model_name": model["name"],
+        "project_id": project_id,
+        "purpose": purpose,
+        "system": system,
+        "messages": messages,
+        "temperature": temperature,
+        "max_tokens": max_tokens,
+        "timeout": float(timeout),
+        "idempotency_key": idempotency_key,
+    }
+
+
+async def perform_llm(db: Database, llm: LLMClient, request: dict[str, Any]) -> dict[str, Any]:
+    """One call (the client retries inside it); the result as journaled."""
+    project_id = str(request["project_id"])
+    row_name = request.get("provider_model_name")
+    async with db.read() as conn:
+        row = await model_store.get_model(conn, str(request["provider_model_id"]), project_id)
+    if row is None:
+        missing = f"provider model {row_name!r} no longer exists"
+        return {**LLMResult(ok=False, error=missing).to_json(), "provider_model_name": row_name}
+    provider = Provider(row["provider"], row["base_url"], row["model"], row["api_key"])
+    call = LLMRequest(
+        messages=tuple(Message(m["role"], m["content"]) for m in request["messages"]),
+        system=request.get("system"),
+        temperature=request.get("temperature"),
+        max_tokens=int(request.get("max_tokens") or 1024),
+        timeout_seconds=float(request.get("timeout") or DEFAULT_TIMEOUT_SECONDS),
+    )
+    result = await llm.complete(provider, call, project_id=project_id)
+    return {**result.to_json(), "provider_model_name": row["name"]}
