@@ -26,6 +26,12 @@ from convoflow.store import workflows as workflow_store
 Entry = CompiledGraph | ValidationReport
 
 
+# Bounded by size as well as by count: a 2,000-node graph is tens of thousands of Python
+# objects (memory, and time for every full garbage collection, which pauses the event
+# loop); this keeps about 25 of those, or thousands of typical flows.
+MAX_CACHED_ITEMS = 100_000
+
+
 class UnknownVersion(Exception):
     pass
 
@@ -46,9 +52,13 @@ def compile_entry(definition: Any) -> Entry:
 
 
 class GraphCache:
-    def __init__(self, cpu: CpuPool, capacity: int = 1024) -> None:
+    def __init__(
+        self, cpu: CpuPool, capacity: int = 1024, max_items: int = MAX_CACHED_ITEMS
+    ) -> None:
         self._cpu = cpu
         self._capacity = capacity
+        self._max_items = max_items
+        self._items = 0  # nodes + edges of the graphs kept
         self._entries: OrderedDict[str, Entry] = OrderedDict()
 
     async def get(self, conn: AsyncConnection, version_id: str) -> CompiledGraph:
@@ -81,6 +91,9 @@ class GraphCache:
             entries[version_id] = await self._add(version_id, definition)
         return {version_id: report_of(entry) for version_id, entry in entries.items()}
 
+    def __contains__(self, version_id: object) -> bool:
+        return version_id in self._entries
+
     def _cached(self, version_id: str) -> Entry | None:
         entry = self._entries.get(version_id)
         if entry is not None:
@@ -95,6 +108,20 @@ class GraphCache:
     def put(self, version_id: str, entry: Entry) -> None:
         """Keep `entry` for a version just written (compiled from exactly the definition
         stored), so reading it back does not load and compile 2 MB again."""
+        old = self._entries.pop(version_id, None)
+        if old is not None:
+            self._items -= _weight(old)
         self._entries[version_id] = entry
-        if len(self._entries) > self._capacity:
-            self._entries.popitem(last=False)
+        self._items += _weight(entry)
+        # The least recently used go first; the newest stays even if it alone is over.
+        while len(self._entries) > 1 and (
+            len(self._entries) > self._capacity or self._items > self._max_items
+        ):
+            _, evicted = self._entries.popitem(last=False)
+            self._items -= _weight(evicted)
+
+
+def _weight(entry: Entry) -> int:
+    if isinstance(entry, ValidationReport):
+        return 1
+    return 1 + len(entry.nodes) + len(entry.edges)
