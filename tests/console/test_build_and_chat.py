@@ -114,6 +114,20 @@ def test_build_a_flow_fix_an_error_activate_and_chat(page: Any, server: Server) 
     screenshot(page, "test-chat")
     print(f"reply after a button click: {reply_seconds * 1000:.0f} ms")
 
+    # The inspector: the events, the context, the path taken drawn on the graph.
+    page.get_by_role("button", name="Inspect execution").click()
+    expect(page.get_by_test_id("inspector-status")).to_have_text("ended")
+    events = page.get_by_role("region", name="Events")
+    expect(events).to_contain_text("decision evaluated")
+    expect(page.get_by_test_id("node-send_text_2")).to_have_class(re.compile(r"\bvisited\b"))
+    expect(page.get_by_test_id("node-send_text_3")).not_to_have_class(re.compile(r"\bvisited\b"))
+    expect(page.locator(".react-flow__edge.taken")).to_have_count(5)  # all but "no"
+    expect(page.get_by_role("region", name="Context")).to_contain_text("answer")
+    screenshot(page, "inspector")
+    page.get_by_role("button", name="All executions").click()
+    expect(page.get_by_role("row")).to_have_count(2)  # the header and the one execution
+    screenshot(page, "executions")
+
     page.get_by_role("link", name="Flows").click()
     row = page.get_by_role("row").filter(has_text="Pizza bot")
     expect(row).to_contain_text("active")

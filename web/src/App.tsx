@@ -7,6 +7,7 @@ import { ErrorBox } from "./ui";
 // The editor and the chat carry React Flow: loaded when first opened, so the first page is small.
 const EditorPage = lazy(() => import("./Editor"));
 const ChatPage = lazy(() => import("./Chat"));
+const ExecutionsPage = lazy(() => import("./Executions"));
 
 function SignIn({ onSignedIn }: { onSignedIn: () => void }) {
   const [key, setKey] = useState("");
@@ -46,9 +47,13 @@ export function App() {
   if (!signedIn) return <SignIn onSignedIn={() => setSignedIn(true)} />;
   const editor = path.match(/^\/console\/flows\/([^/]+)\/?$/);
   const chat = path.match(/^\/console\/flows\/([^/]+)\/chat\/?$/);
+  const runs = path.match(/^\/console\/flows\/([^/]+)\/executions\/?$/);
+  const run = path.match(/^\/console\/executions\/([^/]+)\/?$/);
   let page: React.ReactNode;
   if (editor) page = <EditorPage key={editor[1]} workflowId={editor[1]} />;
   else if (chat) page = <ChatPage key={chat[1]} workflowId={chat[1]} />;
+  else if (runs) page = <ExecutionsPage key={runs[1]} workflowId={runs[1]} />;
+  else if (run) page = <ExecutionsPage key={run[1]} executionId={run[1]} />;
   else page = <FlowsPage />;
   return (
     <div className="shell">

@@ -148,6 +148,7 @@ function ChatScreen({ workflowId }: { workflowId: string }) {
         <button onClick={() => navigate(`/console/flows/${flow.id}`)}>Open editor</button>
         <button className="primary" onClick={start} disabled={busy || flow.status !== "active"}>{execution ? "Restart" : "Start chat"}</button>
         {execution && <span className={`badge ${execution.status}`} data-testid="execution-status">{execution.status}</span>}
+        {execution && <button onClick={() => navigate(`/console/executions/${execution.id}`)}>Inspect execution</button>}
       </div>
       {flow.status !== "active" && <p className="notice">Activate this flow to chat with it (the editor lists what stops it).</p>}
       <ErrorBox error={error} onClose={() => setError(null)} />

@@ -6,7 +6,7 @@ import { ICONS, withoutNode } from "./ui";
 export type CardData = { node_type: string; config: Record<string, any>; display_name?: string | null; [k: string]: unknown };
 export type CardNode = Node<CardData, "flow-node">;
 
-export const EditorContext = createContext<{ types: Record<string, NodeTypeInfo>; problems: Record<string, Problem[]>; current?: string | null }>({
+export const EditorContext = createContext<{ types: Record<string, NodeTypeInfo>; problems: Record<string, Problem[]>; current?: string | null; visited?: Set<string> }>({
   types: {},
   problems: {},
 });
@@ -49,7 +49,7 @@ function Summary({ type, config }: { type: string; config: Record<string, any> }
 }
 
 export const FlowCard = memo(function FlowCard({ id, data, selected }: NodeProps<CardNode>) {
-  const { types, problems, current } = useContext(EditorContext);
+  const { types, problems, current, visited } = useContext(EditorContext);
   const info = types[data.node_type];
   const mine = problems[id] ?? [];
   const conditions: any[] = data.node_type === "decide" ? data.config.conditions ?? [] : [];
@@ -64,7 +64,7 @@ export const FlowCard = memo(function FlowCard({ id, data, selected }: NodeProps
     if (mounted.current) updateInternals(id);
     mounted.current = true;
   }, [id, handles, updateInternals]);
-  const classes = ["flow-card", selected ? "selected" : "", mine.length ? "invalid" : "", current === id ? "current" : ""];
+  const classes = ["flow-card", selected ? "selected" : "", mine.length ? "invalid" : "", current === id ? "current" : "", visited?.has(id) ? "visited" : ""];
   return (
     <div className={classes.join(" ")} data-testid={`node-${id}`}>
       {data.node_type !== "start" && <Handle type="target" position={Position.Top} />}

@@ -151,6 +151,7 @@ export function FlowsPage() {
                 <td>{flow.last_executed_at ? new Date(flow.last_executed_at).toLocaleString() : "never"}</td>
                 <td className="actions">
                   <button onClick={() => navigate(`/console/flows/${flow.id}/chat`)}>Test chat</button>
+                  <button onClick={() => navigate(`/console/flows/${flow.id}/executions`)}>Executions</button>
                   <button onClick={() => setRenaming(flow.id)}>Rename</button>
                   {flow.status !== "active" && <button onClick={() => setStatus(flow, "active")}>Activate</button>}
                   {flow.status !== "archived" && <button onClick={() => setStatus(flow, "archived")}>Archive</button>}

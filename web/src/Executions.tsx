@@ -1,0 +1,214 @@
+import { useCallback, useEffect, useMemo, useState } from "react";
+import { Background, Controls, ReactFlow, ReactFlowProvider, type Edge } from "@xyflow/react";
+import "@xyflow/react/dist/style.css";
+import { api, Definition, errorText, loadNodeTypes, NodeTypeInfo, P, Workflow } from "./api";
+import { CardNode, EditorContext, FlowCard } from "./FlowCard";
+import { toFlow } from "./graph";
+import { navigate } from "./router";
+import { ErrorBox, Notice } from "./ui";
+
+// Executions of a flow (filters, cursor paging) and the inspector of one: the events
+// timeline, the context as a tree, the path taken drawn on the graph, the current node.
+
+type Envelope<T> = { data: T };
+type Step = { identifier: string } | null | undefined;
+type Summary = { id: string; status: string; started_at: string; last_event_at: string; current_step?: Step; whatsapp_conversation_id: string | null };
+type Paging = { next: string | null; previous: string | null };
+type Event = { id: string; event_type: string; direction: string | null; edge_label: string | null; created_at: string; payload: Record<string, unknown>; step?: Step };
+type Detail = Summary & {
+  workflow: { id: string; name: string };
+  error_details: unknown;
+  execution_context: Record<string, unknown>;
+  events: Event[];
+};
+const NODE_TYPES = { "flow-node": FlowCard };
+const STATUSES = ["", "running", "waiting", "handoff", "ended", "failed"];
+const go = (path: string) => (e: React.MouseEvent) => { e.preventDefault(); navigate(path); };
+
+export function ExecutionsList({ workflowId }: { workflowId: string }) {
+  const [rows, setRows] = useState<Summary[] | null>(null);
+  const [paging, setPaging] = useState<Paging>({ next: null, previous: null });
+  const [status, setStatus] = useState("");
+  const [cursor, setCursor] = useState<{ after?: string; before?: string }>({});
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    const query = new URLSearchParams({ limit: "20", ...(status ? { status } : {}), ...cursor });
+    api<{ data: Summary[]; paging: Paging }>("GET", `${P}/workflows/${workflowId}/executions?${query}`)
+      .then((page) => { setRows(page.data); setPaging(page.paging); setError(null); })
+      .catch((exc) => setError(errorText(exc)));
+  }, [workflowId, status, cursor]);
+  return (
+    <main className="page">
+      <div className="page-head">
+        <h1>Executions</h1>
+        <label htmlFor="status-filter">Status</label>
+        <select id="status-filter" value={status} onChange={(e) => { setStatus(e.target.value); setCursor({}); }} style={{ width: 140 }}>
+          {STATUSES.map((s) => <option key={s} value={s}>{s || "any"}</option>)}
+        </select>
+        <button onClick={() => navigate(`/console/flows/${workflowId}`)}>Open editor</button>
+      </div>
+      <ErrorBox error={error} />
+      {rows && rows.length === 0 && <p className="empty">No executions{status ? ` with status ${status}` : ""} yet: start one from the test chat.</p>}
+      {rows && rows.length > 0 && (
+        <table className="flows">
+          <thead><tr><th>Execution</th><th>Status</th><th>At node</th><th>Started</th><th>Last event</th></tr></thead>
+          <tbody>
+            {rows.map((row) => (
+              <tr key={row.id}>
+                <td><a href={`/console/executions/${row.id}`} onClick={go(`/console/executions/${row.id}`)}>{row.id.slice(0, 13)}…</a></td>
+                <td><span className={`badge ${row.status}`}>{row.status}</span></td>
+                <td>{row.current_step?.identifier ?? "—"}</td>
+                <td>{new Date(row.started_at).toLocaleString()}</td>
+                <td>{new Date(row.last_event_at).toLocaleString()}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <div className="pager">
+        <button disabled={!paging.previous} onClick={() => setCursor({ before: paging.previous! })}>← Newer</button>
+        <button disabled={!paging.next} onClick={() => setCursor({ after: paging.next! })}>Older →</button>
+      </div>
+    </main>
+  );
+}
+
+function Tree({ value, name }: { value: unknown; name: string }) {
+  if (value && typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>);
+    return (
+      <details open={entries.length <= 8}>
+        <summary>{name} <span className="muted">{Array.isArray(value) ? `[${entries.length}]` : `{${entries.length}}`}</span></summary>
+        <div className="tree">{entries.map(([k, v]) => <Tree key={k} name={k} value={v} />)}</div>
+      </details>
+    );
+  }
+  return <div className="leaf"><span className="key">{name}</span>: <code>{JSON.stringify(value)}</code></div>;
+}
+
+// The nodes the execution entered, and the edges it took (a step_completed's label
+// leading to the next step_entered).
+function pathOf(events: Event[]): { visited: Set<string>; taken: Set<string> } {
+  const visited = new Set<string>();
+  const taken = new Set<string>();
+  let leaving: { node: string; label: string } | null = null;
+  for (const event of events) {
+    const node = event.step?.identifier;
+    if (!node) continue;
+    if (event.event_type === "step_entered") {
+      if (leaving) taken.add(`${leaving.node}|${leaving.label}|${node}`);
+      visited.add(node);
+      leaving = null;
+    } else if (event.event_type === "step_completed") {
+      leaving = { node, label: event.edge_label ?? "next" };
+    }
+  }
+  return { visited, taken };
+}
+
+function Inspector({ executionId }: { executionId: string }) {
+  const [detail, setDetail] = useState<Detail | null>(null);
+  const [graph, setGraph] = useState<{ nodes: CardNode[]; edges: Edge[] }>({ nodes: [], edges: [] });
+  const [types, setTypes] = useState<Record<string, NodeTypeInfo>>({});
+  const [error, setError] = useState<string | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+  const [input, setInput] = useState("");
+
+  const load = useCallback(async () => {
+    try {
+      const read = (await api<Envelope<Detail>>("GET", `${P}/workflow_executions/${executionId}`)).data;
+      const [flow, catalogue] = await Promise.all([
+        api<Envelope<Workflow & { definition: Definition }>>("GET", `${P}/workflows/${read.workflow.id}/definition`),
+        loadNodeTypes(),
+      ]);
+      setDetail(read);
+      setGraph(toFlow(flow.data.definition));
+      setTypes(Object.fromEntries(catalogue.map((t) => [t.type, t])));
+    } catch (exc) {
+      setError(errorText(exc));
+    }
+  }, [executionId]);
+  useEffect(() => void load(), [load]);
+
+  const path = useMemo(() => pathOf(detail?.events ?? []), [detail]);
+  const edges = useMemo(() => graph.edges.map((e) => {
+    const on = path.taken.has(`${e.source}|${e.label ?? "next"}|${e.target}`);
+    return on ? { ...e, animated: true, className: "taken" } : e;
+  }), [graph, path]);
+  const context = useMemo(() => ({ types, problems: {}, current: detail?.current_step?.identifier, visited: path.visited }), [types, detail, path]);
+
+  async function act(body: () => Promise<unknown>, done: string) {
+    setError(null);
+    try {
+      await body();
+      setNotice(done);
+      await load();
+    } catch (exc) {
+      setError(errorText(exc));
+    }
+  }
+  const setStatus = (status: string) =>
+    act(() => api("PATCH", `${P}/workflow_executions/${executionId}`, { workflow_execution: { status } }), `Now ${status}.`);
+  const resume = (e: React.FormEvent) => {
+    e.preventDefault();
+    void act(() => api("POST", `${P}/workflow_executions/${executionId}/resume`, { message: { data: input } }), "Resumed.");
+  };
+
+  if (!detail) return <main className="page"><ErrorBox error={error} />{!error && <p className="loading">Loading…</p>}</main>;
+  const open = !["ended", "failed"].includes(detail.status);
+  return (
+    <main className="chat-page">
+      <div className="toolbar">
+        <h1>Execution of <a href={`/console/flows/${detail.workflow.id}`} onClick={go(`/console/flows/${detail.workflow.id}`)}>{detail.workflow.name}</a>
+          <span className={`badge ${detail.status}`} data-testid="inspector-status">{detail.status}</span></h1>
+        <button onClick={() => navigate(`/console/flows/${detail.workflow.id}/executions`)}>All executions</button>
+        {open && <button onClick={() => setStatus("ended")}>End</button>}
+        {open && detail.status !== "handoff" && <button onClick={() => setStatus("handoff")}>Hand off</button>}
+        {detail.status === "waiting" && (
+          <form className="inline" onSubmit={resume}>
+            <input aria-label="Resume with input" placeholder="Resume with input" value={input} onChange={(e) => setInput(e.target.value)} />
+            <button type="submit">Resume</button>
+          </form>
+        )}
+      </div>
+      <ErrorBox error={error} onClose={() => setError(null)} />
+      <Notice text={notice} />
+      {detail.error_details != null && <ErrorBox error={`The execution failed: ${JSON.stringify(detail.error_details)}`} />}
+      <div className="inspector-layout">
+        <section className="timeline" aria-label="Events">
+          <h2>Events</h2>
+          <ol>
+            {detail.events.map((event) => (
+              <li key={event.id} className={`event ${event.event_type}`}>
+                <span className="time">{new Date(event.created_at).toLocaleTimeString()}</span>{" "}
+                <strong>{event.event_type.replace(/_/g, " ")}</strong>
+                {event.step?.identifier && <> at <code>{event.step.identifier}</code></>}
+                {event.edge_label && event.edge_label !== "next" && <> → “{event.edge_label}”</>}
+                {Object.keys(event.payload ?? {}).length > 0 && <div className="payload">{JSON.stringify(event.payload)}</div>}
+              </li>
+            ))}
+          </ol>
+        </section>
+        <section className="graph-view" aria-label="Path taken">
+          <EditorContext.Provider value={context}>
+            <ReactFlow nodes={graph.nodes} edges={edges} nodeTypes={NODE_TYPES} nodesDraggable={false} nodesConnectable={false} fitView minZoom={0.1}>
+              <Background />
+              <Controls showInteractive={false} />
+            </ReactFlow>
+          </EditorContext.Provider>
+        </section>
+        <section className="vars" aria-label="Context">
+          <h2>Context</h2>
+          {Object.entries(detail.execution_context ?? {}).map(([k, v]) => <Tree key={k} name={k} value={v} />)}
+        </section>
+      </div>
+    </main>
+  );
+}
+
+export default function ExecutionsPage({ workflowId, executionId }: { workflowId?: string; executionId?: string }) {
+  if (executionId) {
+    return <ReactFlowProvider><Inspector executionId={executionId} /></ReactFlowProvider>;
+  }
+  return <ExecutionsList workflowId={workflowId!} />;
+}
