@@ -134,12 +134,16 @@ def test_build_a_flow_fix_an_error_activate_and_chat(page: Any, server: Server) 
     screenshot(page, "flows")
 
 
-def test_export_then_import_gives_the_same_definition(page: Any, server: Server) -> None:
+def test_undo_redo_export_then_import_gives_the_same_definition(page: Any, server: Server) -> None:
     sign_in(page, server)
     page.get_by_label("New flow name").fill("Round trip")
     page.get_by_role("button", name="Create flow").click()
     add_node(page, "Send Text Message", "send_text_1")
     page.locator("#cfg-message").fill("Hello")
+    page.get_by_role("button", name="Undo").click()
+    expect(page.get_by_test_id("node-send_text_1")).to_have_count(0)
+    page.get_by_role("button", name="Redo").click()
+    expect(page.get_by_test_id("node-send_text_1")).to_contain_text("Hello")
     connect(page, "start", "send_text_1")
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_role("status")).to_have_text("Saved.")

@@ -14,6 +14,8 @@ import { ErrorBox, ICONS, Notice, withoutNode } from "./ui";
 
 const NODE_TYPES = { "flow-node": FlowCard };
 const EMPTY: Validation = { valid: true, errors: [], warnings: [] };
+const HISTORY = 100;
+type Snapshot = { nodes: CardNode[]; edges: Edge[] };
 const DEFAULTS: Record<string, Record<string, unknown>> = {
   decide: { decision_type: "rules", conditions: [] },
   send_interactive: { interactive_type: "button", body_text: "", buttons: [] },
@@ -87,6 +89,49 @@ function EditorCanvas({ workflowId }: { workflowId: string }) {
   const [saved, setSaved] = useState("");
   const view = useReactFlow();
   const checkSeq = useRef(0);
+  // Undo/redo: snapshots of the graph taken before each change (typing in one field
+  // within a second is one change).
+  const past = useRef<Snapshot[]>([]);
+  const future = useRef<Snapshot[]>([]);
+  const lastChange = useRef(0);
+  const [, setHistoryVersion] = useState(0);
+
+  function remember(coalesce = false) {
+    const now = Date.now();
+    const merge = coalesce && now - lastChange.current < 1000;
+    lastChange.current = now;
+    if (merge) return;
+    past.current = [...past.current.slice(-(HISTORY - 1)), { nodes, edges }];
+    future.current = [];
+    setHistoryVersion((v) => v + 1);
+  }
+
+  function travel(from: React.MutableRefObject<Snapshot[]>, to: React.MutableRefObject<Snapshot[]>) {
+    const snapshot = from.current[from.current.length - 1];
+    if (!snapshot) return;
+    from.current = from.current.slice(0, -1);
+    to.current = [...to.current, { nodes, edges }];
+    lastChange.current = 0;
+    setNodes(snapshot.nodes);
+    setEdges(snapshot.edges);
+    setHistoryVersion((v) => v + 1);
+  }
+  const undo = () => travel(past, future);
+  const redo = () => travel(future, past);
+
+  useEffect(() => {
+    function onKey(event: KeyboardEvent) {
+      const typing = (event.target as HTMLElement)?.closest?.("input, textarea, select");
+      if (typing || !(event.ctrlKey || event.metaKey)) return;
+      const key = event.key.toLowerCase();
+      if (key === "z" && !event.shiftKey) undo();
+      else if (key === "y" || (key === "z" && event.shiftKey)) redo();
+      else return;
+      event.preventDefault();
+    }
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  });
 
   const load = useCallback(async () => {
     setError(null);
@@ -104,6 +149,8 @@ function EditorCanvas({ workflowId }: { workflowId: string }) {
       setEdges(graph.edges);
       setValidation(meta.validation);
       setSaved(JSON.stringify(toDefinition(graph.nodes, graph.edges)));
+      past.current = [];
+      future.current = [];
       window.requestAnimationFrame(() => view.fitView({ maxZoom: 1 }));
     } catch (exc) {
       setError(errorText(exc));
@@ -179,31 +226,38 @@ function EditorCanvas({ workflowId }: { workflowId: string }) {
       data: { node_type: type, display_name: `${info?.label ?? type} ${index}`, config: { ...(DEFAULTS[type] ?? {}) } },
       selected: true,
     };
+    remember();
     setNodes((all) => [...all.map((n) => ({ ...n, selected: false })), node]);
     setSelected(id);
   }
 
-  const update = (id: string, data: Partial<CardNode["data"]>) =>
+  const update = (id: string, data: Partial<CardNode["data"]>) => {
+    remember(true);
     setNodes((all) => all.map((n) => (n.id === id ? { ...n, data: { ...n.data, ...data } } : n)));
+  };
 
   const connect = useCallback((source: string, label: string, target: string) => {
+    remember();
     setEdges((all) => {
       const rest = all.filter((e) => !(e.source === source && String(e.label ?? "next") === label));
       if (!target) return rest;
       const decide = nodes.find((n) => n.id === source)?.data.node_type === "decide";
       return [...rest, { id: `e-${source}-${label}-${target}`, source, target, label, sourceHandle: decide ? label : undefined }];
     });
-  }, [setEdges, nodes]);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [setEdges, nodes, edges]);
 
   const onConnect = useCallback((c: Connection) => connect(c.source, c.sourceHandle ?? "next", c.target), [connect]);
 
   function remove(id: string) {
+    remember();
     setNodes((all) => all.filter((n) => n.id !== id));
     setEdges((all) => all.filter((e) => e.source !== id && e.target !== id));
     setSelected(null);
   }
 
   function layout() {
+    remember();
     setNodes((all) => autoLayout(all, edges));
     // After React Flow has applied the new positions.
     window.setTimeout(() => view.fitView({ maxZoom: 1, duration: 0 }), 50);
@@ -222,6 +276,8 @@ function EditorCanvas({ workflowId }: { workflowId: string }) {
         </span>
         <button onClick={() => save()} className="primary" disabled={!dirty}>{dirty ? "Save" : "Saved"}</button>
         {flow.status !== "active" ? <button onClick={() => setStatus("active")}>Activate</button> : <button onClick={() => setStatus("draft")}>Back to draft</button>}
+        <button onClick={undo} disabled={past.current.length === 0} title="Undo (Ctrl+Z)">Undo</button>
+        <button onClick={redo} disabled={future.current.length === 0} title="Redo (Ctrl+Shift+Z)">Redo</button>
         <button onClick={layout}>Auto-layout</button>
         <button onClick={() => navigate(`/console/flows/${flow.id}/chat`)}>Test chat</button>
       </div>
@@ -248,6 +304,8 @@ function EditorCanvas({ workflowId }: { workflowId: string }) {
               nodes={nodes} edges={edges} nodeTypes={NODE_TYPES}
               onNodesChange={onNodesChange} onEdgesChange={onEdgesChange} onConnect={onConnect}
               onSelectionChange={({ nodes: chosen }) => setSelected(chosen.length === 1 ? chosen[0].id : null)}
+              onNodeDragStart={() => remember()}
+              onBeforeDelete={async () => { remember(); return true; }}
               deleteKeyCode={["Backspace", "Delete"]} minZoom={0.1} fitView
             >
               <Background />
