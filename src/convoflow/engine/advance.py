@@ -254,7 +254,7 @@ class Advance(Effects):
         state.steps_since_wait = 0
 
     def _await_action(self, state: ExecutionState, node: CompiledNode, action: AwaitAction) -> None:
-        key = StepRun(self, state, node).step_key
+        key = action.key or StepRun(self, state, node).step_key
         self.journal_action(
             {
                 "id": new_id(),

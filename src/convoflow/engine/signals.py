@@ -76,8 +76,11 @@ class Park:
 class AwaitAction:
     """Make an external call outside the transaction; the result comes back as ActionDone."""
 
-    kind: str  # webhook | function
+    kind: str  # webhook | function | llm
     request: dict[str, Any]
+    # The journal's idempotency key; None: the visit's step key. A step that makes several
+    # calls in one visit (one per AI field) names each.
+    key: str | None = None
 
 
 @dataclass(frozen=True)

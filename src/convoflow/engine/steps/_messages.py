@@ -1,10 +1,9 @@
-"""Shared by the message-sending steps: addressing overrides and AI-field refusal."""
+"""Shared by the message-sending steps: addressing overrides."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from convoflow.engine.signals import Fail
 from convoflow.engine.step import StepRun
 
 
@@ -19,15 +18,3 @@ async def addressing(run: StepRun) -> dict[str, Any]:
     if phone_number_id:
         out["from"] = {"phone_number_id": phone_number_id}
     return out
-
-
-def is_ai_field(value: Any) -> bool:
-    return isinstance(value, dict) and "$ai" in value
-
-
-def ai_field_unavailable(run: StepRun, field: str) -> Fail | None:
-    return Fail(
-        f'node {run.node.id!r}: {field} is an AI field ({{"$ai": ...}}), which this version '
-        "does not generate yet",
-        {"code": "ai_field_unsupported", "field": field},
-    )

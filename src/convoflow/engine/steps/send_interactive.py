@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from convoflow.engine.signals import Next, Outcome
+from convoflow.engine.signals import ActionDone, AwaitAction, Fail, Next, Outcome, Signal
 from convoflow.engine.step import StepRun
+from convoflow.engine.steps import _ai_fields as ai_fields
 from convoflow.engine.steps._messages import addressing
 
 _NOT_CONTENT = {
@@ -28,6 +29,16 @@ async def enter(run: StepRun) -> Outcome:
         for key, value in run.config.model_dump(exclude_none=True).items()
         if key not in _NOT_CONTENT
     }
-    interactive = await run.render_any(content, "interactive")
+    # Rendered first: the AI fields' generated text is not a template.
+    interactive = await ai_fields.generate(run, await run.render_any(content, "interactive"))
+    if isinstance(interactive, AwaitAction | Fail):
+        return interactive
     run.send({"type": "interactive", "interactive": interactive, **await addressing(run)})
     return Next()
+
+
+async def on_signal(run: StepRun, signal: Signal) -> Outcome:
+    if isinstance(signal, ActionDone) and ai_fields.is_field_answer(signal):
+        ai_fields.record_answer(run, signal)
+        return await enter(run)
+    return Fail(f"send_interactive {run.node.id!r} got an unexpected {type(signal).__name__}")

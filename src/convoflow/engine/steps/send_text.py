@@ -5,9 +5,19 @@ from __future__ import annotations
 from datetime import timedelta
 
 from convoflow.engine import status as st
-from convoflow.engine.signals import Fail, Next, Outcome, Park, Signal, TimerFired
+from convoflow.engine.signals import (
+    ActionDone,
+    AwaitAction,
+    Fail,
+    Next,
+    Outcome,
+    Park,
+    Signal,
+    TimerFired,
+)
 from convoflow.engine.step import StepRun
-from convoflow.engine.steps._messages import addressing, ai_field_unavailable, is_ai_field
+from convoflow.engine.steps import _ai_fields as ai_fields
+from convoflow.engine.steps._messages import addressing
 
 
 async def enter(run: StepRun) -> Outcome:
@@ -26,15 +36,20 @@ async def enter(run: StepRun) -> Outcome:
 async def on_signal(run: StepRun, signal: Signal) -> Outcome:
     if isinstance(signal, TimerFired) and signal.purpose == "delay":
         return await _send(run)
+    if isinstance(signal, ActionDone) and ai_fields.is_field_answer(signal):
+        ai_fields.record_answer(run, signal)
+        return await _send(run)
     return Fail(f"send_text {run.node.id!r} got an unexpected {type(signal).__name__}")
 
 
 async def _send(run: StepRun) -> Outcome:
     message = run.config.message
-    if is_ai_field(message):
-        refusal = ai_field_unavailable(run, "message")
-        if refusal is not None:
-            return refusal
-    text = await run.render(str(message), "message")
+    if ai_fields.is_ai_field(message):
+        generated = await ai_fields.generate(run, {"message": message})
+        if isinstance(generated, AwaitAction | Fail):
+            return generated
+        text = generated["message"]  # the model's text, not a template
+    else:
+        text = await run.render(str(message), "message")
     run.send({"type": "text", "text": text, **await addressing(run)})
     return Next()

@@ -13,6 +13,7 @@ from typing import Any
 
 from convoflow.engine.signals import ActionDone, AwaitAction, Fail, Next, Outcome, Signal
 from convoflow.engine.step import StepRun
+from convoflow.engine.steps import _ai_fields as ai_fields
 
 DEFAULT_ERROR_VARIABLE = "webhook_error"
 
@@ -31,11 +32,15 @@ async def enter(run: StepRun) -> Outcome:
     if isinstance(body, str) and body.strip().startswith(("{", "[")):
         with contextlib.suppress(json.JSONDecodeError):  # a plain string body is allowed
             body = json.loads(body)
+    # The body may be (or hold) AI fields, generated after rendering (not templates).
+    rendered = await ai_fields.generate(run, {"body": await run.render_any(body, "body_template")})
+    if isinstance(rendered, AwaitAction | Fail):
+        return rendered
     request = {
         "url": await run.render(config.url, "url"),
         "method": config.method,
         "headers": {str(k): str(v) for k, v in (await run.render_any(headers, "headers")).items()},
-        "body": await run.render_any(body, "body_template"),
+        "body": rendered["body"],
         "timeout": config.timeout_seconds,
         "max_attempts": config.max_attempts,
         "idempotency_key": run.step_key,
@@ -45,6 +50,9 @@ async def enter(run: StepRun) -> Outcome:
 
 
 async def on_signal(run: StepRun, signal: Signal) -> Outcome:
+    if isinstance(signal, ActionDone) and ai_fields.is_field_answer(signal):
+        ai_fields.record_answer(run, signal)
+        return await enter(run)
     if not isinstance(signal, ActionDone):
         return Fail(f"webhook {run.node.id!r} got an unexpected {type(signal).__name__}")
     config = run.config

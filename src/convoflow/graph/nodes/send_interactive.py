@@ -126,12 +126,12 @@ class SendInteractiveConfig(MessageFields):
         choice("invalid_interactive_type", INTERACTIVE_TYPES),
     ]
     body_text: AiText
-    footer_text: str | None = None
+    footer_text: AiText | None = None
     header_type: Annotated[
         Literal["none", "text", "image", "video", "document"] | None,
         choice("invalid_header_type", HEADER_TYPES),
     ] = None
-    header_text: str | None = None
+    header_text: AiText | None = None
     header_media_url: str | None = None
     buttons: list[InteractiveButton] = []
     list_button_text: str | None = None
@@ -206,7 +206,8 @@ class SendInteractiveConfig(MessageFields):
             required.append("header_media_url")
         for name in required:
             value = getattr(self, name)
-            if not (isinstance(value, str) and value.strip()):
+            present = isinstance(value, str) and value.strip()
+            if not (present or isinstance(value, dict)):  # a dict: an AI field
                 error = problem("empty_required_field", f"is required for this {kind} message")
                 missing.append(((name,), error, value))
         raise_problems("SendInteractiveConfig", missing)
