@@ -12,6 +12,7 @@ the kernel (SIGCHLD ignored), so a killed pid disappears at once.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import os
 import signal
 import sys
@@ -23,6 +24,14 @@ from convoflow.cli.serve import _serve
 from convoflow.config import Settings
 from convoflow.observability.logs import configure_logging
 from convoflow.process import build_process
+
+
+def _die_with_parent() -> None:
+    """A harness that dies (a timeout, Ctrl-C) closes our stdin and this fork server
+    exits: its live server must not outlive it, holding the port and the database."""
+    if sys.platform == "linux":
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
 
 
 def main() -> None:
@@ -43,6 +52,7 @@ def main() -> None:
         pid = os.fork()
         if pid == 0:
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            _die_with_parent()
             sys.stdin.close()
             os.dup2(2, 1)  # stdout carries pids to the test: the server logs to stderr
             asyncio.run(_serve(url, "127.0.0.1", port, True, "warning"))
