@@ -90,3 +90,24 @@ async def _create(
         build=data,
     )
     return created
+
+
+async def record_outbound(adv: Advance, conversation: RowMapping, **fields: Any) -> dict[str, Any]:
+    """Store an outbound message of `conversation` (`fields`: the message's own columns,
+    `project_id` among them: the sender's project) and make it the conversation's last;
+    the row as inserted."""
+    row: dict[str, Any] = {
+        "id": new_id(),
+        "project_id": conversation["project_id"],
+        "conversation_id": conversation["id"],
+        "direction": "outbound",
+        "routing": None,
+        "created_at": adv.now,
+        "updated_at": adv.now,
+        **fields,
+    }
+    await message_store.insert_message(adv.conn, row)
+    await message_store.touch_conversation(
+        adv.conn, conversation["id"], now=adv.now, direction="outbound", message_id=row["id"]
+    )
+    return row

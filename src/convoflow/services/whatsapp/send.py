@@ -15,9 +15,8 @@ from typing import TYPE_CHECKING, Any
 from convoflow.channels.whatsapp.errors import GraphError
 from convoflow.channels.whatsapp.outbound import recipient_digits
 from convoflow.engine.advance import Advance
-from convoflow.ids import new_id
 from convoflow.services.common import Actor, FieldProblem, invalid, require
-from convoflow.services.whatsapp.conversations import conversation_for
+from convoflow.services.whatsapp.conversations import conversation_for, record_outbound
 from convoflow.services.whatsapp.directory import NumberEntry
 from convoflow.services.whatsapp.events import EventSink
 from convoflow.services.whatsapp.inbox import MessageItem
@@ -138,24 +137,11 @@ async def _record(
                 adv, EventSink(adv, webhooks), project_id=entry.project_id,
                 phone_number_id=entry.credentials.phone_number_id, wa_id=str(meta["to"]),
             )  # fmt: skip
-        message_id = new_id()
-        row = {
-            "id": message_id,
-            "project_id": entry.project_id,
-            "conversation_id": conversation["id"],
-            "direction": "outbound",
-            "provider_message_id": wamid,
-            "message_type": str(meta["type"]),
-            "content": content,
-            "status": "sent",
-            "routing": None,
-            "created_at": adv.now,
-            "updated_at": adv.now,
-        }
-        await message_store.insert_message(adv.conn, row)
-        await message_store.touch_conversation(
-            adv.conn, conversation["id"], now=adv.now, direction="outbound", message_id=message_id
-        )
+        row = await record_outbound(
+            adv, conversation, project_id=entry.project_id, provider_message_id=wamid,
+            message_type=str(meta["type"]), content=content, status="sent",
+        )  # fmt: skip
+        message_id = row["id"]
         await wa_store.apply_known_statuses(adv.conn, message_id, wamid, adv.now)
         stored = await wa_store.message_by_wamid(adv.conn, wamid)
         assert stored is not None

@@ -15,10 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from convoflow.channels.base import Delivery
 from convoflow.engine.advance import Advance
-from convoflow.ids import new_id
 from convoflow.services.whatsapp import payloads
+from convoflow.services.whatsapp.conversations import record_outbound
 from convoflow.services.whatsapp.events import EventSink
-from convoflow.store import messages as message_store
 from convoflow.store import whatsapp_queries
 
 if TYPE_CHECKING:
@@ -38,25 +37,17 @@ class SendFailureRecorder:
         if conversation is None or conversation["channel"] != "whatsapp":
             return
         outbox = delivery.outbox
-        row: dict[str, Any] = {
-            "id": new_id(),
-            "project_id": outbox["project_id"],
-            "conversation_id": conversation["id"],
-            "direction": "outbound",
-            "provider_message_id": None,  # Meta never accepted it: no wamid
-            "message_type": delivery.message.get("type", "text"),
-            "content": delivery.message,
-            "status": "failed",
-            "error": error,
-            "execution_id": outbox["execution_id"],
-            "outbox_id": outbox["id"],
-            "routing": None,
-            "created_at": adv.now,
-            "updated_at": adv.now,
-        }
-        await message_store.insert_message(adv.conn, row)
-        await message_store.touch_conversation(
-            adv.conn, conversation["id"], now=adv.now, direction="outbound", message_id=row["id"]
+        row = await record_outbound(
+            adv,
+            conversation,
+            project_id=outbox["project_id"],
+            provider_message_id=None,  # Meta never accepted it: no wamid
+            message_type=delivery.message.get("type", "text"),
+            content=delivery.message,
+            status="failed",
+            error=error,
+            execution_id=outbox["execution_id"],
+            outbox_id=outbox["id"],
         )
         shown = whatsapp_queries.message_row(row)
         project_id = str(outbox["project_id"])
