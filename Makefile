@@ -38,10 +38,13 @@ $(VENV)/.installed-dev: $(BIN)/python pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	@touch $@ $(VENV)/.installed
 
-## make run: install, migrate the SQLite file, load the demo project and flow, serve.
+## make run: install, migrate the SQLite file, load the demo project and flows, serve
+## (with the fake LLM on :8099 for the AI demo flow, stopped when the server stops).
 run: $(VENV)/.installed $(CONSOLE_INDEX)
 	$(BIN)/convoflow migrate
 	$(BIN)/convoflow demo
+	$(BIN)/convoflow fake-llm --script examples/fake-llm.yaml & fake=$$!; \
+	trap 'kill $$fake 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/convoflow serve
 
 ## make test: lint, type-check, then the whole suite on SQLite and PostgreSQL.

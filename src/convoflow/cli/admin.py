@@ -149,19 +149,18 @@ def _read_example(path: Path | None) -> dict[str, Any]:
     )
 
 
-async def _demo(engine: Process, document: dict[str, Any]) -> tuple[str, str]:
-    """Project `demo`, a fresh key, and the demo workflow active with an api_call trigger."""
+async def _demo(
+    engine: Process, document: dict[str, Any], llm_url: str
+) -> tuple[str, str | None, str]:
+    """Project `demo`, a fresh key, the demo workflow and the AI demo workflow active with
+    an api_call trigger."""
+    from convoflow.cli.demo_setup import ensure_active_workflow, ensure_ai_demo
     from convoflow.services.common import Actor
     from convoflow.services.projects.accounts import (
         ProjectNotFound,
         create_api_key,
         resolve_project,
     )
-    from convoflow.services.workflows import lifecycle as workflow_api
-    from convoflow.services.workflows import triggers
-    from convoflow.services.workflows.lifecycle import WorkflowChanges
-    from convoflow.store import triggers as trigger_store
-    from convoflow.store import workflow_queries
 
     async def setup(adv: Advance) -> tuple[str, str]:
         try:
@@ -175,33 +174,18 @@ async def _demo(engine: Process, document: dict[str, Any]) -> tuple[str, str]:
 
     project_id, key = await engine.runtime.op(setup)
     actor = Actor(project_id=project_id, key_name="convoflow demo")
-    async with engine.db.read() as conn:
-        workflow_id = await workflow_queries.find_by_column(
-            conn, project_id, "name", DEMO_WORKFLOW, exclude_id=None
-        )
-    if workflow_id is None:
-        row = await workflow_api.create(
-            engine,
-            actor,
-            name=DEMO_WORKFLOW,
-            description=document.get("description"),
-            definition=document.get("definition", document),
-        )
-        workflow_id = str(row["id"])
-    await workflow_api.update(engine, actor, workflow_id, WorkflowChanges(status="active"))
-    async with engine.db.read() as conn:
-        has_trigger = await trigger_store.has_active(conn, workflow_id, "api_call")
-    if not has_trigger:
-        await triggers.create(
-            engine, actor, workflow_id, triggers.TriggerSpec(trigger_type="api_call")
-        )
-    return workflow_id, key
+    workflow_id = await ensure_active_workflow(engine, actor, DEMO_WORKFLOW, document)
+    ai_workflow_id = await ensure_ai_demo(engine, actor, llm_url)
+    return workflow_id, ai_workflow_id, key
 
 
 @app.command()
 def demo(
     flow: Path | None = typer.Option(None, help="flow file (default examples/canonical.json)"),
     port: int = typer.Option(8000, help="port used in the printed curl example"),
+    llm_url: str = typer.Option(
+        "http://127.0.0.1:8099/v1", help="the AI demo's model: `convoflow fake-llm` by default"
+    ),
     database: str | None = DatabaseOption,
 ) -> None:
     """Create (or reuse) project "demo" with an active demo workflow; print a new key and a
@@ -211,7 +195,7 @@ def demo(
     url = database_url(database)
     upgrade(url, cipher=secret_cipher(url, create_key_file=True))
     document = _read_example(flow)
-    workflow_id, key = _run(url, lambda engine: _demo(engine, document))
+    workflow_id, ai_workflow_id, key = _run(url, lambda engine: _demo(engine, document, llm_url))
     base = f"http://127.0.0.1:{port}/platform/v1"
     body = json.dumps(
         {"workflow_execution": {"phone_number": "+15550001111", "context": {"channel": "sandbox"}}}
@@ -227,5 +211,13 @@ def demo(
         "then GET /platform/v1/workflow_executions/<id> and POST .../<id>/resume with "
         '{"message": {"data": "42"}}; docs at http://127.0.0.1:' + f"{port}/docs"
     )
+    if ai_workflow_id is not None:
+        from convoflow.cli.demo_setup import AI_WORKFLOW
+
+        typer.echo(
+            f"AI workflow: {ai_workflow_id} ({AI_WORKFLOW}, active): its model `demo-llm` is "
+            f"{llm_url}; `make run` starts `convoflow fake-llm --script examples/fake-llm.yaml` "
+            "(docs/ai.md)"
+        )
     typer.echo("API key (shown once):")
     typer.echo(key)

@@ -19,6 +19,14 @@ async def get_settings(conn: AsyncConnection, project_id: str) -> dict[str, Any]
     return dict(value or {})
 
 
+async def merge_settings(conn: AsyncConnection, project_id: str, values: dict[str, Any]) -> None:
+    """Set these settings, keeping the others."""
+    merged = {**await get_settings(conn, project_id), **values}
+    await conn.execute(
+        sa.update(projects).where(projects.c.id == project_id).values(settings=merged)
+    )
+
+
 async def get_project_secrets(conn: AsyncConnection, project_id: str) -> dict[str, str]:
     result = await conn.execute(
         sa.select(secrets.c.name, secrets.c.value)

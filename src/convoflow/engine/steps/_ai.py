@@ -55,7 +55,10 @@ async def conversation_turns(run: StepRun, limit: int) -> list[dict[str, str]]:
         opening = "(earlier messages not shown)" if len(rows) == limit else "(conversation start)"
         turns.insert(0, {"role": "user", "content": opening})
     if not turns or turns[-1]["role"] != "user":
-        turns.append({"role": "user", "content": NO_USER_TURN})
+        # No stored message (an API start or resume): the user's latest input, if any.
+        latest = (run.scope.get("vars") or {}).get("last_user_input")
+        text = latest if isinstance(latest, str) and latest.strip() else NO_USER_TURN
+        turns.append({"role": "user", "content": text})
     return turns
 
 

@@ -1,0 +1,78 @@
+"""What `convoflow demo` sets up: a workflow made active with an api_call trigger, and the
+AI demo (a provider model pointing at the fake LLM, and the AI flow)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from convoflow.engine.advance import Advance
+from convoflow.process import Process
+from convoflow.services.common import Actor, NotFound
+
+AI_WORKFLOW = "Demo: AI support (fake LLM)"
+AI_MODEL = "demo-llm"  # what examples/ai-support.json names
+AI_EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "ai-support.json"
+
+
+async def ensure_active_workflow(
+    engine: Process, actor: Actor, name: str, document: dict[str, Any]
+) -> str:
+    """The project's workflow called `name` (created from `document` if missing), active,
+    with an api_call trigger."""
+    from convoflow.services.workflows import lifecycle as workflow_api
+    from convoflow.services.workflows import triggers
+    from convoflow.services.workflows.lifecycle import WorkflowChanges
+    from convoflow.store import triggers as trigger_store
+    from convoflow.store import workflow_queries
+
+    async with engine.db.read() as conn:
+        workflow_id = await workflow_queries.find_by_column(
+            conn, actor.project_id, "name", name, exclude_id=None
+        )
+    if workflow_id is None:
+        row = await workflow_api.create(
+            engine,
+            actor,
+            name=name,
+            description=document.get("description"),
+            definition=document.get("definition", document),
+        )
+        workflow_id = str(row["id"])
+    await workflow_api.update(engine, actor, workflow_id, WorkflowChanges(status="active"))
+    async with engine.db.read() as conn:
+        has_trigger = await trigger_store.has_active(conn, workflow_id, "api_call")
+    if not has_trigger:
+        await triggers.create(
+            engine, actor, workflow_id, triggers.TriggerSpec(trigger_type="api_call")
+        )
+    return workflow_id
+
+
+async def ensure_ai_demo(engine: Process, actor: Actor, llm_url: str) -> str | None:
+    """The provider model `demo-llm` at `llm_url` (the fake LLM by default) and the AI
+    workflow; None when the example file is not there (an installed wheel). The demo
+    project may call private addresses: the fake LLM listens on loopback."""
+    from convoflow.services.ai import provider_models as models
+    from convoflow.store import projects as project_store
+
+    if not AI_EXAMPLE.is_file():
+        return None
+
+    async def allow_loopback(adv: Advance) -> None:
+        await project_store.merge_settings(
+            adv.conn, actor.project_id, {"allow_private_network": True}
+        )
+
+    await engine.runtime.op(allow_loopback)
+    fields = models.ModelFields(base_url=llm_url, provider="openai", model="fake")
+    try:
+        model_id = await models.resolve_id(engine, actor, AI_MODEL)
+    except NotFound:
+        fields.name = AI_MODEL
+        await models.create(engine, actor, fields)
+    else:
+        await models.update(engine, actor, model_id, fields)
+    document = json.loads(AI_EXAMPLE.read_text())
+    return await ensure_active_workflow(engine, actor, AI_WORKFLOW, document)
