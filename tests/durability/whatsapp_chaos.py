@@ -22,7 +22,6 @@ import sys
 import time
 import uuid
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,18 +33,15 @@ from convoflow.fakes.loopback import serve_app
 from convoflow.process import Process, build_process
 from convoflow.services.common import Actor
 from convoflow.services.whatsapp import phone_numbers
-from convoflow.store.schema import execution_events, executions, messages, outbox, triggers
+from convoflow.store.schema import outbox, triggers
 from convoflow.store.schema import workflows as workflow_table
+from tests.durability.chaos_count import Report, count_run, text_of
 from tests.support import chain, make_project, make_workflow, node
 
 NUMBER = DEFAULT_PHONE_NUMBER_ID
 SECRET = "chaos-app-secret"
 SERVER = Path(__file__).with_name("chaos_server.py")
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def transcript(age: int) -> list[str]:
-    return ["Hello!", "How old are you?", f"Thanks, {age}.", "Bye."]
 
 
 def chaos_flow() -> dict[str, Any]:
@@ -57,30 +53,6 @@ def chaos_flow() -> dict[str, Any]:
         node("thanks", "send_text", message="Thanks, {{vars.age}}."),
         node("bye", "send_text", message="Bye."),
     )
-
-
-@dataclass
-class Report:
-    conversations: int
-    kills: int
-    statuses: bool
-    seconds: float = 0.0
-    sends: int = 0  # accepted by the fake
-    lost: int = 0
-    duplicates: int = 0
-    out_of_order: int = 0
-    double_processed_inbound: int = 0
-    in_flight_at_kills: int = 0  # distinct attempts left without a result by the kills
-    reconciled: int = 0
-    resent_after_crash: int = 0
-    # Where the time goes: the last kill (from the start), the mean time from a restart
-    # to the server's first 200 on /healthz, and how long a `sent` status took from the
-    # fake's first try to the server's 200 (p50, p99, max): what the hold must exceed.
-    last_kill_seconds: float = 0.0
-    drive_seconds: float = 0.0  # from the first start until every user said bye
-    restart_seconds: float = 0.0
-    status_lag: tuple[float, float, float] = (0.0, 0.0, 0.0)
-    problems: list[str] = field(default_factory=list)
 
 
 class Servers:
@@ -256,7 +228,7 @@ async def run_chaos(
                 servers.stop()
                 await fake.aclose()
         report.seconds = round(time.monotonic() - started, 1)
-        await _count(engine, fake, ages, report)
+        await count_run(engine, fake, ages, report)
     finally:
         await engine.close()
     return report
@@ -305,7 +277,7 @@ async def _drive(
                 servers.start()
                 next_kill = None
         for record in fake.sent[cursor:]:
-            text = _text(record)
+            text = text_of(record)
             if text == "How old are you?" and record["to"] not in asked:
                 user = record["to"]
                 asked.add(user)
@@ -319,86 +291,13 @@ async def _drive(
         await asyncio.sleep(0.05)
     for task in users:
         task.cancel()
-    said_bye = {r["to"] for r in fake.sent if _text(r) == "Bye."}
+    said_bye = {r["to"] for r in fake.sent if text_of(r) == "Bye."}
     raise AssertionError(
         f"conversations did not finish within {deadline}s: {len(said_bye)} said bye, "
         f"outbox unresolved {dict(await _unresolved(engine))}, {report}"
     )
 
 
-def _history(fake: FakeGraph, user: str) -> list[Any]:
-    """A duplicated user's sends and their status webhooks, for the failure message."""
-    sends = [r for r in fake.sent if r["to"] == user and _text(r)]
-    wamids = {r["wamid"] for r in sends}
-    hooks = [w for w in fake.webhooks if w["wamid"] in wamids]
-    return [(r["received_at"], r["wamid"], _text(r)) for r in sends] + hooks
-
-
-def _text(record: dict[str, Any]) -> str | None:
-    if record["kind"] != "message" or record["http_status"] != 200:
-        return None
-    return str(record["body"].get("text", {}).get("body"))
-
-
 async def _finished(engine: Process, fake: FakeGraph, ages: dict[str, int]) -> bool:
-    said_bye = {r["to"] for r in fake.sent if _text(r) == "Bye."}
+    said_bye = {r["to"] for r in fake.sent if text_of(r) == "Bye."}
     return len(said_bye) == len(ages) and not await _unresolved(engine)
-
-
-def _status_lag(fake: FakeGraph) -> tuple[float, float, float]:
-    lags = sorted(
-        w["done_at"] - w["at"]
-        for w in fake.webhooks
-        if w["kind"] == "status:sent" and w.get("http_status") == 200
-    )
-    if not lags:
-        return (0.0, 0.0, 0.0)
-    pick = [lags[len(lags) // 2], lags[min(len(lags) - 1, int(len(lags) * 0.99))], lags[-1]]
-    return (round(pick[0], 2), round(pick[1], 2), round(pick[2], 2))
-
-
-async def _count(engine: Process, fake: FakeGraph, ages: dict[str, int], report: Report) -> None:
-    report.status_lag = _status_lag(fake)
-    received: dict[str, list[str]] = {user: [] for user in ages}
-    for record in fake.sent:
-        text = _text(record)
-        if text is not None:
-            received[record["to"]].append(text)
-            report.sends += 1
-    for user, age in ages.items():
-        got, expected = received[user], transcript(age)
-        report.duplicates += len(got) - len(set(got))
-        if len(got) != len(set(got)):
-            report.problems.append(f"{user} got {got}: {_history(fake, user)}")
-        report.lost += len(set(expected) - set(got))
-        if list(dict.fromkeys(got)) != expected:
-            report.out_of_order += 1
-            report.problems.append(f"{user}: {got}")
-    async with engine.db.read() as conn:
-        inputs = await conn.execute(
-            sa.select(execution_events.c.execution_id, sa.func.count())
-            .where(execution_events.c.event_type == "user_input_received")
-            .group_by(execution_events.c.execution_id)
-        )
-        report.double_processed_inbound += sum(count - 1 for _, count in inputs if count > 1)
-        starts = (await conn.execute(sa.select(sa.func.count()).select_from(executions))).scalar()
-        report.double_processed_inbound += int(starts or 0) - len(ages)
-        inbound = (
-            await conn.execute(
-                sa.select(sa.func.count())
-                .select_from(messages)
-                .where(messages.c.direction == "inbound")
-            )
-        ).scalar()
-        if inbound != 2 * len(ages):
-            report.problems.append(f"{inbound} inbound messages stored, expected {2 * len(ages)}")
-        outcomes = await conn.execute(
-            sa.select(execution_events.c.payload).where(
-                execution_events.c.event_type == "action_performed"
-            )
-        )
-        for (payload,) in outcomes:
-            if payload.get("outcome") == "reconciled":
-                report.reconciled += 1
-            elif payload.get("outcome") == "resent_after_crash":
-                report.resent_after_crash += 1
