@@ -22,6 +22,8 @@ from typing import Any
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlalchemy.engine import make_url
 
+from convoflow.store import dialects
+
 ENV_VAR = "CONVOFLOW_SECRET_KEY"
 # Where a dialect carries its Database's cipher (see store/types.py: EncryptedText).
 DIALECT_ATTRIBUTE = "convoflow_cipher"
@@ -84,17 +86,19 @@ def parse_keys(text: str) -> list[str]:
 
 def key_file_for(database_url: str) -> Path | None:
     """The key file beside a SQLite database file; None for PostgreSQL or in-memory."""
-    url = make_url(database_url)
-    if url.get_backend_name() != "sqlite":
+    if not _embedded(database_url):
         return None
+    url = make_url(database_url)
     database = url.database or ""
     if database in ("", ":memory:") or database.startswith("file:"):
         return None
     return Path(database + KEY_FILE_SUFFIX)
 
 
-def _is_sqlite(database_url: str) -> bool:
-    return make_url(database_url).get_backend_name() == "sqlite"
+def _embedded(database_url: str) -> bool:
+    """A database file this machine opens: its key file can sit beside it."""
+    dialect = dialects.DIALECTS.get(make_url(database_url).get_backend_name())
+    return dialect is not None and dialect.embedded
 
 
 def load_cipher(secret_key: str | None, database_url: str) -> SecretCipher:
@@ -103,7 +107,7 @@ def load_cipher(secret_key: str | None, database_url: str) -> SecretCipher:
     variable: several hosts share the database and must share the key."""
     if secret_key and secret_key.strip():
         return SecretCipher(parse_keys(secret_key))
-    if not _is_sqlite(database_url):
+    if not _embedded(database_url):
         raise SecretKeyError(
             f"{ENV_VAR} is required with PostgreSQL: set it to a comma-separated list of "
             "Fernet keys, newest first, the same on every process (make one with "
