@@ -10,21 +10,21 @@ from typing import Any
 
 from sqlalchemy.engine import RowMapping
 
-from convoflow.services.common import Actor, Invalid, not_found
+from convoflow.services.common import Actor, Invalid, read_in_project
 from convoflow.services.conversations import sandbox
 from convoflow.services.process import Process
 from convoflow.store import messages as message_store
+from convoflow.store import whatsapp_queries as inbox_queries
 
 # A test chat is short; the console shows at most this many of its latest messages.
 TRANSCRIPT_LIMIT = 500
 
 
 async def _conversation(engine: Process, actor: Actor, conversation_id: str) -> Any:
-    async with engine.db.read() as conn:
-        row = await message_store.get_conversation(conn, conversation_id)
     # Another project's conversation answers exactly like a missing one.
-    if row is None or str(row["project_id"]) != str(actor.project_id):
-        raise not_found("sandbox conversation", conversation_id)
+    row = await read_in_project(
+        engine.db, inbox_queries.get_conversation, "sandbox conversation", conversation_id, actor
+    )
     if row["channel"] != "sandbox":
         raise Invalid(f"conversation {conversation_id} is not on the sandbox channel")
     return row

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from convoflow.engine import status as st
 from convoflow.graph.compiled import CompiledGraph
-from convoflow.services.common import Actor, not_found, require
+from convoflow.services.common import Actor, require
 from convoflow.services.executions.commands import ExecutionInfo, describe, graph_of
 from convoflow.services.process import Process
 from convoflow.store import execution_queries as queries
@@ -183,11 +183,11 @@ async def list_numbered_page(
 ) -> list[ExecutionInfo]:
     """The older flows API pages by number (OFFSET); fine for its small pages."""
     async with engine.db.read() as conn:
-        if (
-            await workflow_store.get_workflow(conn, workflow_id, project_id=actor.project_id)
-            is None
-        ):
-            raise not_found("flow", workflow_id)
+        require(
+            await workflow_store.get_workflow(conn, workflow_id, actor.project_id),
+            "flow",
+            workflow_id,
+        )
         rows = await queries.numbered_page(
             conn,
             page=page,
