@@ -268,6 +268,21 @@ async def test_idempotency_key_replays_the_first_response(client):
     assert other_key.status_code == 422
 
 
+async def test_concurrent_first_requests_with_one_key_start_once(client):
+    """Requests racing with one key: one start runs; the others answer with its stored
+    result (PostgreSQL: the unique constraint turns them back to it), byte for byte."""
+    workflow = await startable_workflow(client)
+    url = f"{P}/workflows/{workflow['id']}/executions"
+    headers = {"Idempotency-Key": "race-1"}
+    answers = await asyncio.gather(
+        *(client.post(url, json=start_body(), headers=headers) for _ in range(4))
+    )
+    assert {a.status_code for a in answers} == {202}, [a.text for a in answers]
+    assert len({a.content for a in answers}) == 1
+    listed = await client.get(f"{P}/workflows/{workflow['id']}/executions")
+    assert len(listed.json()["data"]) == 1
+
+
 async def test_resume_while_the_row_is_locked_elsewhere_is_409(client, engine, backend):
     """PostgreSQL: another process advancing the execution holds its row; the resume
     answers 409 at once (FOR UPDATE NOWAIT) instead of queueing behind it."""
