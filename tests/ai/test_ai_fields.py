@@ -7,11 +7,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from convoflow.clock import FakeClock
 from convoflow.fakes.llm.rules import Rule
 from convoflow.fakes.llm.server import FakeLLM
 from convoflow.process import Process
 from convoflow.services.ai import provider_models
 from convoflow.services.common import Actor
+from tests.ai.test_decide_ai import retry_until_settled
 from tests.support import Chat, chain, events, make_project, node
 from tests.whatsapp.conftest import Receiver, receiver  # noqa: F401  (fixture)
 
@@ -124,7 +126,9 @@ async def test_fields_are_generated_once_each(
     assert generated[0]["output_tokens"] == 4 and generated[0]["latency_ms"] is not None
 
 
-async def test_failures_are_clear(engine: Process, llm: tuple[FakeLLM, str]) -> None:
+async def test_failures_are_clear(
+    engine: Process, clock: FakeClock, llm: tuple[FakeLLM, str]
+) -> None:
     fake, url = llm
     fake.script.replace(RULES)
     cases = [
@@ -147,6 +151,7 @@ async def test_failures_are_clear(engine: Process, llm: tuple[FakeLLM, str]) -> 
     for index, (config, code, message) in enumerate(cases):
         flow = chain(node("start", "start"), node("say", "send_text", message=AI, **config))
         chat = await Chat.open(engine, flow, project_id=await _project(engine, url, f"p{index}"))
+        await retry_until_settled(engine, clock)
         execution = await chat.execution()
         assert await chat.texts() == []
         assert execution["status"] == "failed", execution

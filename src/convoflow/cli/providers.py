@@ -45,7 +45,7 @@ def add(
     api_key: str | None = typer.Option(
         None, envvar="CONVOFLOW_PROVIDER_API_KEY", help="stored encrypted, never printed"
     ),
-    timeout: float | None = typer.Option(None, help="seconds per attempt (default 30)"),
+    timeout: float | None = typer.Option(None, help="seconds per attempt (default 20)"),
     project: str = ProjectOption,
     database: str | None = DatabaseOption,
 ) -> None:

@@ -56,8 +56,11 @@ async def handle_action(runtime: Runtime, job: RowMapping) -> None:
     # Outside any transaction: the call may take seconds. A crash from here until the
     # commit below repeats the call with the same Idempotency-Key.
     result: dict[str, object] | RetryLater
-    if journal["kind"] == LLM_KIND:  # retried inside the call: LLM clients back off briefly
-        result = await perform_llm(runtime.db, runtime.llm, request)
+    if journal["kind"] == LLM_KIND:
+        lease = runtime.settings.job_lease_seconds
+        result = await perform_llm(
+            runtime.db, runtime.llm, request, attempt=int(job["attempts"]), max_seconds=lease * 0.8
+        )
     else:
         result = await perform_http(runtime.egress, request, attempt=int(job["attempts"]))
     if isinstance(result, RetryLater):

@@ -50,24 +50,43 @@ class LLMClient:
     async def complete(
         self, provider: Provider, request: LLMRequest, *, project_id: str | None
     ) -> LLMResult:
-        wire = anthropic if provider.kind == "anthropic" else openai
+        """The call with its retries in this process (sleeping between attempts)."""
         started = time.perf_counter()
         result = LLMResult(ok=False, error="not attempted")
         for attempt in range(1, self.max_attempts + 1):
-            outcome = await self.egress.request(
-                "POST",
-                wire.url(provider.base_url),
-                project_id=project_id,
-                headers=wire.headers(provider.api_key),
-                json_body=wire.body(provider.model, request),
-                timeout_seconds=request.timeout_seconds,
+            result, retry_in = await self.attempt(
+                provider, request, project_id=project_id, attempt=attempt
             )
-            result = self._read(wire, outcome, attempt)
-            if result.ok or not _retryable(outcome) or attempt == self.max_attempts:
+            if retry_in is None:
                 break
-            delay = self.backoff_seconds * 2 ** (attempt - 1)
-            await self._sleep(min(MAX_BACKOFF_SECONDS, max(delay, outcome.retry_after or 0.0)))
+            await self._sleep(retry_in)
         return replace(result, latency_ms=int((time.perf_counter() - started) * 1000))
+
+    async def attempt(
+        self, provider: Provider, request: LLMRequest, *, project_id: str | None, attempt: int
+    ) -> tuple[LLMResult, float | None]:
+        """One attempt, and the seconds to wait before the next one (None: final, because
+        it succeeded, cannot succeed by retrying, or was the last allowed). The engine's
+        action jobs call this once per run and reschedule, so a retry survives restarts
+        and no job outlives its lease."""
+        wire = anthropic if provider.kind == "anthropic" else openai
+        started = time.perf_counter()
+        outcome = await self.egress.request(
+            "POST",
+            wire.url(provider.base_url),
+            project_id=project_id,
+            headers=wire.headers(provider.api_key),
+            json_body=wire.body(provider.model, request),
+            timeout_seconds=request.timeout_seconds,
+        )
+        result = replace(
+            self._read(wire, outcome, attempt),
+            latency_ms=int((time.perf_counter() - started) * 1000),
+        )
+        if result.ok or not _retryable(outcome) or attempt >= self.max_attempts:
+            return result, None
+        delay = self.backoff_seconds * 2 ** (attempt - 1)
+        return result, min(MAX_BACKOFF_SECONDS, max(delay, outcome.retry_after or 0.0))
 
     @staticmethod
     def _read(wire: object, outcome: Outcome, attempt: int) -> LLMResult:

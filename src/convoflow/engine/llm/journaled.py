@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from convoflow.engine.actions import RetryLater
 from convoflow.engine.llm.client import LLMClient
 from convoflow.engine.llm.model import LLMRequest, LLMResult, Message, Provider
 from convoflow.store import provider_models as model_store
 from convoflow.store.db import Database
 
 KIND = "llm"
-DEFAULT_TIMEOUT_SECONDS = 30.0
+DEFAULT_TIMEOUT_SECONDS = 20.0
 
 
 def llm_action(
@@ -43,8 +44,12 @@ def llm_action(
     }
 
 
-async def perform_llm(db: Database, llm: LLMClient, request: dict[str, Any]) -> dict[str, Any]:
-    """One call (the client retries inside it); the result as journaled."""
+async def perform_llm(
+    db: Database, llm: LLMClient, request: dict[str, Any], *, attempt: int, max_seconds: float
+) -> dict[str, Any] | RetryLater:
+    """One attempt; a retryable failure is rescheduled (RetryLater) until the client's
+    max_attempts. `max_seconds` caps the timeout below the job's lease, so no other
+    worker claims the job while this call is still waiting for the model."""
     project_id = str(request["project_id"])
     row_name = request.get("provider_model_name")
     async with db.read() as conn:
@@ -53,12 +58,15 @@ async def perform_llm(db: Database, llm: LLMClient, request: dict[str, Any]) -> 
         missing = f"provider model {row_name!r} no longer exists"
         return {**LLMResult(ok=False, error=missing).to_json(), "provider_model_name": row_name}
     provider = Provider(row["provider"], row["base_url"], row["model"], row["api_key"])
+    timeout = float(request.get("timeout") or DEFAULT_TIMEOUT_SECONDS)
     call = LLMRequest(
         messages=tuple(Message(m["role"], m["content"]) for m in request["messages"]),
         system=request.get("system"),
         temperature=request.get("temperature"),
         max_tokens=int(request.get("max_tokens") or 1024),
-        timeout_seconds=float(request.get("timeout") or DEFAULT_TIMEOUT_SECONDS),
+        timeout_seconds=min(timeout, max_seconds),
     )
-    result = await llm.complete(provider, call, project_id=project_id)
+    result, retry_in = await llm.attempt(provider, call, project_id=project_id, attempt=attempt)
+    if retry_in is not None:
+        return RetryLater(retry_in, result.error or "retryable")
     return {**result.to_json(), "provider_model_name": row["name"]}
