@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from convoflow.cli import app as cli
 from convoflow.process import Process
 from tests.api.conftest import new_project
+from tests.api.contract import assert_operation
 from tests.whatsapp_e2e.test_secrets_at_rest import raw_secret_values, raw_tables
 
 P = "/platform/v1/provider_models"
@@ -34,7 +35,9 @@ async def test_crud_and_kapso_list_shape(client: httpx.AsyncClient, engine: Proc
     model = created.json()["data"]
     assert model["provider"] == "openai" and model["model"] == "gpt-test"
     assert model["has_api_key"] is True and KEY not in created.text
-    listed = (await client.get(P)).json()["data"]
+    listed_body = (await client.get(P)).json()
+    assert_operation(listed_body, "GET", "/provider_models")  # Kapso's documented shape
+    listed = listed_body["data"]
     assert [{k: m[k] for k in ("id", "name", "provider")} for m in listed] == [
         {"id": model["id"], "name": "gpt-test", "provider": "openai"}
     ]
