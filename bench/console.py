@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import itertools
 import re
 import statistics
 import sys
@@ -54,6 +55,96 @@ def big_flow(nodes: int) -> dict[str, object]:
     return {"nodes": items, "edges": edges}
 
 
+# Counts animation frames into window.__panStamps until window.__stopPan is set (returns
+# at once: awaiting a promise here would block the drag it measures).
+PAN_SCRIPT = """() => {
+  window.__panStamps = [];
+  window.__stopPan = false;
+  const tick = (t) => {
+    window.__panStamps.push(t);
+    if (!window.__stopPan) requestAnimationFrame(tick);
+  };
+  requestAnimationFrame(tick);
+}"""
+
+
+def pan_fps(page: object, seconds: float = 2.0) -> tuple[float, float]:
+    """Drag the canvas for `seconds` while counting animation frames: (frames/s, p95 ms)."""
+    box = page.locator(".react-flow__pane").bounding_box()  # type: ignore[attr-defined]
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.evaluate(PAN_SCRIPT)  # type: ignore[attr-defined]
+    page.mouse.move(x, y)  # type: ignore[attr-defined]
+    page.mouse.down()  # type: ignore[attr-defined]
+    started = time.perf_counter()
+    step = 0
+    while time.perf_counter() - started < seconds:
+        step += 1
+        page.mouse.move(x + 150 * ((step % 40) / 40 - 0.5), y + 60 * ((step % 20) / 20 - 0.5))  # type: ignore[attr-defined]
+    page.mouse.up()  # type: ignore[attr-defined]
+    page.evaluate("() => { window.__stopPan = true; }")  # type: ignore[attr-defined]
+    stamps = page.evaluate("() => window.__panStamps")  # type: ignore[attr-defined]
+    gaps = sorted(b - a for a, b in itertools.pairwise(stamps))
+    fps = (len(stamps) - 1) / ((stamps[-1] - stamps[0]) / 1000)
+    return fps, gaps[int(len(gaps) * 0.95)]
+
+
+def chat_flow() -> dict[str, object]:
+    """Buttons, a wait and an answer: one click, one bot message back."""
+
+    def node(node_id: str, node_type: str, **config: object) -> dict[str, object]:
+        return {"id": node_id, "data": {"node_type": node_type, "config": config}}
+
+    return {
+        "nodes": [
+            node("start", "start"),
+            node(
+                "ask",
+                "send_interactive",
+                interactive_type="button",
+                body_text="Ready?",
+                buttons=[{"id": "yes", "title": "Yes"}, {"id": "no", "title": "No"}],
+            ),
+            node("wait", "wait_for_response"),
+            node("answer", "send_text", message="Got it"),
+        ],
+        "edges": [
+            {"source": "start", "target": "ask"},
+            {"source": "ask", "target": "wait"},
+            {"source": "wait", "target": "answer"},
+        ],
+    }
+
+
+def chat_replies(page: object, url: str, api_key: str, runs: int) -> list[float]:
+    """Seconds from a reply-button click to the bot's answer on screen, one per chat."""
+    headers = {"X-API-Key": api_key}
+    body = {"workflow": {"name": f"bench chat {time.time()}", "definition": chat_flow()}}
+    workflow = httpx.post(f"{url}/platform/v1/workflows", headers=headers, json=body).json()
+    workflow_id = workflow["data"]["id"]
+    httpx.post(
+        f"{url}/platform/v1/workflows/{workflow_id}/triggers",
+        headers=headers,
+        json={"trigger": {"trigger_type": "api_call"}},
+    ).raise_for_status()
+    httpx.patch(
+        f"{url}/platform/v1/workflows/{workflow_id}",
+        headers=headers,
+        json={"workflow": {"status": "active"}},
+    ).raise_for_status()
+    page.goto(f"{url}/console/flows/{workflow_id}/chat")  # type: ignore[attr-defined]
+    seconds = []
+    for run in range(runs):
+        name = "Start chat" if run == 0 else "Restart"
+        page.get_by_role("button", name=name).click()  # type: ignore[attr-defined]
+        bubbles = page.get_by_test_id("bot-bubble")  # type: ignore[attr-defined]
+        bubbles.first.get_by_role("button", name="Yes").wait_for()
+        started = time.perf_counter()
+        bubbles.first.get_by_role("button", name="Yes").click()
+        bubbles.nth(1).wait_for()
+        seconds.append(time.perf_counter() - started)
+    return seconds
+
+
 def browser_figures(url: str, api_key: str, nodes: int, runs: int) -> None:
     from playwright.sync_api import sync_playwright
 
@@ -73,7 +164,9 @@ def browser_figures(url: str, api_key: str, nodes: int, runs: int) -> None:
     workflow_id = created.json()["data"]["id"]
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        interactive, opened = [], []
+        interactive: list[float] = []
+        opened: list[float] = []
+        fps, p95, replies = 0.0, 0.0, [0.0]
         for _ in range(runs):
             page = browser.new_context().new_page()
             started = time.perf_counter()
@@ -87,6 +180,9 @@ def browser_figures(url: str, api_key: str, nodes: int, runs: int) -> None:
             page.goto(f"{url}/console/flows/{workflow_id}")
             page.get_by_test_id(f"node-t{nodes - 1}").wait_for(state="attached", timeout=30_000)
             opened.append(time.perf_counter() - started)
+            if len(opened) == runs:
+                fps, p95 = pan_fps(page)
+                replies = chat_replies(page, url, api_key, 10)
             page.context.close()
         browser.close()
     print(
@@ -96,6 +192,11 @@ def browser_figures(url: str, api_key: str, nodes: int, runs: int) -> None:
     print(
         f"{nodes}-node flow opened in the editor (last node rendered), median of {runs}: "
         f"{statistics.median(opened) * 1000:.0f} ms"
+    )
+    print(f"panning the {nodes}-node flow for 2 s: {fps:.0f} frames/s, p95 frame {p95:.0f} ms")
+    print(
+        f"test chat, button click -> bot answer on screen, {len(replies)} chats: "
+        f"p50 {statistics.median(replies) * 1000:.0f} ms, max {max(replies) * 1000:.0f} ms"
     )
 
 

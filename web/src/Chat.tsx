@@ -19,6 +19,7 @@ type Execution = {
 };
 const NODE_TYPES = { "flow-node": FlowCard };
 const POLL_MS = 400;
+const BRISK_POLL_MS = 60;
 
 function textOf(content: Record<string, any>): string {
   const i = content.interactive ?? {};
@@ -76,13 +77,16 @@ function ChatScreen({ workflowId }: { workflowId: string }) {
     })();
   }, [workflowId]);
 
-  const refresh = useCallback(async (executionId: string) => {
+  const refresh = useCallback(async (executionId: string): Promise<{ outbound: number; status: string }> => {
     const detail = (await api<Envelope<Execution>>("GET", `${P}/workflow_executions/${executionId}`)).data;
     setExecution(detail);
+    let outbound = 0;
     if (detail.whatsapp_conversation_id) {
       const read = await api<Envelope<ChatMessage[]>>("GET", `${P}/sandbox/conversations/${detail.whatsapp_conversation_id}/messages`);
       setMessages(read.data);
+      outbound = read.data.filter((m) => m.direction === "outbound").length;
     }
+    return { outbound, status: detail.status };
   }, []);
 
   // Live updates by polling. An ended execution's last messages may still be on their
@@ -128,9 +132,16 @@ function ChatScreen({ workflowId }: { workflowId: string }) {
     setError(null);
     setBusy(true);
     try {
+      const before = messages.filter((m) => m.direction === "outbound").length;
       await api("POST", `${P}/sandbox/conversations/${execution.whatsapp_conversation_id}/messages`, { text: value });
       setText("");
-      await refresh(execution.id);
+      // The typing indicator stays while the engine answers: poll briskly until the bot
+      // says something or the execution stops waiting (at most ~5 s, then the slow poll).
+      for (let i = 0; i < 50; i += 1) {
+        const got = await refresh(execution.id);
+        if (got.outbound > before || got.status !== "waiting") break;
+        await new Promise((resolve) => window.setTimeout(resolve, BRISK_POLL_MS));
+      }
     } catch (exc) {
       setError(errorText(exc));
     } finally {
