@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 # The browser and its flags, as the console's browser tests launch it.
 from tests.console.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from tests.support import example  # noqa: E402
 
 DIST = ROOT / "src" / "convoflow" / "console_dist"
 
@@ -88,37 +89,11 @@ def pan_fps(page: object, seconds: float = 2.0) -> tuple[float, float]:
     return fps, gaps[int(len(gaps) * 0.95)]
 
 
-def chat_flow() -> dict[str, object]:
-    """Buttons, a wait and an answer: one click, one bot message back."""
-
-    def node(node_id: str, node_type: str, **config: object) -> dict[str, object]:
-        return {"id": node_id, "data": {"node_type": node_type, "config": config}}
-
-    return {
-        "nodes": [
-            node("start", "start"),
-            node(
-                "ask",
-                "send_interactive",
-                interactive_type="button",
-                body_text="Ready?",
-                buttons=[{"id": "yes", "title": "Yes"}, {"id": "no", "title": "No"}],
-            ),
-            node("wait", "wait_for_response"),
-            node("answer", "send_text", message="Got it"),
-        ],
-        "edges": [
-            {"source": "start", "target": "ask"},
-            {"source": "ask", "target": "wait"},
-            {"source": "wait", "target": "answer"},
-        ],
-    }
-
-
 def chat_replies(page: object, url: str, api_key: str, runs: int) -> list[float]:
-    """Seconds from a reply-button click to the bot's answer on screen, one per chat."""
+    """Seconds from a reply-button click to the bot's answer on screen, one per chat
+    (examples/menu.json: "Opening hours" is answered at once)."""
     headers = {"X-API-Key": api_key}
-    body = {"workflow": {"name": f"bench chat {time.time()}", "definition": chat_flow()}}
+    body = {"workflow": {"name": f"bench chat {time.time()}", "definition": example("menu")}}
     workflow = httpx.post(f"{url}/platform/v1/workflows", headers=headers, json=body).json()
     workflow_id = workflow["data"]["id"]
     httpx.post(
@@ -137,9 +112,9 @@ def chat_replies(page: object, url: str, api_key: str, runs: int) -> list[float]
         name = "Start chat" if run == 0 else "Restart"
         page.get_by_role("button", name=name).click()  # type: ignore[attr-defined]
         bubbles = page.get_by_test_id("bot-bubble")  # type: ignore[attr-defined]
-        bubbles.first.get_by_role("button", name="Yes").wait_for()
+        bubbles.first.get_by_role("button", name="Opening hours").wait_for()
         started = time.perf_counter()
-        bubbles.first.get_by_role("button", name="Yes").click()
+        bubbles.first.get_by_role("button", name="Opening hours").click()
         bubbles.nth(1).wait_for()
         seconds.append(time.perf_counter() - started)
     return seconds
