@@ -5,6 +5,10 @@ and one group-committed insert of the raw body, the ceiling the full path is com
 
     python bench/e2e_server.py --database-url URL --port 8000 --stats-port 8100 \
         --graph-url http://127.0.0.1:8088/v23.0 [--raw]
+
+CONVOFLOW_BENCH_PROFILE=/tmp/e2e.prof profiles the server with cProfile and writes
+/tmp/e2e.prof.<pid> at each stats read (the last follows the measured load; read it
+with `python -m pstats`).
 """
 
 from __future__ import annotations
@@ -85,9 +89,20 @@ def add_stats(app: FastAPI, engine: Process) -> None:
         statements[0] += 1
 
     sa_event.listen(sa.engine.Engine, "before_cursor_execute", count)
+    profile_to = os.environ.get("CONVOFLOW_BENCH_PROFILE")  # where this process's time goes
+    profiler = None
+    if profile_to:
+        import cProfile
+
+        profiler = cProfile.Profile()
 
     @app.get("/_bench/stats")
     async def stats() -> dict[str, Any]:
+        if profiler is not None:
+            # Profiled from the first stats read on; written at every read (the last one
+            # follows the measured load).
+            profiler.dump_stats(f"{profile_to}.{os.getpid()}")  # (this stops it)
+            profiler.enable()
         committer = engine.runtime.committer.stats
         return {
             "statements": statements[0],

@@ -28,10 +28,10 @@ from convoflow.engine.committer import AfterCommit
 from convoflow.engine.send_record import note_crash_outcome, record_outbound_message
 from convoflow.store import messages as message_store
 from convoflow.store import outbox as outbox_store
-from convoflow.store import whatsapp as whatsapp_store
 from convoflow.store.faults import DatabaseUnavailable
 
 if TYPE_CHECKING:
+    from convoflow.engine.advance import Advance
     from convoflow.engine.runtime import Runtime
 
 log = structlog.get_logger(__name__)
@@ -172,9 +172,9 @@ class Dispatcher:
     ) -> None:
         row = delivery.outbox
         if wamid and delivery.conversation is not None:
-            # Before the outbox row: a status webhook for this wamid takes the same two
+            # Before the outbox row: a status webhook for this message takes the same two
             # locks in the same order (services/whatsapp/statuses.py).
-            await whatsapp_store.lock_wamid(conn, wamid)
+            await outbox_store.lock_provider_message(conn, wamid)
         if not await outbox_store.mark_sent(conn, row["id"], provider_message_id=wamid, now=now):
             return  # a status webhook recorded it first
         if delivery.conversation is not None:
@@ -189,7 +189,7 @@ def _lease_left(delivery: Delivery, runtime: Runtime) -> float:
     return max(0.0, (until - runtime.clock.now()).total_seconds())
 
 
-async def fail_for_send(adv: Any, execution_id: str, error: dict[str, Any]) -> None:
+async def fail_for_send(adv: Advance, execution_id: str, error: dict[str, Any]) -> None:
     """A terminal send error the flow must see: fail the execution if it is still live."""
     from convoflow.engine import status as st
 

@@ -51,7 +51,8 @@ async def record_outbound_message(
     conn: AsyncConnection, outbox: RowMapping, provider_message_id: str | None, now: datetime
 ) -> None:
     """The conversation's copy of a message just recorded as sent. The caller holds the
-    wamid lock (`whatsapp_store.lock_wamid`) taken before it moved the outbox row."""
+    provider message's lock (`outbox_store.lock_provider_message`), taken before it moved
+    the outbox row."""
     if outbox["conversation_id"] is None:
         return
     row = outbound_row(outbox, provider_message_id, now)

@@ -8,11 +8,25 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from convoflow.store import dialects
 from convoflow.store.schema import outbox
 
 _INSERT = sa.insert(outbox)
 # Rows that still hold their conversation's queue: not yet sent, or sent without a result.
 UNRESOLVED = ("pending", "sending", "uncertain")
+
+
+def provider_message_lock_key(provider_message_id: str) -> str:
+    # "wamid:" (WhatsApp's name) kept: processes of the previous release take this key.
+    return f"wamid:{provider_message_id}"
+
+
+async def lock_provider_message(conn: AsyncConnection, provider_message_id: str) -> None:
+    """Serialise the two writers of one sent message's state: recording the send (the
+    dispatcher) and applying the provider's receipt for it (a status webhook). Without it,
+    on PostgreSQL each could commit without seeing the other's row and a `failed` receipt
+    would be lost. A no-op on SQLite, which has one writer."""
+    await dialects.of(conn).advisory_locks(conn, [provider_message_lock_key(provider_message_id)])
 
 
 async def insert_outbox(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from convoflow.store import dialects
+from convoflow.store import outbox as outbox_store
 from convoflow.store.executions import ACTIVE_ROOTS
 from convoflow.store.schema import (
     conversations,
@@ -285,17 +286,14 @@ async def lock_route(conn: AsyncConnection, phone_number_id: str, wa_id: str) ->
 
 
 async def lock_wamid(conn: AsyncConnection, wamid: str) -> None:
-    """Serialise the two writers of one sent message's state: recording the send
-    (dispatcher) and applying a receipt (webhook). Without it, on PostgreSQL each could
-    commit without seeing the other's row and a `failed` receipt would be lost. A no-op
-    on SQLite, which has one writer."""
-    await dialects.of(conn).advisory_locks(conn, [f"wamid:{wamid}"])
+    """`outbox.lock_provider_message` (a receipt and the send's record, serialised)."""
+    await outbox_store.lock_provider_message(conn, wamid)
 
 
 async def lock_wamids(conn: AsyncConnection, wamids: list[str]) -> None:
     """`lock_wamid` for several messages in one statement (sorted: two transactions
     locking overlapping sets take them in the same order)."""
-    keys = sorted(f"wamid:{wamid}" for wamid in wamids)
+    keys = sorted(outbox_store.provider_message_lock_key(wamid) for wamid in wamids)
     await dialects.of(conn).advisory_locks(conn, keys)
 
 

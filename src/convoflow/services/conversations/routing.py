@@ -1,12 +1,18 @@
 """Inbound messages: store them, then route each conversation's pending messages in order.
 
-Receiving and routing are separate: `receive_message` stores the message (deduplicated by
-provider id) and schedules a routing job for its conversation after the debounce window;
-the job (`route_conversation`) runs under the conversation's lock and hands the pending
-messages, joined into one input, to the conversation's execution — resuming a wait,
-keeping them for a human during handoff, or starting a new execution from the inbound
-trigger. Messages that arrive while the execution is busy stay pending and answer its
-next wait (see `take_pending_input`).
+This module is where an inbound message meets its execution. `receive_message` stores
+the message (deduplicated by provider id); `route_conversation`, under the
+conversation's lock, hands the pending messages, joined into one input, to the
+conversation's execution — resuming a wait, keeping them for a human during handoff, or
+starting a new execution from the inbound trigger. Messages that arrive while the
+execution is busy stay pending and answer its next wait (`take_pending_input`).
+
+When routing runs: with no debounce window the caller may route in the very transaction
+that stored the message (`receive_message(..., route_in_transaction=True)`, then
+`route_conversation` once per conversation: the WhatsApp webhook does), so the message,
+the advance it causes and the replies it queues commit together or not at all; with a
+debounce window (or for callers that do not route themselves) a `route_conversation`
+job runs after the window (`handle_route_job`).
 """
 
 from __future__ import annotations
@@ -42,9 +48,13 @@ async def receive_message(
     provider_message_id: str | None = None,
     debounce_seconds: float = 0,
     provider_timestamp: datetime | None = None,
+    route_in_transaction: bool = False,
 ) -> str | None:
     """Store an inbound message and schedule routing. Returns the message id, or None when
-    `provider_message_id` was seen before (a redelivery changes nothing)."""
+    `provider_message_id` was seen before (a redelivery changes nothing).
+    `route_in_transaction`: the caller routes the conversation itself before this
+    transaction commits (`route_conversation`), so no job is scheduled; only with no
+    debounce window (`routes_in_transaction`)."""
     now = adv.now
     message_id = new_id()
     inserted = await message_store.insert_message(
@@ -71,6 +81,8 @@ async def receive_message(
     await message_store.touch_conversation(
         adv.conn, conversation["id"], now=now, direction="inbound", message_id=message_id
     )
+    if route_in_transaction and routes_in_transaction(debounce_seconds):
+        return message_id
     adv.schedule_job(
         ROUTE_JOB,
         run_at=now + timedelta(seconds=max(0.0, debounce_seconds)),
@@ -78,6 +90,12 @@ async def receive_message(
         payload={"conversation_id": conversation["id"]},
     )
     return message_id
+
+
+def routes_in_transaction(debounce_seconds: float) -> bool:
+    """A message with no debounce window can be routed in the transaction that stores it:
+    nothing is gained by waiting, and a job would cost two more transactions."""
+    return debounce_seconds <= 0
 
 
 def input_from_messages(rows: list[RowMapping], source: str) -> UserInput:
@@ -123,7 +141,7 @@ def _source(rows: list[RowMapping]) -> str:
 async def _load_active_root(adv: Advance, conversation_id: str) -> ExecutionState | None:
     """The conversation's active root execution, loaded into `adv` (as `adv.load`)."""
     row = await execution_store.active_root(
-        adv.conn, conversation_id, for_update=not adv.runtime.db.is_sqlite
+        adv.conn, conversation_id, for_update=adv.runtime.db.backend.row_locks
     )
     if row is None:
         return None

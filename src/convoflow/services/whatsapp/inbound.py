@@ -3,9 +3,13 @@
 `receive_webhook` checks `X-Hub-Signature-256` over the raw bytes with the app secret of
 each number the body names (refused when missing or not matching; nothing is stored),
 then one write operation stores the raw body, finds or creates each conversation, stores
-each message under its unique wamid (a redelivery is a no-op), schedules its routing job
-(after the workflow's debounce) and read receipt, applies statuses and publishes the
-events — all or nothing. Routing itself runs later, in the worker, never in the request.
+each message under its unique wamid (a redelivery is a no-op), routes it, applies
+statuses and publishes the events — all or nothing. With no debounce window (the usual
+case for a reply) the message meets its execution in that same transaction
+(`conversations/routing.route_conversation`): Meta's 200 follows the commit of the
+message, the advance it caused and the replies it queued, so a crash anywhere leaves
+either all of it or none (and Meta redelivers). With a debounce window, or when routing
+in the request failed, a routing job runs it later in the worker.
 """
 
 from __future__ import annotations
@@ -27,7 +31,11 @@ from convoflow.channels.whatsapp.signature import (
 )
 from convoflow.engine.advance import Advance
 from convoflow.ids import new_id
-from convoflow.services.conversations.routing import receive_message
+from convoflow.services.conversations.routing import (
+    receive_message,
+    route_conversation,
+    routes_in_transaction,
+)
 from convoflow.services.whatsapp import payloads
 from convoflow.services.whatsapp.conversations import conversation_for
 from convoflow.services.whatsapp.directory import NumberEntry
@@ -79,6 +87,11 @@ class InboundBatch:
     adv: Advance
     numbers: dict[str, NumberEntry]
     events: EventSink
+    # Route conversations with no debounce window in this transaction (False: the
+    # fallback after routing here failed; every message then waits for a routing job).
+    route_in_transaction: bool = True
+    # Conversations to route before commit, with their row (None: read it again).
+    to_route: dict[str, RowMapping | None] = field(default_factory=dict)
     conversations: dict[tuple[str, str], RowMapping] = field(default_factory=dict)
     inbound_settings: dict[str, FlowSettings] = field(default_factory=dict)
     counts: dict[str, int] = field(
@@ -124,11 +137,19 @@ async def _authenticate_and_apply(engine: Process, raw: bytes, signature: str) -
     projects = {entry.project_id for entry in numbers.values()}
     webhooks = {project: await directory.webhooks(project) for project in projects}
 
-    async def apply(adv: Advance) -> dict[str, int]:
-        batch = InboundBatch(adv, numbers, EventSink(adv, webhooks))
+    async def apply(adv: Advance, route_in_transaction: bool = True) -> dict[str, int]:
+        batch = InboundBatch(adv, numbers, EventSink(adv, webhooks), route_in_transaction)
         return await apply_webhook(batch, raw, parsed)
 
-    counts = await engine.runtime.op(apply)
+    try:
+        counts = await engine.runtime.op(apply)
+    except DatabaseUnavailable:
+        raise
+    except Exception:
+        # Nothing committed. Routing (a flow's steps) must not keep Meta's messages out:
+        # store them with routing jobs instead, as with a debounce window.
+        log.exception("routing in the webhook's transaction failed; left to the worker")
+        counts = await engine.runtime.op(lambda adv: apply(adv, route_in_transaction=False))
     return WebhookOutcome(counts=counts)
 
 
@@ -155,6 +176,8 @@ async def apply_webhook(batch: InboundBatch, raw: bytes, parsed: ParsedWebhook) 
         applied = await apply_status(adv, batch.events, entry.project_id, status)
         batch.counts["statuses" if applied else "duplicates"] += 1
     batch.counts["ignored"] += len(parsed.rejected)
+    for conversation_id, conversation in batch.to_route.items():
+        await route_conversation(adv, conversation_id, conversation)
     return batch.counts
 
 
@@ -167,6 +190,7 @@ async def _apply_message(batch: InboundBatch, message: InboundMessage) -> None:
     routable = entry.inbound_enabled and message.conversational
     settings = await _flow_settings(batch, conversation, created, entry)
     if routable:
+        route_now = batch.route_in_transaction and routes_in_transaction(settings.debounce_seconds)
         message_id = await receive_message(
             batch.adv,
             conversation,
@@ -174,7 +198,12 @@ async def _apply_message(batch: InboundBatch, message: InboundMessage) -> None:
             provider_message_id=message.wamid,
             debounce_seconds=settings.debounce_seconds,
             provider_timestamp=message.timestamp,
+            route_in_transaction=route_now,
         )
+        if route_now and message_id is not None:
+            # Routed once per conversation after all of this body's messages are stored
+            # (a burst in one body becomes one input, as a routing job would make it).
+            batch.to_route.setdefault(str(conversation["id"]), conversation)
     else:
         message_id = await _store_unrouted(batch.adv, conversation, message)
     if message_id is None:
@@ -189,6 +218,9 @@ async def _apply_message(batch: InboundBatch, message: InboundMessage) -> None:
         await wa_store.set_contact_name(
             batch.adv.conn, conversation["id"], message.contact_name, batch.adv.now
         )
+        if str(conversation["id"]) in batch.to_route:
+            # A flow started by this message sees the new name: read the row again.
+            batch.to_route[str(conversation["id"])] = None
     if routable and settings.read_mode in ("read_only", "read_with_typing"):
         _schedule_read_receipt(batch.adv, conversation, settings)
     await _publish_received(batch, entry, conversation, message, message_id)
