@@ -36,6 +36,54 @@ def _tls() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
+SHARD_CONNECTIONS = 4  # keep-alive connections per httpx pool (see KeepAlivePool)
+
+
+class KeepAlivePool:
+    """`in_flight` keep-alive connections, as several small httpx pools.
+
+    httpcore assigns a request by scanning every connection of its pool, and asks each
+    idle one whether its socket is readable (a poll() system call and a dict of socket
+    attributes): per request the cost grows with the pool, and with 32 connections it was
+    the largest CPU cost of a send (BENCHMARKS.md, the e2e profile). Pools of
+    `SHARD_CONNECTIONS` keep that scan short; a request goes to the pool with the fewest
+    requests in flight, and never queues inside httpcore (whose queue is scanned too)."""
+
+    def __init__(
+        self, *, timeout: float, in_flight: int = IN_FLIGHT, http: httpx.AsyncClient | None = None
+    ) -> None:
+        self._own = http is None
+        if http is not None:  # given by the caller: one pool, its limits
+            self._clients = [http]
+            self._slots = [asyncio.Semaphore(in_flight)]
+        else:
+            shards = max(1, -(-in_flight // SHARD_CONNECTIONS))
+            per = max(1, in_flight // shards)
+            # Every connection kept alive: httpx keeps 20 by default, so a burst beyond
+            # would open (and close) a TCP connection per message.
+            limits = httpx.Limits(max_connections=per, max_keepalive_connections=per)
+            self._clients = [
+                httpx.AsyncClient(timeout=timeout, limits=limits, verify=_tls())
+                for _ in range(shards)
+            ]
+            self._slots = [asyncio.Semaphore(per) for _ in range(shards)]
+        self._busy = [0] * len(self._clients)
+
+    async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        index = min(range(len(self._busy)), key=self._busy.__getitem__)
+        self._busy[index] += 1
+        try:
+            async with self._slots[index]:
+                return await self._clients[index].request(method, url, **kwargs)
+        finally:
+            self._busy[index] -= 1
+
+    async def aclose(self) -> None:
+        if self._own:
+            for client in self._clients:
+                await client.aclose()
+
+
 class GraphClient:
     """`base_url` includes the API version (`https://graph.facebook.com/v23.0`), so the
     fake Graph server or another version is one setting away."""
@@ -50,15 +98,7 @@ class GraphClient:
         conversation_interval: float = DEFAULT_CONVERSATION_INTERVAL,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        self._own_http = http is None
-        # Keep every connection of the pool alive: httpx keeps only 20 by default, so a
-        # dispatcher batch of concurrent sends would open (and close) a TCP connection
-        # per message beyond those.
-        limits = httpx.Limits(max_connections=IN_FLIGHT, max_keepalive_connections=IN_FLIGHT)
-        self._http = http or httpx.AsyncClient(timeout=timeout, limits=limits, verify=_tls())
-        # httpcore's pool scans every waiting request and every connection on each
-        # assignment: hundreds of concurrent sends cost more CPU than they save.
-        self._in_flight = asyncio.Semaphore(IN_FLIGHT)
+        self._http = KeepAlivePool(timeout=timeout, http=http)
         # Bursts up to one second's worth per number, then `rate_per_second`.
         self.number_limiter = RateLimiter(rate_per_second, burst=max(1, int(rate_per_second)))
         rate = 1.0 / conversation_interval if conversation_interval > 0 else 0.0
@@ -78,8 +118,7 @@ class GraphClient:
         )
 
     async def aclose(self) -> None:
-        if self._own_http:
-            await self._http.aclose()
+        await self._http.aclose()
 
     async def send_message(
         self, phone_number_id: str, access_token: str, body: dict[str, Any]
@@ -136,10 +175,9 @@ class GraphClient:
         url = f"{self.base_url}/{path}"
         headers = {"Authorization": f"Bearer {access_token}"}
         try:
-            async with self._in_flight:
-                response = await self._http.request(
-                    method, url, json=json, params=params, headers=headers
-                )
+            response = await self._http.request(
+                method, url, json=json, params=params, headers=headers
+            )
         except httpx.HTTPError as exc:
             # No status: classified as retryable. The message text is httpx's (no token).
             raise GraphError(f"could not reach the Graph API: {type(exc).__name__}") from exc
