@@ -15,11 +15,8 @@ import convoflow
 PACKAGE = Path(convoflow.__file__).parent
 STATEMENTS = {"select", "insert", "update", "delete"}
 DIALECT_ATTRS = {"is_sqlite", "dialect"}
-# Outside store/, still deciding by dialect: routing's conversation lock (`is_sqlite`),
-# which the inbound hot-path rework (issue 9 item 7) moves behind the store's seam.
-PENDING: dict[str, set[str]] = {
-    "services/conversations/routing.py": {"dialect"},
-}
+# Outside store/, still to move (none left: routing asks the store's seam, backend.row_locks).
+PENDING: dict[str, set[str]] = {}
 
 
 def _violations(tree: ast.AST) -> set[str]:

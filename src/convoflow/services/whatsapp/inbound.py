@@ -145,10 +145,15 @@ async def _authenticate_and_apply(engine: Process, raw: bytes, signature: str) -
         counts = await engine.runtime.op(apply)
     except DatabaseUnavailable:
         raise
-    except Exception:
+    except Exception as exc:
         # Nothing committed. Routing (a flow's steps) must not keep Meta's messages out:
-        # store them with routing jobs instead, as with a debounce window.
-        log.exception("routing in the webhook's transaction failed; left to the worker")
+        # store them with routing jobs instead, as with a debounce window. No traceback
+        # here (rendering one delays Meta's answer): the job meets the same error and
+        # logs it with its traceback.
+        log.warning(
+            "routing in the webhook's transaction failed; left to the worker",
+            error=f"{type(exc).__name__}: {exc}",
+        )
         counts = await engine.runtime.op(lambda adv: apply(adv, route_in_transaction=False))
     return WebhookOutcome(counts=counts)
 
