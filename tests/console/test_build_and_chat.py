@@ -11,9 +11,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 from playwright.sync_api import expect
 
-from tests.console.conftest import Server, screenshot
+from tests.console.conftest import BrowserProblems, Server, screenshot
 
 
 def sign_in(page: Any, server: Server) -> None:
@@ -42,7 +43,9 @@ def connect(page: Any, source: str, target: str, label: str = "next") -> None:
     page.locator(f"#out-{label}").select_option(target)
 
 
-def test_build_a_flow_fix_an_error_activate_and_chat(page: Any, server: Server) -> None:
+def test_build_a_flow_fix_an_error_activate_and_chat(
+    page: Any, server: Server, browser_problems: BrowserProblems
+) -> None:
     sign_in(page, server)
     page.get_by_label("New flow name").fill("Pizza bot")
     page.get_by_role("button", name="Create flow").click()
@@ -53,6 +56,14 @@ def test_build_a_flow_fix_an_error_activate_and_chat(page: Any, server: Server) 
     expect(card.locator(".card-problems")).to_contain_text("message is required")
     expect(page.get_by_test_id("validity")).to_contain_text("error")
     screenshot(page, "editor-error")
+    # Activation refuses, listing the problem (a 422 Chromium logs: expected).
+    browser_problems.expected.append(422)
+    page.get_by_role("button", name="Activate").click()
+    refusal = page.get_by_role("alert")
+    expect(refusal).to_contain_text("1 problem")
+    expect(refusal).to_contain_text("send_text_1")
+    refusal.get_by_role("button", name="Dismiss error").click()
+    page.get_by_test_id("node-send_text_1").locator(".title").click()
     page.locator("#cfg-message").fill("Welcome to Pizza bot!")
     expect(card.locator(".card-problems")).to_have_count(0)
 
@@ -134,7 +145,9 @@ def test_build_a_flow_fix_an_error_activate_and_chat(page: Any, server: Server) 
     screenshot(page, "flows")
 
 
-def test_undo_redo_export_then_import_gives_the_same_definition(page: Any, server: Server) -> None:
+def test_undo_redo_conflict_export_then_import(
+    page: Any, server: Server, browser_problems: BrowserProblems
+) -> None:
     sign_in(page, server)
     page.get_by_label("New flow name").fill("Round trip")
     page.get_by_role("button", name="Create flow").click()
@@ -145,7 +158,20 @@ def test_undo_redo_export_then_import_gives_the_same_definition(page: Any, serve
     page.get_by_role("button", name="Redo").click()
     expect(page.get_by_test_id("node-send_text_1")).to_contain_text("Hello")
     connect(page, "start", "send_text_1")
+
+    # Someone else renames the flow meanwhile: saving says so, overwriting keeps mine.
+    workflow_id = page.url.rsplit("/", 1)[1]
+    renamed = httpx.patch(
+        f"{server.url}/platform/v1/workflows/{workflow_id}",
+        headers={"X-API-Key": server.api_key},
+        json={"workflow": {"name": "Round trip"}},
+    )
+    assert renamed.status_code == 200, renamed.text
+    browser_problems.expected.append(409)
     page.get_by_role("button", name="Save").click()
+    conflict = page.locator(".conflict")
+    expect(conflict).to_contain_text("Changed elsewhere")
+    conflict.get_by_role("button", name="Overwrite with mine").click()
     expect(page.get_by_role("status")).to_have_text("Saved.")
     page.get_by_role("link", name="Flows").click()
     row = page.get_by_role("row").filter(has_text="Round trip")
