@@ -144,6 +144,11 @@ def test_build_a_flow_fix_an_error_activate_and_chat(
     expect(row).to_contain_text("active")
     screenshot(page, "flows")
 
+    # Phone width: the list becomes one card per flow, every action still reachable.
+    page.set_viewport_size({"width": 390, "height": 844})
+    expect(row.get_by_role("button", name="Test chat")).to_be_in_viewport()
+    screenshot(page, "flows-phone")
+
 
 def test_undo_redo_conflict_export_then_import(
     page: Any, server: Server, browser_problems: BrowserProblems

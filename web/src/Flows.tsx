@@ -146,9 +146,9 @@ export function FlowsPage() {
                   )}
                 </td>
                 <td><span className={`badge ${flow.status}`}>{flow.status}</span></td>
-                <td>{flow.validation.valid ? "none" : `${flow.validation.errors.length} error(s)`}</td>
-                <td>{flow.execution_count}</td>
-                <td>{flow.last_executed_at ? new Date(flow.last_executed_at).toLocaleString() : "never"}</td>
+                <td data-label="Problems">{flow.validation.valid ? "none" : `${flow.validation.errors.length} error(s)`}</td>
+                <td data-label="Runs">{flow.execution_count}</td>
+                <td data-label="Last run">{flow.last_executed_at ? new Date(flow.last_executed_at).toLocaleString() : "never"}</td>
                 <td className="actions">
                   <button onClick={() => navigate(`/console/flows/${flow.id}/chat`)}>Test chat</button>
                   <button onClick={() => navigate(`/console/flows/${flow.id}/executions`)}>Executions</button>
