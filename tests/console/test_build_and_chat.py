@@ -87,7 +87,10 @@ def test_build_a_flow_fix_an_error_activate_and_chat(
     add_node(page, "Send Text Message", "send_text_2")
     page.locator("#cfg-message").fill("Great, a pizza is on its way!")
     add_node(page, "Send Text Message", "send_text_3")
-    page.locator("#cfg-message").fill("Maybe later then.")
+    page.locator("#cfg-message").fill("Maybe later then, you said ")
+    # {{vars.x}} from what the graph writes (the wait saves the answer).
+    page.get_by_label("Insert a variable").select_option("answer")
+    expect(page.locator("#cfg-message")).to_have_value("Maybe later then, you said {{vars.answer}}")
 
     connect(page, "start", "send_text_1")
     connect(page, "send_text_1", "send_interactive_1")

@@ -6,7 +6,7 @@ import {
 import "@xyflow/react/dist/style.css";
 import { api, ApiError, Definition, errorText, loadNodeTypes, NodeTypeInfo, P, Problem, Validation, Workflow } from "./api";
 import { CardNode, EditorContext, FlowCard } from "./FlowCard";
-import { outgoingLabels, toDefinition, toFlow } from "./graph";
+import { outgoingLabels, toDefinition, toFlow, writtenVariables } from "./graph";
 import { autoLayout } from "./layout";
 import { navigate } from "./router";
 import { ConfigForm } from "./SchemaForm";
@@ -54,7 +54,7 @@ function SidePanel(props: {
         <label htmlFor="node-name">Name</label>
         <input id="node-name" value={node.data.display_name ?? ""} onChange={(e) => props.update(node.id, { display_name: e.target.value })} />
       </div>
-      <ConfigForm info={info} config={node.data.config} problems={problems} onChange={(config) => props.update(node.id, { config })} />
+      <ConfigForm info={info} config={node.data.config} problems={problems} variables={writtenVariables(nodes)} onChange={(config) => props.update(node.id, { config })} />
       <fieldset className="field">
         <legend>Connections</legend>
         {outgoingLabels(node).map((label) => {

@@ -1,4 +1,4 @@
-import { useState } from "react";
+import { useRef, useState } from "react";
 import type { NodeTypeInfo, Problem } from "./api";
 import { withoutNode } from "./ui";
 
@@ -8,6 +8,25 @@ import { withoutNode } from "./ui";
 
 type Schema = Record<string, any>;
 const LONG_TEXT = new Set(["message", "body_text", "system_prompt", "expression", "description"]);
+// Fields rendered with {{...}} templating at run time: they get the variable inserter.
+const TEMPLATED = new Set(["message", "body_text", "header_text", "footer_text", "url", "variable_value", "reason", "system_prompt"]);
+
+// Inserts `{{vars.x}}` at the caret of the field next to it.
+function VarInsert({ target, variables, onInsert }: { target: React.RefObject<HTMLInputElement | HTMLTextAreaElement | null>; variables: string[]; onInsert: (v: string) => void }) {
+  return (
+    <select aria-label="Insert a variable" className="var-insert" value="" onChange={(e) => {
+      const field = target.current;
+      const token = `{{vars.${e.target.value}}}`;
+      const text = field?.value ?? "";
+      const at = field?.selectionStart ?? text.length;
+      const end = field?.selectionEnd ?? at;
+      onInsert(text.slice(0, at) + token + text.slice(end));
+    }}>
+      <option value="">Insert {"{{vars.…}}"}</option>
+      {variables.map((v) => <option key={v} value={v}>vars.{v}</option>)}
+    </select>
+  );
+}
 
 function resolve(schema: Schema, root: Schema): Schema {
   if (schema?.$ref) return resolve(root.$defs?.[schema.$ref.split("/").pop()] ?? {}, root);
@@ -39,10 +58,11 @@ function JsonField({ id, value, onChange }: { id: string; value: unknown; onChan
   );
 }
 
-type FieldProps = { id: string; name: string; schema: Schema; root: Schema; value: any; onChange: (v: any) => void; errors: string[] };
+type FieldProps = { id: string; name: string; schema: Schema; root: Schema; value: any; onChange: (v: any) => void; errors: string[]; variables?: string[] };
 
-function Field({ id, name, schema, root, value, onChange, errors }: FieldProps) {
+function Field({ id, name, schema, root, value, onChange, errors, variables = [] }: FieldProps) {
   const resolved = resolve(schema, root);
+  const textRef = useRef<HTMLInputElement & HTMLTextAreaElement>(null);
   const label = resolved.title ?? schema.title ?? name;
   let input: React.ReactNode;
   if (resolved.enum) {
@@ -60,8 +80,11 @@ function Field({ id, name, schema, root, value, onChange, errors }: FieldProps) 
         onChange={(e) => onChange(e.target.value === "" ? undefined : Number(e.target.value))} />
     );
   } else if (resolved.type === "string") {
-    const props = { id, value: typeof value === "string" ? value : value == null ? "" : JSON.stringify(value), onChange: (e: any) => onChange(e.target.value) };
+    const props = { id, ref: textRef, value: typeof value === "string" ? value : value == null ? "" : JSON.stringify(value), onChange: (e: any) => onChange(e.target.value) };
     input = LONG_TEXT.has(name) ? <textarea rows={3} {...props} /> : <input type="text" {...props} />;
+    if (TEMPLATED.has(name) && variables.length > 0) {
+      input = <>{input}<VarInsert target={textRef} variables={variables} onInsert={onChange} /></>;
+    }
   } else if (resolved.type === "array" && resolve(resolved.items ?? {}, root).properties) {
     return <ListField {...{ id, name, schema: resolved, root, value, onChange, errors, label }} />;
   } else {
@@ -101,7 +124,7 @@ function ListField({ id, schema, root, value, onChange, errors, label }: FieldPr
   );
 }
 
-export function ConfigForm({ info, config, problems, onChange }: { info: NodeTypeInfo; config: Record<string, any>; problems: Problem[]; onChange: (c: Record<string, any>) => void }) {
+export function ConfigForm({ info, config, problems, onChange, variables }: { info: NodeTypeInfo; config: Record<string, any>; problems: Problem[]; onChange: (c: Record<string, any>) => void; variables: string[] }) {
   const root = info.config_schema;
   const properties: [string, Schema][] = Object.entries(root.properties ?? {});
   const key = new Set(info.key_fields);
@@ -114,7 +137,7 @@ export function ConfigForm({ info, config, problems, onChange }: { info: NodeTyp
     onChange(next);
   };
   const render = ([name, schema]: [string, Schema]) => (
-    <Field key={name} id={`cfg-${name}`} name={name} schema={schema} root={root} value={config[name]} onChange={(v) => set(name, v)} errors={fieldErrors(problems, `config.${name}`)} />
+    <Field key={name} id={`cfg-${name}`} name={name} schema={schema} root={root} value={config[name]} onChange={(v) => set(name, v)} errors={fieldErrors(problems, `config.${name}`)} variables={variables} />
   );
   return (
     <div className="config-form">

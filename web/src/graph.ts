@@ -41,3 +41,25 @@ export function outgoingLabels(node: CardNode): string[] {
   }
   return ["next"];
 }
+
+// Where the graph writes variables (what `{{vars.x}}` can read), plus what every wait
+// writes. Mirrors the config models' written_variables() for the common node types.
+const SAVES: Record<string, string[]> = {
+  wait_for_response: ["save_response_to"],
+  set_variable: ["variable_name"],
+  webhook: ["save_response_to", "save_error_to"],
+  function: ["save_response_to"],
+  call: ["save_error_to"],
+};
+
+export function writtenVariables(nodes: CardNode[]): string[] {
+  const names = new Set<string>();
+  for (const node of nodes) {
+    if (node.data.node_type === "wait_for_response") ["last_user_input", "last_user_message"].forEach((n) => names.add(n));
+    for (const field of SAVES[node.data.node_type] ?? []) {
+      const value = node.data.config?.[field];
+      if (typeof value === "string" && value.trim()) names.add(value.trim().split(".")[0]);
+    }
+  }
+  return [...names].sort();
+}
