@@ -105,10 +105,11 @@ class Database:
         # Encrypts and decrypts the secret columns (store/cipher.py); without one they
         # can be neither read nor written (migrations and schema checks need none).
         self.cipher = cipher
-        self.dialect = make_url(self.url).get_backend_name()
-        self.is_sqlite = self.dialect == "sqlite"
         # What this database can do (locks, upserts, notifications): store/dialects/.
-        self.backend: dialects.Dialect = dialects.named(self.dialect)
+        # Nothing outside store/ asks which database it is, only what it can do.
+        self.backend: dialects.Dialect = dialects.named(make_url(self.url).get_backend_name())
+        # SQLite's own connection machinery below: one serialised writer, inline reads.
+        self._sqlite = self.backend.name == "sqlite"
         kwargs: dict[str, Any] = {
             "echo": echo,
             # A database error's message would otherwise carry the statement's parameters
@@ -117,7 +118,7 @@ class Database:
             "json_serializer": _json_dumps,
             "json_deserializer": _json_loads,
         }
-        if self.is_sqlite:
+        if self._sqlite:
             kwargs["pool_size"] = pool_size
             kwargs["max_overflow"] = 0
         else:
@@ -125,13 +126,13 @@ class Database:
             kwargs["max_overflow"] = pool_size
             kwargs["pool_pre_ping"] = False
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
-        self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        self._write_lock = asyncio.Lock() if self._sqlite else None
         self._writer: SqliteWriter | None = None
         self._read_engine: sa.Engine | None = None
         self.pool_size = pool_size
         _mark_writes(self.engine.sync_engine)
         attach(self.engine.sync_engine.dialect, cipher)
-        if self.is_sqlite:
+        if self._sqlite:
             self._install_sqlite_hooks(self.engine.sync_engine)
         else:
             # No pool_pre_ping (a round trip per checkout): a dead connection is found by
@@ -145,7 +146,7 @@ class Database:
 
     async def run_write(self, fn: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         """Run `fn` in a write transaction and commit (rolled back if it raises)."""
-        if not self.is_sqlite:
+        if not self._sqlite:
             async with faults.translated(), self.engine.begin() as conn:
                 return await fn(conn)
         if self._writer is None:
@@ -184,7 +185,7 @@ class Database:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
-        if self.is_sqlite:
+        if self._sqlite:
             # Inline on the event loop, on a plain sqlite3 connection: a keyset page or
             # a lookup by id takes well under a millisecond, less than the thread hops
             # aiosqlite makes for BEGIN, each statement and COMMIT.
