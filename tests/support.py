@@ -162,6 +162,13 @@ async def events(engine: Process, execution_id: str) -> list[dict[str, Any]]:
         return [dict(row) for row in result.mappings()]
 
 
+async def chat_payloads(engine: Process, chat: Chat, event_type: str) -> list[dict[str, Any]]:
+    """The payloads of the chat's current execution's events of one type, in order."""
+    execution = await chat.execution()
+    found = await events(engine, execution["id"])
+    return [e["payload"] for e in found if e["event_type"] == event_type]
+
+
 async def join_chat(
     engine: Process,
     project_id: str,

@@ -16,7 +16,7 @@ from convoflow.process import Process
 from convoflow.services.ai import provider_models
 from convoflow.services.common import Actor
 from convoflow.store import actions as action_store
-from tests.support import Chat, edge, events, make_project, node
+from tests.support import Chat, chat_payloads, edge, events, make_project, node
 
 CONDITIONS = [
     {"label": "billing", "description": "invoices, charges, refunds, payments"},
@@ -108,9 +108,7 @@ async def retry_until_settled(engine: Process, clock: FakeClock) -> None:
 
 
 async def _decisions(engine: Process, chat: Chat) -> list[dict[str, Any]]:
-    execution = await chat.execution()
-    found = await events(engine, execution["id"])
-    return [e["payload"] for e in found if e["event_type"] == "decision_evaluated"]
+    return await chat_payloads(engine, chat, "decision_evaluated")
 
 
 @pytest.mark.parametrize("kind", ["openai", "anthropic"])

@@ -114,7 +114,7 @@ async def test_child_failure_is_saved_and_the_parent_continues(engine):
     )
     root = await call_saving_the_error(engine, project_id, child_id)
     error = root["context"]["vars"]["child_error"]
-    assert "no LLM provider configured" in error["error"]
+    assert "no provider model configured" in error["error"]
     assert error["workflow_id"] == child_id
     assert error["workflow_name"] == "failing child"
     [child] = await table_rows(engine, executions, parent_execution_id=root["id"])

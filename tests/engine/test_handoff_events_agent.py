@@ -158,7 +158,7 @@ async def test_emit_event_stores_the_event_and_starts_silent_observers(engine):
     assert await chat.texts() == []  # nothing from the observer reached the user
 
 
-async def test_agent_fails_without_an_llm_provider(engine):
+async def test_agent_fails_without_a_provider_model(engine):
     flow = chain(
         node("start", "start"),
         node("bot", "agent", system_prompt="You are helpful"),
@@ -168,6 +168,6 @@ async def test_agent_fails_without_an_llm_provider(engine):
     execution = await chat.execution()
     assert execution["status"] == "failed"
     assert execution["error_details"]["step_identifier"] == "bot"
-    assert execution["error_details"]["code"] == "no_llm_provider"
-    assert "no LLM provider configured" in execution["error_details"]["message"]
+    assert execution["error_details"]["code"] == "no_provider_model"
+    assert "no provider model configured" in execution["error_details"]["message"]
     assert await chat.texts() == []

@@ -280,6 +280,7 @@ class Advance(Effects):
         state.status = st.RUNNING
         state.waiting_reason = None
         state.cursor = {
+            **(action.carry or {}),
             "phase": "await_action",
             "key": key,
             "entered_seq": state.cursor.get("entered_seq"),

@@ -81,6 +81,9 @@ class AwaitAction:
     # The journal's idempotency key; None: the visit's step key. A step that makes several
     # calls in one visit (one per AI field) names each.
     key: str | None = None
+    # Step state kept on the cursor while the call is made (the agent's conversation);
+    # the step reads it back from `run.execution.cursor` when the result arrives.
+    carry: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

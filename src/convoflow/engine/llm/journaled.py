@@ -9,7 +9,7 @@ from typing import Any
 
 from convoflow.engine.actions import RetryLater
 from convoflow.engine.llm.client import LLMClient
-from convoflow.engine.llm.model import LLMRequest, LLMResult, Message, Provider
+from convoflow.engine.llm.model import LLMRequest, LLMResult, Message, Provider, ToolCall, ToolSpec
 from convoflow.store import provider_models as model_store
 from convoflow.store.db import Database
 
@@ -22,11 +22,12 @@ def llm_action(
     *,
     project_id: str,
     system: str,
-    messages: list[dict[str, str]],
+    messages: list[dict[str, Any]],
     temperature: float | None,
     max_tokens: int,
     idempotency_key: str,
     purpose: str,
+    tools: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The journaled request of one call to the provider model row `model`."""
     timeout = (model["settings"] or {}).get("timeout_seconds") or DEFAULT_TIMEOUT_SECONDS
@@ -41,7 +42,15 @@ def llm_action(
         "max_tokens": max_tokens,
         "timeout": float(timeout),
         "idempotency_key": idempotency_key,
+        "tools": tools or [],
     }
+
+
+def message_of(data: dict[str, Any]) -> Message:
+    """A journaled chat turn (`role`, `content`; an assistant's `tool_calls`, a tool
+    result's `tool_call_id`) as the clients' Message."""
+    calls = tuple(ToolCall(**call) for call in data.get("tool_calls") or [])
+    return Message(data["role"], data.get("content") or "", calls, data.get("tool_call_id"))
 
 
 async def perform_llm(
@@ -60,7 +69,8 @@ async def perform_llm(
     provider = Provider(row["provider"], row["base_url"], row["model"], row["api_key"])
     timeout = float(request.get("timeout") or DEFAULT_TIMEOUT_SECONDS)
     call = LLMRequest(
-        messages=tuple(Message(m["role"], m["content"]) for m in request["messages"]),
+        messages=tuple(message_of(m) for m in request["messages"]),
+        tools=tuple(ToolSpec(**tool) for tool in request.get("tools") or []),
         system=request.get("system"),
         temperature=request.get("temperature"),
         max_tokens=int(request.get("max_tokens") or 1024),

@@ -1,14 +1,187 @@
-"""`agent`: an LLM loop. Validated today; running it needs an LLM provider (AI issue)."""
+"""`agent`: a multi-turn LLM loop that stays on the node until the model calls
+`complete_task` (→ `next`, or the end when the node is a leaf) or `handoff_to_human`.
+
+Each model turn is a journaled `llm` action keyed per turn (`<step key>:turn:<n>`): the
+worker makes the call outside any transaction and delivers the journaled answer, and in
+that same transaction the step runs the turn's tool calls and journals the next turn. A
+crash therefore resumes at the last committed turn; a turn already answered is never
+asked again, and a tool's effect is never repeated (docs/ai.md). The conversation with
+the model lives on the execution's cursor (`agent`), never in memory.
+
+`enter_waiting` (or a turn with no tool call) parks the execution (`waiting_reason =
+agent`) until the user writes; the message comes in like a `wait_for_response` reply
+(pending input first, else the `UserInput` signal) and becomes the next user turn.
+"""
 
 from __future__ import annotations
 
-from convoflow.engine.signals import Fail, Outcome
+from typing import Any
+
+from convoflow.engine import status as st
+from convoflow.engine.llm.journaled import KIND as LLM_KIND
+from convoflow.engine.llm.journaled import llm_action
+from convoflow.engine.signals import (
+    ActionDone,
+    AwaitAction,
+    Fail,
+    Handoff,
+    Next,
+    Outcome,
+    Park,
+    Signal,
+    UserInput,
+)
 from convoflow.engine.step import StepRun
+from convoflow.engine.steps import _agent_tools as tools
+from convoflow.engine.steps._ai import conversation_turns, provider_model, usage_of
+from convoflow.engine.steps.wait_for_response import record_input
+
+HISTORY_MESSAGES = 20  # of the conversation, given to the model on entering the node
+MAX_EVENT_TEXT = 200
 
 
 async def enter(run: StepRun) -> Outcome:
-    return Fail(
-        f"agent node {run.node.id!r} cannot run: no LLM provider configured "
-        "(convoflow does not run agent nodes yet)",
-        {"code": "no_llm_provider"},
+    state: dict[str, Any] = {
+        "turn": 0,
+        "messages": await conversation_turns(run, HISTORY_MESSAGES),
+        "pending": [],
+        "wait": False,
+    }
+    return await _ask(run, state)
+
+
+async def on_signal(run: StepRun, signal: Signal) -> Outcome:
+    state = run.execution.cursor.get("agent")
+    if not isinstance(state, dict):
+        return Fail(f"agent {run.node.id!r} lost its conversation state", {"code": "agent_state"})
+    state = dict(state)
+    if isinstance(signal, UserInput):
+        return await _user_wrote(run, state, signal)
+    if isinstance(signal, ActionDone) and run.execution.cursor.get("awaiting") == "llm":
+        return await _model_answered(run, state, signal.result)
+    return Fail(f"agent {run.node.id!r} got an unexpected {type(signal).__name__}")
+
+
+async def _user_wrote(run: StepRun, state: dict[str, Any], signal: UserInput) -> Outcome:
+    record_input(run, signal, save_to=None)  # vars.last_user_input, the inbound event
+    text = signal.value if isinstance(signal.value, str) else tools.as_json(signal.value)
+    state["messages"] = [*state["messages"], {"role": "user", "content": text}]
+    state["wait"] = False
+    return await _ask(run, state)
+
+
+async def _ask(run: StepRun, state: dict[str, Any]) -> Outcome:
+    """Journal the next model turn, or stop at max_iterations."""
+    config = run.config
+    if state["turn"] >= config.max_iterations:
+        run.emit("agent_stopped", {"reason": "max_iterations", "turns": state["turn"]})
+        return Fail(
+            f"agent {run.node.id!r} reached max_iterations ({config.max_iterations}) "
+            "without complete_task or handoff_to_human",
+            {"code": "max_iterations", "max_iterations": config.max_iterations},
+        )
+    model = await provider_model(run)
+    if isinstance(model, str):
+        return Fail(f"agent {run.node.id!r}: {model}", {"code": "no_provider_model"})
+    state["turn"] += 1
+    key = f"{run.step_key}:turn:{state['turn']}"
+    request = llm_action(
+        model,
+        project_id=run.execution.project_id,
+        system=await run.render(config.system_prompt, "system_prompt"),
+        messages=state["messages"],
+        temperature=config.temperature,
+        max_tokens=config.max_tokens,
+        idempotency_key=key,
+        purpose="agent",
+        tools=tools.tool_specs(tools.offered(config.enabled_default_tools)),
+    )
+    return AwaitAction(LLM_KIND, request, key=key, carry={"agent": state, "awaiting": "llm"})
+
+
+async def _model_answered(run: StepRun, state: dict[str, Any], result: dict[str, Any]) -> Outcome:
+    calls = [dict(call) for call in result.get("tool_calls") or []]
+    text = str(result.get("text") or "")
+    run.emit(
+        "agent_turn",
+        {
+            "turn": state["turn"],
+            "ok": bool(result.get("ok")),
+            "text": text[:MAX_EVENT_TEXT],
+            "tool_calls": [call.get("name") for call in calls],
+            "provider_model": result.get("provider_model_name"),
+            **usage_of(result),
+        },
+    )
+    if not result.get("ok"):
+        return Fail(
+            f"agent {run.node.id!r}: the model call failed: {result.get('error')}",
+            {"code": "agent_model_failed", "turn": state["turn"]},
+        )
+    assistant: dict[str, Any] = {"role": "assistant", "content": text}
+    if calls:
+        assistant["tool_calls"] = calls
+    state["messages"] = [*state["messages"], assistant]
+    if text.strip() and run.config.message_delivery_mode == "auto_send_assistant_text":
+        run.send({"type": "text", "text": text})
+    if not calls:
+        # Nothing left to do this turn but hear the user (a chat reply).
+        return await _wait_for_user(run, state)
+    state["pending"] = calls
+    return await _run_calls(run, state)
+
+
+async def _run_calls(run: StepRun, state: dict[str, Any]) -> Outcome:
+    """Run the turn's tool calls in order, each answered by a `tool` message."""
+    while state["pending"]:
+        call, *rest = state["pending"]
+        state["pending"] = rest
+        name = str(call.get("name"))
+        arguments = call.get("arguments") if isinstance(call.get("arguments"), dict) else {}
+        offered = tools.offered(run.config.enabled_default_tools)
+        if name in tools.CONTROL_TOOLS and name in offered:
+            outcome = _control(run, state, name, arguments)
+            if outcome is not None:
+                return outcome
+            answer = tools.ToolAnswer("waiting for the user's reply")
+        elif name in offered:
+            answer = await tools.run_builtin(run, name, arguments)
+        else:
+            answer = tools.ToolAnswer(f"error: no tool named {name!r}", ok=False)
+        run.emit("agent_tool_called", {"turn": state["turn"], "tool": name, "ok": answer.ok})
+        state["messages"] = [
+            *state["messages"],
+            {"role": "tool", "tool_call_id": call.get("id"), "content": answer.content},
+        ]
+    if state["wait"]:
+        return await _wait_for_user(run, state)
+    return await _ask(run, state)
+
+
+def _control(
+    run: StepRun, state: dict[str, Any], name: str, arguments: dict[str, Any]
+) -> Outcome | None:
+    """complete_task and handoff_to_human leave the node; enter_waiting waits after the
+    turn's other calls (None: go on with them)."""
+    if name == "complete_task":
+        summary = arguments.get("summary")
+        run.emit("agent_completed", {"turns": state["turn"], "summary": summary})
+        return Next()
+    if name == "handoff_to_human":
+        reason = arguments.get("reason")
+        return Handoff(reason=reason if isinstance(reason, str) else "agent handoff")
+    state["wait"] = True
+    return None
+
+
+async def _wait_for_user(run: StepRun, state: dict[str, Any]) -> Outcome:
+    # A message that reached the conversation while the model was thinking answers now.
+    pending = await run.advance.runtime.take_pending_input(run.advance, run.execution)
+    if pending is not None:
+        return await _user_wrote(run, state, pending)
+    state["wait"] = True
+    return Park(
+        status=st.WAITING,
+        waiting_reason=st.WAIT_AGENT,
+        cursor={"phase": "await_input", "agent": state},
     )

@@ -25,11 +25,20 @@ async def enter(run: StepRun) -> Outcome:
                     f"emit_event {run.node.id!r}: occurred_at {text!r} is not ISO-8601",
                     {"field": "occurred_at"},
                 )
+    emit_project_event(run, config.event_name, properties, occurred_at)
+    return Next()
+
+
+def emit_project_event(
+    run: StepRun, name: str, properties: dict[str, Any], occurred_at: datetime
+) -> str:
+    """Store a project event in the advancing transaction (the emit_event node and the
+    agent's emit_event tool); returns its id."""
     event_id = new_id()
     row: dict[str, Any] = {
         "id": event_id,
         "project_id": run.execution.project_id,
-        "name": config.event_name,
+        "name": name,
         "properties": properties,
         "occurred_at": occurred_at,
         "conversation_id": run.execution.conversation_id,
@@ -44,8 +53,5 @@ async def enter(run: StepRun) -> Outcome:
     # Observer executions start from a job, not inline: an observer that emits the same
     # event cannot recurse inside this transaction.
     run.advance.schedule_job("project_event", run_at=run.now, payload={"event_id": event_id})
-    run.emit(
-        "action_performed",
-        {"action": "emit_event", "event_name": config.event_name, "event_id": event_id},
-    )
-    return Next()
+    run.emit("action_performed", {"action": "emit_event", "event_name": name, "event_id": event_id})
+    return event_id

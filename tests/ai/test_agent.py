@@ -1,0 +1,161 @@
+"""The agent node against the fake LLM over real HTTP, on SQLite and PostgreSQL: a run that
+saves a variable, messages the user, waits (enter_waiting), resumes on the reply,
+answers in plain text and completes the task; a run that hands off; max_iterations; a
+journaled turn that is not asked again (so its tools do not run twice)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from convoflow.engine.jobs import handle_action
+from convoflow.fakes.llm.rules import Rule, ToolCall
+from convoflow.fakes.llm.server import FakeLLM
+from convoflow.process import Process
+from convoflow.services.ai import provider_models
+from convoflow.services.common import Actor
+from tests.support import Chat, chat_payloads, edge, make_project, node
+
+START = "no message from the user"  # what the model sees when an API/sandbox start opens
+
+
+def call(tool: str, **arguments: Any) -> ToolCall:
+    return ToolCall(name=tool, arguments=arguments)
+
+
+CONVERSATION = [
+    Rule(contains=START, tool_call=call("save_variable", name="topic", value="refund")),
+    Rule(contains="saved vars.topic", tool_call=call("send_notification_to_user", message="Name?")),
+    Rule(contains="sent", tool_call=call("enter_waiting", reason="need the name")),
+    Rule(contains="I am Ana", tool_call=call("save_variable", name="name", value="Ana")),
+    Rule(contains="saved vars.name", reply="Nice to meet you, Ana."),
+    Rule(contains="bye", tool_call=call("complete_task", summary="got the name")),
+]
+
+
+def agent_flow(**agent: Any) -> dict[str, Any]:
+    config = {
+        "system_prompt": "You help {{vars.customer}}.",
+        "provider_model_name": "fake",
+        "max_iterations": 10,
+        **agent,
+    }
+    nodes = [
+        node("start", "start"),
+        node("agent", "agent", **config),
+        node("done", "send_text", message="done: {{vars.topic}} for {{vars.name}}"),
+    ]
+    return {"nodes": nodes, "edges": [edge("start", "agent"), edge("agent", "done")]}
+
+
+async def _chat(engine: Process, url: str, kind: str = "openai", **agent: Any) -> Chat:
+    project_id = await make_project(engine)
+    base = f"{url}/v1" if kind == "openai" else url
+    fields = provider_models.ModelFields(
+        name="fake", provider=kind, base_url=base, api_key="sk-fake", timeout_seconds=2
+    )
+    await provider_models.create(engine, Actor(project_id=project_id), fields)
+    return await Chat.open(
+        engine, agent_flow(**agent), project_id=project_id, variables={"customer": "Ana"}
+    )
+
+
+@pytest.mark.parametrize("kind", ["openai", "anthropic"])
+async def test_agent_saves_asks_waits_resumes_and_completes(
+    kind: str, engine: Process, llm: tuple[FakeLLM, str]
+) -> None:
+    fake, url = llm
+    fake.script.replace(CONVERSATION)
+    chat = await _chat(engine, url, kind)
+    assert await chat.texts() == ["Name?"]
+    execution = await chat.execution()
+    assert (execution["status"], execution["waiting_reason"]) == ("waiting", "agent")
+    # The reply is the agent's next user turn; its plain answer is sent (auto_send).
+    assert await chat.say("I am Ana") == [{"type": "text", "text": "Nice to meet you, Ana."}]
+    assert (await chat.execution())["waiting_reason"] == "agent"
+    assert await chat.say("bye") == [{"type": "text", "text": "done: refund for Ana"}]
+    assert (await chat.execution())["status"] == "ended"
+    turns = await chat_payloads(engine, chat, "agent_turn")
+    assert [t["tool_calls"] for t in turns] == [
+        ["save_variable"],
+        ["send_notification_to_user"],
+        ["enter_waiting"],
+        ["save_variable"],
+        [],
+        ["complete_task"],
+    ]
+    assert all(t["ok"] and t["input_tokens"] for t in turns)
+    # What the model got: the rendered system prompt, the tools, the whole conversation.
+    body = fake.requests[-1]["body"]
+    system = body["system"] if kind == "anthropic" else body["messages"][0]["content"]
+    assert system == "You help Ana."
+    names = {t["name"] if kind == "anthropic" else t["function"]["name"] for t in body["tools"]}
+    assert {"complete_task", "enter_waiting", "save_variable", "emit_event"} <= names
+    assert "send_media" not in names  # not implemented: not offered
+    sent = repr(body["messages"])
+    assert "I am Ana" in sent and "saved vars.topic" in sent and "Nice to meet you" in sent
+
+
+async def test_tool_only_mode_does_not_send_plain_text(
+    engine: Process, llm: tuple[FakeLLM, str]
+) -> None:
+    fake, url = llm
+    fake.script.replace(CONVERSATION)
+    chat = await _chat(engine, url, message_delivery_mode="tool_only")
+    assert await chat.texts() == ["Name?"]
+    assert await chat.say("I am Ana") == []  # the model's text stays with the agent
+    assert await chat.say("bye") == [{"type": "text", "text": "done: refund for Ana"}]
+
+
+async def test_agent_hands_off(engine: Process, llm: tuple[FakeLLM, str]) -> None:
+    fake, url = llm
+    fake.script.replace([Rule(contains=START, tool_call=call("handoff_to_human", reason="angry"))])
+    chat = await _chat(engine, url)
+    execution = await chat.execution()
+    assert execution["status"] == "handoff"
+    assert await chat.texts() == []
+
+
+async def test_max_iterations_fails_the_execution_clearly(
+    engine: Process, llm: tuple[FakeLLM, str]
+) -> None:
+    fake, url = llm
+    fake.script.replace([Rule(tool_call=call("get_current_datetime"))])  # never finishes
+    chat = await _chat(engine, url, max_iterations=3)
+    execution = await chat.execution()
+    assert execution["status"] == "failed"
+    assert len(fake.requests) == 3
+    failed = await chat_payloads(engine, chat, "execution_failed")
+    assert "reached max_iterations (3)" in repr(failed)
+    assert [t["tool_calls"] for t in await chat_payloads(engine, chat, "agent_turn")] == [
+        ["get_current_datetime"]
+    ] * 3
+
+
+async def test_a_journaled_turn_is_not_asked_again_nor_its_tools_rerun(
+    engine: Process, llm: tuple[FakeLLM, str]
+) -> None:
+    fake, url = llm
+    fake.script.replace(CONVERSATION)
+    chat = await _chat(engine, url)
+    assert await chat.texts() == ["Name?"]
+    asked = len(fake.requests)
+    # Each turn's action job runs again (a worker that lost its lease, a crash after the
+    # commit): the journal holds the answers, so nothing is asked or sent again.
+    executing = await chat_payloads(engine, chat, "action_executing")
+    assert [e["key"].rsplit(":", 1)[1] for e in executing] == ["1", "2", "3"]
+    for event in executing:
+        await handle_action(
+            engine.runtime,
+            {
+                "id": 987654321,
+                "payload": {"key": event["key"]},
+                "attempts": 1,
+                "expected_version": None,
+            },
+        )
+    await engine.worker.drain()
+    assert len(fake.requests) == asked
+    assert await chat.texts() == []
+    assert len(await chat_payloads(engine, chat, "variables_set")) == 1
