@@ -195,6 +195,27 @@ class ValidationData(Described):
     data: Validation
 
 
+class WorkflowVersion(Described):
+    id: str
+    number: int = Field(description="1 for the first saved definition, then +1 per save")
+    created_at: datetime
+    current: bool = Field(description="Whether this is the workflow's current definition")
+    node_count: int
+    edge_count: int
+
+
+class WorkflowVersionList(Described):
+    data: list[WorkflowVersion]
+
+
+class WorkflowVersionDetail(WorkflowVersion):
+    definition: Any = Field(description="The definition as saved (Kapso's shape)")
+
+
+class WorkflowVersionData(Described):
+    data: WorkflowVersionDetail
+
+
 class SandboxMessage(Described):
     id: str
     direction: Literal["inbound", "outbound"]

@@ -16,6 +16,7 @@ from convoflow.graph.compiled import CompiledGraph
 from convoflow.graph.nodes import REGISTRY
 from convoflow.graph.problems import ValidationReport
 from convoflow.services.executions.commands import ExecutionInfo
+from convoflow.services.workflows import history
 from convoflow.services.workflows.variables import WorkflowVariables
 
 # Stable ids for (definition version, node): Kapso's step ids are database uuids.
@@ -190,3 +191,21 @@ def workflow_variables(found: WorkflowVariables) -> dict[str, Any]:
         for namespace, items in found.discovered.items()
     }
     return {"fixed": found.fixed, "discovered": discovered}
+
+
+def workflow_version(
+    row: Mapping[Any, Any], workflow: Mapping[Any, Any], *, with_definition: bool = False
+) -> dict[str, Any]:
+    """One saved definition of a workflow (our extension: the editor's version history)."""
+    nodes, edges = history.counts(row["definition"])
+    body = {
+        "id": row["id"],
+        "number": row["number"],
+        "created_at": utc_iso(row["created_at"]),
+        "current": row["id"] == workflow["current_version_id"],
+        "node_count": nodes,
+        "edge_count": edges,
+    }
+    if with_definition:
+        body["definition"] = row["definition"]
+    return body

@@ -94,3 +94,28 @@ async def update_workflow(conn: AsyncConnection, workflow_id: str, values: dict[
 
 async def bump_execution_count(conn: AsyncConnection, workflow_id: str, now: Any) -> None:
     await conn.execute(_BUMP_COUNT, {"workflow_id": workflow_id, "now": now})
+
+
+async def list_versions(conn: AsyncConnection, workflow_id: str, limit: int) -> list[sa.RowMapping]:
+    """The workflow's versions, newest first, with their definitions (the history view
+    summarises each; definitions are small next to the page size)."""
+    result = await conn.execute(
+        sa.select(workflow_versions)
+        .where(workflow_versions.c.workflow_id == workflow_id)
+        .order_by(workflow_versions.c.number.desc())
+        .limit(limit)
+    )
+    return list(result.mappings().all())
+
+
+async def get_version(
+    conn: AsyncConnection, workflow_id: str, version_id: str
+) -> sa.RowMapping | None:
+    result = await conn.execute(
+        sa.select(workflow_versions).where(
+            workflow_versions.c.workflow_id == workflow_id,
+            workflow_versions.c.id == version_id,
+        )
+    )
+    row: sa.RowMapping | None = result.mappings().first()
+    return row

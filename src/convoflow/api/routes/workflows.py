@@ -1,4 +1,5 @@
-"""/platform/v1/workflows: list, create, read, definition, update, variables."""
+"""/platform/v1/workflows: list, create, read, definition, update, variables, and the
+version history (our extension, docs/api.md)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from convoflow.api import views
 from convoflow.api.auth import CurrentActor, EngineDep
 from convoflow.api.bodies import api_router
 from convoflow.api.models import WorkflowCreateBody, WorkflowUpdateBody
-from convoflow.api.openapi import error_responses
+from convoflow.api.openapi import error_responses, success
 from convoflow.api.params import Timestamp
+from convoflow.api.response_models import WorkflowVersionData, WorkflowVersionList
 from convoflow.api.responses import data
 from convoflow.services.common import UNSET
+from convoflow.services.workflows import history
 from convoflow.services.workflows import lifecycle as workflow_api
 from convoflow.services.workflows.lifecycle import WorkflowChanges
 
@@ -106,3 +109,30 @@ async def get_variables(workflow_id: str, actor: CurrentActor, engine: EngineDep
     return data(
         views.workflow_variables(await workflow_api.workflow_variables(engine, actor, workflow_id))
     )
+
+
+@router.get(
+    "/workflows/{workflow_id}/versions",
+    summary="List workflow definition versions, newest first (extension)",
+    responses=success(WorkflowVersionList),
+)
+async def list_versions(
+    workflow_id: str,
+    actor: CurrentActor,
+    engine: EngineDep,
+    limit: int = Query(100, ge=1, le=500),
+) -> Response:
+    workflow, rows = await history.list_versions(engine, actor, workflow_id, limit)
+    return data([views.workflow_version(row, workflow) for row in rows])
+
+
+@router.get(
+    "/workflows/{workflow_id}/versions/{version_id}",
+    summary="Retrieve one definition version (extension)",
+    responses=success(WorkflowVersionData),
+)
+async def get_version(
+    workflow_id: str, version_id: str, actor: CurrentActor, engine: EngineDep
+) -> Response:
+    workflow, row = await history.get_version(engine, actor, workflow_id, version_id)
+    return data(views.workflow_version(row, workflow, with_definition=True))
