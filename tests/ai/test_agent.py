@@ -1,17 +1,24 @@
 """The agent node against the fake LLM over real HTTP, on SQLite and PostgreSQL: a run that
 saves a variable, messages the user, waits (enter_waiting), resumes on the reply,
 answers in plain text and completes the task; a run that hands off; max_iterations; a
-journaled turn that is not asked again (so its tools do not run twice)."""
+journaled turn that is not asked again (so its tools do not run twice); a webhook tool
+on a loopback server, its answer cut by jmespath_query, called once."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from convoflow.engine.jobs import handle_action
 from convoflow.fakes.llm.rules import Rule, ToolCall
 from convoflow.fakes.llm.server import FakeLLM
+from convoflow.fakes.loopback import serve_app
 from convoflow.process import Process
 from convoflow.services.ai import provider_models
 from convoflow.services.common import Actor
@@ -133,6 +140,13 @@ async def test_max_iterations_fails_the_execution_clearly(
     ] * 3
 
 
+async def _run_job_again(engine: Process, key: str) -> None:
+    """The action job for `key` runs again (a worker that lost its lease, a crash after
+    the commit)."""
+    job = {"id": 987654321, "payload": {"key": key}, "attempts": 1, "expected_version": None}
+    await handle_action(engine.runtime, job)
+
+
 async def test_a_journaled_turn_is_not_asked_again_nor_its_tools_rerun(
     engine: Process, llm: tuple[FakeLLM, str]
 ) -> None:
@@ -141,21 +155,80 @@ async def test_a_journaled_turn_is_not_asked_again_nor_its_tools_rerun(
     chat = await _chat(engine, url)
     assert await chat.texts() == ["Name?"]
     asked = len(fake.requests)
-    # Each turn's action job runs again (a worker that lost its lease, a crash after the
-    # commit): the journal holds the answers, so nothing is asked or sent again.
+    # Each turn's action job runs again: the journal holds the answers, so nothing is
+    # asked or sent again.
     executing = await chat_payloads(engine, chat, "action_executing")
     assert [e["key"].rsplit(":", 1)[1] for e in executing] == ["1", "2", "3"]
     for event in executing:
-        await handle_action(
-            engine.runtime,
-            {
-                "id": 987654321,
-                "payload": {"key": event["key"]},
-                "attempts": 1,
-                "expected_version": None,
-            },
-        )
+        await _run_job_again(engine, event["key"])
     await engine.worker.drain()
     assert len(fake.requests) == asked
     assert await chat.texts() == []
     assert len(await chat_payloads(engine, chat, "variables_set")) == 1
+
+
+@pytest.fixture
+async def orders() -> AsyncIterator[tuple[list[dict[str, Any]], str]]:
+    """A webhook target on loopback that records each request."""
+    seen: list[dict[str, Any]] = []
+
+    async def lookup(request: Request) -> JSONResponse:
+        body = await request.json()
+        headers = request.headers
+        seen.append(
+            {
+                "body": body,
+                "key": headers.get("idempotency-key"),
+                "customer": headers.get("x-customer"),
+            }
+        )
+        order = {"id": body.get("order_id"), "status": "shipped", "items": 3}
+        return JSONResponse({"order": order, "noise": "x" * 50})
+
+    async with serve_app(Starlette(routes=[Route("/orders", lookup, methods=["POST"])])) as url:
+        yield seen, url
+
+
+async def test_webhook_tool_is_called_once_and_its_answer_queried(
+    engine: Process, llm: tuple[FakeLLM, str], orders: tuple[list[dict[str, Any]], str]
+) -> None:
+    fake, url = llm
+    seen, orders_url = orders
+    fake.script.replace(
+        [
+            Rule(contains=START, tool_call=call("lookup_order", order_id="A1")),
+            Rule(contains='"shipped"', tool_call=call("save_variable", name="name", value="A1")),
+            Rule(contains="saved vars.name", tool_call=call("complete_task")),
+        ]
+    )
+    lookup = {
+        "name": "lookup_order",
+        "description": "Find an order by id",
+        "url": f"{orders_url}/orders",
+        "http_method": "POST",
+        "headers": {"X-Customer": "{{vars.customer}}"},
+        "body": {"source": "convoflow"},
+        "body_schema": {"type": "object", "properties": {"order_id": {"type": "string"}}},
+        "jmespath_query": "order.status",
+    }
+    chat = await _chat(engine, url, flow_agent_webhooks=[lookup])
+    assert await chat.texts() == ["done:  for A1"]  # no vars.topic in this run
+    assert [s["body"] for s in seen] == [{"source": "convoflow", "order_id": "A1"}]
+    tool_message = fake.requests[1]["body"]["messages"][-1]
+    assert tool_message["role"] == "tool" and tool_message["content"] == '"shipped"'
+    offered = [t["function"] for t in fake.requests[0]["body"]["tools"]]
+    assert {
+        "name": "lookup_order",
+        "description": "Find an order by id",
+        "parameters": lookup["body_schema"],
+    } in offered
+    # The webhook's job runs again: its result is journaled, the order service is not
+    # called a second time.
+    [tool_key] = [
+        e["key"]
+        for e in await chat_payloads(engine, chat, "action_executing")
+        if ":tool:" in e["key"]
+    ]
+    await _run_job_again(engine, tool_key)
+    assert len(seen) == 1 and (seen[0]["key"], seen[0]["customer"]) == (tool_key, "Ana")
+    assert (await chat.execution())["status"] == "ended"

@@ -33,6 +33,7 @@ from convoflow.engine.signals import (
 )
 from convoflow.engine.step import StepRun
 from convoflow.engine.steps import _agent_tools as tools
+from convoflow.engine.steps import _agent_webhooks as webhooks
 from convoflow.engine.steps._ai import conversation_turns, provider_model, usage_of
 from convoflow.engine.steps.wait_for_response import record_input
 
@@ -57,8 +58,14 @@ async def on_signal(run: StepRun, signal: Signal) -> Outcome:
     state = dict(state)
     if isinstance(signal, UserInput):
         return await _user_wrote(run, state, signal)
-    if isinstance(signal, ActionDone) and run.execution.cursor.get("awaiting") == "llm":
+    awaiting = run.execution.cursor.get("awaiting")
+    if isinstance(signal, ActionDone) and awaiting == "llm":
         return await _model_answered(run, state, signal.result)
+    if isinstance(signal, ActionDone) and awaiting == "tool":
+        call = dict(run.execution.cursor.get("call") or {})
+        webhook = webhooks.webhook_named(run, str(call.get("name")))
+        _answered(run, state, call, webhooks.webhook_answer(webhook, signal.result))
+        return await _run_calls(run, state)
     return Fail(f"agent {run.node.id!r} got an unexpected {type(signal).__name__}")
 
 
@@ -94,7 +101,8 @@ async def _ask(run: StepRun, state: dict[str, Any]) -> Outcome:
         max_tokens=config.max_tokens,
         idempotency_key=key,
         purpose="agent",
-        tools=tools.tool_specs(tools.offered(config.enabled_default_tools)),
+        tools=tools.tool_specs(tools.offered(config.enabled_default_tools))
+        + webhooks.webhook_specs(config.flow_agent_webhooks),
     )
     return AwaitAction(LLM_KIND, request, key=key, carry={"agent": state, "awaiting": "llm"})
 
@@ -132,13 +140,15 @@ async def _model_answered(run: StepRun, state: dict[str, Any], result: dict[str,
 
 
 async def _run_calls(run: StepRun, state: dict[str, Any]) -> Outcome:
-    """Run the turn's tool calls in order, each answered by a `tool` message."""
+    """Run the turn's tool calls in order, each answered by a `tool` message; a webhook
+    tool's call is made by the worker and the loop goes on when its result comes back."""
+    offered = tools.offered(run.config.enabled_default_tools)
     while state["pending"]:
         call, *rest = state["pending"]
         state["pending"] = rest
         name = str(call.get("name"))
         arguments = call.get("arguments") if isinstance(call.get("arguments"), dict) else {}
-        offered = tools.offered(run.config.enabled_default_tools)
+        webhook = None if name in offered else webhooks.webhook_named(run, name)
         if name in tools.CONTROL_TOOLS and name in offered:
             outcome = _control(run, state, name, arguments)
             if outcome is not None:
@@ -146,16 +156,33 @@ async def _run_calls(run: StepRun, state: dict[str, Any]) -> Outcome:
             answer = tools.ToolAnswer("waiting for the user's reply")
         elif name in offered:
             answer = await tools.run_builtin(run, name, arguments)
+        elif webhook is not None:
+            # Keyed by the turn and the call (its position in the conversation when the
+            # provider gives no id): stable across a crash, since the answer is journaled.
+            call_id = call.get("id") or len(state["messages"])
+            key = f"{run.step_key}:turn:{state['turn']}:tool:{call_id}"
+            request = await webhooks.webhook_request(run, webhook, arguments, key)
+            if isinstance(request, dict):
+                carry = {"agent": state, "awaiting": "tool", "call": call}
+                return AwaitAction("webhook", request, key=key, carry=carry)
+            answer = request
         else:
             answer = tools.ToolAnswer(f"error: no tool named {name!r}", ok=False)
-        run.emit("agent_tool_called", {"turn": state["turn"], "tool": name, "ok": answer.ok})
-        state["messages"] = [
-            *state["messages"],
-            {"role": "tool", "tool_call_id": call.get("id"), "content": answer.content},
-        ]
+        _answered(run, state, call, answer)
     if state["wait"]:
         return await _wait_for_user(run, state)
     return await _ask(run, state)
+
+
+def _answered(
+    run: StepRun, state: dict[str, Any], call: dict[str, Any], answer: tools.ToolAnswer
+) -> None:
+    name = call.get("name")
+    run.emit("agent_tool_called", {"turn": state["turn"], "tool": name, "ok": answer.ok})
+    state["messages"] = [
+        *state["messages"],
+        {"role": "tool", "tool_call_id": call.get("id"), "content": answer.content},
+    ]
 
 
 def _control(
