@@ -25,6 +25,19 @@ LEASE = 60.0  # Settings.outbox_lease_seconds
 HOLD = 30.0  # Settings.send_reconcile_seconds
 
 
+async def claim_due(world: World) -> list[RowMapping]:
+    """What a dispatcher's claim takes now (journal-before), without sending it."""
+    now = world.clock.now()
+
+    async def claim(conn: Any, _hooks: list[AfterCommit]) -> list[RowMapping]:
+        return await outbox_store.claim_outbox(
+            conn, now=now, lease_seconds=LEASE, limit=10,
+            network_channels=["whatsapp"], reconcile_seconds=HOLD,
+        )  # fmt: skip
+
+    return await world.engine.runtime.committer.run(claim)
+
+
 async def lost_attempt(world: World, text: str) -> tuple[RowMapping, SendResult]:
     """The user writes `text`; the flow queues its answer; a dispatcher claims it and
     Meta accepts it; then the dispatcher "dies" (records nothing)."""
@@ -33,15 +46,8 @@ async def lost_attempt(world: World, text: str) -> tuple[RowMapping, SendResult]
     world.clock.advance(1.0)  # the debounce window
     while await world.engine.worker.run_jobs_once():
         pass
-    engine, now = world.engine, world.clock.now()
-
-    async def claim(conn: Any, _hooks: list[AfterCommit]) -> list[RowMapping]:
-        return await outbox_store.claim_outbox(
-            conn, now=now, lease_seconds=LEASE, limit=10,
-            network_channels=["whatsapp"], reconcile_seconds=HOLD,
-        )  # fmt: skip
-
-    (row,) = await engine.runtime.committer.run(claim)
+    engine = world.engine
+    (row,) = await claim_due(world)
     async with engine.db.read() as conn:
         conversation = await message_store.get_conversation(conn, row["conversation_id"])
     result = await engine.channels["whatsapp"].send(Delivery(row, conversation))
@@ -179,3 +185,32 @@ async def test_another_tenants_status_cannot_settle_our_attempt(world: World) ->
     world.clock.advance(HOLD + 1)
     await world.engine.dispatcher.run_once()
     assert sent_texts(world, USER) == ["got: hi", "got: hi"]
+
+
+async def test_a_status_arriving_after_the_hold_stops_the_claimed_resend(world: World) -> None:
+    """The hold ran out and a dispatcher claimed the resend; the lost attempt's status
+    arrives before that dispatcher calls Meta: the status records the row and the resend
+    is dropped, not sent."""
+    await inbound_flow(world, echo_start())
+    row, first = await lost_attempt(world, "hi")
+    world.clock.advance(LEASE + 1)
+    await world.engine.dispatcher.run_once()  # held as uncertain
+    world.clock.advance(HOLD + 1)
+    engine = world.engine
+    (resend,) = await claim_due(world)
+    assert resend["uncertain_since"] is not None and resend["attempts"] == 2
+
+    response = await world.post_webhook(status_webhook(world, str(first.provider_message_id)))
+    assert response.status_code == 200, response.text
+    async with engine.db.read() as conn:
+        conversation = await message_store.get_conversation(conn, resend["conversation_id"])
+    await engine.dispatcher._deliver(Delivery(resend, conversation))
+
+    assert sent_texts(world, USER) == ["got: hi"]  # never twice
+    settled = await outbox_row(world, row["id"])
+    assert (settled["status"], settled["provider_message_id"]) == (
+        "sent",
+        first.provider_message_id,
+    )
+    (event,) = await crash_events(world, str(row["execution_id"]))
+    assert event["outcome"] == "reconciled"

@@ -120,6 +120,11 @@ class Dispatcher:
         if channel.transactional:
             await self._record(delivery, None, channel)
             return
+        if delivery.outbox["uncertain_since"] is not None and not await self._still_ours(delivery):
+            # A resend after a crash: the lost attempt's status can arrive between the
+            # claim and this call (the hold ran out just before it); it recorded the row
+            # as sent, so sending again would only duplicate the message.
+            return
         try:
             result = await channel.send(delivery)
         except Exception as exc:
@@ -127,6 +132,11 @@ class Dispatcher:
             result = SendResult("retry", error={"message": str(exc)}, retry_after_seconds=5)
         self.runtime.metrics.send_answered(channel.name, delivery, result)
         await self._record(delivery, result)
+
+    async def _still_ours(self, delivery: Delivery) -> bool:
+        row = delivery.outbox
+        async with self.runtime.db.read() as conn:
+            return await outbox_store.still_attempting(conn, row["id"], int(row["attempts"]))
 
     async def _record(
         self, delivery: Delivery, result: SendResult | None, channel: Channel | None = None

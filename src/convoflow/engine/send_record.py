@@ -107,8 +107,12 @@ async def reconcile_from_status(
         return False
     await record_outbound_message(conn, row, wamid, now)
     lease = row["locked_until"]
-    lost = row["status"] == "uncertain" or (
-        row["status"] == "sending" and lease is not None and lease < now
+    # Lost: held as uncertain, claimed again for a resend after its hold (uncertain_since
+    # stays set; the dispatcher checks before sending), or a dead dispatcher's lease.
+    lost = (
+        row["status"] == "uncertain"
+        or row["uncertain_since"] is not None
+        or (row["status"] == "sending" and lease is not None and lease < now)
     )
     if lost:
         await note_crash_outcome(conn, row, "reconciled", now, wamid=wamid)

@@ -205,6 +205,18 @@ async def unresolved_by_key(
     return found
 
 
+_STATUS_OF = sa.select(outbox.c.status, outbox.c.attempts).where(
+    outbox.c.id == sa.bindparam("b_id")
+)
+
+
+async def still_attempting(conn: AsyncConnection, outbox_id: str, attempts: int) -> bool:
+    """Whether the row is still `sending` as attempt `attempts` (nothing, e.g. a status
+    webhook, has recorded a result since that attempt was claimed)."""
+    row = (await conn.execute(_STATUS_OF, {"b_id": outbox_id})).first()
+    return row is not None and row.status == "sending" and int(row.attempts) == attempts
+
+
 async def mark_sent_by_provider(
     conn: AsyncConnection, outbox_id: str, *, provider_message_id: str, now: datetime
 ) -> bool:
