@@ -105,8 +105,18 @@ async def read_in_project(
 ) -> T:
     """`lookup(conn, object_id, project_id)` on a read connection of its own, or NotFound."""
     async with db.read() as conn:
-        row = await lookup(conn, object_id, actor.project_id)
-    return require(row, kind, object_id)
+        return await in_project(conn, lookup, kind, object_id, actor)
+
+
+async def in_project(
+    conn: AsyncConnection,
+    lookup: Callable[[AsyncConnection, str, str], Awaitable[T | None]],
+    kind: str,
+    object_id: str,
+    actor: Actor,
+) -> T:
+    """`lookup(conn, object_id, project_id)` on the caller's connection, or NotFound."""
+    return require(await lookup(conn, object_id, actor.project_id), kind, object_id)
 
 
 async def delete_in_project(
@@ -121,7 +131,7 @@ async def delete_in_project(
     project; NotFound otherwise."""
 
     async def run(adv: Advance) -> None:
-        require(await lookup(adv.conn, object_id, actor.project_id), kind, object_id)
+        await in_project(adv.conn, lookup, kind, object_id, actor)
         await delete(adv.conn, object_id)
 
     await runtime.op(run)

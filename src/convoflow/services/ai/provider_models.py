@@ -18,6 +18,7 @@ from convoflow.services.common import (
     Actor,
     FieldProblem,
     Patch,
+    in_project,
     invalid,
     not_found,
     read_in_project,
@@ -119,9 +120,7 @@ async def update(
         raise invalid(problems)
 
     async def run(adv: Advance) -> sa.RowMapping:
-        row = require(
-            await model_store.get_model(adv.conn, model_id, actor.project_id), KIND, model_id
-        )
+        row = await in_project(adv.conn, model_store.get_model, KIND, model_id, actor)
         values = fields.sent("name", "provider", "model", "base_url", "api_key")
         if "name" in values:
             await _name_free(adv, actor, values["name"], model_id)
@@ -129,9 +128,7 @@ async def update(
             timeout = fields.timeout_seconds
             values["settings"] = {**(row["settings"] or {}), "timeout_seconds": timeout}
         await model_store.update_model(adv.conn, model_id, {**values, "updated_at": adv.now})
-        return require(
-            await model_store.get_model(adv.conn, model_id, actor.project_id), KIND, model_id
-        )
+        return await in_project(adv.conn, model_store.get_model, KIND, model_id, actor)
 
     return await engine.runtime.op(run)
 

@@ -31,9 +31,9 @@ from convoflow.services.common import (
     Conflict,
     FieldProblem,
     Invalid,
+    in_project,
     invalid,
     not_found,
-    require,
 )
 from convoflow.services.conversations.routing import conversation_context
 from convoflow.services.executions import idempotency
@@ -217,10 +217,8 @@ async def _conversation(
 
 
 async def _startable(adv: Advance, actor: Actor, workflow_id: str) -> sa.RowMapping:
-    workflow = require(
-        await workflow_store.get_workflow(adv.conn, workflow_id, actor.project_id),
-        "workflow",
-        workflow_id,
+    workflow = await in_project(
+        adv.conn, workflow_store.get_workflow, "workflow", workflow_id, actor
     )
     version_id = workflow["current_version_id"]
     if version_id is not None:  # a draft may hold a graph with problems: say every one
@@ -317,11 +315,7 @@ async def resume(
         raise _busy(execution_id)
 
     async def effect(adv: Advance) -> ExecutionInfo:
-        require(
-            await queries.get_execution(adv.conn, execution_id, actor.project_id),
-            "execution",
-            execution_id,
-        )
+        await in_project(adv.conn, queries.get_execution, "execution", execution_id, actor)
         try:
             target = await resumable_target(adv, execution_id, nowait=True)
         except NotWaiting as exc:
@@ -355,11 +349,7 @@ async def set_status(
     """PATCH status: ended, handoff or waiting (a manual pause awaiting a resume)."""
 
     async def run(adv: Advance) -> ExecutionInfo:
-        require(
-            await queries.get_execution(adv.conn, execution_id, actor.project_id),
-            "execution",
-            execution_id,
-        )
+        await in_project(adv.conn, queries.get_execution, "execution", execution_id, actor)
         state = await adv.load(execution_id)
         if not st.can_api_transition(state.status, status):
             raise Invalid(f"Invalid transition from {state.status} to {status}")

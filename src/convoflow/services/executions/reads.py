@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from convoflow.engine import status as st
 from convoflow.graph.compiled import CompiledGraph
-from convoflow.services.common import Actor, require
+from convoflow.services.common import Actor, in_project
 from convoflow.services.executions.commands import ExecutionInfo, describe, graph_of
 from convoflow.services.process import Process
 from convoflow.store import execution_queries as queries
@@ -61,10 +61,8 @@ async def _info(
     conn: AsyncConnection, engine: Process, actor: Actor, execution_id: str
 ) -> ExecutionInfo:
     """What describe() gives for one execution, with the workflow read in the same query."""
-    row, workflow = require(
-        await queries.get_execution_with_workflow(conn, execution_id, actor.project_id),
-        "execution",
-        execution_id,
+    row, workflow = await in_project(
+        conn, queries.get_execution_with_workflow, "execution", execution_id, actor
     )
     graph = await graph_of(conn, engine.runtime, str(row["version_id"]))
     return ExecutionInfo(row, workflow, graph)
@@ -98,10 +96,8 @@ async def list_for_workflow(
     """A page of the workflow's executions; rows hold the summary columns only
     (queries.SUMMARY_COLUMNS: what api.views.execution_summary shows)."""
     async with engine.db.read() as conn:
-        workflow = require(
-            await workflow_store.get_workflow(conn, workflow_id, actor.project_id),
-            "workflow",
-            workflow_id,
+        workflow = await in_project(
+            conn, workflow_store.get_workflow, "workflow", workflow_id, actor
         )
         query, params = queries.execution_pages(
             workflow_id=workflow_id,
@@ -118,10 +114,8 @@ async def list_for_conversation(
     engine: Process, actor: Actor, conversation_id: str, status: str | None, page: PageRequest
 ) -> tuple[KeysetPage, list[ExecutionInfo]]:
     async with engine.db.read() as conn:
-        require(
-            await inbox_queries.get_conversation(conn, conversation_id, actor.project_id),
-            "conversation",
-            conversation_id,
+        await in_project(
+            conn, inbox_queries.get_conversation, "conversation", conversation_id, actor
         )
         query, params = queries.execution_pages(conversation_id=conversation_id, status=status)
         return await _page_of_executions(conn, engine, query, params, page)
@@ -146,11 +140,7 @@ async def list_events(
 ) -> tuple[KeysetPage, str, CompiledGraph | None]:
     """A page of the execution's events, newest first, with the graph for step refs."""
     async with engine.db.read() as conn:
-        row = require(
-            await queries.get_execution(conn, execution_id, actor.project_id),
-            "execution",
-            execution_id,
-        )
+        row = await in_project(conn, queries.get_execution, "execution", execution_id, actor)
         query, params = queries.event_pages(execution_id, event_type=event_type)
         result = await keyset_page_of(
             conn,
@@ -168,7 +158,7 @@ async def get_event(
     engine: Process, actor: Actor, event_id: str
 ) -> tuple[sa.RowMapping, str, CompiledGraph | None]:
     async with engine.db.read() as conn:
-        row = require(await queries.get_event(conn, event_id, actor.project_id), "event", event_id)
+        row = await in_project(conn, queries.get_event, "event", event_id, actor)
         version_id = str(row["execution_version_id"])
         return row, version_id, await graph_of(conn, engine.runtime, version_id)
 
@@ -183,11 +173,7 @@ async def list_numbered_page(
 ) -> list[ExecutionInfo]:
     """The older flows API pages by number (OFFSET); fine for its small pages."""
     async with engine.db.read() as conn:
-        require(
-            await workflow_store.get_workflow(conn, workflow_id, actor.project_id),
-            "flow",
-            workflow_id,
-        )
+        await in_project(conn, workflow_store.get_workflow, "flow", workflow_id, actor)
         rows = await queries.numbered_page(
             conn,
             page=page,

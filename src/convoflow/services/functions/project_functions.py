@@ -25,10 +25,10 @@ from convoflow.services.common import (
     Invalid,
     Patch,
     delete_in_project,
+    in_project,
     invalid,
     not_found,
     read_in_project,
-    require,
 )
 from convoflow.services.process import Process
 from convoflow.store import functions as function_store
@@ -137,10 +137,8 @@ async def update(
     engine: Process, actor: Actor, function_id: str, fields: FunctionFields
 ) -> sa.RowMapping:
     async def run(adv: Advance) -> sa.RowMapping:
-        row = require(
-            await function_store.get_function(adv.conn, function_id, actor.project_id),
-            "function",
-            function_id,
+        row = await in_project(
+            adv.conn, function_store.get_function, "function", function_id, actor
         )
         lock = int(row["lock_version"])
         if fields.lock_version is not None and fields.lock_version != lock:
@@ -181,10 +179,8 @@ async def deploy(engine: Process, actor: Actor, function_id: str) -> sa.RowMappi
     """An http function is live once its endpoint is set: deploying records a version."""
 
     async def run(adv: Advance) -> sa.RowMapping:
-        row = require(
-            await function_store.get_function(adv.conn, function_id, actor.project_id),
-            "function",
-            function_id,
+        row = await in_project(
+            adv.conn, function_store.get_function, "function", function_id, actor
         )
         if row["function_type"] != HTTP:
             raise Invalid(

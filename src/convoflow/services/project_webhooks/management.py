@@ -18,9 +18,9 @@ from convoflow.services.common import (
     Actor,
     FieldProblem,
     delete_in_project,
+    in_project,
     invalid,
     read_in_project,
-    require,
 )
 from convoflow.services.executions.reads import PageRequest
 from convoflow.services.project_webhooks.events import EVENTS, Event, write_deliveries
@@ -139,11 +139,7 @@ async def update_webhook(
         raise invalid(problems)
 
     async def update(adv: Advance) -> RowMapping:
-        found = require(
-            await webhook_store.get_webhook(adv.conn, webhook_id, actor.project_id),
-            "webhook",
-            webhook_id,
-        )
+        found = await in_project(adv.conn, webhook_store.get_webhook, "webhook", webhook_id, actor)
         await _check_number(adv, actor, spec.phone_number_id)
         values = _columns(spec)
         if "settings" in values:

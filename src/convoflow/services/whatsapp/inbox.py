@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.engine import RowMapping
 
 from convoflow.engine.advance import Advance
-from convoflow.services.common import Actor, Conflict, require
+from convoflow.services.common import Actor, Conflict, in_project
 from convoflow.services.executions.reads import PageRequest
 from convoflow.services.whatsapp import payloads
 from convoflow.services.whatsapp.events import EventSink
@@ -62,10 +62,8 @@ async def list_conversations(
 
 async def get_conversation(engine: Process, actor: Actor, conversation_id: str) -> ConversationItem:
     async with engine.db.read() as conn:
-        row = require(
-            await queries.get_conversation(conn, conversation_id, actor.project_id),
-            "conversation",
-            conversation_id,
+        row = await in_project(
+            conn, queries.get_conversation, "conversation", conversation_id, actor
         )
         last = await queries.messages_by_id(
             conn, [row["last_message_id"]] if row["last_message_id"] else []
@@ -79,10 +77,8 @@ async def set_conversation_status(
     webhooks = {actor.project_id: await whatsapp(engine).directory.webhooks(actor.project_id)}
 
     async def change(adv: Advance) -> None:
-        row = require(
-            await queries.get_conversation(adv.conn, conversation_id, actor.project_id),
-            "conversation",
-            conversation_id,
+        row = await in_project(
+            adv.conn, queries.get_conversation, "conversation", conversation_id, actor
         )
         if row["status"] == status:
             return
@@ -139,9 +135,7 @@ async def list_messages(
 
 async def get_message(engine: Process, actor: Actor, message_id: str) -> MessageItem:
     async with engine.db.read() as conn:
-        row = require(
-            await queries.get_message(conn, message_id, actor.project_id), "message", message_id
-        )
+        row = await in_project(conn, queries.get_message, "message", message_id, actor)
         owner = await message_store.get_conversation(conn, row["conversation_id"])
         statuses = (
             await wa_store.statuses_of(conn, row["provider_message_id"])

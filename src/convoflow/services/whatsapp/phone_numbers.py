@@ -21,9 +21,9 @@ from convoflow.services.common import (
     FieldProblem,
     Invalid,
     Unavailable,
+    in_project,
     invalid,
     read_in_project,
-    require,
 )
 from convoflow.store import phone_numbers as number_store
 
@@ -211,10 +211,8 @@ async def update_number(
         values.update(await _graph_facts(engine, phone_number_id, token, "whatsapp_phone_number"))
 
     async def update(adv: Advance) -> RowMapping:
-        found = require(
-            await number_store.get_public(adv.conn, phone_number_id, actor.project_id),
-            "phone number",
-            phone_number_id,
+        found = await in_project(
+            adv.conn, number_store.get_public, "phone number", phone_number_id, actor
         )
         if values:
             await number_store.update_phone_number(

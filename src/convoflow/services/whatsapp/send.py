@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from convoflow.channels.whatsapp.errors import GraphError
 from convoflow.channels.whatsapp.outbound import recipient_digits
 from convoflow.engine.advance import Advance
-from convoflow.services.common import Actor, FieldProblem, invalid, require
+from convoflow.services.common import Actor, FieldProblem, in_project, invalid
 from convoflow.services.whatsapp.conversations import conversation_for, record_outbound
 from convoflow.services.whatsapp.directory import NumberEntry
 from convoflow.services.whatsapp.events import EventSink
@@ -82,10 +82,8 @@ async def send_human_message(
     conversation = None
     if conversation_id:
         async with engine.db.read() as conn:
-            conversation = require(
-                await queries.get_conversation(conn, conversation_id, actor.project_id),
-                "conversation",
-                conversation_id,
+            conversation = await in_project(
+                conn, queries.get_conversation, "conversation", conversation_id, actor
             )
         phone_number_id = phone_number_id or conversation["phone_number_id"]
     if not phone_number_id:

@@ -22,9 +22,9 @@ from convoflow.services.common import (
     Conflict,
     FieldProblem,
     Patch,
+    in_project,
     invalid,
     read_in_project,
-    require,
 )
 from convoflow.services.process import Process
 from convoflow.services.whatsapp.number_ownership import check_definition_numbers
@@ -78,11 +78,7 @@ async def get_with_definition(
     engine: Process, actor: Actor, workflow_id: str
 ) -> tuple[sa.RowMapping, dict[str, Any]]:
     async with engine.db.read() as conn:
-        row = require(
-            await workflow_store.get_workflow(conn, workflow_id, actor.project_id),
-            "workflow",
-            workflow_id,
-        )
+        row = await in_project(conn, workflow_store.get_workflow, "workflow", workflow_id, actor)
         definition = await queries.current_definition(conn, row)
     return row, definition or dict(definitions.EMPTY_DEFINITION)
 
@@ -116,11 +112,7 @@ async def workflow_variables(
     engine: Process, actor: Actor, workflow_id: str
 ) -> variables.WorkflowVariables:
     async with engine.db.read() as conn:
-        require(
-            await workflow_store.get_workflow(conn, workflow_id, actor.project_id),
-            "workflow",
-            workflow_id,
-        )
+        await in_project(conn, workflow_store.get_workflow, "workflow", workflow_id, actor)
         contexts = await queries.recent_contexts(conn, workflow_id, variables.DISCOVERY_WINDOW)
     return variables.WorkflowVariables(variables.FIXED, variables.discover(contexts))
 
@@ -175,11 +167,7 @@ async def update(
     async def run(adv: Advance) -> sa.RowMapping:
         written.clear()  # the operation may run again (a retried transaction)
         conn = adv.conn
-        row = require(
-            await workflow_store.lock_workflow(conn, workflow_id, actor.project_id),
-            "workflow",
-            workflow_id,
-        )
+        row = await in_project(conn, workflow_store.lock_workflow, "workflow", workflow_id, actor)
         current_lock = int(row["lock_version"] or 0)
         if changes.lock_version is not None and changes.lock_version != current_lock:
             raise Conflict(

@@ -12,7 +12,13 @@ import sqlalchemy as sa
 
 from convoflow.engine.advance import Advance
 from convoflow.ids import new_id
-from convoflow.services.common import Actor, FieldProblem, delete_in_project, invalid, require
+from convoflow.services.common import (
+    Actor,
+    FieldProblem,
+    delete_in_project,
+    in_project,
+    invalid,
+)
 from convoflow.services.process import Process
 from convoflow.services.project_webhooks.events import TRIGGERABLE_EVENTS
 from convoflow.services.whatsapp.number_ownership import ownership_problems
@@ -139,11 +145,7 @@ def _row(spec: TriggerSpec, actor: Actor, workflow_id: str, now: Any) -> dict[st
 
 
 async def _workflow(adv: Advance, actor: Actor, workflow_id: str) -> sa.RowMapping:
-    row = require(
-        await workflow_store.get_workflow(adv.conn, workflow_id, actor.project_id),
-        "workflow",
-        workflow_id,
-    )
+    row = await in_project(adv.conn, workflow_store.get_workflow, "workflow", workflow_id, actor)
     return row
 
 
@@ -187,11 +189,7 @@ async def _check_competition(
 
 async def list_triggers(engine: Process, actor: Actor, workflow_id: str) -> list[sa.RowMapping]:
     async with engine.db.read() as conn:
-        require(
-            await workflow_store.get_workflow(conn, workflow_id, actor.project_id),
-            "workflow",
-            workflow_id,
-        )
+        await in_project(conn, workflow_store.get_workflow, "workflow", workflow_id, actor)
         return await trigger_store.list_for_workflow(conn, workflow_id)
 
 
@@ -241,11 +239,7 @@ async def replace_all(
 
 async def set_active(engine: Process, actor: Actor, trigger_id: str, active: bool) -> sa.RowMapping:
     async def run(adv: Advance) -> sa.RowMapping:
-        row = require(
-            await trigger_store.get_trigger(adv.conn, trigger_id, actor.project_id),
-            "trigger",
-            trigger_id,
-        )
+        row = await in_project(adv.conn, trigger_store.get_trigger, "trigger", trigger_id, actor)
         if active and not row["active"]:
             spec = TriggerSpec(
                 trigger_type=row["trigger_type"],
