@@ -6,6 +6,7 @@ import {
 import "@xyflow/react/dist/style.css";
 import { api, ApiError, Definition, errorText, loadNodeTypes, NodeTypeInfo, P, Problem, Validation, Workflow } from "./api";
 import { CardNode, EditorContext, FlowCard } from "./FlowCard";
+import { HistoryPanel } from "./History";
 import { outgoingLabels, toDefinition, toFlow, writtenVariables } from "./graph";
 import { autoLayout } from "./layout";
 import { navigate } from "./router";
@@ -87,6 +88,8 @@ function EditorCanvas({ workflowId }: { workflowId: string }) {
   const [notice, setNotice] = useState<string | null>(null);
   const [conflict, setConflict] = useState(false);
   const [saved, setSaved] = useState("");
+  const [showHistory, setShowHistory] = useState(false);
+  const [versionsSeen, setVersionsSeen] = useState(0);
   const view = useReactFlow();
   const checkSeq = useRef(0);
   // Undo/redo: snapshots of the graph taken before each change (typing in one field
@@ -193,11 +196,30 @@ function EditorCanvas({ workflowId }: { workflowId: string }) {
       setSaved(current);
       setConflict(false);
       setNotice(updated.validation.valid ? "Saved." : `Saved as a draft with ${updated.validation.errors.length} error(s).`);
+      setVersionsSeen((n) => n + 1);
       return updated;
     } catch (exc) {
       if (exc instanceof ApiError && exc.status === 409) setConflict(true);
       setError(errorText(exc));
       return null;
+    }
+  }
+
+  // Restore = save the old definition as the new current version, guarded by
+  // lock_version like any save (a 409 offers reload / overwrite as usual).
+  async function restore(old: Definition, number: number) {
+    if (!flow) return;
+    setError(null);
+    setNotice(null);
+    try {
+      const body = { workflow: { definition: old, lock_version: flow.lock_version } };
+      await api<Envelope<Workflow>>("PATCH", `${P}/workflows/${flow.id}`, body);
+      await load();
+      setVersionsSeen((n) => n + 1);
+      setNotice(`Restored version ${number} (saved as the newest version).`);
+    } catch (exc) {
+      if (exc instanceof ApiError && exc.status === 409) setConflict(true);
+      setError(errorText(exc));
     }
   }
 
@@ -279,6 +301,7 @@ function EditorCanvas({ workflowId }: { workflowId: string }) {
         <button onClick={undo} disabled={past.current.length === 0} title="Undo (Ctrl+Z)">Undo</button>
         <button onClick={redo} disabled={future.current.length === 0} title="Redo (Ctrl+Shift+Z)">Redo</button>
         <button onClick={layout}>Auto-layout</button>
+        <button onClick={() => setShowHistory((v) => !v)} aria-pressed={showHistory}>History</button>
         <button onClick={() => navigate(`/console/flows/${flow.id}/chat`)}>Test chat</button>
       </div>
       <ErrorBox error={error} onClose={() => setError(null)} />
@@ -313,8 +336,10 @@ function EditorCanvas({ workflowId }: { workflowId: string }) {
             </ReactFlow>
           </EditorContext.Provider>
         </div>
-        <SidePanel node={node} info={node ? types[node.data.node_type] : undefined} nodes={nodes} edges={edges}
-          validation={validation} update={update} connect={connect} remove={remove} />
+        {showHistory ? (
+          <HistoryPanel workflowId={flow.id} refresh={versionsSeen} dirty={dirty} onRestore={restore} />
+        ) : <SidePanel node={node} info={node ? types[node.data.node_type] : undefined} nodes={nodes} edges={edges}
+          validation={validation} update={update} connect={connect} remove={remove} />}
       </div>
     </main>
   );
