@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from convoflow.services.common import Actor, require
+from convoflow.services.common import Actor, in_project, require
 from convoflow.services.process import Process
 from convoflow.store import workflows as workflow_store
 
@@ -18,10 +18,8 @@ async def list_versions(
 ) -> tuple[sa.RowMapping, list[sa.RowMapping]]:
     """(the workflow, its versions newest first)."""
     async with engine.db.read() as conn:
-        workflow = require(
-            await workflow_store.get_workflow(conn, workflow_id, actor.project_id),
-            "workflow",
-            workflow_id,
+        workflow = await in_project(
+            conn, workflow_store.get_workflow, "workflow", workflow_id, actor
         )
         rows = await workflow_store.list_versions(conn, workflow_id, limit)
     return workflow, rows
@@ -31,10 +29,8 @@ async def get_version(
     engine: Process, actor: Actor, workflow_id: str, version_id: str
 ) -> tuple[sa.RowMapping, sa.RowMapping]:
     async with engine.db.read() as conn:
-        workflow = require(
-            await workflow_store.get_workflow(conn, workflow_id, actor.project_id),
-            "workflow",
-            workflow_id,
+        workflow = await in_project(
+            conn, workflow_store.get_workflow, "workflow", workflow_id, actor
         )
         row = require(
             await workflow_store.get_version(conn, workflow_id, version_id),
