@@ -175,6 +175,13 @@ class SandboxMessageBody(Body):
     text: Annotated[str, Field(min_length=1, max_length=4096)]
 
 
+class SkipWaitBody(Body):
+    """Which timers of a sandbox conversation fire now: all (no `seconds`), or those due
+    within `seconds` of when their execution last changed."""
+
+    seconds: Annotated[float, Field(gt=0, le=366 * 86_400)] | None = None
+
+
 class WorkflowUpdateFields(Body):
     name: Name | None = None
     slug: Slug | None = None

@@ -237,6 +237,23 @@ class SandboxSaidData(Described):
     data: SandboxSaid
 
 
+class SkippedTimer(Described):
+    execution_id: str
+    purpose: Literal["wait_timeout", "delay"] | str = Field(
+        description="wait_timeout (a wait_for_response timeout) or delay (a send_text delay)"
+    )
+    due_at: str = Field(description="When it would have fired (ISO 8601)")
+
+
+class SkipWaitResult(Described):
+    fired: list[SkippedTimer] = Field(description="The timers that fired now, soonest first")
+    still_pending: list[SkippedTimer] = Field(description="Timers left for their time")
+
+
+class SkipWaitData(Described):
+    data: SkipWaitResult
+
+
 # /platform/v1/provider_models beyond Kapso's list (api/routes/provider_models.py).
 
 

@@ -15,6 +15,7 @@ from convoflow.clock import utc_iso
 from convoflow.graph.compiled import CompiledGraph
 from convoflow.graph.nodes import REGISTRY
 from convoflow.graph.problems import ValidationReport
+from convoflow.services.conversations.skip_wait import Skipped, Timer
 from convoflow.services.executions.commands import ExecutionInfo
 from convoflow.services.workflows import history
 from convoflow.services.workflows.variables import WorkflowVariables
@@ -170,6 +171,22 @@ def sandbox_message(row: Mapping[Any, Any]) -> dict[str, Any]:
         "content": row["content"],
         "execution_id": row["execution_id"],
         "created_at": utc_iso(row["created_at"]),
+    }
+
+
+def skipped_timers(skipped: Skipped) -> dict[str, Any]:
+    """`POST /sandbox/conversations/{id}/skip_wait`: what fired, what still waits."""
+
+    def timer(item: Timer) -> dict[str, Any]:
+        return {
+            "execution_id": item.execution_id,
+            "purpose": item.purpose,
+            "due_at": utc_iso(item.due_at),
+        }
+
+    return {
+        "fired": [timer(item) for item in skipped.fired],
+        "still_pending": [timer(item) for item in skipped.still_pending],
     }
 
 

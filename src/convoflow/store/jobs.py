@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from convoflow.store import dialects
-from convoflow.store.schema import jobs
+from convoflow.store.schema import executions, jobs
 
 _INSERT_SKIPPING_DUPLICATES = dialects.per_dialect(
     lambda d: d.insert_ignoring(jobs, ["dedupe_key"])
@@ -40,15 +40,20 @@ async def delete_execution_timers(conn: AsyncConnection, execution_id: str) -> N
     await conn.execute(_DELETE_TIMERS, {"execution_id": execution_id})
 
 
-def _claim_statement(kinds: bool) -> sa.Update:
+def _claim_statement(kinds: bool = False, *, chosen: bool = False) -> sa.Update:
+    """Lease unlocked jobs: the due ones (of some kinds), or `chosen` ones by id whatever
+    their time (a sandbox conversation's timers fired early)."""
     candidates = (
         sa.select(jobs.c.id)
-        .where(jobs.c.run_at <= sa.bindparam("b_now"))
         .where(sa.or_(jobs.c.locked_until.is_(None), jobs.c.locked_until < sa.bindparam("b_now")))
         .order_by(jobs.c.run_at, jobs.c.id)
         .limit(sa.bindparam("b_limit"))
         .with_for_update(skip_locked=True)
     )
+    if chosen:
+        candidates = candidates.where(jobs.c.id.in_(sa.bindparam("b_ids", expanding=True)))
+    else:
+        candidates = candidates.where(jobs.c.run_at <= sa.bindparam("b_now"))
     if kinds:
         candidates = candidates.where(jobs.c.kind.in_(sa.bindparam("b_kinds", expanding=True)))
     return (
@@ -75,6 +80,20 @@ def _claim_statement(kinds: bool) -> sa.Update:
 # Built once: the worker claims on every round.
 _CLAIM = _claim_statement(kinds=False)
 _CLAIM_KINDS = _claim_statement(kinds=True)
+_CLAIM_CHOSEN = _claim_statement(chosen=True)
+_CONVERSATION_TIMERS = (
+    sa.select(
+        jobs.c.id,
+        jobs.c.execution_id,
+        jobs.c.run_at,
+        jobs.c.payload,
+        executions.c.updated_at.label("execution_updated_at"),
+    )
+    .join(executions, executions.c.id == jobs.c.execution_id)
+    .where(executions.c.conversation_id == sa.bindparam("conversation_id"))
+    .where(jobs.c.kind == "timer")
+    .order_by(jobs.c.run_at, jobs.c.id)
+)
 _NEXT_DUE = sa.select(sa.func.min(jobs.c.run_at))
 _RELEASE = (
     sa.update(jobs)
@@ -125,3 +144,33 @@ async def release_job(
 ) -> None:
     """Give a job back for a later attempt (transient failure)."""
     await conn.execute(_RELEASE, {"b_job_id": job_id, "b_run_at": run_at, "b_error": error})
+
+
+async def conversation_timers(conn: AsyncConnection, conversation_id: str) -> list[sa.RowMapping]:
+    """The pending timer jobs of a conversation's executions, soonest first, each with
+    when its execution last changed (`execution_updated_at`, when the timer was set)."""
+    result = await conn.execute(_CONVERSATION_TIMERS, {"conversation_id": conversation_id})
+    return list(result.mappings().all())
+
+
+async def claim_jobs(
+    conn: AsyncConnection,
+    job_ids: list[int],
+    *,
+    worker_id: str,
+    now: datetime,
+    lease_seconds: float,
+) -> list[sa.RowMapping]:
+    """Lease the given jobs whatever their run_at (those another worker holds are left to
+    it); the rows are shaped as `claim_due_jobs` returns them."""
+    if not job_ids:
+        return []
+    params: dict[str, Any] = {
+        "b_now": now,
+        "b_limit": len(job_ids),
+        "b_ids": list(job_ids),
+        "b_worker_id": worker_id,
+        "b_locked_until": now + timedelta(seconds=lease_seconds),
+    }
+    result = await conn.execute(_CLAIM_CHOSEN, params)
+    return list(result.mappings().all())

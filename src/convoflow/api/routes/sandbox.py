@@ -1,5 +1,5 @@
-"""`/platform/v1/sandbox/conversations/{id}/messages` (our extension, docs/api.md): the
-console's test chat reads a sandbox conversation and speaks as its user."""
+"""`/platform/v1/sandbox/conversations/{id}/...` (our extension, docs/api.md): the
+console's test chat reads a sandbox conversation, speaks as its user, and skips a wait."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from fastapi import Response
 from convoflow.api import views
 from convoflow.api.auth import CurrentActor, EngineDep
 from convoflow.api.bodies import api_router
-from convoflow.api.models import SandboxMessageBody
+from convoflow.api.models import SandboxMessageBody, SkipWaitBody
 from convoflow.api.openapi import success
-from convoflow.api.response_models import SandboxSaidData, SandboxTranscript
+from convoflow.api.response_models import SandboxSaidData, SandboxTranscript, SkipWaitData
 from convoflow.api.responses import data
-from convoflow.services.conversations import sandbox_chat
+from convoflow.services.conversations import sandbox_chat, skip_wait
 
 router = api_router(tags=["Sandbox"])
 
@@ -40,3 +40,19 @@ async def send_sandbox_message(
 ) -> Response:
     message_id = await sandbox_chat.say(engine, actor, conversation_id, body.text)
     return data({"id": message_id}, status_code=202)
+
+
+@router.post(
+    "/sandbox/conversations/{conversation_id}/skip_wait",
+    summary="Fire a sandbox conversation's pending timeout or delay now (extension)",
+    responses=success(SkipWaitData),
+)
+async def skip_sandbox_wait(
+    conversation_id: str,
+    actor: CurrentActor,
+    engine: EngineDep,
+    body: SkipWaitBody | None = None,
+) -> Response:
+    seconds = body.seconds if body is not None else None
+    skipped = await skip_wait.skip_wait(engine, actor, conversation_id, seconds)
+    return data(views.skipped_timers(skipped))

@@ -20,19 +20,23 @@ from convoflow.store import whatsapp_queries as inbox_queries
 TRANSCRIPT_LIMIT = 500
 
 
-async def _conversation(engine: Process, actor: Actor, conversation_id: str) -> Any:
+async def sandbox_conversation(engine: Process, actor: Actor, conversation_id: str) -> Any:
+    """The caller's sandbox conversation, or NotFound / Invalid saying why not."""
     # Another project's conversation answers exactly like a missing one.
     row = await read_in_project(
         engine.db, inbox_queries.get_conversation, "sandbox conversation", conversation_id, actor
     )
     if row["channel"] != "sandbox":
-        raise Invalid(f"conversation {conversation_id} is not on the sandbox channel")
+        raise Invalid(
+            f"conversation {conversation_id} is on the {row['channel']} channel, not the "
+            "sandbox: only a test chat's conversation can be used here"
+        )
     return row
 
 
 async def transcript(engine: Process, actor: Actor, conversation_id: str) -> list[RowMapping]:
     """The conversation's messages, oldest first (rows; the API renders them)."""
-    await _conversation(engine, actor, conversation_id)
+    await sandbox_conversation(engine, actor, conversation_id)
     async with engine.db.read() as conn:
         rows = await message_store.recent_messages(conn, conversation_id, TRANSCRIPT_LIMIT)
     return list(rows)
@@ -40,7 +44,7 @@ async def transcript(engine: Process, actor: Actor, conversation_id: str) -> lis
 
 async def say(engine: Process, actor: Actor, conversation_id: str, text: str) -> str | None:
     """The simulated user sends `text`; the id of the stored message."""
-    await _conversation(engine, actor, conversation_id)
+    await sandbox_conversation(engine, actor, conversation_id)
     async with engine.db.read() as conn:
         rows = await message_store.recent_messages(conn, conversation_id, TRANSCRIPT_LIMIT)
     outbound = [dict(row["content"]) for row in rows if row["direction"] == "outbound"]
