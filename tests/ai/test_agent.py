@@ -22,7 +22,7 @@ from convoflow.fakes.loopback import serve_app
 from convoflow.process import Process
 from convoflow.services.ai import provider_models
 from convoflow.services.common import Actor
-from tests.support import Chat, chat_payloads, edge, make_project, node
+from tests.support import Chat, chat_payloads, edge, make_http_function, make_project, node
 
 START = "no message from the user"  # what the model sees when an API/sandbox start opens
 
@@ -56,13 +56,21 @@ def agent_flow(**agent: Any) -> dict[str, Any]:
     return {"nodes": nodes, "edges": [edge("start", "agent"), edge("agent", "done")]}
 
 
-async def _chat(engine: Process, url: str, kind: str = "openai", **agent: Any) -> Chat:
+async def _project(engine: Process, url: str, kind: str = "openai") -> str:
+    """A project with the provider model `fake` on the fake LLM."""
     project_id = await make_project(engine)
     base = f"{url}/v1" if kind == "openai" else url
     fields = provider_models.ModelFields(
         name="fake", provider=kind, base_url=base, api_key="sk-fake", timeout_seconds=2
     )
     await provider_models.create(engine, Actor(project_id=project_id), fields)
+    return project_id
+
+
+async def _chat(
+    engine: Process, url: str, kind: str = "openai", project_id: str | None = None, **agent: Any
+) -> Chat:
+    project_id = project_id or await _project(engine, url, kind)
     return await Chat.open(
         engine, agent_flow(**agent), project_id=project_id, variables={"customer": "Ana"}
     )
@@ -185,7 +193,13 @@ async def orders() -> AsyncIterator[tuple[list[dict[str, Any]], str]]:
         order = {"id": body.get("order_id"), "status": "shipped", "items": 3}
         return JSONResponse({"order": order, "noise": "x" * 50})
 
-    async with serve_app(Starlette(routes=[Route("/orders", lookup, methods=["POST"])])) as url:
+    async def score(request: Request) -> JSONResponse:
+        body = await request.json()
+        seen.append({"body": body, "key": request.headers.get("idempotency-key")})
+        return JSONResponse({"vars": {"score": 7}, "verdict": "good lead"})
+
+    routes = [Route("/orders", lookup, methods=["POST"]), Route("/score", score, methods=["POST"])]
+    async with serve_app(Starlette(routes=routes)) as url:
         yield seen, url
 
 
@@ -232,3 +246,27 @@ async def test_webhook_tool_is_called_once_and_its_answer_queried(
     await _run_job_again(engine, tool_key)
     assert len(seen) == 1 and (seen[0]["key"], seen[0]["customer"]) == (tool_key, "Ana")
     assert (await chat.execution())["status"] == "ended"
+
+
+async def test_function_tool_gets_the_input_and_its_vars_are_merged(
+    engine: Process, llm: tuple[FakeLLM, str], orders: tuple[list[dict[str, Any]], str]
+) -> None:
+    fake, url = llm
+    seen, base = orders
+    fake.script.replace(
+        [
+            Rule(contains=START, tool_call=call("score_lead", budget=5000)),
+            Rule(contains="good lead", tool_call=call("complete_task")),
+        ]
+    )
+    project_id = await _project(engine, url)
+    function_id = await make_http_function(engine, project_id, f"{base}/score")
+    tool = {"name": "score_lead", "function_id": function_id, "input_schema": {"type": "object"}}
+    chat = await _chat(engine, url, project_id=project_id, flow_agent_function_tools=[tool])
+    assert await chat.texts() == ["done:  for "]
+    [request] = seen
+    assert request["body"]["input"] == {"budget": 5000}
+    assert request["body"]["flow_info"]["step_id"] == "agent"
+    assert "execution_context" in request["body"]
+    execution = await chat.execution()
+    assert execution["context"]["vars"]["score"] == 7

@@ -32,8 +32,8 @@ from convoflow.engine.signals import (
     UserInput,
 )
 from convoflow.engine.step import StepRun
+from convoflow.engine.steps import _agent_calls as calls
 from convoflow.engine.steps import _agent_tools as tools
-from convoflow.engine.steps import _agent_webhooks as webhooks
 from convoflow.engine.steps._ai import conversation_turns, provider_model, usage_of
 from convoflow.engine.steps.wait_for_response import record_input
 
@@ -61,10 +61,10 @@ async def on_signal(run: StepRun, signal: Signal) -> Outcome:
     awaiting = run.execution.cursor.get("awaiting")
     if isinstance(signal, ActionDone) and awaiting == "llm":
         return await _model_answered(run, state, signal.result)
-    if isinstance(signal, ActionDone) and awaiting == "tool":
+    if isinstance(signal, ActionDone) and awaiting in ("webhook", "function"):
         call = dict(run.execution.cursor.get("call") or {})
-        webhook = webhooks.webhook_named(run, str(call.get("name")))
-        _answered(run, state, call, webhooks.webhook_answer(webhook, signal.result))
+        answer = calls.call_answer(run, str(awaiting), str(call.get("name")), signal.result)
+        _answered(run, state, call, answer)
         return await _run_calls(run, state)
     return Fail(f"agent {run.node.id!r} got an unexpected {type(signal).__name__}")
 
@@ -101,8 +101,7 @@ async def _ask(run: StepRun, state: dict[str, Any]) -> Outcome:
         max_tokens=config.max_tokens,
         idempotency_key=key,
         purpose="agent",
-        tools=tools.tool_specs(tools.offered(config.enabled_default_tools))
-        + webhooks.webhook_specs(config.flow_agent_webhooks),
+        tools=tools.tool_specs(tools.offered(config.enabled_default_tools)) + calls.call_specs(run),
     )
     return AwaitAction(LLM_KIND, request, key=key, carry={"agent": state, "awaiting": "llm"})
 
@@ -140,15 +139,14 @@ async def _model_answered(run: StepRun, state: dict[str, Any], result: dict[str,
 
 
 async def _run_calls(run: StepRun, state: dict[str, Any]) -> Outcome:
-    """Run the turn's tool calls in order, each answered by a `tool` message; a webhook
-    tool's call is made by the worker and the loop goes on when its result comes back."""
+    """Run the turn's tool calls in order, each answered by a `tool` message; a webhook or
+    function tool's call is made by the worker, the loop goes on when its result is back."""
     offered = tools.offered(run.config.enabled_default_tools)
     while state["pending"]:
         call, *rest = state["pending"]
         state["pending"] = rest
         name = str(call.get("name"))
         arguments = call.get("arguments") if isinstance(call.get("arguments"), dict) else {}
-        webhook = None if name in offered else webhooks.webhook_named(run, name)
         if name in tools.CONTROL_TOOLS and name in offered:
             outcome = _control(run, state, name, arguments)
             if outcome is not None:
@@ -156,18 +154,17 @@ async def _run_calls(run: StepRun, state: dict[str, Any]) -> Outcome:
             answer = tools.ToolAnswer("waiting for the user's reply")
         elif name in offered:
             answer = await tools.run_builtin(run, name, arguments)
-        elif webhook is not None:
+        else:
             # Keyed by the turn and the call (its position in the conversation when the
             # provider gives no id): stable across a crash, since the answer is journaled.
             call_id = call.get("id") or len(state["messages"])
             key = f"{run.step_key}:turn:{state['turn']}:tool:{call_id}"
-            request = await webhooks.webhook_request(run, webhook, arguments, key)
-            if isinstance(request, dict):
-                carry = {"agent": state, "awaiting": "tool", "call": call}
-                return AwaitAction("webhook", request, key=key, carry=carry)
-            answer = request
-        else:
-            answer = tools.ToolAnswer(f"error: no tool named {name!r}", ok=False)
+            prepared = await calls.prepare_call(run, name, arguments, key)
+            if isinstance(prepared, tuple):
+                kind, request = prepared
+                carry = {"agent": state, "awaiting": kind, "call": call}
+                return AwaitAction(kind, request, key=key, carry=carry)
+            answer = prepared or tools.ToolAnswer(f"error: no tool named {name!r}", ok=False)
         _answered(run, state, call, answer)
     if state["wait"]:
         return await _wait_for_user(run, state)
