@@ -23,41 +23,93 @@ type Detail = Summary & {
 };
 const NODE_TYPES = { "flow-node": FlowCard };
 const STATUSES = ["", "running", "waiting", "handoff", "ended", "failed"];
+// engine/status.py's WAIT_* values: what a waiting execution waits for.
+const WAITING_REASONS = ["", "wait_for_response", "agent", "call_workflow", "manual"];
 const go = (path: string) => (e: React.MouseEvent) => { e.preventDefault(); navigate(path); };
+
+// The list's filters are the API's (seed-001: status, waiting reason, dates, conversation),
+// kept in the URL's query so a filtered list survives a reload and can be shared.
+type Filters = { status: string; waiting_reason: string; created_after: string; created_before: string; whatsapp_conversation_id: string };
+const FILTER_NAMES: (keyof Filters)[] = ["status", "waiting_reason", "created_after", "created_before", "whatsapp_conversation_id"];
+
+const NO_FILTERS = Object.fromEntries(FILTER_NAMES.map((name) => [name, ""])) as Filters;
+
+function filtersFromUrl(): Filters {
+  const query = new URLSearchParams(window.location.search);
+  return Object.fromEntries(FILTER_NAMES.map((name) => [name, query.get(name) ?? ""])) as Filters;
+}
+
+// datetime-local inputs are local wall-clock time; the API wants an instant.
+const toInstant = (local: string) => (local ? new Date(local).toISOString() : "");
+
+function FilterBar({ filters, onChange }: { filters: Filters; onChange: (next: Filters) => void }) {
+  const set = (name: keyof Filters) => (e: React.ChangeEvent<HTMLInputElement | HTMLSelectElement>) => onChange({ ...filters, [name]: e.target.value });
+  const active = FILTER_NAMES.some((name) => filters[name]);
+  return (
+    <div className="filters" role="group" aria-label="Filters">
+      <label>Status
+        <select value={filters.status} onChange={set("status")}>
+          {STATUSES.map((s) => <option key={s} value={s}>{s || "any"}</option>)}
+        </select>
+      </label>
+      <label>Waiting for
+        <select value={filters.waiting_reason} onChange={set("waiting_reason")}>
+          {WAITING_REASONS.map((s) => <option key={s} value={s}>{s || "any"}</option>)}
+        </select>
+      </label>
+      <label>Started after <input type="datetime-local" value={filters.created_after} onChange={set("created_after")} /></label>
+      <label>Started before <input type="datetime-local" value={filters.created_before} onChange={set("created_before")} /></label>
+      <label>Conversation <input value={filters.whatsapp_conversation_id} maxLength={64} placeholder="conversation id" onChange={set("whatsapp_conversation_id")} /></label>
+      {active && <button onClick={() => onChange(NO_FILTERS)}>Clear filters</button>}
+    </div>
+  );
+}
 
 export function ExecutionsList({ workflowId }: { workflowId: string }) {
   const [rows, setRows] = useState<Summary[] | null>(null);
   const [paging, setPaging] = useState<Paging>({ next: null, previous: null });
-  const [status, setStatus] = useState("");
+  const [filters, setFilters] = useState<Filters>(filtersFromUrl);
   const [cursor, setCursor] = useState<{ after?: string; before?: string }>({});
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
-    const query = new URLSearchParams({ limit: "20", ...(status ? { status } : {}), ...cursor });
+    const shown = new URLSearchParams(Object.entries(filters).filter(([, v]) => v)).toString();
+    window.history.replaceState(null, "", `${window.location.pathname}${shown ? `?${shown}` : ""}`);
+    const sent = Object.entries(filters)
+      .filter(([, v]) => v)
+      .map(([k, v]) => [k, k.startsWith("created_") ? toInstant(v) : v.trim()])
+      .filter(([, v]) => v);
+    const query = new URLSearchParams([["limit", "20"], ...sent, ...Object.entries(cursor)]);
     api<{ data: Summary[]; paging: Paging }>("GET", `${P}/workflows/${workflowId}/executions?${query}`)
       .then((page) => { setRows(page.data); setPaging(page.paging); setError(null); })
       .catch((exc) => setError(errorText(exc)));
-  }, [workflowId, status, cursor]);
+  }, [workflowId, filters, cursor]);
+  const change = (next: Filters) => { setFilters(next); setCursor({}); };
+  const filtered = FILTER_NAMES.some((name) => filters[name]);
   return (
     <main className="page">
       <div className="page-head">
         <h1>Executions</h1>
-        <label htmlFor="status-filter">Status</label>
-        <select id="status-filter" value={status} onChange={(e) => { setStatus(e.target.value); setCursor({}); }} style={{ width: 140 }}>
-          {STATUSES.map((s) => <option key={s} value={s}>{s || "any"}</option>)}
-        </select>
         <button onClick={() => navigate(`/console/flows/${workflowId}`)}>Open editor</button>
       </div>
+      <FilterBar filters={filters} onChange={change} />
       <ErrorBox error={error} />
-      {rows && rows.length === 0 && <p className="empty">No executions{status ? ` with status ${status}` : ""} yet: start one from the test chat.</p>}
+      {rows && rows.length === 0 && <p className="empty">{filtered ? "No executions match these filters." : "No executions yet: start one from the test chat."}</p>}
       {rows && rows.length > 0 && (
         <table className="flows">
-          <thead><tr><th>Execution</th><th>Status</th><th>At node</th><th>Started</th><th>Last event</th></tr></thead>
+          <thead><tr><th>Execution</th><th>Status</th><th>At node</th><th>Conversation</th><th>Started</th><th>Last event</th></tr></thead>
           <tbody>
             {rows.map((row) => (
               <tr key={row.id}>
                 <td><a href={`/console/executions/${row.id}`} onClick={go(`/console/executions/${row.id}`)}>{row.id.slice(0, 13)}…</a></td>
                 <td><span className={`badge ${row.status}`}>{row.status}</span></td>
                 <td>{row.current_step?.identifier ?? "—"}</td>
+                <td>
+                  {row.whatsapp_conversation_id ? (
+                    <button className="link" title="Only this conversation's executions" onClick={() => change({ ...filters, whatsapp_conversation_id: row.whatsapp_conversation_id! })}>
+                      {row.whatsapp_conversation_id.slice(0, 13)}…
+                    </button>
+                  ) : "—"}
+                </td>
                 <td>{new Date(row.started_at).toLocaleString()}</td>
                 <td>{new Date(row.last_event_at).toLocaleString()}</td>
               </tr>
