@@ -9,8 +9,11 @@ transcript. Sends (and webhook calls) happen in the server's worker after the AP
 so a turn waits until the user's message is routed, nothing runs, and the conversation
 has as many bot messages as its executions recorded sends.
 
-Limit: a server's clock cannot be moved through the API, so `advance_time` skips the rest
-of its case (run timeouts in-process)."""
+`advance_time` cannot move the server's clock; it asks the server to fire the
+conversation's timers early (`POST /sandbox/conversations/{id}/skip_wait` with `seconds`:
+those due within that long of when they were set). The seconds count from the case's last
+user turn or firing, adding up over consecutive `advance_time` steps, as the in-process
+FakeClock does: `59m` then `1m` fires a 1-hour timeout on the second step, never early."""
 
 from __future__ import annotations
 
@@ -23,7 +26,7 @@ from typing import Any
 
 import httpx
 
-from convoflow.testing.driver import DriverError, Reply, Snapshot, Unsupported
+from convoflow.testing.driver import DriverError, Reply, Snapshot
 from convoflow.testing.local import read_definition
 from convoflow.testing.model import Suite
 
@@ -38,11 +41,14 @@ class Api:
             base += "/platform/v1"
         self.http = httpx.AsyncClient(base_url=base, headers={"X-API-Key": api_key}, timeout=30.0)
 
-    async def call(self, method: str, path: str, **kwargs: Any) -> Any:
+    async def call(self, method: str, path: str, *, quiet: int = 0, **kwargs: Any) -> Any:
+        """The answer's JSON; DriverError on an error, except a `quiet` status (None)."""
         try:
             response = await self.http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
             raise DriverError(f"{method} {self.http.base_url}{path}: {exc!r}") from None
+        if response.status_code == quiet:
+            return None
         if response.status_code >= 400:
             try:
                 detail = response.json().get("error") or response.text
@@ -104,6 +110,8 @@ class RemoteConversation:
         self.execution_id = ""
         self.conversation_id = ""
         self.seen = 0
+        # Seconds `advance_time` has passed since the last user turn or timer firing.
+        self.idle = 0.0
 
     async def start(self, variables: dict[str, Any]) -> list[dict[str, Any]]:
         body = {
@@ -119,9 +127,11 @@ class RemoteConversation:
         self.execution_id = str(started["data"]["id"])
         detail = await self._detail(self.execution_id)
         self.conversation_id = str(detail.get("whatsapp_conversation_id") or "")
+        self.idle = 0.0
         return await self._settle()
 
     async def send(self, reply: Reply, variables: dict[str, Any] | None) -> list[dict[str, Any]]:
+        self.idle = 0.0
         if variables:
             body: dict[str, Any] = {
                 "message": {"kind": reply.kind, "data": reply.text},
@@ -137,10 +147,14 @@ class RemoteConversation:
         return await self._settle(str(message_id) if message_id else None)
 
     async def advance_time(self, seconds: float) -> list[dict[str, Any]]:
-        raise Unsupported(
-            "advance_time needs the in-process runner: a server's clock cannot be moved "
-            "through the API (run this suite without --url); the rest of the case is skipped"
-        )
+        self.idle += seconds
+        path = f"/sandbox/conversations/{self.conversation_id}/skip_wait"
+        # 409: nothing waits on a timer; time passing changes nothing, as in-process.
+        skipped = await self.api.call("POST", path, json={"seconds": self.idle}, quiet=409)
+        if skipped is None or not skipped["data"]["fired"]:
+            return []
+        self.idle = 0.0
+        return await self._settle()
 
     async def snapshot(self) -> Snapshot:
         root = await self._detail(self.execution_id)
