@@ -2,7 +2,8 @@
 saves a variable, messages the user, waits (enter_waiting), resumes on the reply,
 answers in plain text and completes the task; a run that hands off; max_iterations; a
 journaled turn that is not asked again (so its tools do not run twice); a webhook tool
-on a loopback server, its answer cut by jmespath_query, called once."""
+on a loopback server, its answer cut by jmespath_query, called once; a function tool; a
+knowledge-base tool."""
 
 from __future__ import annotations
 
@@ -270,3 +271,23 @@ async def test_function_tool_gets_the_input_and_its_vars_are_merged(
     assert "execution_context" in request["body"]
     execution = await chat.execution()
     assert execution["context"]["vars"]["score"] == 7
+
+
+async def test_knowledge_base_tool_answers_the_best_passages(
+    engine: Process, llm: tuple[FakeLLM, str]
+) -> None:
+    fake, url = llm
+    fake.script.replace(
+        [
+            Rule(contains=START, tool_call=call("faq", query="refund")),
+            Rule(contains="Refunds are paid", tool_call=call("complete_task")),
+        ]
+    )
+    text = "Shipping is free.\n\nRefunds are paid in 14 days.\n\nWe open at 9."
+    faq = {"name": "faq", "description": "Shop FAQ", "knowledge_base_text": text}
+    chat = await _chat(engine, url, flow_agent_knowledge_bases=[faq])
+    assert (await chat.execution())["status"] == "ended"
+    tool_message = fake.requests[1]["body"]["messages"][-1]
+    assert tool_message["content"] == "Refunds are paid in 14 days."
+    offered = [t["function"]["name"] for t in fake.requests[0]["body"]["tools"]]
+    assert "faq" in offered

@@ -1,6 +1,7 @@
-"""The agent node's tools that call out: webhook tools (`flow_agent_webhooks`) and function
-tools (`flow_agent_function_tools`): what the model is offered, the journaled call a tool
-call becomes, and what the model is told of the answer.
+"""The agent node's tools from its config: webhook tools (`flow_agent_webhooks`), function
+tools (`flow_agent_function_tools`) and knowledge bases (`_agent_knowledge.py`): what the
+model is offered, the journaled call a tool call becomes, and what the model is told of
+the answer.
 
 Such a tool call is a journaled `webhook` or `function` action keyed per turn and tool
 call, made by the worker like a webhook or function node's call (same Idempotency-Key on
@@ -16,6 +17,7 @@ from jmespath.exceptions import JMESPathError
 
 from convoflow.engine.signals import Fail
 from convoflow.engine.step import StepRun
+from convoflow.engine.steps._agent_knowledge import knowledge_specs, knowledge_text, search
 from convoflow.engine.steps._agent_tools import ToolAnswer, as_json
 from convoflow.engine.steps.function import function_request
 from convoflow.graph.nodes.agent import AgentFunctionTool, AgentWebhook
@@ -35,28 +37,40 @@ def function_named(run: StepRun, name: str) -> AgentFunctionTool | None:
 def call_specs(run: StepRun) -> list[dict[str, Any]]:
     """The webhook and function tools, as offered to the model."""
     config = run.config
-    return [
-        {
-            "name": webhook.name,
-            "description": webhook.description or f"Call the {webhook.name} webhook.",
-            "parameters": webhook.body_schema or NO_ARGUMENTS,
-        }
-        for webhook in config.flow_agent_webhooks
-    ] + [
-        {
-            "name": tool.name,
-            "description": tool.description or f"Run the {tool.name} function.",
-            "parameters": tool.input_schema or NO_ARGUMENTS,
-        }
-        for tool in config.flow_agent_function_tools
-    ]
+    return (
+        [
+            {
+                "name": webhook.name,
+                "description": webhook.description or f"Call the {webhook.name} webhook.",
+                "parameters": webhook.body_schema or NO_ARGUMENTS,
+            }
+            for webhook in config.flow_agent_webhooks
+        ]
+        + [
+            {
+                "name": tool.name,
+                "description": tool.description or f"Run the {tool.name} function.",
+                "parameters": tool.input_schema or NO_ARGUMENTS,
+            }
+            for tool in config.flow_agent_function_tools
+        ]
+        + knowledge_specs(config)
+    )
 
 
 async def prepare_call(
     run: StepRun, name: str, arguments: dict[str, Any], key: str
 ) -> tuple[str, dict[str, Any]] | ToolAnswer | None:
-    """The action (kind, journaled request) a call of the tool `name` becomes, a
-    ToolAnswer when it cannot be made, None when no such tool exists."""
+    """The action (kind, journaled request) a call of the tool `name` becomes; a
+    ToolAnswer when it is answered at once (a knowledge base) or cannot be made; None
+    when no such tool exists."""
+    text = knowledge_text(run.config, name)
+    if text is not None:
+        query = arguments.get("query")
+        if not isinstance(query, str) or not query.strip():
+            return ToolAnswer("error: `query` must be a non-empty string", ok=False)
+        passages = search(text, query)
+        return ToolAnswer("\n\n".join(passages) if passages else "no passage matches the query")
     webhook = webhook_named(run, name)
     if webhook is not None:
         request = await webhook_request(run, webhook, arguments, key)
