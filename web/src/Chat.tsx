@@ -5,7 +5,7 @@ import { api, Definition, errorText, loadNodeTypes, NodeTypeInfo, P, Workflow } 
 import { CardNode, EditorContext, FlowCard } from "./FlowCard";
 import { toFlow } from "./graph";
 import { navigate } from "./router";
-import { ErrorBox } from "./ui";
+import { ErrorBox, Notice } from "./ui";
 
 // The test chat: a simulated WhatsApp user on the sandbox channel, against the real
 // engine. It starts the flow through the public API (context.channel = "sandbox") and
@@ -59,6 +59,7 @@ function ChatScreen({ workflowId }: { workflowId: string }) {
   const [text, setText] = useState("");
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const [skipNote, setSkipNote] = useState<string | null>(null);
   const log = useRef<HTMLDivElement>(null);
 
   useEffect(() => {
@@ -110,6 +111,7 @@ function ChatScreen({ workflowId }: { workflowId: string }) {
     setError(null);
     setBusy(true);
     setMessages([]);
+    setSkipNote(null);
     try {
       // A start through the API needs an active api_call trigger: add one the first time.
       const triggers = (await api<Envelope<{ trigger_type: string; active: boolean }[]>>("GET", `${P}/workflows/${flow.id}/triggers`)).data;
@@ -127,6 +129,35 @@ function ChatScreen({ workflowId }: { workflowId: string }) {
     }
   }
 
+  // The typing indicator stays while the engine answers: poll briskly until the bot
+  // says something or the execution stops waiting (at most ~5 s, then the slow poll).
+  async function awaitAnswer(executionId: string, before: number) {
+    for (let i = 0; i < 50; i += 1) {
+      const got = await refresh(executionId);
+      if (got.outbound > before || got.status !== "waiting") break;
+      await new Promise((resolve) => window.setTimeout(resolve, BRISK_POLL_MS));
+    }
+  }
+
+  // "Skip the wait": the conversation's pending timeout (or send delay) fires now, as
+  // when it comes due (POST /sandbox/conversations/{id}/skip_wait); a wait without a
+  // timeout is the API's 409, shown in words.
+  async function skipWait() {
+    if (!execution?.whatsapp_conversation_id) return;
+    setError(null);
+    setBusy(true);
+    try {
+      const before = messages.filter((m) => m.direction === "outbound").length;
+      const skipped = (await api<Envelope<{ fired: { purpose: string }[] }>>("POST", `${P}/sandbox/conversations/${execution.whatsapp_conversation_id}/skip_wait`, {})).data;
+      setSkipNote(skipped.fired.length ? `Fired: ${skipped.fired.map((t) => t.purpose.replace("_", " ")).join(", ")}.` : "Nothing was due.");
+      await awaitAnswer(execution.id, before);
+    } catch (exc) {
+      setError(errorText(exc));
+    } finally {
+      setBusy(false);
+    }
+  }
+
   async function say(value: string) {
     if (!execution?.whatsapp_conversation_id || !value.trim()) return;
     setError(null);
@@ -135,13 +166,7 @@ function ChatScreen({ workflowId }: { workflowId: string }) {
       const before = messages.filter((m) => m.direction === "outbound").length;
       await api("POST", `${P}/sandbox/conversations/${execution.whatsapp_conversation_id}/messages`, { text: value });
       setText("");
-      // The typing indicator stays while the engine answers: poll briskly until the bot
-      // says something or the execution stops waiting (at most ~5 s, then the slow poll).
-      for (let i = 0; i < 50; i += 1) {
-        const got = await refresh(execution.id);
-        if (got.outbound > before || got.status !== "waiting") break;
-        await new Promise((resolve) => window.setTimeout(resolve, BRISK_POLL_MS));
-      }
+      await awaitAnswer(execution.id, before);
     } catch (exc) {
       setError(errorText(exc));
     } finally {
@@ -159,8 +184,12 @@ function ChatScreen({ workflowId }: { workflowId: string }) {
         <button onClick={() => navigate(`/console/flows/${flow.id}`)}>Open editor</button>
         <button className="primary" onClick={start} disabled={busy || flow.status !== "active"}>{execution ? "Restart" : "Start chat"}</button>
         {execution && <span className={`badge ${execution.status}`} data-testid="execution-status">{execution.status}</span>}
+        {execution && !ended && (
+          <button onClick={skipWait} disabled={busy} title="Fire the pending timeout or send delay now">Skip the wait</button>
+        )}
         {execution && <button onClick={() => navigate(`/console/executions/${execution.id}`)}>Inspect execution</button>}
       </div>
+      <Notice text={skipNote} />
       {flow.status !== "active" && <p className="notice">Activate this flow to chat with it (the editor lists what stops it).</p>}
       <ErrorBox error={error} onClose={() => setError(null)} />
       <div className="chat-layout">
