@@ -74,15 +74,19 @@ def settings() -> Settings:
 # --- phases ---------------------------------------------------------------------------
 
 
-async def setup_workflow(engine: Process) -> tuple[str, str]:
+async def setup_workflow(
+    engine: Process, definition: Any = None, name: str = "canonical"
+) -> tuple[str, str]:
+    """A project and one active workflow (the canonical flow unless `definition`)."""
+
     async def create(adv: Advance) -> tuple[str, str]:
         project_id = await create_project(adv.conn, engine.clock, f"bench-{uuid.uuid4().hex[:6]}")
         workflow_id = await create_workflow(
             adv.conn,
             engine.clock,
             project_id=project_id,
-            name="canonical",
-            definition=canonical_definition(),
+            name=name,
+            definition=definition or canonical_definition(),
             status="active",
         )
         return project_id, workflow_id
