@@ -85,6 +85,11 @@ async def test_skip_the_delay_then_the_timeout(live_server, engine):
     ) as http:
         execution_id, conversation = await _started(http)
 
+        listed = await http.get(f"{P}/sandbox/conversations/{conversation}/timers")
+        assert listed.status_code == 200, listed.text
+        [delay] = listed.json()["data"]
+        assert (delay["execution_id"], delay["purpose"]) == (execution_id, "delay")
+
         # No body: every pending timer fires (here the send delay).
         skipped = await http.post(f"{P}/sandbox/conversations/{conversation}/skip_wait")
         assert skipped.status_code == 200, skipped.text
@@ -105,6 +110,8 @@ async def test_skip_the_delay_then_the_timeout(live_server, engine):
         ended = (await http.get(f"{P}/workflow_executions/{execution_id}")).json()["data"]
         assert ended["status"] == "ended"
 
+        none = await http.get(f"{P}/sandbox/conversations/{conversation}/timers")
+        assert none.json()["data"] == []
         nothing = await _skip(http, conversation)
         assert nothing.status_code == 409, nothing.text
         assert "waits on a timer" in nothing.json()["error"]
@@ -136,6 +143,8 @@ async def test_other_projects_and_whatsapp_conversations_are_refused(live_server
         assert theirs.status_code == 404
         assert theirs.json()["error"] == missing.json()["error"].replace("nope", conversation)
         assert (await _skip(other, whatsapp)).status_code == 404
+        timers = await other.get(f"{P}/sandbox/conversations/{conversation}/timers")
+        assert timers.status_code == 404
 
     # Nothing fired for the other project: the delay still waits.
     async with httpx.AsyncClient(

@@ -59,6 +59,36 @@ def reminder_flow() -> dict:
     )
 
 
+def write_delayed_suite(directory: Path) -> Path:
+    """A greeting after a 30-second delay: 29 s fire nothing, the 30th sends it."""
+    delayed = chain(
+        node("start", "start"),
+        node("hello", "send_text", message="Hello", delay_seconds=30),
+        node("wait", "wait_for_response"),
+    )
+    write_flow(directory, "delayed.json", delayed)
+    suite = directory / "delayed.test.yaml"
+    suite.write_text(
+        """flow: delayed.json
+cases:
+  - name: the greeting waits out its delay
+    steps:
+      - advance_time: 29s
+      - advance_time: 1s
+      - expect_bot: "Hello"
+      - expect_status: waiting
+"""
+    )
+    return suite
+
+
+def test_a_send_delay_passes_with_advance_time(tmp_path):
+    result = convoflow("test", write_delayed_suite(tmp_path))
+    assert "passed: 1 passed, 0 failed, 0 errors, 0 skipped" in result.stdout, (
+        result.stdout + result.stderr
+    )
+
+
 def test_the_example_suites_pass():
     """What `make test` runs: every example flow's suite, in-process."""
     result = convoflow("test", EXAMPLES)
@@ -190,6 +220,15 @@ def test_against_a_running_server(tmp_path, db_url):
         # The same example suites as in-process, through the API (set_vars as a resume,
         # advance_time as the sandbox's skip_wait: 59m then 1m fires a 1-hour timeout).
         assert "passed: 11 passed, 0 failed, 0 errors, 0 skipped" in out
+
+        # A send delay is at rest until advance_time fires it (not a settle timeout), and
+        # 29 s of a 30 s delay fire nothing.
+        delayed = convoflow(
+            "test", write_delayed_suite(tmp_path), "--url", server.url, "--api-key", key
+        )
+        assert "passed: 1 passed, 0 failed, 0 errors, 0 skipped" in delayed.stdout, (
+            delayed.stdout + delayed.stderr
+        )
 
         (tmp_path / "wrong.test.yaml").write_text(
             f"flow: {EXAMPLES / 'menu.json'}\ncases:\n  - name: wrong\n    steps:\n"

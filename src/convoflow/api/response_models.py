@@ -250,6 +250,10 @@ class SkipWaitResult(Described):
     still_pending: list[SkippedTimer] = Field(description="Timers left for their time")
 
 
+class SandboxTimers(Described):
+    data: list[SkippedTimer]
+
+
 class SkipWaitData(Described):
     data: SkipWaitResult
 

@@ -174,19 +174,20 @@ def sandbox_message(row: Mapping[Any, Any]) -> dict[str, Any]:
     }
 
 
+def sandbox_timer(item: Timer) -> dict[str, Any]:
+    """A pending timer of a sandbox conversation (our extension)."""
+    return {
+        "execution_id": item.execution_id,
+        "purpose": item.purpose,
+        "due_at": utc_iso(item.due_at),
+    }
+
+
 def skipped_timers(skipped: Skipped) -> dict[str, Any]:
     """`POST /sandbox/conversations/{id}/skip_wait`: what fired, what still waits."""
-
-    def timer(item: Timer) -> dict[str, Any]:
-        return {
-            "execution_id": item.execution_id,
-            "purpose": item.purpose,
-            "due_at": utc_iso(item.due_at),
-        }
-
     return {
-        "fired": [timer(item) for item in skipped.fired],
-        "still_pending": [timer(item) for item in skipped.still_pending],
+        "fired": [sandbox_timer(item) for item in skipped.fired],
+        "still_pending": [sandbox_timer(item) for item in skipped.still_pending],
     }
 
 

@@ -177,6 +177,10 @@ class RemoteConversation:
         while True:
             routed = inbound_id is None or await self._routed(inbound_id)
             sends, running = await self._recorded_sends()
+            if running:
+                # One that runs only to wait out a send_text delay is at rest, as
+                # in-process: the delay is a timer that advance_time fires.
+                running -= await self._on_timers()
             outbound = await self._outbound()
             if routed and not running and len(outbound) >= sends:
                 break
@@ -184,7 +188,7 @@ class RemoteConversation:
                 raise DriverError(
                     f"the server did not settle in {SETTLE_SECONDS:.0f}s: user message routed: "
                     f"{routed}, {sends} sends recorded, {len(outbound)} bot messages, "
-                    f"an execution running: {running}"
+                    f"executions running: {sorted(running) or 'none'}"
                 )
             await asyncio.sleep(POLL_SECONDS)
         new = outbound[self.seen :]
@@ -200,15 +204,16 @@ class RemoteConversation:
                 return (message.get("kapso") or {}).get("processing_status") != "pending"
         return False
 
-    async def _recorded_sends(self) -> tuple[int, bool]:
-        """Sends recorded by the conversation's executions, and whether one still runs."""
+    async def _recorded_sends(self) -> tuple[int, set[str]]:
+        """Sends recorded by the conversation's executions, and those that still run."""
         listed = await self.api.call(
             "GET", f"/whatsapp/conversations/{self.conversation_id}/flow_executions"
         )
-        sends, running = 0, False
+        sends, running = 0, set()
         for execution in listed.get("data") or []:
             detail = await self._detail(str(execution["id"]))
-            running = running or detail.get("status") == "running"
+            if detail.get("status") == "running":
+                running.add(str(execution["id"]))
             sends += sum(
                 1
                 for event in detail.get("events") or []
@@ -216,6 +221,11 @@ class RemoteConversation:
                 and (event.get("payload") or {}).get("action") == "send_message"
             )
         return sends, running
+
+    async def _on_timers(self) -> set[str]:
+        """The executions of the conversation that have a pending timer."""
+        path = f"/sandbox/conversations/{self.conversation_id}/timers"
+        return {str(timer["execution_id"]) for timer in (await self.api.call("GET", path))["data"]}
 
     async def _outbound(self) -> list[dict[str, Any]]:
         """The conversation's bot messages, oldest first, in the engine's shape."""

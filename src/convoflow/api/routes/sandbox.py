@@ -10,7 +10,12 @@ from convoflow.api.auth import CurrentActor, EngineDep
 from convoflow.api.bodies import api_router
 from convoflow.api.models import SandboxMessageBody, SkipWaitBody
 from convoflow.api.openapi import success
-from convoflow.api.response_models import SandboxSaidData, SandboxTranscript, SkipWaitData
+from convoflow.api.response_models import (
+    SandboxSaidData,
+    SandboxTimers,
+    SandboxTranscript,
+    SkipWaitData,
+)
 from convoflow.api.responses import data
 from convoflow.services.conversations import sandbox_chat, skip_wait
 
@@ -40,6 +45,18 @@ async def send_sandbox_message(
 ) -> Response:
     message_id = await sandbox_chat.say(engine, actor, conversation_id, body.text)
     return data({"id": message_id}, status_code=202)
+
+
+@router.get(
+    "/sandbox/conversations/{conversation_id}/timers",
+    summary="A sandbox conversation's pending timeouts and delays, soonest first (extension)",
+    responses=success(SandboxTimers),
+)
+async def list_sandbox_timers(
+    conversation_id: str, actor: CurrentActor, engine: EngineDep
+) -> Response:
+    timers = await skip_wait.pending_timers(engine, actor, conversation_id)
+    return data([views.sandbox_timer(item) for item in timers])
 
 
 @router.post(

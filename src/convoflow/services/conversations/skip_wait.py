@@ -36,6 +36,13 @@ class Skipped:
     still_pending: list[Timer]
 
 
+async def pending_timers(engine: Process, actor: Actor, conversation_id: str) -> list[Timer]:
+    """The conversation's pending timers, soonest first (what "skip the wait" would fire)."""
+    await sandbox_conversation(engine, actor, conversation_id)
+    async with engine.db.read() as conn:
+        return [Timer.of(row) for row in await job_store.conversation_timers(conn, conversation_id)]
+
+
 async def skip_wait(
     engine: Process, actor: Actor, conversation_id: str, seconds: float | None = None
 ) -> Skipped:
