@@ -29,6 +29,11 @@ class Settings(BaseSettings):
     # after each retryable failure (429, 5xx, timeout).
     llm_max_attempts: int = 3
     llm_backoff_seconds: float = 1.0
+    # JavaScript functions (engine/js/): run time and isolate heap per invocation, and how
+    # many run at once (one worker process each).
+    js_timeout_seconds: float = 5.0
+    js_max_memory_mb: int = 64
+    js_workers: int = 2
     graph_base_url: str = "https://graph.facebook.com/v23.0"
     graph_timeout_seconds: float = 10.0
     # Per sending number, per process (Meta's default throughput is 80 msg/s a number).

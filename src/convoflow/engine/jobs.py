@@ -13,6 +13,7 @@ from sqlalchemy.engine import RowMapping
 
 from convoflow.engine.actions import RetryLater, perform_http
 from convoflow.engine.advance import Advance, ExecutionNotFound
+from convoflow.engine.js.host import perform_js
 from convoflow.engine.llm.journaled import KIND as LLM_KIND
 from convoflow.engine.llm.journaled import perform_llm
 from convoflow.engine.signals import ActionDone, TimerFired
@@ -61,6 +62,8 @@ async def handle_action(runtime: Runtime, job: RowMapping) -> None:
         result = await perform_llm(
             runtime.db, runtime.llm, request, attempt=int(job["attempts"]), max_seconds=lease * 0.8
         )
+    elif request.get("js"):
+        result = await perform_js(runtime, request, attempt=int(job["attempts"]))
     else:
         result = await perform_http(runtime.egress, request, attempt=int(job["attempts"]))
     if isinstance(result, RetryLater):

@@ -25,6 +25,7 @@ from convoflow.engine.egress import Egress
 from convoflow.engine.graphs import GraphCache
 from convoflow.engine.hooks import EngineHooks
 from convoflow.engine.jobs import DEFAULT_HANDLERS, JobHandler
+from convoflow.engine.js.runner import JsRunner
 from convoflow.engine.llm.client import LLMClient
 from convoflow.engine.notifier import Notifier
 from convoflow.engine.signals import UserInput
@@ -126,6 +127,12 @@ class Runtime:
             backoff_seconds=self.settings.llm_backoff_seconds,
         )
 
+        self.js = JsRunner(
+            timeout_seconds=self.settings.js_timeout_seconds,
+            max_memory_bytes=self.settings.js_max_memory_mb * 1024 * 1024,
+            workers=self.settings.js_workers,
+        )
+
     async def _project_allows_private(self, project_id: str) -> bool:
         # Read fresh, not from project_settings: a project that turns the setting off
         # is refused from its next call on, in every process.
@@ -137,6 +144,7 @@ class Runtime:
         await self.committer.close()
         await self.notifier.close()
         await self.egress.close()
+        await self.js.close()
 
     async def take_pending_input(self, adv: Advance, state: ExecutionState) -> UserInput | None:
         if self.pending_input_source is None or state.conversation_id is None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from convoflow.store.schema import function_invocations, functions, secrets
+from convoflow.store.schema import function_invocations, function_kv, functions, secrets
 
 
 async def list_functions(conn: AsyncConnection, project_id: str) -> list[sa.RowMapping]:
@@ -58,6 +60,7 @@ async def update_function(
 
 async def delete_function(conn: AsyncConnection, function_id: str) -> None:
     await conn.execute(sa.delete(secrets).where(secrets.c.scope == function_id))
+    await conn.execute(sa.delete(function_kv).where(function_kv.c.function_id == function_id))
     # The invocation log goes with the function (its rows reference it); Kapso keeps it.
     await conn.execute(
         sa.delete(function_invocations).where(function_invocations.c.function_id == function_id)
@@ -99,3 +102,59 @@ async def list_invocations(
         function_invocations.c.created_at.desc(), function_invocations.c.id.desc()
     ).limit(limit)
     return list((await conn.execute(stmt)).mappings().all())
+
+
+async def function_secrets(
+    conn: AsyncConnection, project_id: str, function_id: str
+) -> dict[str, Any]:
+    """A function's secrets as its `env` sees them: text as text, JSON parsed."""
+    result = await conn.execute(
+        sa.select(secrets.c.name, secrets.c.value, secrets.c.value_type)
+        .where(secrets.c.project_id == project_id)
+        .where(secrets.c.scope == function_id)
+    )
+    return {
+        row.name: json.loads(row.value) if row.value_type == "json" else row.value for row in result
+    }
+
+
+async def kv_get(conn: AsyncConnection, function_id: str, key: str) -> str | None:
+    value = (
+        await conn.execute(
+            sa.select(function_kv.c.value)
+            .where(function_kv.c.function_id == function_id)
+            .where(function_kv.c.key == key)
+        )
+    ).scalar()
+    return None if value is None else str(value)
+
+
+async def kv_delete(conn: AsyncConnection, function_id: str, key: str) -> None:
+    await conn.execute(
+        sa.delete(function_kv)
+        .where(function_kv.c.function_id == function_id)
+        .where(function_kv.c.key == key)
+    )
+
+
+async def kv_put(
+    conn: AsyncConnection, function_id: str, key: str, value: str, now: datetime
+) -> None:
+    # Delete + insert in one transaction: the same on every dialect.
+    await kv_delete(conn, function_id, key)
+    await conn.execute(
+        sa.insert(function_kv),
+        {"function_id": function_id, "key": key, "value": value, "updated_at": now},
+    )
+
+
+async def kv_list(conn: AsyncConnection, function_id: str, prefix: str, limit: int) -> list[str]:
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    result = await conn.execute(
+        sa.select(function_kv.c.key)
+        .where(function_kv.c.function_id == function_id)
+        .where(function_kv.c.key.like(escaped + "%", escape="\\"))
+        .order_by(function_kv.c.key)
+        .limit(limit)
+    )
+    return [str(key) for key in result.scalars()]

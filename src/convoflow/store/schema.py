@@ -284,8 +284,21 @@ function_invocations = sa.Table(
     sa.Column("request_body", JSON, nullable=True),
     sa.Column("response_body", JSON, nullable=True),
     sa.Column("error_message", sa.Text, nullable=True),
+    # A JavaScript function's console output: [{level, message, logged_at, stack}].
+    sa.Column("console_logs", JSON, nullable=True),
     _ts("created_at"),
     sa.Index("ix_function_invocations_function", "function_id", "created_at"),
+)
+
+# A JavaScript function's `env.KV`: its own key-value store (values are text, as in
+# Cloudflare's KV; the function JSON-encodes what it needs).
+function_kv = sa.Table(
+    "function_kv",
+    metadata,
+    sa.Column("function_id", ID, sa.ForeignKey("functions.id"), primary_key=True),
+    sa.Column("key", sa.String(512), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+    _ts("updated_at"),
 )
 
 # Timers and deferred work. A job is claimed by setting a lease; a crashed worker's job

@@ -198,7 +198,7 @@ async def list_invocations(
             "response_body": _object(item["response_body"]),
             "error_message": item["error_message"],
             "created_at": utc_iso(item["created_at"]),
-            "console_logs": [],
+            "console_logs": item["console_logs"] or [],
         }
         for item in rows
     ]

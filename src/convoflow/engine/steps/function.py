@@ -1,14 +1,16 @@
 """`function`: call a project function with Kapso's payload; merge the `vars` it returns.
 
-Functions of type `http` are POSTed to their `endpoint_url` (JavaScript functions come in
-a later issue). The call is an external action: journaled before, retried with the same
-Idempotency-Key after a crash, its result journaled after.
+Functions of type `http` are POSTed to their `endpoint_url`; JavaScript functions run in
+a V8 isolate (engine/js/). The call is an external action: journaled before, retried with
+the same Idempotency-Key after a crash (an http call) or run again (a JavaScript call), its
+result journaled after.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from convoflow.engine.js.host import JS_TYPES
 from convoflow.engine.payloads import function_payload
 from convoflow.engine.signals import ActionDone, AwaitAction, Fail, Next, Outcome, Signal
 from convoflow.engine.step import StepRun
@@ -59,10 +61,23 @@ async def function_request(
     row = await function_store.get_function(run.advance.conn, function_id, run.execution.project_id)
     if row is None:
         return Fail(f"function {function_id} not found in this project", {"field": "function_id"})
-    if row["function_type"] != "http" or not row["endpoint_url"]:
+    if row["function_type"] in JS_TYPES:
+        if row["status"] != "deployed":
+            return Fail(
+                f"function {row['name']!r} is not deployed (POST /functions/{function_id}/deploy)",
+                {"field": "function_id"},
+            )
+        return {
+            "js": True,
+            "body": await function_payload(run, available_edges=available_edges),
+            "max_attempts": 1,
+            "project_id": run.execution.project_id,
+            "function_id": function_id,
+            "execution_id": run.execution.id,
+        }
+    if not row["endpoint_url"]:
         return Fail(
-            f"function {row['name']!r} is of type {row['function_type']!r}; only 'http' functions "
-            "with an endpoint_url can run in this version",
+            f"function {row['name']!r} has no endpoint_url to call",
             {"field": "function_id"},
         )
     return {

@@ -1,9 +1,9 @@
 """Project functions through the API.
 
-This version runs functions of type `http` only: an endpoint you host, called with a JSON
-POST (the function node and the invoke route alike). Kapso's JavaScript types
-(`cloudflare_worker`, `supabase_function`) can be stored, so Kapso's clients can manage
-them, but deploying one is refused with a message saying so (a later issue runs JS).
+Two kinds: `http` (an endpoint you host, called with a JSON POST) and Kapso's JavaScript
+types (`cloudflare_worker`, `supabase_function`): `async function handler(request, env)`
+run in a V8 isolate (engine/js/). Deploying a JavaScript function compiles it first; a
+syntax error is refused with its line and column.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from convoflow.engine.advance import Advance
+from convoflow.engine.js.host import JS_TYPES, invoke_js, parsed_body
 from convoflow.ids import new_id
 from convoflow.services.common import (
     UNSET,
@@ -35,7 +36,6 @@ from convoflow.store import functions as function_store
 from convoflow.store import projects as project_store
 
 HTTP = "http"
-JS_TYPES = ("cloudflare_worker", "supabase_function")
 INVOKE_TIMEOUT_SECONDS = 30.0
 
 
@@ -176,18 +176,16 @@ async def delete(engine: Process, actor: Actor, function_id: str) -> None:
 
 
 async def deploy(engine: Process, actor: Actor, function_id: str) -> sa.RowMapping:
-    """An http function is live once its endpoint is set: deploying records a version."""
+    """An http function is live once its endpoint is set: deploying records a version.
+    A JavaScript function must compile and define `handler` first."""
+    current = await get_function(engine, actor, function_id)
+    if current["function_type"] in JS_TYPES:
+        await _compile(engine, function_id, str(current["code"] or ""))
 
     async def run(adv: Advance) -> sa.RowMapping:
         row = await in_project(
             adv.conn, function_store.get_function, "function", function_id, actor
         )
-        if row["function_type"] != HTTP:
-            raise Invalid(
-                f"function {function_id} is of type {row['function_type']!r}; this version of "
-                "convoflow runs only 'http' functions (create one with function_type 'http' "
-                "and an endpoint_url)"
-            )
         values = {
             "status": "deployed",
             "version": int(row["version"] or 0) + 1,
@@ -200,6 +198,23 @@ async def deploy(engine: Process, actor: Actor, function_id: str) -> sa.RowMappi
         return deployed
 
     return await engine.runtime.op(run)
+
+
+async def _compile(engine: Process, function_id: str, code: str) -> None:
+    checked = await engine.runtime.js.check(code)
+    if checked.get("error"):
+        where = ""
+        if checked.get("line"):
+            where = f" at line {checked['line']}, column {checked.get('column')}"
+        raise invalid(
+            [
+                FieldProblem(
+                    "function.code",
+                    f"does not compile{where}: {checked['error']} (function {function_id})",
+                    "syntax",
+                )
+            ]
+        )
 
 
 async def _deployed(engine: Process, actor: Actor, function_id: str) -> sa.RowMapping:
@@ -270,6 +285,7 @@ class Invocation:
     parsed: Any
     error: str | None
     duration_ms: int | None = None
+    console_logs: list[dict[str, Any]] | None = None
 
 
 async def invoke(
@@ -285,7 +301,10 @@ async def invoke(
         raise not_found("function", function_id)
     if row["status"] != "deployed":
         raise Invalid("Function is not deployed")
-    result = await _call(engine, row, payload)
+    if row["function_type"] in JS_TYPES:
+        result = await _call_js(engine, row, payload)
+    else:
+        result = await _call(engine, row, payload)
     await _record(engine, row, payload, result)
     return row, result
 
@@ -312,6 +331,21 @@ async def _call(engine: Process, row: sa.RowMapping, payload: Any) -> Invocation
     )
 
 
+async def _call_js(engine: Process, row: sa.RowMapping, payload: Any) -> Invocation:
+    result = await invoke_js(engine.runtime, row, payload)
+    return Invocation(
+        new_id(),
+        result.ok,  # the handler returned a Response: its status is passed through
+        result.status,
+        result.body.encode(),
+        result.headers.get("content-type", "text/plain;charset=UTF-8"),
+        parsed_body(result),
+        result.error,
+        result.duration_ms,
+        result.logs,
+    )
+
+
 async def _record(engine: Process, row: sa.RowMapping, payload: Any, result: Invocation) -> None:
     async def run(adv: Advance) -> None:
         await function_store.insert_invocation(
@@ -326,6 +360,7 @@ async def _record(engine: Process, row: sa.RowMapping, payload: Any, result: Inv
                 "request_body": payload,
                 "response_body": result.parsed,
                 "error_message": result.error,
+                "console_logs": result.console_logs,
                 "created_at": adv.now,
             },
         )
