@@ -13,7 +13,7 @@ import httpx
 from convoflow.process import Process
 from tests.api.conftest import new_project
 from tests.api.contract import assert_error
-from tests.api.helpers import P, canonical, create_workflow
+from tests.api.helpers import P, canonical, create_workflow, start, startable_workflow
 
 
 async def _save(client: httpx.AsyncClient, workflow_id: str, definition: Any, lock: int) -> None:
@@ -70,3 +70,11 @@ async def test_versions_are_scoped_to_the_project_and_workflow(
         assert_error(response.json())
     response = await client.get(f"{P}/workflows/{mine['id']}/versions?limit=0")
     assert response.status_code == 422, response.text
+
+
+async def test_an_execution_names_the_version_it_runs(client: httpx.AsyncClient) -> None:
+    workflow = await startable_workflow(client)
+    started = await start(client, workflow["id"])
+    (version,) = (await client.get(f"{P}/workflows/{workflow['id']}/versions")).json()["data"]
+    detail = (await client.get(f"{P}/workflow_executions/{started['id']}")).json()["data"]
+    assert detail["workflow_version_id"] == version["id"]

@@ -1,6 +1,7 @@
 """The executions list's filters (the API's seed-001 filters): status, waiting reason,
 start dates and conversation narrow the list; they live in the URL, so a reload keeps
-them; clicking a row's conversation filters by it."""
+them; clicking a row's conversation filters by it. The inspector draws the graph of the
+definition version the execution runs, not the flow's current one."""
 
 from __future__ import annotations
 
@@ -85,3 +86,18 @@ def test_filter_executions(page: Any, server: Server) -> None:
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text(ended[:13])
     expect(rows.first).to_contain_text("ended")
+
+    # The flow changes after the execution started: the inspector still draws v1's graph.
+    with httpx.Client(
+        base_url=f"{server.url}/platform/v1", headers={"X-API-Key": server.api_key}
+    ) as http:
+        shorter = {"nodes": WAITS["nodes"][:2], "edges": WAITS["edges"][:1]}
+        changed = http.patch(
+            f"/workflows/{workflow_id}", json={"workflow": {"definition": shorter}}
+        )
+        assert changed.status_code == 200, changed.text
+    page.goto(f"{server.url}/console/executions/{waiting}")
+    expect(page.get_by_test_id("pinned-version")).to_have_text(
+        "definition v1 (not the current one)"
+    )
+    expect(page.get_by_test_id("node-wait")).to_be_visible()

@@ -20,6 +20,7 @@ type Detail = Summary & {
   error_details: unknown;
   execution_context: Record<string, unknown>;
   events: Event[];
+  workflow_version_id?: string;
 };
 const NODE_TYPES = { "flow-node": FlowCard };
 const STATUSES = ["", "running", "waiting", "handoff", "ended", "failed"];
@@ -165,16 +166,22 @@ function Inspector({ executionId }: { executionId: string }) {
   const [error, setError] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const [input, setInput] = useState("");
+  const [version, setVersion] = useState<{ number: number; current: boolean } | null>(null);
 
   const load = useCallback(async () => {
     try {
       const read = (await api<Envelope<Detail>>("GET", `${P}/workflow_executions/${executionId}`)).data;
-      const [flow, catalogue] = await Promise.all([
-        api<Envelope<Workflow & { definition: Definition }>>("GET", `${P}/workflows/${read.workflow.id}/definition`),
+      // The graph of the version the execution runs, so the path matches after edits.
+      const graphPath = read.workflow_version_id
+        ? `${P}/workflows/${read.workflow.id}/versions/${read.workflow_version_id}`
+        : `${P}/workflows/${read.workflow.id}/definition`;
+      const [pinned, catalogue] = await Promise.all([
+        api<Envelope<{ definition: Definition; number?: number; current?: boolean }>>("GET", graphPath),
         loadNodeTypes(),
       ]);
       setDetail(read);
-      setGraph(toFlow(flow.data.definition));
+      setVersion(pinned.data.number ? { number: pinned.data.number, current: Boolean(pinned.data.current) } : null);
+      setGraph(toFlow(pinned.data.definition));
       setTypes(Object.fromEntries(catalogue.map((t) => [t.type, t])));
     } catch (exc) {
       setError(errorText(exc));
@@ -213,6 +220,7 @@ function Inspector({ executionId }: { executionId: string }) {
       <div className="toolbar">
         <h1>Execution of <a href={`/console/flows/${detail.workflow.id}`} onClick={go(`/console/flows/${detail.workflow.id}`)}>{detail.workflow.name}</a>
           <span className={`badge ${detail.status}`} data-testid="inspector-status">{detail.status}</span></h1>
+        {version && <span className="hint" data-testid="pinned-version">definition v{version.number}{version.current ? " (current)" : " (not the current one)"}</span>}
         <button onClick={() => navigate(`/console/flows/${detail.workflow.id}/executions`)}>All executions</button>
         {open && <button onClick={() => setStatus("ended")}>End</button>}
         {open && detail.status !== "handoff" && <button onClick={() => setStatus("handoff")}>Hand off</button>}

@@ -145,6 +145,9 @@ def execution_detail(
     graph = info.graph
     view = execution(info)
     view["resumable_execution_id"] = resumable_execution_id
+    # Ours: the definition version the execution runs (GET .../versions/{id} serves its
+    # graph), so an inspector draws the path on the graph it took, not today's.
+    view["workflow_version_id"] = version_id
     view["execution_context"] = {
         "vars": context.get("vars") or {},
         "system": context.get("system") or {},
