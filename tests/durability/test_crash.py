@@ -137,6 +137,41 @@ class WorkerProcess:
                 self.proc.wait()
 
 
+class Killer:
+    """Kills and restarts the worker at random moments (a gap drawn from `gap` seconds
+    after each restart) until it was killed `kills` times."""
+
+    def __init__(
+        self, worker: WorkerProcess, kills: int, *, seed: int, gap: tuple[float, float]
+    ) -> None:
+        self.worker, self.kills, self.gap = worker, kills, gap
+        self.rng = random.Random(seed)
+        self.next_at = time.monotonic() + self.rng.uniform(*gap)
+
+    def maybe_kill(self) -> None:
+        if not self.done and time.monotonic() >= self.next_at:
+            self.worker.kill()
+            self.worker.start()
+            self.next_at = time.monotonic() + self.rng.uniform(*self.gap)
+
+    @property
+    def done(self) -> bool:
+        return self.worker.kills >= self.kills
+
+
+async def outbound_transcripts(conn: Any, conversation_ids: Any) -> dict[str, list[str]]:
+    """Each conversation's bot messages (text), in order."""
+    transcripts: dict[str, list[str]] = {cid: [] for cid in conversation_ids}
+    result = await conn.execute(
+        sa.select(messages.c.conversation_id, messages.c.content)
+        .where(messages.c.direction == "outbound")
+        .order_by(messages.c.created_at, messages.c.id)
+    )
+    for row in result:
+        transcripts[row.conversation_id].append(row.content["text"])
+    return transcripts
+
+
 async def _waiting_at(engine: Process) -> dict[str, str]:
     """conversation id -> node the conversation's execution is waiting on."""
     async with engine.db.read() as conn:
@@ -172,14 +207,10 @@ async def _play_users(engine: Process, ages: dict[str, int], worker: WorkerProce
     """Answer each conversation's waits, once per turn, while the worker is killed at
     random moments."""
     turn = dict.fromkeys(ages, 1)  # 1: "hi" sent, waiting for the age question
-    rng = random.Random(20261123)
-    next_kill = time.monotonic() + rng.uniform(0.2, 1.0)
+    killer = Killer(worker, KILLS, seed=20261123, gap=(0.2, 1.0))
     deadline = time.monotonic() + DEADLINE_SECONDS
     while time.monotonic() < deadline:
-        if worker.kills < KILLS and time.monotonic() >= next_kill:
-            worker.kill()
-            worker.start()
-            next_kill = time.monotonic() + rng.uniform(0.2, 1.0)
+        killer.maybe_kill()
         waiting = await _waiting_at(engine)
         for conversation_id, node_id in waiting.items():
             if node_id == "wait_age" and turn[conversation_id] == 1:
@@ -188,7 +219,7 @@ async def _play_users(engine: Process, ages: dict[str, int], worker: WorkerProce
             elif node_id == "wait_more" and turn[conversation_id] == 2:
                 turn[conversation_id] = 3
                 await sandbox.say(engine, conversation_id, f"done {ages[conversation_id]}")
-        if worker.kills >= KILLS and await _finished(engine, len(ages)):
+        if killer.done and await _finished(engine, len(ages)):
             return
         await asyncio.sleep(0.05)
     raise AssertionError(f"conversations did not finish within {DEADLINE_SECONDS}s")
@@ -231,14 +262,7 @@ async def _check_outcome(engine: Process, ages: dict[str, int], calls: Counter[s
             hook = row["context"]["vars"]["hook"]
             assert hook["echo"] == {"age": str(age), "conversation": row["conversation_id"]}
             assert calls[hook["key"]] >= 1
-        transcripts: dict[str, list[str]] = {cid: [] for cid in ages}
-        result = await conn.execute(
-            sa.select(messages.c.conversation_id, messages.c.content)
-            .where(messages.c.direction == "outbound")
-            .order_by(messages.c.created_at, messages.c.id)
-        )
-        for row in result:
-            transcripts[row.conversation_id].append(row.content["text"])
+        transcripts = await outbound_transcripts(conn, ages)
         for conversation_id, age in ages.items():
             assert transcripts[conversation_id] == expected_transcript(age)
         sent = (
