@@ -186,3 +186,16 @@ def test_cli_lists_and_revokes(db_url: str) -> None:
         cli_app, ["api-keys", "revoke", key_id, "--project", "nope", "--database-url", db_url]
     )
     assert other.exit_code != 0
+
+
+async def test_create_shows_the_key_once_and_it_works(app, client, project):
+    created = await client.post(f"{P}/api_keys", json={"name": "robot"})
+    assert created.status_code == 201, created.text
+    body = created.json()["data"]
+    assert body["name"] == "robot" and body["active"] and body["key"].startswith(body["prefix"])
+    async with as_key(app, body["key"]) as robot:
+        listed = (await robot.get(f"{P}/api_keys")).json()["data"]
+    assert [k["name"] for k in listed] == ["tests", "robot"]
+    assert all("key" not in k for k in listed)  # never shown again
+    bad = await client.post(f"{P}/api_keys", json={"name": "", "extra": 1})
+    assert bad.status_code == 422, bad.text

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,7 @@ class Server:
     api_key: str
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
@@ -60,16 +61,33 @@ def _cli(env: dict[str, str], *args: str) -> str:
     return done.stdout
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        assert process.poll() is None, log.read_text()
+        assert time.monotonic() < deadline, f"{url} did not answer"
+        time.sleep(0.1)
+
+
+@contextmanager
+def running_server(
+    folder: Path, extra_env: dict[str, str] | None = None, port: int | None = None
+) -> Iterator[Server]:
+    """`convoflow serve` on a new SQLite file with project acme and its key; `extra_env`
+    adds settings (e.g. CONVOFLOW_GRAPH_BASE_URL for the fake Graph API)."""
     if not (DIST / "index.html").is_file():
         pytest.fail("the console is not built: run `make console` (make test does)")
-    folder = tmp_path_factory.mktemp("console")
     env = {**os.environ, "CONVOFLOW_DATABASE_URL": f"sqlite+aiosqlite:///{folder}/console.db"}
+    env.update(extra_env or {})
     _cli(env, "migrate")
     _cli(env, "projects", "create", "acme")
     api_key = _cli(env, "api-keys", "create", "--project", "acme").strip().splitlines()[-1]
-    port = _free_port()
+    port = port or free_port()
     log = (folder / "server.log").open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "convoflow", "serve", "--port", str(port)],
@@ -79,21 +97,18 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert process.poll() is None, (folder / "server.log").read_text()
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.1)
+        wait_until_up(f"{url}/healthz", process, folder / "server.log")
         yield Server(url, api_key)
     finally:
         process.terminate()
         process.wait(timeout=30)
         log.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    with running_server(tmp_path_factory.mktemp("console")) as running:
+        yield running
 
 
 @dataclass

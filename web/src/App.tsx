@@ -8,6 +8,8 @@ import { ErrorBox } from "./ui";
 const EditorPage = lazy(() => import("./Editor"));
 const ChatPage = lazy(() => import("./Chat"));
 const ExecutionsPage = lazy(() => import("./Executions"));
+const InboxPage = lazy(() => import("./Inbox"));
+const SettingsPage = lazy(() => import("./Settings"));
 
 function SignIn({ onSignedIn }: { onSignedIn: () => void }) {
   const [key, setKey] = useState("");
@@ -49,11 +51,14 @@ export function App() {
   const chat = path.match(/^\/console\/flows\/([^/]+)\/chat\/?$/);
   const runs = path.match(/^\/console\/flows\/([^/]+)\/executions\/?$/);
   const run = path.match(/^\/console\/executions\/([^/]+)\/?$/);
+  const inbox = path.match(/^\/console\/inbox(?:\/([^/]+))?\/?$/);
   let page: React.ReactNode;
   if (editor) page = <EditorPage key={editor[1]} workflowId={editor[1]} />;
   else if (chat) page = <ChatPage key={chat[1]} workflowId={chat[1]} />;
   else if (runs) page = <ExecutionsPage key={runs[1]} workflowId={runs[1]} />;
   else if (run) page = <ExecutionsPage key={run[1]} executionId={run[1]} />;
+  else if (inbox) page = <InboxPage conversationId={inbox[1]} />;
+  else if (/^\/console\/settings\/?$/.test(path)) page = <SettingsPage />;
   else page = <FlowsPage />;
   return (
     <div className="shell">
@@ -63,6 +68,8 @@ export function App() {
         </a>
         <nav>
           <a href="/console/flows" onClick={(e) => { e.preventDefault(); navigate("/console/flows"); }}>Flows</a>
+          <a href="/console/inbox" onClick={(e) => { e.preventDefault(); navigate("/console/inbox"); }}>Inbox</a>
+          <a href="/console/settings" onClick={(e) => { e.preventDefault(); navigate("/console/settings"); }}>Settings</a>
         </nav>
         <button className="link" onClick={() => { setApiKey(null); setSignedIn(false); }}>Sign out</button>
       </header>

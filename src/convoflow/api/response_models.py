@@ -33,6 +33,14 @@ class ApiKey(Described):
     active: bool
 
 
+class CreatedApiKey(ApiKey):
+    key: str = Field(description="The key itself: in this answer only (only its hash is kept)")
+
+
+class CreatedApiKeyData(Described):
+    data: CreatedApiKey
+
+
 class ApiKeyList(Described):
     data: list[ApiKey]
 

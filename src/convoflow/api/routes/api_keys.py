@@ -1,16 +1,18 @@
-"""/platform/v1/api_keys: list and revoke the project's API keys (ours, not in Kapso's
-API; keys are created with `convoflow api-keys create`)."""
+"""/platform/v1/api_keys: create, list and revoke the project's API keys (ours, not in
+Kapso's API; `convoflow api-keys create` makes them too)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Response
+from pydantic import Field
 
 from convoflow.api.auth import CurrentActor, EngineDep
+from convoflow.api.models import Body
 from convoflow.api.openapi import success
-from convoflow.api.response_models import ApiKeyList
+from convoflow.api.response_models import ApiKeyList, CreatedApiKeyData
 from convoflow.api.responses import data, no_content
 from convoflow.clock import utc_iso
 from convoflow.services.projects import api_keys
@@ -28,6 +30,27 @@ def api_key_view(row: Mapping[Any, Any]) -> dict[str, Any]:
         "revoked_at": utc_iso(row["revoked_at"]),
         "active": row["revoked_at"] is None,
     }
+
+
+class ApiKeyCreateBody(Body):
+    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+
+
+@router.post(
+    "/api_keys",
+    status_code=201,
+    summary="Create API key (convoflow extension)",
+    responses=success(CreatedApiKeyData, 201),
+)
+async def create_api_key(
+    body: ApiKeyCreateBody, actor: CurrentActor, engine: EngineDep
+) -> Response:
+    """A new key for the caller's project. `key` is in this answer only: just its hash is
+    kept, so it cannot be shown again."""
+    key_id, key = await api_keys.create(engine, actor.project_id, body.name)
+    rows = await api_keys.list_keys(engine, actor.project_id)
+    row = next(row for row in rows if row["id"] == key_id)
+    return data({**api_key_view(row), "key": key}, status_code=201)
 
 
 @router.get(

@@ -13,11 +13,25 @@ from typing import TYPE_CHECKING
 from sqlalchemy.engine import RowMapping
 
 from convoflow.services.common import not_found
+from convoflow.services.projects.accounts import create_api_key, hash_api_key
 from convoflow.store import projects as project_store
 
 if TYPE_CHECKING:
     from convoflow.engine.advance import Advance
     from convoflow.services.process import Process
+
+
+async def create(engine: Process, project_id: str, name: str | None) -> tuple[str, str]:
+    """A new key for the project: (its id, the key). The key is returned this once;
+    only its hash is stored (accounts.create_api_key)."""
+
+    async def run(adv: Advance) -> tuple[str, str]:
+        key = await create_api_key(adv.conn, engine.clock, project_id, name)
+        row = await project_store.find_api_key(adv.conn, hash_api_key(key))
+        assert row is not None  # inserted just above, in this transaction
+        return str(row["id"]), key
+
+    return await engine.runtime.op(run)
 
 
 async def list_keys(engine: Process, project_id: str) -> list[RowMapping]:

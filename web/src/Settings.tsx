@@ -1,0 +1,216 @@
+import { useCallback, useEffect, useState } from "react";
+import { api, errorText, P } from "./api";
+import { ErrorBox, Notice } from "./ui";
+
+// Settings: WhatsApp numbers (connect: the API checks the number with Meta's Graph API),
+// project webhooks with their delivery log, API keys (a new key is shown once).
+
+type PhoneNumber = { phone_number_id: string; name: string; display_phone_number: string | null; verified_name: string | null; webhook_verified_at: string | null };
+type Webhook = { id: string; url: string; events: string[]; active: boolean };
+type Delivery = { id: string; event: string; status: string; response_status: number | null; attempt_count: number; created_at: string; webhook_url: string };
+type ApiKey = { id: string; name: string | null; prefix: string; created_at: string; revoked_at: string | null; active: boolean };
+
+// One section's rows, loaded from `path`, reloaded after every change.
+function useRows<T>(path: string) {
+  const [rows, setRows] = useState<T[] | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const load = useCallback(() => {
+    api<{ data: T[] }>("GET", path).then((r) => { setRows(r.data); setError(null); }).catch((exc) => setError(errorText(exc)));
+  }, [path]);
+  useEffect(() => { load(); }, [load]);
+  return { rows, error, setError, load };
+}
+
+// Runs one change, shows its error in words or the notice, then reloads.
+function useAction(setError: (e: string | null) => void, reload: () => void) {
+  const [busy, setBusy] = useState(false);
+  const [notice, setNotice] = useState<string | null>(null);
+  async function run(label: string, change: () => Promise<unknown>): Promise<boolean> {
+    setBusy(true);
+    setError(null);
+    try {
+      await change();
+      setNotice(label);
+      reload();
+      return true;
+    } catch (exc) {
+      setError(errorText(exc));
+      return false;
+    } finally {
+      setBusy(false);
+    }
+  }
+  return { busy, notice, run };
+}
+
+function Field({ id, label, value, onChange, type = "text" }: { id: string; label: string; value: string; onChange: (v: string) => void; type?: string }) {
+  return (
+    <div className="field">
+      <label htmlFor={id}>{label}</label>
+      <input id={id} type={type} autoComplete="off" value={value} onChange={(e) => onChange(e.target.value)} />
+    </div>
+  );
+}
+
+function PhoneNumbers() {
+  const { rows, error, setError, load } = useRows<PhoneNumber>(`${P}/whatsapp/phone_numbers?per_page=100`);
+  const { busy, notice, run } = useAction(setError, load);
+  const [form, setForm] = useState({ phone_number_id: "", access_token: "", app_secret: "", verify_token: "", name: "" });
+  const set = (key: keyof typeof form) => (value: string) => setForm({ ...form, [key]: value });
+  const webhookUrl = `${window.location.origin}/webhooks/whatsapp`;
+  const connect = async (event: React.FormEvent) => {
+    event.preventDefault();
+    const fields = Object.fromEntries(Object.entries(form).filter(([, v]) => v.trim()));
+    if (await run("Number connected (Meta confirmed it).", () => api("POST", `${P}/whatsapp/phone_numbers`, { whatsapp_phone_number: fields })))
+      setForm({ phone_number_id: "", access_token: "", app_secret: "", verify_token: "", name: "" });
+  };
+  return (
+    <section aria-labelledby="numbers-title">
+      <h2 id="numbers-title">WhatsApp numbers</h2>
+      <ErrorBox error={error} onClose={() => setError(null)} />
+      <Notice text={notice} />
+      {rows && rows.length === 0 && <p className="empty">No number connected yet.</p>}
+      {rows && rows.length > 0 && (
+        <table className="flows">
+          <thead><tr><th>Name</th><th>Number</th><th>Phone number id</th><th>Webhook verified</th></tr></thead>
+          <tbody>
+            {rows.map((n) => (
+              <tr key={n.phone_number_id}>
+                <td data-label="Name">{n.verified_name ?? n.name}</td>
+                <td data-label="Number">{n.display_phone_number ?? "—"}</td>
+                <td data-label="Id"><code>{n.phone_number_id}</code></td>
+                <td data-label="Webhook verified">{n.webhook_verified_at ? new Date(n.webhook_verified_at).toLocaleString() : "not yet"}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <h3>Connect a number</h3>
+      <p className="hint">
+        From Meta's app dashboard (WhatsApp → API setup). convoflow asks Meta's Graph API about the number with the token before saving it.
+        Then, in Meta's WhatsApp → Configuration, set the callback URL to <code>{webhookUrl}</code> and the verify token to the one you type here,
+        and subscribe to <code>messages</code>.
+      </p>
+      <form className="grid" onSubmit={connect} aria-label="Connect a number">
+        <Field id="pn-id" label="Phone number id" value={form.phone_number_id} onChange={set("phone_number_id")} />
+        <Field id="pn-token" label="Access token" type="password" value={form.access_token} onChange={set("access_token")} />
+        <Field id="pn-secret" label="App secret" type="password" value={form.app_secret} onChange={set("app_secret")} />
+        <Field id="pn-verify" label="Webhook verify token" value={form.verify_token} onChange={set("verify_token")} />
+        <Field id="pn-name" label="Name (optional)" value={form.name} onChange={set("name")} />
+        <button type="submit" className="primary" disabled={busy || !form.phone_number_id.trim() || !form.access_token.trim()}>Connect</button>
+      </form>
+    </section>
+  );
+}
+
+function Webhooks() {
+  const { rows, error, setError, load } = useRows<Webhook>(`${P}/whatsapp/webhooks?per_page=100`);
+  const log = useRows<Delivery>(`${P}/webhook_deliveries?period=7d&limit=50`);
+  const { busy, notice, run } = useAction(setError, () => { load(); log.load(); });
+  const [url, setUrl] = useState("");
+  const [events, setEvents] = useState("whatsapp.message.received");
+  const create = async (event: React.FormEvent) => {
+    event.preventDefault();
+    const list = events.split(",").map((e) => e.trim()).filter(Boolean);
+    if (await run("Webhook added.", () => api("POST", `${P}/whatsapp/webhooks`, { whatsapp_webhook: { url: url.trim(), events: list } }))) setUrl("");
+  };
+  return (
+    <section aria-labelledby="webhooks-title">
+      <h2 id="webhooks-title">Project webhooks</h2>
+      <ErrorBox error={error ?? log.error} onClose={() => setError(null)} />
+      <Notice text={notice} />
+      {rows && rows.length === 0 && <p className="empty">No webhooks.</p>}
+      <ul>
+        {rows?.map((w) => (
+          <li key={w.id}>
+            <code>{w.url}</code> {w.events.join(", ")} {!w.active && <span className="badge">inactive</span>}{" "}
+            <button disabled={busy} onClick={() => run("Test delivery queued.", () => api("POST", `${P}/whatsapp/webhooks/${w.id}/test`, {}))}>Send test</button>{" "}
+            <button className="danger" disabled={busy} onClick={() => run("Webhook deleted.", () => api("DELETE", `${P}/whatsapp/webhooks/${w.id}`))}>Delete</button>
+          </li>
+        ))}
+      </ul>
+      <form className="grid" onSubmit={create} aria-label="Add a webhook">
+        <Field id="wh-url" label="URL" value={url} onChange={setUrl} />
+        <Field id="wh-events" label="Events (comma-separated)" value={events} onChange={setEvents} />
+        <button type="submit" className="primary" disabled={busy || !url.trim()}>Add webhook</button>
+      </form>
+      <h3>Delivery log (last 7 days) <button onClick={log.load}>Refresh</button></h3>
+      {log.rows && log.rows.length === 0 && <p className="empty">No deliveries.</p>}
+      {log.rows && log.rows.length > 0 && (
+        <table className="flows">
+          <thead><tr><th>When</th><th>Event</th><th>URL</th><th>Status</th><th>HTTP</th><th>Attempts</th></tr></thead>
+          <tbody>
+            {log.rows.map((d) => (
+              <tr key={d.id}>
+                <td data-label="When">{new Date(d.created_at).toLocaleString()}</td>
+                <td data-label="Event">{d.event}</td>
+                <td data-label="URL"><code>{d.webhook_url}</code></td>
+                <td data-label="Status"><span className={`badge ${d.status}`}>{d.status}</span></td>
+                <td data-label="HTTP">{d.response_status ?? "—"}</td>
+                <td data-label="Attempts">{d.attempt_count}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
+
+function ApiKeys() {
+  const { rows, error, setError, load } = useRows<ApiKey>(`${P}/api_keys`);
+  const { busy, notice, run } = useAction(setError, load);
+  const [name, setName] = useState("");
+  const [created, setCreated] = useState<string | null>(null);
+  const create = async (event: React.FormEvent) => {
+    event.preventDefault();
+    await run("Key created.", async () => {
+      const answer = await api<{ data: { key: string } }>("POST", `${P}/api_keys`, name.trim() ? { name: name.trim() } : {});
+      setCreated(answer.data.key);
+      setName("");
+    });
+  };
+  return (
+    <section aria-labelledby="keys-title">
+      <h2 id="keys-title">API keys</h2>
+      <ErrorBox error={error} onClose={() => setError(null)} />
+      <Notice text={notice} />
+      {created && (
+        <div className="secret-once" role="status">
+          Copy this key now: it is not shown again. <code data-testid="new-key">{created}</code>{" "}
+          <button onClick={() => setCreated(null)}>Done</button>
+        </div>
+      )}
+      <table className="flows">
+        <thead><tr><th>Name</th><th>Starts with</th><th>Created</th><th>State</th><th></th></tr></thead>
+        <tbody>
+          {rows?.map((k) => (
+            <tr key={k.id}>
+              <td data-label="Name">{k.name ?? "—"}</td>
+              <td data-label="Starts with"><code>{k.prefix}…</code></td>
+              <td data-label="Created">{new Date(k.created_at).toLocaleString()}</td>
+              <td data-label="State"><span className={`badge ${k.active ? "active" : "archived"}`}>{k.active ? "active" : "revoked"}</span></td>
+              <td>{k.active && <button className="danger" disabled={busy} onClick={() => run("Key revoked.", () => api("DELETE", `${P}/api_keys/${k.id}`))} aria-label={`Revoke ${k.name ?? k.prefix}`}>Revoke</button>}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <form className="inline" onSubmit={create} aria-label="Create an API key">
+        <label htmlFor="key-name">Name</label>
+        <input id="key-name" value={name} onChange={(e) => setName(e.target.value)} />
+        <button type="submit" className="primary" disabled={busy}>Create key</button>
+      </form>
+    </section>
+  );
+}
+
+export default function SettingsPage() {
+  return (
+    <main className="page settings">
+      <div className="page-head"><h1>Settings</h1></div>
+      <PhoneNumbers />
+      <Webhooks />
+      <ApiKeys />
+    </main>
+  );
+}
