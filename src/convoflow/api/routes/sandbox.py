@@ -9,7 +9,7 @@ from convoflow.api import views
 from convoflow.api.auth import CurrentActor, EngineDep
 from convoflow.api.bodies import api_router
 from convoflow.api.models import SandboxMessageBody, SkipWaitBody
-from convoflow.api.openapi import success
+from convoflow.api.openapi import error_responses, success
 from convoflow.api.response_models import (
     SandboxSaidData,
     SandboxTimers,
@@ -62,7 +62,8 @@ async def list_sandbox_timers(
 @router.post(
     "/sandbox/conversations/{conversation_id}/skip_wait",
     summary="Fire a sandbox conversation's pending timeout or delay now (extension)",
-    responses=success(SkipWaitData),
+    # 409: nothing in the conversation waits on a timer.
+    responses={**success(SkipWaitData), **error_responses(409)},
 )
 async def skip_sandbox_wait(
     conversation_id: str,
