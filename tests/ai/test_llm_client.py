@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from convoflow.engine.egress import Egress
+from convoflow.engine.llm import anthropic
 from convoflow.engine.llm.client import LLMClient
 from convoflow.engine.llm.model import LLMRequest, Message, Provider, ToolCall, ToolSpec
 from convoflow.fakes.llm.rules import Rule
@@ -163,3 +164,22 @@ async def test_malformed_answer(
     provider = Provider(kind="anthropic", base_url=base, model="m")
     result = await client[0].complete(provider, _ask("hi"), project_id=None)
     assert not result.ok and "malformed" in (result.error or "")
+
+
+def test_anthropic_gets_one_turns_tool_results_in_one_user_message() -> None:
+    calls = (ToolCall("t1", "a", {}), ToolCall("t2", "b", {}))
+    request = LLMRequest(
+        messages=(
+            Message("user", "go"),
+            Message("assistant", "", tool_calls=calls),
+            Message("tool", "one", tool_call_id="t1"),
+            Message("tool", "two", tool_call_id="t2"),
+            Message("user", "next"),
+        )
+    )
+    sent = anthropic.body("claude", request)["messages"]
+    assert [m["role"] for m in sent] == ["user", "assistant", "user"]
+    assert sent[0] == {"role": "user", "content": "go"}
+    results, text = sent[2]["content"][:2], sent[2]["content"][2]
+    assert [b["tool_use_id"] for b in results] == ["t1", "t2"]
+    assert text == {"type": "text", "text": "next"}

@@ -41,10 +41,30 @@ def _message(message: Message) -> dict[str, Any]:
     return {"role": message.role, "content": blocks}
 
 
+def _blocks(content: Any) -> list[dict[str, Any]]:
+    return content if isinstance(content, list) else [{"type": "text", "text": content}]
+
+
+def _merged(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Consecutive user messages as one (the results of one turn's tool calls, then what
+    the user wrote): Anthropic wants every tool_use answered in the next message, and
+    the roles to alternate."""
+    out: list[dict[str, Any]] = []
+    for message in messages:
+        if out and message["role"] == out[-1]["role"] == "user":
+            out[-1] = {
+                "role": "user",
+                "content": _blocks(out[-1]["content"]) + _blocks(message["content"]),
+            }
+        else:
+            out.append(message)
+    return out
+
+
 def body(model: str, request: LLMRequest) -> dict[str, Any]:
     out: dict[str, Any] = {
         "model": model,
-        "messages": [_message(m) for m in request.messages],
+        "messages": _merged([_message(m) for m in request.messages]),
         "max_tokens": request.max_tokens,
     }
     if request.system:
