@@ -16,10 +16,18 @@ import re
 import sys
 import threading
 from collections import OrderedDict
+from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-from py_mini_racer import JSMappedObject, JSOOMException, MiniRacer
+from py_mini_racer import (
+    CancelableJSFunction,
+    JSFunction,
+    JSMappedObject,
+    JSOOMException,
+    JSPromise,
+    MiniRacer,
+)
 
 PRELUDE = resources.files("convoflow.engine.js").joinpath("prelude.js").read_text("utf-8")
 MAX_CONTEXTS = 32  # warm isolates kept per worker (one per function version)
@@ -39,12 +47,20 @@ def describe_js_error(message: str) -> tuple[str, int | None, int | None]:
     return match.group(2), int(match.group(1)), column
 
 
+@dataclass
+class _Isolate:
+    """One function version's V8 context: its prelude and code evaluated, `__invoke` kept
+    (looking it up per call would cost a round trip to V8's thread)."""
+
+    racer: MiniRacer
+    stack: contextlib.AsyncExitStack
+    invoke: CancelableJSFunction
+
+
 class Isolates:
     def __init__(self, out: Any) -> None:
         self._out = out
-        self._contexts: OrderedDict[str, tuple[MiniRacer, contextlib.AsyncExitStack]] = (
-            OrderedDict()
-        )
+        self._contexts: OrderedDict[str, _Isolate] = OrderedDict()
         self._calls: dict[int, asyncio.Future[str]] = {}
         self._next_call = 0
 
@@ -70,10 +86,10 @@ class Isolates:
         loop.call_soon_threadsafe(register)
         return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(_wait(future), loop))
 
-    async def context(self, key: str, code: str, max_memory: int) -> tuple[MiniRacer, bool]:
+    async def context(self, key: str, code: str, max_memory: int) -> tuple[_Isolate, bool]:
         if key in self._contexts:
             self._contexts.move_to_end(key)
-            return self._contexts[key][0], False
+            return self._contexts[key], False
         racer = MiniRacer()
         racer.set_hard_memory_limit(max_memory)
         stack = contextlib.AsyncExitStack()
@@ -83,25 +99,29 @@ class Isolates:
         global_this["__host"] = host
         racer.eval(PRELUDE)
         racer.eval(code + "\n;globalThis.handler = typeof handler === 'function' ? handler : null;")
-        self._contexts[key] = (racer, stack)
+        invoke = racer.eval("__invoke")
+        assert isinstance(invoke, JSFunction)
+        isolate = self._contexts[key] = _Isolate(racer, stack, invoke.cancelable())
         while len(self._contexts) > MAX_CONTEXTS:
-            _, (old, old_stack) = self._contexts.popitem(last=False)
-            await old_stack.aclose()
-            old.close()
-        return racer, True
+            _, old = self._contexts.popitem(last=False)
+            await old.stack.aclose()
+            old.racer.close()
+        return isolate, True
 
     def _over_memory(self, key: str) -> bool:
         entry = self._contexts.get(key)
-        return entry is not None and entry[0].was_hard_memory_limit_reached()
+        return entry is not None and entry.racer.was_hard_memory_limit_reached()
 
     async def run(self, message: dict[str, Any]) -> dict[str, Any]:
         self._loop = asyncio.get_running_loop()
         timeout = float(message["timeout"])
         try:
-            racer, cold = await self.context(message["key"], message["code"], message["max_memory"])
-            invoke = racer.eval("__invoke").cancelable()  # type: ignore[union-attr]
+            isolate, cold = await self.context(
+                message["key"], message["code"], message["max_memory"]
+            )
             request, secrets = json.dumps(message["request"]), json.dumps(message["secrets"])
-            promise = await asyncio.wait_for(invoke(request, secrets), timeout)
+            promise = await asyncio.wait_for(isolate.invoke(request, secrets), timeout)
+            assert isinstance(promise, JSPromise)  # __invoke is async
             result = await asyncio.wait_for(promise, timeout)
             return {"op": "done", "result": json.loads(str(result)), "cold": cold}
         except TimeoutError:
