@@ -108,7 +108,7 @@ async def test_agent_saves_asks_waits_resumes_and_completes(
     assert system == "You help Ana."
     names = {t["name"] if kind == "anthropic" else t["function"]["name"] for t in body["tools"]}
     assert {"complete_task", "enter_waiting", "save_variable", "emit_event"} <= names
-    assert "send_media" not in names  # not implemented: not offered
+    assert "send_media" in names and "ask_about_file" not in names  # not implemented yet
     sent = repr(body["messages"])
     assert "I am Ana" in sent and "saved vars.topic" in sent and "Nice to meet you" in sent
 
@@ -291,3 +291,23 @@ async def test_knowledge_base_tool_answers_the_best_passages(
     assert tool_message["content"] == "Refunds are paid in 14 days."
     offered = [t["function"]["name"] for t in fake.requests[0]["body"]["tools"]]
     assert "faq" in offered
+
+
+async def test_send_media_tool(engine: Process, llm: tuple[FakeLLM, str]) -> None:
+    fake, url = llm
+    photo = "https://example.com/p.jpg"
+    fake.script.replace(
+        [
+            Rule(contains=START, tool_call=call("send_media", media_type="image", url=photo)),
+            Rule(regex="^sent$", tool_call=call("send_media", media_type="audio", url="x")),
+            Rule(contains="http(s) URL", tool_call=call("complete_task")),
+        ]
+    )
+    chat = await _chat(engine, url)
+    [image, _done] = await chat.bot()
+    assert image["type"] == "image" and image["image"] == {"link": photo}
+    tools_called = await chat_payloads(engine, chat, "agent_tool_called")
+    assert [(t["tool"], t["ok"]) for t in tools_called] == [
+        ("send_media", True),
+        ("send_media", False),  # the model is told the URL is bad, and goes on
+    ]

@@ -17,6 +17,8 @@ from convoflow.engine.steps.emit_event import emit_project_event
 MAX_RESULT_CHARS = 8_000
 
 _STRING = {"type": "string"}
+MEDIA_TYPES = ("image", "video", "audio", "document", "sticker")
+_CAPTIONED = ("image", "video", "document")  # WhatsApp refuses a caption on the others
 _NO_ARGS: dict[str, Any] = {"type": "object", "properties": {}}
 
 
@@ -29,6 +31,16 @@ SPECS: dict[str, tuple[str, dict[str, Any]]] = {
     "send_notification_to_user": (
         "Send a WhatsApp text message to the user.",
         _object(["message"], message=_STRING),
+    ),
+    "send_media": (
+        "Send an image, video, audio, document or sticker to the user, by public URL.",
+        _object(
+            ["media_type", "url"],
+            media_type={"type": "string", "enum": list(MEDIA_TYPES)},
+            url=_STRING,
+            caption=_STRING,
+            filename=_STRING,
+        ),
     ),
     "get_execution_metadata": ("The ids and timing of this flow execution.", _NO_ARGS),
     "get_whatsapp_context": ("The conversation's channel context (phone numbers).", _NO_ARGS),
@@ -61,7 +73,7 @@ CONTROL_TOOLS = frozenset({"complete_task", "handoff_to_human", "enter_waiting"}
 
 def offered(enabled: list[str]) -> list[str]:
     """The built-in tools offered: the node's `enabled_default_tools` (all when empty),
-    less those not implemented yet (send_media, ask_about_file)."""
+    less those not implemented yet (ask_about_file)."""
     wanted = enabled or list(SPECS)
     return [name for name in wanted if name in SPECS]
 
@@ -98,6 +110,8 @@ async def run_builtin(run: StepRun, name: str, arguments: dict[str, Any]) -> Too
             return ToolAnswer("error: `message` must be a non-empty string", ok=False)
         run.send({"type": "text", "text": text})
         return ToolAnswer("sent")
+    if name == "send_media":
+        return _send_media(run, arguments)
     if name in ("save_variable", "get_variable"):
         variable = _text_arg(arguments, "name")
         if variable is None:
@@ -132,3 +146,23 @@ async def run_builtin(run: StepRun, name: str, arguments: dict[str, Any]) -> Too
         event_id = emit_project_event(run, event_name, properties, run.now)
         return ToolAnswer(f"event {event_id} recorded")
     return ToolAnswer(f"error: no tool named {name!r}", ok=False)
+
+
+def _send_media(run: StepRun, arguments: dict[str, Any]) -> ToolAnswer:
+    kind = arguments.get("media_type")
+    url = _text_arg(arguments, "url")
+    if kind not in MEDIA_TYPES:
+        return ToolAnswer(f"error: `media_type` must be one of {', '.join(MEDIA_TYPES)}", ok=False)
+    if url is None or not url.startswith(("https://", "http://")):
+        return ToolAnswer("error: `url` must be an http(s) URL", ok=False)
+    media: dict[str, Any] = {"link": url}
+    caption = _text_arg(arguments, "caption")
+    if caption is not None:
+        if kind not in _CAPTIONED:
+            return ToolAnswer(f"error: a {kind} cannot have a caption", ok=False)
+        media["caption"] = caption
+    filename = _text_arg(arguments, "filename")
+    if filename is not None and kind == "document":
+        media["filename"] = filename
+    run.send({"type": kind, kind: media})
+    return ToolAnswer("sent")
