@@ -4,7 +4,8 @@ answers instantly in-process (an `LLMClient` whose attempt returns at once, no H
 what is measured is the engine's own work per turn: the action job claimed, the journal
 read, the answer journaled and delivered, the tool run, the next turn journaled, the
 commit. A turn's time is the gap between consecutive `agent_turn` events (each is
-stamped with its advance's start).
+stamped with its advance's start); `cpu_ms_per_turn` is this process's CPU time per turn
+(for PostgreSQL the server's own CPU is not in it).
 
     python bench/agent.py --backend sqlite --turns 500
     python bench/agent.py --backend postgresql --turns 500
@@ -78,7 +79,7 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
     engine.runtime.llm = InstantModel(engine.runtime.egress)  # the model, excluded
     try:
         project_id, workflow_id = await setup(engine, args.turns)
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         state = await engine.runtime.start_execution(
             project_id=project_id,
             workflow_id=workflow_id,
@@ -87,6 +88,7 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
         )
         await engine.worker.drain()
         wall = time.perf_counter() - started
+        cpu = time.process_time() - cpu_started
         table = execution_events
         query = (
             sa.select(table.c.created_at)
@@ -102,6 +104,9 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
             "turn_ms_p50": round(percentile(gaps, 0.5), 2),
             "turn_ms_p99": round(percentile(gaps, 0.99), 2),
             "turns_per_s": round(len(stamps) / wall, 1),
+            # This process's CPU (the SQLite driver's thread included) per turn: what the
+            # load of other processes on the machine does not inflate.
+            "cpu_ms_per_turn": round(cpu * 1000 / max(1, len(stamps)), 2),
         }
     finally:
         await engine.close()
