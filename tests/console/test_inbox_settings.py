@@ -159,6 +159,13 @@ def test_connect_a_number_hand_off_and_reply_from_the_inbox(
     page.get_by_role("button", name="End", exact=True).click()
     expect(thread.locator(".toolbar .badge")).to_have_text("ended")
 
+    # At phone width the list and the conversation stack; the reply box stays in reach.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.get_by_role("button", name="All", exact=True).click()
+    expect(page.get_by_label("Reply")).to_be_visible()
+    page.get_by_label("Reply").scroll_into_view_if_needed()
+    screenshot(page, "inbox-phone")
+
 
 def test_create_and_revoke_an_api_key(
     page: Any, wa_server: Server, browser_problems: BrowserProblems
@@ -186,3 +193,31 @@ def test_create_and_revoke_an_api_key(
     refused = httpx.get(f"{wa_server.url}{P}/api_keys", headers={"X-API-Key": key}, timeout=30)
     assert refused.status_code == 401, refused.text
     assert browser_problems.seen == []
+
+
+def test_add_a_webhook_send_a_test_and_read_the_delivery_log(
+    page: Any, wa_server: Server, fake_meta_url: tuple[str, int]
+) -> None:
+    sign_in(page, wa_server)
+    page.goto(f"{wa_server.url}/console/settings")
+    hooks = page.get_by_role("region", name="Project webhooks")
+    expect(hooks).to_contain_text("No webhooks")
+    # A loopback URL (the fake Graph API's, which would answer 404).
+    target = f"{fake_meta_url[0]}/hooks/convoflow"
+    page.get_by_label("URL", exact=True).fill(target)
+    page.get_by_role("button", name="Add webhook").click()
+    expect(hooks).to_contain_text("Webhook added")
+    expect(hooks.get_by_role("listitem")).to_contain_text(target)
+    hooks.get_by_role("button", name="Send test").click()
+    expect(hooks).to_contain_text("Test delivery queued")
+    log = hooks.get_by_role("table")
+    for _ in range(75):  # the worker delivers in the background: refresh until it tried
+        hooks.get_by_role("button", name="Refresh").click()
+        if log.count() and target in log.inner_text() and "pending" not in log.inner_text():
+            break
+        page.wait_for_timeout(200)
+    expect(log).to_contain_text(target)
+    # The project does not allow private-network URLs: the delivery failed, and says why.
+    expect(log.get_by_role("cell", name="failed", exact=True)).to_be_visible()
+    expect(log).to_contain_text("private")
+    screenshot(page, "settings-webhooks")

@@ -7,7 +7,7 @@ import { ErrorBox, Notice } from "./ui";
 
 type PhoneNumber = { phone_number_id: string; name: string; display_phone_number: string | null; verified_name: string | null; webhook_verified_at: string | null };
 type Webhook = { id: string; url: string; events: string[]; active: boolean };
-type Delivery = { id: string; event: string; status: string; response_status: number | null; attempt_count: number; created_at: string; webhook_url: string };
+type Delivery = { id: string; event: string; status: string; response_status: number | null; attempt_count: number; created_at: string; webhook_url: string; last_error: string | null };
 type ApiKey = { id: string; name: string | null; prefix: string; created_at: string; revoked_at: string | null; active: boolean };
 
 // One section's rows, loaded from `path`, reloaded after every change.
@@ -138,7 +138,7 @@ function Webhooks() {
       {log.rows && log.rows.length === 0 && <p className="empty">No deliveries.</p>}
       {log.rows && log.rows.length > 0 && (
         <table className="flows">
-          <thead><tr><th>When</th><th>Event</th><th>URL</th><th>Status</th><th>HTTP</th><th>Attempts</th></tr></thead>
+          <thead><tr><th>When</th><th>Event</th><th>URL</th><th>Status</th><th>HTTP</th><th>Attempts</th><th>Last error</th></tr></thead>
           <tbody>
             {log.rows.map((d) => (
               <tr key={d.id}>
@@ -148,6 +148,7 @@ function Webhooks() {
                 <td data-label="Status"><span className={`badge ${d.status}`}>{d.status}</span></td>
                 <td data-label="HTTP">{d.response_status ?? "—"}</td>
                 <td data-label="Attempts">{d.attempt_count}</td>
+                <td data-label="Last error">{d.last_error ?? "—"}</td>
               </tr>
             ))}
           </tbody>
