@@ -144,6 +144,7 @@ STATE_CODES = {
     "unknown_phone_number",
     "conflict",
     "phone_number_not_verified",
+    "syntax",  # deploying a JavaScript function whose stored code does not compile
 }
 STATE_MESSAGES = re.compile(
     r"Invalid transition from|cannot be resumed|is archived|is draft|has no active api_call trigger"
