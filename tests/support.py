@@ -193,6 +193,17 @@ async def make_http_function(
     engine: Process, project_id: str, endpoint_url: str, *, name: str = "fn"
 ) -> str:
     """A project function of type `http` (inserted directly: no API needed)."""
+    return await _make_function(engine, project_id, name, "http", endpoint_url=endpoint_url)
+
+
+async def make_js_function(engine: Process, project_id: str, code: str, *, name: str = "js") -> str:
+    """A deployed JavaScript function (inserted directly: its code is not compile-checked)."""
+    return await _make_function(engine, project_id, name, "cloudflare_worker", code=code)
+
+
+async def _make_function(
+    engine: Process, project_id: str, name: str, function_type: str, **fields: Any
+) -> str:
     from convoflow.ids import new_id
     from convoflow.store.schema import functions
 
@@ -206,8 +217,8 @@ async def make_http_function(
             "project_id": project_id,
             "name": name,
             "slug": f"{name}-{function_id[-8:]}",
-            "function_type": "http",
-            "endpoint_url": endpoint_url,
+            "function_type": function_type,
+            **fields,
             "status": "deployed",
             "version": 1,
             "lock_version": 0,

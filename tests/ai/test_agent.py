@@ -23,7 +23,15 @@ from convoflow.fakes.loopback import serve_app
 from convoflow.process import Process
 from convoflow.services.ai import provider_models
 from convoflow.services.common import Actor
-from tests.support import Chat, chat_payloads, edge, make_http_function, make_project, node
+from tests.support import (
+    Chat,
+    chat_payloads,
+    edge,
+    make_http_function,
+    make_js_function,
+    make_project,
+    node,
+)
 
 START = "no message from the user"  # what the model sees when an API/sandbox start opens
 
@@ -270,6 +278,33 @@ async def test_function_tool_gets_the_input_and_its_vars_are_merged(
     assert request["body"]["flow_info"]["step_id"] == "agent"
     assert "execution_context" in request["body"]
     execution = await chat.execution()
+    assert execution["context"]["vars"]["score"] == 7
+
+
+SCORE_JS = """
+async function handler(request, env) {
+  const { input } = await request.json();
+  return Response.json({ vars: { score: input.budget > 1000 ? 7 : 1 }, note: "good lead" });
+}
+"""
+
+
+async def test_javascript_function_tool_runs_in_the_isolate(
+    engine: Process, llm: tuple[FakeLLM, str]
+) -> None:
+    fake, url = llm
+    fake.script.replace(
+        [
+            Rule(contains=START, tool_call=call("score_lead", budget=5000)),
+            Rule(contains="good lead", tool_call=call("complete_task")),
+        ]
+    )
+    project_id = await _project(engine, url)
+    function_id = await make_js_function(engine, project_id, SCORE_JS)
+    tool = {"name": "score_lead", "function_id": function_id, "input_schema": {"type": "object"}}
+    chat = await _chat(engine, url, project_id=project_id, flow_agent_function_tools=[tool])
+    execution = await chat.execution()
+    assert execution["status"] == "ended", execution.get("error_details")
     assert execution["context"]["vars"]["score"] == 7
 
 

@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from convoflow.api.app import create_app
+from convoflow.services.conversations import sandbox
 from tests.api.conftest import new_project, serve
 from tests.api.helpers import P
 from tests.engine.test_decide import decide_flow
@@ -241,7 +242,7 @@ async def test_function_node_merges_the_vars_it_returns(engine, js):
     assert await chat.texts() == ["step fn"]
 
 
-async def test_decide_function_routes_by_the_reply(engine, js):
+async def test_decide_function_routes_by_the_button_id(engine, js):
     router_id = await _deployed(js, ROUTE_BY_BUTTON)
     routed = decide_flow(
         decision_type="function",
@@ -249,10 +250,21 @@ async def test_decide_function_routes_by_the_reply(engine, js):
         conditions=[{"label": label} for label in ("a", "b", "c")],
     )
     project_id = (await js.get(f"{P}/functions/{router_id}")).json()["data"]["project_id"]
-    routed["nodes"].insert(1, node("wait", "wait_for_response"))
-    routed["edges"][0] = {"source": "start", "target": "wait", "label": "next"}
-    routed["edges"].insert(1, {"source": "wait", "target": "route", "label": "next"})
+    buttons = [{"id": "a", "title": "Alpha"}, {"id": "b", "title": "Beta"}]
+    menu = node(
+        "menu", "send_interactive", interactive_type="button", body_text="Pick", buttons=buttons
+    )
+    routed["nodes"][1:1] = [menu, node("wait", "wait_for_response")]
+    routed["edges"][0] = {"source": "start", "target": "menu", "label": "next"}
+    routed["edges"][1:1] = [
+        {"source": "menu", "target": "wait", "label": "next"},
+        {"source": "wait", "target": "route", "label": "next"},
+    ]
     chat = await Chat.open(engine, routed, project_id=project_id)
-    assert [m["text"] for m in await chat.say("b")] == ["took b"]
+    [shown] = await chat.bot()
+    # The title "Beta" is no label: only the button's id ("b") can route to "took b".
+    await sandbox.say(engine, chat.conversation_id, "Beta", last_bot_message=shown)
+    await engine.worker.drain()
+    assert await chat.texts() == ["took b"]
     execution = await chat.execution()
     assert execution["context"]["vars"]["chosen"] == "b"
