@@ -268,3 +268,18 @@ async def test_decide_function_routes_by_the_button_id(engine, js):
     assert await chat.texts() == ["took b"]
     execution = await chat.execution()
     assert execution["context"]["vars"]["chosen"] == "b"
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        ("while (true) {}\nasync function handler() {}", "ran longer than 1 s"),
+        ("let handler = 1", "defines no `async function handler(request, env)`"),
+    ],
+)
+async def test_deploy_refuses_code_whose_top_level_never_ends_or_has_no_handler(js, code, expected):
+    created = await js.post(f"{P}/functions", json={"function": {"name": "top", "code": code}})
+    function_id = created.json()["data"]["id"]
+    deployed = await js.post(f"{P}/functions/{function_id}/deploy")
+    assert deployed.status_code == 422
+    assert expected in deployed.text

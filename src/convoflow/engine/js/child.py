@@ -86,7 +86,9 @@ class Isolates:
         loop.call_soon_threadsafe(register)
         return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(_wait(future), loop))
 
-    async def context(self, key: str, code: str, max_memory: int) -> tuple[_Isolate, bool]:
+    async def context(
+        self, key: str, code: str, max_memory: int, run_seconds: float
+    ) -> tuple[_Isolate, bool]:
         if key in self._contexts:
             self._contexts.move_to_end(key)
             return self._contexts[key], False
@@ -98,7 +100,8 @@ class Isolates:
         assert isinstance(global_this, JSMappedObject)
         global_this["__host"] = host
         racer.eval(PRELUDE)
-        racer.eval(code + "\n;globalThis.handler = typeof handler === 'function' ? handler : null;")
+        define = "\n;globalThis.handler = typeof handler === 'function' ? handler : null;"
+        await asyncio.wait_for(racer.eval_cancelable(code + define), run_seconds)
         invoke = racer.eval("__invoke")
         assert isinstance(invoke, JSFunction)
         isolate = self._contexts[key] = _Isolate(racer, stack, invoke.cancelable())
@@ -117,7 +120,7 @@ class Isolates:
         timeout = float(message["timeout"])
         try:
             isolate, cold = await self.context(
-                message["key"], message["code"], message["max_memory"]
+                message["key"], message["code"], message["max_memory"], timeout
             )
             request, secrets = json.dumps(message["request"]), json.dumps(message["secrets"])
             promise = await asyncio.wait_for(isolate.invoke(request, secrets), timeout)
@@ -148,12 +151,20 @@ async def _wait(future: asyncio.Future[str]) -> str:
     return await future
 
 
-def check(code: str) -> dict[str, Any]:
-    """Compile `code` in a fresh isolate; it must define `handler`."""
+async def check(code: str, run_seconds: float, max_memory: int) -> dict[str, Any]:
+    """Compile `code` in a fresh isolate (its top level runs, within the invocation
+    limits); it must define `handler`."""
     racer = MiniRacer()
+    racer.set_hard_memory_limit(max_memory)
     try:
-        kind = racer.eval(code + "\n;typeof handler")
+        kind = await asyncio.wait_for(
+            racer.eval_cancelable(code + "\n;typeof handler"), run_seconds
+        )
+    except TimeoutError:
+        return {"op": "checked", "error": f"the top-level code ran longer than {run_seconds:g} s"}
     except Exception as exc:
+        if racer.was_hard_memory_limit_reached():
+            return {"op": "checked", "error": "the top-level code exceeded the memory limit"}
         text, line, column = describe_js_error(str(exc))
         return {"op": "checked", "error": text, "line": line, "column": column}
     finally:
@@ -188,7 +199,8 @@ async def serve() -> None:
         if message["op"] == "reply":
             isolates.reply(int(message["call_id"]), str(message["value"]))
         elif message["op"] == "check":
-            isolates.send(check(str(message["code"])))
+            limits = float(message["timeout"]), int(message["max_memory"])
+            isolates.send(await check(str(message["code"]), *limits))
         elif message["op"] == "run":
             task = asyncio.create_task(run(message))
             tasks.add(task)

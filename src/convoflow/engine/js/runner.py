@@ -97,11 +97,17 @@ class JsRunner:
         """Compile `code`: {"error": None} or {"error", "line", "column"}."""
         worker = await self._take()
         healthy = False
+        message = {
+            "op": "check", "code": code,
+            "timeout": self.timeout_seconds, "max_memory": self.max_memory_bytes,
+        }  # fmt: skip
         try:
-            await worker.send({"op": "check", "code": code})
+            await worker.send(message)
             answer = await asyncio.wait_for(worker.receive(), self.timeout_seconds + _GRACE_SECONDS)
             healthy = True
             return answer
+        except (TimeoutError, ConnectionError):
+            return {"error": f"the code could not be checked within {self.timeout_seconds:g} s"}
         finally:
             self._give_back(worker, healthy)
 
