@@ -153,7 +153,8 @@ def test_connect_a_number_hand_off_and_reply_from_the_inbox(
 
     page.get_by_role("button", name="Return to flow").click()
     expect(thread.locator(".toolbar .badge")).to_have_text("waiting")
-    page.get_by_role("button", name="All", exact=True).click()
+    page.get_by_role("button", name="Waiting").click()
+    expect(conversations.get_by_role("link", name="Ana")).to_contain_text("waiting")
     page.get_by_role("button", name="In handoff").click()
     expect(conversations).to_contain_text("No conversations in handoff")
     page.get_by_role("button", name="End", exact=True).click()
