@@ -6,7 +6,10 @@ back. No database (secrets, KV and the invocation log are the service's, around 
 - warm: the function's isolate is already compiled in the worker (the usual case);
 - cold isolate: a new function version each time (prelude + code compiled first), in a
   worker process that is already running;
-- cold process: the first call after a worker died (timeout, memory limit) or at start.
+- cold process: the first call after a worker died (timeout, memory limit) or at start;
+- loop lag: while one handler loops forever (until the 2 s limit stops it), how late a
+  10 ms `asyncio.sleep` on the server's event loop wakes up (what every other request
+  would wait on), and how many warm invocations a second worker answered meanwhile.
 
     python bench/functions.py --calls 2000
 
@@ -50,6 +53,25 @@ def _line(name: str, values: list[float]) -> None:
     print(f"{name:<14} n={len(values):<5} p50 {p50:7.2f} ms   p99 {p99:7.2f} ms")
 
 
+async def _lag_during_endless_loop() -> tuple[list[float], int, str]:
+    runner = JsRunner(timeout_seconds=2.0, workers=2)
+    await _timed(runner, "warm")
+    endless = "async function handler() { await null; while (true) {} }"
+    stuck = asyncio.create_task(runner.run("endless", endless, REQUEST, {}, _host))
+    await asyncio.sleep(0.2)  # the loop is running in its worker by now
+    lags: list[float] = []
+    served = 0
+    while not stuck.done():
+        started = time.perf_counter()
+        await asyncio.sleep(0.01)
+        lags.append((time.perf_counter() - started) * 1000 - 10)
+        await _timed(runner, "warm")
+        served += 1
+    error = (await stuck).error or "no error"
+    await runner.close()
+    return lags, served, error
+
+
 async def main(calls: int, cold_calls: int, process_calls: int) -> None:
     cold_process = []
     for _ in range(process_calls):
@@ -64,6 +86,9 @@ async def main(calls: int, cold_calls: int, process_calls: int) -> None:
     _line("warm", warm)
     _line("cold isolate", cold)
     _line("cold process", cold_process)
+    lags, served, error = await _lag_during_endless_loop()
+    _line("loop lag", lags)
+    print(f"during the endless loop: {served} warm invocations served; it ended with: {error}")
 
 
 if __name__ == "__main__":
