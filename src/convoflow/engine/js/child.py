@@ -128,9 +128,8 @@ class Isolates:
             result = await asyncio.wait_for(promise, timeout)
             return {"op": "done", "result": json.loads(str(result)), "cold": cold}
         except TimeoutError:
-            # The isolate may still be spinning: this process ends after answering.
-            if self._over_memory(message["key"]):
-                return {"op": "done", "error": _memory_error(message), "fatal": True}
+            # The isolate may still be spinning: this process ends after answering. (Not a
+            # word to the isolate here: any call into it waits for the spinning script.)
             error = f"timed out after {timeout:g} s of run time"
             return {"op": "done", "error": error, "fatal": True}
         except JSOOMException:

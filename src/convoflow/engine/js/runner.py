@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -20,6 +21,15 @@ HostCall = Callable[[str, dict[str, Any]], Awaitable[dict[str, Any]]]
 _LINE_LIMIT = 32 * 1024 * 1024
 # Beyond the run-time limit the worker enforces itself: for a worker that cannot answer.
 _GRACE_SECONDS = 5.0
+# A run's deadline in the server: the limit, plus the time to hear the worker's own answer.
+_RUN_MARGIN_SECONDS = 0.5
+
+
+def _worker_environment() -> dict[str, str]:
+    """Only what Python needs to start: not the server's secrets (CONVOFLOW_SECRET_KEY, the
+    database URL), which a V8 escape would otherwise find in the worker's environment."""
+    keep = ("PATH", "PYTHONPATH", "HOME", "LANG", "LC_ALL", "VIRTUAL_ENV", "TMPDIR")
+    return {name: os.environ[name] for name in keep if name in os.environ}
 
 
 @dataclass(frozen=True)
@@ -79,6 +89,7 @@ class JsRunner:
             process = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "convoflow.engine.js.child",
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=_LINE_LIMIT,
+                env=_worker_environment(),
             )  # fmt: skip
         except BaseException:
             self._slots.release()
@@ -118,9 +129,11 @@ class JsRunner:
         healthy = False
         started = time.perf_counter()
         try:
+            # The worker stops a run itself, but not always: a script spinning in a
+            # microtask can block its event loop too. So the deadline is kept here.
             answer = await asyncio.wait_for(
                 self._exchange(worker, key, code, request, secrets, host),
-                self.timeout_seconds + _GRACE_SECONDS,
+                self.timeout_seconds + _RUN_MARGIN_SECONDS,
             )
             healthy = not answer.get("fatal")
         except TimeoutError:
