@@ -78,11 +78,13 @@ async def test_metrics_count_what_happens(world: World, receiver: Receiver) -> N
     assert value(first, "convoflow_project_webhook_delivery_failures_total", final="false") == 1
     assert value(first, "convoflow_outbox_unsent") == 0
 
-    # The timer is due for 100 s and no worker took it: that is what the gauge shows.
+    # The timer was set when the webhook routed "hi" (in its own transaction), before
+    # settle's 1 s: 700 s later it is due for 101 s and no worker took it, which is what
+    # the gauge shows.
     world.clock.advance(700)
     late = await scrape(world)
     assert value(late, "convoflow_jobs_due", kind="timer") == 1
-    assert value(late, "convoflow_jobs_oldest_due_seconds", kind="timer") == 100
+    assert value(late, "convoflow_jobs_oldest_due_seconds", kind="timer") == 101
 
     # The reply's send meets Meta's pair rate limit (131056, retried later): counted by
     # code, and the message waits in the outbox, which the lag shows.
