@@ -87,7 +87,8 @@ async def test_metrics_count_what_happens(world: World, receiver: Receiver) -> N
     assert value(late, "convoflow_jobs_oldest_due_seconds", kind="timer") == 101
 
     # The reply's send meets Meta's pair rate limit (131056, retried later): counted by
-    # code, and the message waits in the outbox, which the lag shows.
+    # code, and the message waits in the outbox, which the lag shows: queued when the
+    # webhook routed "again", 1 s (settle) + 2 s before the scrape.
     world.clock.advance(-700)
     world.fake.force_error(131056, to=USER)
     await world.say("again")
@@ -97,7 +98,7 @@ async def test_metrics_count_what_happens(world: World, receiver: Receiver) -> N
     assert value(failed, "convoflow_graph_api_errors_total", code="131056") == 1
     assert value(failed, "convoflow_sends_total", channel="whatsapp", result="retry") == 1
     assert value(failed, "convoflow_outbox_unsent") == 1
-    assert value(failed, "convoflow_outbox_lag_seconds") == 2
+    assert value(failed, "convoflow_outbox_lag_seconds") == 3
     assert value(failed, "convoflow_advances_total") > value(first, "convoflow_advances_total")
 
 
