@@ -132,7 +132,15 @@ class BrowserProblems:
     def watch(self, page: Any) -> None:
         page.on("console", self._console)
         page.on("pageerror", lambda exc: self.seen.append(f"exception: {exc}"))
-        page.on("requestfailed", lambda r: self.seen.append(f"failed: {r.method} {r.url}"))
+        page.on("requestfailed", self._request_failed)
+
+    def _request_failed(self, request: Any) -> None:
+        # A request the page abandoned because the test navigated away (page.goto right
+        # after signing in, while the flows list still loads) is aborted by the browser:
+        # nothing failed. Every other failure (refused, reset, DNS, ...) counts.
+        if request.failure == "net::ERR_ABORTED":
+            return
+        self.seen.append(f"failed: {request.method} {request.url} ({request.failure})")
 
 
 @pytest.fixture(scope="module")
