@@ -104,6 +104,7 @@ def create_app(engine: Process, *, run_worker: bool = True, close_engine: bool =
     install_error_handlers(app)
     app.add_middleware(BodyLimits, definition_bytes=settings.max_definition_bytes)
     app.add_middleware(ApiMiddleware)  # outermost
+    app.include_router(whatsapp.meta_webhook_router)  # first: the hot path (see there)
     app.include_router(health.router)
     app.include_router(metrics.router)
     for module in (
@@ -118,7 +119,7 @@ def create_app(engine: Process, *, run_worker: bool = True, close_engine: bool =
     ):
         app.include_router(module.router, prefix=PLATFORM_PREFIX)
     app.include_router(legacy_flows.router, prefix=LEGACY_PREFIX)
-    app.include_router(whatsapp.router)  # /webhooks/whatsapp, /meta/..., /platform/v1/whatsapp/...
+    app.include_router(whatsapp.router)  # /meta/..., /platform/v1/whatsapp/...
     install_console(app)  # last: its routes are only `/`, `/console/...`, `/assets/...`
     install_openapi(app)
     return app
