@@ -285,14 +285,9 @@ async def lock_route(conn: AsyncConnection, phone_number_id: str, wa_id: str) ->
     await dialects.of(conn).advisory_locks(conn, [f"wa-route:{phone_number_id}:{wa_id}"])
 
 
-async def lock_wamid(conn: AsyncConnection, wamid: str) -> None:
-    """`outbox.lock_provider_message` (a receipt and the send's record, serialised)."""
-    await outbox_store.lock_provider_message(conn, wamid)
-
-
 async def lock_wamids(conn: AsyncConnection, wamids: list[str]) -> None:
-    """`lock_wamid` for several messages in one statement (sorted: two transactions
-    locking overlapping sets take them in the same order)."""
+    """`outbox.lock_provider_message` for several messages in one statement (sorted:
+    two transactions locking overlapping sets take them in the same order)."""
     keys = sorted(outbox_store.provider_message_lock_key(wamid) for wamid in wamids)
     await dialects.of(conn).advisory_locks(conn, keys)
 

@@ -27,6 +27,7 @@ from convoflow.ids import new_id
 from convoflow.services.whatsapp import payloads
 from convoflow.services.whatsapp.events import EventSink
 from convoflow.store import messages as message_store
+from convoflow.store import outbox as outbox_store
 from convoflow.store import whatsapp as wa_store
 
 EVENT_FOR = {
@@ -41,7 +42,7 @@ async def apply_status(
     adv: Advance, events: EventSink, project_id: str, status: StatusUpdate
 ) -> bool:
     """False when this receipt was applied before (Meta redelivered it)."""
-    await wa_store.lock_wamid(adv.conn, status.wamid)
+    await outbox_store.lock_provider_message(adv.conn, status.wamid)
     fresh = await wa_store.insert_status(
         adv.conn,
         {
