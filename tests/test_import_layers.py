@@ -126,6 +126,20 @@ def test_imports_run_down_the_layers() -> None:
     )
 
 
+def test_the_engine_is_channel_neutral() -> None:
+    """The engine sends through `channels/base.Channel` and records through channel-neutral
+    store modules (`store/outbox`, `store/receipts`); what is WhatsApp's reaches it only
+    through what `build_process` gives it."""
+    channel_specific = sorted(
+        f"{module} imports {target}"
+        for module, targets in import_graph().items()
+        if _part(module) == "engine"
+        for target in targets
+        if "whatsapp" in target
+    )
+    assert channel_specific == [], channel_specific
+
+
 def test_no_import_loops_between_modules() -> None:
     loops = _loops(import_graph())
     unexpected = [sorted(loop) for loop in loops if loop not in KNOWN_LOOPS]

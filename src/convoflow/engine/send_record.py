@@ -21,7 +21,7 @@ from convoflow.ids import new_id
 from convoflow.store import executions as execution_store
 from convoflow.store import messages as message_store
 from convoflow.store import outbox as outbox_store
-from convoflow.store import whatsapp as whatsapp_store
+from convoflow.store import receipts as receipt_store
 
 CrashOutcome = Literal["reconciled", "resent_after_crash"]
 
@@ -51,7 +51,7 @@ async def record_outbound_message(
     conn: AsyncConnection, outbox: RowMapping, provider_message_id: str | None, now: datetime
 ) -> None:
     """The conversation's copy of a message just recorded as sent. The caller holds the
-    provider message's lock (`outbox_store.lock_provider_message`), taken before it moved
+    provider message's lock (`outbox_store.lock_provider_messages`), taken before it moved
     the outbox row."""
     if outbox["conversation_id"] is None:
         return
@@ -63,7 +63,7 @@ async def record_outbound_message(
     if provider_message_id:
         # A delivery receipt can overtake this record (the provider answers the send and
         # fires its webhook at once): catch up with receipts already stored.
-        await whatsapp_store.apply_known_statuses(conn, row["id"], provider_message_id, now)
+        await receipt_store.apply_known_statuses(conn, row["id"], provider_message_id, now)
 
 
 async def note_crash_outcome(

@@ -21,12 +21,15 @@ def provider_message_lock_key(provider_message_id: str) -> str:
     return f"wamid:{provider_message_id}"
 
 
-async def lock_provider_message(conn: AsyncConnection, provider_message_id: str) -> None:
+async def lock_provider_messages(conn: AsyncConnection, *provider_message_ids: str) -> None:
     """Serialise the two writers of one sent message's state: recording the send (the
     dispatcher) and applying the provider's receipt for it (a status webhook). Without it,
     on PostgreSQL each could commit without seeing the other's row and a `failed` receipt
-    would be lost. A no-op on SQLite, which has one writer."""
-    await dialects.of(conn).advisory_locks(conn, [provider_message_lock_key(provider_message_id)])
+    would be lost. Several messages are locked in one statement, sorted (two transactions
+    locking overlapping sets take them in the same order). A no-op on SQLite, which has
+    one writer."""
+    keys = sorted(provider_message_lock_key(pid) for pid in provider_message_ids)
+    await dialects.of(conn).advisory_locks(conn, keys)
 
 
 async def insert_outbox(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:

@@ -1,5 +1,5 @@
-"""SQL for the WhatsApp webhook: raw receipts, delivery statuses, the conversation of a
-(number, user) pair, and the workflow settings an inbound message needs."""
+"""SQL for the WhatsApp webhook: raw receipts (delivery statuses: store/receipts.py), the
+conversation of a (number, user) pair, and the workflow settings an inbound message needs."""
 
 from __future__ import annotations
 
@@ -10,12 +10,10 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from convoflow.store import dialects
-from convoflow.store import outbox as outbox_store
 from convoflow.store.executions import ACTIVE_ROOTS
 from convoflow.store.schema import (
     conversations,
     executions,
-    message_statuses,
     messages,
     phone_numbers,
     triggers,
@@ -23,30 +21,9 @@ from convoflow.store.schema import (
     workflows,
 )
 
-# Status order for the monotonic rule (whatsapp-cloud-api.md §2.1): a receipt only moves
-# a message forward. `failed` sits between sent and delivered: it overrides `sent`, and a
-# later `delivered`/`read` (Meta retried successfully) overrides it.
-STATUS_RANK = {"pending": 0, "sent": 1, "failed": 2, "delivered": 3, "read": 4}
-# Meta's `played` (voice message listened to) is a stronger `read`.
-STATUS_ALIASES = {"played": "read"}
-
-
 # Built once, with bind parameters: these run for every webhook, and building a
 # statement (plus its cache key) costs more than running it on SQLite.
 _INSERT_RECEIPT = sa.insert(whatsapp_webhook_receipts)
-_INSERT_STATUS = dialects.per_dialect(
-    lambda d: d.insert_ignoring(message_statuses, ["provider_message_id", "status"])
-)
-_STATUSES_OF = (
-    sa.select(message_statuses)
-    .where(message_statuses.c.provider_message_id == sa.bindparam("wamid"))
-    .order_by(message_statuses.c.created_at, message_statuses.c.id)
-)
-_STATUSES_OF_MANY = (
-    sa.select(message_statuses)
-    .where(message_statuses.c.provider_message_id.in_(sa.bindparam("wamids", expanding=True)))
-    .order_by(message_statuses.c.created_at, message_statuses.c.id)
-)
 _MESSAGE_BY_WAMID = sa.select(messages).where(
     messages.c.provider_message_id == sa.bindparam("wamid")
 )
@@ -140,25 +117,6 @@ _SET_CONTACT_NAME = (
     .where(conversations.c.id == sa.bindparam("conversation_id"))
     .values(contact_name=sa.bindparam("name"), updated_at=sa.bindparam("now"))
 )
-# Monotonic in SQL, not only in Python: of two receipts for one message applied in
-# concurrent transactions (PostgreSQL), the later writer re-checks the rank against the
-# row the first one committed, so `read` is never overwritten by `delivered`.
-_CURRENT_RANK = sa.case(STATUS_RANK, value=messages.c.status, else_=-1)
-_MOVES_FORWARD = sa.and_(
-    messages.c.id == sa.bindparam("message_id"), sa.bindparam("rank") > _CURRENT_RANK
-)
-_SET_MESSAGE_STATUS = (
-    sa.update(messages)
-    .where(_MOVES_FORWARD)
-    .values(status=sa.bindparam("status"), updated_at=sa.bindparam("now"))
-)
-_SET_MESSAGE_STATUS_WITH_ERROR = (
-    sa.update(messages)
-    .where(_MOVES_FORWARD)
-    .values(
-        status=sa.bindparam("status"), error=sa.bindparam("error"), updated_at=sa.bindparam("now")
-    )
-)
 _LATEST_INBOUND = (
     sa.select(messages.c.provider_message_id)
     .where(messages.c.conversation_id == sa.bindparam("conversation_id"))
@@ -173,88 +131,10 @@ async def insert_receipt(conn: AsyncConnection, row: dict[str, Any]) -> None:
     await conn.execute(_INSERT_RECEIPT, row)
 
 
-async def insert_status(conn: AsyncConnection, row: dict[str, Any]) -> bool:
-    """Record a receipt; False when this (wamid, status) was recorded before."""
-    result = await conn.execute(_INSERT_STATUS[conn.dialect.name], row)
-    return bool(result.rowcount == 1)
-
-
-async def statuses_of(conn: AsyncConnection, wamid: str) -> list[sa.RowMapping]:
-    result = await conn.execute(_STATUSES_OF, {"wamid": wamid})
-    return list(result.mappings().all())
-
-
 async def message_by_wamid(conn: AsyncConnection, wamid: str) -> sa.RowMapping | None:
     result = await conn.execute(_MESSAGE_BY_WAMID, {"wamid": wamid})
     row: sa.RowMapping | None = result.mappings().first()
     return row
-
-
-def effective_status(status: str) -> str | None:
-    status = STATUS_ALIASES.get(status, status)
-    return status if status in STATUS_RANK else None
-
-
-def advances(current: str, new: str) -> bool:
-    return STATUS_RANK.get(new, -1) > STATUS_RANK.get(current, -1)
-
-
-async def set_message_status(
-    conn: AsyncConnection,
-    message_id: str,
-    *,
-    status: str,
-    error: dict[str, Any] | None,
-    now: datetime,
-) -> None:
-    params = {
-        "message_id": message_id,
-        "status": status,
-        "now": now,
-        "rank": STATUS_RANK.get(status, -1),
-    }
-    if error is None:
-        await conn.execute(_SET_MESSAGE_STATUS, params)
-    else:
-        await conn.execute(_SET_MESSAGE_STATUS_WITH_ERROR, dict(params, error=error))
-
-
-async def apply_known_statuses(
-    conn: AsyncConnection, message_id: str, wamid: str, now: Any
-) -> None:
-    """A just-recorded outbound message catches up with receipts that overtook it."""
-    await _catch_up(conn, message_id, await statuses_of(conn, wamid), now)
-
-
-async def apply_known_statuses_many(
-    conn: AsyncConnection, messages_by_wamid: dict[str, str], now: Any
-) -> None:
-    """`apply_known_statuses` for several just-recorded messages ({wamid: message id}),
-    with one read of the receipts."""
-    if not messages_by_wamid:
-        return
-    result = await conn.execute(_STATUSES_OF_MANY, {"wamids": list(messages_by_wamid)})
-    found: dict[str, list[sa.RowMapping]] = {}
-    for row in result.mappings():
-        found.setdefault(row["provider_message_id"], []).append(row)
-    for wamid, rows in found.items():
-        await _catch_up(conn, messages_by_wamid[wamid], rows, now)
-
-
-async def _catch_up(
-    conn: AsyncConnection, message_id: str, receipts: list[sa.RowMapping], now: Any
-) -> None:
-    best: sa.RowMapping | None = None
-    for row in receipts:
-        status = effective_status(row["status"])
-        if status is not None and (best is None or advances(best["status"], status)):
-            best = row
-    if best is None:
-        return
-    status = effective_status(best["status"]) or "sent"
-    if advances("sent", status):
-        error = best["errors"][0] if best["errors"] else None
-        await set_message_status(conn, message_id, status=status, error=error, now=now)
 
 
 async def find_active_conversation(
@@ -283,13 +163,6 @@ async def lock_route(conn: AsyncConnection, phone_number_id: str, wa_id: str) ->
     """Serialise creating the conversation of one (number, user) pair across processes
     (PostgreSQL advisory lock until commit; SQLite has a single writer already)."""
     await dialects.of(conn).advisory_locks(conn, [f"wa-route:{phone_number_id}:{wa_id}"])
-
-
-async def lock_wamids(conn: AsyncConnection, wamids: list[str]) -> None:
-    """`outbox.lock_provider_message` for several messages in one statement (sorted:
-    two transactions locking overlapping sets take them in the same order)."""
-    keys = sorted(outbox_store.provider_message_lock_key(wamid) for wamid in wamids)
-    await dialects.of(conn).advisory_locks(conn, keys)
 
 
 async def set_contact_name(

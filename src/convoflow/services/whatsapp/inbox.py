@@ -22,6 +22,7 @@ from convoflow.services.whatsapp import payloads
 from convoflow.services.whatsapp.events import EventSink
 from convoflow.services.whatsapp.phone_numbers import whatsapp
 from convoflow.store import messages as message_store
+from convoflow.store import receipts as receipt_store
 from convoflow.store import whatsapp as wa_store
 from convoflow.store import whatsapp_queries as queries
 from convoflow.store.listing import KeysetPage
@@ -138,7 +139,7 @@ async def get_message(engine: Process, actor: Actor, message_id: str) -> Message
         row = await in_project(conn, queries.get_message, "message", message_id, actor)
         owner = await message_store.get_conversation(conn, row["conversation_id"])
         statuses = (
-            await wa_store.statuses_of(conn, row["provider_message_id"])
+            await receipt_store.statuses_of(conn, row["provider_message_id"])
             if row["provider_message_id"]
             else []
         )

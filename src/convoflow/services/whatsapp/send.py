@@ -23,6 +23,7 @@ from convoflow.services.whatsapp.inbox import MessageItem
 from convoflow.services.whatsapp.number_ownership import not_owned
 from convoflow.services.whatsapp.phone_numbers import whatsapp
 from convoflow.store import messages as message_store
+from convoflow.store import receipts as receipt_store
 from convoflow.store import whatsapp as wa_store
 from convoflow.store import whatsapp_queries as queries
 
@@ -140,7 +141,7 @@ async def _record(
             message_type=str(meta["type"]), content=content, status="sent",
         )  # fmt: skip
         message_id = row["id"]
-        await wa_store.apply_known_statuses(adv.conn, message_id, wamid, adv.now)
+        await receipt_store.apply_known_statuses(adv.conn, message_id, wamid, adv.now)
         stored = await wa_store.message_by_wamid(adv.conn, wamid)
         assert stored is not None
         return MessageItem(stored, conversation)

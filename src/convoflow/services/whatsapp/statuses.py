@@ -28,6 +28,7 @@ from convoflow.services.whatsapp import payloads
 from convoflow.services.whatsapp.events import EventSink
 from convoflow.store import messages as message_store
 from convoflow.store import outbox as outbox_store
+from convoflow.store import receipts as receipt_store
 from convoflow.store import whatsapp as wa_store
 
 EVENT_FOR = {
@@ -42,8 +43,8 @@ async def apply_status(
     adv: Advance, events: EventSink, project_id: str, status: StatusUpdate
 ) -> bool:
     """False when this receipt was applied before (Meta redelivered it)."""
-    await outbox_store.lock_provider_message(adv.conn, status.wamid)
-    fresh = await wa_store.insert_status(
+    await outbox_store.lock_provider_messages(adv.conn, status.wamid)
+    fresh = await receipt_store.insert_status(
         adv.conn,
         {
             "id": new_id(),
@@ -74,15 +75,15 @@ async def apply_status(
         message = await wa_store.message_by_wamid(adv.conn, status.wamid)
     if message is not None and message["project_id"] != project_id:
         message = None  # another project's wamid: never touch it
-    effective = wa_store.effective_status(status.status)
+    effective = receipt_store.effective_status(status.status)
     error = status.errors[0] if status.errors else None
     if (
         message is not None
         and message["direction"] == "outbound"
         and effective is not None
-        and wa_store.advances(str(message["status"]), effective)
+        and receipt_store.advances(str(message["status"]), effective)
     ):
-        await wa_store.set_message_status(
+        await receipt_store.set_message_status(
             adv.conn, message["id"], status=effective, error=error, now=adv.now
         )
     if status.status == "failed":
@@ -138,7 +139,7 @@ async def _publish(
         body: dict[str, Any] = {"phone_number_id": status.phone_number_id}
         if message is not None:
             current = dict(message)
-            if wa_store.advances(str(message["status"]), effective):
+            if receipt_store.advances(str(message["status"]), effective):
                 current.update(status=effective, error=error or message["error"])
             body["message"] = payloads.message(current, conversation)
         else:
