@@ -35,11 +35,13 @@ from convoflow.api.routes import (
     metrics,
     provider_models,
     sandbox,
+    test_suites,
     triggers,
     whatsapp,
     workflows,
 )
 from convoflow.process import Process
+from convoflow.testing.stored import SuiteRuns
 
 log = structlog.get_logger(__name__)
 
@@ -81,6 +83,7 @@ def create_app(engine: Process, *, run_worker: bool = True, close_engine: bool =
             # so code after it (cli/serve.py's close) does not run, and the definition
             # workers must not be left to notice on their own that we are gone.
             await asyncio.to_thread(engine.cpu.shutdown)
+            suite_runs.close()
             if close_engine:
                 await engine.close()
 
@@ -96,6 +99,8 @@ def create_app(engine: Process, *, run_worker: bool = True, close_engine: bool =
     )
     settings = engine.runtime.settings
     app.state.engine = engine
+    suite_runs = SuiteRuns(settings)
+    app.state.suite_runs = suite_runs
     app.state.limits = RateLimits(
         settings.rate_limit_per_minute,
         settings.start_burst_per_second,
@@ -116,6 +121,7 @@ def create_app(engine: Process, *, run_worker: bool = True, close_engine: bool =
         api_keys,
         editor,
         sandbox,
+        test_suites,
     ):
         app.include_router(module.router, prefix=PLATFORM_PREFIX)
     app.include_router(legacy_flows.router, prefix=LEGACY_PREFIX)

@@ -169,6 +169,17 @@ class ValidateBody(Body):
     definition: JsonObject
 
 
+class TestSuiteFields(Body):
+    # A suite of 100 cases of a dozen steps fits many times over.
+    yaml: Annotated[str, Field(max_length=200_000)]
+
+
+class TestSuiteBody(Body):
+    """`PUT /workflows/{id}/test_suite` (our extension): the suite's YAML text; "" clears it."""
+
+    test_suite: TestSuiteFields
+
+
 class SandboxMessageBody(Body):
     """What the sandbox user says: text, or a button's / list row's title or id."""
 

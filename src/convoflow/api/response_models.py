@@ -266,6 +266,42 @@ class SkipWaitData(Described):
     data: SkipWaitResult
 
 
+# A workflow's test suite and its runs (api/routes/test_suites.py).
+
+
+class TestSuiteInfo(Described):
+    workflow_id: str
+    yaml: str = Field(description='The suite as saved ("" when there is none)')
+    updated_at: datetime | None
+
+
+class TestSuiteData(Described):
+    data: TestSuiteInfo
+
+
+class TestCaseResult(Described):
+    name: str
+    outcome: Literal["passed", "failed", "error", "skipped"]
+    seconds: float
+    step: int | None = Field(description="The step that failed or could not run (1-based)")
+    step_text: str = Field(description="That step as its YAML line")
+    lines: list[str] = Field(description="The diff of expected against actual, or the reason")
+
+
+class TestRun(Described):
+    workflow_id: str
+    workflow_version_id: str | None = Field(description="The definition version that ran")
+    suite: str
+    passed: bool = Field(description="Every case passed or was skipped")
+    counts: dict[str, int] = Field(description="Cases by outcome")
+    seconds: float
+    cases: list[TestCaseResult]
+
+
+class TestRunData(Described):
+    data: TestRun
+
+
 # /platform/v1/provider_models beyond Kapso's list (api/routes/provider_models.py).
 
 

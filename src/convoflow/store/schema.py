@@ -107,6 +107,18 @@ workflow_versions = sa.Table(
     sa.UniqueConstraint("workflow_id", "number"),
 )
 
+# A workflow's conversation test suite (docs/testing-flows.md), the YAML text as the
+# person wrote it (comments and order kept): the console edits and runs it.
+workflow_test_suites = sa.Table(
+    "workflow_test_suites",
+    metadata,
+    sa.Column("workflow_id", ID, sa.ForeignKey("workflows.id"), primary_key=True),
+    sa.Column("project_id", ID, sa.ForeignKey("projects.id"), nullable=False),
+    sa.Column("yaml", sa.Text, nullable=False),
+    _ts("created_at"),
+    _ts("updated_at"),
+)
+
 triggers = sa.Table(
     "triggers",
     metadata,

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from convoflow.clock import FakeClock
+from convoflow.config import Settings
 from convoflow.engine import status as st
 from convoflow.engine.signals import UserInput
 from convoflow.graph.models import load_flow_document
@@ -35,20 +36,29 @@ def read_definition(path: Path) -> tuple[str | None, Any]:
         name, _, definition = load_flow_document(json.loads(path.read_text(encoding="utf-8")))
     except (OSError, ValueError) as exc:
         raise DriverError(f"cannot read the flow {path}: {exc}") from None
+    check_definition(definition, f"the flow {path}")
+    return name, definition
+
+
+def check_definition(definition: Any, label: str) -> None:
+    """DriverError listing the problems of an invalid definition (every case errors)."""
     report = validate_definition(definition)
     if not report.valid:
         problems = "; ".join(
             f"[{p.code}] {('node ' + repr(p.node_id) + ': ') if p.node_id else ''}{p.message}"
             for p in report.errors
         )
-        raise DriverError(f"the flow {path} is not valid: {problems}")
-    return name, definition
+        raise DriverError(f"{label} is not valid: {problems}")
 
 
 class LocalDriver:
     name = "in-process (throwaway SQLite, sandbox channel)"
 
-    def __init__(self) -> None:
+    def __init__(self, settings: Settings | None = None) -> None:
+        # The server's settings when it runs a stored suite (its SSRF policy, limits);
+        # definitions are then checked in this process, not in worker processes of
+        # the run's own.
+        self.settings = settings
         self._tmp = tempfile.TemporaryDirectory(prefix="convoflow-test-")
         self.url = f"sqlite+aiosqlite:///{Path(self._tmp.name) / 'suites.db'}"
         # Starts at the real time (timestamps look sensible), then moves only when told.
@@ -62,19 +72,26 @@ class LocalDriver:
             # A key of its own: the database and its secrets die with the run.
             cipher = SecretCipher([new_key()])
             await asyncio.to_thread(upgrade, self.url, cipher=cipher)
-            self._engine = build_process(self.url, clock=self.clock, cipher=cipher)
+            self._engine = build_process(
+                self.url, clock=self.clock, cipher=cipher, settings=self.settings
+            )
         return self._engine
 
     async def prepare(self, suite: Suite) -> str:
-        if suite.flow_path is None:
+        if suite.definition is not None:  # stored with its workflow (a server's test run)
+            check_definition(suite.definition, "the workflow's definition")
+            name, definition = suite.name, suite.definition
+        elif suite.flow_path is None:
             raise DriverError(
                 "this suite names only a workflow_id, which exists on a server: run it with "
                 "--url (and --api-key), or give `flow: FILE.json`"
             )
-        name, definition = read_definition(suite.flow_path)
+        else:
+            file_name, definition = read_definition(suite.flow_path)
+            name = file_name or suite.flow_path.stem
         engine = await self._open()
         self._project_id, workflow_id = await sandbox.create_sandbox_workflow(
-            engine, name or suite.flow_path.stem, definition, project=PROJECT
+            engine, name, definition, project=PROJECT
         )
         return workflow_id
 

@@ -172,23 +172,35 @@ class Suite:
     flow_path: Path | None
     workflow_id: str | None
     cases: list[LoadedCase]
+    # The flow itself, for a suite stored with its workflow on a server (no file to read).
+    definition: Any = None
+
+
+# Where in the YAML a problem is: keys and list indexes from the top (("cases", 0,
+# "steps", 2) is the third step of the first case); () is the whole file.
+YamlPath = tuple[str | int, ...]
 
 
 class SuiteError(Exception):
-    """A suite file that cannot run; `problems` are whole sentences naming where."""
+    """A suite file that cannot run; `problems` are whole sentences naming where, and
+    `lines` the line each is on (1-based; None when not known), for an editor."""
 
-    def __init__(self, path: Path, problems: list[str]) -> None:
+    def __init__(self, path: Path, problems: list[str], lines: list[int | None] | None = None):
         super().__init__(f"{path}: " + "; ".join(problems))
         self.path = path
         self.problems = problems
+        self.lines = lines if lines is not None else [None] * len(problems)
 
 
-def _pydantic_problems(where: str, exc: ValidationError) -> list[str]:
-    out = []
+Problems = list[tuple[str, YamlPath]]
+
+
+def _pydantic_problems(where: str, exc: ValidationError, at: YamlPath = ()) -> Problems:
+    out: Problems = []
     for error in exc.errors():
         loc = ".".join(str(part) for part in error["loc"])
         message = str(error["msg"]).removeprefix("Value error, ")
-        out.append(f"{where}{' field ' + loc if loc else ''}: {message}")
+        out.append((f"{where}{' field ' + loc if loc else ''}: {message}", at + error["loc"]))
     return out
 
 
@@ -206,24 +218,24 @@ def parse_step(raw: Any) -> Step:
     return step
 
 
-def _load_case(index: int, raw: Any, problems: list[str]) -> LoadedCase | None:
-    label = f"case {index + 1}"
+def _load_case(index: int, raw: Any, problems: Problems) -> LoadedCase | None:
+    label, at = f"case {index + 1}", ("cases", index)
     try:
         case = Case.model_validate(raw)
     except ValidationError as exc:
-        problems.extend(_pydantic_problems(label, exc))
+        problems.extend(_pydantic_problems(label, exc, at))
         return None
     label = f"case {index + 1} ({case.name!r})"
     steps: list[Step] = []
     for number, raw_step in enumerate(case.steps, start=1):
-        where = f"{label} step {number}"
+        where, step_at = f"{label} step {number}", (*at, "steps", number - 1)
         try:
             steps.append(parse_step(raw_step))
         except ValidationError as exc:
-            problems.extend(_pydantic_problems(where, exc))
+            problems.extend(_pydantic_problems(where, exc, step_at))
         except ValueError as exc:
-            problems.append(f"{where}: {exc}")
-    problems.extend(f"{label}: {p}" for p in _order_problems(steps))
+            problems.append((f"{where}: {exc}", step_at))
+    problems.extend((f"{label}: {p}", at) for p in _order_problems(steps))
     return LoadedCase(name=case.name, variables=dict(case.vars), steps=steps)
 
 
@@ -267,41 +279,100 @@ _Yaml12Loader.add_implicit_resolver(
 def load_suite(path: Path) -> Suite:
     """Read and validate one suite file; raises SuiteError listing every problem."""
     try:
-        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_Yaml12Loader)
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise SuiteError(path, [f"cannot read it: {exc.strerror or exc}"]) from None
+    return parse_suite(text, path)
+
+
+def parse_suite(
+    text: str,
+    path: Path,
+    *,
+    stored: bool = False,
+    definition: Any = None,
+    name: str | None = None,
+) -> Suite:
+    """Validate a suite's YAML text. `path` names it (and `flow:` is relative to it).
+    A `stored` suite is kept with its workflow, which is the flow it runs (`definition`,
+    named `name` unless the YAML names it): it names no other (`flow`, `workflow_id` are
+    refused). Raises SuiteError listing every problem with its line."""
+    try:
+        raw = yaml.load(text, Loader=_Yaml12Loader)
     except yaml.YAMLError as exc:
-        raise SuiteError(path, [f"not valid YAML: {exc}".replace("\n", " ")]) from None
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        message = f"not valid YAML: {exc}".replace("\n", " ")
+        raise SuiteError(path, [message], [line]) from None
     if not isinstance(raw, dict):
-        raise SuiteError(path, ["a suite file is a mapping with `flow` and `cases`"])
+        raise SuiteError(path, ["a suite file is a mapping with `flow` and `cases`"], [1])
+    problems: Problems = []
+    if stored:
+        problems.extend(
+            (f"suite field {key}: a stored suite runs its own workflow; remove `{key}`", (key,))
+            for key in ("flow", "workflow_id")
+            if key in raw
+        )
+        raw = {**{k: v for k, v in raw.items() if k not in ("flow", "workflow_id")}, "flow": "-"}
     try:
         document = SuiteFile.model_validate(raw)
     except ValidationError as exc:
-        raise SuiteError(path, _pydantic_problems("suite", exc)) from None
-    problems: list[str] = []
+        problems.extend(_pydantic_problems("suite", exc))
+        raise _suite_error(path, text, problems) from None
     cases = [_load_case(i, c, problems) for i, c in enumerate(document.cases)]
     names = [c.name for c in cases if c is not None]
     problems.extend(
-        f"case name {n!r} is used twice" for n in sorted(set(names)) if names.count(n) > 1
+        (f"case name {n!r} is used twice", ("cases",))
+        for n in sorted(set(names))
+        if names.count(n) > 1
     )
-    flow_path = (path.parent / document.flow).resolve() if document.flow else None
+    flow_path = (path.parent / document.flow).resolve() if document.flow and not stored else None
     if flow_path is not None and not flow_path.is_file():
         problems.append(
-            f"suite field flow: {document.flow!r} does not exist (looked at {flow_path})"
+            (
+                f"suite field flow: {document.flow!r} does not exist (looked at {flow_path})",
+                ("flow",),
+            )
         )
     if problems:
-        raise SuiteError(path, problems)
+        raise _suite_error(path, text, problems)
     return Suite(
         path=path,
-        name=document.name or path.name,
+        name=document.name or name or path.name,
         flow_path=flow_path,
-        workflow_id=document.workflow_id,
+        workflow_id=None if stored else document.workflow_id,
         cases=[
             LoadedCase(c.name, {**document.vars, **c.variables}, c.steps)
             for c in cases
             if c is not None
         ],
+        definition=definition,
     )
+
+
+def _suite_error(path: Path, text: str, problems: Problems) -> SuiteError:
+    try:
+        root = yaml.compose(text, Loader=_Yaml12Loader)
+    except yaml.YAMLError:  # parsed once already; kept safe all the same
+        root = None
+    return SuiteError(path, [p for p, _ in problems], [_line_of(root, at) for _, at in problems])
+
+
+def _line_of(node: yaml.Node | None, at: YamlPath) -> int | None:
+    """The 1-based line of the deepest node of `at` that the YAML has (a missing key is
+    reported on its parent mapping)."""
+    if node is None:
+        return None
+    for part in at:
+        child: yaml.Node | None = None
+        if isinstance(node, yaml.MappingNode):
+            child = next((v for k, v in node.value if k.value == str(part)), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            child = node.value[part] if 0 <= part < len(node.value) else None
+        if child is None:
+            break
+        node = child
+    return int(node.start_mark.line) + 1
 
 
 def find_suites(paths: list[Path]) -> list[Path]:
