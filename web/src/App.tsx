@@ -8,6 +8,7 @@ import { ErrorBox } from "./ui";
 const EditorPage = lazy(() => import("./Editor"));
 const ChatPage = lazy(() => import("./Chat"));
 const ExecutionsPage = lazy(() => import("./Executions"));
+const TestsPage = lazy(() => import("./Tests"));
 const InboxPage = lazy(() => import("./Inbox"));
 const SettingsPage = lazy(() => import("./Settings"));
 
@@ -50,11 +51,13 @@ export function App() {
   const editor = path.match(/^\/console\/flows\/([^/]+)\/?$/);
   const chat = path.match(/^\/console\/flows\/([^/]+)\/chat\/?$/);
   const runs = path.match(/^\/console\/flows\/([^/]+)\/executions\/?$/);
+  const tests = path.match(/^\/console\/flows\/([^/]+)\/tests\/?$/);
   const run = path.match(/^\/console\/executions\/([^/]+)\/?$/);
   const inbox = path.match(/^\/console\/inbox(?:\/([^/]+))?\/?$/);
   let page: React.ReactNode;
   if (editor) page = <EditorPage key={editor[1]} workflowId={editor[1]} />;
   else if (chat) page = <ChatPage key={chat[1]} workflowId={chat[1]} />;
+  else if (tests) page = <TestsPage key={tests[1]} workflowId={tests[1]} />;
   else if (runs) page = <ExecutionsPage key={runs[1]} workflowId={runs[1]} />;
   else if (run) page = <ExecutionsPage key={run[1]} executionId={run[1]} />;
   else if (inbox) page = <InboxPage conversationId={inbox[1]} />;

@@ -303,6 +303,7 @@ function EditorCanvas({ workflowId }: { workflowId: string }) {
         <button onClick={layout}>Auto-layout</button>
         <button onClick={() => setShowHistory((v) => !v)} aria-pressed={showHistory}>History</button>
         <button onClick={() => navigate(`/console/flows/${flow.id}/chat`)}>Test chat</button>
+        <button onClick={() => navigate(`/console/flows/${flow.id}/tests`)}>Tests</button>
       </div>
       <ErrorBox error={error} onClose={() => setError(null)} />
       {conflict && (
