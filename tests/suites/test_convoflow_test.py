@@ -10,6 +10,7 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import httpx
 from typer.testing import CliRunner
 
 from convoflow.cli import app
@@ -239,5 +240,29 @@ def test_against_a_running_server(tmp_path, db_url):
         )
         assert wrong.returncode == 1, wrong.stdout + wrong.stderr
         assert "status: expected ended, got handoff" in wrong.stdout
+
+        # A suite stored with a workflow on the server, run there (--stored).
+        workflow_id = stored_suite(server.url, key, "      - expect_status: handoff\n")
+        passed = convoflow("test", "--stored", workflow_id, "--url", server.url, "--api-key", key)
+        assert passed.returncode == 0, passed.stdout + passed.stderr
+        assert "passed: 1 passed, 0 failed, 0 errors, 0 skipped" in passed.stdout
+        failing = stored_suite(server.url, key, "      - expect_status: ended\n")
+        failed = convoflow("test", "--stored", failing, "--url", server.url, "--api-key", key)
+        assert failed.returncode == 1, failed.stdout + failed.stderr
+        assert "status: expected ended, got handoff" in failed.stdout
     finally:
         server.stop()
+
+
+def stored_suite(url: str, key: str, last_step: str) -> str:
+    """A workflow (the menu example) with a one-case suite stored on the server."""
+    with httpx.Client(base_url=f"{url}/platform/v1", headers={"X-API-Key": key}) as http:
+        definition = json.loads((EXAMPLES / "menu.json").read_text())["definition"]
+        body = {"workflow": {"name": f"Menu {last_step.strip()}", "definition": definition}}
+        workflow_id = str(http.post("/workflows", json=body).json()["data"]["id"])
+        text = "cases:\n  - name: sales\n    steps:\n      - user: {button: sales}\n" + last_step
+        saved = http.put(
+            f"/workflows/{workflow_id}/test_suite", json={"test_suite": {"yaml": text}}
+        )
+        assert saved.status_code == 200, saved.text
+        return workflow_id

@@ -72,10 +72,40 @@ def _quiet_engine_logs() -> None:
     configure_logging(level=level, json_lines=settings.log_json)
 
 
+def _run_stored(
+    url: str | None, api_key: str | None, workflow_ids: list[str], console: Console
+) -> list[CaseResult]:
+    from convoflow.testing.driver import DriverError
+    from convoflow.testing.remote import run_stored
+
+    if url is None or not api_key:
+        raise typer.BadParameter("--stored runs on a server: give --url and --api-key")
+    console.print(f"running the suites stored with {len(workflow_ids)} workflow(s) on {url}")
+    try:
+        return asyncio.run(
+            run_stored(url, api_key, workflow_ids, lambda r: print_result_line(console, r))
+        )
+    except DriverError as exc:
+        console.print(f"[red]{exc}[/red]", highlight=False)
+        raise typer.Exit(1) from None
+
+
+def _report(console: Console, results: list[CaseResult], junit: Path | None) -> None:
+    for result in results:
+        if not result.ok or result.outcome == "skipped":
+            print_failure(console, result)
+    print_summary(console, results)
+    if junit is not None:
+        write_junit(junit, results)
+        console.print(f"JUnit XML written to {junit}")
+    if not all(r.ok for r in results):
+        raise typer.Exit(1)
+
+
 @app.command("test")
 def run_test_suites(
     paths: list[Path] = typer.Argument(
-        ..., help="suite files (*.test.yaml) or directories to search for them"
+        None, help="suite files (*.test.yaml) or directories to search for them"
     ),
     url: str | None = typer.Option(
         None, "--url", help="run against this server's API (default: in-process, throwaway SQLite)"
@@ -84,11 +114,25 @@ def run_test_suites(
         None, "--api-key", envvar="CONVOFLOW_API_KEY", help="the project key, with --url"
     ),
     junit: Path | None = typer.Option(None, "--junit", help="also write JUnit XML here"),
+    stored: list[str] = typer.Option(
+        None,
+        "--stored",
+        metavar="WORKFLOW_ID",
+        help="run the suite stored with this workflow on the server (--url); repeatable",
+    ),
 ) -> None:
     """Run conversation test suites: scripted users against a flow, checking what the bot
     says, the variables and the status. Exit 1 on a failure, 2 on a bad suite file."""
     _quiet_engine_logs()
     console = Console(highlight=False)
+    paths = paths or []
+    if stored:
+        if paths:
+            raise typer.BadParameter("give suite files or --stored, not both")
+        _report(console, _run_stored(url, api_key, stored, console), junit)
+        return
+    if not paths:
+        raise typer.BadParameter("give suite files or directories (or --stored WORKFLOW_ID)")
     found = find_suites(paths)
     if not found:
         console.print(f"no suite files (*.test.yaml) in {', '.join(map(str, paths))}")
@@ -100,12 +144,4 @@ def run_test_suites(
     driver = _driver(url, api_key)
     console.print(f"running {sum(len(s.cases) for s in suites)} cases ({driver.name})")
     results = asyncio.run(_run(driver, suites, console))
-    for result in results:
-        if not result.ok or result.outcome == "skipped":
-            print_failure(console, result)
-    print_summary(console, results)
-    if junit is not None:
-        write_junit(junit, results)
-        console.print(f"JUnit XML written to {junit}")
-    if not all(r.ok for r in results):
-        raise typer.Exit(1)
+    _report(console, results, junit)

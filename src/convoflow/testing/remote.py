@@ -29,6 +29,7 @@ import httpx
 from convoflow.testing.driver import DriverError, Reply, Snapshot
 from convoflow.testing.local import read_definition
 from convoflow.testing.model import Suite
+from convoflow.testing.runner import CaseResult
 
 SETTLE_SECONDS = 15.0
 POLL_SECONDS = 0.05
@@ -56,6 +57,39 @@ class Api:
                 detail = response.text
             raise DriverError(f"{method} {path} answered {response.status_code}: {detail}")
         return response.json() if response.content else None
+
+
+# A stored suite runs for up to 120 s on the server (testing/stored.py), plus the answer.
+STORED_RUN_SECONDS = 150.0
+
+
+async def run_stored(
+    url: str, api_key: str, workflow_ids: list[str], on_result: Any
+) -> list[CaseResult]:
+    """Run the suites stored with these workflows on the server (`POST /workflows/{id}/
+    test_runs`); the server runs them in-process, so the results are the same as here.
+    A workflow the server refuses (unknown, no suite) raises DriverError."""
+    api = Api(url, api_key)
+    results: list[CaseResult] = []
+    try:
+        for workflow_id in workflow_ids:
+            path = f"/workflows/{workflow_id}/test_runs"
+            run = (await api.call("POST", path, timeout=STORED_RUN_SECONDS))["data"]
+            for case in run["cases"]:
+                result = CaseResult(
+                    suite=str(run["suite"]),
+                    case=str(case["name"]),
+                    outcome=str(case["outcome"]),
+                    seconds=float(case["seconds"]),
+                    step=case["step"],
+                    step_text=str(case["step_text"]),
+                    lines=[str(line) for line in case["lines"]],
+                )
+                results.append(result)
+                on_result(result)
+    finally:
+        await api.http.aclose()
+    return results
 
 
 class RemoteDriver:
