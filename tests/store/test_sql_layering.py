@@ -89,3 +89,25 @@ def test_scan_sees_a_statement() -> None:
     )
     assert _violations(ast.parse(source)) == {"schema", "statement", "dialect"}
     assert _violations(ast.parse("from sqlalchemy import text\n")) == {"statement"}
+
+
+def test_the_database_leaves_what_differs_to_the_dialect_seam() -> None:
+    """`store/db.py` holds what both databases share; SQLite's writer thread and
+    PostgreSQL's fault translation are `store/dialects/`'s (`Dialect.connections`), so
+    `Database` never names a database nor asks which one it has."""
+    path = PACKAGE / "store" / "db.py"
+    tree = ast.parse(path.read_text(), filename=str(path))
+    names_a_database = [
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and node.value in {"sqlite", "postgresql", "postgres"}
+    ]
+    asks_which = [
+        ast.unparse(node)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and node.attr == "name"
+        and isinstance(node.value, ast.Attribute)
+        and node.value.attr in {"backend", "dialect"}
+    ]
+    assert names_a_database == [] and asks_which == []

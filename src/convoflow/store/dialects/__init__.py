@@ -3,49 +3,23 @@
 One module per database (`sqlite.py`, `postgresql.py`, after DBOS's `_sys_db_sqlite.py` /
 `_sys_db_postgres.py` split), each exposing a `DIALECT` with the same members. The store
 picks one per connection (`of(conn)`) or per database (`Database.backend`); nothing
-outside `store/` asks which database it runs on, only what it can do.
+outside `store/` asks which database it runs on, only what it can do. How a database's
+connections are set up and its transactions run (SQLite's writer thread and inline reads,
+PostgreSQL's pool and fault translation) is the dialect's too (`connections`):
+`store/db.py: Database` holds what both share and never asks which one it has.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from convoflow.store.dialects import postgresql, sqlite
+from convoflow.store.dialects.base import Connections, Dialect, EngineSetup
 
-
-class Dialect(Protocol):
-    name: str
-    # SELECT ... FOR UPDATE takes a row lock. SQLite has one writer at a time, so the
-    # lock is implied and the clause is left out.
-    row_locks: bool
-    # Concurrent write transactions worth running at once (the committer's lanes).
-    write_lanes: int
-    # Other processes can be told of a commit (LISTEN/NOTIFY); else they poll.
-    notifies: bool
-    # The database is a file the process opens itself (no server): every process that
-    # shares it must run on this machine.
-    embedded: bool
-
-    def insert_ignoring(self, table: sa.Table, index_elements: Sequence[str]) -> sa.Insert:
-        """INSERT that skips a row whose `index_elements` already exist."""
-        ...
-
-    async def advisory_locks(self, conn: AsyncConnection, keys: Sequence[str]) -> None:
-        """Hold a lock per key until the transaction ends (in the order given)."""
-        ...
-
-    async def notify(self, conn: AsyncConnection, channel: str, payload: str) -> None:
-        """Tell listeners on `channel` when the transaction commits."""
-        ...
-
-    def listen_dsn(self, url: str) -> str:
-        """The driver-level DSN a LISTEN connection opens (only if `notifies`)."""
-        ...
-
+__all__ = ["Connections", "Dialect", "EngineSetup", "for_driver", "named", "of", "per_dialect"]
 
 DIALECTS: dict[str, Dialect] = {d.name: d for d in (sqlite.DIALECT, postgresql.DIALECT)}
 
@@ -57,6 +31,11 @@ def named(name: str) -> Dialect:
         raise ValueError(
             f"unsupported database {name!r}; expected one of {sorted(DIALECTS)}"
         ) from None
+
+
+def for_driver(driver: str) -> Dialect | None:
+    """The dialect a URL's driver name (`postgres`, `sqlite+pysqlite`, ...) means."""
+    return next((d for d in DIALECTS.values() if driver in d.drivers), None)
 
 
 def of(conn: AsyncConnection) -> Dialect:

@@ -1,13 +1,27 @@
 """PostgreSQL: concurrent writers, so row locks and transaction-scoped advisory locks are
-real; commits are announced with NOTIFY."""
+real; commits are announced with NOTIFY.
+
+Its transactions (`PostgreSQLConnections`) are ordinary asyncpg connections from the
+pool; all three kinds raise `faults.DatabaseUnavailable` when the server cannot be
+reached or drops the connection (a restart, a crash), whatever shape the driver gave it.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from convoflow.store import faults
+
+if TYPE_CHECKING:
+    from convoflow.store.dialects.base import EngineSetup
+
+T = TypeVar("T")
 
 _LOCK_KEY = sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))")
 # unnest keeps the array's order, so the locks are taken in the order given.
@@ -23,6 +37,14 @@ class PostgreSQL:
     write_lanes = 4
     notifies = True
     embedded = False
+    drivers: tuple[str, ...] = (
+        "postgresql",
+        "postgres",
+        "postgresql+psycopg2",
+        "postgresql+psycopg",
+        "postgresql+asyncpg",
+    )
+    async_driver = "postgresql+asyncpg"
 
     def insert_ignoring(self, table: sa.Table, index_elements: Sequence[str]) -> sa.Insert:
         return postgresql.insert(table).on_conflict_do_nothing(index_elements=list(index_elements))
@@ -39,5 +61,38 @@ class PostgreSQL:
     def listen_dsn(self, url: str) -> str:
         return url.replace("postgresql+asyncpg://", "postgresql://")
 
+    def pool_options(self, pool_size: int) -> dict[str, Any]:
+        # No pool_pre_ping (a round trip per checkout): a dead connection is found by its
+        # first statement, and then the whole pool is recycled (store/faults.py).
+        return {"pool_size": pool_size, "max_overflow": pool_size, "pool_pre_ping": False}
+
+    def connections(self, engine: AsyncEngine, setup: EngineSetup) -> PostgreSQLConnections:
+        faults.install(engine.sync_engine)
+        return PostgreSQLConnections(engine)
+
 
 DIALECT = PostgreSQL()
+
+
+class PostgreSQLConnections:
+    """A PostgreSQL database's transactions: pooled connections on the caller's loop."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def run_write(self, fn: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        async with faults.translated(), self.engine.begin() as conn:
+            return await fn(conn)
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        async with faults.translated(), self.engine.begin() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        async with faults.translated(), self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    async def dispose(self) -> None:
+        return None  # the pool is the engine's, disposed by the Database

@@ -1,0 +1,89 @@
+"""The interface every dialect module implements (`Dialect`), and what `store/db.py`
+gives a dialect to set up its connections with (`EngineSetup`)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class EngineSetup:
+    """What every SQLAlchemy engine of one `Database` is made with, whatever the dialect:
+    a dialect that opens engines of its own (SQLite's writer and inline readers) builds
+    them from this too."""
+
+    url: str
+    pool_size: int
+    # create_engine options (parameters hidden from errors, JSON codecs).
+    options: dict[str, Any]
+    # Event hooks on a sync engine: write marking (engine/committer.py), secret columns.
+    configure: Callable[[sa.Engine], None]
+
+
+class Connections(Protocol):
+    """How one database's transactions run; `Database` delegates to it."""
+
+    async def run_write(self, fn: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """`fn(conn)` in one write transaction, committed (rolled back if it raises)."""
+        ...
+
+    def write(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        """A write transaction on the caller's loop."""
+        ...
+
+    def read(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        """A read transaction."""
+        ...
+
+    async def dispose(self) -> None:
+        """Close what `connections` opened beyond the engine."""
+        ...
+
+
+class Dialect(Protocol):
+    name: str
+    # SELECT ... FOR UPDATE takes a row lock. SQLite has one writer at a time, so the
+    # lock is implied and the clause is left out.
+    row_locks: bool
+    # Concurrent write transactions worth running at once (the committer's lanes).
+    write_lanes: int
+    # Other processes can be told of a commit (LISTEN/NOTIFY); else they poll.
+    notifies: bool
+    # The database is a file the process opens itself (no server): every process that
+    # shares it must run on this machine.
+    embedded: bool
+    # URL driver names that mean this database, and the async driver we run it with.
+    drivers: tuple[str, ...]
+    async_driver: str
+
+    def insert_ignoring(self, table: sa.Table, index_elements: Sequence[str]) -> sa.Insert:
+        """INSERT that skips a row whose `index_elements` already exist."""
+        ...
+
+    async def advisory_locks(self, conn: AsyncConnection, keys: Sequence[str]) -> None:
+        """Hold a lock per key until the transaction ends (in the order given)."""
+        ...
+
+    async def notify(self, conn: AsyncConnection, channel: str, payload: str) -> None:
+        """Tell listeners on `channel` when the transaction commits."""
+        ...
+
+    def listen_dsn(self, url: str) -> str:
+        """The driver-level DSN a LISTEN connection opens (only if `notifies`)."""
+        ...
+
+    def pool_options(self, pool_size: int) -> dict[str, Any]:
+        """create_async_engine's pool options for a pool of `pool_size`."""
+        ...
+
+    def connections(self, engine: AsyncEngine, setup: EngineSetup) -> Connections:
+        """Install this database's hooks on `engine` and run its transactions."""
+        ...
