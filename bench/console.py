@@ -4,6 +4,8 @@ editor, in Debian's headless chromium against a running `convoflow serve`.
 
     .venv/bin/python bench/console.py                      # sizes only (needs `make console`)
     .venv/bin/python bench/console.py --url http://127.0.0.1:8000 --api-key KEY [--nodes 300]
+    # before/after in one run: a second server serving the other build, measured in turn
+    .venv/bin/python bench/console.py --url U --api-key K --compare-url U2 --compare-api-key K2
 """
 
 from __future__ import annotations
@@ -120,9 +122,7 @@ def chat_replies(page: object, url: str, api_key: str, runs: int) -> list[float]
     return seconds
 
 
-def browser_figures(url: str, api_key: str, nodes: int, runs: int) -> None:
-    from playwright.sync_api import sync_playwright
-
+def create_big_flow(url: str, api_key: str, nodes: int) -> str:
     headers = {"X-API-Key": api_key}
     created = httpx.post(
         f"{url}/platform/v1/workflows",
@@ -136,7 +136,50 @@ def browser_figures(url: str, api_key: str, nodes: int, runs: int) -> None:
         },
     )
     created.raise_for_status()
-    workflow_id = created.json()["data"]["id"]
+    workflow_id: str = created.json()["data"]["id"]
+    return workflow_id
+
+
+def open_flow(browser: object, url: str, api_key: str, workflow_id: str, nodes: int) -> float:
+    """Seconds from navigating to the editor's deep link to the last card in the DOM, in a
+    new signed-in tab."""
+    page = browser.new_context().new_page()  # type: ignore[attr-defined]
+    page.goto(f"{url}/")
+    page.get_by_label("API key").fill(api_key)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("heading", name="Flows").wait_for()
+    started = time.perf_counter()
+    page.goto(f"{url}/console/flows/{workflow_id}")
+    page.get_by_test_id(f"node-t{nodes - 1}").wait_for(state="attached", timeout=30_000)
+    seconds = time.perf_counter() - started
+    page.context.close()
+    return seconds
+
+
+def compare_open(servers: list[tuple[str, str]], nodes: int, runs: int) -> None:
+    """The big flow's opening time on two servers (two builds of the console), measured in
+    turn in one browser so that both see the same load: medians and their ratio."""
+    from playwright.sync_api import sync_playwright
+
+    flows = [create_big_flow(url, key, nodes) for url, key in servers]
+    times: list[list[float]] = [[], []]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        for _ in range(runs):
+            for i, (url, key) in enumerate(servers):
+                times[i].append(open_flow(browser, url, key, flows[i], nodes))
+        browser.close()
+    medians = [statistics.median(t) * 1000 for t in times]
+    for (url, _), median, raw in zip(servers, medians, times, strict=True):
+        runs_ms = ", ".join(f"{t * 1000:.0f}" for t in raw)
+        print(f"{nodes}-node flow opened, {url}: median {median:.0f} ms ({runs_ms})")
+    print(f"ratio {servers[0][0]} / {servers[1][0]}: {medians[0] / medians[1]:.2f}")
+
+
+def browser_figures(url: str, api_key: str, nodes: int, runs: int) -> None:
+    from playwright.sync_api import sync_playwright
+
+    workflow_id = create_big_flow(url, api_key, nodes)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         interactive: list[float] = []
@@ -181,7 +224,16 @@ def main() -> None:
     parser.add_argument("--api-key")
     parser.add_argument("--nodes", type=int, default=300)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--compare-url", help="a second server: compare the big flow's opening")
+    parser.add_argument("--compare-api-key")
     args = parser.parse_args()
+    if args.url and args.compare_url:
+        servers = [
+            (args.url.rstrip("/"), args.api_key),
+            (args.compare_url.rstrip("/"), args.compare_api_key),
+        ]
+        compare_open(servers, args.nodes, args.runs)
+        return
     sizes = initial_load_sizes()
     for name, (raw, packed) in sizes.items():
         print(f"{name}: {raw / 1024:.1f} KiB, gzip {packed / 1024:.1f} KiB")

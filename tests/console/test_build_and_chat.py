@@ -35,7 +35,10 @@ def select(page: Any, node_id: str) -> None:
     # The title, not the card's centre: a decide card's centre can be a branch handle,
     # where a click starts a connection instead of selecting the node.
     page.get_by_test_id(f"node-{node_id}").locator(".title").click()
-    expect(page.get_by_role("complementary", name="Node settings")).to_be_visible()
+    # The panel of this node, not the previous one's still on screen: a select changed
+    # before the panel follows the click would re-point the previous node's edge.
+    panel = page.get_by_role("complementary", name="Node settings")
+    expect(panel).to_have_attribute("data-node", node_id)
 
 
 def connect(page: Any, source: str, target: str, label: str = "next") -> None:

@@ -25,6 +25,11 @@ const DEFAULTS: Record<string, Record<string, unknown>> = {
 
 type Envelope<T> = { data: T };
 
+// What validation depends on: not positions (dragging must not re-check).
+function shapeOf(definition: Definition): string {
+  return JSON.stringify([definition.nodes.map((n) => [n.id, n.data]), definition.edges]);
+}
+
 function byNode(problems: Problem[]): Record<string, Problem[]> {
   const found: Record<string, Problem[]> = {};
   for (const p of problems) if (p.node_id) (found[p.node_id] ??= []).push(p);
@@ -49,7 +54,7 @@ function SidePanel(props: {
   }
   const problems = [...validation.errors, ...validation.warnings].filter((p) => p.node_id === node.id);
   return (
-    <aside className="side" aria-label="Node settings">
+    <aside className="side" aria-label="Node settings" data-node={node.id}>
       <h2>{ICONS[info.icon]} {info.label}</h2>
       <div className="field">
         <label htmlFor="node-name">Name</label>
@@ -90,8 +95,13 @@ function EditorCanvas({ workflowId }: { workflowId: string }) {
   const [saved, setSaved] = useState("");
   const [showHistory, setShowHistory] = useState(false);
   const [versionsSeen, setVersionsSeen] = useState(0);
-  const view = useReactFlow();
+  // useReactFlow() returns a new object once the viewport is initialised: kept in a ref so
+  // that `load` (which depends on it otherwise) does not fetch and lay the graph out twice.
+  const flowView = useReactFlow();
+  const viewRef = useRef(flowView);
+  viewRef.current = flowView;
   const checkSeq = useRef(0);
+  const loadedShape = useRef("");
   // Undo/redo: snapshots of the graph taken before each change (typing in one field
   // within a second is one change).
   const past = useRef<Snapshot[]>([]);
@@ -154,21 +164,27 @@ function EditorCanvas({ workflowId }: { workflowId: string }) {
       setSaved(JSON.stringify(toDefinition(graph.nodes, graph.edges)));
       past.current = [];
       future.current = [];
-      window.requestAnimationFrame(() => view.fitView({ maxZoom: 1 }));
+      loadedShape.current = shapeOf(toDefinition(graph.nodes, graph.edges));
+      window.requestAnimationFrame(() => viewRef.current.fitView({ maxZoom: 1 }));
     } catch (exc) {
       setError(errorText(exc));
     }
-  }, [workflowId, setNodes, setEdges, view]);
+  }, [workflowId, setNodes, setEdges]);
   useEffect(() => void load(), [load]);
 
   const definition = useMemo(() => toDefinition(nodes, edges), [nodes, edges]);
   const current = JSON.stringify(definition);
   const dirty = flow !== null && current !== saved;
-  // What validation depends on: not positions (dragging must not re-check).
-  const shape = useMemo(() => JSON.stringify([definition.nodes.map((n) => [n.id, n.data]), definition.edges]), [definition]);
+  const shape = useMemo(() => shapeOf(definition), [definition]);
 
   useEffect(() => {
     if (!flow) return;
+    // The graph as loaded comes with its validation: no need to ask again (once: an undo
+    // back to this shape later must re-check).
+    if (shape === loadedShape.current) {
+      loadedShape.current = "";
+      return;
+    }
     const seq = ++checkSeq.current;
     const timer = window.setTimeout(async () => {
       try {
@@ -282,7 +298,7 @@ function EditorCanvas({ workflowId }: { workflowId: string }) {
     remember();
     setNodes((all) => autoLayout(all, edges));
     // After React Flow has applied the new positions.
-    window.setTimeout(() => view.fitView({ maxZoom: 1, duration: 0 }), 50);
+    window.setTimeout(() => viewRef.current.fitView({ maxZoom: 1, duration: 0 }), 50);
   }
 
   const problems = useMemo(() => byNode(validation.errors), [validation]);
