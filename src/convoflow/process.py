@@ -17,6 +17,7 @@ from convoflow.config import Settings, get_settings, secret_key_of
 from convoflow.engine.cpu import CpuPool
 from convoflow.engine.dispatcher import Dispatcher
 from convoflow.engine.hooks import EngineHooks
+from convoflow.engine.llm.client import LLMClient
 from convoflow.engine.runtime import Runtime
 from convoflow.engine.worker import Worker
 from convoflow.observability.metrics import Metrics
@@ -41,9 +42,11 @@ def build_process(
     worker_id: str | None = None,
     pool_size: int = 10,
     cipher: SecretCipher | None = None,
+    llm: LLMClient | None = None,
 ) -> Process:
     """Raises SecretKeyError when no secret key can be found (PostgreSQL without
-    CONVOFLOW_SECRET_KEY, SQLite without it or its key file)."""
+    CONVOFLOW_SECRET_KEY, SQLite without it or its key file). `llm`: a model client of
+    the caller's (None: the runtime's own, through its egress)."""
     settings = settings or get_settings()
     url = database_url or settings.database_url
     if cipher is None:
@@ -61,6 +64,7 @@ def build_process(
         clock=clock,
         settings=settings,
         http=http,
+        llm=llm,
         metrics=Metrics(),
         job_handlers={
             routing.ROUTE_JOB: routing.handle_route_job,

@@ -9,7 +9,7 @@ import socket
 import pytest
 import sqlalchemy as sa
 
-from convoflow.engine.egress import Egress
+from convoflow.engine.egress import Egress, EgressRefused
 from convoflow.store.schema import action_journal
 from tests.engine.test_webhook import action_events, open_private, webhook_flow
 from tests.support import make_project
@@ -97,6 +97,27 @@ async def test_guard_refusal_is_permanent_and_sends_nothing(http_server, url, re
     assert (outcome.kind, outcome.refused, outcome.status) == ("permanent", True, None)
     assert outcome.error is not None
     assert outcome.error.startswith("refused by the SSRF guard: ") and reason in outcome.error
+    assert http_server.requests == []
+    await egress.close()
+
+
+async def test_the_mcp_client_guards_its_url_and_every_request(http_server):
+    """The MCP SDK makes its own requests (httpx2): the client egress builds for it refuses
+    an internal URL up front, and its transport refuses any internal request it is asked to
+    send (sending nothing)."""
+    egress = Egress(allow_private_network=False)
+    with pytest.raises(EgressRefused, match=r"resolves to internal address 127\.0\.0\.1"):
+        await egress.mcp_http_client(
+            http_server.url, project_id=None, headers={}, timeout_seconds=1
+        )
+    # A public address literal passes the up-front check without DNS; the request the
+    # client is then asked to make to loopback is refused by its transport.
+    client = await egress.mcp_http_client(
+        "http://93.184.215.14/mcp", project_id=None, headers={"A": "b"}, timeout_seconds=1
+    )
+    async with client:
+        with pytest.raises(EgressRefused, match="allow_private_network"):
+            await client.post(http_server.url + "/mcp", json={})
     assert http_server.requests == []
     await egress.close()
 

@@ -297,6 +297,13 @@ def test_agent_defaults_and_enums() -> None:
     assert error_types("agent", {"flow_agent_function_tools": [{"function_id": "f"}]}) == [
         ("empty_required_field", ("flow_agent_function_tools", 0, "name"))
     ]
+    # Kapso's MCP server shape: name, description, url, headers.
+    server = {"name": "orders", "url": "https://mcp.example.com/mcp", "headers": {"A": "b"}}
+    [parsed] = parse_config("agent", {"flow_agent_mcp_servers": [server]}).flow_agent_mcp_servers
+    assert (parsed.name, parsed.url, parsed.headers) == ("orders", server["url"], {"A": "b"})
+    assert error_types("agent", {"flow_agent_mcp_servers": [{"name": "x", "url": " "}]}) == [
+        ("empty_required_field", ("flow_agent_mcp_servers", 0, "url"))
+    ]
 
 
 def test_explicit_nulls_mean_defaults() -> None:

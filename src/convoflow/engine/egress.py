@@ -1,5 +1,7 @@
 """The one way out: every HTTP call to a URL a tenant gave goes through `Egress.request`
-(guard, call, classify the outcome, one error shape, the idempotency key header).
+(guard, call, classify the outcome, one error shape, the idempotency key header), or,
+for the MCP SDK, which makes its own requests, through a client from
+`Egress.mcp_http_client` whose transport guards each of them.
 
 SSRF guard: a flow author must not be able to make the server call its own network
 (metadata services, the database, admin ports). Targets that resolve to private, loopback,
@@ -22,6 +24,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import httpx
+import httpx2
 
 # The URLs tenants may give (webhook and function endpoints): absolute http(s) URIs as
 # RFC 3986 writes them, ASCII only (an IRI's non-ASCII host is punycoded, its path
@@ -83,6 +86,23 @@ async def check_url(url: str, *, allow_private: bool) -> None:
                 "loopback and link-local networks are refused unless the project sets "
                 "allow_private_network"
             )
+
+
+class _GuardedTransport(httpx2.AsyncBaseTransport):
+    """The SSRF guard on every request of an httpx2 client: the MCP SDK (mcp 2.x) speaks
+    httpx2 and makes several requests per operation (discover or initialize, the call,
+    the session's DELETE), each of which is checked here before it is sent."""
+
+    def __init__(self, inner: httpx2.AsyncBaseTransport, *, allow_private: bool) -> None:
+        self._inner = inner
+        self._allow_private = allow_private
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        await check_url(str(request.url), allow_private=self._allow_private)
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
 
 
 Kind = Literal["ok", "retryable", "permanent"]
@@ -201,6 +221,28 @@ class Egress:
         if project_id is None or self._project_allows_private is None:
             return False
         return await self._project_allows_private(project_id)
+
+    async def mcp_http_client(
+        self,
+        url: str,
+        *,
+        project_id: str | None,
+        headers: Mapping[str, str],
+        timeout_seconds: float,
+    ) -> httpx2.AsyncClient:
+        """An httpx2 client for the MCP SDK's streamable HTTP transport to `url`, every
+        request of which passes the SSRF guard with `project_id`'s policy. `url` is checked
+        here first, so a refused target raises EgressRefused before the SDK starts its
+        tasks. One client per MCP operation: the caller closes it (`async with`)."""
+        allow_private = await self.allows_private(project_id)
+        await check_url(url, allow_private=allow_private)
+        transport = _GuardedTransport(httpx2.AsyncHTTPTransport(), allow_private=allow_private)
+        return httpx2.AsyncClient(
+            transport=transport,
+            headers=dict(headers),
+            timeout=httpx2.Timeout(timeout_seconds),
+            follow_redirects=False,  # the SDK follows same-origin redirects itself
+        )
 
     async def request(
         self,

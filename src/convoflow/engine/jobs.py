@@ -16,6 +16,8 @@ from convoflow.engine.advance import Advance, ExecutionNotFound
 from convoflow.engine.js.host import perform_js
 from convoflow.engine.llm.journaled import KIND as LLM_KIND
 from convoflow.engine.llm.journaled import perform_llm
+from convoflow.engine.mcp import KIND as MCP_KIND
+from convoflow.engine.mcp import perform_mcp
 from convoflow.engine.signals import ActionDone, TimerFired
 from convoflow.store import actions as action_store
 from convoflow.store import executions as execution_store
@@ -61,6 +63,11 @@ async def handle_action(runtime: Runtime, job: RowMapping) -> None:
         lease = runtime.settings.job_lease_seconds
         result = await perform_llm(
             runtime.db, runtime.llm, request, attempt=int(job["attempts"]), max_seconds=lease * 0.8
+        )
+    elif journal["kind"] == MCP_KIND:
+        lease = runtime.settings.job_lease_seconds
+        result = await perform_mcp(
+            runtime.egress, runtime.db.cipher, request, max_seconds=lease * 0.8
         )
     elif request.get("js"):
         result = await perform_js(runtime, request, attempt=int(job["attempts"]))

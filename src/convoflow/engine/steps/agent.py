@@ -20,6 +20,7 @@ from typing import Any
 from convoflow.engine import status as st
 from convoflow.engine.llm.journaled import KIND as LLM_KIND
 from convoflow.engine.llm.journaled import llm_action
+from convoflow.engine.mcp import KIND as MCP_KIND
 from convoflow.engine.signals import (
     ActionDone,
     AwaitAction,
@@ -33,6 +34,7 @@ from convoflow.engine.signals import (
 )
 from convoflow.engine.step import StepRun
 from convoflow.engine.steps import _agent_calls as calls
+from convoflow.engine.steps import _agent_mcp as mcp
 from convoflow.engine.steps import _agent_tools as tools
 from convoflow.engine.steps._ai import conversation_turns, provider_model, usage_of
 from convoflow.engine.steps.wait_for_response import record_input
@@ -47,6 +49,7 @@ async def enter(run: StepRun) -> Outcome:
         "messages": await conversation_turns(run, HISTORY_MESSAGES),
         "pending": [],
         "wait": False,
+        "mcp": None,  # the MCP servers' tools, listed before the first turn
     }
     return await _ask(run, state)
 
@@ -61,6 +64,14 @@ async def on_signal(run: StepRun, signal: Signal) -> Outcome:
     awaiting = run.execution.cursor.get("awaiting")
     if isinstance(signal, ActionDone) and awaiting == "llm":
         return await _model_answered(run, state, signal.result)
+    if isinstance(signal, ActionDone) and awaiting == "mcp_list":
+        unavailable = dict(run.execution.cursor.get("mcp_unavailable") or {})
+        state["mcp"] = mcp.listed(run, signal.result, unavailable, _other_tool_names(run))
+        return await _ask(run, state)
+    if isinstance(signal, ActionDone) and awaiting == MCP_KIND:
+        call = dict(run.execution.cursor.get("call") or {})
+        _answered(run, state, call, mcp.call_answer(signal.result))
+        return await _run_calls(run, state)
     if isinstance(signal, ActionDone) and awaiting in ("webhook", "function"):
         call = dict(run.execution.cursor.get("call") or {})
         answer = calls.call_answer(run, str(awaiting), str(call.get("name")), signal.result)
@@ -74,6 +85,7 @@ async def _user_wrote(run: StepRun, state: dict[str, Any], signal: UserInput) ->
     text = signal.value if isinstance(signal.value, str) else tools.as_json(signal.value)
     state["messages"] = [*state["messages"], {"role": "user", "content": text}]
     state["wait"] = False
+    state["mcp"] = None  # a new round: the MCP servers' tools are listed again
     return await _ask(run, state)
 
 
@@ -90,6 +102,8 @@ async def _ask(run: StepRun, state: dict[str, Any]) -> Outcome:
     model = await provider_model(run)
     if isinstance(model, str):
         return Fail(f"agent {run.node.id!r}: {model}", {"code": "no_provider_model"})
+    if mcp.servers(run) and state.get("mcp") is None:
+        return await _list_mcp_tools(run, state)
     state["turn"] += 1
     key = f"{run.step_key}:turn:{state['turn']}"
     request = llm_action(
@@ -101,9 +115,27 @@ async def _ask(run: StepRun, state: dict[str, Any]) -> Outcome:
         max_tokens=config.max_tokens,
         idempotency_key=key,
         purpose="agent",
-        tools=tools.tool_specs(tools.offered(config.enabled_default_tools)) + calls.call_specs(run),
+        tools=tools.tool_specs(tools.offered(config.enabled_default_tools))
+        + calls.call_specs(run)
+        + list((state.get("mcp") or {}).get("specs") or []),
     )
     return AwaitAction(LLM_KIND, request, key=key, carry={"agent": state, "awaiting": "llm"})
+
+
+def _other_tool_names(run: StepRun) -> set[str]:
+    offered = tools.offered(run.config.enabled_default_tools)
+    return set(offered) | {spec["name"] for spec in calls.call_specs(run)}
+
+
+async def _list_mcp_tools(run: StepRun, state: dict[str, Any]) -> Outcome:
+    """Journal the listing of the MCP servers' tools (for the round's coming turns)."""
+    request, unavailable = await mcp.list_request(run)
+    if not request["servers"]:  # none can be asked (no url, ...): nothing to journal
+        state["mcp"] = mcp.listed(run, {}, unavailable, _other_tool_names(run))
+        return await _ask(run, state)
+    key = f"{run.step_key}:turn:{state['turn'] + 1}:mcp_tools"
+    carry = {"agent": state, "awaiting": "mcp_list", "mcp_unavailable": unavailable}
+    return AwaitAction(MCP_KIND, request, key=key, carry=carry)
 
 
 async def _model_answered(run: StepRun, state: dict[str, Any], result: dict[str, Any]) -> Outcome:
@@ -159,7 +191,9 @@ async def _run_calls(run: StepRun, state: dict[str, Any]) -> Outcome:
             # provider gives no id): stable across a crash, since the answer is journaled.
             call_id = call.get("id") or len(state["messages"])
             key = f"{run.step_key}:turn:{state['turn']}:tool:{call_id}"
-            prepared = await calls.prepare_call(run, name, arguments, key)
+            prepared = await mcp.prepare_call(run, state.get("mcp"), name, arguments, key)
+            if prepared is None:
+                prepared = await calls.prepare_call(run, name, arguments, key)
             if isinstance(prepared, tuple):
                 kind, request = prepared
                 carry = {"agent": state, "awaiting": kind, "call": call}

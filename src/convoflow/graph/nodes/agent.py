@@ -54,21 +54,32 @@ class AgentFunctionTool(_Tool):
     input_schema: dict[str, Any] = {}
 
 
-class AgentWebhook(_Tool):
+class _HttpTool(_Tool):
+    """A tool reached over HTTP: a url (rendered at run time) and headers."""
+
     url: str | None = None
-    http_method: str | None = None
     headers: dict[str, Any] | None = None
-    body: Any = None
-    body_schema: dict[str, Any] | None = None
-    jmespath_query: str | None = None
-    ai_field_config: dict[str, Any] = {}
 
     @field_validator("url")
     @classmethod
     def _url_given(cls, value: str | None) -> str | None:
         if value is not None and not value.strip():
-            raise problem("empty_required_field", "webhook tool url must not be empty")
+            raise problem("empty_required_field", "url must not be empty")
         return value
+
+
+class AgentWebhook(_HttpTool):
+    http_method: str | None = None
+    body: Any = None
+    body_schema: dict[str, Any] | None = None
+    jmespath_query: str | None = None
+    ai_field_config: dict[str, Any] = {}
+
+
+class AgentMcpServer(_HttpTool):
+    """An MCP server (streamable HTTP) whose tools the agent is offered (docs/ai.md). Its
+    headers (e.g. `Authorization: Bearer ${ENV:MCP_TOKEN}`) are rendered like a webhook
+    tool's, never logged, and sealed in the action journal."""
 
 
 def _unknown_tools(value: list[Any]) -> list[tuple[Loc, PydanticCustomError]]:
@@ -108,7 +119,7 @@ class AgentConfig(NodeConfig):
     flow_agent_function_tools: list[AgentFunctionTool] = []
     flow_agent_webhooks: list[AgentWebhook] = []
     flow_agent_knowledge_bases: list[dict[str, Any]] = []
-    flow_agent_mcp_servers: list[dict[str, Any]] = []
+    flow_agent_mcp_servers: list[AgentMcpServer] = []
     flow_agent_app_integration_tools: list[dict[str, Any]] = []
     flow_agent_resources: list[dict[str, Any]] = []
     sandbox_enabled: bool = False
