@@ -22,6 +22,7 @@ from convoflow.engine.runtime import Runtime
 from convoflow.engine.worker import Worker
 from convoflow.observability.metrics import Metrics
 from convoflow.services.conversations import routing
+from convoflow.services.executions.in_flight import ResumesInFlight
 from convoflow.services.executions.project_events import handle_project_event_job
 from convoflow.services.process import Process
 from convoflow.services.projects.key_cache import KeyCache
@@ -86,6 +87,7 @@ def build_process(
         dispatcher=dispatcher,
         worker=worker,
         key_cache=key_cache,
+        resumes=ResumesInFlight(),
         channels=all_channels,
         whatsapp=whatsapp,
         cpu=cpu,

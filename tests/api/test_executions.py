@@ -304,6 +304,18 @@ async def test_resume_while_the_row_is_locked_elsewhere_is_409(client, engine, b
     assert (await resume(client, started["id"], "42")).status_code == 200
 
 
+async def test_a_resume_while_this_process_resumes_the_execution_is_409(client, engine):
+    """The process's resumes in flight (`Process.resumes`): a second resume is refused at
+    once, and the execution takes input again once the first is done."""
+    workflow = await startable_workflow(client)
+    started = await start(client, workflow["id"])
+    with engine.resumes.claim(started["id"]):
+        response = await resume(client, started["id"], "42")
+        assert response.status_code == 409, response.text
+        assert_error(response.json())
+    assert (await resume(client, started["id"], "42")).status_code == 200
+
+
 async def test_ending_a_parent_ends_its_child_without_resuming_the_parent(client):
     child_definition = chain(node("start", "start"), node("wait", "wait_for_response"))
     parent = await _parent_calling(client, child_definition, then="must not be sent")

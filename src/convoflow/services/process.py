@@ -1,5 +1,6 @@
 """What one running process is made of, as the use-cases receive it (their `engine`
-argument): the database, the runtime, the channels, the WhatsApp parts, the key cache.
+argument): the database, the runtime, the channels, the WhatsApp parts, the key cache,
+the resumes in flight.
 
 It is defined here, below the composition root, so that services depend on the parts they
 are given and never on how they are built: `convoflow/process.py: build_process` (which
@@ -18,6 +19,7 @@ from convoflow.engine.cpu import CpuPool
 from convoflow.engine.dispatcher import Dispatcher
 from convoflow.engine.runtime import Runtime
 from convoflow.engine.worker import Worker
+from convoflow.services.executions.in_flight import ResumesInFlight
 from convoflow.services.projects.key_cache import KeyCache
 from convoflow.services.whatsapp.parts import WhatsAppServices
 from convoflow.store.db import Database
@@ -32,6 +34,8 @@ class Process:
     dispatcher: Dispatcher
     worker: Worker
     key_cache: KeyCache
+    # Executions this process is resuming (a second concurrent resume is a 409).
+    resumes: ResumesInFlight
     channels: dict[str, Channel] = field(default_factory=dict)
     whatsapp: WhatsAppServices | None = None
     # Large definitions are checked and compiled in its worker processes (engine/cpu.py).

@@ -28,7 +28,6 @@ from convoflow.graph.compiled import CompiledGraph, InvalidDefinition
 from convoflow.ids import new_id
 from convoflow.services.common import (
     Actor,
-    Conflict,
     FieldProblem,
     Invalid,
     in_project,
@@ -37,6 +36,7 @@ from convoflow.services.common import (
 )
 from convoflow.services.conversations.routing import conversation_context
 from convoflow.services.executions import idempotency
+from convoflow.services.executions.in_flight import busy
 from convoflow.services.executions.start_number import choose_number
 from convoflow.services.process import Process
 from convoflow.services.whatsapp.number_ownership import check_owned
@@ -289,9 +289,6 @@ async def _info(adv: Advance, state: ExecutionState, requested: str | None = Non
 
 # --- resume and status ------------------------------------------------------------------
 
-# Executions with a resume being processed by this process: a second one gets 409.
-_resuming: set[str] = set()
-
 
 def _lock_unavailable(exc: DBAPIError) -> bool:
     orig = getattr(exc, "orig", None)
@@ -310,9 +307,8 @@ async def resume(
     idempotency_key: str | None = None,
     route: str = "",
 ) -> ExecutionInfo:
-    """Deliver input to the execution or its deepest waiting child, inline."""
-    if execution_id in _resuming:
-        raise _busy(execution_id)
+    """Deliver input to the execution or its deepest waiting child, inline. A second
+    resume of an execution this process is resuming is refused (`engine.resumes`)."""
 
     async def effect(adv: Advance) -> ExecutionInfo:
         await in_project(adv.conn, queries.get_execution, "execution", execution_id, actor)
@@ -326,21 +322,13 @@ async def resume(
         await adv.deliver(target.id, user_input)
         return await _info(adv, target, requested=execution_id)
 
-    _resuming.add(execution_id)
-    try:
-        return await idempotency.run_once(engine, actor, idempotency_key, route, effect, _KEPT)
-    except DBAPIError as exc:
-        if _lock_unavailable(exc):
-            raise _busy(execution_id) from exc
-        raise
-    finally:
-        _resuming.discard(execution_id)
-
-
-def _busy(execution_id: str) -> Conflict:
-    return Conflict(
-        f"execution {execution_id} is being resumed or advanced by another request; retry shortly"
-    )
+    with engine.resumes.claim(execution_id):
+        try:
+            return await idempotency.run_once(engine, actor, idempotency_key, route, effect, _KEPT)
+        except DBAPIError as exc:
+            if _lock_unavailable(exc):
+                raise busy(execution_id) from exc
+            raise
 
 
 async def set_status(
