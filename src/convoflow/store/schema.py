@@ -90,6 +90,9 @@ workflows = sa.Table(
     sa.Column("created_by", JSON, nullable=True),
     _ts("created_at"),
     _ts("updated_at"),
+    # Deleted (DELETE /workflows/{id}): hidden from every project-scoped read, its rows
+    # kept for the executions and messages that refer to it.
+    _ts("deleted_at", nullable=True),
     sa.UniqueConstraint("project_id", "name"),
     sa.UniqueConstraint("project_id", "slug"),
     sa.Index("ix_workflows_project_created", "project_id", "created_at", "id"),

@@ -21,7 +21,11 @@ async def list_workflows(
     created_after: datetime | None = None,
     created_before: datetime | None = None,
 ) -> list[sa.RowMapping]:
-    stmt = sa.select(workflows).where(workflows.c.project_id == project_id)
+    stmt = (
+        sa.select(workflows)
+        .where(workflows.c.project_id == project_id)
+        .where(workflows.c.deleted_at.is_(None))
+    )
     if status is not None:
         stmt = stmt.where(workflows.c.status == status)
     if name_contains:

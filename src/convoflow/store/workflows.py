@@ -13,7 +13,11 @@ from convoflow.store.schema import workflow_versions, workflows
 
 # Built once: these run on every start (statement construction costs more than the query).
 _GET = sa.select(workflows).where(workflows.c.id == sa.bindparam("workflow_id"))
-_GET_IN_PROJECT = _GET.where(workflows.c.project_id == sa.bindparam("project_id"))
+# Reads on behalf of a project never see a deleted workflow (reads by id alone, the
+# engine's, still do: an ended execution names its workflow).
+_GET_IN_PROJECT = _GET.where(workflows.c.project_id == sa.bindparam("project_id")).where(
+    workflows.c.deleted_at.is_(None)
+)
 _GET_IN_PROJECT_FOR_UPDATE = _GET_IN_PROJECT.with_for_update()
 _BUMP_COUNT = (
     sa.update(workflows)

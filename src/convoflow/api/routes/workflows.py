@@ -14,9 +14,9 @@ from convoflow.api.models import WorkflowCreateBody, WorkflowUpdateBody
 from convoflow.api.openapi import error_responses, success
 from convoflow.api.params import Timestamp
 from convoflow.api.response_models import WorkflowVersionData, WorkflowVersionList
-from convoflow.api.responses import data
+from convoflow.api.responses import data, no_content
 from convoflow.services.common import UNSET
-from convoflow.services.workflows import history
+from convoflow.services.workflows import deletion, history
 from convoflow.services.workflows import lifecycle as workflow_api
 from convoflow.services.workflows.lifecycle import WorkflowChanges
 
@@ -79,6 +79,22 @@ async def update_workflow(
 ) -> Response:
     row = await workflow_api.update(engine, actor, workflow_id, changes_from(body))
     return data(views.workflow(row, await workflow_api.validation(engine, row)))
+
+
+@router.delete(
+    "/workflows/{workflow_id}",
+    status_code=204,
+    summary="Delete workflow (extension; 409 while executions are active unless force)",
+    responses=error_responses(409),
+)
+async def delete_workflow(
+    workflow_id: str,
+    actor: CurrentActor,
+    engine: EngineDep,
+    force: bool = Query(False, description="End its running and waiting executions"),
+) -> Response:
+    await deletion.delete(engine, actor, workflow_id, force=force)
+    return no_content()
 
 
 def changes_from(body: WorkflowUpdateBody) -> WorkflowChanges:

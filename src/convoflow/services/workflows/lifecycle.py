@@ -301,13 +301,16 @@ async def check_activation(
     await check_definition_numbers(adv.conn, str(row["project_id"]), definition)
 
 
-async def archive_effects(adv: Advance, workflow_id: str) -> None:
+async def archive_effects(
+    adv: Advance, workflow_id: str, reason: str = "workflow_archived"
+) -> None:
     """DECISIONS.md: archiving ends running, waiting and handed-off executions (event
-    reason `workflow_archived`) and stops the workflow's triggers."""
+    reason `workflow_archived`; `workflow_deleted` when deleted) and stops the workflow's
+    triggers."""
     for execution_id in await queries.active_execution_ids(adv.conn, workflow_id):
         state = await adv.load(execution_id)
         if state.status not in st.TERMINAL:
-            await adv.end_execution(state, reason="workflow_archived")
+            await adv.end_execution(state, reason=reason)
     await trigger_store.deactivate_all(adv.conn, workflow_id, adv.now)
 
 
