@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     # proves it went out, before it is sent again (docs/security.md).
     send_reconcile_seconds: float = 30.0
     worker_poll_seconds: float = 0.5
+    # A live stream (server-sent events) reads again after this long when no commit woke
+    # it: the delay of a change made by another process that did not NOTIFY (docs/api.md).
+    stream_poll_seconds: float = 1.0
     # HTTP API limits, counted in memory per process (docs/api.md): requests per minute
     # per API key, and workflow starts per second per (API key, workflow).
     rate_limit_per_minute: int = 1000

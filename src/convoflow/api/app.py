@@ -35,6 +35,7 @@ from convoflow.api.routes import (
     metrics,
     provider_models,
     sandbox,
+    streams,
     test_suites,
     triggers,
     whatsapp,
@@ -121,6 +122,7 @@ def create_app(engine: Process, *, run_worker: bool = True, close_engine: bool =
         api_keys,
         editor,
         sandbox,
+        streams,
         test_suites,
     ):
         app.include_router(module.router, prefix=PLATFORM_PREFIX)

@@ -50,8 +50,18 @@ class CommitStats:
 
 
 class GroupCommitter:
-    def __init__(self, db: Database, *, max_batch: int = 128, lanes: int | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        max_batch: int = 128,
+        lanes: int | None = None,
+        on_commit: AfterCommit | None = None,
+    ) -> None:
+        """`on_commit` runs after every committed transaction (the notifier's
+        `data_changed`, which wakes the API's live streams)."""
         self.db = db
+        self.on_commit = on_commit
         self.max_batch = max_batch
         # Lanes are batches in flight at once, each on its own connection. SQLite has one
         # writer, so one lane. On PostgreSQL a batch spends most of its time waiting for
@@ -156,12 +166,17 @@ class GroupCommitter:
             return
         self.stats.commits += 1
         self.stats.operations += len(batch)
+        self._committed()
         for item, ok, value in results:
             if ok:
                 _run_hooks(item.hooks)
                 item.future.set_result(value)
             else:
                 item.future.set_exception(value)
+
+    def _committed(self) -> None:
+        if self.on_commit is not None:
+            _run_hooks([self.on_commit])
 
     async def _run_alone(self, item: _Pending[Any], attempts: int = 3) -> None:
         for attempt in range(attempts):
@@ -181,6 +196,7 @@ class GroupCommitter:
                 return
             self.stats.commits += 1
             self.stats.operations += 1
+            self._committed()
             _run_hooks(item.hooks)
             if not item.future.done():
                 item.future.set_result(value)

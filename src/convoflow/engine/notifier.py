@@ -4,6 +4,12 @@ Only a latency optimisation: workers also poll, so a lost notification costs at 
 poll interval. In-process it is an asyncio.Event; on PostgreSQL a `NOTIFY` sent inside the
 committing transaction reaches every worker process that LISTENs.
 
+The notifier also tells live streams (the API's server-sent events) that something was
+committed: `data_changed` sets the event `next_change` gave every waiter (the committer
+calls it after each commit in this process; on PostgreSQL every notification from another
+process does too). Streams poll as well, so a commit nobody notified (another process's
+send, on SQLite or without a NOTIFY) costs at most a poll interval.
+
 The same channel carries revoked API keys (payload `api_key_revoked:<key id>`), so every
 API process drops the key from its cache at once; a lost notification costs at most the
 cache time (api/auth.py: KEY_CACHE_SECONDS).
@@ -40,6 +46,8 @@ class Notifier:
         self._keeper: asyncio.Task[None] | None = None
         self._first_attempt = asyncio.Event()
         self.key_revoked_listeners = tuple(key_revoked_listeners)
+        # Replaced on every pulse, so one set() wakes exactly those waiting at that time.
+        self._changed = asyncio.Event()
 
     def jobs_changed(self) -> None:
         self.jobs.set()
@@ -50,6 +58,17 @@ class Notifier:
     def wake_all(self) -> None:
         self.jobs.set()
         self.outbox.set()
+        self.data_changed()
+
+    def data_changed(self) -> None:
+        """Something was committed: wake every stream waiting for a change."""
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+
+    def next_change(self) -> asyncio.Event:
+        """The event the next `data_changed` sets. Take it before reading, wait on it
+        after: a commit between the two is not missed."""
+        return self._changed
 
     async def notify_in_transaction(self, conn: AsyncConnection) -> None:
         if not self.db.backend.notifies:

@@ -111,7 +111,7 @@ class Runtime:
         self.project_settings = ProjectSettingsCache()
         self.notifier = Notifier(db, key_revoked_listeners)
         self.hooks = hooks or EngineHooks()
-        self.committer = GroupCommitter(db)
+        self.committer = GroupCommitter(db, on_commit=self.notifier.data_changed)
         self.job_handlers: Mapping[str, JobHandler] = {**DEFAULT_HANDLERS, **(job_handlers or {})}
         self.pending_input_source = pending_input_source
         self.egress = Egress(

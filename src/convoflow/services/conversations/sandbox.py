@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import structlog
+
 from convoflow.engine import status as st
 from convoflow.engine.advance import Advance
 from convoflow.engine.state import ExecutionState
@@ -15,6 +17,9 @@ from convoflow.services.workflows.versions import create_workflow
 from convoflow.store import executions as execution_store
 from convoflow.store import messages as message_store
 from convoflow.store import sandbox as sandbox_store
+from convoflow.store.faults import DatabaseUnavailable
+
+log = structlog.get_logger(__name__)
 
 SANDBOX_PROJECT = "sandbox"
 
@@ -133,17 +138,39 @@ async def say(
     text: str,
     *,
     last_bot_message: dict[str, Any] | None = None,
+    route_now: bool = False,
 ) -> str | None:
-    """The sandbox user sends `text` (routed like any inbound message, no debounce)."""
+    """The sandbox user sends `text`, routed like any inbound message with no debounce
+    window: by a routing job, so what is said before the worker runs is one input (tests
+    and the terminal chat drain the worker themselves); or, with `route_now` (the
+    console's test chat), in the transaction that stores it, as Meta's webhook does, so
+    the flow's answer is queued when this returns (the job costs two more transactions
+    and a worker wake-up first). If routing raises, the message is stored with a routing
+    job instead, which meets the same error in the worker and logs it."""
+    message = user_message(text, last_bot_message)
 
-    async def receive(adv: Advance) -> str | None:
+    async def receive(adv: Advance, route_now: bool = route_now) -> str | None:
         conversation = await message_store.get_conversation(adv.conn, conversation_id)
         assert conversation is not None
-        return await routing.receive_message(
-            adv, conversation, message=user_message(text, last_bot_message)
+        message_id = await routing.receive_message(
+            adv, conversation, message=message, route_in_transaction=route_now
         )
+        if route_now and message_id is not None:
+            await routing.route_conversation(adv, conversation_id, conversation)
+        return message_id
 
-    return await engine.runtime.op(receive)
+    if not route_now:
+        return await engine.runtime.op(receive)
+    try:
+        return await engine.runtime.op(receive)
+    except DatabaseUnavailable:
+        raise
+    except Exception as exc:
+        log.warning(
+            "routing a sandbox message in its transaction failed; left to the worker",
+            error=f"{type(exc).__name__}: {exc}",
+        )
+        return await engine.runtime.op(lambda adv: receive(adv, route_now=False))
 
 
 async def outbound_since(engine: Process, conversation_id: str, seen: int) -> list[dict[str, Any]]:

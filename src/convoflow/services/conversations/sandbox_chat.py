@@ -43,10 +43,14 @@ async def transcript(engine: Process, actor: Actor, conversation_id: str) -> lis
 
 
 async def say(engine: Process, actor: Actor, conversation_id: str, text: str) -> str | None:
-    """The simulated user sends `text`; the id of the stored message."""
+    """The simulated user sends `text`; the id of the stored message. Routed in the
+    transaction that stores it (the test chat's reply comes sooner; two messages sent
+    at once are two inputs, as on WhatsApp with no debounce window)."""
     await sandbox_conversation(engine, actor, conversation_id)
     async with engine.db.read() as conn:
         rows = await message_store.recent_messages(conn, conversation_id, TRANSCRIPT_LIMIT)
     outbound = [dict(row["content"]) for row in rows if row["direction"] == "outbound"]
     last_bot = outbound[-1] if outbound else None
-    return await sandbox.say(engine, conversation_id, text, last_bot_message=last_bot)
+    return await sandbox.say(
+        engine, conversation_id, text, last_bot_message=last_bot, route_now=True
+    )

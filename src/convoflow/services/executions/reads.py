@@ -46,7 +46,7 @@ class ExecutionDetail:
 
 async def get_detail(engine: Process, actor: Actor, execution_id: str) -> ExecutionDetail:
     async with engine.db.read() as conn:
-        info = await _info(conn, engine, actor, execution_id)
+        info = await info_on(conn, engine, actor, execution_id)
         events = await queries.timeline(conn, execution_id)
         resumable = await resumable_id(conn, info.row)
     return ExecutionDetail(info, events, resumable)
@@ -54,10 +54,10 @@ async def get_detail(engine: Process, actor: Actor, execution_id: str) -> Execut
 
 async def get_info(engine: Process, actor: Actor, execution_id: str) -> ExecutionInfo:
     async with engine.db.read() as conn:
-        return await _info(conn, engine, actor, execution_id)
+        return await info_on(conn, engine, actor, execution_id)
 
 
-async def _info(
+async def info_on(
     conn: AsyncConnection, engine: Process, actor: Actor, execution_id: str
 ) -> ExecutionInfo:
     """What describe() gives for one execution, with the workflow read in the same query."""

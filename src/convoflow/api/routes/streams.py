@@ -1,0 +1,149 @@
+"""Live updates as server-sent events (our extension, docs/api.md "Live streams"):
+
+- `GET /workflow_executions/{id}/events/stream`: the execution's events and its state;
+- `GET /whatsapp/conversations/{id}/events/stream`: a conversation's messages (Kapso's
+  message document), new ones and status changes (delivery ticks);
+- `GET /sandbox/conversations/{id}/events/stream`: a test chat's messages (the sandbox
+  transcript's shape) and its newest execution;
+- `GET /inbox/events/stream`: the project's conversations as they get messages.
+
+Authenticated like every route (X-API-Key or a bearer token, never a query string: a
+browser's EventSource cannot send headers, so the console reads the stream with fetch).
+Another project's id is the same 404 as an unknown one, before anything streams. Each
+event's `id` is its position; a client that reconnects sends the last one it got as
+`Last-Event-ID` and resumes there without losing anything. A comment line is sent every
+15 seconds so proxies keep the connection open.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, Any
+
+import orjson
+from fastapi import Header
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from convoflow.api import views, whatsapp_views
+from convoflow.api.auth import CurrentActor, EngineDep
+from convoflow.api.bodies import api_router
+from convoflow.process import Process
+from convoflow.services.streams import feeds
+from convoflow.services.streams.follow import Change, Feed, follow
+
+router = api_router(tags=["Live streams"])
+
+PING_SECONDS = 15
+# Ids are positions: an event seq or microseconds since the epoch (services/streams).
+LastEventId = Annotated[
+    str | None,
+    Header(
+        alias="Last-Event-ID",
+        pattern=r"^[0-9]{1,20}$",
+        description="The `id` of the last event received: the stream resumes after it",
+    ),
+]
+STREAM_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "A stream of server-sent events (text/event-stream) that does not end",
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    }
+}
+Render = Callable[[Change], Any]
+
+
+def _stream(engine: Process, feed: Feed, render: Render) -> EventSourceResponse:
+    async def events() -> AsyncIterator[ServerSentEvent]:
+        async for changes in follow(engine, feed):
+            for change in changes:
+                yield ServerSentEvent(
+                    data=orjson.dumps(render(change)).decode(),
+                    event=change.kind,
+                    id=str(change.position),
+                )
+
+    return EventSourceResponse(events(), ping=PING_SECONDS, headers={"Cache-Control": "no-cache"})
+
+
+def _position(last_event_id: str | None) -> int | None:
+    return int(last_event_id) if last_event_id is not None else None
+
+
+def _execution_state(state: feeds.ExecutionState) -> dict[str, Any]:
+    view = views.execution_detail(state.info, [], state.resumable_execution_id)
+    view.pop("events")
+    return view
+
+
+def _render_execution_stream(change: Change) -> Any:
+    if change.kind == "event":
+        item: feeds.EventItem = change.value
+        return views.event(item.row, item.version_id, item.graph)
+    return _execution_state(change.value)
+
+
+def _render_sandbox_stream(change: Change) -> Any:
+    if change.kind == "message":
+        return views.sandbox_message(change.value.row)
+    return _execution_state(change.value)
+
+
+@router.get(
+    "/workflow_executions/{execution_id}/events/stream",
+    summary="Follow an execution: its events and state as server-sent events (extension)",
+    response_class=EventSourceResponse,
+    responses=STREAM_RESPONSE,
+)
+async def stream_execution(
+    execution_id: str,
+    actor: CurrentActor,
+    engine: EngineDep,
+    last_event_id: LastEventId = None,
+) -> EventSourceResponse:
+    feed = await feeds.open_execution(engine, actor, execution_id, _position(last_event_id))
+    return _stream(engine, feed, _render_execution_stream)
+
+
+@router.get(
+    "/whatsapp/conversations/{conversation_id}/events/stream",
+    summary="Follow a conversation's messages as server-sent events (extension)",
+    response_class=EventSourceResponse,
+    responses=STREAM_RESPONSE,
+)
+async def stream_conversation(
+    conversation_id: str,
+    actor: CurrentActor,
+    engine: EngineDep,
+    last_event_id: LastEventId = None,
+) -> EventSourceResponse:
+    feed = await feeds.open_conversation(engine, actor, conversation_id, _position(last_event_id))
+    return _stream(engine, feed, lambda change: whatsapp_views.message(change.value))
+
+
+@router.get(
+    "/sandbox/conversations/{conversation_id}/events/stream",
+    summary="Follow a test chat: its messages and execution as server-sent events (extension)",
+    response_class=EventSourceResponse,
+    responses=STREAM_RESPONSE,
+)
+async def stream_sandbox_chat(
+    conversation_id: str,
+    actor: CurrentActor,
+    engine: EngineDep,
+    last_event_id: LastEventId = None,
+) -> EventSourceResponse:
+    feed = await feeds.open_sandbox_chat(engine, actor, conversation_id, _position(last_event_id))
+    return _stream(engine, feed, _render_sandbox_stream)
+
+
+@router.get(
+    "/inbox/events/stream",
+    summary="Follow the project's conversations as they get messages (extension)",
+    response_class=EventSourceResponse,
+    responses=STREAM_RESPONSE,
+)
+async def stream_inbox(
+    actor: CurrentActor, engine: EngineDep, last_event_id: LastEventId = None
+) -> EventSourceResponse:
+    feed = feeds.InboxFeed(engine, actor, _position(last_event_id))
+    return _stream(engine, feed, lambda change: whatsapp_views.conversation(change.value))
