@@ -11,6 +11,9 @@ then with the default worker process (after).
 
     python bench/limits.py --backend sqlite --seconds 20 --posters 1 --compare
 
+`--before-src DIR` compares two versions of the code instead, alternately, in one run:
+DIR is a source tree of the earlier commit (`git archive COMMIT | tar -x -C DIR`).
+
 Not a test: numbers depend on the machine; record them in BENCHMARKS.md with the command.
 """
 
@@ -127,15 +130,48 @@ def main() -> None:
         action="store_true",
         help="run without worker processes (threads: before), then with them (after)",
     )
+    parser.add_argument(
+        "--before-src",
+        type=Path,
+        help="also serve convoflow from this source tree (its src/: e.g. `git archive` of "
+        "an earlier commit) and measure it and this tree alternately, in one run",
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="with --before-src: pairs")
     args = parser.parse_args()
-    configurations = ["0", "1"] if args.compare else [None]
+    if args.before_src is not None:
+        results = compare_sources(
+            args.before_src, args.rounds, args.backend, args.seconds, args.posters
+        )
+    else:
+        results = compare_workers(args.backend, args.seconds, args.posters, args.compare)
+    print(json.dumps({"backend": args.backend, "posters": args.posters, "runs": results}, indent=2))
+
+
+def compare_workers(
+    backend: str, seconds: float, posters: int, compare: bool
+) -> list[dict[str, Any]]:
     results = []
-    for workers in configurations:
+    for workers in ["0", "1"] if compare else [None]:
         if workers is not None:  # the server started by `serving` inherits the environment
             os.environ["CONVOFLOW_DEFINITION_WORKERS"] = workers
-        report = measure(args.backend, args.seconds, args.posters)
+        report = measure(backend, seconds, posters)
         results.append({"definition_workers": workers or "default", "results": report})
-    print(json.dumps({"backend": args.backend, "posters": args.posters, "runs": results}, indent=2))
+    return results
+
+
+def compare_sources(
+    before: Path, rounds: int, backend: str, seconds: float, posters: int
+) -> list[dict[str, Any]]:
+    """Before and after alternately (`--rounds` pairs), so a change in the machine's load
+    during the run falls on both alike. The server imports convoflow from PYTHONPATH."""
+    results = []
+    for round_ in range(rounds):
+        for name, src in (("before", before.resolve() / "src"), ("after", ROOT / "src")):
+            os.environ["PYTHONPATH"] = str(src)
+            report = measure(backend, seconds, posters)
+            load = os.getloadavg()[0]
+            results.append({"source": name, "round": round_, "load": load, "results": report})
+    return results
 
 
 def measure(backend: str, seconds: float, posters: int) -> list[dict[str, Any]]:

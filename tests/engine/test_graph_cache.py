@@ -4,7 +4,8 @@ the number of versions: 2 MB graphs are tens of thousands of objects each."""
 from __future__ import annotations
 
 from convoflow.engine.cpu import CpuPool
-from convoflow.engine.graphs import GraphCache, compile_entry
+from convoflow.engine.graphs import Checked, GraphCache, checked_entry, compile_entry
+from convoflow.graph.problems import ValidationReport
 from tests.support import chain, node
 
 
@@ -35,3 +36,11 @@ def test_the_count_still_bounds_it() -> None:
     for version in "abc":
         cache.put(version, graph(2))
     assert "a" not in cache and "b" in cache and "c" in cache
+
+
+def test_a_worker_process_sends_back_whether_it_compiles_not_the_graph() -> None:
+    valid = chain(node("start", "start"), node("say", "send_text", message="hi"))
+    assert checked_entry(valid) == Checked(tuple(compile_entry(valid).warnings))
+    invalid = {"nodes": [node("say", "send_text", message="hi")], "edges": []}
+    report = checked_entry(invalid)
+    assert isinstance(report, ValidationReport) and not report.valid

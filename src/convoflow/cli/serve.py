@@ -4,6 +4,7 @@ unless `--no-worker` (then run `convoflow worker` processes beside it, PostgreSQ
 from __future__ import annotations
 
 import asyncio
+import gc
 
 import typer
 
@@ -29,6 +30,12 @@ async def _serve(url: str, host: str, port: int, run_worker: bool, log_level: st
             log_config=None,
             proxy_headers=False,
         )
+        config.load()
+        # Everything built so far (modules, routes, pydantic schemas: most of the heap)
+        # lives as long as the process: out of the collector's sight, a full collection
+        # no longer walks it while holding the GIL, which delayed every request behind
+        # one (BENCHMARKS.md, Limits).
+        gc.freeze()
         await uvicorn.Server(config).serve()
     finally:
         await engine.close()

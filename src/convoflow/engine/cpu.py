@@ -68,12 +68,20 @@ class CpuPool:
             )
         return self._executor
 
-    async def run(self, items: int, function: Callable[..., T], *args: Any) -> T:
+    async def run(
+        self,
+        items: int,
+        function: Callable[..., T],
+        *args: Any,
+        in_process: Callable[..., T] | None = None,
+    ) -> T:
         """`function(*args)` off the loop; `items` says how large the work is
-        (`definition_items`). Exceptions `function` raises reach the caller as they are."""
-        if items < self.min_items:
+        (`definition_items`). `in_process`, if given, replaces `function` when the work
+        goes to a worker process: the same answer in a form cheaper to send back.
+        Exceptions `function` raises reach the caller as they are."""
+        if items < self.min_items or self._closed:
             return await asyncio.to_thread(function, *args)
-        return await self.run_in_process(function, *args)
+        return await self.run_in_process(in_process or function, *args)
 
     async def run_in_process(self, function: Callable[..., T], *args: Any) -> T:
         """`function(*args)` in a worker process whatever its size (a thread if the pool

@@ -6,24 +6,38 @@ every read that shows its problems.
 
 Compiling runs off the event loop (`engine/cpu.py`: a worker process for a large
 definition, a thread for a small one): a large definition takes most of a second, and
-the event loop must keep serving meanwhile. A compiled graph pickles, so it crosses back
-from a worker process as it is.
+the event loop must keep serving meanwhile. A compiled graph pickles and could cross
+back from a worker process as it is, but unpickling it is tens of thousands of objects in
+the server process: most of a large create's GIL time there, with the garbage
+collections they set off (BENCHMARKS.md, Limits). So a definition prepared in a worker
+process comes back as `Checked` (it compiles, with these warnings) and its graph is
+built again off the loop when a run first needs it (`GraphCache.get`).
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Collection
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from convoflow.engine.cpu import CpuPool, definition_items
 from convoflow.graph.compiled import CompiledGraph, InvalidDefinition, compile_definition
-from convoflow.graph.problems import ValidationReport
+from convoflow.graph.problems import Problem, ValidationReport
 from convoflow.store import workflows as workflow_store
 
-Entry = CompiledGraph | ValidationReport
+
+@dataclass(frozen=True)
+class Checked:
+    """A version known to compile, with these warnings, whose graph is not kept (built on
+    first use): a few objects to pickle where the graph is tens of thousands."""
+
+    warnings: tuple[Problem, ...] = ()
+
+
+Entry = CompiledGraph | ValidationReport | Checked
 
 
 # Bounded by size as well as by count: a 2,000-node graph is tens of thousands of Python
@@ -40,6 +54,13 @@ def report_of(entry: Entry) -> ValidationReport:
     if isinstance(entry, ValidationReport):
         return entry
     return ValidationReport(warnings=list(entry.warnings))
+
+
+def checked_entry(definition: Any) -> Entry:
+    """`compile_entry` for a worker process: what it sends back (the report if it has
+    errors, else `Checked`), not the graph."""
+    entry = compile_entry(definition)
+    return Checked(tuple(entry.warnings)) if isinstance(entry, CompiledGraph) else entry
 
 
 def compile_entry(definition: Any) -> Entry:
@@ -64,20 +85,26 @@ class GraphCache:
     async def get(self, conn: AsyncConnection, version_id: str) -> CompiledGraph:
         """The compiled graph; InvalidDefinition (with every problem) if it has errors."""
         entry = await self.entry(conn, version_id)
-        if isinstance(entry, ValidationReport):
-            raise InvalidDefinition(entry)
+        if isinstance(entry, Checked):  # checked in a worker process: build it now
+            entry = await self._add(version_id, await self._definition(conn, version_id))
+        if isinstance(entry, ValidationReport | Checked):
+            raise InvalidDefinition(report_of(entry))
         return entry
 
     async def entry(self, conn: AsyncConnection, version_id: str) -> Entry:
-        """The version's compiled graph or, if it has errors, its report (compiled and
-        kept on first use). UnknownVersion if there is no such version."""
+        """What is known of the version (compiled and kept on first use): its graph, its
+        report if it has errors, or `Checked`. UnknownVersion if there is no such
+        version."""
         entry = self._cached(version_id)
         if entry is None:
-            definition = await workflow_store.get_version_definition(conn, version_id)
-            if definition is None:
-                raise UnknownVersion(f"workflow version {version_id} does not exist")
-            entry = await self._add(version_id, definition)
+            entry = await self._add(version_id, await self._definition(conn, version_id))
         return entry
+
+    async def _definition(self, conn: AsyncConnection, version_id: str) -> Any:
+        definition = await workflow_store.get_version_definition(conn, version_id)
+        if definition is None:
+            raise UnknownVersion(f"workflow version {version_id} does not exist")
+        return definition
 
     async def reports(
         self, conn: AsyncConnection, version_ids: Collection[str]
@@ -122,6 +149,6 @@ class GraphCache:
 
 
 def _weight(entry: Entry) -> int:
-    if isinstance(entry, ValidationReport):
+    if isinstance(entry, ValidationReport | Checked):
         return 1
     return 1 + len(entry.nodes) + len(entry.edges)

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from convoflow.engine.cpu import CpuPool, definition_items
-from convoflow.engine.graphs import Entry, compile_entry
+from convoflow.engine.graphs import Entry, checked_entry, compile_entry
 from convoflow.graph.models import Definition
 from convoflow.graph.nodes import REGISTRY
 from convoflow.graph.problems import Problem, ValidationReport
@@ -90,13 +90,21 @@ async def prepare(
     a size limit, not a graph problem."""
     merged = merge(current, update)
     check_node_count(merged, max_nodes)
-    return await cpu.run(definition_items(merged), prepared_and_compiled, merged)
+    items = definition_items(merged)
+    return await cpu.run(items, prepared_and_compiled, merged, in_process=prepared_and_checked)
 
 
 def prepared_and_compiled(merged: dict[str, Any]) -> tuple[dict[str, Any], Entry]:
-    """`prepare`'s work, in whatever thread or process `CpuPool` gives it. Pure."""
+    """`prepare`'s work in a thread. Pure."""
     stored = _checked_and_normalized(merged)
     return stored, compile_entry(stored)
+
+
+def prepared_and_checked(merged: dict[str, Any]) -> tuple[dict[str, Any], Entry]:
+    """`prepare`'s work in a worker process: the graph is compiled but not sent back
+    (engine/graphs.py, `Checked`, says why). Pure."""
+    stored = _checked_and_normalized(merged)
+    return stored, checked_entry(stored)
 
 
 def check_node_count(definition: dict[str, Any], max_nodes: int) -> None:
