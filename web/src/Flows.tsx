@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from "react";
-import { api, Definition, errorText, P, Workflow } from "./api";
+import { api, ApiError, Definition, errorText, P, Workflow } from "./api";
 import { navigate } from "./router";
 import { download, ErrorBox, Notice } from "./ui";
 
@@ -41,12 +41,43 @@ function RenameCell({ flow, onDone }: { flow: Workflow; onDone: (error?: string)
   );
 }
 
+// Delete asks first, in the row (a keyboard reaches it, unlike a native dialog's timing);
+// while executions run or wait the API answers 409, and "End them and delete" forces it.
+function DeleteConfirm({ flow, onDone }: { flow: Workflow; onDone: (deleted: boolean, error?: string) => void }) {
+  const [active, setActive] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  async function remove(force: boolean) {
+    setBusy(true);
+    try {
+      await api("DELETE", `${P}/workflows/${flow.id}${force ? "?force=true" : ""}`);
+      onDone(true);
+    } catch (exc) {
+      if (exc instanceof ApiError && exc.status === 409) setActive(`The server refused: ${exc.message}. “End them and delete” ends them now.`);
+      else onDone(false, errorText(exc));
+    } finally {
+      setBusy(false);
+    }
+  }
+  return (
+    <div className="confirm" role="group" aria-label={`Delete ${flow.name}`}>
+      <span>{active ?? `Delete “${flow.name}”? Its executions stay readable; the flow cannot be restored.`}</span>
+      {active ? (
+        <button className="danger" disabled={busy} onClick={() => remove(true)}>End them and delete</button>
+      ) : (
+        <button className="danger" disabled={busy} onClick={() => remove(false)} autoFocus>Yes, delete</button>
+      )}
+      <button onClick={() => onDone(false)}>Cancel</button>
+    </div>
+  );
+}
+
 export function FlowsPage() {
   const [flows, setFlows] = useState<Workflow[] | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const [name, setName] = useState("");
   const [renaming, setRenaming] = useState<string | null>(null);
+  const [deleting, setDeleting] = useState<string | null>(null);
   const fileInput = useRef<HTMLInputElement>(null);
 
   async function load() {
@@ -158,6 +189,14 @@ export function FlowsPage() {
                   {flow.status === "archived" && <button onClick={() => setStatus(flow, "draft")}>Restore as draft</button>}
                   <button onClick={() => duplicate(flow)}>Duplicate</button>
                   <button onClick={() => exportFlow(flow)}>Export</button>
+                  <button className="danger" onClick={() => setDeleting(flow.id)}>Delete</button>
+                  {deleting === flow.id && (
+                    <DeleteConfirm flow={flow} onDone={(deleted, err) => {
+                      setDeleting(null);
+                      if (err) setError(err);
+                      if (deleted) { setNotice(`Deleted ${flow.name}`); void load(); }
+                    }} />
+                  )}
                 </td>
               </tr>
             ))}
