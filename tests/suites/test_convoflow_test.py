@@ -90,6 +90,32 @@ def test_a_send_delay_passes_with_advance_time(tmp_path):
     )
 
 
+def test_a_case_with_skip_is_not_run_and_reported_skipped(tmp_path):
+    """`skip: reason` parks a case: it is not run (its steps would fail here), the report
+    counts it as skipped with the reason, and the run still exits 0."""
+    write_delayed_suite(tmp_path)
+    suite = tmp_path / "parked.test.yaml"
+    suite.write_text(
+        """flow: delayed.json
+cases:
+  - name: the greeting waits out its delay
+    steps:
+      - advance_time: 30s
+      - expect_bot: "Hello"
+  - name: a greeting being redone
+    skip: the new greeting is not written yet
+    steps:
+      - expect_bot: "Good morning"
+"""
+    )
+    result = convoflow("test", suite, "--junit", tmp_path / "junit.xml")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "passed: 1 passed, 0 failed, 0 errors, 1 skipped" in result.stdout, result.stdout
+    assert "the new greeting is not written yet" in result.stdout
+    junit = (tmp_path / "junit.xml").read_text()
+    assert 'skipped="1"' in junit and "<skipped" in junit
+
+
 def test_the_example_suites_pass():
     """What `make test` runs: every example flow's suite, in-process."""
     result = convoflow("test", EXAMPLES)

@@ -16,10 +16,6 @@ class DriverError(Exception):
     the message says what and why."""
 
 
-class Unsupported(Exception):
-    """The driver cannot perform this step at all (the case is reported as skipped)."""
-
-
 @dataclass(frozen=True)
 class Reply:
     """What the simulated user sends: typed text, or a tapped button / list row."""

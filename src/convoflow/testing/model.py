@@ -4,7 +4,7 @@ the case and the step (`convoflow test` exits 2 on them, before running anything
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -141,6 +141,8 @@ STEP_KINDS: dict[str, type[Strict]] = {
 class Case(Strict):
     name: NonEmpty
     vars: dict[str, Any] = {}  # start variables
+    # Why the case is not run for now (the flow is being changed): reported as skipped.
+    skip: NonEmpty | None = None
     steps: list[Any] = Field(min_length=1)  # validated one by one (errors name the step)
 
 
@@ -163,6 +165,7 @@ class LoadedCase:
     name: str
     variables: dict[str, Any]
     steps: list[Step]
+    skip: str | None = None  # the reason, when the case is not to run
 
 
 @dataclass(frozen=True)
@@ -236,7 +239,7 @@ def _load_case(index: int, raw: Any, problems: Problems) -> LoadedCase | None:
         except ValueError as exc:
             problems.append((f"{where}: {exc}", step_at))
     problems.extend((f"{label}: {p}", at) for p in _order_problems(steps))
-    return LoadedCase(name=case.name, variables=dict(case.vars), steps=steps)
+    return LoadedCase(name=case.name, variables=dict(case.vars), steps=steps, skip=case.skip)
 
 
 def _order_problems(steps: list[Step]) -> list[str]:
@@ -342,9 +345,7 @@ def parse_suite(
         flow_path=flow_path,
         workflow_id=None if stored else document.workflow_id,
         cases=[
-            LoadedCase(c.name, {**document.vars, **c.variables}, c.steps)
-            for c in cases
-            if c is not None
+            replace(c, variables={**document.vars, **c.variables}) for c in cases if c is not None
         ],
         definition=definition,
     )

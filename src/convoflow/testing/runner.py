@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from convoflow.testing.driver import Conversation, Driver, DriverError, Reply, Unsupported
+from convoflow.testing.driver import Conversation, Driver, DriverError, Reply
 from convoflow.testing.matcher import check_bot, check_status, check_vars, options
 from convoflow.testing.model import (
     AdvanceTimeStep,
@@ -138,6 +138,9 @@ def _raise_if(lines: list[str] | None) -> None:
 async def run_case(driver: Driver, flow: str, suite: Suite, case: LoadedCase) -> CaseResult:
     began = time.perf_counter()
     result = CaseResult(suite=suite.name, case=case.name, outcome=PASSED)
+    if case.skip is not None:
+        result.outcome, result.lines = SKIPPED, [f"skipped: {case.skip}"]
+        return result
     try:
         run = CaseRun(await driver.conversation(flow), case)
         for number, step in enumerate(case.steps, start=1):
@@ -146,8 +149,6 @@ async def run_case(driver: Driver, flow: str, suite: Suite, case: LoadedCase) ->
         result.step, result.step_text = None, ""
     except StepFailed as exc:
         result.outcome, result.lines = FAILED, exc.lines
-    except Unsupported as exc:
-        result.outcome, result.lines = SKIPPED, [str(exc)]
     except DriverError as exc:
         result.outcome, result.lines = ERROR, [str(exc)]
     result.seconds = time.perf_counter() - began
