@@ -60,8 +60,8 @@ def rules() -> list[Rule]:
     ]
 
 
-def agent_flow(hook_url: str) -> dict[str, Any]:
-    lookup = {"name": "lookup", "url": hook_url, "http_method": "POST", "body": {"a": 1}}
+def agent_flow(**tools: Any) -> dict[str, Any]:
+    """start → agent (with `tools`: flow_agent_webhooks=..., ...) → bye."""
     nodes = [
         node("start", "start"),
         node(
@@ -70,7 +70,7 @@ def agent_flow(hook_url: str) -> dict[str, Any]:
             provider_model_name="fake",
             max_iterations=10,
             message_delivery_mode="tool_only",
-            flow_agent_webhooks=[lookup],
+            **tools,
         ),
         node("bye", "send_text", message="bye {{vars.name}}"),
     ]
@@ -79,6 +79,37 @@ def agent_flow(hook_url: str) -> dict[str, Any]:
         {"source": "agent", "target": "bye", "label": "next"},
     ]
     return {"nodes": nodes, "edges": edges}
+
+
+async def open_conversations(
+    engine: Process, llm_url: str, definition: dict[str, Any], count: int
+) -> list[str]:
+    """A project with the provider model `fake` on the fake LLM at `llm_url`, the agent
+    workflow, and `count` sandbox conversations with it (not started)."""
+    project_id = await make_project(engine, allow_private_network=True)
+    fields = provider_models.ModelFields(
+        name="fake", provider="openai", base_url=f"{llm_url}/v1", api_key="k"
+    )
+    await provider_models.create(engine, Actor(project_id=project_id), fields)
+    workflow_id = await make_workflow(engine, project_id, definition)
+    return [
+        await sandbox.open_conversation(
+            engine, project_id=project_id, workflow_id=workflow_id, user=f"u{i}"
+        )
+        for i in range(count)
+    ]
+
+
+async def run_while_killing(
+    engine: Process, conversations: list[str], worker: WorkerProcess
+) -> None:
+    """Start the worker, say "hi" in every conversation, answer each agent's question, and
+    kill the worker KILLS times meanwhile, until every conversation has finished."""
+    worker.start()
+    for conversation_id in conversations:
+        await sandbox.say(engine, conversation_id, "hi")
+    await _play_users(engine, conversations, worker)
+    assert worker.kills >= KILLS
 
 
 async def _play_users(engine: Process, conversations: list[str], worker: WorkerProcess) -> None:
@@ -105,25 +136,12 @@ async def test_sigkill_during_agent_loops_repeats_and_loses_nothing(db_url: str)
     try:
         async with serve_app(fake.app) as llm_url:
             with Receiver() as receiver:
-                project_id = await make_project(engine, allow_private_network=True)
-                fields = provider_models.ModelFields(
-                    name="fake", provider="openai", base_url=f"{llm_url}/v1", api_key="k"
-                )
-                await provider_models.create(engine, Actor(project_id=project_id), fields)
-                workflow_id = await make_workflow(engine, project_id, agent_flow(receiver.url))
-                conversations = [
-                    await sandbox.open_conversation(
-                        engine, project_id=project_id, workflow_id=workflow_id, user=f"u{i}"
-                    )
-                    for i in range(CONVERSATIONS)
-                ]
-                worker.start()
-                for conversation_id in conversations:
-                    await sandbox.say(engine, conversation_id, "hi")
-                await _play_users(engine, conversations, worker)
+                lookup = {"name": "lookup", "url": receiver.url, "body": {"a": 1}}
+                flow = agent_flow(flow_agent_webhooks=[lookup])
+                conversations = await open_conversations(engine, llm_url, flow, CONVERSATIONS)
+                await run_while_killing(engine, conversations, worker)
                 calls = Counter(receiver.calls)
         await _check_outcome(engine, conversations, calls)
-        assert worker.kills >= KILLS
     finally:
         worker.stop()
         await engine.close()
