@@ -60,6 +60,9 @@ function ChatScreen({ workflowId }: { workflowId: string }) {
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const [skipNote, setSkipNote] = useState<string | null>(null);
+  // The pending timers of the conversation (GET .../timers): "Skip the wait" is offered only
+  // when there is one, so a wait without a timeout never meets the API's 409.
+  const [timers, setTimers] = useState<{ at: string; pending: { purpose: string }[] }>({ at: "", pending: [] });
   const log = useRef<HTMLDivElement>(null);
 
   useEffect(() => {
@@ -99,6 +102,21 @@ function ChatScreen({ workflowId }: { workflowId: string }) {
     const timer = window.setInterval(() => refresh(execution.id).catch((exc) => setError(errorText(exc))), every);
     return () => window.clearInterval(timer);
   }, [execution?.id, ended, refresh]);
+
+  // Timers change only when the execution moves (a new step, a new status): asked again then.
+  const conversationId = execution?.whatsapp_conversation_id;
+  const position = `${execution?.status}:${execution?.current_step?.identifier}:${messages.length}`;
+  useEffect(() => {
+    if (!conversationId) {
+      setTimers({ at: "", pending: [] });
+      return;
+    }
+    let current = true;
+    api<Envelope<{ purpose: string }[]>>("GET", `${P}/sandbox/conversations/${conversationId}/timers`)
+      .then((read) => current && setTimers({ at: position, pending: read.data }))
+      .catch((exc) => current && setError(errorText(exc)));
+    return () => { current = false; };
+  }, [conversationId, position]);
 
   useEffect(() => {
     // A block, not an expression: newer browsers return a promise from scrollTo, and an
@@ -140,8 +158,8 @@ function ChatScreen({ workflowId }: { workflowId: string }) {
   }
 
   // "Skip the wait": the conversation's pending timeout (or send delay) fires now, as
-  // when it comes due (POST /sandbox/conversations/{id}/skip_wait); a wait without a
-  // timeout is the API's 409, shown in words.
+  // when it comes due (POST /sandbox/conversations/{id}/skip_wait). Offered only while a
+  // timer is pending; a 409 (it fired meanwhile) is shown in words.
   async function skipWait() {
     if (!execution?.whatsapp_conversation_id) return;
     setError(null);
@@ -184,7 +202,10 @@ function ChatScreen({ workflowId }: { workflowId: string }) {
         <button onClick={() => navigate(`/console/flows/${flow.id}`)}>Open editor</button>
         <button className="primary" onClick={start} disabled={busy || flow.status !== "active"}>{execution ? "Restart" : "Start chat"}</button>
         {execution && <span className={`badge ${execution.status}`} data-testid="execution-status">{execution.status}</span>}
-        {execution && !ended && (
+        {execution?.status === "waiting" && timers.at === position && timers.pending.length === 0 && (
+          <span className="hint" data-testid="no-timer">Waits for the user (no timeout)</span>
+        )}
+        {execution && !ended && timers.pending.length > 0 && (
           <button onClick={skipWait} disabled={busy} title="Fire the pending timeout or send delay now">Skip the wait</button>
         )}
         {execution && <button onClick={() => navigate(`/console/executions/${execution.id}`)}>Inspect execution</button>}
