@@ -50,7 +50,6 @@ KNOWN_LOOPS: list[set[str]] = [
         "engine.steps",
         "engine.steps.wait_for_response",
     },
-    {"fakes.graph.routes", "fakes.graph.server"},
 ]
 
 

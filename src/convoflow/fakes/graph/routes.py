@@ -7,7 +7,7 @@ than the server it measures; everything else goes through the routes below."""
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 from starlette.requests import Request
@@ -17,9 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from convoflow.channels.whatsapp._json import integer, obj, text
 from convoflow.channels.whatsapp.webhook_bodies import UserMessageError
-
-if TYPE_CHECKING:
-    from convoflow.fakes.graph.server import FakeGraph
+from convoflow.fakes.graph.model import FakeGraphState
 
 _FILTERS = ("to", "phone_number_id", "kind", "type", "wamid", "version")
 
@@ -41,7 +39,7 @@ def _bad_request(message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=400)
 
 
-def routes(fake: FakeGraph) -> list[Route]:
+def routes(fake: FakeGraphState) -> list[Route]:
     async def messages(request: Request) -> Response:
         status, answer = fake.handle_send(
             request.path_params["version"],
@@ -153,7 +151,7 @@ def routes(fake: FakeGraph) -> list[Route]:
 _JSON_HEADERS = (b"content-type", b"application/json")
 
 
-def with_fast_sends(fake: FakeGraph, app: ASGIApp) -> ASGIApp:
+def with_fast_sends(fake: FakeGraphState, app: ASGIApp) -> ASGIApp:
     """`app` with the send route answered directly (same behaviour as `messages` above:
     same path match, same handling, same JSON answer)."""
 
@@ -169,7 +167,7 @@ def with_fast_sends(fake: FakeGraph, app: ASGIApp) -> ASGIApp:
 
 
 async def _fast_send(
-    fake: FakeGraph, scope: Scope, receive: Receive, send: Send, version: str, number: str
+    fake: FakeGraphState, scope: Scope, receive: Receive, send: Send, version: str, number: str
 ) -> None:
     chunks: list[bytes] = []
     while True:

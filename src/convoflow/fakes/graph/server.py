@@ -30,7 +30,6 @@ import uuid
 from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,64 +38,18 @@ from starlette.applications import Starlette
 
 from convoflow.channels.whatsapp import webhook_bodies as bodies
 from convoflow.channels.whatsapp._json import integer, number, obj, text
+from convoflow.fakes.graph.model import (
+    DEFAULT_PHONE_NUMBER_ID,
+    KNOWN_ERRORS,
+    FakeConfig,
+    FakeNumber,
+    ForcedError,
+)
 from convoflow.fakes.graph.routes import routes, with_fast_sends
 
-DEFAULT_PHONE_NUMBER_ID = "100000000000001"
+__all__ = ["DEFAULT_PHONE_NUMBER_ID", "FakeConfig", "FakeGraph", "FakeNumber", "ForcedError"]
+
 WEBHOOKS_IN_FLIGHT = 32
-# code -> (HTTP status, Meta's message): what a forced error looks like on the wire.
-KNOWN_ERRORS: dict[int, tuple[int, str]] = {
-    131047: (400, "Re-engagement message"),
-    130429: (429, "Rate limit hit"),
-    131056: (400, "(Business Account, Consumer Account) pair rate limit hit"),
-    131026: (400, "Message Undeliverable"),
-    131000: (500, "Something went wrong"),
-    131008: (400, "Required parameter is missing"),
-    100: (400, "Invalid parameter"),
-    190: (401, "Invalid OAuth access token - Cannot parse access token"),
-    130472: (400, "User's number is part of an experiment"),
-}
-
-
-@dataclass
-class ForcedError:
-    code: int
-    remaining: int
-    http_status: int
-    message: str
-    details: str | None = None
-    mode: str = "sync"  # sync: the send answers the error; async: a `failed` status later
-
-
-@dataclass
-class FakeNumber:
-    """A number the fake knows: the lookup answers it only with its own token."""
-
-    access_token: str = field(repr=False)
-    display_phone_number: str | None = None
-    verified_name: str = "Fake Business"
-    quality_rating: str = "GREEN"
-
-
-@dataclass
-class FakeConfig:
-    webhook_url: str | None = None
-    app_secret: str | None = field(default=None, repr=False)
-    statuses: list[str] = field(default_factory=lambda: ["sent", "delivered", "read"])
-    status_delay_seconds: float = 0.02
-    # Meta redelivers a webhook the receiver did not take (unreachable, 5xx) for days;
-    # > 0: the fake does too, for this long (0: one try, what most tests want).
-    redeliver_seconds: float = 0.0
-    default_phone_number_id: str = DEFAULT_PHONE_NUMBER_ID
-    display_phone_number: str | None = None
-    # False: any number answers the lookup with any token (tests, the demo); True: only
-    # the numbers registered with `register_number`, with their own token.
-    known_numbers_only: bool = False
-
-    def public(self) -> dict[str, Any]:
-        shown = asdict(self)
-        shown["app_secret"] = None
-        shown["app_secret_set"] = bool(self.app_secret)
-        return shown
 
 
 class FakeGraph:
