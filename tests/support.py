@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from convoflow.engine.advance import Advance
 from convoflow.process import Process
@@ -230,3 +234,22 @@ async def _make_function(
         },
     )
     return function_id
+
+
+async def wait_healthy(base: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+    """Until the `convoflow serve` subprocess at `base` answers /healthz with 200; fails
+    with its output if it exits or never does."""
+    async with httpx.AsyncClient(base_url=base) as http:
+        for _ in range(1200):
+            assert proc.poll() is None, _text(log)
+            try:
+                if (await http.get("/healthz")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.05)
+    raise AssertionError(f"convoflow serve did not start:\n{_text(log)}")
+
+
+def _text(log: Path) -> str:
+    return log.read_text()

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     # proves it went out, before it is sent again (docs/security.md).
     send_reconcile_seconds: float = 30.0
     worker_poll_seconds: float = 0.5
+    # On SIGTERM, how long `convoflow serve` lets its worker finish the jobs it holds; one
+    # still running then is cut short (rolled back) and retried after its lease.
+    worker_stop_seconds: float = 10.0
     # A live stream (server-sent events) reads again after this long when no commit woke
     # it: the delay of a change made by another process that did not NOTIFY (docs/api.md).
     stream_poll_seconds: float = 1.0

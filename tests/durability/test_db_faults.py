@@ -43,6 +43,7 @@ from convoflow.process import build_process
 from convoflow.store.migrate import upgrade
 from tests.api.conftest import new_project
 from tests.durability.pg_cluster import PgCluster, free_port, postgres_bin
+from tests.support import wait_healthy
 from tests.whatsapp_e2e.conftest import APP_SECRET, NUMBER, add_number
 from tests.whatsapp_e2e.helpers import activate_inbound, echo_start
 
@@ -116,16 +117,7 @@ class Server:
     async def start(self) -> None:
         self.spawn()
         assert self.proc is not None
-        async with httpx.AsyncClient(base_url=self.url) as http:
-            for _ in range(300):
-                assert self.proc.poll() is None, self.log.read_text()
-                try:
-                    if (await http.get("/healthz")).status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.05)
-        raise AssertionError(f"convoflow serve did not start:\n{self.log.read_text()}")
+        await wait_healthy(self.url, self.proc, self.log)
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

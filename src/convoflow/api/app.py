@@ -48,7 +48,6 @@ log = structlog.get_logger(__name__)
 
 PLATFORM_PREFIX = "/platform/v1"
 LEGACY_PREFIX = "/api/v1"
-WORKER_STOP_SECONDS = 10.0
 
 DESCRIPTION = """\
 Self-hosted, Kapso-compatible API for durable WhatsApp conversation flows.
@@ -77,7 +76,7 @@ def create_app(engine: Process, *, run_worker: bool = True, close_engine: bool =
             stop.set()
             if task is not None:
                 try:
-                    await asyncio.wait_for(task, WORKER_STOP_SECONDS)
+                    await asyncio.wait_for(task, engine.runtime.settings.worker_stop_seconds)
                 except Exception:
                     log.exception("worker did not stop cleanly")
             # Here, not only in Process.close: uvicorn re-raises SIGTERM once it has served,
