@@ -1,5 +1,6 @@
 import { useRef, useState } from "react";
 import type { NodeTypeInfo, Problem } from "./api";
+import { TemplateInput } from "./TemplateInput";
 import { withoutNode } from "./ui";
 
 // A form generated from a node type's config JSON Schema (GET /node_types): strings,
@@ -80,10 +81,13 @@ function Field({ id, name, schema, root, value, onChange, errors, variables = []
         onChange={(e) => onChange(e.target.value === "" ? undefined : Number(e.target.value))} />
     );
   } else if (resolved.type === "string") {
-    const props = { id, ref: textRef, value: typeof value === "string" ? value : value == null ? "" : JSON.stringify(value), onChange: (e: any) => onChange(e.target.value) };
+    const text = typeof value === "string" ? value : value == null ? "" : JSON.stringify(value);
+    const props = { id, ref: textRef, value: text, onChange: (e: any) => onChange(e.target.value) };
     input = LONG_TEXT.has(name) ? <textarea rows={3} {...props} /> : <input type="text" {...props} />;
-    if (TEMPLATED.has(name) && variables.length > 0) {
-      input = <>{input}<VarInsert target={textRef} variables={variables} onInsert={onChange} /></>;
+    if (TEMPLATED.has(name)) {
+      // Typing `{{` suggests the variables; the menu beside it does the same with a click.
+      input = <TemplateInput id={id} ref={textRef} value={text} onChange={onChange} variables={variables} multiline={LONG_TEXT.has(name)} />;
+      if (variables.length > 0) input = <>{input}<VarInsert target={textRef} variables={variables} onInsert={onChange} /></>;
     }
   } else if (resolved.type === "array" && resolve(resolved.items ?? {}, root).properties) {
     return <ListField {...{ id, name, schema: resolved, root, value, onChange, errors, label }} />;
