@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import Tool
 from starlette.applications import Starlette
 
 from convoflow.clock import FakeClock
@@ -22,6 +23,7 @@ from convoflow.config import Settings
 from convoflow.engine.advance import Advance
 from convoflow.engine.egress import Egress
 from convoflow.engine.llm.client import LLMClient
+from convoflow.engine.mcp import MAX_DESCRIPTION_CHARS, _tool_entry
 from convoflow.engine.steps._agent_mcp import tool_name
 from convoflow.fakes.llm.rules import Rule, ToolCall
 from convoflow.fakes.llm.server import FakeLLM
@@ -76,7 +78,7 @@ async def orders() -> AsyncIterator[Orders]:
         yield state
 
 
-def mcp_server(url: str, **extra: Any) -> dict[str, Any]:
+def mcp_server(url: str | None, **extra: Any) -> dict[str, Any]:
     return {"name": "orders", "description": "The order service", "url": url, **extra}
 
 
@@ -161,7 +163,7 @@ async def test_tools_are_listed_again_when_the_user_writes(
 
 
 async def _tool_answer(
-    engine: Process, llm: tuple[FakeLLM, str], server_url: str, order_id: str, seen: str
+    engine: Process, llm: tuple[FakeLLM, str], server_url: str | None, order_id: str, seen: str
 ) -> tuple[Chat, str]:
     """The model calls the MCP tool, then completes once it has read `seen`: the flow
     ends (an error is a result, not a failure); returns what the model read."""
@@ -259,3 +261,28 @@ def test_tool_names_are_namespaced_safe_and_unique() -> None:
     assert long != tool_name("orders", "x" * 81, set())
     taken = tool_name("orders", "lookup_order", {"mcp__orders__lookup_order"})
     assert taken.startswith("mcp__orders__lookup_order_") and len(taken) == 34
+
+
+def test_a_listed_tool_is_cut_to_size() -> None:
+    """A server's listing goes into every model request of the round: an oversized
+    description is cut, an oversized schema replaced by a bare object."""
+    huge = {"type": "object", "properties": {f"p{i}": {"type": "string"} for i in range(2000)}}
+    tool = Tool(name="t", description="d" * 5000, input_schema=huge)
+    entry = _tool_entry(tool)
+    assert len(entry["description"]) == MAX_DESCRIPTION_CHARS
+    assert entry["input_schema"] == {"type": "object"}
+    small = Tool(name="t", input_schema={"type": "object", "properties": {"a": {}}})
+    assert _tool_entry(small) == {
+        "name": "t",
+        "description": "",
+        "input_schema": {"type": "object", "properties": {"a": {}}},
+    }
+
+
+async def test_a_server_without_url_is_unavailable_and_its_tools_say_so(
+    engine: Process, llm: tuple[FakeLLM, str]
+) -> None:
+    chat, content = await _tool_answer(engine, llm, None, "A1", "has no url")
+    assert content == "error: MCP server 'orders' has no url"
+    [listing] = await chat_payloads(engine, chat, "agent_mcp_tools_listed")
+    assert (listing["ok"], listing["error"]) == (False, content.removeprefix("error: "))

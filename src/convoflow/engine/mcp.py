@@ -33,6 +33,10 @@ DEFAULT_TIMEOUT_SECONDS = 20.0
 MAX_TOOLS_PER_SERVER = 64  # more would crowd the model's context (and providers' limits)
 MAX_PAGES = 5
 MAX_CONTENT_CHARS = 8_000
+# A server's listing goes into every model request of the round: a description or an
+# input schema beyond these is cut (the schema replaced by a bare object).
+MAX_DESCRIPTION_CHARS = 1_000
+MAX_SCHEMA_CHARS = 16_000
 CLIENT_INFO = Implementation(name="convoflow", version="1")
 
 
@@ -112,11 +116,15 @@ async def _list_tools(client: Client) -> dict[str, Any]:
         cursor = page.next_cursor
         if cursor is None or len(tools) >= MAX_TOOLS_PER_SERVER:
             break
-    listed = [
-        {"name": t.name, "description": t.description or "", "input_schema": t.input_schema}
-        for t in tools[:MAX_TOOLS_PER_SERVER]
-    ]
-    return {"ok": True, "tools": listed}
+    return {"ok": True, "tools": [_tool_entry(t) for t in tools[:MAX_TOOLS_PER_SERVER]]}
+
+
+def _tool_entry(tool: Tool) -> dict[str, Any]:
+    schema: dict[str, Any] = tool.input_schema
+    if len(json.dumps(schema, default=str)) > MAX_SCHEMA_CHARS:
+        schema = {"type": "object"}
+    description = (tool.description or "")[:MAX_DESCRIPTION_CHARS]
+    return {"name": tool.name, "description": description, "input_schema": schema}
 
 
 def result_text(result: CallToolResult) -> str:

@@ -80,6 +80,8 @@ def listed(
     offered name → [server, tool], and the servers that could not be listed (→ why)."""
     specs: list[dict[str, Any]] = []
     names: dict[str, list[str]] = {}
+    for name, why in unavailable.items():  # not asked: no url, headers not sealable
+        run.emit("agent_mcp_tools_listed", {"server": name, "ok": False, "tools": 0, "error": why})
     unavailable = dict(unavailable)
     for server in result.get("servers") or []:
         name = str(server.get("server"))
@@ -115,15 +117,10 @@ def listed(
 async def prepare_call(
     run: StepRun, state: dict[str, Any] | None, name: str, arguments: dict[str, Any], key: str
 ) -> tuple[str, dict[str, Any]] | ToolAnswer | None:
-    """The `mcp` action a call of the offered tool `name` becomes; a ToolAnswer when its
-    server is unavailable; None when `name` is no MCP tool."""
-    if not state:
-        return None
-    found = state.get("names", {}).get(name)
+    """The `mcp` action a call of the offered tool `name` becomes (a ToolAnswer when it
+    cannot be made); None when no listed MCP tool has that name."""
+    found = (state or {}).get("names", {}).get(name)
     if found is None:
-        for server, why in (state.get("unavailable") or {}).items():
-            if name.startswith(f"{PREFIX}{_slug(server)}__"):
-                return ToolAnswer(f"error: {why}", ok=False)
         return None
     server_name, tool = found
     server = next((s for s in servers(run) if s.name == server_name), None)
@@ -139,6 +136,15 @@ async def prepare_call(
         "project_id": run.execution.project_id,
     }
     return KIND, request
+
+
+def unavailable_answer(state: dict[str, Any] | None, name: str) -> ToolAnswer | None:
+    """For a call of `mcp__<server>__...` whose server could not be listed this round (the
+    model may remember its tools): why, without a request. None otherwise."""
+    for server, why in ((state or {}).get("unavailable") or {}).items():
+        if name.startswith(f"{PREFIX}{_slug(server)}__"):
+            return ToolAnswer(f"error: {why}", ok=False)
+    return None
 
 
 def call_answer(result: dict[str, Any]) -> ToolAnswer:

@@ -194,6 +194,8 @@ async def _run_calls(run: StepRun, state: dict[str, Any]) -> Outcome:
             prepared = await mcp.prepare_call(run, state.get("mcp"), name, arguments, key)
             if prepared is None:
                 prepared = await calls.prepare_call(run, name, arguments, key)
+            if prepared is None:
+                prepared = mcp.unavailable_answer(state.get("mcp"), name)
             if isinstance(prepared, tuple):
                 kind, request = prepared
                 carry = {"agent": state, "awaiting": kind, "call": call}
