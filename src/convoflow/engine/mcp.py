@@ -17,16 +17,19 @@ import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx2
-from mcp import Client
-from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.exceptions import MCPError
-from mcp.types import CallToolResult, Implementation, Tool
 
 from convoflow.engine.egress import Egress, EgressRefused, EgressUnresolved
 from convoflow.store.cipher import SecretCipher, SecretKeyError
+
+if TYPE_CHECKING:
+    # The SDK is imported when an MCP action runs, not with the engine: importing it
+    # builds the pydantic models of every protocol version (~0.5 s of CPU, 1.4 s at
+    # load 9), which every process start (CLI, worker, server) would otherwise pay.
+    from mcp import Client
+    from mcp.types import CallToolResult, Tool
 
 KIND = "mcp"
 DEFAULT_TIMEOUT_SECONDS = 20.0
@@ -37,7 +40,7 @@ MAX_CONTENT_CHARS = 8_000
 # input schema beyond these is cut (the schema replaced by a bare object).
 MAX_DESCRIPTION_CHARS = 1_000
 MAX_SCHEMA_CHARS = 16_000
-CLIENT_INFO = Implementation(name="convoflow", version="1")
+CLIENT_NAME = "convoflow"
 
 
 def seal_headers(cipher: SecretCipher | None, headers: dict[str, str]) -> str | None:
@@ -68,6 +71,8 @@ def _leaf(exc: BaseException) -> BaseException:
 def describe_error(server: str, exc: BaseException, timeout: float) -> str:
     """What went wrong, for the model and the events (no URL, no header: they may hold
     secrets)."""
+    from mcp.shared.exceptions import MCPError
+
     leaf = _leaf(exc)
     if isinstance(leaf, EgressRefused) and not isinstance(leaf, EgressUnresolved):
         return f"MCP server {server!r} refused by the SSRF guard: {leaf}"
@@ -90,6 +95,10 @@ async def _session(
     use: Callable[[Client], Awaitable[dict[str, Any]]],
 ) -> dict[str, Any]:
     """Open a session with the server, `use` it, close it; every failure is a result."""
+    from mcp import Client
+    from mcp.client.streamable_http import streamable_http_client
+    from mcp.types import Implementation
+
     server = str(request.get("server"))
     timeout = float(request.get("timeout") or DEFAULT_TIMEOUT_SECONDS)
     started = time.perf_counter()
@@ -100,7 +109,8 @@ async def _session(
         )
         async with asyncio.timeout(timeout), http:
             transport = streamable_http_client(url, http_client=http)
-            async with Client(transport, cache=None, client_info=CLIENT_INFO) as client:
+            info = Implementation(name=CLIENT_NAME, version="1")
+            async with Client(transport, cache=None, client_info=info) as client:
                 result = await use(client)
     except Exception as exc:
         result = {"ok": False, "error": describe_error(server, exc, timeout)}
