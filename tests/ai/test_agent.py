@@ -110,6 +110,17 @@ async def test_agent_saves_asks_waits_resumes_and_completes(
         ["complete_task"],
     ]
     assert all(t["ok"] and t["input_tokens"] for t in turns)
+    # Each tool call with its arguments and the result the model read (the inspector).
+    called = await chat_payloads(engine, chat, "agent_tool_called")
+    assert [c["tool"] for c in called] == [
+        "save_variable",
+        "send_notification_to_user",
+        "enter_waiting",
+        "save_variable",
+    ]
+    assert called[0]["arguments"] == {"name": "topic", "value": "refund"}
+    assert called[0]["result"].startswith("saved vars.topic")
+    assert called[0]["turn"] == 1 and called[3]["turn"] == 4
     # What the model got: the rendered system prompt, the tools, the whole conversation.
     body = fake.requests[-1]["body"]
     system = body["system"] if kind == "anthropic" else body["messages"][0]["content"]

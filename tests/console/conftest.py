@@ -177,3 +177,19 @@ def page(browser: Any, browser_problems: BrowserProblems) -> Iterator[Any]:
 def screenshot(page: Any, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+
+
+def start_on_sandbox(http: httpx.Client, name: str, definition: dict[str, Any], phone: str) -> str:
+    """Through the API: `definition` as an active workflow with an api_call trigger, started
+    on the sandbox channel for `phone`; the execution's id."""
+    workflow = http.post("/workflows", json={"workflow": {"name": name, "definition": definition}})
+    workflow_id = workflow.json()["data"]["id"]
+    trigger = {"trigger": {"trigger_type": "api_call"}}
+    assert http.post(f"/workflows/{workflow_id}/triggers", json=trigger).status_code == 201
+    activate = {"workflow": {"status": "active"}}
+    assert http.patch(f"/workflows/{workflow_id}", json=activate).status_code == 200
+    context = {"channel": "sandbox"}
+    body = {"workflow_execution": {"phone_number": phone, "context": context}}
+    started = http.post(f"/workflows/{workflow_id}/executions", json=body)
+    assert started.status_code == 202, started.text
+    return str(started.json()["data"]["id"])

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 from playwright.sync_api import expect
 
-from tests.console.conftest import BrowserProblems, Server, screenshot
+from tests.console.conftest import BrowserProblems, Server, screenshot, start_on_sandbox
 from tests.console.test_build_and_chat import sign_in
 from tests.support import example
 
@@ -18,18 +18,9 @@ def _flows(server: Server) -> tuple[httpx.Client, str, str, str]:
     """(client, draft id, waiting flow id, its execution id)."""
     http = httpx.Client(base_url=f"{server.url}/platform/v1", headers={"X-API-Key": server.api_key})
     draft = http.post("/workflows", json={"workflow": {"name": "Old draft"}}).json()["data"]
-    body = {"workflow": {"name": "Age survey", "definition": example("canonical")}}
-    live = http.post("/workflows", json=body).json()["data"]
-    trigger = {"trigger": {"trigger_type": "api_call"}}
-    assert http.post(f"/workflows/{live['id']}/triggers", json=trigger).status_code == 201
-    activate = {"workflow": {"status": "active"}}
-    assert http.patch(f"/workflows/{live['id']}", json=activate).status_code == 200
-    start = {
-        "workflow_execution": {"phone_number": "+15550009999", "context": {"channel": "sandbox"}}
-    }
-    started = http.post(f"/workflows/{live['id']}/executions", json=start)
-    assert started.status_code == 202, started.text
-    return http, str(draft["id"]), str(live["id"]), str(started.json()["data"]["id"])
+    execution_id = start_on_sandbox(http, "Age survey", example("canonical"), "+15550009999")
+    live_id = http.get(f"/workflow_executions/{execution_id}").json()["data"]["workflow"]["id"]
+    return http, str(draft["id"]), str(live_id), execution_id
 
 
 def test_delete_a_draft_then_a_flow_with_a_waiting_execution(

@@ -2,6 +2,7 @@ import { useCallback, useEffect, useMemo, useState } from "react";
 import { Background, Controls, ReactFlow, ReactFlowProvider, type Edge } from "@xyflow/react";
 import "@xyflow/react/dist/style.css";
 import { api, Definition, errorText, loadNodeTypes, NodeTypeInfo, P, Workflow } from "./api";
+import { AgentTurns } from "./AgentTurns";
 import { CardNode, EditorContext, FlowCard } from "./FlowCard";
 import { toFlow } from "./graph";
 import { navigate } from "./router";
@@ -236,6 +237,7 @@ function Inspector({ executionId }: { executionId: string }) {
       {detail.error_details != null && <ErrorBox error={`The execution failed: ${JSON.stringify(detail.error_details)}`} />}
       <div className="inspector-layout">
         <section className="timeline" aria-label="Events">
+          <AgentTurns events={detail.events} />
           <h2>Events</h2>
           <ol>
             {detail.events.map((event) => (

@@ -41,6 +41,11 @@ from convoflow.engine.steps.wait_for_response import record_input
 
 HISTORY_MESSAGES = 20  # of the conversation, given to the model on entering the node
 MAX_EVENT_TEXT = 200
+MAX_EVENT_TOOL_TEXT = 1000  # a tool call's arguments or result, as an event shows them
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MAX_EVENT_TOOL_TEXT else text[: MAX_EVENT_TOOL_TEXT - 1] + "…"
 
 
 async def enter(run: StepRun) -> Outcome:
@@ -211,7 +216,21 @@ def _answered(
     run: StepRun, state: dict[str, Any], call: dict[str, Any], answer: tools.ToolAnswer
 ) -> None:
     name = call.get("name")
-    run.emit("agent_tool_called", {"turn": state["turn"], "tool": name, "ok": answer.ok})
+    # The call and its result as the model saw them (the result is what was journaled for a
+    # webhook, function or MCP tool), cut for the event: the inspector shows them.
+    arguments = call.get("arguments")
+    shown = tools.as_json(arguments)
+    run.emit(
+        "agent_tool_called",
+        {
+            "turn": state["turn"],
+            "tool": name,
+            "ok": answer.ok,
+            "tool_call_id": call.get("id"),
+            "arguments": arguments if len(shown) <= MAX_EVENT_TOOL_TEXT else _clip(shown),
+            "result": _clip(answer.content),
+        },
+    )
     state["messages"] = [
         *state["messages"],
         {"role": "tool", "tool_call_id": call.get("id"), "content": answer.content},
