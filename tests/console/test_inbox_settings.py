@@ -222,3 +222,97 @@ def test_add_a_webhook_send_a_test_and_read_the_delivery_log(
     expect(log.get_by_role("cell", name="failed", exact=True)).to_be_visible()
     expect(log).to_contain_text("private")
     screenshot(page, "settings-webhooks")
+
+
+def ensure_number(server: Server) -> None:
+    """The fake's number connected to the project (the first test connects it in the page)."""
+    headers = {"X-API-Key": server.api_key}
+    with httpx.Client(base_url=f"{server.url}{P}", headers=headers, timeout=30) as client:
+        listed = client.get("/whatsapp/phone_numbers").json()["data"]
+        if any(n["phone_number_id"] == NUMBER for n in listed):
+            return
+        fields = {
+            "phone_number_id": NUMBER,
+            "access_token": "EAAG-console-token",
+            "app_secret": APP_SECRET,
+            "verify_token": "console-verify",
+        }
+        answer = client.post("/whatsapp/phone_numbers", json={"whatsapp_phone_number": fields})
+        assert answer.status_code == 201, answer.text
+
+
+def api_get(server: Server, path: str) -> dict[str, Any]:
+    answer = httpx.get(f"{server.url}{P}{path}", headers={"X-API-Key": server.api_key}, timeout=30)
+    assert answer.status_code == 200, answer.text
+    found: dict[str, Any] = answer.json()["data"]
+    return found
+
+
+def test_edit_deactivate_and_activate_a_number(page: Any, wa_server: Server) -> None:
+    ensure_number(wa_server)
+    sign_in(page, wa_server)
+    page.goto(f"{wa_server.url}/console/settings")
+    numbers = page.get_by_role("region", name="WhatsApp numbers")
+    row = numbers.get_by_role("row").filter(has_text=NUMBER)
+    expect(row).to_contain_text("active")
+
+    row.get_by_role("button", name=f"Edit {NUMBER}").click()
+    form = numbers.get_by_role("form", name=f"Edit number {NUMBER}")
+    form.get_by_label("Name").fill("Support line")
+    screenshot(page, "settings-edit-number")
+    form.get_by_role("button", name="Save number").click()
+    expect(numbers).to_contain_text("Number saved.")
+    expect(form).to_have_count(0)
+    expect(row).to_contain_text("Support line")
+    assert api_get(wa_server, f"/whatsapp/phone_numbers/{NUMBER}")["name"] == "Support line"
+
+    row.get_by_role("button", name=f"Deactivate {NUMBER}").click()
+    expect(numbers).to_contain_text("Number deactivated")
+    expect(row.locator(".badge")).to_have_text("inactive")
+    stored = api_get(wa_server, f"/whatsapp/phone_numbers/{NUMBER}")
+    assert stored["inbound_processing_enabled"] is False
+
+    row.get_by_role("button", name=f"Activate {NUMBER}", exact=True).click()
+    expect(numbers).to_contain_text("Number activated")
+    expect(row.locator(".badge")).to_have_text("active")
+    stored = api_get(wa_server, f"/whatsapp/phone_numbers/{NUMBER}")
+    assert stored["inbound_processing_enabled"] is True
+
+
+def test_edit_deactivate_and_activate_a_webhook(page: Any, wa_server: Server) -> None:
+    headers = {"X-API-Key": wa_server.api_key}
+    hook = {"url": "https://hooks.example.org/first", "events": ["whatsapp.message.received"]}
+    created = httpx.post(
+        f"{wa_server.url}{P}/whatsapp/webhooks",
+        headers=headers,
+        json={"whatsapp_webhook": hook},
+        timeout=30,
+    )
+    assert created.status_code == 201, created.text
+    hook_id = created.json()["data"]["id"]
+    sign_in(page, wa_server)
+    page.goto(f"{wa_server.url}/console/settings")
+    hooks = page.get_by_role("region", name="Project webhooks")
+    item = hooks.get_by_role("listitem").filter(has_text="hooks.example.org")
+    item.get_by_role("button", name="Edit").click()
+    form = item.get_by_role("form", name="Edit the webhook")
+    expect(form.get_by_label("Webhook URL")).to_have_value("https://hooks.example.org/first")
+    form.get_by_label("Webhook URL").fill("https://hooks.example.org/second")
+    form.get_by_label("Webhook events (comma-separated)").fill(
+        "whatsapp.message.received, whatsapp.message.sent"
+    )
+    form.get_by_role("button", name="Save webhook").click()
+    expect(hooks).to_contain_text("Webhook saved.")
+    expect(item).to_contain_text("https://hooks.example.org/second")
+    stored = api_get(wa_server, f"/whatsapp/webhooks/{hook_id}")
+    assert stored["url"] == "https://hooks.example.org/second"
+    assert stored["events"] == ["whatsapp.message.received", "whatsapp.message.sent"]
+
+    item.get_by_role("button", name="Deactivate", exact=True).click()
+    expect(hooks).to_contain_text("Webhook deactivated")
+    expect(item.locator(".badge")).to_have_text("inactive")
+    assert api_get(wa_server, f"/whatsapp/webhooks/{hook_id}")["active"] is False
+    item.get_by_role("button", name="Activate", exact=True).click()
+    expect(hooks).to_contain_text("Webhook activated")
+    expect(item.locator(".badge")).to_have_count(0)
+    assert api_get(wa_server, f"/whatsapp/webhooks/{hook_id}")["active"] is True

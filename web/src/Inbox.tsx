@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useRef, useState } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { api, errorText, P } from "./api";
 import { navigate } from "./router";
 import { ErrorBox, Notice } from "./ui";
@@ -15,6 +15,7 @@ type Conversation = {
   channel: string;
   phone_number_id: string | null;
   last_active_at: string;
+  created_at: string;
   kapso: { contact_name: string | null; last_message_text: string | null };
 };
 type Execution = { id: string; status: string; workflow: { id: string; name?: string }; current_step?: { identifier: string } | null };
@@ -27,6 +28,7 @@ type Message = {
 type Filter = "all" | "waiting" | "handoff";
 const FILTERS: [Filter, string][] = [["all", "All"], ["waiting", "Waiting"], ["handoff", "In handoff"]];
 const POLL_MS = 2000;
+const PAGE_SIZE = 50;
 
 // WhatsApp's ticks, with words for screen readers and a title for the mouse.
 const TICKS: Record<string, [string, string]> = {
@@ -53,37 +55,66 @@ async function latestExecution(conversationId: string): Promise<Execution | null
   return page.data[0] ?? null;
 }
 
+// Newest first, as the API pages them (keyset on created_at, id).
+function newestFirst(a: Conversation, b: Conversation): number {
+  return b.created_at.localeCompare(a.created_at) || b.id.localeCompare(a.id);
+}
+
+type Page = { data: Conversation[]; paging: { next: string | null } };
+
+// The first page is polled; "Older conversations" follows the API's cursor. Every
+// conversation loaded stays listed (a new one pushing an old one off the first page does
+// not hide it), each with its latest execution.
 function useConversations(setError: (e: string | null) => void) {
-  const [rows, setRows] = useState<Conversation[] | null>(null);
+  const [known, setKnown] = useState<Record<string, Conversation> | null>(null);
+  const [next, setNext] = useState<string | null>(null);
+  const pagedOlder = useRef(false);
   const [executions, setExecutions] = useState<Record<string, Execution | null>>({});
   const seen = useRef<Record<string, string>>({});
+  // An execution changes state with a message (or with our own action, `force`):
+  // ask again only for conversations that moved.
+  const track = useCallback(async (rows: Conversation[], force?: string) => {
+    setKnown((old) => ({ ...old, ...Object.fromEntries(rows.map((c) => [c.id, c])) }));
+    const moved = rows.filter((c) => c.id === force || seen.current[c.id] !== c.last_active_at);
+    const found = await Promise.all(moved.map(async (c) => [c.id, await latestExecution(c.id)] as const));
+    moved.forEach((c) => (seen.current[c.id] = c.last_active_at));
+    if (found.length) setExecutions((old) => ({ ...old, ...Object.fromEntries(found) }));
+  }, []);
   const refresh = useCallback(async (force?: string) => {
     try {
-      const page = await api<{ data: Conversation[] }>("GET", `${P}/whatsapp/conversations?limit=50`);
-      setRows(page.data);
-      // An execution changes state with a message (or with our own action, `force`):
-      // ask again only for conversations that moved.
-      const moved = page.data.filter((c) => c.id === force || seen.current[c.id] !== c.last_active_at);
-      const found = await Promise.all(moved.map(async (c) => [c.id, await latestExecution(c.id)] as const));
-      moved.forEach((c) => (seen.current[c.id] = c.last_active_at));
-      if (found.length) setExecutions((old) => ({ ...old, ...Object.fromEntries(found) }));
+      const page = await api<Page>("GET", `${P}/whatsapp/conversations?limit=${PAGE_SIZE}`);
+      if (!pagedOlder.current) setNext(page.paging.next);
+      await track(page.data, force);
       setError(null);
     } catch (exc) {
       setError(errorText(exc));
     }
-  }, [setError]);
+  }, [setError, track]);
+  const loadOlder = useCallback(async () => {
+    if (!next) return;
+    try {
+      const page = await api<Page>("GET", `${P}/whatsapp/conversations?limit=${PAGE_SIZE}&after=${encodeURIComponent(next)}`);
+      pagedOlder.current = true;
+      setNext(page.paging.next);
+      await track(page.data);
+    } catch (exc) {
+      setError(errorText(exc));
+    }
+  }, [next, setError, track]);
   useEffect(() => {
     void refresh();
     const timer = window.setInterval(() => void refresh(), POLL_MS);
     return () => window.clearInterval(timer);
   }, [refresh]);
-  return { rows, executions, refresh };
+  const rows = useMemo(() => (known ? Object.values(known).sort(newestFirst) : null), [known]);
+  return { rows, executions, refresh, loadOlder: next ? loadOlder : null };
 }
 
 function ConversationList(props: {
   rows: Conversation[] | null;
   executions: Record<string, Execution | null>;
   selected: string | undefined;
+  loadOlder: (() => Promise<void>) | null;
 }) {
   const [filter, setFilter] = useState<Filter>("all");
   const shown = (props.rows ?? []).filter((c) => filter === "all" || props.executions[c.id]?.status === filter);
@@ -115,6 +146,7 @@ function ConversationList(props: {
           );
         })}
       </ul>
+      {props.loadOlder && <button className="older" onClick={() => void props.loadOlder?.()}>Older conversations</button>}
     </section>
   );
 }
@@ -209,18 +241,18 @@ function Thread({ conversation, execution, onChanged }: { conversation: Conversa
 
 export default function InboxPage({ conversationId }: { conversationId?: string }) {
   const [error, setError] = useState<string | null>(null);
-  const { rows, executions, refresh } = useConversations(setError);
+  const { rows, executions, refresh, loadOlder } = useConversations(setError);
   const selected = rows?.find((c) => c.id === conversationId);
   return (
     <main className="page inbox-page">
       <div className="page-head"><h1>Inbox</h1></div>
       <ErrorBox error={error} />
       <div className="inbox-layout">
-        <ConversationList rows={rows} executions={executions} selected={conversationId} />
+        <ConversationList rows={rows} executions={executions} selected={conversationId} loadOlder={loadOlder} />
         {selected ? (
           <Thread key={selected.id} conversation={selected} execution={executions[selected.id] ?? null} onChanged={() => void refresh(selected.id)} />
         ) : (
-          <p className="empty">{conversationId && rows ? "That conversation is not among the 50 most recent." : "Pick a conversation."}</p>
+          <p className="empty">{conversationId && rows ? "That conversation is not among those loaded: see “Older conversations”." : "Pick a conversation."}</p>
         )}
       </div>
     </main>

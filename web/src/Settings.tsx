@@ -2,10 +2,11 @@ import { useCallback, useEffect, useState } from "react";
 import { api, errorText, P } from "./api";
 import { ErrorBox, Notice } from "./ui";
 
-// Settings: WhatsApp numbers (connect: the API checks the number with Meta's Graph API),
-// project webhooks with their delivery log, API keys (a new key is shown once).
+// Settings: WhatsApp numbers (connect: the API checks the number with Meta's Graph API;
+// edit; deactivate = stop routing its messages to flows), project webhooks (edit,
+// deactivate) with their delivery log, API keys (a new key is shown once).
 
-type PhoneNumber = { phone_number_id: string; name: string; display_phone_number: string | null; verified_name: string | null; webhook_verified_at: string | null };
+type PhoneNumber = { phone_number_id: string; name: string; display_phone_number: string | null; verified_name: string | null; webhook_verified_at: string | null; inbound_processing_enabled: boolean };
 type Webhook = { id: string; url: string; events: string[]; active: boolean };
 type Delivery = { id: string; event: string; status: string; response_status: number | null; attempt_count: number; created_at: string; webhook_url: string; last_error: string | null };
 type ApiKey = { id: string; name: string | null; prefix: string; created_at: string; revoked_at: string | null; active: boolean };
@@ -52,12 +53,40 @@ function Field({ id, label, value, onChange, type = "text" }: { id: string; labe
   );
 }
 
+// Edits a connected number: a blank secret keeps the stored one (a new access token is
+// checked with Meta's Graph API again, like a connect).
+function EditNumber({ number, busy, onSave, onCancel }: { number: PhoneNumber; busy: boolean; onSave: (fields: Record<string, string>) => void; onCancel: () => void }) {
+  const [form, setForm] = useState({ name: number.name, access_token: "", app_secret: "", verify_token: "" });
+  const set = (key: keyof typeof form) => (value: string) => setForm({ ...form, [key]: value });
+  const submit = (event: React.FormEvent) => {
+    event.preventDefault();
+    onSave(Object.fromEntries(Object.entries(form).filter(([key, v]) => v.trim() && (key !== "name" || v.trim() !== number.name))));
+  };
+  return (
+    <>
+    <h3>Edit number <code>{number.phone_number_id}</code></h3>
+    <form className="grid" onSubmit={submit} aria-label={`Edit number ${number.phone_number_id}`}>
+      <Field id="pe-name" label="Name" value={form.name} onChange={set("name")} />
+      <Field id="pe-token" label="New access token (blank: keep)" type="password" value={form.access_token} onChange={set("access_token")} />
+      <Field id="pe-secret" label="New app secret (blank: keep)" type="password" value={form.app_secret} onChange={set("app_secret")} />
+      <Field id="pe-verify" label="New verify token (blank: keep)" value={form.verify_token} onChange={set("verify_token")} />
+      <button type="submit" className="primary" disabled={busy}>Save number</button>
+      <button type="button" onClick={onCancel}>Cancel</button>
+    </form>
+    </>
+  );
+}
+
 function PhoneNumbers() {
   const { rows, error, setError, load } = useRows<PhoneNumber>(`${P}/whatsapp/phone_numbers?per_page=100`);
   const { busy, notice, run } = useAction(setError, load);
   const [form, setForm] = useState({ phone_number_id: "", access_token: "", app_secret: "", verify_token: "", name: "" });
   const set = (key: keyof typeof form) => (value: string) => setForm({ ...form, [key]: value });
+  const [editing, setEditing] = useState<string | null>(null);
   const webhookUrl = `${window.location.origin}/webhooks/whatsapp`;
+  const patch = (id: string, label: string, fields: Record<string, unknown>) =>
+    run(label, () => api("PATCH", `${P}/whatsapp/phone_numbers/${id}`, { whatsapp_phone_number: fields }));
+  const editedNumber = rows?.find((n) => n.phone_number_id === editing);
   const connect = async (event: React.FormEvent) => {
     event.preventDefault();
     const fields = Object.fromEntries(Object.entries(form).filter(([, v]) => v.trim()));
@@ -72,18 +101,31 @@ function PhoneNumbers() {
       {rows && rows.length === 0 && <p className="empty">No number connected yet.</p>}
       {rows && rows.length > 0 && (
         <table className="flows">
-          <thead><tr><th>Name</th><th>Number</th><th>Phone number id</th><th>Webhook verified</th></tr></thead>
+          <thead><tr><th>Name</th><th>Number</th><th>Phone number id</th><th>Webhook verified</th><th>Flows</th><th></th></tr></thead>
           <tbody>
             {rows.map((n) => (
               <tr key={n.phone_number_id}>
-                <td data-label="Name">{n.verified_name ?? n.name}</td>
+                <td data-label="Name">{n.name}{n.verified_name && n.verified_name !== n.name ? ` (${n.verified_name})` : ""}</td>
                 <td data-label="Number">{n.display_phone_number ?? "—"}</td>
                 <td data-label="Id"><code>{n.phone_number_id}</code></td>
                 <td data-label="Webhook verified">{n.webhook_verified_at ? new Date(n.webhook_verified_at).toLocaleString() : "not yet"}</td>
+                <td data-label="Flows">
+                  <span className={`badge ${n.inbound_processing_enabled ? "active" : "archived"}`}>{n.inbound_processing_enabled ? "active" : "inactive"}</span>
+                </td>
+                <td>
+                  <button disabled={busy} onClick={() => setEditing(n.phone_number_id)} aria-label={`Edit ${n.phone_number_id}`}>Edit</button>{" "}
+                  {n.inbound_processing_enabled
+                    ? <button disabled={busy} onClick={() => patch(n.phone_number_id, "Number deactivated: its messages are kept, not routed to flows.", { inbound_processing_enabled: false })} aria-label={`Deactivate ${n.phone_number_id}`}>Deactivate</button>
+                    : <button disabled={busy} onClick={() => patch(n.phone_number_id, "Number activated: its messages go to flows again.", { inbound_processing_enabled: true })} aria-label={`Activate ${n.phone_number_id}`}>Activate</button>}
+                </td>
               </tr>
             ))}
           </tbody>
         </table>
+      )}
+      {editedNumber && (
+        <EditNumber key={editedNumber.phone_number_id} number={editedNumber} busy={busy} onCancel={() => setEditing(null)}
+          onSave={async (fields) => { if (await patch(editedNumber.phone_number_id, "Number saved.", fields)) setEditing(null); }} />
       )}
       <h3>Connect a number</h3>
       <p className="hint">
@@ -103,12 +145,32 @@ function PhoneNumbers() {
   );
 }
 
+function EditWebhook({ hook, busy, onSave, onCancel }: { hook: Webhook; busy: boolean; onSave: (fields: { url: string; events: string[] }) => void; onCancel: () => void }) {
+  const [url, setUrl] = useState(hook.url);
+  const [events, setEvents] = useState(hook.events.join(", "));
+  const submit = (event: React.FormEvent) => {
+    event.preventDefault();
+    onSave({ url: url.trim(), events: events.split(",").map((e) => e.trim()).filter(Boolean) });
+  };
+  return (
+    <form className="grid" onSubmit={submit} aria-label="Edit the webhook">
+      <Field id="we-url" label="Webhook URL" value={url} onChange={setUrl} />
+      <Field id="we-events" label="Webhook events (comma-separated)" value={events} onChange={setEvents} />
+      <button type="submit" className="primary" disabled={busy || !url.trim()}>Save webhook</button>
+      <button type="button" onClick={onCancel}>Cancel</button>
+    </form>
+  );
+}
+
 function Webhooks() {
   const { rows, error, setError, load } = useRows<Webhook>(`${P}/whatsapp/webhooks?per_page=100`);
   const log = useRows<Delivery>(`${P}/webhook_deliveries?period=7d&limit=50`);
   const { busy, notice, run } = useAction(setError, () => { load(); log.load(); });
   const [url, setUrl] = useState("");
   const [events, setEvents] = useState("whatsapp.message.received");
+  const [editing, setEditing] = useState<string | null>(null);
+  const patch = (id: string, label: string, fields: Record<string, unknown>) =>
+    run(label, () => api("PATCH", `${P}/whatsapp/webhooks/${id}`, { whatsapp_webhook: fields }));
   const create = async (event: React.FormEvent) => {
     event.preventDefault();
     const list = events.split(",").map((e) => e.trim()).filter(Boolean);
@@ -125,7 +187,15 @@ function Webhooks() {
           <li key={w.id}>
             <code>{w.url}</code> {w.events.join(", ")} {!w.active && <span className="badge">inactive</span>}{" "}
             <button disabled={busy} onClick={() => run("Test delivery queued.", () => api("POST", `${P}/whatsapp/webhooks/${w.id}/test`, {}))}>Send test</button>{" "}
+            <button disabled={busy} onClick={() => setEditing(w.id)}>Edit</button>{" "}
+            {w.active
+              ? <button disabled={busy} onClick={() => patch(w.id, "Webhook deactivated: nothing is sent to it.", { active: false })}>Deactivate</button>
+              : <button disabled={busy} onClick={() => patch(w.id, "Webhook activated.", { active: true })}>Activate</button>}{" "}
             <button className="danger" disabled={busy} onClick={() => run("Webhook deleted.", () => api("DELETE", `${P}/whatsapp/webhooks/${w.id}`))}>Delete</button>
+            {editing === w.id && (
+              <EditWebhook hook={w} busy={busy} onCancel={() => setEditing(null)}
+                onSave={async (fields) => { if (await patch(w.id, "Webhook saved.", fields)) setEditing(null); }} />
+            )}
           </li>
         ))}
       </ul>
