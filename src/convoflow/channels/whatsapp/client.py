@@ -7,14 +7,16 @@ logged, never put in an exception, never stored on the client.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import ssl
 from typing import Any
+from urllib.parse import urlencode
 
-import httpx
+import certifi
+import orjson
 import structlog
 
+from convoflow.channels.http11 import Http11Pool, HttpError
 from convoflow.channels.whatsapp._json import number, obj, objs, text
 from convoflow.channels.whatsapp.errors import GraphError
 from convoflow.channels.whatsapp.pacing import RateLimiter
@@ -33,55 +35,7 @@ NUMBER_FIELDS = "display_phone_number,verified_name,quality_rating"
 def _tls() -> ssl.SSLContext:
     """The CA bundle, loaded once per process: loading it costs ~0.1-0.2 s of CPU, and
     every server start (every restart after a crash) builds a client."""
-    return httpx.create_ssl_context()
-
-
-SHARD_CONNECTIONS = 4  # keep-alive connections per httpx pool (see KeepAlivePool)
-
-
-class KeepAlivePool:
-    """`in_flight` keep-alive connections, as several small httpx pools.
-
-    httpcore assigns a request by scanning every connection of its pool, and asks each
-    idle one whether its socket is readable (a poll() system call and a dict of socket
-    attributes): per request the cost grows with the pool, and with 32 connections it was
-    the largest CPU cost of a send (BENCHMARKS.md, the e2e profile). Pools of
-    `SHARD_CONNECTIONS` keep that scan short; a request goes to the pool with the fewest
-    requests in flight, and never queues inside httpcore (whose queue is scanned too)."""
-
-    def __init__(
-        self, *, timeout: float, in_flight: int = IN_FLIGHT, http: httpx.AsyncClient | None = None
-    ) -> None:
-        self._own = http is None
-        if http is not None:  # given by the caller: one pool, its limits
-            self._clients = [http]
-            self._slots = [asyncio.Semaphore(in_flight)]
-        else:
-            shards = max(1, -(-in_flight // SHARD_CONNECTIONS))
-            per = max(1, in_flight // shards)
-            # Every connection kept alive: httpx keeps 20 by default, so a burst beyond
-            # would open (and close) a TCP connection per message.
-            limits = httpx.Limits(max_connections=per, max_keepalive_connections=per)
-            self._clients = [
-                httpx.AsyncClient(timeout=timeout, limits=limits, verify=_tls())
-                for _ in range(shards)
-            ]
-            self._slots = [asyncio.Semaphore(per) for _ in range(shards)]
-        self._busy = [0] * len(self._clients)
-
-    async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        index = min(range(len(self._busy)), key=self._busy.__getitem__)
-        self._busy[index] += 1
-        try:
-            async with self._slots[index]:
-                return await self._clients[index].request(method, url, **kwargs)
-        finally:
-            self._busy[index] -= 1
-
-    async def aclose(self) -> None:
-        if self._own:
-            for client in self._clients:
-                await client.aclose()
+    return ssl.create_default_context(cafile=certifi.where())
 
 
 class GraphClient:
@@ -92,13 +46,18 @@ class GraphClient:
         self,
         *,
         base_url: str = DEFAULT_BASE_URL,
-        http: httpx.AsyncClient | None = None,
+        http: Http11Pool | None = None,
         timeout: float = 10.0,
         rate_per_second: float = DEFAULT_RATE_PER_SECOND,
         conversation_interval: float = DEFAULT_CONVERSATION_INTERVAL,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        self._http = KeepAlivePool(timeout=timeout, http=http)
+        # Every send of the process goes through this pool: httpx cost two thirds of the
+        # server's CPU per message (channels/http11.py says why and what it leaves out).
+        self._own_http = http is None
+        self._http = http or Http11Pool(
+            max_connections=IN_FLIGHT, timeout=timeout, ssl_context=_tls
+        )
         # Bursts up to one second's worth per number, then `rate_per_second`.
         self.number_limiter = RateLimiter(rate_per_second, burst=max(1, int(rate_per_second)))
         rate = 1.0 / conversation_interval if conversation_interval > 0 else 0.0
@@ -106,7 +65,7 @@ class GraphClient:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings | None = None, http: httpx.AsyncClient | None = None
+        cls, settings: Settings | None = None, http: Http11Pool | None = None
     ) -> GraphClient:
         settings = settings or get_settings()
         return cls(
@@ -118,7 +77,8 @@ class GraphClient:
         )
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        if self._own_http:
+            await self._http.aclose()
 
     async def send_message(
         self, phone_number_id: str, access_token: str, body: dict[str, Any]
@@ -160,7 +120,7 @@ class GraphClient:
         return obj(payload)
 
     async def _post(self, phone_number_id: str, access_token: str, body: dict[str, Any]) -> Any:
-        return await self._request("POST", f"{phone_number_id}/messages", access_token, json=body)
+        return await self._request("POST", f"{phone_number_id}/messages", access_token, body=body)
 
     async def _request(
         self,
@@ -168,32 +128,34 @@ class GraphClient:
         path: str,
         access_token: str,
         *,
-        json: dict[str, Any] | None = None,
+        body: dict[str, Any] | None = None,
         params: dict[str, str] | None = None,
     ) -> Any:
         phone_number_id = path.split("/", 1)[0]
-        url = f"{self.base_url}/{path}"
+        url = f"{self.base_url}/{path}" + (f"?{urlencode(params)}" if params else "")
         headers = {"Authorization": f"Bearer {access_token}"}
+        content: bytes | None = None
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+            content = orjson.dumps(body)
         try:
-            response = await self._http.request(
-                method, url, json=json, params=params, headers=headers
-            )
-        except httpx.HTTPError as exc:
-            # No status: classified as retryable. The message text is httpx's (no token).
-            raise GraphError(f"could not reach the Graph API: {type(exc).__name__}") from exc
+            response = await self._http.request(method, url, headers=headers, body=content)
+        except HttpError as exc:
+            # No status: classified as retryable. The message names the failure only.
+            raise GraphError(f"could not reach the Graph API: {type(exc).__name__}: {exc}") from exc
         try:
-            payload = response.json()
-        except ValueError:
+            payload = orjson.loads(response.body) if response.body else None
+        except orjson.JSONDecodeError:
             payload = None
         if response.is_success:
             return payload
         error = GraphError.from_response(
-            response.status_code, payload, retry_after=number(response.headers.get("retry-after"))
+            response.status, payload, retry_after=number(response.headers.get("retry-after"))
         )
         log.warning(
             "graph api error",
             phone_number_id=phone_number_id,
-            http_status=response.status_code,
+            http_status=response.status,
             code=error.code,
             fbtrace_id=error.fbtrace_id,
         )

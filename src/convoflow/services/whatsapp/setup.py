@@ -5,8 +5,7 @@ failures, handoffs and refused sends into project-webhook deliveries."""
 
 from __future__ import annotations
 
-import httpx
-
+from convoflow.channels.http11 import Http11Pool
 from convoflow.channels.whatsapp.channel import WhatsAppChannel
 from convoflow.channels.whatsapp.client import GraphClient
 from convoflow.config import Settings
@@ -25,7 +24,7 @@ from convoflow.store.db import Database
 
 
 def build_whatsapp(
-    db: Database, settings: Settings, http: httpx.AsyncClient | None = None
+    db: Database, settings: Settings, http: Http11Pool | None = None
 ) -> WhatsAppServices:
     directory = WhatsAppDirectory(db)
     client = GraphClient.from_settings(settings, http=http)
