@@ -8,9 +8,11 @@ import copy
 import json
 from typing import Any
 
+import httpx
 import pytest
 from structlog.testing import capture_logs
 
+from convoflow.api.app import create_app
 from convoflow.channels.whatsapp import webhook_bodies as bodies
 from convoflow.channels.whatsapp.inbound import parse_webhook
 from convoflow.channels.whatsapp.signature import sign
@@ -128,6 +130,61 @@ async def test_a_signed_body_that_is_not_json_is_acknowledged(world: World) -> N
     assert response.status_code == 200  # authentic but useless: stored, nothing else
     assert [r["body"] for r in await rows(world, whatsapp_webhook_receipts)] == [raw]
     assert await rows(world, messages) == []
+
+
+async def test_the_direct_lane_answers_as_the_app_does(world: World) -> None:
+    """`POST /webhooks/whatsapp` is served by `ConvoflowApi`'s direct lane, past Starlette's
+    middleware and router; with a query string the app's own route answers. Both give the
+    same statuses and bodies: stored, unsigned, wrong signature, too large."""
+
+    def text(wamid: str) -> dict[str, Any]:
+        return bodies.inbound_message_body(
+            {"type": "text", "text": {"body": "hi"}},
+            phone_number_id=NUMBER, wa_id="15550002222", wamid=wamid, timestamp=1700000000,
+        )  # fmt: skip
+
+    answers = []
+    for path in ("/webhooks/whatsapp", "/webhooks/whatsapp?via=app"):
+        raw, headers = bodies.signed(text(f"wamid.LANE.{path}"), APP_SECRET)
+        stored = await world.api.post(path, content=raw, headers=headers)
+        unsigned = await world.api.post(path, content=raw)
+        wrong = await world.api.post(path, content=raw, headers={**headers, **{
+            "X-Hub-Signature-256": sign("not-the-secret", raw)}})  # fmt: skip
+        large = await world.api.post(
+            path, content=b" " * 3_000_001, headers={"Content-Type": "application/json"}
+        )
+        answers.append(
+            [
+                (r.status_code, r.headers["content-type"], r.json())
+                for r in (stored, unsigned, wrong, large)
+            ]
+        )
+    assert answers[0] == answers[1]
+    assert [status for status, _type, _body in answers[0]] == [200, 401, 403, 413]
+    assert answers[0][0][2]["data"]["messages"] == 1
+    assert len(await rows(world, messages)) == 2
+
+
+async def test_the_direct_lane_skips_the_middleware_stack(world: World) -> None:
+    app = create_app(world.engine, run_worker=False)
+
+    async def stack(scope: Any, receive: Any, send: Any) -> None:
+        raise AssertionError(f"{scope['method']} {scope['path']} went through the stack")
+
+    app.middleware_stack = stack
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://meta") as meta:
+        raw, headers = bodies.signed(
+            bodies.inbound_message_body(
+                {"type": "text", "text": {"body": "hi"}}, phone_number_id=NUMBER,
+                wa_id="15550002222", wamid="wamid.DIRECT", timestamp=1700000000,
+            ), APP_SECRET,
+        )  # fmt: skip
+        response = await meta.post("/webhooks/whatsapp", content=raw, headers=headers)
+        assert response.status_code == 200, response.text
+        with pytest.raises(AssertionError, match="went through the stack"):
+            await meta.post("/webhooks/whatsapp?x=1", content=raw, headers=headers)
+    assert [r["provider_message_id"] for r in await rows(world, messages)] == ["wamid.DIRECT"]
 
 
 async def test_get_challenge(world: World) -> None:

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 
 import structlog
 from fastapi import FastAPI
+from starlette.types import Receive, Scope, Send
 
 from convoflow import __version__
 from convoflow.api.bodies import BodyLimits
@@ -41,6 +42,7 @@ from convoflow.api.routes import (
     whatsapp,
     workflows,
 )
+from convoflow.api.routes.whatsapp.webhook import receive_direct, takes_direct_lane
 from convoflow.process import Process
 from convoflow.testing.stored import SuiteRuns
 
@@ -57,6 +59,19 @@ Differences from Kapso are listed in docs/api.md: starts and resumes are process
 the response is sent, `workflow_execution.context.channel = "sandbox"` runs an execution
 on the offline sandbox channel, `Idempotency-Key` is honoured on starts and resumes.
 """
+
+
+class ConvoflowApi(FastAPI):
+    """Meta's webhooks skip the middleware stack and the router: `receive_direct` does
+    what they would (api/routes/whatsapp/webhook.py). Every other request, and a webhook
+    URL with a query string or a trailing slash, goes the usual way."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if takes_direct_lane(scope):
+            scope["app"] = self
+            await receive_direct(self, scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 def create_app(engine: Process, *, run_worker: bool = True, close_engine: bool = False) -> FastAPI:
@@ -87,7 +102,7 @@ def create_app(engine: Process, *, run_worker: bool = True, close_engine: bool =
             if close_engine:
                 await engine.close()
 
-    app = FastAPI(
+    app = ConvoflowApi(
         title="convoflow",
         version=__version__,
         description=DESCRIPTION,

@@ -26,6 +26,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.routing import APIRoute
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from convoflow import json_input
@@ -93,6 +94,29 @@ class BodyLimits:
             return message
 
         await self.app(scope, limited, send)
+
+
+async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
+    """The whole body of a request served without Starlette (the webhook's direct lane):
+    BodyTooLarge by its declared Content-Length before a byte is read, else as soon as the
+    bytes received pass `limit`; ClientDisconnect when the client went away."""
+    method, path = scope["method"], scope["path"]
+    declared = _content_length(scope)
+    if declared is not None and declared > limit:
+        raise BodyTooLarge(limit, method, path)
+    chunks: list[bytes] = []
+    received = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunk = message.get("body", b"")
+        received += len(chunk)
+        if received > limit:
+            raise BodyTooLarge(limit, method, path)
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -17,6 +17,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 log = structlog.get_logger(__name__)
 
 RATE_HEADERS_KEY = "convoflow_rate_headers"
+INTERNAL_ERROR = (
+    "Internal server error: this is a bug in convoflow and has been logged; the request "
+    "may be retried"
+)
 
 
 def json_message(status: int, body: dict[str, Any]) -> tuple[Message, Message]:
@@ -69,12 +73,6 @@ class ApiMiddleware:
             log.exception("unhandled error", method=scope.get("method"), path=scope.get("path"))
             if started:
                 raise
-            start, body = json_message(
-                500,
-                {
-                    "error": "Internal server error: this is a bug in convoflow and has been "
-                    "logged; the request may be retried"
-                },
-            )
+            start, body = json_message(500, {"error": INTERNAL_ERROR})
             await send_with_headers(start)
             await send(body)
