@@ -9,6 +9,12 @@ stamped with its advance's start); `cpu_ms_per_turn` is this process's CPU time 
 
     python bench/agent.py --backend sqlite --turns 500
     python bench/agent.py --backend postgresql --turns 500
+    python bench/agent.py --backend sqlite --turns 300 --compare /path/to/other/checkout --rounds 3
+
+`--compare` runs the other checkout's `bench/agent.py` (its own code: e.g. main before a
+change, in a `git worktree`) and this one alternately, `--rounds` times each, in
+subprocesses on the same machine, each line with the load average around it: a
+before/after comparison in one run, with the load each figure was taken at.
 
 Goal (issue 11): agent turn overhead <= 5 ms p50. Record figures in BENCHMARKS.md with
 the command and the load (`uptime`).
@@ -20,6 +26,8 @@ import argparse
 import asyncio
 import itertools
 import json
+import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -112,11 +120,35 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
         await engine.close()
 
 
+def compare(args: argparse.Namespace) -> None:
+    trees = {"other": Path(args.compare).resolve(), "this": ROOT}
+    options = ["--backend", args.backend, "--turns", str(args.turns)]
+    for round_ in range(1, args.rounds + 1):
+        for name, tree in trees.items():
+            load_before = os.getloadavg()[0]
+            out = subprocess.run(
+                [sys.executable, str(tree / "bench" / "agent.py"), *options],
+                cwd=tree,
+                env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+            figures = json.loads(out.strip().splitlines()[-1])
+            load = [round(load_before, 1), round(os.getloadavg()[0], 1)]
+            print(json.dumps({"tree": name, "round": round_, **figures, "load": load}))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--turns", type=int, default=500)
+    parser.add_argument("--compare", help="another checkout to run alternately with this one")
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    if args.compare:
+        compare(args)
+        return
     url, drop = create_database(args.backend)  # migrations run their own event loop
     try:
         print(json.dumps(asyncio.run(run(args, url))))

@@ -7,22 +7,27 @@ knowledge-base tool."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from convoflow.engine.jobs import handle_action
+from convoflow.engine.llm.conversation import ConversationCache, rebuild
+from convoflow.engine.llm.model import Message
 from convoflow.fakes.llm.rules import Rule, ToolCall
 from convoflow.fakes.llm.server import FakeLLM
 from convoflow.fakes.loopback import serve_app
 from convoflow.process import Process
 from convoflow.services.ai import provider_models
 from convoflow.services.common import Actor
+from convoflow.store.schema import action_journal, executions
 from tests.support import (
     Chat,
     chat_payloads,
@@ -31,6 +36,7 @@ from tests.support import (
     make_js_function,
     make_project,
     node,
+    table_rows,
 )
 
 START = "no message from the user"  # what the model sees when an API/sandbox start opens
@@ -357,3 +363,104 @@ async def test_send_media_tool(engine: Process, llm: tuple[FakeLLM, str]) -> Non
         ("send_media", True),
         ("send_media", False),  # the model is told the URL is bad, and goes on
     ]
+
+
+def _roles_and_contents(body: dict[str, Any]) -> list[tuple[str, str]]:
+    """An OpenAI request's conversation, the system prompt left out."""
+    return [(m["role"], m.get("content") or "") for m in body["messages"] if m["role"] != "system"]
+
+
+WHOLE_CONVERSATION = [
+    ("user", "(no message from the user yet)"),
+    ("assistant", ""),  # save_variable
+    ("tool", "saved vars.topic"),
+    ("assistant", ""),  # send_notification_to_user
+    ("tool", "sent"),
+    ("assistant", ""),  # enter_waiting
+    ("tool", "waiting for the user's reply"),
+    ("user", "I am Ana"),
+    ("assistant", ""),  # save_variable
+    ("tool", "saved vars.name"),
+    ("assistant", "Nice to meet you, Ana."),
+    ("user", "bye"),
+]
+
+
+@pytest.mark.parametrize("held", [True, False], ids=["held", "rebuilt"])
+async def test_each_turn_journals_only_what_is_new_and_the_model_gets_it_all(
+    held: bool,
+    engine: Process,
+    llm: tuple[FakeLLM, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A turn's journaled request holds only its new messages; the model still gets the
+    whole conversation, whether this process held it or rebuilt it from the journal (a
+    restart, another worker: a cache that remembers nothing)."""
+    if not held:
+        monkeypatch.setattr(engine.runtime, "conversations", ConversationCache(size=0))
+    fake, url = llm
+    fake.script.replace(CONVERSATION)
+    chat = await _chat(engine, url)
+    await chat.say("I am Ana")
+    await chat.say("bye")
+    assert (await chat.execution())["status"] == "ended"
+    assert _roles_and_contents(fake.requests[-1]["body"]) == WHOLE_CONVERSATION
+    async with engine.db.read() as conn:
+        rows = (
+            await conn.execute(
+                sa.select(action_journal.c.idempotency_key, action_journal.c.request)
+                .where(action_journal.c.kind == "llm")
+                .order_by(action_journal.c.created_at, action_journal.c.idempotency_key)
+            )
+        ).all()
+    journaled = {
+        key.rsplit(":", 1)[1]: [(m["role"], m["content"]) for m in request["messages"]]
+        for key, request in rows
+    }
+    assert journaled == {
+        "1": [("user", "(no message from the user yet)")],
+        "2": [("tool", "saved vars.topic")],
+        "3": [("tool", "sent")],
+        "4": [("tool", "waiting for the user's reply"), ("user", "I am Ana")],
+        "5": [("tool", "saved vars.name")],
+        "6": [("user", "bye")],
+    }
+
+
+async def test_a_waiting_agent_of_the_whole_conversation_format_goes_on(
+    engine: Process, llm: tuple[FakeLLM, str]
+) -> None:
+    """An execution parked by a version that kept the whole conversation on the cursor
+    (`agent.messages`) continues with it after an upgrade."""
+    fake, url = llm
+    fake.script.replace(CONVERSATION)
+    chat = await _chat(engine, url)
+    assert await chat.texts() == ["Name?"]
+    execution_id = (await chat.execution())["id"]
+    [row] = await table_rows(engine, executions, id=execution_id)
+    cursor = dict(row["cursor"])
+    state = dict(cursor["agent"])
+    prefix = f"{execution_id}:agent:{cursor['entered_seq']}:turn:"
+    async with engine.db.read() as conn:
+        history = await rebuild(conn, prefix, state.pop("first"), state["turn"])
+    state["messages"] = [_journaled(m) for m in history] + state.pop("new")
+    async with engine.db.write() as conn:
+        await conn.execute(
+            sa.update(executions)
+            .where(executions.c.id == execution_id)
+            .values(cursor={**cursor, "agent": state})
+        )
+    await chat.say("I am Ana")
+    await chat.say("bye")
+    assert (await chat.execution())["status"] == "ended"
+    assert _roles_and_contents(fake.requests[-1]["body"]) == WHOLE_CONVERSATION
+
+
+def _journaled(message: Message) -> dict[str, Any]:
+    """A message as the old format journaled it on the cursor."""
+    out: dict[str, Any] = {"role": message.role, "content": message.content}
+    if message.tool_calls:
+        out["tool_calls"] = [dataclasses.asdict(call) for call in message.tool_calls]
+    if message.tool_call_id:
+        out["tool_call_id"] = message.tool_call_id
+    return out

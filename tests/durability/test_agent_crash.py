@@ -6,7 +6,9 @@ worker. Each agent calls a webhook tool, messages the user, waits, saves a varia
 the reply and completes. Afterwards every conversation has exactly its expected
 transcript (no message lost or sent twice), exactly its five model turns (no turn lost
 or committed twice), one user input, and one webhook key (a call may repeat after a
-crash, always with the same key).
+crash, always with the same key). Every turn journals only its new messages, so the last
+turn's request to the model must still carry the whole conversation, whichever worker
+process (killed or not) rebuilt it from the journal.
 """
 
 from __future__ import annotations
@@ -142,6 +144,7 @@ async def test_sigkill_during_agent_loops_repeats_and_loses_nothing(db_url: str)
                 await run_while_killing(engine, conversations, worker)
                 calls = Counter(receiver.calls)
         await _check_outcome(engine, conversations, calls)
+        _check_last_turns(fake.requests, len(conversations))
     finally:
         worker.stop()
         await engine.close()
@@ -167,3 +170,45 @@ async def _check_outcome(engine: Process, conversations: list[str], calls: Count
         assert dict(counted) == {"agent_turn": TURNS * n, "user_input_received": n}
     # One webhook key per conversation; a repeat after a crash reuses it.
     assert len(calls) == len(conversations)
+
+
+# The conversation the last turn (answered by complete_task) continues.
+LAST_TURN = [
+    ("user", "hi"),
+    ("assistant", "lookup"),
+    ("tool", '"echo"'),
+    ("assistant", "send_notification_to_user"),
+    ("tool", "sent"),
+    ("assistant", "enter_waiting"),
+    ("tool", "waiting for the user's reply"),
+    ("user", "my name is Bob"),
+    ("assistant", "save_variable"),
+    ("tool", "saved vars.name"),
+]
+
+
+def _check_last_turns(requests: list[dict[str, Any]], n: int) -> None:
+    last = [
+        r["body"]["messages"]
+        for r in requests
+        if r["body"]["messages"][-1].get("content") == "saved vars.name"
+    ]
+    assert len(last) >= n  # a turn asked again after a kill asks the same
+    for messages in last:
+        seen = [
+            (
+                m["role"],
+                m["tool_calls"][0]["function"]["name"] if m.get("tool_calls") else m["content"],
+            )
+            for m in messages
+            if m["role"] != "system"
+        ]
+        assert [role for role, _ in seen] == [role for role, _ in LAST_TURN], seen
+        for (_, got), (_, wanted) in zip(seen, LAST_TURN, strict=True):
+            assert wanted in got, seen
+
+
+def _said(message: dict[str, Any]) -> str:
+    """A message's text, or the name of the tool an assistant message called."""
+    calls = message.get("tool_calls")
+    return str(calls[0]["function"]["name"]) if calls else str(message.get("content") or "")

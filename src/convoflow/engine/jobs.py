@@ -62,7 +62,12 @@ async def handle_action(runtime: Runtime, job: RowMapping) -> None:
     if journal["kind"] == LLM_KIND:
         lease = runtime.settings.job_lease_seconds
         result = await perform_llm(
-            runtime.db, runtime.llm, request, attempt=int(job["attempts"]), max_seconds=lease * 0.8
+            runtime.db,
+            runtime.llm,
+            runtime.conversations,
+            request,
+            attempt=int(job["attempts"]),
+            max_seconds=lease * 0.8,
         )
     elif journal["kind"] == MCP_KIND:
         lease = runtime.settings.job_lease_seconds
@@ -86,18 +91,22 @@ async def handle_action(runtime: Runtime, job: RowMapping) -> None:
         await runtime.op(later)
         return
 
-    async def complete(adv: Advance) -> None:
+    async def complete(adv: Advance) -> bool:
         await job_store.delete_jobs(adv.conn, [job["id"]])
-        if await action_store.complete_journal(
+        if not await action_store.complete_journal(
             adv.conn, key, result=result, attempts=int(job["attempts"]), now=adv.now
         ):
-            await adv.deliver(
-                journal["execution_id"],
-                ActionDone(key=key, result=result),
-                expected_version=job["expected_version"],
-            )
+            return False
+        await adv.deliver(
+            journal["execution_id"],
+            ActionDone(key=key, result=result),
+            expected_version=job["expected_version"],
+        )
+        return True
 
-    await runtime.op(complete)
+    if await runtime.op(complete) and journal["kind"] == LLM_KIND:
+        # Committed: this answer is the journal's, the next turn may continue from it.
+        runtime.conversations.answered(key, result)
 
 
 DEFAULT_HANDLERS: dict[str, JobHandler] = {

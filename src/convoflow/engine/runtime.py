@@ -27,6 +27,7 @@ from convoflow.engine.hooks import EngineHooks
 from convoflow.engine.jobs import DEFAULT_HANDLERS, JobHandler
 from convoflow.engine.js.runner import JsRunner
 from convoflow.engine.llm.client import LLMClient
+from convoflow.engine.llm.conversation import ConversationCache
 from convoflow.engine.notifier import Notifier
 from convoflow.engine.signals import UserInput
 from convoflow.engine.state import ExecutionState
@@ -126,6 +127,8 @@ class Runtime:
             max_attempts=self.settings.llm_max_attempts,
             backoff_seconds=self.settings.llm_backoff_seconds,
         )
+        # Agents' conversations as of their last turn answered here (engine/llm/conversation.py).
+        self.conversations = ConversationCache()
 
         self.js = JsRunner(
             timeout_seconds=self.settings.js_timeout_seconds,

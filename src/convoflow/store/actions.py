@@ -23,6 +23,21 @@ async def get_journal(conn: AsyncConnection, key: str) -> sa.RowMapping | None:
     return result.mappings().first()
 
 
+async def get_journals(conn: AsyncConnection, keys: list[str]) -> list[sa.RowMapping]:
+    """The journal entries of these keys (those that exist), in no particular order."""
+    if not keys:
+        return []
+    result = await conn.execute(
+        sa.select(
+            action_journal.c.idempotency_key,
+            action_journal.c.status,
+            action_journal.c.request,
+            action_journal.c.result,
+        ).where(action_journal.c.idempotency_key.in_(keys))
+    )
+    return list(result.mappings())
+
+
 async def complete_journal(
     conn: AsyncConnection, key: str, *, result: dict[str, Any], attempts: int, now: datetime
 ) -> bool:

@@ -9,7 +9,8 @@ from typing import Any
 
 from convoflow.engine.actions import RetryLater
 from convoflow.engine.llm.client import LLMClient
-from convoflow.engine.llm.model import LLMRequest, LLMResult, Message, Provider, ToolCall, ToolSpec
+from convoflow.engine.llm.conversation import ConversationCache, ConversationLost
+from convoflow.engine.llm.model import LLMRequest, LLMResult, Provider, ToolSpec
 from convoflow.store import provider_models as model_store
 from convoflow.store.db import Database
 
@@ -28,8 +29,11 @@ def llm_action(
     idempotency_key: str,
     purpose: str,
     tools: list[dict[str, Any]] | None = None,
+    earlier: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The journaled request of one call to the provider model row `model`."""
+    """The journaled request of one call to the provider model row `model`. `earlier`
+    (an agent's later turns): the journaled turns whose conversation comes before
+    `messages` (engine/llm/conversation.py)."""
     timeout = (model["settings"] or {}).get("timeout_seconds") or DEFAULT_TIMEOUT_SECONDS
     return {
         "provider_model_id": model["id"],
@@ -43,18 +47,18 @@ def llm_action(
         "timeout": float(timeout),
         "idempotency_key": idempotency_key,
         "tools": tools or [],
+        **({"earlier": earlier} if earlier else {}),
     }
 
 
-def message_of(data: dict[str, Any]) -> Message:
-    """A journaled chat turn (`role`, `content`; an assistant's `tool_calls`, a tool
-    result's `tool_call_id`) as the clients' Message."""
-    calls = tuple(ToolCall(**call) for call in data.get("tool_calls") or [])
-    return Message(data["role"], data.get("content") or "", calls, data.get("tool_call_id"))
-
-
 async def perform_llm(
-    db: Database, llm: LLMClient, request: dict[str, Any], *, attempt: int, max_seconds: float
+    db: Database,
+    llm: LLMClient,
+    conversations: ConversationCache,
+    request: dict[str, Any],
+    *,
+    attempt: int,
+    max_seconds: float,
 ) -> dict[str, Any] | RetryLater:
     """One attempt; a retryable failure is rescheduled (RetryLater) until the client's
     max_attempts. `max_seconds` caps the timeout below the job's lease, so no other
@@ -63,13 +67,20 @@ async def perform_llm(
     row_name = request.get("provider_model_name")
     async with db.read() as conn:
         row = await model_store.get_model(conn, str(request["provider_model_id"]), project_id)
+        try:
+            messages = await conversations.messages(conn, request) if row is not None else ()
+        except ConversationLost as exc:
+            return {
+                **LLMResult(ok=False, error=str(exc)).to_json(),
+                "provider_model_name": row_name,
+            }
     if row is None:
         missing = f"provider model {row_name!r} no longer exists"
         return {**LLMResult(ok=False, error=missing).to_json(), "provider_model_name": row_name}
     provider = Provider(row["provider"], row["base_url"], row["model"], row["api_key"])
     timeout = float(request.get("timeout") or DEFAULT_TIMEOUT_SECONDS)
     call = LLMRequest(
-        messages=tuple(message_of(m) for m in request["messages"]),
+        messages=messages,
         tools=tuple(ToolSpec(**tool) for tool in request.get("tools") or []),
         system=request.get("system"),
         temperature=request.get("temperature"),

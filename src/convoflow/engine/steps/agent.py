@@ -5,8 +5,10 @@ Each model turn is a journaled `llm` action keyed per turn (`<step key>:turn:<n>
 worker makes the call outside any transaction and delivers the journaled answer, and in
 that same transaction the step runs the turn's tool calls and journals the next turn. A
 crash therefore resumes at the last committed turn; a turn already answered is never
-asked again, and a tool's effect is never repeated (docs/ai.md). The conversation with
-the model lives on the execution's cursor (`agent`), never in memory.
+asked again, and a tool's effect is never repeated (docs/ai.md). The conversation is
+journaled append-only: each turn's request carries only what is new since the previous
+turn (`engine/llm/conversation.py`), and the cursor (`agent`) holds the loop's state and
+the messages not journaled yet, never the whole conversation.
 
 `enter_waiting` (or a turn with no tool call) parks the execution (`waiting_reason =
 agent`) until the user writes; the message comes in like a `wait_for_response` reply
@@ -18,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from convoflow.engine import status as st
+from convoflow.engine.llm.conversation import earlier_of
 from convoflow.engine.llm.journaled import KIND as LLM_KIND
 from convoflow.engine.llm.journaled import llm_action
 from convoflow.engine.mcp import KIND as MCP_KIND
@@ -49,9 +52,12 @@ def _clip(text: str) -> str:
 
 
 async def enter(run: StepRun) -> Outcome:
+    # `new`: the messages the next turn's request journals (the earlier turns' are in
+    # the journal); `first`: the turn the journaled conversation starts at.
     state: dict[str, Any] = {
         "turn": 0,
-        "messages": await conversation_turns(run, HISTORY_MESSAGES),
+        "first": 1,
+        "new": await conversation_turns(run, HISTORY_MESSAGES),
         "pending": [],
         "wait": False,
         "mcp": None,  # the MCP servers' tools, listed before the first turn
@@ -63,7 +69,7 @@ async def on_signal(run: StepRun, signal: Signal) -> Outcome:
     state = run.execution.cursor.get("agent")
     if not isinstance(state, dict):
         return Fail(f"agent {run.node.id!r} lost its conversation state", {"code": "agent_state"})
-    state = dict(state)
+    state = _upgraded(dict(state), run.execution.cursor.get("awaiting"))
     if isinstance(signal, UserInput):
         return await _user_wrote(run, state, signal)
     awaiting = run.execution.cursor.get("awaiting")
@@ -85,10 +91,23 @@ async def on_signal(run: StepRun, signal: Signal) -> Outcome:
     return Fail(f"agent {run.node.id!r} got an unexpected {type(signal).__name__}")
 
 
+def _upgraded(state: dict[str, Any], awaiting: Any) -> dict[str, Any]:
+    """A state written before the journal was append-only carries the whole conversation
+    (`messages`): it becomes the next turn's new messages, and that turn starts the
+    journaled conversation. Awaiting a model answer, the turn being asked already
+    journaled all of it (the old format is self-contained), so it is the first."""
+    if "messages" not in state:
+        return state
+    messages = state.pop("messages")
+    if awaiting == "llm":
+        return {**state, "first": state["turn"], "new": []}
+    return {**state, "first": state["turn"] + 1, "new": messages}
+
+
 async def _user_wrote(run: StepRun, state: dict[str, Any], signal: UserInput) -> Outcome:
     record_input(run, signal, save_to=None)  # vars.last_user_input, the inbound event
     text = signal.value if isinstance(signal.value, str) else tools.as_json(signal.value)
-    state["messages"] = [*state["messages"], {"role": "user", "content": text}]
+    state["new"] = [*state["new"], {"role": "user", "content": text}]
     state["wait"] = False
     state["mcp"] = None  # a new round: the MCP servers' tools are listed again
     return await _ask(run, state)
@@ -104,18 +123,24 @@ async def _ask(run: StepRun, state: dict[str, Any]) -> Outcome:
             "without complete_task or handoff_to_human",
             {"code": "max_iterations", "max_iterations": config.max_iterations},
         )
-    model = await provider_model(run)
-    if isinstance(model, str):
-        return Fail(f"agent {run.node.id!r}: {model}", {"code": "no_provider_model"})
+    model = state.get("model")
+    if model is None:
+        # Looked up once per visit: every turn's call reads the row by id again (its key).
+        row = await provider_model(run)
+        if isinstance(row, str):
+            return Fail(f"agent {run.node.id!r}: {row}", {"code": "no_provider_model"})
+        model = state["model"] = {"id": row["id"], "name": row["name"], "settings": row["settings"]}
     if mcp.servers(run) and state.get("mcp") is None:
         return await _list_mcp_tools(run, state)
     state["turn"] += 1
-    key = f"{run.step_key}:turn:{state['turn']}"
+    prefix = f"{run.step_key}:turn:"
+    key = f"{prefix}{state['turn']}"
     request = llm_action(
         model,
         project_id=run.execution.project_id,
         system=await run.render(config.system_prompt, "system_prompt"),
-        messages=state["messages"],
+        messages=state["new"],
+        earlier=earlier_of(prefix, state["first"], state["turn"] - 1),
         temperature=config.temperature,
         max_tokens=config.max_tokens,
         idempotency_key=key,
@@ -124,6 +149,7 @@ async def _ask(run: StepRun, state: dict[str, Any]) -> Outcome:
         + calls.call_specs(run)
         + list((state.get("mcp") or {}).get("specs") or []),
     )
+    state["new"] = []  # journaled with this turn
     return AwaitAction(LLM_KIND, request, key=key, carry={"agent": state, "awaiting": "llm"})
 
 
@@ -162,16 +188,15 @@ async def _model_answered(run: StepRun, state: dict[str, Any], result: dict[str,
             f"agent {run.node.id!r}: the model call failed: {result.get('error')}",
             {"code": "agent_model_failed", "turn": state["turn"]},
         )
-    assistant: dict[str, Any] = {"role": "assistant", "content": text}
-    if calls:
-        assistant["tool_calls"] = calls
-    state["messages"] = [*state["messages"], assistant]
+    # The answer itself is journaled (the turn's result): the conversation's next
+    # messages are its tool results.
     if text.strip() and run.config.message_delivery_mode == "auto_send_assistant_text":
         run.send({"type": "text", "text": text})
     if not calls:
         # Nothing left to do this turn but hear the user (a chat reply).
         return await _wait_for_user(run, state)
-    state["pending"] = calls
+    # Numbered: a call the provider gave no id is keyed by its place in the turn.
+    state["pending"] = [{**call, "n": n} for n, call in enumerate(calls)]
     return await _run_calls(run, state)
 
 
@@ -192,9 +217,9 @@ async def _run_calls(run: StepRun, state: dict[str, Any]) -> Outcome:
         elif name in offered:
             answer = await tools.run_builtin(run, name, arguments)
         else:
-            # Keyed by the turn and the call (its position in the conversation when the
-            # provider gives no id): stable across a crash, since the answer is journaled.
-            call_id = call.get("id") or len(state["messages"])
+            # Keyed by the turn and the call (its place in the turn when the provider
+            # gives no id): stable across a crash, since the answer is journaled.
+            call_id = call.get("id") or f"n{call.get('n')}"
             key = f"{run.step_key}:turn:{state['turn']}:tool:{call_id}"
             prepared = await mcp.prepare_call(run, state.get("mcp"), name, arguments, key)
             if prepared is None:
@@ -231,8 +256,8 @@ def _answered(
             "result": _clip(answer.content),
         },
     )
-    state["messages"] = [
-        *state["messages"],
+    state["new"] = [
+        *state["new"],
         {"role": "tool", "tool_call_id": call.get("id"), "content": answer.content},
     ]
 
