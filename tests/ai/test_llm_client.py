@@ -3,6 +3,7 @@ formats, tool calling both ways, retries with backoff, timeouts, the SSRF guard.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import AsyncIterator
 
 import pytest
@@ -10,7 +11,14 @@ import pytest
 from convoflow.engine.egress import Egress
 from convoflow.engine.llm import anthropic
 from convoflow.engine.llm.client import LLMClient
-from convoflow.engine.llm.model import LLMRequest, Message, Provider, ToolCall, ToolSpec
+from convoflow.engine.llm.model import (
+    LLMRequest,
+    LLMResult,
+    Message,
+    Provider,
+    ToolCall,
+    ToolSpec,
+)
 from convoflow.fakes.llm.rules import Rule
 from convoflow.fakes.llm.rules import ToolCall as ScriptedCall
 from convoflow.fakes.llm.server import FakeLLM
@@ -20,14 +28,25 @@ KINDS = ["openai", "anthropic"]
 
 @pytest.fixture
 async def client() -> AsyncIterator[tuple[LLMClient, list[float]]]:
-    slept: list[float] = []
-
-    async def sleep(seconds: float) -> None:
-        slept.append(seconds)
-
+    """The client, and the waits it asked for between attempts (see `_call`)."""
     egress = Egress(allow_private_network=True)
-    yield LLMClient(egress, backoff_seconds=0.5, sleep=sleep), slept
+    yield LLMClient(egress, backoff_seconds=0.5), []
     await egress.close()
+
+
+async def _call(
+    client: tuple[LLMClient, list[float]], provider: Provider, request: LLMRequest
+) -> LLMResult:
+    """Attempts until a final one, as the engine's action job does across its runs (the
+    waits it would reschedule by are recorded instead of slept)."""
+    for attempt in itertools.count(1):
+        result, retry_in = await client[0].attempt(
+            provider, request, project_id=None, attempt=attempt
+        )
+        if retry_in is None:
+            return result
+        client[1].append(retry_in)
+    raise AssertionError("unreachable")
 
 
 def _provider(kind: str, url: str) -> Provider:
@@ -46,7 +65,7 @@ async def test_text_answer_usage_and_request(
     fake, url = llm
     fake.script.replace([Rule(contains="refund", reply="billing please")])
     request = _ask("I want a refund", system="Classify.", temperature=0.2, max_tokens=7)
-    result = await client[0].complete(_provider(kind, url), request, project_id=None)
+    result = await _call(client, _provider(kind, url), request)
     assert result.ok and result.text == "billing please" and result.attempts == 1
     assert result.input_tokens == 5 and result.output_tokens == 2
     assert result.latency_ms is not None and result.stop_reason in ("stop", "end_turn")
@@ -69,9 +88,7 @@ async def test_tool_calling_round_trip(
     call = ScriptedCall(name="get_weather", arguments={"city": "Lima"})
     fake.script.replace([Rule(contains="weather", tool_call=call), Rule(reply="It is sunny")])
     tool = ToolSpec("get_weather", "Weather of a city", {"type": "object", "properties": {}})
-    first = await client[0].complete(
-        _provider(kind, url), _ask("weather in Lima?", tools=(tool,)), project_id=None
-    )
+    first = await _call(client, _provider(kind, url), _ask("weather in Lima?", tools=(tool,)))
     assert first.ok and first.tool_calls[0].name == "get_weather"
     assert first.tool_calls[0].arguments == {"city": "Lima"}
     made = first.tool_calls[0]
@@ -80,9 +97,7 @@ async def test_tool_calling_round_trip(
         Message("assistant", "", tool_calls=(ToolCall(made.id, made.name, made.arguments),)),
         Message("tool", "sunny, 24C", tool_call_id=made.id),
     )
-    second = await client[0].complete(
-        _provider(kind, url), LLMRequest(messages=history, tools=(tool,)), project_id=None
-    )
+    second = await _call(client, _provider(kind, url), LLMRequest(messages=history, tools=(tool,)))
     assert second.text == "It is sunny"
     body = fake.requests[-1]["body"]
     if kind == "openai":
@@ -107,7 +122,7 @@ async def test_retries_429_and_500_with_backoff(
     fake.script.replace(
         [Rule(status=429, times=1), Rule(status=500, times=1), Rule(reply="finally")]
     )
-    result = await client[0].complete(_provider(kind, url), _ask("hi"), project_id=None)
+    result = await _call(client, _provider(kind, url), _ask("hi"))
     assert result.ok and result.text == "finally" and result.attempts == 3
     assert client[1] == [0.5, 1.0]  # exponential backoff between the three attempts
 
@@ -126,7 +141,7 @@ async def test_gives_up_with_the_reason(
     """A 5xx is retried up to max_attempts; a 400 (our request is wrong) is not."""
     fake, url = llm
     fake.script.replace([Rule(status=status)])
-    result = await client[0].complete(_provider(kind, url), _ask("hi"), project_id=None)
+    result = await _call(client, _provider(kind, url), _ask("hi"))
     assert not result.ok and result.attempts == attempts and result.status == status
     assert f"HTTP {status}" in (result.error or "") and "scripted failure" in (result.error or "")
 
@@ -137,9 +152,7 @@ async def test_timeout_is_retried_then_reported(
     fake, url = llm
     fake.script.replace([Rule(delay=0.3, reply="late")])
     client[0].max_attempts = 2
-    result = await client[0].complete(
-        _provider("openai", url), _ask("hi", timeout_seconds=0.05), project_id=None
-    )
+    result = await _call(client, _provider("openai", url), _ask("hi", timeout_seconds=0.05))
     assert not result.ok and result.attempts == 2 and "Timeout" in (result.error or "")
 
 
@@ -147,9 +160,7 @@ async def test_the_ssrf_guard_applies(llm: tuple[FakeLLM, str]) -> None:
     _, url = llm
     egress = Egress(allow_private_network=False)
     try:
-        result = await LLMClient(egress).complete(
-            _provider("openai", url), _ask("hi"), project_id=None
-        )
+        result = await _call((LLMClient(egress), []), _provider("openai", url), _ask("hi"))
     finally:
         await egress.close()
     assert not result.ok and result.attempts == 1 and "SSRF" in (result.error or "")
@@ -162,7 +173,7 @@ async def test_malformed_answer(
     # An Anthropic client sent to the OpenAI endpoint: 2xx JSON, not a Messages answer.
     base = f"{url}/v1/chat/completions#"  # the client's path lands in the fragment
     provider = Provider(kind="anthropic", base_url=base, model="m")
-    result = await client[0].complete(provider, _ask("hi"), project_id=None)
+    result = await _call(client, provider, _ask("hi"))
     assert not result.ok and "malformed" in (result.error or "")
 
 

@@ -21,8 +21,10 @@ class RetryLater:
     error: str
 
 
-def backoff_seconds(attempt: int) -> float:
-    return float(min(60, 2 ** max(0, attempt - 1)))
+def backoff_seconds(attempt: int, *, base: float = 1.0, cap: float = 60.0) -> float:
+    """The wait after failed attempt number `attempt` (1, 2, ...): `base` doubled per
+    failure, at most `cap`. Every journaled call's retries (webhooks, functions, LLMs)."""
+    return float(min(cap, base * 2 ** max(0, attempt - 1)))
 
 
 async def perform_http(

@@ -1,21 +1,21 @@
-"""`LLMClient.complete`: one model call through the egress module (SSRF guard, one
-connection pool), with a timeout per attempt and retries on 429, 5xx and network errors
-(exponential backoff, or the provider's Retry-After when it is longer). It never raises
-for what the provider or the network does: a failed call is an `LLMResult` with `ok`
-False and the reason."""
+"""`LLMClient.attempt`: one model call through the egress module (SSRF guard, one
+connection pool) with a timeout, and whether and when to try again: on 429, 5xx and
+network errors, after an exponential backoff (or the provider's Retry-After when it is
+longer). The engine's action jobs make one attempt per run and reschedule themselves
+(engine/llm/journaled.py), so a retry survives a restart. It never raises for what the
+provider or the network does: a failed call is an `LLMResult` with `ok` False and the
+reason."""
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
+from convoflow.engine.actions import backoff_seconds
 from convoflow.engine.egress import Egress, Outcome
 from convoflow.engine.llm import anthropic, openai
 from convoflow.engine.llm.model import LLMRequest, LLMResult, MalformedResponse, Provider
 
-Sleep = Callable[[float], Awaitable[None]]
 MAX_BACKOFF_SECONDS = 30.0
 
 
@@ -40,27 +40,10 @@ class LLMClient:
         *,
         max_attempts: int = 3,
         backoff_seconds: float = 1.0,
-        sleep: Sleep = asyncio.sleep,
     ) -> None:
         self.egress = egress
         self.max_attempts = max_attempts
         self.backoff_seconds = backoff_seconds
-        self._sleep = sleep
-
-    async def complete(
-        self, provider: Provider, request: LLMRequest, *, project_id: str | None
-    ) -> LLMResult:
-        """The call with its retries in this process (sleeping between attempts)."""
-        started = time.perf_counter()
-        result = LLMResult(ok=False, error="not attempted")
-        for attempt in range(1, self.max_attempts + 1):
-            result, retry_in = await self.attempt(
-                provider, request, project_id=project_id, attempt=attempt
-            )
-            if retry_in is None:
-                break
-            await self._sleep(retry_in)
-        return replace(result, latency_ms=int((time.perf_counter() - started) * 1000))
 
     async def attempt(
         self, provider: Provider, request: LLMRequest, *, project_id: str | None, attempt: int
@@ -85,7 +68,7 @@ class LLMClient:
         )
         if result.ok or not _retryable(outcome) or attempt >= self.max_attempts:
             return result, None
-        delay = self.backoff_seconds * 2 ** (attempt - 1)
+        delay = backoff_seconds(attempt, base=self.backoff_seconds, cap=MAX_BACKOFF_SECONDS)
         return result, min(MAX_BACKOFF_SECONDS, max(delay, outcome.retry_after or 0.0))
 
     @staticmethod
