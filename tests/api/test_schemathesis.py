@@ -150,6 +150,8 @@ STATE_CODES = {
     "phone_number_not_verified",
     "syntax",  # deploying a JavaScript function whose stored code does not compile
 }
+# A stored test suite is YAML text checked against the suite format (docs/testing-flows.md).
+SUITE_CODES = {"invalid_suite", "too_many_cases"}
 STATE_MESSAGES = re.compile(
     r"Invalid transition from|cannot be resumed|is archived|is draft|has no active api_call trigger"
     r"|is not active|cannot be deployed|no WhatsApp number|is not a WhatsApp number"
@@ -169,6 +171,8 @@ def known_exception(case: Any, response: Any, failure: Any) -> str | None:
     details = [d for d in body.get("details") or [] if isinstance(d, dict)]
     if details and all(str(d.get("code")) in STATE_CODES for d in details):
         return "a unique name taken, or an id that is not one of the project's objects"
+    if details and all(str(d.get("code")) in SUITE_CODES for d in details):
+        return "a stored test suite's YAML must be a suite, which a string's schema cannot say"
     if details and all("node_id" in d for d in details):
         return "activating (or starting) a workflow whose stored graph has problems"
     if not details and STATE_MESSAGES.search(str(body.get("error"))):

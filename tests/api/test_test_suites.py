@@ -49,7 +49,7 @@ async def test_save_read_and_run_a_suite(client: httpx.AsyncClient) -> None:
     assert empty.status_code == 200, empty.text
     assert empty.json()["data"] == {"workflow_id": workflow["id"], "yaml": "", "updated_at": None}
     none_yet = await client.post(f"{P}/workflows/{workflow['id']}/test_runs")
-    assert none_yet.status_code == 422, none_yet.text
+    assert none_yet.status_code == 409, none_yet.text
     assert "has no test suite yet" in none_yet.json()["error"]
 
     saved = await _put(client, workflow["id"], SUITE)

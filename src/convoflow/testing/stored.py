@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from convoflow.config import Settings
-from convoflow.services.common import Actor, FieldProblem, Unavailable, invalid
+from convoflow.services.common import Actor, Conflict, FieldProblem, Unavailable, invalid
 from convoflow.services.process import Process
 from convoflow.services.workflows import test_suites
 from convoflow.testing.local import LocalDriver
@@ -90,15 +90,11 @@ class SuiteRuns:
     ) -> tuple[test_suites.StoredSuite, list[CaseResult]]:
         stored = await test_suites.get(engine, actor, workflow_id, with_definition=True)
         if not stored.yaml.strip():
-            raise invalid(
-                [
-                    FieldProblem(
-                        "test_suite",
-                        f"workflow {workflow_id} has no test suite yet: PUT "
-                        f"/workflows/{workflow_id}/test_suite first",
-                        "no_test_suite",
-                    )
-                ]
+            # The request is fine; the workflow's state is not (409, like a resume of an
+            # execution that does not wait).
+            raise Conflict(
+                f"workflow {workflow_id} has no test suite yet: PUT "
+                f"/workflows/{workflow_id}/test_suite first"
             )
         check(stored.yaml)  # saved before a rule changed: the same errors as on save
         suite = parse_suite(

@@ -14,7 +14,7 @@ from fastapi import Depends, Request, Response
 from convoflow.api.auth import CurrentActor, EngineDep
 from convoflow.api.bodies import api_router
 from convoflow.api.models import TestSuiteBody
-from convoflow.api.openapi import success
+from convoflow.api.openapi import error_responses, success
 from convoflow.api.response_models import TestRunData, TestSuiteData
 from convoflow.api.responses import data
 from convoflow.clock import utc_iso
@@ -76,7 +76,8 @@ async def put_test_suite(
 @router.post(
     "/workflows/{workflow_id}/test_runs",
     summary="Run the workflow's test suite against its current definition (extension)",
-    responses=success(TestRunData),
+    # 409: the workflow has no test suite yet.
+    responses={**success(TestRunData), **error_responses(409)},
 )
 async def run_test_suite(
     workflow_id: str, actor: CurrentActor, engine: EngineDep, runs: SuiteRunsDep
