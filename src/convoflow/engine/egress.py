@@ -102,7 +102,7 @@ class _GuardedTransport(httpx2.AsyncBaseTransport):
         return await self._inner.handle_async_request(request)
 
     async def aclose(self) -> None:
-        await self._inner.aclose()
+        pass  # the inner pool is shared by every MCP client: Egress.close closes it
 
 
 Kind = Literal["ok", "retryable", "permanent"]
@@ -201,6 +201,9 @@ class Egress:
         self.default_timeout = default_timeout
         self._http = http
         self._owns_http = http is None
+        # The MCP SDK's clients share one pool: a transport of their own each would build
+        # an SSL context per operation (~50 ms of CPU loading the CA bundle) and reconnect.
+        self._mcp_pool: httpx2.AsyncHTTPTransport | None = None
 
     @property
     def http(self) -> httpx.AsyncClient:
@@ -214,6 +217,9 @@ class Egress:
         if self._owns_http and self._http is not None:
             await self._http.aclose()
             self._http = None
+        if self._mcp_pool is not None:
+            await self._mcp_pool.aclose()
+            self._mcp_pool = None
 
     async def allows_private(self, project_id: str | None) -> bool:
         if self.allow_private_network:
@@ -236,7 +242,9 @@ class Egress:
         tasks. One client per MCP operation: the caller closes it (`async with`)."""
         allow_private = await self.allows_private(project_id)
         await check_url(url, allow_private=allow_private)
-        transport = _GuardedTransport(httpx2.AsyncHTTPTransport(), allow_private=allow_private)
+        if self._mcp_pool is None:
+            self._mcp_pool = httpx2.AsyncHTTPTransport()
+        transport = _GuardedTransport(self._mcp_pool, allow_private=allow_private)
         return httpx2.AsyncClient(
             transport=transport,
             headers=dict(headers),
