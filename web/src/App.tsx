@@ -1,5 +1,5 @@
 import { lazy, Suspense, useState, type ComponentType } from "react";
-import { api, apiKey, errorText, P, setApiKey } from "./api";
+import { api, apiKey, errorText, loadNodeTypes, P, prefetch, setApiKey } from "./api";
 import { navigate, usePath } from "./router";
 import { FlowsPage } from "./Flows";
 import { ErrorBox } from "./ui";
@@ -37,7 +37,14 @@ const PAGES: [RegExp, { preload: () => Promise<void> }][] = [
 // lazy page, which shows it).
 export function preloadPage(path: string): Promise<void> {
   const page = PAGES.find(([pattern]) => pattern.test(path));
-  return page && apiKey() ? page[1].preload().catch(() => undefined) : Promise.resolve();
+  if (!page || !apiKey()) return Promise.resolve();
+  // The editor's graph is fetched while its code loads, not after.
+  const editor = path.match(/^\/console\/flows\/([^/]+)\/?$/);
+  if (editor) {
+    prefetch(`${P}/workflows/${editor[1]}/definition`);
+    void loadNodeTypes().catch(() => undefined);
+  }
+  return page[1].preload().catch(() => undefined);
 }
 
 function SignIn({ onSignedIn }: { onSignedIn: () => void }) {

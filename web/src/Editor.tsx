@@ -4,10 +4,10 @@ import {
   type Connection, type Edge,
 } from "@xyflow/react";
 import "@xyflow/react/dist/style.css";
-import { api, ApiError, Definition, errorText, loadNodeTypes, NodeTypeInfo, P, Problem, Validation, Workflow } from "./api";
+import { api, ApiError, Definition, errorText, getOnce, loadNodeTypes, NodeTypeInfo, P, Problem, Validation, Workflow } from "./api";
 import { CardNode, EditorContext, FlowCard } from "./FlowCard";
 import { HistoryPanel } from "./History";
-import { outgoingLabels, toDefinition, toFlow, writtenVariables } from "./graph";
+import { outgoingLabels, shownLabel, toDefinition, toFlow, writtenVariables } from "./graph";
 import { autoLayout } from "./layout";
 import { navigate } from "./router";
 import { ConfigForm } from "./SchemaForm";
@@ -151,7 +151,7 @@ function EditorCanvas({ workflowId }: { workflowId: string }) {
     setConflict(false);
     try {
       const [read, catalogue] = await Promise.all([
-        api<Envelope<Workflow & { definition: Definition }>>("GET", `${P}/workflows/${workflowId}/definition`),
+        getOnce<Envelope<Workflow & { definition: Definition }>>(`${P}/workflows/${workflowId}/definition`),
         loadNodeTypes(),
       ]);
       const { definition, ...meta } = read.data;
@@ -280,7 +280,7 @@ function EditorCanvas({ workflowId }: { workflowId: string }) {
       const rest = all.filter((e) => !(e.source === source && String(e.label ?? "next") === label));
       if (!target) return rest;
       const decide = nodes.find((n) => n.id === source)?.data.node_type === "decide";
-      return [...rest, { id: `e-${source}-${label}-${target}`, source, target, label, sourceHandle: decide ? label : undefined }];
+      return [...rest, { id: `e-${source}-${label}-${target}`, source, target, label: shownLabel(label), sourceHandle: decide ? label : undefined }];
     });
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [setEdges, nodes, edges]);

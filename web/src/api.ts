@@ -48,6 +48,20 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
   return parsed as T;
 }
 
+// A GET started before the page that needs it exists (a deep link's data fetched while
+// its page's code still loads); the page takes it once, later reads go to the server.
+const early = new Map<string, Promise<unknown>>();
+export function prefetch(path: string): void {
+  const read = api("GET", path);
+  read.catch(() => undefined); // the page that takes it sees the error
+  early.set(path, read);
+}
+export function getOnce<T>(path: string): Promise<T> {
+  const read = early.get(path);
+  early.delete(path);
+  return (read as Promise<T> | undefined) ?? api<T>("GET", path);
+}
+
 export function errorText(exc: unknown): string {
   if (exc instanceof ApiError) {
     const lines = exc.details.slice(0, 8).map((d) => `• ${d.node_id ? d.node_id + ": " : ""}${d.field ? d.field + " " : ""}${d.message}`);

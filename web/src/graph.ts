@@ -6,6 +6,13 @@ import { autoLayout } from "./layout";
 // Kapso's definition shape is React Flow's: nodes {id, type, position, data}, edges
 // {source, target, label}. A decide node's edges leave from the handle of their condition.
 
+// An edge's label on the canvas: a decide branch's name; "next" (every other edge) is left
+// undrawn (an absent label reads as "next" everywhere). Besides the clutter, each drawn
+// label is measured by the browser, which costs ~50 ms when a 300-node flow opens.
+export function shownLabel(label: string): string | undefined {
+  return label === "next" ? undefined : label;
+}
+
 export function toFlow(definition: Definition): { nodes: CardNode[]; edges: Edge[] } {
   const decides = new Set(definition.nodes.filter((n) => n.data?.node_type === "decide").map((n) => n.id));
   let nodes: CardNode[] = definition.nodes.map((n) => ({
@@ -16,7 +23,7 @@ export function toFlow(definition: Definition): { nodes: CardNode[]; edges: Edge
   }));
   const edges: Edge[] = definition.edges.map((e, i) => {
     const label = e.label ?? "next";
-    return { id: e.id ?? `e${i}-${e.source}-${label}`, source: e.source, target: e.target, label, sourceHandle: decides.has(e.source) ? label : undefined };
+    return { id: e.id ?? `e${i}-${e.source}-${label}`, source: e.source, target: e.target, label: shownLabel(label), sourceHandle: decides.has(e.source) ? label : undefined };
   });
   if (nodes.length > 1 && nodes.every((n) => n.position.x === 0 && n.position.y === 0)) nodes = autoLayout(nodes, edges);
   return { nodes, edges };
