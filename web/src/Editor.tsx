@@ -173,7 +173,7 @@ function EditorCanvas({ workflowId }: { workflowId: string }) {
   useEffect(() => void load(), [load]);
 
   const definition = useMemo(() => toDefinition(nodes, edges), [nodes, edges]);
-  const current = JSON.stringify(definition);
+  const current = useMemo(() => JSON.stringify(definition), [definition]);
   const dirty = flow !== null && current !== saved;
   const shape = useMemo(() => shapeOf(definition), [definition]);
 
