@@ -5,6 +5,8 @@ milliseconds and the same suite gives the same result on every run."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +28,22 @@ from convoflow.testing.driver import DriverError, Reply, Snapshot
 from convoflow.testing.model import Suite
 
 PROJECT = "convoflow-test"
+
+
+def copy_database(source: Path, target: Path) -> None:
+    """A consistent copy of a SQLite file (its WAL included), by SQLite's backup API."""
+    with (
+        contextlib.closing(sqlite3.connect(source)) as src,
+        contextlib.closing(sqlite3.connect(target)) as dst,
+    ):
+        src.backup(dst)
+
+
+def migrated_template(folder: Path) -> Path:
+    """An empty database at `folder`/template.db, migrated to the newest revision."""
+    path = folder / "template.db"
+    upgrade(f"sqlite+aiosqlite:///{path}", cipher=SecretCipher([new_key()]))
+    return path
 
 
 def read_definition(path: Path) -> tuple[str | None, Any]:
@@ -54,13 +72,16 @@ def check_definition(definition: Any, label: str) -> None:
 class LocalDriver:
     name = "in-process (throwaway SQLite, sandbox channel)"
 
-    def __init__(self, settings: Settings | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, template: Path | None = None) -> None:
         # The server's settings when it runs a stored suite (its SSRF policy, limits);
         # definitions are then checked in this process, not in worker processes of
-        # the run's own.
+        # the run's own. `template`: an empty database already migrated, copied instead
+        # of migrating a new one (most of a short run's time).
         self.settings = settings
+        self.template = template
         self._tmp = tempfile.TemporaryDirectory(prefix="convoflow-test-")
-        self.url = f"sqlite+aiosqlite:///{Path(self._tmp.name) / 'suites.db'}"
+        self.path = Path(self._tmp.name) / "suites.db"
+        self.url = f"sqlite+aiosqlite:///{self.path}"
         # Starts at the real time (timestamps look sensible), then moves only when told.
         self.clock = FakeClock(datetime.now(UTC))
         self._engine: Process | None = None
@@ -71,7 +92,10 @@ class LocalDriver:
         if self._engine is None:
             # A key of its own: the database and its secrets die with the run.
             cipher = SecretCipher([new_key()])
-            await asyncio.to_thread(upgrade, self.url, cipher=cipher)
+            if self.template is not None:  # empty: no secret in it to be sealed by a key
+                await asyncio.to_thread(copy_database, self.template, self.path)
+            else:
+                await asyncio.to_thread(upgrade, self.url, cipher=cipher)
             self._engine = build_process(
                 self.url, clock=self.clock, cipher=cipher, settings=self.settings
             )

@@ -13,6 +13,8 @@ a time per process (more are refused with 503 rather than queued behind each oth
 from __future__ import annotations
 
 import asyncio
+import tempfile
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -21,7 +23,7 @@ from convoflow.config import Settings
 from convoflow.services.common import Actor, Conflict, FieldProblem, Unavailable, invalid
 from convoflow.services.process import Process
 from convoflow.services.workflows import test_suites
-from convoflow.testing.local import LocalDriver
+from convoflow.testing.local import LocalDriver, migrated_template
 from convoflow.testing.model import Suite, SuiteError, parse_suite
 from convoflow.testing.runner import ERROR, CaseResult, run_suites
 
@@ -84,6 +86,10 @@ class SuiteRuns:
         self.timeout_seconds = timeout_seconds
         self._free = concurrent  # touched on the server's event loop only
         self._pool = ThreadPoolExecutor(max_workers=concurrent, thread_name_prefix="suite-run")
+        # One empty migrated database, made by the first run, copied by each run.
+        self._folder = tempfile.TemporaryDirectory(prefix="convoflow-suite-runs-")
+        self._template: Path | None = None
+        self._template_lock = threading.Lock()
 
     async def run(
         self, engine: Process, actor: Actor, workflow_id: str
@@ -104,6 +110,10 @@ class SuiteRuns:
             definition=stored.definition or {"nodes": [], "edges": []},
             name=str(stored.workflow["name"]),
         )
+        return stored, await self.execute(suite)
+
+    async def execute(self, suite: Suite) -> list[CaseResult]:
+        """Run a parsed suite in a thread of the pool (Unavailable when all are busy)."""
         if self._free <= 0:
             raise Unavailable(
                 "this server is already running as many test runs as it allows at once; "
@@ -112,16 +122,17 @@ class SuiteRuns:
         self._free -= 1
         try:
             loop = asyncio.get_running_loop()
-            results = await loop.run_in_executor(self._pool, self._run_in_thread, suite)
+            return await loop.run_in_executor(self._pool, self._run_in_thread, suite)
         finally:
             self._free += 1
-        return stored, results
 
     def _run_in_thread(self, suite: Suite) -> list[CaseResult]:
-        return asyncio.run(self._run(suite))
+        return asyncio.run(self.run_here(suite))
 
-    async def _run(self, suite: Suite) -> list[CaseResult]:
-        driver = LocalDriver(self.settings)
+    async def run_here(self, suite: Suite) -> list[CaseResult]:
+        """The run itself, on the calling event loop (the thread's own; bench/suite_runs.py
+        also runs it on its own loop, to compare)."""
+        driver = LocalDriver(self.settings, template=await self._template_file())
         results: list[CaseResult] = []
         try:
             await asyncio.wait_for(
@@ -139,5 +150,16 @@ class SuiteRuns:
             await driver.close()
         return results
 
+    async def _template_file(self) -> Path:
+        def make() -> Path:
+            with self._template_lock:  # two first runs in two threads: one migrates
+                template = self._template or migrated_template(Path(self._folder.name))
+                self._template = template
+                return template
+
+        known = self._template
+        return known if known is not None else await asyncio.to_thread(make)
+
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self._folder.cleanup()
