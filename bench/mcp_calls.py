@@ -14,8 +14,8 @@ what the MCP session costs over a bare HTTP call.
   per call (what egress did before the MCP clients shared one: an SSL context built, the
   CA bundle loaded, a new connection, every time).
 
-A call is three requests with mcp 2.3: `server/discover`, `tools/call`, and `tools/list`,
-which the SDK sends to validate the result against the tool's output schema.
+A call is three requests with mcp 2.3: `server/discover`, `tools/list` (the tool listed
+first, as the SDK asks), `tools/call`.
 
 The server runs in this process (its CPU is in the figures, as a busy server's would be
 in a real call). No database: the journal's transactions are the agent turn's

@@ -135,8 +135,11 @@ async def test_mcp_tool_is_offered_called_once_and_its_result_reaches_the_model(
     await engine.worker.drain()
     assert orders.calls == ["A1"]
     assert (await chat.execution())["status"] == "ended"
-    # The call carried its journal key, for servers that deduplicate.
-    assert call_key in {h.get("idempotency-key") for h in orders.headers}
+    # The call's session carried its journal key (for servers that deduplicate) and listed
+    # the tool before calling it (x-mcp-header arguments, the SDK's output check).
+    methods = [h.get("mcp-method") for h in orders.headers if h.get("idempotency-key") == call_key]
+    assert "tools/call" in methods
+    assert methods.index("tools/list") < methods.index("tools/call")
     assert caplog.records and TOKEN not in caplog.text
 
 

@@ -102,6 +102,7 @@ async def _session(
     server = str(request.get("server"))
     timeout = float(request.get("timeout") or DEFAULT_TIMEOUT_SECONDS)
     started = time.perf_counter()
+    result: dict[str, Any] | None = None
     try:
         url = str(request["url"])
         http = await egress.mcp_http_client(
@@ -113,7 +114,10 @@ async def _session(
             async with Client(transport, cache=None, client_info=info) as client:
                 result = await use(client)
     except Exception as exc:
-        result = {"ok": False, "error": describe_error(server, exc, timeout)}
+        # An error while the session closes (the DELETE, the timeout meanwhile) does not
+        # undo a result already had: the tool's effect happened, the model must know it.
+        if result is None:
+            result = {"ok": False, "error": describe_error(server, exc, timeout)}
     return {**result, "duration_ms": int((time.perf_counter() - started) * 1000)}
 
 
@@ -198,6 +202,10 @@ async def _call_one(
     arguments = request.get("arguments") if isinstance(request.get("arguments"), dict) else {}
 
     async def call(client: Client) -> dict[str, Any]:
+        # Listed first, as the SDK asks: the tool's `x-mcp-header` arguments become request
+        # headers (protocol 2026-07-28), and its output schema is known, so the SDK's check
+        # of the result needs no request after the call (whose effect has happened).
+        await client.list_tools()
         result = await client.call_tool(tool, arguments)
         text = result_text(result)
         if result.is_error:
