@@ -6,6 +6,9 @@ editor, in Debian's headless chromium against a running `convoflow serve`.
     .venv/bin/python bench/console.py --url http://127.0.0.1:8000 --api-key KEY [--nodes 300]
     # before/after in one run: a second server serving the other build, measured in turn
     .venv/bin/python bench/console.py --url U --api-key K --compare-url U2 --compare-api-key K2
+    # the same for test-chat replies (N chats on each server, in turn)
+    .venv/bin/python bench/console.py --url U --api-key K --compare-url U2 \
+        --compare-api-key K2 --chats 20
 """
 
 from __future__ import annotations
@@ -91,9 +94,8 @@ def pan_fps(page: object, seconds: float = 2.0) -> tuple[float, float]:
     return fps, gaps[int(len(gaps) * 0.95)]
 
 
-def chat_replies(page: object, url: str, api_key: str, runs: int) -> list[float]:
-    """Seconds from a reply-button click to the bot's answer on screen, one per chat
-    (examples/menu.json: "Opening hours" is answered at once)."""
+def chat_page(page: object, url: str, api_key: str) -> None:
+    """Open the test chat of a new active copy of examples/menu.json (signed in)."""
     headers = {"X-API-Key": api_key}
     body = {"workflow": {"name": f"bench chat {time.time()}", "definition": example("menu")}}
     workflow = httpx.post(f"{url}/platform/v1/workflows", headers=headers, json=body).json()
@@ -108,18 +110,51 @@ def chat_replies(page: object, url: str, api_key: str, runs: int) -> list[float]
         headers=headers,
         json={"workflow": {"status": "active"}},
     ).raise_for_status()
+    page.goto(f"{url}/")  # type: ignore[attr-defined]
+    page.evaluate("k => sessionStorage.setItem('convoflow.apiKey', k)", api_key)  # type: ignore[attr-defined]
     page.goto(f"{url}/console/flows/{workflow_id}/chat")  # type: ignore[attr-defined]
-    seconds = []
-    for run in range(runs):
-        name = "Start chat" if run == 0 else "Restart"
-        page.get_by_role("button", name=name).click()  # type: ignore[attr-defined]
-        bubbles = page.get_by_test_id("bot-bubble")  # type: ignore[attr-defined]
-        bubbles.first.get_by_role("button", name="Opening hours").wait_for()
-        started = time.perf_counter()
-        bubbles.first.get_by_role("button", name="Opening hours").click()
-        bubbles.nth(1).wait_for()
-        seconds.append(time.perf_counter() - started)
-    return seconds
+
+
+def one_reply(page: object, first: bool) -> float:
+    """Seconds from a reply-button click to the bot's answer on screen, in a new chat
+    ("Opening hours" is answered at once)."""
+    page.get_by_role("button", name="Start chat" if first else "Restart").click()  # type: ignore[attr-defined]
+    bubbles = page.get_by_test_id("bot-bubble")  # type: ignore[attr-defined]
+    bubbles.first.get_by_role("button", name="Opening hours").wait_for()
+    started = time.perf_counter()
+    bubbles.first.get_by_role("button", name="Opening hours").click()
+    bubbles.nth(1).wait_for()
+    return time.perf_counter() - started
+
+
+def chat_replies(page: object, url: str, api_key: str, runs: int) -> list[float]:
+    """One reply time per chat (examples/menu.json)."""
+    chat_page(page, url, api_key)
+    return [one_reply(page, run == 0) for run in range(runs)]
+
+
+def compare_chats(servers: list[tuple[str, str]], chats: int) -> None:
+    """Test-chat reply times on two servers (two builds), one chat on each in turn in one
+    browser, so that both see the same load: medians and their ratio."""
+    from playwright.sync_api import sync_playwright
+
+    times: list[list[float]] = [[], []]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        pages = [browser.new_context().new_page() for _ in servers]
+        for page, (url, key) in zip(pages, servers, strict=True):
+            chat_page(page, url, key)
+        for run in range(chats):
+            for i, page in enumerate(pages):
+                times[i].append(one_reply(page, run == 0))
+        browser.close()
+    medians = [statistics.median(t) * 1000 for t in times]
+    for (url, _), median, raw in zip(servers, medians, times, strict=True):
+        print(
+            f"test chat, button click -> bot answer on screen, {url}: p50 {median:.0f} ms, "
+            f"max {max(raw) * 1000:.0f} ms ({len(raw)} chats)"
+        )
+    print(f"ratio {servers[0][0]} / {servers[1][0]}: {medians[0] / medians[1]:.2f}")
 
 
 def create_big_flow(url: str, api_key: str, nodes: int) -> str:
@@ -226,13 +261,19 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--compare-url", help="a second server: compare the big flow's opening")
     parser.add_argument("--compare-api-key")
+    parser.add_argument(
+        "--chats", type=int, default=0, help="with --compare-url: compare N test-chat replies"
+    )
     args = parser.parse_args()
     if args.url and args.compare_url:
         servers = [
             (args.url.rstrip("/"), args.api_key),
             (args.compare_url.rstrip("/"), args.compare_api_key),
         ]
-        compare_open(servers, args.nodes, args.runs)
+        if args.chats:
+            compare_chats(servers, args.chats)
+        else:
+            compare_open(servers, args.nodes, args.runs)
         return
     sizes = initial_load_sizes()
     for name, (raw, packed) in sizes.items():

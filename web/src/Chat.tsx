@@ -1,15 +1,18 @@
-import { useCallback, useEffect, useRef, useState } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { Background, ReactFlow, ReactFlowProvider, type Edge } from "@xyflow/react";
 import "@xyflow/react/dist/style.css";
 import { api, Definition, errorText, loadNodeTypes, NodeTypeInfo, P, Workflow } from "./api";
 import { CardNode, EditorContext, FlowCard } from "./FlowCard";
 import { toFlow } from "./graph";
 import { navigate } from "./router";
+import { StreamEvent, useStream } from "./stream";
 import { ErrorBox, Notice } from "./ui";
 
 // The test chat: a simulated WhatsApp user on the sandbox channel, against the real
 // engine. It starts the flow through the public API (context.channel = "sandbox") and
 // reads and writes the conversation through /sandbox/conversations (our extension).
+// Live updates come from the conversation's event stream (messages and the execution);
+// if the stream fails, the chat polls instead.
 
 type Envelope<T> = { data: T };
 type ChatMessage = { id: string; direction: "inbound" | "outbound"; content: Record<string, any>; created_at: string };
@@ -20,6 +23,20 @@ type Execution = {
 const NODE_TYPES = { "flow-node": FlowCard };
 const POLL_MS = 400;
 const BRISK_POLL_MS = 60;
+// The typing indicator's longest stay without an answer, and after the flow stopped.
+const ANSWER_WAIT_MS = 5000;
+const AFTER_STOP_MS = 1000;
+
+function outboundCount(list: ChatMessage[]): number {
+  return list.filter((m) => m.direction === "outbound").length;
+}
+
+// One copy per message id (a stream may send one again, with a newer status), in order.
+function upsert(list: ChatMessage[], message: ChatMessage): ChatMessage[] {
+  const next = list.filter((m) => m.id !== message.id);
+  next.push(message);
+  return next.sort((a, b) => (a.created_at === b.created_at ? (a.id < b.id ? -1 : 1) : a.created_at < b.created_at ? -1 : 1));
+}
 
 function textOf(content: Record<string, any>): string {
   const i = content.interactive ?? {};
@@ -64,6 +81,13 @@ function ChatScreen({ workflowId }: { workflowId: string }) {
   // when there is one, so a wait without a timeout never meets the API's 409.
   const [timers, setTimers] = useState<{ at: string; pending: { purpose: string }[] }>({ at: "", pending: [] });
   const log = useRef<HTMLDivElement>(null);
+  const shown = useRef<ChatMessage[]>([]);
+  const waiter = useRef<{ before: number; done: () => void } | null>(null);
+  const show = useCallback((list: ChatMessage[]) => {
+    shown.current = list;
+    setMessages(list);
+    if (waiter.current && outboundCount(list) > waiter.current.before) waiter.current.done();
+  }, []);
 
   useEffect(() => {
     (async () => {
@@ -87,24 +111,43 @@ function ChatScreen({ workflowId }: { workflowId: string }) {
     let outbound = 0;
     if (detail.whatsapp_conversation_id) {
       const read = await api<Envelope<ChatMessage[]>>("GET", `${P}/sandbox/conversations/${detail.whatsapp_conversation_id}/messages`);
-      setMessages(read.data);
+      show(read.data);
       outbound = read.data.filter((m) => m.direction === "outbound").length;
     }
     return { outbound, status: detail.status };
-  }, []);
+  }, [show]);
 
-  // Live updates by polling. An ended execution's last messages may still be on their
-  // way (the outbox sends after the advance commits), so it is polled too, less often.
+  const onEvent = useCallback((e: StreamEvent) => {
+    if (e.event === "message") show(upsert(shown.current, e.data as ChatMessage));
+    else if (e.event === "execution") {
+      setExecution(e.data as Execution);
+      if (waiter.current && !["waiting", "running"].includes(e.data.status)) {
+        const stopped = waiter.current;
+        window.setTimeout(() => stopped.done(), AFTER_STOP_MS);
+      }
+    }
+  }, [show]);
+  const conversationId = execution?.whatsapp_conversation_id;
+  const stream = useStream(conversationId ? `${P}/sandbox/conversations/${conversationId}/events/stream` : null, onEvent);
+
+  // Polling, only when the stream failed. An ended execution's last messages may still be
+  // on their way (the outbox sends after the advance commits), so it is polled too, less often.
   const ended = execution ? ["ended", "failed"].includes(execution.status) : false;
   useEffect(() => {
-    if (!execution) return;
+    if (!execution || !stream.failed) return;
     const every = ended ? POLL_MS * 4 : POLL_MS;
     const timer = window.setInterval(() => refresh(execution.id).catch((exc) => setError(errorText(exc))), every);
     return () => window.clearInterval(timer);
-  }, [execution?.id, ended, refresh]);
+  }, [execution?.id, ended, refresh, stream.failed]);
+
+  // The graph's cards re-render only when the current node moves, not with every message.
+  const current = execution?.current_step?.identifier;
+  const cardContext = useMemo(() => ({ types, problems: {}, current }), [types, current]);
+  const canvas = useMemo(() => (
+    <ReactFlow nodes={graph.nodes} edges={graph.edges} nodeTypes={NODE_TYPES} nodesDraggable={false} nodesConnectable={false} fitView minZoom={0.1}><Background /></ReactFlow>
+  ), [graph]);
 
   // Timers change only when the execution moves (a new step, a new status): asked again then.
-  const conversationId = execution?.whatsapp_conversation_id;
   const position = `${execution?.status}:${execution?.current_step?.identifier}:${messages.length}`;
   useEffect(() => {
     if (!conversationId) {
@@ -128,7 +171,7 @@ function ChatScreen({ workflowId }: { workflowId: string }) {
     if (!flow) return;
     setError(null);
     setBusy(true);
-    setMessages([]);
+    show([]);
     setSkipNote(null);
     try {
       // A start through the API needs an active api_call trigger: add one the first time.
@@ -147,9 +190,23 @@ function ChatScreen({ workflowId }: { workflowId: string }) {
     }
   }
 
-  // The typing indicator stays while the engine answers: poll briskly until the bot
-  // says something or the execution stops waiting (at most ~5 s, then the slow poll).
+  // The typing indicator stays while the engine answers: until the stream brings the bot's
+  // next message (or the flow stopped, or 5 s passed). Without the stream: poll briskly
+  // until the bot says something or the execution stops waiting.
   async function awaitAnswer(executionId: string, before: number) {
+    if (stream.live) {
+      await new Promise<void>((resolve) => {
+        const timer = window.setTimeout(() => done(), ANSWER_WAIT_MS);
+        function done() {
+          window.clearTimeout(timer);
+          if (waiter.current?.done === done) waiter.current = null;
+          resolve();
+        }
+        waiter.current = { before, done };
+        if (outboundCount(shown.current) > before) done();
+      });
+      return;
+    }
     for (let i = 0; i < 50; i += 1) {
       const got = await refresh(executionId);
       if (got.outbound > before || got.status !== "waiting") break;
@@ -165,7 +222,7 @@ function ChatScreen({ workflowId }: { workflowId: string }) {
     setError(null);
     setBusy(true);
     try {
-      const before = messages.filter((m) => m.direction === "outbound").length;
+      const before = outboundCount(shown.current);
       const skipped = (await api<Envelope<{ fired: { purpose: string }[] }>>("POST", `${P}/sandbox/conversations/${execution.whatsapp_conversation_id}/skip_wait`, {})).data;
       setSkipNote(skipped.fired.length ? `Fired: ${skipped.fired.map((t) => t.purpose.replace("_", " ")).join(", ")}.` : "Nothing was due.");
       await awaitAnswer(execution.id, before);
@@ -181,7 +238,7 @@ function ChatScreen({ workflowId }: { workflowId: string }) {
     setError(null);
     setBusy(true);
     try {
-      const before = messages.filter((m) => m.direction === "outbound").length;
+      const before = outboundCount(shown.current);
       await api("POST", `${P}/sandbox/conversations/${execution.whatsapp_conversation_id}/messages`, { text: value });
       setText("");
       await awaitAnswer(execution.id, before);
@@ -211,6 +268,7 @@ function ChatScreen({ workflowId }: { workflowId: string }) {
         {execution && <button onClick={() => navigate(`/console/executions/${execution.id}`)}>Inspect execution</button>}
       </div>
       <Notice text={skipNote} />
+      <Notice text={stream.failed} />
       {flow.status !== "active" && <p className="notice">Activate this flow to chat with it (the editor lists what stops it).</p>}
       <ErrorBox error={error} onClose={() => setError(null)} />
       <div className="chat-layout">
@@ -226,8 +284,8 @@ function ChatScreen({ workflowId }: { workflowId: string }) {
           </form>
         </section>
         <section className="graph-view" aria-label="Where the conversation is">
-          <EditorContext.Provider value={{ types, problems: {}, current: execution?.current_step?.identifier }}>
-            <ReactFlow nodes={graph.nodes} edges={graph.edges} nodeTypes={NODE_TYPES} nodesDraggable={false} nodesConnectable={false} fitView minZoom={0.1}><Background /></ReactFlow>
+          <EditorContext.Provider value={cardContext}>
+            {canvas}
           </EditorContext.Provider>
         </section>
         <section className="vars" aria-label="Variables">

@@ -6,10 +6,13 @@ import { AgentTurns } from "./AgentTurns";
 import { CardNode, EditorContext, FlowCard } from "./FlowCard";
 import { toFlow } from "./graph";
 import { navigate } from "./router";
+import { StreamEvent, useStream } from "./stream";
 import { ErrorBox, Notice } from "./ui";
 
 // Executions of a flow (filters, cursor paging) and the inspector of one: the events
 // timeline, the context as a tree, the path taken drawn on the graph, the current node.
+// The inspector follows the execution's event stream (polling if the stream fails).
+const POLL_MS = 2000;
 
 type Envelope<T> = { data: T };
 type Step = { identifier: string } | null | undefined;
@@ -190,6 +193,25 @@ function Inspector({ executionId }: { executionId: string }) {
   }, [executionId]);
   useEffect(() => void load(), [load]);
 
+  // New events and the execution's state as they happen. The stream starts with every
+  // event, which the loaded timeline may already hold: one copy per event id.
+  const onEvent = useCallback((e: StreamEvent) => {
+    setDetail((old) => {
+      if (!old) return old;
+      if (e.event === "event") {
+        return old.events.some((x) => x.id === e.data.id) ? old : { ...old, events: [...old.events, e.data as Event] };
+      }
+      return e.event === "execution" ? { ...old, ...(e.data as Partial<Detail>), events: old.events } : old;
+    });
+  }, []);
+  const loaded = detail !== null;
+  const stream = useStream(loaded ? `${P}/workflow_executions/${executionId}/events/stream` : null, onEvent);
+  useEffect(() => {
+    if (!stream.failed) return;
+    const timer = window.setInterval(() => void load(), POLL_MS);
+    return () => window.clearInterval(timer);
+  }, [stream.failed, load]);
+
   const path = useMemo(() => pathOf(detail?.events ?? []), [detail]);
   const edges = useMemo(() => graph.edges.map((e) => {
     const on = path.taken.has(`${e.source}|${e.label ?? "next"}|${e.target}`);
@@ -233,7 +255,7 @@ function Inspector({ executionId }: { executionId: string }) {
         )}
       </div>
       <ErrorBox error={error} onClose={() => setError(null)} />
-      <Notice text={notice} />
+      <Notice text={notice ?? stream.failed} />
       {detail.error_details != null && <ErrorBox error={`The execution failed: ${JSON.stringify(detail.error_details)}`} />}
       <div className="inspector-layout">
         <section className="timeline" aria-label="Events">

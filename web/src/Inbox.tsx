@@ -1,12 +1,14 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { api, errorText, P } from "./api";
 import { navigate } from "./router";
+import { StreamEvent, useStream } from "./stream";
 import { ErrorBox, Notice } from "./ui";
 
 // The inbox: the project's conversations with their flow's state, one conversation's
 // messages with delivery ticks, a human reply (Kapso's POST /whatsapp/messages, sent
 // through the channel), and "Return to flow" / "End" on the conversation's execution.
-// Only public API routes; new messages arrive by polling.
+// Only public API routes; new messages and ticks arrive by the project's and the open
+// conversation's event streams (polling every 2 s if a stream fails).
 
 type Conversation = {
   id: string;
@@ -101,13 +103,20 @@ function useConversations(setError: (e: string | null) => void) {
       setError(errorText(exc));
     }
   }, [next, setError, track]);
+  useEffect(() => void refresh(), [refresh]);
+  // A conversation that got a message: its row, and its execution asked again.
+  const onEvent = useCallback((e: StreamEvent) => {
+    if (e.event !== "conversation") return;
+    track([e.data as Conversation]).catch((exc) => setError(errorText(exc)));
+  }, [setError, track]);
+  const stream = useStream(`${P}/inbox/events/stream`, onEvent);
   useEffect(() => {
-    void refresh();
+    if (!stream.failed) return;
     const timer = window.setInterval(() => void refresh(), POLL_MS);
     return () => window.clearInterval(timer);
-  }, [refresh]);
+  }, [refresh, stream.failed]);
   const rows = useMemo(() => (known ? Object.values(known).sort(newestFirst) : null), [known]);
-  return { rows, executions, refresh, loadOlder: next ? loadOlder : null };
+  return { rows, executions, refresh, loadOlder: next ? loadOlder : null, failed: stream.failed };
 }
 
 function ConversationList(props: {
@@ -166,11 +175,19 @@ function Thread({ conversation, execution, onChanged }: { conversation: Conversa
       setError(errorText(exc));
     }
   }, [conversation.id]);
+  useEffect(() => void load(), [load]);
+  // New messages and status changes (ticks): one copy per message id, oldest first.
+  const onEvent = useCallback((e: StreamEvent) => {
+    if (e.event !== "message") return;
+    const message = e.data as Message;
+    setMessages((old) => [...(old ?? []).filter((m) => m.id !== message.id), message].sort((a, b) => Number(a.timestamp) - Number(b.timestamp)));
+  }, []);
+  const stream = useStream(`${P}/whatsapp/conversations/${conversation.id}/events/stream`, onEvent);
   useEffect(() => {
-    void load();
+    if (!stream.failed) return;
     const timer = window.setInterval(() => void load(), POLL_MS);
     return () => window.clearInterval(timer);
-  }, [load]);
+  }, [load, stream.failed]);
   const count = messages?.length ?? 0;
   useEffect(() => { bottom.current?.scrollIntoView?.({ block: "end" }); }, [count]);
 
@@ -216,7 +233,7 @@ function Thread({ conversation, execution, onChanged }: { conversation: Conversa
         {live && <button className="danger" disabled={busy} onClick={() => setStatus("ended", "Execution ended.")}>End</button>}
       </div>
       <ErrorBox error={error} onClose={() => setError(null)} />
-      <Notice text={notice} />
+      <Notice text={notice ?? stream.failed} />
       <div className="messages phone" aria-live="polite">
         {messages === null && <p className="loading">Loading…</p>}
         {messages?.length === 0 && <p className="empty">No messages yet.</p>}
@@ -241,12 +258,13 @@ function Thread({ conversation, execution, onChanged }: { conversation: Conversa
 
 export default function InboxPage({ conversationId }: { conversationId?: string }) {
   const [error, setError] = useState<string | null>(null);
-  const { rows, executions, refresh, loadOlder } = useConversations(setError);
+  const { rows, executions, refresh, loadOlder, failed } = useConversations(setError);
   const selected = rows?.find((c) => c.id === conversationId);
   return (
     <main className="page inbox-page">
       <div className="page-head"><h1>Inbox</h1></div>
       <ErrorBox error={error} />
+      <Notice text={failed} />
       <div className="inbox-layout">
         <ConversationList rows={rows} executions={executions} selected={conversationId} loadOlder={loadOlder} />
         {selected ? (

@@ -1,0 +1,104 @@
+import { useEffect, useRef, useState } from "react";
+import { apiKey, ApiError } from "./api";
+
+// Live streams (server-sent events, docs/api.md "Live streams") read with fetch: the
+// browser's EventSource cannot send the X-API-Key header, and a key in the query string
+// would end up in logs and history. Reconnects with Last-Event-ID after a dropped
+// connection, so nothing is lost; gives up (and says why, once) when the server refuses
+// the stream or it keeps failing, and the screen falls back to polling.
+
+export type StreamEvent = { event: string; id: string | null; data: any };
+export type StreamState = { live: boolean; failed: string | null };
+
+const RETRIES = 3;
+
+function parseBlock(block: string): StreamEvent | null {
+  let event = "message";
+  let id: string | null = null;
+  const data: string[] = [];
+  for (const line of block.split(/\r\n|\r|\n/)) {
+    if (!line || line.startsWith(":")) continue; // a comment is a keep-alive ping
+    const colon = line.indexOf(":");
+    const name = colon < 0 ? line : line.slice(0, colon);
+    const value = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
+    if (name === "event") event = value;
+    else if (name === "id") id = value;
+    else if (name === "data") data.push(value);
+  }
+  if (!data.length) return null;
+  return { event, id, data: JSON.parse(data.join("\n")) };
+}
+
+async function refusal(response: Response): Promise<ApiError> {
+  const text = await response.text();
+  let message = `HTTP ${response.status}`;
+  try {
+    message = JSON.parse(text).error ?? message;
+  } catch {
+    /* not JSON: the status says enough */
+  }
+  return new ApiError(response.status, message, []);
+}
+
+// Reads `path` until `signal` aborts; calls `onEvent` for each event and `onLive` once
+// the server accepted the stream. Resolves when the server closes it; throws on a refusal.
+async function readOnce(path: string, lastId: { current: string | null }, signal: AbortSignal, onEvent: (e: StreamEvent) => void, onLive: () => void) {
+  const headers: Record<string, string> = { "X-API-Key": apiKey() ?? "", Accept: "text/event-stream" };
+  if (lastId.current !== null) headers["Last-Event-ID"] = lastId.current;
+  const response = await fetch(path, { headers, signal, cache: "no-store" });
+  if (!response.ok || !response.body) throw await refusal(response);
+  onLive();
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += value;
+    let end: RegExpExecArray | null;
+    while ((end = /\r\n\r\n|\n\n|\r\r/.exec(buffer))) {
+      const parsed = parseBlock(buffer.slice(0, end.index));
+      buffer = buffer.slice(end.index + end[0].length);
+      if (!parsed) continue;
+      if (parsed.id !== null) lastId.current = parsed.id;
+      onEvent(parsed);
+    }
+  }
+}
+
+// Follows `path` (null: nothing to follow) while the component is mounted. `onEvent` may
+// change between renders; the latest one is called.
+export function useStream(path: string | null, onEvent: (e: StreamEvent) => void): StreamState {
+  const [state, setState] = useState<StreamState>({ live: false, failed: null });
+  const handler = useRef(onEvent);
+  handler.current = onEvent;
+  useEffect(() => {
+    if (!path) return;
+    const abort = new AbortController();
+    const lastId = { current: null as string | null };
+    setState({ live: false, failed: null });
+    (async () => {
+      let failures = 0;
+      while (!abort.signal.aborted) {
+        try {
+          await readOnce(path, lastId, abort.signal, (e) => handler.current(e), () => {
+            failures = 0;
+            setState({ live: true, failed: null });
+          });
+        } catch (exc) {
+          if (abort.signal.aborted) return;
+          failures += 1;
+          const refused = exc instanceof ApiError && exc.status >= 400 && exc.status < 500;
+          if (refused || failures >= RETRIES) {
+            setState({ live: false, failed: `Live updates stopped (${(exc as Error).message}); refreshing every few seconds instead.` });
+            return;
+          }
+        }
+        if (abort.signal.aborted) return;
+        // The server closed the stream or the connection dropped: resume after the last event.
+        await new Promise((resolve) => window.setTimeout(resolve, 500 * failures));
+      }
+    })();
+    return () => abort.abort();
+  }, [path]);
+  return state;
+}
