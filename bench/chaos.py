@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
-from tests.durability.whatsapp_chaos import run_chaos  # noqa: E402
+from tests.durability.whatsapp_chaos import Pace, run_chaos  # noqa: E402
 
 if "CONVOFLOW_SECRET_KEY" not in os.environ:  # the server processes read it too
     from cryptography.fernet import Fernet
@@ -63,7 +63,8 @@ def main() -> None:
             report = asyncio.run(
                 run_chaos(
                     url, conversations=args.conversations, kills=args.kills,
-                    statuses=args.statuses == "on", hold=args.hold, deadline=args.deadline,
+                    statuses=args.statuses == "on", hold=args.hold,
+                    pace=Pace(deadline=args.deadline),
                 )
             )  # fmt: skip
         finally:
