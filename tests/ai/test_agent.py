@@ -129,7 +129,8 @@ async def test_agent_saves_asks_waits_resumes_and_completes(
     assert called[0]["turn"] == 1 and called[3]["turn"] == 4
     # What the model got: the rendered system prompt, the tools, the whole conversation.
     body = fake.requests[-1]["body"]
-    system = body["system"] if kind == "anthropic" else body["messages"][0]["content"]
+    # (Anthropic: as a cached block, prompt_cache_ttl's default 5m: test_agent_options.py.)
+    system = body["system"][0]["text"] if kind == "anthropic" else body["messages"][0]["content"]
     assert system == "You help Ana."
     names = {t["name"] if kind == "anthropic" else t["function"]["name"] for t in body["tools"]}
     assert {"complete_task", "enter_waiting", "save_variable", "emit_event"} <= names

@@ -14,11 +14,28 @@ def url(base_url: str) -> str:
     return f"{base}/messages" if base.endswith("/v1") else f"{base}/v1/messages"
 
 
-def headers(api_key: str | None) -> dict[str, str]:
+# The one-hour prompt cache ttl was a beta; the header is accepted since it became GA.
+EXTENDED_CACHE_TTL_BETA = "extended-cache-ttl-2025-04-11"
+
+
+def headers(api_key: str | None, request: LLMRequest | None = None) -> dict[str, str]:
     out = {"anthropic-version": API_VERSION}
     if api_key:
         out["x-api-key"] = api_key
+    if request is not None and request.cache_ttl == "1h":
+        out["anthropic-beta"] = EXTENDED_CACHE_TTL_BETA
     return out
+
+
+def _cached(messages: list[dict[str, Any]], control: dict[str, str]) -> list[dict[str, Any]]:
+    """The last message's last block marked as a cache breakpoint: the next turn of an
+    agent reads the whole conversation so far from the cache."""
+    if not messages:
+        return messages
+    last = messages[-1]
+    blocks = [dict(block) for block in _blocks(last["content"])]
+    blocks[-1] = {**blocks[-1], "cache_control": control}
+    return [*messages[:-1], {**last, "content": blocks}]
 
 
 def _message(message: Message) -> dict[str, Any]:
@@ -67,8 +84,12 @@ def body(model: str, request: LLMRequest) -> dict[str, Any]:
         "messages": _merged([_message(m) for m in request.messages]),
         "max_tokens": request.max_tokens,
     }
+    control = {"type": "ephemeral", "ttl": request.cache_ttl} if request.cache_ttl else None
     if request.system:
-        out["system"] = request.system
+        system_block = {"type": "text", "text": request.system}
+        out["system"] = [{**system_block, "cache_control": control}] if control else request.system
+    if control:
+        out["messages"] = _cached(out["messages"], control)
     if request.temperature is not None:
         out["temperature"] = request.temperature
     if request.tools:

@@ -58,7 +58,7 @@ class LLMClient:
             "POST",
             wire.url(provider.base_url),
             project_id=project_id,
-            headers=wire.headers(provider.api_key),
+            headers=wire.headers(provider.api_key, request),
             json_body=wire.body(provider.model, request),
             timeout_seconds=request.timeout_seconds,
         )

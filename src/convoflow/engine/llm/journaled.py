@@ -30,6 +30,8 @@ def llm_action(
     purpose: str,
     tools: list[dict[str, Any]] | None = None,
     earlier: dict[str, Any] | None = None,
+    reasoning_effort: str | None = None,
+    cache_ttl: str | None = None,
 ) -> dict[str, Any]:
     """The journaled request of one call to the provider model row `model`. `earlier`
     (an agent's later turns): the journaled turns whose conversation comes before
@@ -48,6 +50,8 @@ def llm_action(
         "idempotency_key": idempotency_key,
         "tools": tools or [],
         **({"earlier": earlier} if earlier else {}),
+        **({"reasoning_effort": reasoning_effort} if reasoning_effort else {}),
+        **({"cache_ttl": cache_ttl} if cache_ttl else {}),
     }
 
 
@@ -86,6 +90,8 @@ async def perform_llm(
         temperature=request.get("temperature"),
         max_tokens=int(request.get("max_tokens") or 1024),
         timeout_seconds=min(timeout, max_seconds),
+        reasoning_effort=request.get("reasoning_effort"),
+        cache_ttl=request.get("cache_ttl"),
     )
     result, retry_in = await llm.attempt(provider, call, project_id=project_id, attempt=attempt)
     if retry_in is not None:

@@ -53,6 +53,10 @@ class LLMRequest:
     max_tokens: int = 1024
     tools: tuple[ToolSpec, ...] = ()
     timeout_seconds: float = 30.0
+    # OpenAI reasoning models' `reasoning_effort` (none, minimal, low, medium, high, ...).
+    reasoning_effort: str | None = None
+    # Anthropic prompt caching: `cache_control` breakpoints with this ttl ("5m", "1h").
+    cache_ttl: str | None = None
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ def url(base_url: str) -> str:
     return f"{base_url.rstrip('/')}/chat/completions"
 
 
-def headers(api_key: str | None) -> dict[str, str]:
+def headers(api_key: str | None, _request: LLMRequest | None = None) -> dict[str, str]:
     return {"Authorization": f"Bearer {api_key}"} if api_key else {}
 
 
@@ -36,9 +36,15 @@ def _message(message: Message) -> dict[str, Any]:
 def body(model: str, request: LLMRequest) -> dict[str, Any]:
     messages = [{"role": "system", "content": request.system}] if request.system else []
     messages += [_message(m) for m in request.messages]
-    out: dict[str, Any] = {"model": model, "messages": messages, "max_tokens": request.max_tokens}
-    if request.temperature is not None:
-        out["temperature"] = request.temperature
+    out: dict[str, Any] = {"model": model, "messages": messages}
+    if request.reasoning_effort:
+        # Reasoning models refuse `max_tokens` and a temperature other than their own.
+        out["reasoning_effort"] = request.reasoning_effort
+        out["max_completion_tokens"] = request.max_tokens
+    else:
+        out["max_tokens"] = request.max_tokens
+        if request.temperature is not None:
+            out["temperature"] = request.temperature
     if request.tools:
         out["tools"] = [
             {

@@ -19,6 +19,7 @@ from convoflow.engine.signals import Fail
 from convoflow.engine.step import StepRun
 from convoflow.engine.steps._agent_knowledge import knowledge_specs, knowledge_text, search
 from convoflow.engine.steps._agent_tools import ToolAnswer, as_json
+from convoflow.engine.steps._agent_webhook_fields import fill, parameters
 from convoflow.engine.steps.function import function_request
 from convoflow.graph.nodes.agent import AgentFunctionTool, AgentWebhook
 
@@ -42,7 +43,7 @@ def call_specs(run: StepRun) -> list[dict[str, Any]]:
             {
                 "name": webhook.name,
                 "description": webhook.description or f"Call the {webhook.name} webhook.",
-                "parameters": webhook.body_schema or NO_ARGUMENTS,
+                "parameters": parameters(webhook, webhook.body_schema or NO_ARGUMENTS),
             }
             for webhook in config.flow_agent_webhooks
         ]
@@ -109,6 +110,11 @@ async def webhook_request(
     url = await run.render(webhook.url, f"{field}.url")
     headers = await run.render_any(webhook.headers or {}, f"{field}.headers")
     body: Any = await run.render_any(webhook.body, f"{field}.body")
+    if method != "GET":
+        arguments = dict(arguments)
+        body, missing = fill(webhook, body, arguments)
+        if missing:
+            return ToolAnswer(missing, ok=False)
     if method == "GET":
         if arguments:
             url += ("&" if "?" in url else "?") + urlencode(

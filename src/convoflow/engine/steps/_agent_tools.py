@@ -33,11 +33,13 @@ SPECS: dict[str, tuple[str, dict[str, Any]]] = {
         _object(["message"], message=_STRING),
     ),
     "send_media": (
-        "Send an image, video, audio, document or sticker to the user, by public URL.",
+        "Send an image, video, audio, document or sticker to the user, by public URL or "
+        "by the id of media uploaded to WhatsApp (`media_id`): give one of the two.",
         _object(
-            ["media_type", "url"],
+            ["media_type"],
             media_type={"type": "string", "enum": list(MEDIA_TYPES)},
             url=_STRING,
+            media_id=_STRING,
             caption=_STRING,
             filename=_STRING,
         ),
@@ -151,11 +153,16 @@ async def run_builtin(run: StepRun, name: str, arguments: dict[str, Any]) -> Too
 def _send_media(run: StepRun, arguments: dict[str, Any]) -> ToolAnswer:
     kind = arguments.get("media_type")
     url = _text_arg(arguments, "url")
+    media_id = _text_arg(arguments, "media_id")
     if kind not in MEDIA_TYPES:
         return ToolAnswer(f"error: `media_type` must be one of {', '.join(MEDIA_TYPES)}", ok=False)
-    if url is None or not url.startswith(("https://", "http://")):
+    if (url is None) == (media_id is None):
+        return ToolAnswer("error: give one of `url` and `media_id`", ok=False)
+    if url is not None and not url.startswith(("https://", "http://")):
         return ToolAnswer("error: `url` must be an http(s) URL", ok=False)
-    media: dict[str, Any] = {"link": url}
+    # An uploaded media id goes to WhatsApp as it is (`{"id": ...}`), like a send_media
+    # from the API; Meta refuses an id that is not the number's.
+    media: dict[str, Any] = {"id": media_id} if media_id else {"link": url}
     caption = _text_arg(arguments, "caption")
     if caption is not None:
         if kind not in _CAPTIONED:

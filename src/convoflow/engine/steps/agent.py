@@ -38,6 +38,7 @@ from convoflow.engine.signals import (
 from convoflow.engine.step import StepRun
 from convoflow.engine.steps import _agent_calls as calls
 from convoflow.engine.steps import _agent_mcp as mcp
+from convoflow.engine.steps import _agent_options as options
 from convoflow.engine.steps import _agent_tools as tools
 from convoflow.engine.steps._ai import conversation_turns, provider_model, usage_of
 from convoflow.engine.steps.wait_for_response import record_input
@@ -129,7 +130,15 @@ async def _ask(run: StepRun, state: dict[str, Any]) -> Outcome:
         row = await provider_model(run)
         if isinstance(row, str):
             return Fail(f"agent {run.node.id!r}: {row}", {"code": "no_provider_model"})
-        model = state["model"] = {"id": row["id"], "name": row["name"], "settings": row["settings"]}
+        model = state["model"] = {
+            "id": row["id"],
+            "name": row["name"],
+            "settings": row["settings"],
+            "provider": row["provider"],
+        }
+        ignored = options.ignored(run, row["provider"])
+        if ignored:
+            run.emit("agent_options_ignored", {"options": ignored})
     if mcp.servers(run) and state.get("mcp") is None:
         return await _list_mcp_tools(run, state)
     state["turn"] += 1
@@ -138,23 +147,24 @@ async def _ask(run: StepRun, state: dict[str, Any]) -> Outcome:
     request = llm_action(
         model,
         project_id=run.execution.project_id,
-        system=await run.render(config.system_prompt, "system_prompt"),
+        system=await options.system_prompt(run),
         messages=state["new"],
         earlier=earlier_of(prefix, state["first"], state["turn"] - 1),
         temperature=config.temperature,
         max_tokens=config.max_tokens,
         idempotency_key=key,
         purpose="agent",
-        tools=tools.tool_specs(tools.offered(config.enabled_default_tools))
+        tools=tools.tool_specs(options.offered(run))
         + calls.call_specs(run)
         + list((state.get("mcp") or {}).get("specs") or []),
+        **options.provider_options(run, str(model.get("provider") or "openai")),
     )
     state["new"] = []  # journaled with this turn
     return AwaitAction(LLM_KIND, request, key=key, carry={"agent": state, "awaiting": "llm"})
 
 
 def _other_tool_names(run: StepRun) -> set[str]:
-    offered = tools.offered(run.config.enabled_default_tools)
+    offered = options.offered(run)
     return set(offered) | {spec["name"] for spec in calls.call_specs(run)}
 
 
@@ -190,7 +200,7 @@ async def _model_answered(run: StepRun, state: dict[str, Any], result: dict[str,
         )
     # The answer itself is journaled (the turn's result): the conversation's next
     # messages are its tool results.
-    if text.strip() and run.config.message_delivery_mode == "auto_send_assistant_text":
+    if text.strip() and options.sends_assistant_text(run):
         run.send({"type": "text", "text": text})
     if not calls:
         # Nothing left to do this turn but hear the user (a chat reply).
@@ -203,7 +213,7 @@ async def _model_answered(run: StepRun, state: dict[str, Any], result: dict[str,
 async def _run_calls(run: StepRun, state: dict[str, Any]) -> Outcome:
     """Run the turn's tool calls in order, each answered by a `tool` message; a webhook or
     function tool's call is made by the worker, the loop goes on when its result is back."""
-    offered = tools.offered(run.config.enabled_default_tools)
+    offered = options.offered(run)
     while state["pending"]:
         call, *rest = state["pending"]
         state["pending"] = rest
