@@ -281,3 +281,21 @@ async def test_a_change_from_another_process_reaches_the_stream(engine, db_url, 
             assert seen[-1]["data"]["kapso"]["direction"] == "inbound"
         finally:
             await other.close()
+
+
+async def test_an_idle_stream_holds_no_database_connection(engine, backend):
+    """Streams wait on the notifier, not on a connection: five open, idle streams leave
+    the pool as it was (no worker runs here, so nothing else holds one)."""
+    _, key = await new_project(engine, "idle")
+    pool = engine.db.engine.pool
+    async with (
+        serve(create_app(engine, run_worker=False)) as base,
+        httpx.AsyncClient(base_url=base, headers={"X-API-Key": key}, timeout=PATIENCE) as http,
+    ):
+        execution_id, _ = await chat(http)
+        path = f"{P}/workflow_executions/{execution_id}/events/stream"
+        async with contextlib.AsyncExitStack() as streams:
+            for _ in range(5):
+                stream = await streams.enter_async_context(open_stream(http, path))
+                await stream.until(is_execution)  # its first read is over
+            assert pool.checkedout() == 0, f"{pool.checkedout()} connections held ({backend})"
