@@ -46,6 +46,18 @@ def initial_load_sizes() -> dict[str, tuple[int, int]]:
     return sizes
 
 
+def served_sizes(url: str) -> dict[str, tuple[str, int]]:
+    """What the server sends for each file index.html loads, to a browser that accepts
+    gzip: {name: (Content-Encoding, bytes on the wire)}."""
+    index = httpx.get(f"{url}/").text
+    sent = {}
+    for name in re.findall(r'(?:src|href)="/assets/([^"]+)"', index):
+        with httpx.stream("GET", f"{url}/assets/{name}", headers={"Accept-Encoding": "gzip"}) as r:
+            wire = b"".join(r.iter_raw())
+            sent[name] = (r.headers.get("content-encoding", "identity"), len(wire))
+    return sent
+
+
 def big_flow(nodes: int) -> dict[str, object]:
     """start → (send_text)* in a chain: `nodes` nodes, no positions (the editor lays it out)."""
     items = [{"id": "start", "data": {"node_type": "start", "config": {}}}]
@@ -280,6 +292,9 @@ def main() -> None:
         print(f"{name}: {raw / 1024:.1f} KiB, gzip {packed / 1024:.1f} KiB")
     js = sum(packed for name, (_, packed) in sizes.items() if name.endswith(".js"))
     print(f"initial load JavaScript, gzip: {js / 1024:.1f} KiB")
+    if args.url:
+        for name, (encoding, size) in served_sizes(args.url.rstrip("/")).items():
+            print(f"{name}: served {encoding}, {size / 1024:.1f} KiB on the wire")
     if args.url and args.api_key:
         browser_figures(args.url.rstrip("/"), args.api_key, args.nodes, args.runs)
 
