@@ -11,16 +11,17 @@ pending (a job, an unconsumed inbound message), so the advance simply runs again
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from convoflow.engine import status as st
-from convoflow.engine.effects import Effects
+from convoflow.engine.hooks import EngineHooks
+from convoflow.engine.ports import AdvanceView, RuntimeView
 from convoflow.engine.signals import (
     ActionDone,
     AwaitAction,
@@ -45,9 +46,6 @@ from convoflow.store import executions as execution_store
 from convoflow.store import projects as project_store
 from convoflow.store.executions import ConcurrentUpdate
 
-if TYPE_CHECKING:
-    from convoflow.engine.runtime import Runtime
-
 log = structlog.get_logger(__name__)
 
 MAX_CALL_DEPTH = 10
@@ -55,6 +53,11 @@ MAX_CALL_DEPTH = 10
 
 class ExecutionNotFound(Exception):
     pass
+
+
+# Where input that reached a conversation while its execution was busy waits
+# (services/conversations/routing.take_pending_input, given at construction).
+PendingInputSource = Callable[["Advance", ExecutionState], Awaitable[UserInput | None]]
 
 
 def _signal_matches_cursor(state: ExecutionState, signal: Signal) -> bool:
@@ -68,18 +71,25 @@ def _signal_matches_cursor(state: ExecutionState, signal: Signal) -> bool:
     return cursor.get("phase") in ("await_input", "manual")
 
 
-class Advance(Effects):
-    """Runs steps; what they decide is collected by `Effects` and written by `flush`."""
+class Advance(AdvanceView):
+    """Runs steps; what they decide is collected by `Effects` and written by `flush`.
+    Built by `Runtime.advance`, which gives it the process's hooks and pending-input
+    source."""
 
     def __init__(
         self,
-        runtime: Runtime,
+        runtime: RuntimeView,
         conn: AsyncConnection,
         now: datetime,
         after_commit: list[Callable[[], None]],
+        *,
+        hooks: EngineHooks[Advance],
+        pending_input_source: PendingInputSource | None = None,
     ) -> None:
         super().__init__(conn, now, runtime.notifier, after_commit)
         self.runtime = runtime
+        self.hooks = hooks
+        self.pending_input_source = pending_input_source
         self.allow_process_env = runtime.settings.allow_process_env_secrets
         self._secrets: dict[str, dict[str, str]] = {}
         self._projects: dict[str, dict[str, Any]] = {}
@@ -120,6 +130,11 @@ class Advance(Effects):
                 self.conn, project_id
             )
         return self._secrets[project_id]
+
+    async def take_pending_input(self, state: ExecutionState) -> UserInput | None:
+        if self.pending_input_source is None or state.conversation_id is None:
+            return None
+        return await self.pending_input_source(self, state)
 
     # --- effects collected during the advance ------------------------------------------
 
@@ -321,7 +336,7 @@ class Advance(Effects):
         state.cursor = {"phase": "done"}
         self.emit(state, "execution_ended", {"reason": reason})
         await self._notify_parent(state)
-        self.runtime.hooks.execution_finished(self, state)
+        self.hooks.execution_finished(self, state)
 
     async def fail_execution(
         self, state: ExecutionState, message: str, details: dict[str, Any] | None = None
@@ -357,7 +372,7 @@ class Advance(Effects):
         payload = {"reason": reason, "context_data": None, "source": "api"}
         state.system["handoff"] = payload
         self.emit(state, "execution_handoff", payload, node_id=state.current_node_id)
-        self.runtime.hooks.execution_handoff(self, state)
+        self.hooks.execution_handoff(self, state)
 
     async def pause_execution(self, state: ExecutionState) -> None:
         """Park from outside the flow (API PATCH status=waiting, also handoff -> waiting):
@@ -392,7 +407,7 @@ class Advance(Effects):
         state.cursor = {"phase": "done"}
         self.emit(state, "execution_failed", {"error": state.error_details}, node_id=node_id)
         await self._notify_parent(state)
-        self.runtime.hooks.execution_failed(self, state)
+        self.hooks.execution_failed(self, state)
 
     async def _handoff(self, state: ExecutionState, node: CompiledNode, handoff: Handoff) -> None:
         state.status = st.HANDOFF
@@ -405,7 +420,7 @@ class Advance(Effects):
         }
         state.system["handoff"] = payload
         self.emit(state, "execution_handoff", payload, node_id=node.id)
-        self.runtime.hooks.execution_handoff(self, state)
+        self.hooks.execution_handoff(self, state)
 
     async def _notify_parent(self, child: ExecutionState) -> None:
         if child.parent_execution_id is None:

@@ -13,7 +13,7 @@ from convoflow.ids import new_id
 from convoflow.store import workflows as workflow_store
 
 if TYPE_CHECKING:
-    from convoflow.engine.advance import Advance
+    from convoflow.engine.ports import AdvanceView
     from convoflow.graph.compiled import CompiledNode
 
 MAX_CALL_DEPTH = 10
@@ -37,7 +37,7 @@ def _refused(parent: ExecutionState, workflow_id: str, name: str, message: str) 
 
 
 async def create_child(
-    adv: Advance, parent: ExecutionState, node: CompiledNode, workflow_id: str
+    adv: AdvanceView, parent: ExecutionState, node: CompiledNode, workflow_id: str
 ) -> ExecutionState | ChildFinished:
     """A new child execution, tracked by `adv` and not yet run; or, when the call cannot
     start (unknown workflow, cycle, too deep), the failure the call step will record."""

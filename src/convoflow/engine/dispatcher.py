@@ -178,8 +178,6 @@ class Dispatcher:
         """Commit the attempt's result at once, in its own operation (it shares a group
         commit only with operations already waiting): the shorter the time between the
         provider's answer and its record, the fewer sends a crash leaves uncertain."""
-        from convoflow.engine.advance import Advance
-
         runtime = self.runtime
 
         async def record(conn: AsyncConnection, hooks: list[AfterCommit]) -> None:
@@ -200,7 +198,7 @@ class Dispatcher:
                 error = outcome.error or {}
                 if not await outbox_store.mark_failed(conn, row["id"], error=error, now=now):
                     return  # recorded before (by a dispatcher whose lease ran out)
-                adv = Advance(runtime, conn, now, hooks)
+                adv = runtime.advance(conn, now, hooks)
                 await runtime.hooks.send_failed(adv, delivery, error)
                 if outcome.fail_execution and row["execution_id"]:
                     await fail_for_send(adv, row["execution_id"], error)

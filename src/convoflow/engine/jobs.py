@@ -4,9 +4,7 @@ none of it."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 import structlog
 from sqlalchemy.engine import RowMapping
@@ -18,15 +16,12 @@ from convoflow.engine.llm.journaled import KIND as LLM_KIND
 from convoflow.engine.llm.journaled import perform_llm
 from convoflow.engine.mcp import KIND as MCP_KIND
 from convoflow.engine.mcp import perform_mcp
+from convoflow.engine.runtime import JobHandler, Runtime
 from convoflow.engine.signals import ActionDone, TimerFired
 from convoflow.store import actions as action_store
 from convoflow.store import executions as execution_store
 from convoflow.store import jobs as job_store
 
-if TYPE_CHECKING:
-    from convoflow.engine.runtime import Runtime
-
-JobHandler = Callable[["Runtime", RowMapping], Awaitable[None]]
 log = structlog.get_logger(__name__)
 
 

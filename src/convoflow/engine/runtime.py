@@ -8,27 +8,29 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, TypeVar
 
 import httpx
+from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from convoflow.clock import Clock, SystemClock
 from convoflow.config import Settings, get_settings
 from convoflow.engine import status as st
-from convoflow.engine.advance import Advance, ExecutionNotFound
+from convoflow.engine.advance import Advance, ExecutionNotFound, PendingInputSource
 from convoflow.engine.committer import AfterCommit, GroupCommitter
 from convoflow.engine.context import build_context
 from convoflow.engine.cpu import CpuPool
 from convoflow.engine.egress import Egress
 from convoflow.engine.graphs import GraphCache
 from convoflow.engine.hooks import EngineHooks
-from convoflow.engine.jobs import DEFAULT_HANDLERS, JobHandler
 from convoflow.engine.js.runner import JsRunner
 from convoflow.engine.llm.client import LLMClient
 from convoflow.engine.llm.conversation import ConversationCache
 from convoflow.engine.notifier import Notifier
+from convoflow.engine.ports import RuntimeView
+from convoflow.engine.project_settings import ProjectSettingsCache
 from convoflow.engine.signals import UserInput
 from convoflow.engine.state import ExecutionState
 from convoflow.graph.compiled import CompiledGraph, InvalidDefinition
@@ -40,27 +42,9 @@ from convoflow.store import workflows as workflow_store
 from convoflow.store.db import Database
 
 T = TypeVar("T")
-PendingInputSource = Callable[[Advance, ExecutionState], Awaitable[UserInput | None]]
-
-
-class ProjectSettingsCache:
-    """Project settings change rarely and are read on every advance (loop guard, egress
-    policy): keep them for a few seconds instead of a query per advance."""
-
-    def __init__(self, ttl_seconds: float = 5.0) -> None:
-        self.ttl = timedelta(seconds=ttl_seconds)
-        self._entries: dict[str, tuple[datetime, dict[str, Any]]] = {}
-
-    async def get(self, conn: AsyncConnection, project_id: str, now: datetime) -> dict[str, Any]:
-        entry = self._entries.get(project_id)
-        if entry is not None and now - entry[0] < self.ttl and now >= entry[0]:
-            return entry[1]
-        settings = await project_store.get_settings(conn, project_id)
-        self._entries[project_id] = (now, settings)
-        return settings
-
-    def forget(self, project_id: str) -> None:
-        self._entries.pop(project_id, None)
+# Runs one job of a kind (engine/jobs.py has the engine's own; the worker looks there
+# after the handlers the runtime was given).
+JobHandler = Callable[["Runtime", RowMapping], Awaitable[None]]
 
 
 class WorkflowNotFound(Exception):
@@ -94,12 +78,13 @@ class Runtime:
         llm: LLMClient | None = None,
         metrics: Metrics | None = None,
         job_handlers: Mapping[str, JobHandler] | None = None,
-        hooks: EngineHooks | None = None,
+        hooks: EngineHooks[Advance] | None = None,
         pending_input_source: PendingInputSource | None = None,
         key_revoked_listeners: Sequence[Callable[[str], None]] = (),
         cpu: CpuPool | None = None,
     ) -> None:
-        """`job_handlers` add to the engine's own (timers, actions); `pending_input_source`
+        """`job_handlers` add to the engine's own (timers, actions: `engine/jobs.py`, which
+        the worker asks after these); `pending_input_source`
         is where input that arrived while an execution was busy waits (None: nowhere);
         `key_revoked_listeners` hear of revoked API keys (the notifier calls them); `cpu`
         compiles large definitions in worker processes (None: in threads)."""
@@ -111,9 +96,9 @@ class Runtime:
         self.graphs = GraphCache(self.cpu)
         self.project_settings = ProjectSettingsCache()
         self.notifier = Notifier(db, key_revoked_listeners)
-        self.hooks = hooks or EngineHooks()
+        self.hooks: EngineHooks[Advance] = hooks or EngineHooks()
         self.committer = GroupCommitter(db, on_commit=self.notifier.data_changed)
-        self.job_handlers: Mapping[str, JobHandler] = {**DEFAULT_HANDLERS, **(job_handlers or {})}
+        self.job_handlers: Mapping[str, JobHandler] = dict(job_handlers or {})
         self.pending_input_source = pending_input_source
         self.egress = Egress(
             allow_private_network=self.settings.allow_private_network,
@@ -149,19 +134,27 @@ class Runtime:
         await self.egress.close()
         await self.js.close()
 
-    async def take_pending_input(self, adv: Advance, state: ExecutionState) -> UserInput | None:
-        if self.pending_input_source is None or state.conversation_id is None:
-            return None
-        return await self.pending_input_source(adv, state)
-
     # --- running operations ------------------------------------------------------------
+
+    def advance(
+        self, conn: AsyncConnection, now: datetime, after_commit: list[Callable[[], None]]
+    ) -> Advance:
+        """An advance in `conn`'s transaction, with this process's hooks and pending input."""
+        return Advance(
+            self,
+            conn,
+            now,
+            after_commit,
+            hooks=self.hooks,
+            pending_input_source=self.pending_input_source,
+        )
 
     async def op(self, fn: Callable[[Advance], Awaitable[T]]) -> T:
         """Run `fn` with a fresh Advance in a (group-committed) write transaction."""
         started = time.perf_counter()
 
         async def operation(conn: AsyncConnection, after_commit: list[AfterCommit]) -> T:
-            adv = Advance(self, conn, self.clock.now(), after_commit)
+            adv = self.advance(conn, self.clock.now(), after_commit)
             result = await fn(adv)
             await adv.flush()
             if adv.advanced:
@@ -171,89 +164,11 @@ class Runtime:
 
         return await self.committer.run(operation)
 
-    # --- use-cases the services build on ------------------------------------------------
-
-    async def new_execution(
-        self,
-        adv: Advance,
-        *,
-        project_id: str,
-        workflow_id: str,
-        trigger_type: str,
-        variables: dict[str, Any] | None = None,
-        context: dict[str, Any] | None = None,
-        metadata: dict[str, Any] | None = None,
-        system_extra: dict[str, Any] | None = None,
-        conversation_id: str | None = None,
-        observer: bool = False,
-        require_active: bool = True,
-        execution_id: str | None = None,
-        tracking_id: str | None = None,
-    ) -> ExecutionState:
-        """Create an execution inside `adv` (not yet run: call `adv.start(state)`)."""
-        workflow = await workflow_store.get_workflow(adv.conn, workflow_id, project_id=project_id)
-        if workflow is None:
-            raise WorkflowNotFound(workflow_id)
-        if workflow["current_version_id"] is None:
-            raise WorkflowNotRunnable(f"workflow {workflow['name']!r} has no definition yet")
-        if require_active and workflow["status"] != "active":
-            raise WorkflowNotRunnable(
-                f"workflow {workflow['name']!r} is {workflow['status']}; it must be active"
-            )
-        version_id = str(workflow["current_version_id"])
-        await self.runnable_graph(adv.conn, str(workflow["name"]), version_id)
-        now = adv.now
-        execution_id = execution_id or new_id()
-        tracking_id = tracking_id or new_id()
-        state = ExecutionState.fresh(
-            id=execution_id,
-            project_id=project_id,
-            workflow_id=workflow_id,
-            version_id=version_id,
-            context=build_context(
-                workflow=workflow,
-                execution_id=execution_id,
-                trigger_type=trigger_type,
-                tracking_id=tracking_id,
-                now=now,
-                variables=variables,
-                context=context,
-                metadata=metadata,
-                system_extra=system_extra,
-                observer=observer,
-            ),
-            tracking_id=tracking_id,
-            trigger_type=trigger_type,
-            observer=observer,
-            conversation_id=conversation_id,
-            now=now,
-        )
-        adv.adopt_new(state)
-        adv.extra_writes.append(
-            lambda conn: workflow_store.bump_execution_count(conn, workflow_id, now)
-        )
-        return state
-
-    async def runnable_graph(
-        self, conn: AsyncConnection, name: str, version_id: str
-    ) -> CompiledGraph:
-        """The compiled graph of a version an execution is about to start on. A version
-        with problems (a draft may hold one) is never run: WorkflowNotRunnable lists them."""
-        try:
-            return await self.graphs.get(conn, version_id)
-        except InvalidDefinition as exc:
-            count = len(exc.report.errors)
-            raise WorkflowNotRunnable(
-                f"workflow {name!r} cannot run: its definition has {count} "
-                f"problem{'s' if count != 1 else ''}: {exc.report.summary()}",
-                exc.report,
-            ) from exc
-
     async def start_execution(self, **kwargs: Any) -> ExecutionState:
         """Create and run an execution until it first parks; one transaction."""
 
         async def start(adv: Advance) -> ExecutionState:
-            state = await self.new_execution(adv, **kwargs)
+            state = await new_execution(adv, **kwargs)
             await adv.start(state)
             return state
 
@@ -268,6 +183,86 @@ class Runtime:
             return target
 
         return await self.op(resume)
+
+
+# --- use-cases the services build on ---------------------------------------------------
+
+
+async def new_execution(
+    adv: Advance,
+    *,
+    project_id: str,
+    workflow_id: str,
+    trigger_type: str,
+    variables: dict[str, Any] | None = None,
+    context: dict[str, Any] | None = None,
+    metadata: dict[str, Any] | None = None,
+    system_extra: dict[str, Any] | None = None,
+    conversation_id: str | None = None,
+    observer: bool = False,
+    require_active: bool = True,
+    execution_id: str | None = None,
+    tracking_id: str | None = None,
+) -> ExecutionState:
+    """Create an execution inside `adv` (not yet run: call `adv.start(state)`)."""
+    workflow = await workflow_store.get_workflow(adv.conn, workflow_id, project_id=project_id)
+    if workflow is None:
+        raise WorkflowNotFound(workflow_id)
+    if workflow["current_version_id"] is None:
+        raise WorkflowNotRunnable(f"workflow {workflow['name']!r} has no definition yet")
+    if require_active and workflow["status"] != "active":
+        raise WorkflowNotRunnable(
+            f"workflow {workflow['name']!r} is {workflow['status']}; it must be active"
+        )
+    version_id = str(workflow["current_version_id"])
+    await runnable_graph(adv.runtime, adv.conn, str(workflow["name"]), version_id)
+    now = adv.now
+    execution_id = execution_id or new_id()
+    tracking_id = tracking_id or new_id()
+    state = ExecutionState.fresh(
+        id=execution_id,
+        project_id=project_id,
+        workflow_id=workflow_id,
+        version_id=version_id,
+        context=build_context(
+            workflow=workflow,
+            execution_id=execution_id,
+            trigger_type=trigger_type,
+            tracking_id=tracking_id,
+            now=now,
+            variables=variables,
+            context=context,
+            metadata=metadata,
+            system_extra=system_extra,
+            observer=observer,
+        ),
+        tracking_id=tracking_id,
+        trigger_type=trigger_type,
+        observer=observer,
+        conversation_id=conversation_id,
+        now=now,
+    )
+    adv.adopt_new(state)
+    adv.extra_writes.append(
+        lambda conn: workflow_store.bump_execution_count(conn, workflow_id, now)
+    )
+    return state
+
+
+async def runnable_graph(
+    runtime: RuntimeView, conn: AsyncConnection, name: str, version_id: str
+) -> CompiledGraph:
+    """The compiled graph of a version an execution is about to start on. A version
+    with problems (a draft may hold one) is never run: WorkflowNotRunnable lists them."""
+    try:
+        return await runtime.graphs.get(conn, version_id)
+    except InvalidDefinition as exc:
+        count = len(exc.report.errors)
+        raise WorkflowNotRunnable(
+            f"workflow {name!r} cannot run: its definition has {count} "
+            f"problem{'s' if count != 1 else ''}: {exc.report.summary()}",
+            exc.report,
+        ) from exc
 
 
 async def resumable_target(
@@ -295,5 +290,7 @@ __all__ = [
     "Runtime",
     "WorkflowNotFound",
     "WorkflowNotRunnable",
+    "new_execution",
     "resumable_target",
+    "runnable_graph",
 ]

@@ -18,7 +18,7 @@ from convoflow.engine.state import ExecutionState
 from convoflow.graph.templating import render_template, render_value
 
 if TYPE_CHECKING:
-    from convoflow.engine.advance import Advance
+    from convoflow.engine.ports import AdvanceView
     from convoflow.graph.compiled import CompiledNode
 
 
@@ -54,7 +54,7 @@ class UnexpectedSignal(Exception):
 class StepRun:
     """The execution's current node, as seen by its step module during one advance."""
 
-    def __init__(self, advance: Advance, execution: ExecutionState, node: CompiledNode) -> None:
+    def __init__(self, advance: AdvanceView, execution: ExecutionState, node: CompiledNode) -> None:
         self.advance = advance
         self.execution = execution
         self.node = node

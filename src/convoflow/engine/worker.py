@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from convoflow.engine.committer import AfterCommit
 from convoflow.engine.dispatcher import Dispatcher
+from convoflow.engine.jobs import DEFAULT_HANDLERS
 from convoflow.store import jobs as job_store
 from convoflow.store.faults import DatabaseUnavailable
 
@@ -81,7 +82,7 @@ class Worker:
         return jobs
 
     async def _handle(self, job: RowMapping) -> None:
-        handler = self.runtime.job_handlers.get(job["kind"])
+        handler = self.runtime.job_handlers.get(job["kind"]) or DEFAULT_HANDLERS.get(job["kind"])
         async with self._limit:
             try:
                 if handler is None:

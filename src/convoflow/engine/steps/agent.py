@@ -290,7 +290,7 @@ def _control(
 
 async def _wait_for_user(run: StepRun, state: dict[str, Any]) -> Outcome:
     # A message that reached the conversation while the model was thinking answers now.
-    pending = await run.advance.runtime.take_pending_input(run.advance, run.execution)
+    pending = await run.advance.take_pending_input(run.execution)
     if pending is not None:
         return await _user_wrote(run, state, pending)
     state["wait"] = True

@@ -15,7 +15,7 @@ from convoflow.engine.step import StepRun
 
 
 async def enter(run: StepRun) -> Outcome:
-    pending = await run.advance.runtime.take_pending_input(run.advance, run.execution)
+    pending = await run.advance.take_pending_input(run.execution)
     if pending is not None:
         return record_input(run, pending, save_to=run.config.save_response_to)
     config = run.config

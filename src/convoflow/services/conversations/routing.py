@@ -24,7 +24,12 @@ from sqlalchemy.engine import RowMapping
 
 from convoflow.engine import status as st
 from convoflow.engine.advance import Advance
-from convoflow.engine.runtime import NotWaiting, WorkflowNotRunnable, resumable_target
+from convoflow.engine.runtime import (
+    NotWaiting,
+    WorkflowNotRunnable,
+    new_execution,
+    resumable_target,
+)
 from convoflow.engine.signals import UserInput
 from convoflow.engine.state import ExecutionState
 from convoflow.ids import new_id
@@ -217,7 +222,7 @@ async def _start_from_trigger(adv: Advance, conversation: RowMapping) -> Executi
         return None
     first = input_from_messages(claimed, _source(claimed))
     try:
-        state = await adv.runtime.new_execution(
+        state = await new_execution(
             adv,
             project_id=conversation["project_id"],
             workflow_id=workflow_id,

@@ -8,6 +8,7 @@ import structlog
 
 from convoflow.engine import status as st
 from convoflow.engine.advance import Advance
+from convoflow.engine.runtime import new_execution
 from convoflow.engine.state import ExecutionState
 from convoflow.ids import new_id
 from convoflow.services.conversations import routing
@@ -84,7 +85,7 @@ async def start(
     async def run(adv: Advance) -> ExecutionState:
         conversation = await message_store.get_conversation(adv.conn, conversation_id)
         assert conversation is not None
-        state = await adv.runtime.new_execution(
+        state = await new_execution(
             adv,
             project_id=conversation["project_id"],
             workflow_id=conversation["metadata"]["workflow_id"],

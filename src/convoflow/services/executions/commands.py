@@ -21,7 +21,13 @@ from convoflow.clock import utc_iso
 from convoflow.engine import status as st
 from convoflow.engine.advance import Advance, ExecutionNotFound
 from convoflow.engine.graphs import UnknownVersion
-from convoflow.engine.runtime import NotWaiting, Runtime, WorkflowNotRunnable, resumable_target
+from convoflow.engine.ports import RuntimeView
+from convoflow.engine.runtime import (
+    NotWaiting,
+    WorkflowNotRunnable,
+    new_execution,
+    resumable_target,
+)
 from convoflow.engine.signals import UserInput
 from convoflow.engine.state import ExecutionState
 from convoflow.graph.compiled import CompiledGraph, InvalidDefinition
@@ -68,7 +74,7 @@ def _dump_info(info: ExecutionInfo) -> dict[str, Any]:
 
 
 async def _load_info(
-    conn: AsyncConnection, runtime: Runtime, data: dict[str, Any]
+    conn: AsyncConnection, runtime: RuntimeView, data: dict[str, Any]
 ) -> ExecutionInfo:
     row = idempotency.row_from(data["execution"])
     assert row is not None
@@ -96,7 +102,7 @@ class StartRequest:
 
 
 async def graph_of(
-    conn: AsyncConnection, runtime: Runtime, version_id: str
+    conn: AsyncConnection, runtime: RuntimeView, version_id: str
 ) -> CompiledGraph | None:
     try:
         return await runtime.graphs.get(conn, version_id)
@@ -106,7 +112,7 @@ async def graph_of(
 
 async def describe(
     conn: AsyncConnection,
-    runtime: Runtime,
+    runtime: RuntimeView,
     rows: Sequence[Mapping[Any, Any]],
     known_workflows: Mapping[str, Mapping[Any, Any]] | None = None,
 ) -> list[ExecutionInfo]:
@@ -259,7 +265,7 @@ async def start(
         if request.initial_data:
             metadata["initial_data"] = request.initial_data
         try:
-            state = await adv.runtime.new_execution(
+            state = await new_execution(
                 adv,
                 project_id=actor.project_id,
                 workflow_id=workflow_id,

@@ -29,7 +29,7 @@ from convoflow.store import idempotency as store
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection
 
-    from convoflow.engine.runtime import Runtime
+    from convoflow.engine.ports import RuntimeView
     from convoflow.services.process import Process
 
 TTL = timedelta(hours=24)
@@ -45,7 +45,7 @@ class Kept(Generic[Result]):
     such as a compiled graph, on `conn`)."""
 
     dump: Callable[[Result], dict[str, Any]]
-    load: Callable[[AsyncConnection, Runtime, dict[str, Any]], Awaitable[Result]]
+    load: Callable[[AsyncConnection, RuntimeView, dict[str, Any]], Awaitable[Result]]
 
 
 def row_data(row: Mapping[Any, Any] | None) -> dict[str, Any] | None:

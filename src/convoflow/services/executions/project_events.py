@@ -9,7 +9,7 @@ from sqlalchemy.engine import RowMapping
 
 from convoflow.clock import utc_iso
 from convoflow.engine.advance import Advance
-from convoflow.engine.runtime import WorkflowNotRunnable
+from convoflow.engine.runtime import WorkflowNotRunnable, new_execution
 from convoflow.store import jobs as job_store
 from convoflow.store import project_events as event_store
 from convoflow.store import triggers as trigger_store
@@ -60,7 +60,7 @@ async def start_observers(adv: Advance, event_id: str) -> int:
         if not filter_matches(trigger, event["properties"] or {}):
             continue
         try:
-            state = await adv.runtime.new_execution(
+            state = await new_execution(
                 adv,
                 project_id=event["project_id"],
                 workflow_id=trigger["workflow_id"],

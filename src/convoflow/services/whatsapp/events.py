@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.engine import RowMapping
 
 from convoflow.engine.advance import Advance
-from convoflow.engine.runtime import WorkflowNotFound, WorkflowNotRunnable
+from convoflow.engine.runtime import WorkflowNotFound, WorkflowNotRunnable, new_execution
 from convoflow.services.conversations.routing import conversation_context
 from convoflow.services.project_webhooks import events as webhook_events
 from convoflow.services.project_webhooks.events import Event
@@ -114,7 +114,7 @@ async def handle_observer_job(runtime: Runtime, job: RowMapping) -> None:
         )
         context = conversation_context(conversation) if conversation else {"channel": "whatsapp"}
         try:
-            state = await adv.runtime.new_execution(
+            state = await new_execution(
                 adv,
                 project_id=str(payload["project_id"]),
                 workflow_id=str(payload["workflow_id"]),

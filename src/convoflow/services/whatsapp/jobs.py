@@ -19,8 +19,7 @@ from convoflow.store import jobs as job_store
 from convoflow.store import whatsapp as wa_store
 
 if TYPE_CHECKING:
-    from convoflow.engine.jobs import JobHandler
-    from convoflow.engine.runtime import Runtime
+    from convoflow.engine.runtime import JobHandler, Runtime
     from convoflow.services.whatsapp.directory import WhatsAppDirectory
 
 log = structlog.get_logger(__name__)

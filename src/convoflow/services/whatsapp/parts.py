@@ -9,8 +9,9 @@ from dataclasses import dataclass
 
 from convoflow.channels.whatsapp.channel import WhatsAppChannel
 from convoflow.channels.whatsapp.client import GraphClient
+from convoflow.engine.advance import Advance
 from convoflow.engine.hooks import ExecutionListener, SendListener
-from convoflow.engine.jobs import JobHandler
+from convoflow.engine.runtime import JobHandler
 from convoflow.services.whatsapp.directory import WhatsAppDirectory
 
 
@@ -20,8 +21,8 @@ class WhatsAppServices:
     client: GraphClient
     channel: WhatsAppChannel
     job_handlers: dict[str, JobHandler]
-    listeners: tuple[ExecutionListener, ...]
-    send_listeners: tuple[SendListener, ...]
+    listeners: tuple[ExecutionListener[Advance], ...]
+    send_listeners: tuple[SendListener[Advance], ...]
 
     async def aclose(self) -> None:
         await self.client.aclose()
