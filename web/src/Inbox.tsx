@@ -64,9 +64,9 @@ function newestFirst(a: Conversation, b: Conversation): number {
 
 type Page = { data: Conversation[]; paging: { next: string | null } };
 
-// The first page is polled; "Older conversations" follows the API's cursor. Every
-// conversation loaded stays listed (a new one pushing an old one off the first page does
-// not hide it), each with its latest execution.
+// The first page is read once (then polled only if the inbox stream fails); "Older
+// conversations" follows the API's cursor. Every conversation loaded stays listed (a new
+// one pushing an old one off the first page does not hide it), with its latest execution.
 function useConversations(setError: (e: string | null) => void) {
   const [known, setKnown] = useState<Record<string, Conversation> | null>(null);
   const [next, setNext] = useState<string | null>(null);
