@@ -57,3 +57,21 @@ def test_demo_is_idempotent_and_prints_a_working_key(db_url):
     ]
     assert len({line.split()[1] for line in workflow_lines}) == 1  # the same workflow reused
     assert '"channel": "sandbox"' in second and "curl" in second
+    # The example's test suite is stored with the demo workflow (the console's Tests page).
+    workflow_id = workflow_lines[0].split()[1]
+    assert "cases:" in _stored_suite(db_url, workflow_id)
+
+
+def _stored_suite(url: str, workflow_id: str) -> str:
+    from convoflow.store import test_suites
+
+    async def read() -> str:
+        engine = build_process(url, pool_size=1)
+        try:
+            async with engine.db.read() as conn:
+                row = await test_suites.get_suite(conn, workflow_id)
+                return str(row["yaml"]) if row is not None else ""
+        finally:
+            await engine.close()
+
+    return asyncio.run(read())

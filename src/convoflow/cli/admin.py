@@ -138,23 +138,23 @@ def revoke_key(
     typer.echo(f"API key {key_id} revoked")
 
 
-def _read_example(path: Path | None) -> dict[str, Any]:
+def _read_example(path: Path | None) -> tuple[dict[str, Any], Path]:
     candidates = [path] if path else [Path("examples/canonical.json"), _REPO_EXAMPLE]
     for candidate in candidates:
         if candidate is not None and candidate.is_file():
             document: dict[str, Any] = json.loads(candidate.read_text())
-            return document
+            return document, candidate
     raise typer.BadParameter(
         f"cannot find the demo flow; pass --flow PATH (looked at {', '.join(map(str, candidates))})"
     )
 
 
 async def _demo(
-    engine: Process, document: dict[str, Any], llm_url: str
+    engine: Process, document: dict[str, Any], suite: str | None, llm_url: str
 ) -> tuple[str, str | None, str]:
-    """Project `demo`, a fresh key, the demo workflow and the AI demo workflow active with
-    an api_call trigger."""
-    from convoflow.cli.demo_setup import ensure_active_workflow, ensure_ai_demo
+    """Project `demo`, a fresh key, the demo workflow (with its test suite, when the flow
+    file has one beside it) and the AI demo workflow active with an api_call trigger."""
+    from convoflow.cli.demo_setup import ensure_active_workflow, ensure_ai_demo, ensure_suite
     from convoflow.services.common import Actor
     from convoflow.services.projects.accounts import (
         ProjectNotFound,
@@ -175,6 +175,8 @@ async def _demo(
     project_id, key = await engine.runtime.op(setup)
     actor = Actor(project_id=project_id, key_name="convoflow demo")
     workflow_id = await ensure_active_workflow(engine, actor, DEMO_WORKFLOW, document)
+    if suite is not None:
+        await ensure_suite(engine, actor, workflow_id, suite)
     ai_workflow_id = await ensure_ai_demo(engine, actor, llm_url)
     return workflow_id, ai_workflow_id, key
 
@@ -194,8 +196,12 @@ def demo(
 
     url = database_url(database)
     upgrade(url, cipher=secret_cipher(url, create_key_file=True))
-    document = _read_example(flow)
-    workflow_id, ai_workflow_id, key = _run(url, lambda engine: _demo(engine, document, llm_url))
+    document, flow_path = _read_example(flow)
+    suite_path = flow_path.with_name(f"{flow_path.stem}.test.yaml")  # canonical.test.yaml
+    suite = suite_path.read_text(encoding="utf-8") if suite_path.is_file() else None
+    workflow_id, ai_workflow_id, key = _run(
+        url, lambda engine: _demo(engine, document, suite, llm_url)
+    )
     base = f"http://127.0.0.1:{port}/platform/v1"
     body = json.dumps(
         {"workflow_execution": {"phone_number": "+15550001111", "context": {"channel": "sandbox"}}}

@@ -50,6 +50,20 @@ async def ensure_active_workflow(
     return workflow_id
 
 
+async def ensure_suite(engine: Process, actor: Actor, workflow_id: str, suite: str) -> None:
+    """The flow file's test suite (the text of `<flow>.test.yaml` beside it) stored with the
+    workflow, for the console's Tests page, unless the workflow has one already; without
+    its `flow:` line (a stored suite runs its own workflow)."""
+    from convoflow.services.workflows import test_suites
+    from convoflow.testing import stored
+
+    if (await test_suites.get(engine, actor, workflow_id)).yaml:
+        return
+    lines = suite.splitlines(keepends=True)
+    text = "".join(line for line in lines if not line.startswith("flow:"))
+    await stored.save(engine, actor, workflow_id, text)
+
+
 async def ensure_ai_demo(engine: Process, actor: Actor, llm_url: str) -> str | None:
     """The provider model `demo-llm` at `llm_url` (the fake LLM by default) and the AI
     workflow; None when the example file is not there (an installed wheel). The demo
