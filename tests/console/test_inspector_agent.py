@@ -125,6 +125,8 @@ def test_the_inspector_lists_agent_turns_and_tool_calls(page: Any, tmp_path_fact
             expect(turns).to_contain_text("Task completed after 4 turn(s): “refund for order A-42”")
             screenshot(page, "inspector-agent")
             http.close()
+            # Leave the page before this server stops: its live event stream would fail.
+            page.goto("about:blank")
     finally:
         llm.terminate()
         llm.wait(timeout=20)
