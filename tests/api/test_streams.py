@@ -124,6 +124,15 @@ async def chat(http: httpx.AsyncClient) -> tuple[str, str]:
     return execution_id, detail["whatsapp_conversation_id"]
 
 
+@contextlib.asynccontextmanager
+async def project_http(engine: Any, base: str, name: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of a new project's API key."""
+    _, key = await new_project(engine, name)
+    headers = {"X-API-Key": key}
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=PATIENCE) as http:
+        yield http
+
+
 async def say(http: httpx.AsyncClient, conversation: str, text: str) -> None:
     path = f"{P}/sandbox/conversations/{conversation}/messages"
     said = await http.post(path, json={"text": text})
@@ -131,10 +140,7 @@ async def say(http: httpx.AsyncClient, conversation: str, text: str) -> None:
 
 
 async def test_a_test_chat_streams_its_messages_and_execution(live_server, engine):
-    _, key = await new_project(engine, "chat")
-    async with httpx.AsyncClient(
-        base_url=live_server, headers={"X-API-Key": key}, timeout=PATIENCE
-    ) as http:
+    async with project_http(engine, live_server, "chat") as http:
         execution_id, conversation = await chat(http)
         path = f"{P}/sandbox/conversations/{conversation}/events/stream"
         async with open_stream(http, path) as stream:
@@ -161,10 +167,7 @@ async def test_a_test_chat_streams_its_messages_and_execution(live_server, engin
 
 
 async def test_an_execution_stream_resumes_after_the_last_event_id(live_server, engine):
-    _, key = await new_project(engine, "resume")
-    async with httpx.AsyncClient(
-        base_url=live_server, headers={"X-API-Key": key}, timeout=PATIENCE
-    ) as http:
+    async with project_http(engine, live_server, "resume") as http:
         execution_id, conversation = await chat(http)
         path = f"{P}/workflow_executions/{execution_id}/events/stream"
         async with open_stream(http, path) as stream:
@@ -196,10 +199,7 @@ async def test_an_execution_stream_resumes_after_the_last_event_id(live_server, 
 
 
 async def test_a_conversation_stream_resumes_without_loss(live_server, engine, clock):
-    _, key = await new_project(engine, "messages")
-    async with httpx.AsyncClient(
-        base_url=live_server, headers={"X-API-Key": key}, timeout=PATIENCE
-    ) as http:
+    async with project_http(engine, live_server, "messages") as http:
         _, conversation = await chat(http)
         path = f"{P}/whatsapp/conversations/{conversation}/events/stream"
         async with open_stream(http, path) as stream:
@@ -299,3 +299,16 @@ async def test_an_idle_stream_holds_no_database_connection(engine, backend):
                 stream = await streams.enter_async_context(open_stream(http, path))
                 await stream.until(is_execution)  # its first read is over
             assert pool.checkedout() == 0, f"{pool.checkedout()} connections held ({backend})"
+
+
+async def test_a_revoked_key_ends_its_open_stream(live_server, engine):
+    async with project_http(engine, live_server, "revoked") as http:
+        execution_id, _ = await chat(http)
+        path = f"{P}/workflow_executions/{execution_id}/events/stream"
+        async with open_stream(http, path) as stream:
+            await stream.until(is_execution)
+            [listed] = (await http.get(f"{P}/api_keys")).json()["data"]
+            assert (await http.delete(f"{P}/api_keys/{listed['id']}")).status_code == 204
+            with pytest.raises(AssertionError, match="the stream ended"):
+                await stream.next()
+        assert (await http.get(path)).status_code == 401

@@ -9,7 +9,8 @@
 
 Authenticated like every route (X-API-Key or a bearer token, never a query string: a
 browser's EventSource cannot send headers, so the console reads the stream with fetch).
-Another project's id is the same 404 as an unknown one, before anything streams. Each
+Another project's id is the same 404 as an unknown one, before anything streams; a key
+revoked while its stream is open ends the stream within about a second. Each
 event's `id` is its position; a client that reconnects sends the last one it got as
 `Last-Event-ID` and resumes there without losing anything. A comment line is sent every
 15 seconds so proxies keep the connection open.
@@ -17,17 +18,20 @@ event's `id` is its position; a client that reconnects sends the last one it got
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
 
 import orjson
-from fastapi import Header
+from fastapi import Header, Request
+from fastapi.security.utils import get_authorization_scheme_param
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from convoflow.api import views, whatsapp_views
 from convoflow.api.auth import CurrentActor, EngineDep
 from convoflow.api.bodies import api_router
 from convoflow.process import Process
+from convoflow.services.common import Actor
+from convoflow.services.projects.key_cache import resolve_key
 from convoflow.services.streams import feeds
 from convoflow.services.streams.follow import Change, Feed, follow
 
@@ -52,9 +56,12 @@ STREAM_RESPONSE: dict[int | str, dict[str, Any]] = {
 Render = Callable[[Change], Any]
 
 
-def _stream(engine: Process, feed: Feed, render: Render) -> EventSourceResponse:
+def _stream(request: Request, actor: Actor, feed: Feed, render: Render) -> EventSourceResponse:
+    engine: Process = request.app.state.engine
+    allowed = _key_still_valid(request, engine, actor)
+
     async def events() -> AsyncIterator[ServerSentEvent]:
-        async for changes in follow(engine, feed):
+        async for changes in follow(engine, feed, allowed):
             for change in changes:
                 yield ServerSentEvent(
                     data=orjson.dumps(render(change)).decode(),
@@ -63,6 +70,23 @@ def _stream(engine: Process, feed: Feed, render: Render) -> EventSourceResponse:
                 )
 
     return EventSourceResponse(events(), ping=PING_SECONDS, headers={"Cache-Control": "no-cache"})
+
+
+def _key_still_valid(
+    request: Request, engine: Process, actor: Actor
+) -> Callable[[], Awaitable[bool]]:
+    """Whether the key that opened the stream still stands for the same caller: a key
+    revoked while its stream is open ends the stream (the key cache forgets it at once)."""
+    key = request.headers.get("x-api-key", "").strip()
+    if not key:
+        scheme, credentials = get_authorization_scheme_param(request.headers.get("authorization"))
+        key = credentials.strip() if scheme.lower() == "bearer" else ""
+
+    async def still_valid() -> bool:
+        found = await resolve_key(engine.db, engine.key_cache, key) if key else None
+        return found is not None and found.key_id == actor.key_id
+
+    return still_valid
 
 
 def _position(last_event_id: str | None) -> int | None:
@@ -95,13 +119,14 @@ def _render_sandbox_stream(change: Change) -> Any:
     responses=STREAM_RESPONSE,
 )
 async def stream_execution(
+    request: Request,
     execution_id: str,
     actor: CurrentActor,
     engine: EngineDep,
     last_event_id: LastEventId = None,
 ) -> EventSourceResponse:
     feed = await feeds.open_execution(engine, actor, execution_id, _position(last_event_id))
-    return _stream(engine, feed, _render_execution_stream)
+    return _stream(request, actor, feed, _render_execution_stream)
 
 
 @router.get(
@@ -111,13 +136,14 @@ async def stream_execution(
     responses=STREAM_RESPONSE,
 )
 async def stream_conversation(
+    request: Request,
     conversation_id: str,
     actor: CurrentActor,
     engine: EngineDep,
     last_event_id: LastEventId = None,
 ) -> EventSourceResponse:
     feed = await feeds.open_conversation(engine, actor, conversation_id, _position(last_event_id))
-    return _stream(engine, feed, lambda change: whatsapp_views.message(change.value))
+    return _stream(request, actor, feed, lambda change: whatsapp_views.message(change.value))
 
 
 @router.get(
@@ -127,13 +153,14 @@ async def stream_conversation(
     responses=STREAM_RESPONSE,
 )
 async def stream_sandbox_chat(
+    request: Request,
     conversation_id: str,
     actor: CurrentActor,
     engine: EngineDep,
     last_event_id: LastEventId = None,
 ) -> EventSourceResponse:
     feed = await feeds.open_sandbox_chat(engine, actor, conversation_id, _position(last_event_id))
-    return _stream(engine, feed, _render_sandbox_stream)
+    return _stream(request, actor, feed, _render_sandbox_stream)
 
 
 @router.get(
@@ -143,7 +170,7 @@ async def stream_sandbox_chat(
     responses=STREAM_RESPONSE,
 )
 async def stream_inbox(
-    actor: CurrentActor, engine: EngineDep, last_event_id: LastEventId = None
+    request: Request, actor: CurrentActor, engine: EngineDep, last_event_id: LastEventId = None
 ) -> EventSourceResponse:
     feed = feeds.InboxFeed(engine, actor, _position(last_event_id))
-    return _stream(engine, feed, lambda change: whatsapp_views.conversation(change.value))
+    return _stream(request, actor, feed, lambda change: whatsapp_views.conversation(change.value))

@@ -10,7 +10,8 @@ announces (another process's send on SQLite, a receipt) is seen at the next poll
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -24,6 +25,8 @@ MIN_GAP_SECONDS = 0.01
 # Time-ordered feeds re-read this far before their position: a transaction that took its
 # time from the clock earlier can commit after one that read it later.
 MARGIN = timedelta(seconds=5)
+# How often a stream asks whether its caller may still read it (a revoked key ends it).
+ALLOWED_CHECK_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -42,25 +45,45 @@ class Feed(Protocol):
         ...
 
 
-async def follow(engine: Process, feed: Feed) -> AsyncIterator[list[Change]]:
-    """The feed's changes as they are committed, forever (the caller stops iterating).
-    Without a pulse it reads again after `stream_poll_seconds` (the fallback for commits
-    no notification announces)."""
+async def follow(
+    engine: Process, feed: Feed, still_allowed: Callable[[], Awaitable[bool]] | None = None
+) -> AsyncIterator[list[Change]]:
+    """The feed's changes as they are committed, until `still_allowed` says no (checked
+    at most every ALLOWED_CHECK_SECONDS: an API key revoked while its stream is open ends
+    the stream) or the caller stops iterating. Without a pulse it reads again after
+    `stream_poll_seconds` (the fallback for commits no notification announces)."""
     notifier = engine.runtime.notifier
     poll_seconds = engine.runtime.settings.stream_poll_seconds
-    while True:
+    loop = asyncio.get_running_loop()
+    checked = loop.time()
+
+    async def allowed() -> bool:
+        nonlocal checked
+        if still_allowed is None or loop.time() - checked < ALLOWED_CHECK_SECONDS:
+            return True
+        checked = loop.time()
+        return await still_allowed()
+
+    while await allowed():
         # Taken before the read: a commit during the read wakes the wait below.
         changed = notifier.next_change()
         changes = await feed.read()
+        read_at = loop.time()
         if changes:
             yield changes
             if len(changes) >= BATCH:
                 continue
-        try:
-            await asyncio.wait_for(changed.wait(), poll_seconds)
-        except TimeoutError:
-            continue
-        await asyncio.sleep(MIN_GAP_SECONDS)
+        # Wait for a pulse or the poll; wake meanwhile only to check the caller.
+        while not changed.is_set() and loop.time() - read_at < poll_seconds:
+            timeout = poll_seconds - (loop.time() - read_at)
+            if still_allowed is not None:
+                timeout = min(timeout, ALLOWED_CHECK_SECONDS)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), timeout)
+            if not await allowed():
+                return
+        if changed.is_set():
+            await asyncio.sleep(MIN_GAP_SECONDS)
 
 
 def micros(moment: datetime) -> int:
