@@ -85,4 +85,11 @@ def test_edit_save_and_run_a_suite(
     page.reload()
     expect(page.get_by_label("Test suite (YAML)")).to_have_value(SUITE)
     expect(page.get_by_role("button", name="Saved")).to_be_disabled()
+
+    # At phone width the editor and the results stack and stay usable.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.get_by_role("button", name="Run tests").click()
+    expect(page.locator("tr.case")).to_have_count(3)
+    expect(page.get_by_label("Test suite (YAML)")).to_be_visible()
+    screenshot(page, "tests-phone")
     http.close()
