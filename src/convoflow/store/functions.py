@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from convoflow.store import dialects
 from convoflow.store.schema import function_invocations, function_kv, functions, secrets
 
 
@@ -146,6 +147,31 @@ async def kv_put(
         sa.insert(function_kv),
         {"function_id": function_id, "key": key, "value": value, "updated_at": now},
     )
+
+
+async def kv_increment(
+    conn: AsyncConnection, function_id: str, key: str, by: int, now: datetime
+) -> int | None:
+    """Add `by` to the integer stored at `key` (a missing key counts as 0) in one
+    statement, so concurrent increments never lose one; None when the stored value is
+    not an integer (it is left as it is)."""
+    dialect = dialects.of(conn)
+    table = function_kv
+    stmt = (
+        dialect.insert_updating(
+            table,
+            ["function_id", "key"],
+            {
+                "value": sa.cast(sa.cast(table.c.value, sa.BigInteger) + by, sa.Text),
+                "updated_at": now,
+            },
+            where=dialect.is_integer_text(table.c.value),
+        )
+        .values(function_id=function_id, key=key, value=str(by), updated_at=now)
+        .returning(table.c.value)
+    )
+    value = (await conn.execute(stmt)).scalar()
+    return None if value is None else int(value)
 
 
 async def kv_list(conn: AsyncConnection, function_id: str, prefix: str, limit: int) -> list[str]:

@@ -100,6 +100,7 @@ class Isolates:
         assert isinstance(global_this, JSMappedObject)
         global_this["__host"] = host
         racer.eval(PRELUDE)
+        racer.eval(f"__seed({_seed()!r})")  # the code's top level may draw already
         define = "\n;globalThis.handler = typeof handler === 'function' ? handler : null;"
         await asyncio.wait_for(racer.eval_cancelable(code + define), run_seconds)
         invoke = racer.eval("__invoke")
@@ -123,7 +124,7 @@ class Isolates:
                 message["key"], message["code"], message["max_memory"], timeout
             )
             request, secrets = json.dumps(message["request"]), json.dumps(message["secrets"])
-            promise = await asyncio.wait_for(isolate.invoke(request, secrets), timeout)
+            promise = await asyncio.wait_for(isolate.invoke(request, secrets, _seed()), timeout)
             assert isinstance(promise, JSPromise)  # __invoke is async
             result = await asyncio.wait_for(promise, timeout)
             return {"op": "done", "result": json.loads(str(result)), "cold": cold}
@@ -140,6 +141,11 @@ class Isolates:
             text, line, column = describe_js_error(str(exc))
             where = f" (line {line}, column {column})" if line else ""
             return {"op": "done", "error": f"{text}{where}", "line": line, "column": column}
+
+
+def _seed() -> str:
+    """Key (32 bytes) and nonce (12) of the isolate's ChaCha20 generator (prelude.js)."""
+    return os.urandom(44).hex()
 
 
 def _memory_error(message: dict[str, Any]) -> str:

@@ -94,6 +94,14 @@ class FunctionHost:
             if op == "delete":
                 await function_store.kv_delete(conn, fid, key)
                 return {}
+            if op == "increment":
+                by = args.get("by", 1)
+                if not isinstance(by, int) or isinstance(by, bool) or abs(by) > 2**53:
+                    return {"error": "KV.increment takes an integer amount"}
+                total = await function_store.kv_increment(conn, fid, key, by, adv.now)
+                if total is None:
+                    return {"error": f"KV value of {key!r} is not an integer"}
+                return {"value": total}
             if op == "list":
                 limit = max(1, min(1000, int(args.get("limit") or 1000)))
                 keys = await function_store.kv_list(conn, fid, str(args.get("prefix") or ""), limit)

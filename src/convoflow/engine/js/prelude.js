@@ -60,8 +60,37 @@
   }
   class TextEncoder { get encoding() { return "utf-8"; } encode(s) { const b = unescape(encodeURIComponent(String(s === undefined ? "" : s))); const a = new Uint8Array(b.length); for (let i = 0; i < b.length; i++) a[i] = b.charCodeAt(i); return a; } }
   class TextDecoder { get encoding() { return "utf-8"; } decode(a) { if (!a) return ""; const u = a instanceof Uint8Array ? a : new Uint8Array(a.buffer || a); let s = ""; for (let i = 0; i < u.length; i++) s += String.fromCharCode(u[i]); return decodeURIComponent(escape(s)); } }
-  const hex = (n) => Array.from({ length: n }, () => Math.floor(Math.random() * 16).toString(16)).join("");
-  g.crypto = { randomUUID: () => hex(8) + "-" + hex(4) + "-4" + hex(3) + "-" + "89ab"[Math.floor(Math.random() * 4)] + hex(3) + "-" + hex(12), getRandomValues: (a) => { for (let i = 0; i < a.length; i++) a[i] = Math.floor(Math.random() * 256); return a; } };
+  // crypto's randomness: a ChaCha20 keystream (RFC 8439) whose key and nonce come from the
+  // host's os.urandom, set when the context is made and again before every invocation
+  // (__seed), so a warm isolate's output cannot be predicted from an earlier one. Not
+  // Math.random (V8's xorshift128+, predictable from a few outputs).
+  const rng = { key: new Uint32Array(8), nonce: new Uint32Array(3), counter: 0, block: new Uint8Array(0), pos: 0 };
+  const rotl = (v, c) => (v << c) | (v >>> (32 - c));
+  const chacha = () => {
+    const s = new Uint32Array(16);
+    s.set([0x61707865, 0x3320646e, 0x79622d32, 0x6b206574]); s.set(rng.key, 4); s[12] = rng.counter++; s.set(rng.nonce, 13);
+    const x = Uint32Array.from(s);
+    const qr = (a, b, c, d) => { x[a] += x[b]; x[d] = rotl(x[d] ^ x[a], 16); x[c] += x[d]; x[b] = rotl(x[b] ^ x[c], 12); x[a] += x[b]; x[d] = rotl(x[d] ^ x[a], 8); x[c] += x[d]; x[b] = rotl(x[b] ^ x[c], 7); };
+    for (let i = 0; i < 10; i++) { qr(0, 4, 8, 12); qr(1, 5, 9, 13); qr(2, 6, 10, 14); qr(3, 7, 11, 15); qr(0, 5, 10, 15); qr(1, 6, 11, 12); qr(2, 7, 8, 13); qr(3, 4, 9, 14); }
+    for (let i = 0; i < 16; i++) x[i] += s[i];
+    return new Uint8Array(x.buffer);
+  };
+  const fromHex = (h) => { const b = new Uint8Array(h.length / 2); for (let i = 0; i < b.length; i++) b[i] = parseInt(h.substr(i * 2, 2), 16); return b; };
+  g.__seed = (hex44) => { const b = fromHex(hex44); rng.key = new Uint32Array(b.slice(0, 32).buffer); rng.nonce = new Uint32Array(b.slice(32, 44).buffer); rng.counter = 0; rng.block = new Uint8Array(0); rng.pos = 0; };
+  const fill = (bytes) => { for (let i = 0; i < bytes.length; i++) { if (rng.pos >= rng.block.length) { rng.block = chacha(); rng.pos = 0; } bytes[i] = rng.block[rng.pos++]; } };
+  const INTEGER_ARRAYS = ["Int8Array", "Uint8Array", "Uint8ClampedArray", "Int16Array", "Uint16Array", "Int32Array", "Uint32Array", "BigInt64Array", "BigUint64Array"];
+  const getRandomValues = (a) => {
+    if (!ArrayBuffer.isView(a) || !INTEGER_ARRAYS.includes(a.constructor.name)) throw new TypeError("getRandomValues takes an integer typed array");
+    if (a.byteLength > 65536) throw new RangeError("getRandomValues: at most 65536 bytes at a time (QuotaExceededError)");
+    fill(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+    return a;
+  };
+  const randomUUID = () => {
+    const b = new Uint8Array(16); fill(b); b[6] = (b[6] & 0x0f) | 0x40; b[8] = (b[8] & 0x3f) | 0x80;
+    const h = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+    return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
+  };
+  g.crypto = { getRandomValues, randomUUID };
   g.fetch = async (input, init) => {
     const req = input instanceof Request ? input : new Request(input, init);
     const r = await host("fetch", { url: req.url, method: req.method, headers: req.headers._h, body: req.method === "GET" ? null : req._body });
@@ -73,11 +102,15 @@
     put: async (key, value) => { await host("kv.put", { key: String(key), value: typeof value === "string" ? value : JSON.stringify(value) }); },
     delete: async (key) => { await host("kv.delete", { key: String(key) }); },
     list: async (opts) => host("kv.list", { prefix: (opts && opts.prefix) || "", limit: (opts && opts.limit) || 1000 }),
+    // Ours (Workers KV has none): add `by` (default 1) to an integer value in one SQL
+    // statement, a missing key counting as 0; the new value.
+    increment: async (key, by) => { const r = await host("kv.increment", { key: String(key), by: by === undefined ? 1 : by }); if (r.error) throw new TypeError(r.error); return r.value; },
   };
   Object.assign(g, { Headers, Request, Response, URL, URLSearchParams, TextEncoder, TextDecoder });
   // Invoke one request: the handler's Response flattened for the host.
-  g.__invoke = async (reqJson, secretsJson) => {
+  g.__invoke = async (reqJson, secretsJson, seedHex) => {
     logs.length = 0;
+    g.__seed(seedHex);
     const r = JSON.parse(reqJson);
     const env = Object.assign({}, JSON.parse(secretsJson), { KV: g.__kv });
     if (typeof g.handler !== "function") throw new TypeError("the code defines no `async function handler(request, env)`");

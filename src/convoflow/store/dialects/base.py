@@ -3,7 +3,7 @@ gives a dialect to set up its connections with (`EngineSetup`)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
@@ -66,6 +66,21 @@ class Dialect(Protocol):
 
     def insert_ignoring(self, table: sa.Table, index_elements: Sequence[str]) -> sa.Insert:
         """INSERT that skips a row whose `index_elements` already exist."""
+        ...
+
+    def insert_updating(
+        self,
+        table: sa.Table,
+        index_elements: Sequence[str],
+        set_: Mapping[str, Any],
+        where: sa.ColumnElement[bool] | None = None,
+    ) -> sa.Insert:
+        """INSERT that, when a row with these `index_elements` exists, updates it with
+        `set_` instead (only where `where` holds: else neither happens)."""
+        ...
+
+    def is_integer_text(self, column: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
+        """`column` (text) holds a decimal integer of at most 18 digits, maybe negative."""
         ...
 
     async def advisory_locks(self, conn: AsyncConnection, keys: Sequence[str]) -> None:

@@ -8,7 +8,7 @@ reached or drops the connection (a restart, a crash), whatever shape the driver 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -48,6 +48,20 @@ class PostgreSQL:
 
     def insert_ignoring(self, table: sa.Table, index_elements: Sequence[str]) -> sa.Insert:
         return postgresql.insert(table).on_conflict_do_nothing(index_elements=list(index_elements))
+
+    def insert_updating(
+        self,
+        table: sa.Table,
+        index_elements: Sequence[str],
+        set_: Mapping[str, Any],
+        where: sa.ColumnElement[bool] | None = None,
+    ) -> sa.Insert:
+        return postgresql.insert(table).on_conflict_do_update(
+            index_elements=list(index_elements), set_=dict(set_), where=where
+        )
+
+    def is_integer_text(self, column: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
+        return column.regexp_match("^-?[0-9]{1,18}$")
 
     async def advisory_locks(self, conn: AsyncConnection, keys: Sequence[str]) -> None:
         if len(keys) == 1:

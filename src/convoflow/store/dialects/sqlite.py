@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -53,6 +53,25 @@ class SQLite:
 
     def insert_ignoring(self, table: sa.Table, index_elements: Sequence[str]) -> sa.Insert:
         return sqlite.insert(table).on_conflict_do_nothing(index_elements=list(index_elements))
+
+    def insert_updating(
+        self,
+        table: sa.Table,
+        index_elements: Sequence[str],
+        set_: Mapping[str, Any],
+        where: sa.ColumnElement[bool] | None = None,
+    ) -> sa.Insert:
+        return sqlite.insert(table).on_conflict_do_update(
+            index_elements=list(index_elements), set_=dict(set_), where=where
+        )
+
+    def is_integer_text(self, column: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
+        # GLOB has no repetition: an optional sign, then 1..18 characters, none a non-digit.
+        digits = sa.case(
+            (sa.func.substr(column, 1, 1) == "-", sa.func.substr(column, 2)), else_=column
+        )
+        non_digit = digits.op("GLOB", is_comparison=True)("*[^0-9]*")
+        return sa.and_(sa.func.length(digits).between(1, 18), sa.not_(non_digit))
 
     async def advisory_locks(self, conn: AsyncConnection, keys: Sequence[str]) -> None:
         return None
