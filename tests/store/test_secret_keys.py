@@ -188,3 +188,19 @@ async def test_migration_encrypts_the_plaintext_of_an_older_database(db_url: str
     await asyncio.to_thread(downgrade, db_url, "0001")
     (plain,) = (await raw_secret_values(db_url))[("phone_numbers", "access_token")]
     assert plain == TOKEN
+
+
+def test_rotation_covers_every_encrypted_column() -> None:
+    """A new EncryptedText column must be listed for rotation (and migration 0002's
+    successors), or `secrets rotate` would leave it under a key about to be dropped."""
+    from convoflow.store.schema import metadata
+    from convoflow.store.secret_columns import SECRET_COLUMNS
+    from convoflow.store.types import EncryptedText
+
+    encrypted = {
+        (table.name, column.name)
+        for table in metadata.tables.values()
+        for column in table.columns
+        if isinstance(column.type, EncryptedText)
+    }
+    assert encrypted == set(SECRET_COLUMNS)

@@ -24,6 +24,7 @@ def new_key() -> None:
 def rotate(database: str | None = DatabaseOption) -> None:
     """Re-encrypt every stored secret under the newest (first) key. Afterwards the older
     keys can be removed from CONVOFLOW_SECRET_KEY (or the key file)."""
+    from convoflow.engine import mcp
     from convoflow.store.db import Database
     from convoflow.store.secret_columns import rotate_all
 
@@ -33,7 +34,9 @@ def rotate(database: str | None = DatabaseOption) -> None:
     async def run() -> int:
         db = Database(url, pool_size=1, cipher=cipher)
         try:
-            return await rotate_all(db, cipher)
+            # An agent's MCP server headers are journaled sealed (engine/mcp.py).
+            journal = {mcp.KIND: lambda request: mcp.reseal_request(cipher, request)}
+            return await rotate_all(db, cipher, journal)
         finally:
             await db.dispose()
 

@@ -61,6 +61,34 @@ def _open_headers(cipher: SecretCipher | None, sealed: Any) -> dict[str, str]:
     return {str(k): str(v) for k, v in json.loads(cipher.decrypt(str(sealed))).items()}
 
 
+def reseal_request(cipher: SecretCipher, request: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    """A journaled `mcp` request with its sealed headers (a call's, each listed server's)
+    re-encrypted under the newest key, for `convoflow secrets rotate`; and how many were
+    rewritten. A token no listed key opens is left as it is: it could not be opened before
+    either, and a pending action holding one answers the model so (docs/ai.md)."""
+    rewritten = 0
+
+    def rotated(holder: dict[str, Any]) -> dict[str, Any]:
+        nonlocal rewritten
+        sealed = holder.get("headers_sealed")
+        if not sealed:
+            return holder
+        try:
+            token = cipher.rotate(str(sealed))
+        except SecretKeyError:
+            return holder
+        if token is None:
+            return holder
+        rewritten += 1
+        return {**holder, "headers_sealed": token}
+
+    resealed = rotated(request)
+    servers = request.get("servers")
+    if isinstance(servers, list):
+        resealed = {**resealed, "servers": [rotated(dict(s)) for s in servers]}
+    return resealed, rewritten
+
+
 def _leaf(exc: BaseException) -> BaseException:
     """The first real error inside the SDK's (nested) task-group exception groups."""
     while isinstance(exc, BaseExceptionGroup) and exc.exceptions:

@@ -1,6 +1,9 @@
 """Every column that holds a secret, read and rewritten raw (as stored, no decryption):
 the migration that encrypts plaintext values of older databases, and
-`convoflow secrets rotate`, which re-encrypts them under the newest key.
+`convoflow secrets rotate`, which re-encrypts them under the newest key. Rotation also
+rewrites the Fernet tokens sealed inside journaled action requests (an agent's MCP server
+headers), through a transform the engine gives per action kind: the request's shape is
+the engine's business, the statements are ours.
 
 Raw `sa.table` shapes instead of schema.py's tables: those decrypt on read, and these
 statements must see and write the stored text itself.
@@ -8,10 +11,12 @@ statements must see and write the stored text itself.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+
+from convoflow.store.schema import action_journal
 
 if TYPE_CHECKING:
     from convoflow.store.cipher import SecretCipher
@@ -60,8 +65,45 @@ def rewrite_all(
     return rewritten
 
 
-async def rotate_all(db: Database, cipher: SecretCipher) -> int:
-    """Re-encrypt every stored secret under `cipher`'s newest key, in one transaction (a
-    crash leaves every value under the key it had, all still readable)."""
+# A journaled request → (the request with its sealed tokens re-encrypted, how many were).
+JournalTransform = Callable[[dict[str, Any]], tuple[dict[str, Any], int]]
+
+
+def rewrite_journal(conn: sa.Connection, kind: str, transform: JournalTransform) -> int:
+    """Apply `transform` to the request of every journaled action of `kind` (pending or
+    done: a done one is never opened again, but no token may stay under a key that is
+    about to be dropped). Returns how many tokens were rewritten."""
+    rewritten = 0
+    query = sa.select(action_journal.c.id, action_journal.c.request).where(
+        action_journal.c.kind == kind
+    )
+    for row_id, request in conn.execute(query).all():
+        if not isinstance(request, dict):
+            continue
+        new_request, count = transform(request)
+        if count:
+            conn.execute(
+                sa.update(action_journal)
+                .where(action_journal.c.id == row_id)
+                .values(request=new_request)
+            )
+            rewritten += count
+    return rewritten
+
+
+async def rotate_all(
+    db: Database, cipher: SecretCipher, journal: Mapping[str, JournalTransform] | None = None
+) -> int:
+    """Re-encrypt every stored secret under `cipher`'s newest key, and the tokens sealed in
+    the journaled requests of each kind in `journal`, in one transaction (a crash leaves
+    every value under the key it had, all still readable). Returns how many values were
+    rewritten."""
+
+    def rotate(sync_conn: sa.Connection) -> int:
+        total = rewrite_all(sync_conn, cipher.rotate)
+        for kind, transform in (journal or {}).items():
+            total += rewrite_journal(sync_conn, kind, transform)
+        return total
+
     async with db.write() as conn:
-        return await conn.run_sync(lambda sync_conn: rewrite_all(sync_conn, cipher.rotate))
+        return await conn.run_sync(rotate)
