@@ -5,9 +5,10 @@ captured (stdout and stderr, DEBUG level). Over HTTP it then goes through the Me
 handshake (hub.verify_token in the query string), a whole WhatsApp conversation with the
 fake Graph (the access token on every send, signed webhooks), a webhook node whose header
 is a project secret, a failing function (with a function secret), a failing project
-webhook (with its secret key and a secret header), a bad-signature webhook, /metrics with
-its token, and an unhandled error. Then every byte of the output is searched for every
-secret value used, and for the user's message text.
+webhook (with its secret key and a secret header), an agent (a provider model with its API
+key, on the fake LLM) calling a tool of an MCP server whose header is a project secret, a
+bad-signature webhook, /metrics with its token, and an unhandled error. Then every byte of
+the output is searched for every secret value used, and for the user's message text.
 
 The unhandled error is a real fault, not a test-only switch: the test renames the
 `api_keys` table under the running server (as a botched manual migration would), then
@@ -38,9 +39,14 @@ from starlette.routing import Route
 from convoflow.channels.whatsapp import webhook_bodies as bodies
 from convoflow.engine.advance import Advance
 from convoflow.fakes.graph.server import DEFAULT_PHONE_NUMBER_ID, FakeGraph
+from convoflow.fakes.llm.rules import Rule, Script, ToolCall
+from convoflow.fakes.llm.server import FakeLLM
 from convoflow.fakes.loopback import serve_app
 from convoflow.process import build_process
 from convoflow.services.projects.accounts import create_api_key, set_secret
+from tests.ai.test_agent import START
+from tests.ai.test_agent_mcp import TOOL, Orders, mcp_server
+from tests.ai.test_agent_mcp import orders as orders  # the MCP server fixture
 from tests.api.conftest import new_project
 from tests.observability.server import ServerProcess
 from tests.support import chain, node
@@ -57,6 +63,8 @@ WEBHOOK_HEADER = "logsWebhookHeader66c2d1"
 FUNCTION_SECRET = "logsFunctionSecret0a9b8c"
 PROJECT_SECRET = "logsProjectSecretd4e5f6"
 METRICS_TOKEN = "logsMetricsToken1c2d3e"
+MCP_TOKEN = "logsMcpToken8e7d6c"  # a project secret, in an MCP server's header
+LLM_API_KEY = "sk-logsLlmApiKey5b4a39"  # a provider model's API key
 USER_TEXT = "my private words 4471"
 BAD_SIGNATURE = "sha256=" + "ab12" * 16
 
@@ -107,6 +115,7 @@ async def _project(db_url: str) -> tuple[str, str]:
 
         async def more(adv: Advance) -> str:
             await set_secret(adv.conn, engine.clock, project_id, "API_TOKEN", PROJECT_SECRET)
+            await set_secret(adv.conn, engine.clock, project_id, "MCP_TOKEN", MCP_TOKEN)
             return await create_api_key(adv.conn, engine.clock, project_id, "unused")
 
         return key, await engine.runtime.op(more)
@@ -210,6 +219,55 @@ async def _conversation(
     return dict(await _until(finished, "the execution to finish"))
 
 
+@pytest.fixture
+async def llm() -> AsyncIterator[tuple[FakeLLM, str]]:
+    """The fake LLM: the agent calls the MCP tool, then completes once it read the result."""
+    rules = [
+        Rule(contains=START, tool_call=ToolCall(name=TOOL, arguments={"order_id": "A1"})),
+        Rule(contains='"shipped"', tool_call=ToolCall(name="complete_task", arguments={})),
+    ]
+    fake = FakeLLM(Script(rules))
+    async with serve_app(fake.app) as url:
+        yield fake, url
+
+
+async def _agent_run(api: httpx.AsyncClient, llm_url: str, mcp_url: str) -> None:
+    """A provider model with its API key, an agent flow whose MCP server's header is a
+    project secret, started on the sandbox channel and run to its end."""
+    model = {"name": "fake", "provider": "openai", "base_url": f"{llm_url}/v1"}
+    body = {"provider_model": {**model, "api_key": LLM_API_KEY, "timeout_seconds": 5}}
+    response = await api.post(f"{P}/provider_models", json=body)
+    assert response.status_code == 201, response.text
+    server = mcp_server(mcp_url, headers={"Authorization": "Bearer ${ENV:MCP_TOKEN}"})
+    agent = {"system_prompt": "You look orders up.", "provider_model_name": "fake"}
+    definition = chain(
+        node("start", "start"),
+        node("agent", "agent", **agent, max_iterations=5, flow_agent_mcp_servers=[server]),
+    )
+    body = {"workflow": {"name": "Orders agent", "definition": definition}}
+    response = await api.post(f"{P}/workflows", json=body)
+    assert response.status_code == 201, response.text
+    workflow_id = response.json()["data"]["id"]
+    trigger = {"trigger": {"trigger_type": "api_call"}}
+    response = await api.post(f"{P}/workflows/{workflow_id}/triggers", json=trigger)
+    assert response.status_code == 201, response.text
+    changes = {"workflow": {"status": "active"}}
+    assert (await api.patch(f"{P}/workflows/{workflow_id}", json=changes)).status_code == 200
+    start = {
+        "workflow_execution": {"phone_number": "+15550003333", "context": {"channel": "sandbox"}}
+    }
+    response = await api.post(f"{P}/workflows/{workflow_id}/executions", json=start)
+    assert response.status_code == 202, response.text
+    execution_id = response.json()["data"]["id"]
+
+    async def finished() -> dict[str, Any] | None:
+        got = (await api.get(f"{P}/workflow_executions/{execution_id}")).json()["data"]
+        return got if got["status"] in ("ended", "failed") else None
+
+    execution = await _until(finished, "the agent execution to finish")
+    assert execution["status"] == "ended", execution
+
+
 async def _hostile_and_broken(server: ServerProcess, db_url: str, second_key: str) -> None:
     # Generous: a traceback rendered with every local variable took seconds per error.
     async with httpx.AsyncClient(base_url=server.url, timeout=120) as http:
@@ -236,7 +294,12 @@ async def _hostile_and_broken(server: ServerProcess, db_url: str, second_key: st
 
 
 async def test_no_secret_reaches_the_logs(
-    db_url: str, tmp_path: Path, log_format: str, endpoint: Endpoint
+    db_url: str,
+    tmp_path: Path,
+    log_format: str,
+    endpoint: Endpoint,
+    llm: tuple[FakeLLM, str],
+    orders: Orders,
 ) -> None:
     key, second_key = await _project(db_url)
     fake = FakeGraph(app_secret=APP_SECRET, status_delay_seconds=0.0)
@@ -269,11 +332,13 @@ async def test_no_secret_reaches_the_logs(
                 )
                 assert handshake.status_code == 200 and handshake.text == "1158201444"
                 execution = await _conversation(api, fake, workflow_id)
+                await _agent_run(api, llm[1], orders.url)
             await _hostile_and_broken(server, db_url, second_key)
         finally:
             server.stop()
     output = server.output()
     _assert_secrets_used(endpoint, fake)
+    _assert_agent_secrets_used(llm[0], orders)
     _assert_no_secret(output, key, second_key)
     _assert_logged_what_matters(output, execution, log_format)
 
@@ -285,6 +350,12 @@ def _assert_secrets_used(endpoint: Endpoint, fake: FakeGraph) -> None:
     assert any(h.get("x-partner-token") == WEBHOOK_HEADER for h in endpoint.seen)
     assert any(h.get("x-webhook-signature") for h in endpoint.seen)
     assert fake.records(kind="message")
+
+
+def _assert_agent_secrets_used(fake: FakeLLM, orders: Orders) -> None:
+    assert orders.calls == ["A1"]
+    assert {h.get("authorization") for h in orders.headers} == {f"Bearer {MCP_TOKEN}"}
+    assert {r["headers"].get("authorization") for r in fake.requests} == {f"Bearer {LLM_API_KEY}"}
 
 
 def _assert_no_secret(output: bytes, *keys: str) -> None:
@@ -299,6 +370,8 @@ def _assert_no_secret(output: bytes, *keys: str) -> None:
         "function secret": FUNCTION_SECRET,
         "project secret": PROJECT_SECRET,
         "metrics token": METRICS_TOKEN,
+        "MCP server header": MCP_TOKEN,
+        "provider model API key": LLM_API_KEY,
         "forged signature": BAD_SIGNATURE.removeprefix("sha256="),
         "the user's text": USER_TEXT,
     }
