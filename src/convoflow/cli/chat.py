@@ -15,12 +15,17 @@ import typer
 
 from convoflow.cli.app import app, secret_cipher
 from convoflow.cli.flows import read_flow_file
+from convoflow.cli.suites import PROVIDER_MODEL_HELP, provider_model_option
 from convoflow.engine import status as st
 from convoflow.graph.validation import validate_definition
 from convoflow.process import Process, build_process
+from convoflow.services.ai import provider_models
+from convoflow.services.common import Actor
 from convoflow.services.conversations import sandbox
 from convoflow.store.cipher import SecretCipher, new_key
 from convoflow.store.migrate import upgrade
+from convoflow.testing.local import model_fields
+from convoflow.testing.model import ProviderModelSpec
 
 
 def render_bot_message(message: dict[str, Any]) -> str:
@@ -113,13 +118,32 @@ class ChatSession:
         sys.stdout.flush()
 
 
+async def _provider_models(
+    engine: Process, project_id: str, models: list[ProviderModelSpec]
+) -> None:
+    """The `--provider-model`s made in the chat's project, which may reach a local model
+    server or the fake LLM on loopback."""
+    if not models:
+        return
+    actor = Actor(project_id=project_id)
+    await provider_models.allow_private_network(engine, actor)
+    for spec in models:
+        await provider_models.ensure(engine, actor, model_fields(spec))
+
+
 async def _chat(
-    url: str, name: str, definition: Any, variables: dict[str, Any], cipher: SecretCipher
+    url: str,
+    name: str,
+    definition: Any,
+    variables: dict[str, Any],
+    cipher: SecretCipher,
+    models: list[ProviderModelSpec],
 ) -> None:
     await asyncio.to_thread(upgrade, url, cipher=cipher)
     engine = build_process(url, cipher=cipher)
     try:
         project_id, workflow_id = await sandbox.create_sandbox_workflow(engine, name, definition)
+        await _provider_models(engine, project_id, models)
         conversation_id = await sandbox.open_conversation(
             engine, project_id=project_id, workflow_id=workflow_id
         )
@@ -146,6 +170,9 @@ def chat(
     database: str | None = typer.Option(
         None, "--database-url", help="default: a throwaway SQLite file for this chat"
     ),
+    provider_model: list[str] = typer.Option(
+        None, "--provider-model", metavar="name=N,base_url=URL,...", help=PROVIDER_MODEL_HELP
+    ),
 ) -> None:
     """Chat with a flow: bot messages print as `bot> ...`, you type the user's replies."""
     name, _, definition = read_flow_file(flow)
@@ -157,12 +184,13 @@ def chat(
             )
         raise typer.Exit(1)
     variables = parse_vars(var)
+    models = provider_model_option(provider_model)
     if database:
         cipher = secret_cipher(database, create_key_file=True)
-        asyncio.run(_chat(database, name or flow.stem, definition, variables, cipher))
+        asyncio.run(_chat(database, name or flow.stem, definition, variables, cipher, models))
         return
     with tempfile.TemporaryDirectory(prefix="convoflow-chat-") as tmp:
         url = f"sqlite+aiosqlite:///{Path(tmp) / 'chat.db'}"
         # A key of its own: the throwaway database and its secrets die with the chat.
         cipher = SecretCipher([new_key()])
-        asyncio.run(_chat(url, name or flow.stem, definition, variables, cipher))
+        asyncio.run(_chat(url, name or flow.stem, definition, variables, cipher, models))

@@ -7,9 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from convoflow.engine.advance import Advance
 from convoflow.process import Process
-from convoflow.services.common import Actor, NotFound
+from convoflow.services.common import Actor
 
 AI_WORKFLOW = "Demo: AI support (fake LLM)"
 AI_MODEL = "demo-llm"  # what examples/ai-support.json names
@@ -69,24 +68,11 @@ async def ensure_ai_demo(engine: Process, actor: Actor, llm_url: str) -> str | N
     workflow; None when the example file is not there (an installed wheel). The demo
     project may call private addresses: the fake LLM listens on loopback."""
     from convoflow.services.ai import provider_models as models
-    from convoflow.store import projects as project_store
 
     if not AI_EXAMPLE.is_file():
         return None
-
-    async def allow_loopback(adv: Advance) -> None:
-        await project_store.merge_settings(
-            adv.conn, actor.project_id, {"allow_private_network": True}
-        )
-
-    await engine.runtime.op(allow_loopback)
-    fields = models.ModelFields(base_url=llm_url, provider="openai", model="fake")
-    try:
-        model_id = await models.resolve_id(engine, actor, AI_MODEL)
-    except NotFound:
-        fields.name = AI_MODEL
-        await models.create(engine, actor, fields)
-    else:
-        await models.update(engine, actor, model_id, fields)
+    await models.allow_private_network(engine, actor)
+    fields = models.ModelFields(name=AI_MODEL, base_url=llm_url, provider="openai", model="fake")
+    await models.ensure(engine, actor, fields)
     document = json.loads(AI_EXAMPLE.read_text())
     return await ensure_active_workflow(engine, actor, AI_WORKFLOW, document)

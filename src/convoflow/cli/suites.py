@@ -12,7 +12,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from convoflow.cli.app import app
 from convoflow.testing.driver import Driver
-from convoflow.testing.model import Suite, SuiteError, find_suites, load_suite
+from convoflow.testing.model import (
+    ProviderModelSpec,
+    Suite,
+    SuiteError,
+    find_suites,
+    load_suite,
+    parse_provider_model,
+)
 from convoflow.testing.reporters import (
     print_failure,
     print_result_line,
@@ -33,13 +40,34 @@ def _load(paths: list[Path]) -> tuple[list[Suite], list[SuiteError]]:
     return suites, errors
 
 
-def _driver(url: str | None, api_key: str | None) -> Driver:
+def provider_model_option(values: list[str] | None) -> list[ProviderModelSpec]:
+    """`--provider-model name=...,base_url=...[,model=...,provider=...,api_key=...]`."""
+    try:
+        return [parse_provider_model(value) for value in values or []]
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--provider-model") from None
+
+
+PROVIDER_MODEL_HELP = (
+    "a provider model for the flow's AI nodes, made in the throwaway project: "
+    "name=N,base_url=URL[,model=M,provider=openai|anthropic,api_key=K]; repeatable "
+    "(e.g. convoflow fake-llm's name=fake,base_url=http://127.0.0.1:8099/v1)"
+)
+
+
+def _driver(url: str | None, api_key: str | None, models: list[ProviderModelSpec]) -> Driver:
     if url is None:
         from convoflow.testing.local import LocalDriver
 
-        return LocalDriver()
+        # A model given here or in a suite is usually a local server (the fake LLM).
+        return LocalDriver(provider_models=models, allow_private_network=True)
     from convoflow.testing.remote import RemoteDriver
 
+    if models:
+        raise typer.BadParameter(
+            "a server's provider models are its own (convoflow providers add, or the API)",
+            param_hint="--provider-model",
+        )
     if not api_key:
         raise typer.BadParameter("--url needs --api-key (or CONVOFLOW_API_KEY)")
     return RemoteDriver(url, api_key)
@@ -120,6 +148,9 @@ def run_test_suites(
         metavar="WORKFLOW_ID",
         help="run the suite stored with this workflow on the server (--url); repeatable",
     ),
+    provider_model: list[str] = typer.Option(
+        None, "--provider-model", metavar="name=N,base_url=URL,...", help=PROVIDER_MODEL_HELP
+    ),
 ) -> None:
     """Run conversation test suites: scripted users against a flow, checking what the bot
     says, the variables and the status. Exit 1 on a failure, 2 on a bad suite file."""
@@ -141,7 +172,7 @@ def run_test_suites(
     if errors:
         print_suite_errors(console, errors)
         raise typer.Exit(2)
-    driver = _driver(url, api_key)
+    driver = _driver(url, api_key, provider_model_option(provider_model))
     console.print(f"running {sum(len(s.cases) for s in suites)} cases ({driver.name})")
     results = asyncio.run(_run(driver, suites, console))
     _report(console, results, junit)

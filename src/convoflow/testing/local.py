@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import sqlite3
 import tempfile
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,13 +20,14 @@ from convoflow.engine.signals import UserInput
 from convoflow.graph.models import load_flow_document
 from convoflow.graph.validation import validate_definition
 from convoflow.process import Process, build_process
+from convoflow.services.ai import provider_models
 from convoflow.services.common import Actor, ServiceError
 from convoflow.services.conversations import sandbox
 from convoflow.services.executions import commands
 from convoflow.store.cipher import SecretCipher, new_key
 from convoflow.store.migrate import upgrade
 from convoflow.testing.driver import DriverError, Reply, Snapshot
-from convoflow.testing.model import Suite
+from convoflow.testing.model import ProviderModelSpec, Suite
 
 PROJECT = "convoflow-test"
 
@@ -58,6 +60,16 @@ def read_definition(path: Path) -> tuple[str | None, Any]:
     return name, definition
 
 
+def model_fields(spec: ProviderModelSpec) -> provider_models.ModelFields:
+    return provider_models.ModelFields(
+        name=spec.name,
+        provider=spec.provider,
+        base_url=spec.base_url,
+        model=spec.model or spec.name,
+        api_key=spec.api_key,
+    )
+
+
 def check_definition(definition: Any, label: str) -> None:
     """DriverError listing the problems of an invalid definition (every case errors)."""
     report = validate_definition(definition)
@@ -72,13 +84,25 @@ def check_definition(definition: Any, label: str) -> None:
 class LocalDriver:
     name = "in-process (throwaway SQLite, sandbox channel)"
 
-    def __init__(self, settings: Settings | None = None, template: Path | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        template: Path | None = None,
+        *,
+        provider_models: Sequence[ProviderModelSpec] = (),
+        allow_private_network: bool = False,
+    ) -> None:
         # The server's settings when it runs a stored suite (its SSRF policy, limits);
         # definitions are then checked in this process, not in worker processes of
         # the run's own. `template`: an empty database already migrated, copied instead
-        # of migrating a new one (most of a short run's time).
+        # of migrating a new one (most of a short run's time). `provider_models` (the
+        # command line's) are made in the run's project beside each suite's own, over
+        # them when named alike; `allow_private_network` lets that project reach a model
+        # on loopback (the CLI's runs; never a server's stored runs).
         self.settings = settings
         self.template = template
+        self.provider_models = tuple(provider_models)
+        self.allow_private_network = allow_private_network
         self._tmp = tempfile.TemporaryDirectory(prefix="convoflow-test-")
         self.path = Path(self._tmp.name) / "suites.db"
         self.url = f"sqlite+aiosqlite:///{self.path}"
@@ -117,7 +141,22 @@ class LocalDriver:
         self._project_id, workflow_id = await sandbox.create_sandbox_workflow(
             engine, name, definition, project=PROJECT
         )
+        await self._provider_models(engine, suite)
         return workflow_id
+
+    async def _provider_models(self, engine: Process, suite: Suite) -> None:
+        specs = {m.name: m for m in (*suite.provider_models, *self.provider_models)}
+        if not specs:
+            return
+        assert self._project_id is not None
+        actor = Actor(project_id=self._project_id)
+        if self.allow_private_network:
+            await provider_models.allow_private_network(engine, actor)
+        for spec in specs.values():
+            try:
+                await provider_models.ensure(engine, actor, model_fields(spec))
+            except ServiceError as exc:
+                raise DriverError(f"provider model {spec.name!r}: {exc}") from None
 
     async def conversation(self, flow: str) -> LocalConversation:
         engine = await self._open()

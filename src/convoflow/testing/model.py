@@ -146,11 +146,37 @@ class Case(Strict):
     steps: list[Any] = Field(min_length=1)  # validated one by one (errors name the step)
 
 
+class ProviderModelSpec(Strict):
+    """A provider model the flow's AI nodes name, made in the throwaway project of an
+    in-process run (`provider_models:` in a suite, `--provider-model` on the command line):
+    AI flows then run offline against `convoflow fake-llm` or any local server."""
+
+    name: NonEmpty
+    base_url: NonEmpty
+    provider: Literal["openai", "anthropic"] = "openai"
+    model: NonEmpty | None = None  # default: the name
+    api_key: str | None = None
+
+
+def parse_provider_model(text: str) -> ProviderModelSpec:
+    """`name=fake,base_url=http://127.0.0.1:8099/v1[,model=m][,provider=p][,api_key=k]`;
+    ValueError saying what is wrong."""
+    pairs = [part.split("=", 1) for part in text.split(",") if part.strip()]
+    if any(len(pair) != 2 for pair in pairs):
+        raise ValueError(f"{text!r}: give key=value pairs separated by commas")
+    try:
+        return ProviderModelSpec.model_validate({k.strip(): v.strip() for k, v in pairs})
+    except ValidationError as exc:
+        wrong = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ValueError(f"{text!r}: {wrong}") from None
+
+
 class SuiteFile(Strict):
     flow: NonEmpty | None = None  # a flow file, relative to the suite file
     workflow_id: NonEmpty | None = None  # an existing workflow (with --url)
     name: NonEmpty | None = None
     vars: dict[str, Any] = {}  # start variables of every case
+    provider_models: list[ProviderModelSpec] = []  # made for an in-process run
     cases: list[Any] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -177,6 +203,7 @@ class Suite:
     cases: list[LoadedCase]
     # The flow itself, for a suite stored with its workflow on a server (no file to read).
     definition: Any = None
+    provider_models: tuple[ProviderModelSpec, ...] = ()
 
 
 # Where in the YAML a problem is: keys and list indexes from the top (("cases", 0,
@@ -348,6 +375,7 @@ def parse_suite(
             replace(c, variables={**document.vars, **c.variables}) for c in cases if c is not None
         ],
         definition=definition,
+        provider_models=tuple(document.provider_models),
     )
 
 

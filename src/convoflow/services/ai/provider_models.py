@@ -17,6 +17,7 @@ from convoflow.services.common import (
     UNSET,
     Actor,
     FieldProblem,
+    NotFound,
     Patch,
     in_project,
     invalid,
@@ -25,6 +26,7 @@ from convoflow.services.common import (
     require,
 )
 from convoflow.services.process import Process
+from convoflow.store import projects as project_store
 from convoflow.store import provider_models as model_store
 
 DEFAULT_BASE_URLS = {
@@ -148,3 +150,27 @@ async def resolve_id(engine: Process, actor: Actor, id_or_name: str) -> str:
         if row is None:
             row = await model_store.get_model_by_name(conn, id_or_name, actor.project_id)
     return str(require(row, KIND, id_or_name)["id"])
+
+
+async def ensure(engine: Process, actor: Actor, fields: ModelFields) -> None:
+    """The project's model named `fields.name` made or updated to `fields` (the demo's
+    model; a test run's or a terminal chat's models given on the command line or in the
+    suite file)."""
+    try:
+        model_id = await resolve_id(engine, actor, str(fields.name))
+    except NotFound:
+        await create(engine, actor, fields)
+    else:
+        await update(engine, actor, model_id, fields)
+
+
+async def allow_private_network(engine: Process, actor: Actor) -> None:
+    """Let the project call private and loopback addresses (a local model server or the
+    fake LLM): for throwaway and demo projects only, never a default."""
+
+    async def run(adv: Advance) -> None:
+        await project_store.merge_settings(
+            adv.conn, actor.project_id, {"allow_private_network": True}
+        )
+
+    await engine.runtime.op(run)
