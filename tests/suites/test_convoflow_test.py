@@ -266,6 +266,11 @@ def test_against_a_running_server(tmp_path, db_url):
         )
         assert wrong.returncode == 1, wrong.stdout + wrong.stderr
         assert "status: expected ended, got handoff" in wrong.stdout
+        # Every workflow those runs made is deleted, the handed-off one too (forced): the
+        # project lists none, not even archived.
+        with httpx.Client(base_url=f"{server.url}/platform/v1", headers={"X-API-Key": key}) as http:
+            listed = http.get("/workflows", params={"per_page": 100}).json()["data"]
+        assert [(w["name"], w["status"]) for w in listed] == []
 
         # A suite stored with a workflow on the server, run there (--stored).
         workflow_id = stored_suite(server.url, key, "      - expect_status: handoff\n")

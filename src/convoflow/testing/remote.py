@@ -127,12 +127,18 @@ class RemoteDriver:
         return RemoteConversation(self.api, flow, phone)
 
     async def close(self) -> None:
-        # Workflows this run created are archived, which also ends what still waits.
+        # The workflows this run created are deleted (`?force=true` ends what still waits
+        # or is handed off), so runs leave no clutter in the project; a server without
+        # DELETE /workflows/{id} gets them archived, which also ends what still waits.
         for workflow_id in self.created:
-            body = {"workflow": {"status": "archived"}}
-            # The results stand; a workflow left active is only clutter.
+            path = f"/workflows/{workflow_id}"
+            # The results stand whatever happens here.
             with contextlib.suppress(DriverError):
-                await self.api.call("PATCH", f"/workflows/{workflow_id}", json=body)
+                try:
+                    await self.api.call("DELETE", path, params={"force": "true"})
+                except DriverError:
+                    archived = {"workflow": {"status": "archived"}}
+                    await self.api.call("PATCH", path, json=archived)
         await self.api.http.aclose()
 
 
