@@ -21,6 +21,7 @@ from convoflow.engine.graphs import Checked, GraphCache
 from convoflow.graph.compiled import CompiledGraph
 from convoflow.process import Process
 from convoflow.store import workflows as workflow_store
+from convoflow.store.db import JsonText
 from tests.api.conftest import serve
 from tests.api.helpers import P, create_workflow, start, start_body
 
@@ -216,3 +217,31 @@ async def test_a_large_body_is_checked_for_storability_in_the_worker(
     # Unknown keys are dropped, not checked: a NUL there is no reason to refuse.
     body = {"workflow": {"name": "extra", "definition": big_definition(), "x": "\x00"}}
     assert (await client.post(f"{P}/workflows", json=body)).status_code == 201
+
+
+async def test_a_large_new_definition_comes_back_as_the_json_to_store(
+    client: httpx.AsyncClient, engine: Process, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From the worker process, a create's definition comes back serialised, as the
+    column stores it: no 2 MB dict to unpickle, nothing to serialise on the event loop."""
+    results: list[Any] = []
+    real = engine.cpu.run
+
+    async def recording(*args: Any, **kwargs: Any) -> Any:
+        result = await real(*args, **kwargs)
+        results.append(result)
+        return result
+
+    monkeypatch.setattr(engine.cpu, "run", recording)
+    body = {"workflow": {"name": "big", "definition": big_definition()}}
+    created = await client.post(f"{P}/workflows", json=body)
+    assert created.status_code == 201, created.text[:300]
+    assert [type(result[0]) for result in results] == [JsonText]
+    shown = await client.get(f"{P}/workflows/{created.json()['data']['id']}/definition")
+    nodes = shown.json()["data"]["definition"]["nodes"]
+    assert len(nodes) == NODES and nodes[1]["type"] == "flow-node"
+    assert nodes[1]["data"] == {
+        "node_type": "send_text",
+        "config": {"message": "y" * 850},
+        "display_name": nodes[1]["data"]["display_name"],
+    }

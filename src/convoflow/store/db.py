@@ -49,7 +49,20 @@ def _configure(sync_engine: sa.Engine, *, cipher: SecretCipher | None) -> None:
     attach(sync_engine.dialect, cipher)
 
 
+class JsonText(str):
+    """A JSON column's value already serialised (`serialised`), bound as it is: a 2 MB
+    definition serialised in a worker process is neither pickled back as a dict nor
+    serialised again where the database call runs (the event loop on PostgreSQL)."""
+
+
+def serialised(value: Any) -> JsonText:
+    """`value` as JSON columns store it. Pure: may run in a worker process."""
+    return JsonText(_json_dumps(value))
+
+
 def _json_dumps(value: Any) -> str:
+    if isinstance(value, JsonText):
+        return value
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 

@@ -21,6 +21,7 @@ from convoflow.graph.problems import Problem, ValidationReport
 from convoflow.graph.validation import validate_definition
 from convoflow.ids import new_id
 from convoflow.services.common import FieldProblem, Invalid, invalid
+from convoflow.store.db import JsonText, serialised
 
 DISPLAY_NAMES = {node.name: node.display_name for node in REGISTRY}
 
@@ -92,6 +93,27 @@ async def prepare(
     check_node_count(merged, max_nodes)
     items = definition_items(merged)
     return await cpu.run(items, prepared_and_compiled, merged, in_process=prepared_and_checked)
+
+
+async def prepare_new(
+    cpu: CpuPool, definition: dict[str, Any], max_nodes: int
+) -> tuple[dict[str, Any] | JsonText, Entry]:
+    """`prepare` for a new workflow, whose stored form is only written, never read here:
+    from a worker process it comes back as the JSON the column stores (one string to
+    unpickle, nothing to serialise on the event loop), from a thread as the dict."""
+    merged = merge(None, definition)
+    check_node_count(merged, max_nodes)
+    items = definition_items(merged)
+    prepared: tuple[dict[str, Any] | JsonText, Entry] = await cpu.run(
+        items, prepared_and_compiled, merged, in_process=prepared_serialised_and_checked
+    )
+    return prepared
+
+
+def prepared_serialised_and_checked(merged: dict[str, Any]) -> tuple[JsonText, Entry]:
+    """`prepare_new`'s work in a worker process. Pure."""
+    stored, entry = prepared_and_checked(merged)
+    return serialised(stored), entry
 
 
 def prepared_and_compiled(merged: dict[str, Any]) -> tuple[dict[str, Any], Entry]:

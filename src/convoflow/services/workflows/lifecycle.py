@@ -33,6 +33,7 @@ from convoflow.services.workflows.versions import add_version, create_workflow, 
 from convoflow.store import triggers as trigger_store
 from convoflow.store import workflow_queries as queries
 from convoflow.store import workflows as workflow_store
+from convoflow.store.db import JsonText
 
 
 @dataclass
@@ -126,10 +127,11 @@ async def create(
     description: str | None = None,
     definition: dict[str, Any] | None = None,
 ) -> sa.RowMapping:
-    stored, entry = None, None
+    stored: dict[str, Any] | JsonText | None = None
+    entry: Entry | None = None
     if definition is not None:  # a new workflow is a draft: graph-level problems are kept
-        stored, entry = await definitions.prepare(
-            engine.cpu, None, definition, engine.runtime.settings.max_nodes
+        stored, entry = await definitions.prepare_new(
+            engine.cpu, definition, engine.runtime.settings.max_nodes
         )
 
     async def run(adv: Advance) -> sa.RowMapping:
