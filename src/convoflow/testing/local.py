@@ -138,11 +138,25 @@ class LocalDriver:
             file_name, definition = read_definition(suite.flow_path)
             name = file_name or suite.flow_path.stem
         engine = await self._open()
+        await self._called_flows(engine, suite)
         self._project_id, workflow_id = await sandbox.create_sandbox_workflow(
             engine, name, definition, project=PROJECT
         )
         await self._provider_models(engine, suite)
         return workflow_id
+
+    async def _called_flows(self, engine: Process, suite: Suite) -> None:
+        """The flows the suite's flow calls (`flows:`), as active workflows of the run's
+        project under the ids the `call` nodes name."""
+        for workflow_id, path in suite.called_flows:
+            file_name, definition = read_definition(path)
+            await sandbox.create_sandbox_workflow(
+                engine,
+                file_name or path.stem,
+                definition,
+                project=PROJECT,
+                workflow_id=workflow_id,
+            )
 
     async def _provider_models(self, engine: Process, suite: Suite) -> None:
         specs = {m.name: m for m in (*suite.provider_models, *self.provider_models)}

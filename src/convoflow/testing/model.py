@@ -20,6 +20,8 @@ from pydantic import (
 )
 
 NonEmpty = Annotated[str, StringConstraints(min_length=1)]
+# A workflow id as the database stores it (store/schema.py: ID, 36 characters).
+WorkflowId = Annotated[str, StringConstraints(min_length=1, max_length=36, strip_whitespace=True)]
 Status = Literal["waiting", "ended", "handoff", "failed", "running"]
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$")
@@ -177,6 +179,9 @@ class SuiteFile(Strict):
     name: NonEmpty | None = None
     vars: dict[str, Any] = {}  # start variables of every case
     provider_models: list[ProviderModelSpec] = []  # made for an in-process run
+    # The flows the suite's flow calls (`call` nodes), by the workflow id they name → a
+    # flow file; loaded under those ids for an in-process run (a server has its own).
+    flows: dict[WorkflowId, NonEmpty] = {}
     cases: list[Any] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -204,6 +209,8 @@ class Suite:
     # The flow itself, for a suite stored with its workflow on a server (no file to read).
     definition: Any = None
     provider_models: tuple[ProviderModelSpec, ...] = ()
+    # (workflow id, flow file) of each flow the suite's flow calls (`flows:`).
+    called_flows: tuple[tuple[str, Path], ...] = ()
 
 
 # Where in the YAML a problem is: keys and list indexes from the top (("cases", 0,
@@ -343,7 +350,14 @@ def parse_suite(
             for key in ("flow", "workflow_id")
             if key in raw
         )
-        raw = {**{k: v for k, v in raw.items() if k not in ("flow", "workflow_id")}, "flow": "-"}
+        if "flows" in raw:
+            # The server has no files to read; the project's workflows are not in the
+            # throwaway database either (docs/testing-flows.md).
+            problems.append(
+                ("suite field flows: a stored suite cannot load flow files; remove it", ("flows",))
+            )
+        dropped = ("flow", "workflow_id", "flows")
+        raw = {**{k: v for k, v in raw.items() if k not in dropped}, "flow": "-"}
     try:
         document = SuiteFile.model_validate(raw)
     except ValidationError as exc:
@@ -364,6 +378,12 @@ def parse_suite(
                 ("flow",),
             )
         )
+    called = tuple((wid, (path.parent / file).resolve()) for wid, file in document.flows.items())
+    problems.extend(
+        (f"suite field flows.{wid}: {str(file)!r} does not exist", ("flows", wid))
+        for wid, file in called
+        if not file.is_file()
+    )
     if problems:
         raise _suite_error(path, text, problems)
     return Suite(
@@ -376,6 +396,7 @@ def parse_suite(
         ],
         definition=definition,
         provider_models=tuple(document.provider_models),
+        called_flows=called,
     )
 
 

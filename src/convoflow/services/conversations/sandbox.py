@@ -14,10 +14,11 @@ from convoflow.ids import new_id
 from convoflow.services.conversations import routing
 from convoflow.services.process import Process
 from convoflow.services.projects.accounts import ProjectNotFound, create_project, resolve_project
-from convoflow.services.workflows.versions import create_workflow
+from convoflow.services.workflows.versions import add_version, create_workflow
 from convoflow.store import executions as execution_store
 from convoflow.store import messages as message_store
 from convoflow.store import sandbox as sandbox_store
+from convoflow.store import workflows as workflow_store
 from convoflow.store.faults import DatabaseUnavailable
 
 log = structlog.get_logger(__name__)
@@ -26,27 +27,41 @@ SANDBOX_PROJECT = "sandbox"
 
 
 async def create_sandbox_workflow(
-    engine: Process, name: str, definition: Any, *, project: str = SANDBOX_PROJECT
+    engine: Process,
+    name: str,
+    definition: Any,
+    *,
+    project: str = SANDBOX_PROJECT,
+    workflow_id: str | None = None,
 ) -> tuple[str, str]:
     """(project id, workflow id): `definition` as an active workflow of `project` (created
     on first use), for a terminal chat or a test suite. Workflow names are unique in a
     project, so the name gets a suffix of its own (a time would not do: a test run's clock
-    stands still)."""
+    stands still). With `workflow_id` (a test run's throwaway database: the flows a
+    suite's flow calls keep the ids its `call` nodes name), the workflow gets that id; if
+    one has it already (an earlier suite of the run loaded it), `definition` becomes its
+    current version."""
 
     async def setup(adv: Advance) -> tuple[str, str]:
         try:
             project_id = await resolve_project(adv.conn, project)
         except ProjectNotFound:
             project_id = await create_project(adv.conn, engine.clock, project)
-        workflow_id = await create_workflow(
+        if workflow_id is not None:
+            existing = await workflow_store.get_workflow(adv.conn, workflow_id, project_id)
+            if existing is not None:
+                await add_version(adv.conn, engine.clock, workflow_id, definition)
+                return project_id, workflow_id
+        created = await create_workflow(
             adv.conn,
             engine.clock,
             project_id=project_id,
             name=f"{name} ({new_id()[-12:]})",
             definition=definition,
             status="active",
+            workflow_id=workflow_id,
         )
-        return project_id, workflow_id
+        return project_id, created
 
     return await engine.runtime.op(setup)
 

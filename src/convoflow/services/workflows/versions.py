@@ -58,13 +58,16 @@ async def create_workflow(
     description: str | None = None,
     status: str = "draft",
     slug: str | None = None,
+    workflow_id: str | None = None,
 ) -> str:
+    """A new workflow (and its first version); `workflow_id` only where the caller owns
+    the whole database (a test run's throwaway one, whose suites name ids)."""
     if status == "active" and definition is not None:
         report = validate_definition(definition)
         if not report.valid:
             raise InvalidWorkflowDefinition(report)
     now = clock.now()
-    workflow_id = new_id()
+    workflow_id = workflow_id or new_id()
     await workflow_store.insert_workflow(
         conn,
         {
