@@ -26,6 +26,7 @@ const BRISK_POLL_MS = 60;
 // The typing indicator's longest stay without an answer, and after the flow stopped.
 const ANSWER_WAIT_MS = 5000;
 const AFTER_STOP_MS = 1000;
+const TIMERS_SETTLE_MS = 150;
 
 function outboundCount(list: ChatMessage[]): number {
   return list.filter((m) => m.direction === "outbound").length;
@@ -117,7 +118,11 @@ function ChatScreen({ workflowId }: { workflowId: string }) {
     return { outbound, status: detail.status };
   }, [show]);
 
-  const onEvent = useCallback((e: StreamEvent) => {
+  // Events of the conversation on screen only: after "Restart" the previous chat's stream
+  // may deliver one more before it is closed.
+  const following = useRef<string | null>(null);
+  const onEvent = useCallback((e: StreamEvent, path: string) => {
+    if (path !== following.current) return;
     if (e.event === "message") show(upsert(shown.current, e.data as ChatMessage));
     else if (e.event === "execution") {
       setExecution(e.data as Execution);
@@ -128,7 +133,8 @@ function ChatScreen({ workflowId }: { workflowId: string }) {
     }
   }, [show]);
   const conversationId = execution?.whatsapp_conversation_id;
-  const stream = useStream(conversationId ? `${P}/sandbox/conversations/${conversationId}/events/stream` : null, onEvent);
+  following.current = conversationId ? `${P}/sandbox/conversations/${conversationId}/events/stream` : null;
+  const stream = useStream(following.current, onEvent);
 
   // Polling, only when the stream failed. An ended execution's last messages may still be
   // on their way (the outbox sends after the advance commits), so it is polled too, less often.
@@ -154,11 +160,16 @@ function ChatScreen({ workflowId }: { workflowId: string }) {
       setTimers({ at: "", pending: [] });
       return;
     }
+    // Asked once the stream's burst for a turn is over (the user's message, the
+    // execution, the bot's answers), not once per event: the reads would compete with
+    // the reply they follow.
     let current = true;
-    api<Envelope<{ purpose: string }[]>>("GET", `${P}/sandbox/conversations/${conversationId}/timers`)
-      .then((read) => current && setTimers({ at: position, pending: read.data }))
-      .catch((exc) => current && setError(errorText(exc)));
-    return () => { current = false; };
+    const settle = window.setTimeout(() => {
+      api<Envelope<{ purpose: string }[]>>("GET", `${P}/sandbox/conversations/${conversationId}/timers`)
+        .then((read) => current && setTimers({ at: position, pending: read.data }))
+        .catch((exc) => current && setError(errorText(exc)));
+    }, TIMERS_SETTLE_MS);
+    return () => { current = false; window.clearTimeout(settle); };
   }, [conversationId, position]);
 
   useEffect(() => {
@@ -171,6 +182,9 @@ function ChatScreen({ workflowId }: { workflowId: string }) {
     if (!flow) return;
     setError(null);
     setBusy(true);
+    // The previous chat ends here: its stream closes, nothing of it comes back.
+    following.current = null;
+    setExecution(null);
     show([]);
     setSkipNote(null);
     try {

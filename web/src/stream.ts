@@ -66,8 +66,9 @@ async function readOnce(path: string, lastId: { current: string | null }, signal
 }
 
 // Follows `path` (null: nothing to follow) while the component is mounted. `onEvent` may
-// change between renders; the latest one is called.
-export function useStream(path: string | null, onEvent: (e: StreamEvent) => void): StreamState {
+// change between renders; the latest one is called, with the path the event came from
+// (a stream being replaced may still deliver one before it is closed).
+export function useStream(path: string | null, onEvent: (e: StreamEvent, path: string) => void): StreamState {
   const [state, setState] = useState<StreamState>({ live: false, failed: null });
   const handler = useRef(onEvent);
   handler.current = onEvent;
@@ -80,7 +81,7 @@ export function useStream(path: string | null, onEvent: (e: StreamEvent) => void
       let failures = 0;
       while (!abort.signal.aborted) {
         try {
-          await readOnce(path, lastId, abort.signal, (e) => handler.current(e), () => {
+          await readOnce(path, lastId, abort.signal, (e) => abort.signal.aborted || handler.current(e, path), () => {
             failures = 0;
             setState({ live: true, failed: null });
           });
