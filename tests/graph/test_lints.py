@@ -230,3 +230,23 @@ def test_hard_limits_are_errors_not_text_too_long_warnings() -> None:
     report = validate_definition(chain(text("a", "x" * 5000)))
     assert "message_too_long" in [p.code for p in report.errors]
     assert "text_too_long" not in warning_codes(report)
+
+
+def test_agent_options_convoflow_cannot_honour_are_warned() -> None:
+    agent = node(
+        "a",
+        "agent",
+        system_prompt="hi",
+        enabled_default_tools=["ask_about_file", "complete_task"],
+        default_tool_configs={"emit_event": {"event_definition_ids": ["evd_1"]}},
+        sandbox_enabled=True,
+    )
+    problems = warnings_of(chain(node("start", "start"), agent), "agent_option_ignored")
+    assert [p.field for p in problems] == [
+        "config.default_tool_configs.emit_event.event_definition_ids",
+        "config.enabled_default_tools",
+        "config.sandbox_enabled",
+    ]
+    assert all(p.node_id == "a" for p in problems)
+    plain = node("a", "agent", system_prompt="hi", sandbox_enabled=False)
+    assert not warnings_of(chain(node("start", "start"), plain), "agent_option_ignored")

@@ -1,7 +1,7 @@
 """Warnings about flows that are valid but probably not what the author meant.
 
 Codes: ``unreachable_node``, ``cycle_without_wait``, ``variable_never_written``,
-``text_too_long``, ``missing_default_condition``.
+``text_too_long``, ``missing_default_condition``, ``agent_option_ignored``.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from convoflow.graph.nodes import (
     BUILTIN_VARIABLES,
     NODE_TYPES,
     WAITING_NODE_TYPES,
+    AgentConfig,
     DecideConfig,
     pauses,
 )
@@ -36,6 +37,7 @@ def run_lints(
     _variables_never_written(unique, report, known_vars)
     _texts_too_long(unique, report)
     _missing_default_conditions(unique, report)
+    _agent_options_ignored(unique, report)
 
 
 def _unique_nodes(nodes: list[CheckedNode]) -> dict[str, CheckedNode]:
@@ -212,4 +214,19 @@ def _missing_default_conditions(unique: dict[str, CheckedNode], report: Validati
                 "expression) to take when no rule matches",
                 node_id=node.id,
                 field="config.conditions",
+            )
+
+
+def _agent_options_ignored(unique: dict[str, CheckedNode], report: ValidationReport) -> None:
+    for node in unique.values():
+        if not isinstance(node.config, AgentConfig):
+            continue
+        for option, why in node.config.unsupported_options():
+            # ask_about_file is a tool named in enabled_default_tools, not a field.
+            field = "enabled_default_tools" if option == "ask_about_file" else option
+            report.warning(
+                "agent_option_ignored",
+                f"agent node '{node.id}': {option} is ignored: {why}",
+                node_id=node.id,
+                field=f"config.{field}",
             )

@@ -64,19 +64,5 @@ def ignored(run: StepRun, provider: str) -> list[dict[str, str]]:
         note("reasoning_effort", "not sent to Anthropic models (extended thinking is not used)")
     if config.prompt_cache_ttl == "1h" and provider != "anthropic":
         note("prompt_cache_ttl", "OpenAI-compatible servers cache prompts by themselves")
-    if (config.default_tool_configs.get("emit_event") or {}).get("event_definition_ids"):
-        note(
-            "default_tool_configs.emit_event.event_definition_ids",
-            "convoflow has no event definitions: emit_event takes any event name",
-        )
-    if "ask_about_file" in config.enabled_default_tools:
-        note("ask_about_file", "not offered: files are not read by the agent yet")
-    unsupported = {
-        "flow_agent_app_integration_tools": "no app integrations in convoflow",
-        "flow_agent_resources": "no agent resources (repositories) in convoflow",
-        "sandbox_enabled": "no code sandbox for agents in convoflow",
-    }
-    for option, why in unsupported.items():
-        if getattr(config, option):
-            note(option, why)
+    out += [{"option": field, "why": why} for field, why in config.unsupported_options()]
     return out

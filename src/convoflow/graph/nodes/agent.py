@@ -142,6 +142,27 @@ class AgentConfig(NodeConfig):
     def writes_any_variable(self) -> bool:
         return True  # save_variable tool, function tools returning vars
 
+    def unsupported_options(self) -> list[tuple[str, str]]:
+        """(field, why) of the options set here that convoflow cannot honour whatever the
+        provider model (a lint in the editor; the engine reports them on entering)."""
+        out = []
+        if (self.default_tool_configs.get("emit_event") or {}).get("event_definition_ids"):
+            out.append(
+                (
+                    "default_tool_configs.emit_event.event_definition_ids",
+                    "convoflow has no event definitions: emit_event takes any event name",
+                )
+            )
+        if "ask_about_file" in self.enabled_default_tools:
+            out.append(("ask_about_file", "not offered: files are not read by the agent yet"))
+        unsupported = {
+            "flow_agent_app_integration_tools": "no app integrations in convoflow",
+            "flow_agent_resources": "no agent resources (repositories) in convoflow",
+            "sandbox_enabled": "no code sandbox for agents in convoflow",
+        }
+        out += [(field, why) for field, why in unsupported.items() if getattr(self, field)]
+        return out
+
 
 NODE = NodeType(
     name="agent",
