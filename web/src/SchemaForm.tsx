@@ -103,6 +103,11 @@ function Field({ id, name, schema, root, value, onChange, errors, variables = []
   );
 }
 
+// "MCP servers" → "MCP server", "Buttons" → "button": an acronym keeps its capitals.
+function singular(label: string): string {
+  return label.replace(/s$/, "").split(" ").map((w) => (w.length > 1 && w === w.toUpperCase() ? w : w.toLowerCase())).join(" ");
+}
+
 function ListField({ id, schema, root, value, onChange, errors, label }: FieldProps & { label: string }) {
   const items: any[] = Array.isArray(value) ? value : [];
   const item = resolve(schema.items, root);
@@ -122,7 +127,7 @@ function ListField({ id, schema, root, value, onChange, errors, label }: FieldPr
           <button type="button" onClick={() => onChange(items.filter((_, i) => i !== index))}>Remove</button>
         </div>
       ))}
-      <button type="button" onClick={() => onChange([...items, {}])}>Add {label.replace(/s$/, "").toLowerCase()}</button>
+      <button type="button" onClick={() => onChange([...items, {}])}>Add {singular(label)}</button>
       {errors.map((e, i) => <span className="field-error" key={i}>{e}</span>)}
     </fieldset>
   );

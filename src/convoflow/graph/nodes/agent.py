@@ -116,10 +116,11 @@ class AgentConfig(NodeConfig):
     )
     enabled_default_tools: list[str] = []
     default_tool_configs: dict[str, Any] = {}
-    flow_agent_function_tools: list[AgentFunctionTool] = []
-    flow_agent_webhooks: list[AgentWebhook] = []
-    flow_agent_knowledge_bases: list[dict[str, Any]] = []
-    flow_agent_mcp_servers: list[AgentMcpServer] = []
+    # Titles: what the console's generated form calls them (GET /node_types).
+    flow_agent_function_tools: list[AgentFunctionTool] = Field([], title="Function tools")
+    flow_agent_webhooks: list[AgentWebhook] = Field([], title="Webhook tools")
+    flow_agent_knowledge_bases: list[dict[str, Any]] = Field([], title="Knowledge bases")
+    flow_agent_mcp_servers: list[AgentMcpServer] = Field([], title="MCP servers")
     flow_agent_app_integration_tools: list[dict[str, Any]] = []
     flow_agent_resources: list[dict[str, Any]] = []
     sandbox_enabled: bool = False
