@@ -108,6 +108,7 @@ async def run_load(args: argparse.Namespace) -> dict[str, Any]:
         "ack_p50_ms": percentile(latencies, 0.50) * 1000,
         "ack_p99_ms": percentile(latencies, 0.99) * 1000,
         "ack_max_ms": max(latencies) * 1000,
+        "cpu_seconds": time.process_time(),
     }
 
 
@@ -241,7 +242,7 @@ def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
             _wait_http(f"http://127.0.0.1:{fake_port}/_fake/health")
             for stats_port in stats_ports:
                 _wait_http(f"http://127.0.0.1:{stats_port}/_bench/stats")
-            return _measure(args, fake_port, stats_ports)
+            return _measure(args, fake_port, stats_ports, procs[0].pid)
         finally:
             for proc in procs:
                 proc.terminate()
@@ -261,15 +262,23 @@ def _stats(ports: list[int]) -> dict[str, float]:
     return total
 
 
-def _measure(args: argparse.Namespace, fake_port: int, stats_ports: list[int]) -> dict[str, Any]:
-    before = _stats(stats_ports)
+def _process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of another process, from Linux /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _measure(
+    args: argparse.Namespace, fake_port: int, stats_ports: list[int], fake_pid: int
+) -> dict[str, Any]:
+    before, fake_before = _stats(stats_ports), _process_cpu(fake_pid)
     load_cmd = [PY, __file__, "load", "--port", str(args.port), "--users", str(args.users),
                 "--messages", str(args.messages), "--concurrency", str(args.concurrency),
                 "--user-base", str(args.user_base)]  # fmt: skip
     load = json.loads(subprocess.run(load_cmd, check=True, stdout=subprocess.PIPE).stdout)
     expected = args.users * args.messages
     sent, last = (0, time.time()) if args.raw else _until_sent(fake_port, expected, 20.0)
-    after = _stats(stats_ports)
+    after, fake_after = _stats(stats_ports), _process_cpu(fake_pid)
     end_to_end = (last - load["started_at"]) if not args.raw else load["seconds"]
     messages = load["webhooks"]
     return {
@@ -295,6 +304,15 @@ def _measure(args: argparse.Namespace, fake_port: int, stats_ports: list[int]) -
         "server_cpu_ms_per_message": round(
             (after.get("cpu_seconds", 0) - before.get("cpu_seconds", 0)) * 1000 / messages, 3
         ),
+        # Where the CPU goes per message (a budget: the machine has cpu_count cores for all
+        # of it): the server's threads, the fake Graph, the load generator.
+        "server_cpu_ms_per_message_by_thread": {
+            role: round((after.get(key, 0) - before.get(key, 0)) * 1000 / messages, 3)
+            for role in ("loop", "writer", "other")
+            for key in [f"cpu_seconds_{role}"]
+        },
+        "fake_graph_cpu_ms_per_message": round((fake_after - fake_before) * 1000 / messages, 3),
+        "load_generator_cpu_ms_per_message": round(load["cpu_seconds"] * 1000 / messages, 3),
         "read_mode": args.read_mode,
         "statuses": args.statuses or "off",
         "cpu_count": os.cpu_count(),

@@ -8,7 +8,8 @@ and one group-committed insert of the raw body, the ceiling the full path is com
 
 CONVOFLOW_BENCH_PROFILE=/tmp/e2e.prof profiles the server with cProfile and writes
 /tmp/e2e.prof.<pid> at each stats read (the last follows the measured load; read it
-with `python -m pstats`).
+with `python -m pstats`); on SQLite the writer thread's profile goes to
+/tmp/e2e.prof.<pid>.writer.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import asyncio
 import os
 import socket
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -90,11 +92,19 @@ def add_stats(app: FastAPI, engine: Process) -> None:
 
     sa_event.listen(sa.engine.Engine, "before_cursor_execute", count)
     profile_to = os.environ.get("CONVOFLOW_BENCH_PROFILE")  # where this process's time goes
-    profiler = None
+    profiler = writer_profiler = None
     if profile_to:
         import cProfile
 
         profiler = cProfile.Profile()
+        if engine.db.backend.name == "sqlite":
+            writer_profiler = cProfile.Profile()  # the SQLite writer thread's own
+
+    async def profile_writer(_conn: Any) -> None:
+        # Run by the writer thread (run_write), where cProfile must be switched on.
+        assert writer_profiler is not None
+        writer_profiler.dump_stats(f"{profile_to}.{os.getpid()}.writer")
+        writer_profiler.enable()
 
     @app.get("/_bench/stats")
     async def stats() -> dict[str, Any]:
@@ -103,6 +113,8 @@ def add_stats(app: FastAPI, engine: Process) -> None:
             # follows the measured load).
             profiler.dump_stats(f"{profile_to}.{os.getpid()}")  # (this stops it)
             profiler.enable()
+        if writer_profiler is not None:
+            await engine.db.run_write(profile_writer)
         committer = engine.runtime.committer.stats
         return {
             "statements": statements[0],
@@ -114,7 +126,24 @@ def add_stats(app: FastAPI, engine: Process) -> None:
             # CPU seconds of this process: per message, robust to a busy machine (wall
             # time is not).
             "cpu_seconds": time.process_time(),
+            **{f"cpu_seconds_{name}": seconds for name, seconds in thread_cpu().items()},
         }
+
+
+def thread_cpu() -> dict[str, float]:
+    """CPU seconds per thread of this process (Linux /proc), by role: the event loop (the
+    main thread), the SQLite writer, everything else (executor threads, ...)."""
+    names = {t.native_id: t.name for t in threading.enumerate()}
+    main = threading.main_thread().native_id
+    tick = os.sysconf("SC_CLK_TCK")
+    found = {"loop": 0.0, "writer": 0.0, "other": 0.0}
+    for task in Path("/proc/self/task").iterdir():
+        fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        seconds = (int(fields[11]) + int(fields[12])) / tick  # utime + stime
+        tid = int(task.name)
+        role = "loop" if tid == main else "writer" if names.get(tid) == "sqlite-writer" else "other"
+        found[role] += seconds
+    return found
 
 
 async def main(args: argparse.Namespace) -> None:
