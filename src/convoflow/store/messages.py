@@ -99,8 +99,11 @@ async def get_conversations(
     return {row["id"]: row for row in result.mappings()}
 
 
+_INSERT_CONVERSATION = sa.insert(conversations)  # built once: every new conversation
+
+
 async def insert_conversation(conn: AsyncConnection, row: dict[str, Any]) -> None:
-    await conn.execute(sa.insert(conversations), row)
+    await conn.execute(_INSERT_CONVERSATION, row)
 
 
 async def lock_conversation(conn: AsyncConnection, conversation_id: str) -> sa.RowMapping | None:

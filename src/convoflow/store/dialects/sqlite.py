@@ -26,6 +26,8 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from convoflow.store.dialects.sqlite_writes import writes_of
+
 if TYPE_CHECKING:
     from convoflow.store.dialects.base import EngineSetup
 
@@ -184,6 +186,11 @@ class ThreadConnection(AsyncConnection):
         *,
         execution_options: Any = None,
     ) -> Any:
+        if execution_options is None and type(parameters) in (dict, list):
+            # A plain write: straight to sqlite3 when that gives the same result.
+            written = writes_of(self._proxied).run(self._proxied, statement, parameters)
+            if written is not None:
+                return written
         return self._proxied.execute(statement, parameters, execution_options=execution_options)
 
     async def exec_driver_sql(
