@@ -92,7 +92,7 @@ async def create_child(
     )
     adv.adopt_new(child)
     adv.extra_writes.append(
-        lambda conn: workflow_store.bump_execution_count(conn, workflow_id, now)
+        lambda conn: workflow_store.count_execution(conn, workflow_id, child_id, now)
     )
     adv.emit(
         parent,

@@ -244,7 +244,7 @@ async def new_execution(
     )
     adv.adopt_new(state)
     adv.extra_writes.append(
-        lambda conn: workflow_store.bump_execution_count(conn, workflow_id, now)
+        lambda conn: workflow_store.count_execution(conn, workflow_id, execution_id, now)
     )
     return state
 

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from convoflow.store.listing import KeysetQuery
 from convoflow.store.schema import conversations, execution_events, executions, workflows
+from convoflow.store.workflows import WORKFLOW_COLUMNS
 
 # The events returned inline by GET /workflow_executions/{id}; the full timeline is
 # paged by GET /workflow_executions/{id}/events.
@@ -29,9 +30,9 @@ _GET_EXECUTION = (
 # The execution and its workflow in one statement (the workflow's columns prefixed).
 _WORKFLOW_PREFIX = "workflow__"
 _EXECUTION_COLUMNS = tuple(c.name for c in executions.c)
-_WORKFLOW_COLUMNS = tuple((f"{_WORKFLOW_PREFIX}{c.name}", c.name) for c in workflows.c)
+_WORKFLOW_COLUMNS = tuple((f"{_WORKFLOW_PREFIX}{c.name}", c.name) for c in WORKFLOW_COLUMNS)
 _GET_EXECUTION_WITH_WORKFLOW = (
-    sa.select(executions, *(c.label(f"{_WORKFLOW_PREFIX}{c.name}") for c in workflows.c))
+    sa.select(executions, *(c.label(f"{_WORKFLOW_PREFIX}{c.name}") for c in WORKFLOW_COLUMNS))
     .select_from(executions.outerjoin(workflows, workflows.c.id == executions.c.workflow_id))
     .where(executions.c.id == sa.bindparam("execution_id"))
     .where(executions.c.project_id == sa.bindparam("project_id"))

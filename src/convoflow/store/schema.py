@@ -85,8 +85,6 @@ workflows = sa.Table(
     sa.Column("inbound_message_read_mode", sa.String(32), nullable=True),
     sa.Column("agent_default_tools_version", sa.Integer, nullable=True),
     sa.Column("current_version_id", ID, nullable=True),
-    sa.Column("execution_count", sa.Integer, nullable=False, default=0),
-    _ts("last_executed_at", nullable=True),
     sa.Column("created_by", JSON, nullable=True),
     _ts("created_at"),
     _ts("updated_at"),
@@ -96,6 +94,20 @@ workflows = sa.Table(
     sa.UniqueConstraint("project_id", "name"),
     sa.UniqueConstraint("project_id", "slug"),
     sa.Index("ix_workflows_project_created", "project_id", "created_at", "id"),
+)
+
+# How many executions each workflow has started and when the last began, spread over
+# EXECUTION_COUNT_SHARDS rows per workflow: every start adds 1 to one row inside its
+# own transaction, and on PostgreSQL a single counter row (it was workflows.
+# execution_count) made every start of a workflow wait for the previous one's commit.
+# Reads sum the rows (store/workflows.WORKFLOW_COLUMNS).
+workflow_execution_counts = sa.Table(
+    "workflow_execution_counts",
+    metadata,
+    sa.Column("workflow_id", ID, sa.ForeignKey("workflows.id"), primary_key=True),
+    sa.Column("shard", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("count", sa.BigInteger, nullable=False),
+    _ts("last_executed_at"),
 )
 
 # Immutable: a definition change adds a row; executions pin the row they started with.

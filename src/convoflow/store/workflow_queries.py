@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from convoflow.store.executions import ACTIVE_STATUSES
 from convoflow.store.schema import executions, workflow_versions, workflows
+from convoflow.store.workflows import WORKFLOW_COLUMNS
 
 
 async def list_workflows(
@@ -22,7 +23,7 @@ async def list_workflows(
     created_before: datetime | None = None,
 ) -> list[sa.RowMapping]:
     stmt = (
-        sa.select(workflows)
+        sa.select(*WORKFLOW_COLUMNS)
         .where(workflows.c.project_id == project_id)
         .where(workflows.c.deleted_at.is_(None))
     )
@@ -114,8 +115,10 @@ async def recent_contexts(
     return [(dict(row.context or {}), row.updated_at) for row in result]
 
 
-_WORKFLOW = sa.select(workflows).where(workflows.c.id == sa.bindparam("workflow_id"))
-_WORKFLOWS = sa.select(workflows).where(workflows.c.id.in_(sa.bindparam("ids", expanding=True)))
+_WORKFLOW = sa.select(*WORKFLOW_COLUMNS).where(workflows.c.id == sa.bindparam("workflow_id"))
+_WORKFLOWS = sa.select(*WORKFLOW_COLUMNS).where(
+    workflows.c.id.in_(sa.bindparam("ids", expanding=True))
+)
 
 
 async def minimal_workflows(

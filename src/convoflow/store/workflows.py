@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Collection
 from typing import Any
 
@@ -9,24 +10,38 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from convoflow.store import dialects
-from convoflow.store.schema import workflow_versions, workflows
+from convoflow.store.schema import workflow_execution_counts, workflow_versions, workflows
+
+# Starts of one workflow add to one of this many counter rows (chosen by execution id),
+# so concurrent starts on PostgreSQL seldom wait for each other's commit; a read sums
+# at most this many rows through the primary key.
+EXECUTION_COUNT_SHARDS = 32
+
+_counts = workflow_execution_counts
+# A workflow row as every read returns it: the table's columns plus the two figures
+# summed from its counter rows (correlated: one primary-key range per workflow).
+WORKFLOW_COLUMNS = (
+    *workflows.c,
+    sa.cast(
+        sa.select(sa.func.coalesce(sa.func.sum(_counts.c.count), 0))
+        .where(_counts.c.workflow_id == workflows.c.id)
+        .scalar_subquery(),
+        sa.BigInteger,
+    ).label("execution_count"),
+    sa.select(sa.func.max(_counts.c.last_executed_at))
+    .where(_counts.c.workflow_id == workflows.c.id)
+    .scalar_subquery()
+    .label("last_executed_at"),
+)
 
 # Built once: these run on every start (statement construction costs more than the query).
-_GET = sa.select(workflows).where(workflows.c.id == sa.bindparam("workflow_id"))
+_GET = sa.select(*WORKFLOW_COLUMNS).where(workflows.c.id == sa.bindparam("workflow_id"))
 # Reads on behalf of a project never see a deleted workflow (reads by id alone, the
 # engine's, still do: an ended execution names its workflow).
 _GET_IN_PROJECT = _GET.where(workflows.c.project_id == sa.bindparam("project_id")).where(
     workflows.c.deleted_at.is_(None)
 )
 _GET_IN_PROJECT_FOR_UPDATE = _GET_IN_PROJECT.with_for_update()
-_BUMP_COUNT = (
-    sa.update(workflows)
-    .where(workflows.c.id == sa.bindparam("workflow_id"))
-    .values(
-        execution_count=workflows.c.execution_count + 1,
-        last_executed_at=sa.bindparam("now"),
-    )
-)
 
 
 async def get_workflow(
@@ -96,8 +111,41 @@ async def update_workflow(conn: AsyncConnection, workflow_id: str, values: dict[
     await conn.execute(sa.update(workflows).where(workflows.c.id == workflow_id).values(values))
 
 
-async def bump_execution_count(conn: AsyncConnection, workflow_id: str, now: Any) -> None:
-    await conn.execute(_BUMP_COUNT, {"workflow_id": workflow_id, "now": now})
+def _count_shard(execution_id: str) -> int:
+    return zlib.crc32(execution_id.encode()) % EXECUTION_COUNT_SHARDS
+
+
+def _count_statement(dialect: dialects.Dialect) -> sa.Insert:
+    table = _counts
+    now = sa.bindparam("now", type_=table.c.last_executed_at.type)
+    return dialect.insert_updating(
+        table,
+        ["workflow_id", "shard"],
+        {
+            "count": table.c.count + 1,
+            # The later of the two: commits on one shard may land out of order.
+            "last_executed_at": sa.case(
+                (table.c.last_executed_at > now, table.c.last_executed_at), else_=now
+            ),
+        },
+    ).values(
+        workflow_id=sa.bindparam("workflow_id"),
+        shard=sa.bindparam("shard"),
+        count=1,
+        last_executed_at=now,
+    )
+
+
+_COUNT = dialects.per_dialect(_count_statement)
+
+
+async def count_execution(
+    conn: AsyncConnection, workflow_id: str, execution_id: str, now: Any
+) -> None:
+    """Count a start in the start's own transaction (rolled back with it, so the count
+    is exact), on the counter row the execution id picks: never the workflows row."""
+    params = {"workflow_id": workflow_id, "shard": _count_shard(execution_id), "now": now}
+    await conn.execute(_COUNT[conn.dialect.name], params)
 
 
 async def list_versions(conn: AsyncConnection, workflow_id: str, limit: int) -> list[sa.RowMapping]:

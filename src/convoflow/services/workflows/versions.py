@@ -78,7 +78,6 @@ async def create_workflow(
             "description": description,
             "status": status,
             "lock_version": 0,
-            "execution_count": 0,
             "created_at": now,
             "updated_at": now,
         },
