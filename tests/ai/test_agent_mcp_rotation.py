@@ -5,7 +5,6 @@ PostgreSQL)."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ from convoflow.store.schema import action_journal
 from tests.ai.test_agent import START, _project, agent_flow
 from tests.ai.test_agent_mcp import TOKEN, TOOL, Orders, _secret, call, mcp_server
 from tests.ai.test_agent_mcp import orders as orders  # the MCP server fixture
-from tests.store.test_secret_keys import convoflow_cli
+from tests.store.test_secret_keys import rotate_to
 from tests.support import Chat, table_rows
 
 
@@ -76,13 +75,9 @@ async def test_rotation_reseals_a_pending_mcp_call_and_the_old_key_can_go(
     for token in sealed:
         Fernet(old).decrypt(token.encode())
 
-    done = await asyncio.to_thread(
-        convoflow_cli, "secrets", "rotate", "--database-url", db_url,
-        cwd=tmp_path, CONVOFLOW_SECRET_KEY=f"{new},{old}",
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
+    output = await rotate_to(db_url, tmp_path, new, old)
     # The provider model's API key, the project secret and the two sealed headers.
-    assert "re-encrypted 4 secret value(s)" in done.stdout, done.stdout
+    assert "re-encrypted 4 secret value(s)" in output, output
 
     after = build_process(db_url, clock=clock, settings=settings, cipher=SecretCipher([new]))
     try:

@@ -79,6 +79,9 @@ async def test_request_is_rendered_and_response_saved(engine, http_server):
     [journal] = await table_rows(engine, action_journal, execution_id=execution["id"])
     assert journal["idempotency_key"] == key
     assert journal["status"] == "done"
+    # The rendered headers (a project secret among them) are journaled only sealed.
+    assert "s3cret" not in repr(journal) and "headers" not in journal["request"]
+    assert journal["request"]["headers_sealed"].startswith("gAAAAA")
 
 
 async def test_json_string_body_and_text_response(engine, http_server):

@@ -47,6 +47,16 @@ def convoflow_cli(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProc
     )
 
 
+async def rotate_to(db_url: str, cwd: Path, new: str, old: str) -> str:
+    """`convoflow secrets rotate` with `new,old`, as an operator runs it; its output."""
+    done = await asyncio.to_thread(
+        convoflow_cli, "secrets", "rotate", "--database-url", db_url,
+        cwd=cwd, CONVOFLOW_SECRET_KEY=f"{new},{old}",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 async def _store_secrets(url: str, cipher: SecretCipher) -> None:
     engine = build_process(url, cipher=cipher, pool_size=1)
 

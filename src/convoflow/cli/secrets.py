@@ -24,7 +24,7 @@ def new_key() -> None:
 def rotate(database: str | None = DatabaseOption) -> None:
     """Re-encrypt every stored secret under the newest (first) key. Afterwards the older
     keys can be removed from CONVOFLOW_SECRET_KEY (or the key file)."""
-    from convoflow.engine import mcp
+    from convoflow.engine.sealed import SEALED_KINDS, reseal_request
     from convoflow.store.db import Database
     from convoflow.store.secret_columns import rotate_all
 
@@ -34,8 +34,10 @@ def rotate(database: str | None = DatabaseOption) -> None:
     async def run() -> int:
         db = Database(url, pool_size=1, cipher=cipher)
         try:
-            # An agent's MCP server headers are journaled sealed (engine/mcp.py).
-            journal = {mcp.KIND: lambda request: mcp.reseal_request(cipher, request)}
+            # Headers of MCP, webhook and agent webhook calls are journaled sealed.
+            journal = {
+                kind: lambda request: reseal_request(cipher, request) for kind in SEALED_KINDS
+            }
             return await rotate_all(db, cipher, journal)
         finally:
             await db.dispose()

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from convoflow.engine.egress import Egress
+from convoflow.engine.sealed import open_headers
+from convoflow.store.cipher import SecretCipher, SecretKeyError
 
 MAX_BODY_CHARS = 256_000
 
@@ -28,18 +30,26 @@ def backoff_seconds(attempt: int, *, base: float = 1.0, cap: float = 60.0) -> fl
 
 
 async def perform_http(
-    egress: Egress, request: dict[str, Any], *, attempt: int
+    egress: Egress, request: dict[str, Any], *, attempt: int, cipher: SecretCipher | None = None
 ) -> dict[str, Any] | RetryLater:
     """One attempt. Retryable outcomes (network errors, 5xx, 429 with Retry-After, a host
-    that does not resolve yet) are retried until max_attempts; the rest are final."""
+    that does not resolve yet) are retried until max_attempts; the rest are final.
+    Headers come sealed (`headers_sealed`, opened with `cipher`) or, journaled by an older
+    version or without secrets (a function's), as `headers`."""
     max_attempts = int(request.get("max_attempts") or 3)
+    try:
+        sealed = open_headers(cipher, request.get("headers_sealed"))
+        headers = {**(request.get("headers") or {}), **sealed}
+    except SecretKeyError as exc:
+        # Journaled under a key since removed: no retry can open it.
+        return {"ok": False, "status": None, "body": None, "attempts": attempt, "error": str(exc)}
     method = str(request.get("method") or "POST").upper()
     body = request.get("body") if method != "GET" else None
     outcome = await egress.request(
         method,
         str(request["url"]),
         project_id=request.get("project_id"),
-        headers=request.get("headers") or {},
+        headers=headers,
         content=body if isinstance(body, str) else None,
         json_body=None if isinstance(body, str) else body,
         timeout_seconds=float(request.get("timeout") or 10),

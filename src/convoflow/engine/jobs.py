@@ -72,7 +72,9 @@ async def handle_action(runtime: Runtime, job: RowMapping) -> None:
     elif request.get("js"):
         result = await perform_js(runtime, request, attempt=int(job["attempts"]))
     else:
-        result = await perform_http(runtime.egress, request, attempt=int(job["attempts"]))
+        result = await perform_http(
+            runtime.egress, request, attempt=int(job["attempts"]), cipher=runtime.db.cipher
+        )
     if isinstance(result, RetryLater):
 
         async def later(adv: Advance) -> None:

@@ -22,6 +22,9 @@ from typing import TYPE_CHECKING, Any
 import httpx2
 
 from convoflow.engine.egress import Egress, EgressRefused, EgressUnresolved
+from convoflow.engine.sealed import open_headers as _open_headers
+from convoflow.engine.sealed import reseal_request as reseal_request
+from convoflow.engine.sealed import seal_headers as seal_headers
 from convoflow.store.cipher import SecretCipher, SecretKeyError
 
 if TYPE_CHECKING:
@@ -41,52 +44,6 @@ MAX_CONTENT_CHARS = 8_000
 MAX_DESCRIPTION_CHARS = 1_000
 MAX_SCHEMA_CHARS = 16_000
 CLIENT_NAME = "convoflow"
-
-
-def seal_headers(cipher: SecretCipher | None, headers: dict[str, str]) -> str | None:
-    """The headers as one Fernet token for the journal (None: no headers). Raises
-    SecretKeyError when there are headers and no cipher to seal them with."""
-    if not headers:
-        return None
-    if cipher is None:
-        raise SecretKeyError("no secret key: an MCP server's headers cannot be journaled")
-    return cipher.encrypt(json.dumps(headers))
-
-
-def _open_headers(cipher: SecretCipher | None, sealed: Any) -> dict[str, str]:
-    if not sealed:
-        return {}
-    if cipher is None:
-        raise SecretKeyError("no secret key to open the MCP server's headers")
-    return {str(k): str(v) for k, v in json.loads(cipher.decrypt(str(sealed))).items()}
-
-
-def reseal_request(cipher: SecretCipher, request: dict[str, Any]) -> tuple[dict[str, Any], int]:
-    """A journaled `mcp` request with its sealed headers (a call's, each listed server's)
-    re-encrypted under the newest key, for `convoflow secrets rotate`; and how many were
-    rewritten. A token no listed key opens is left as it is: it could not be opened before
-    either, and a pending action holding one answers the model so (docs/ai.md)."""
-    rewritten = 0
-
-    def rotated(holder: dict[str, Any]) -> dict[str, Any]:
-        nonlocal rewritten
-        sealed = holder.get("headers_sealed")
-        if not sealed:
-            return holder
-        try:
-            token = cipher.rotate(str(sealed))
-        except SecretKeyError:
-            return holder
-        if token is None:
-            return holder
-        rewritten += 1
-        return {**holder, "headers_sealed": token}
-
-    resealed = rotated(request)
-    servers = request.get("servers")
-    if isinstance(servers, list):
-        resealed = {**resealed, "servers": [rotated(dict(s)) for s in servers]}
-    return resealed, rewritten
 
 
 def _leaf(exc: BaseException) -> BaseException:

@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 import jmespath
 from jmespath.exceptions import JMESPathError
 
+from convoflow.engine.sealed import seal_headers
 from convoflow.engine.signals import Fail
 from convoflow.engine.step import StepRun
 from convoflow.engine.steps._agent_knowledge import knowledge_specs, knowledge_text, search
@@ -22,6 +23,7 @@ from convoflow.engine.steps._agent_tools import ToolAnswer, as_json
 from convoflow.engine.steps._agent_webhook_fields import fill, parameters
 from convoflow.engine.steps.function import function_request
 from convoflow.graph.nodes.agent import AgentFunctionTool, AgentWebhook
+from convoflow.store.cipher import SecretKeyError
 
 DEFAULT_TIMEOUT_SECONDS = 10
 NO_ARGUMENTS: dict[str, Any] = {"type": "object", "properties": {}}
@@ -123,10 +125,17 @@ async def webhook_request(
         body = None
     elif isinstance(body, dict) or body is None:
         body = {**(body or {}), **arguments}
+    try:
+        # Sealed: a header often holds a `${ENV:X}` project secret (engine/sealed.py).
+        sealed = seal_headers(
+            run.advance.runtime.db.cipher, {str(k): str(v) for k, v in dict(headers).items()}
+        )
+    except SecretKeyError as exc:
+        return ToolAnswer(f"error: {exc}", ok=False)
     return {
         "url": url,
         "method": method,
-        "headers": {str(k): str(v) for k, v in dict(headers).items()},
+        "headers_sealed": sealed,
         "body": body,
         "timeout": DEFAULT_TIMEOUT_SECONDS,
         "max_attempts": 3,

@@ -11,9 +11,11 @@ import contextlib
 import json
 from typing import Any
 
+from convoflow.engine.sealed import seal_headers
 from convoflow.engine.signals import ActionDone, AwaitAction, Fail, Next, Outcome, Signal
 from convoflow.engine.step import StepRun
 from convoflow.engine.steps import _ai_fields as ai_fields
+from convoflow.store.cipher import SecretKeyError
 
 DEFAULT_ERROR_VARIABLE = "webhook_error"
 
@@ -36,10 +38,18 @@ async def enter(run: StepRun) -> Outcome:
     rendered = await ai_fields.generate(run, {"body": await run.render_any(body, "body_template")})
     if isinstance(rendered, AwaitAction | Fail):
         return rendered
+    rendered_headers = await run.render_any(headers, "headers")
+    try:
+        # Sealed: a header often holds a `${ENV:X}` project secret (engine/sealed.py).
+        sealed = seal_headers(
+            run.advance.runtime.db.cipher, {str(k): str(v) for k, v in rendered_headers.items()}
+        )
+    except SecretKeyError as exc:
+        return Fail(f"webhook {run.node.id!r}: {exc}", {"field": "headers"})
     request = {
         "url": await run.render(config.url, "url"),
         "method": config.method,
-        "headers": {str(k): str(v) for k, v in (await run.render_any(headers, "headers")).items()},
+        "headers_sealed": sealed,
         "body": rendered["body"],
         "timeout": config.timeout_seconds,
         "max_attempts": config.max_attempts,
