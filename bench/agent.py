@@ -26,8 +26,6 @@ import argparse
 import asyncio
 import itertools
 import json
-import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -38,7 +36,7 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from common import percentile  # noqa: E402
+from common import compare_alternately, percentile  # noqa: E402
 from convoflow.engine.llm.client import LLMClient  # noqa: E402
 from convoflow.engine.llm.model import LLMRequest, LLMResult, Provider, ToolCall  # noqa: E402
 from convoflow.process import Process, build_process  # noqa: E402
@@ -121,22 +119,10 @@ async def run(args: argparse.Namespace, url: str) -> dict[str, Any]:
 
 
 def compare(args: argparse.Namespace) -> None:
-    trees = {"other": Path(args.compare).resolve(), "this": ROOT}
     options = ["--backend", args.backend, "--turns", str(args.turns)]
-    for round_ in range(1, args.rounds + 1):
-        for name, tree in trees.items():
-            load_before = os.getloadavg()[0]
-            out = subprocess.run(
-                [sys.executable, str(tree / "bench" / "agent.py"), *options],
-                cwd=tree,
-                env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout
-            figures = json.loads(out.strip().splitlines()[-1])
-            load = [round(load_before, 1), round(os.getloadavg()[0], 1)]
-            print(json.dumps({"tree": name, "round": round_, **figures, "load": load}))
+    runs = compare_alternately("agent.py", args.compare, ROOT, options, args.rounds)
+    for tree, round_, figures, load in runs:
+        print(json.dumps({"tree": tree, "round": round_, **figures, "load": load}))
 
 
 def main() -> None:

@@ -9,6 +9,10 @@ cursor (keyset, no OFFSET), with and without a status filter.
 
     python bench/api.py --backend sqlite --requests 2000 --concurrency 32
     python bench/api.py --backend postgresql --requests 5000 --list-rows 1000000
+    python bench/api.py --backend sqlite --requests 2000 --concurrency 8,16,32 --list-rows 0
+
+A comma-separated --concurrency runs the load phases once per level against the same
+server (new phone numbers each time): whether throughput holds as concurrency grows.
 
 Not a test: numbers depend on the machine; record them in BENCHMARKS.md with the command.
 """
@@ -199,7 +203,9 @@ async def phase(
     return summary(name, latencies, time.perf_counter() - began), results
 
 
-async def load(base: str, key: str, workflow_id: str, n: int, concurrency: int) -> list[Any]:
+async def load(
+    base: str, key: str, workflow_id: str, n: int, concurrency: int, offset: int = 0
+) -> list[Any]:
     body = {
         "workflow_execution": {"phone_number": "+15550000000", "context": {"channel": "sandbox"}}
     }
@@ -212,7 +218,7 @@ async def load(base: str, key: str, workflow_id: str, n: int, concurrency: int) 
             payload = {
                 "workflow_execution": {
                     **body["workflow_execution"],
-                    "phone_number": f"+1555{i:07d}",
+                    "phone_number": f"+1555{offset + i:07d}",
                 }
             }
             return lambda h: h.post(f"{P}/workflows/{workflow_id}/executions", json=payload)
@@ -234,7 +240,7 @@ async def load(base: str, key: str, workflow_id: str, n: int, concurrency: int) 
             for i in ids
         ]
         report.append((await phase(http, "resume", resumes, concurrency))[0])
-        return report
+        return [dict(row, concurrency=concurrency) for row in report]
 
 
 async def list_pages(
@@ -298,28 +304,30 @@ def main() -> None:
     )
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--requests", type=int, default=2000, help="requests per phase")
-    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--concurrency", default="32", help="one level, or several: 8,16,32")
     parser.add_argument("--list-rows", type=int, default=1_000_000)
     parser.add_argument("--pages", type=int, default=200, help="list pages to time")
     args = parser.parse_args()
+    levels = [int(level) for level in str(args.concurrency).split(",")]
     with tempfile.TemporaryDirectory(prefix="cf-bench-api-") as tmp:
         url, cleanup = create_database(args.backend, Path(tmp))
         try:
             upgrade(url)
             key, workflow_id, big_workflow = asyncio.run(prepare(url, args.list_rows))
             with serving(url) as base:
-                report = asyncio.run(load(base, key, workflow_id, args.requests, args.concurrency))
+                report = []
+                for index, level in enumerate(levels):
+                    offset = index * args.requests
+                    report += asyncio.run(
+                        load(base, key, workflow_id, args.requests, level, offset)
+                    )
                 if args.list_rows:
                     report += asyncio.run(
                         list_pages(base, key, big_workflow, args.pages, args.list_rows)
                     )
         finally:
             cleanup()
-    print(
-        json.dumps(
-            {"backend": args.backend, "concurrency": args.concurrency, "results": report}, indent=2
-        )
-    )
+    print(json.dumps({"backend": args.backend, "concurrency": levels, "results": report}, indent=2))
 
 
 if __name__ == "__main__":

@@ -5,7 +5,13 @@ sys.path when they run)."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 # One key for the whole run (its server subprocesses inherit it): PostgreSQL requires
 # one, and throwaway benchmark databases need no key kept anywhere.
@@ -46,3 +52,30 @@ def create_pg_database(name: str) -> str:
 
 def drop_pg_database(name: str) -> None:
     asyncio.run(pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def compare_alternately(
+    script: str, other: str, this: Path, options: list[str], rounds: int
+) -> Iterator[tuple[str, int, dict[str, Any], list[float]]]:
+    """Run `bench/<script>` of another checkout and of this one alternately, `rounds`
+    times each, in subprocesses (each its own code): a before/after comparison in one run.
+    Yields (tree, round, the run's JSON output, load average before and after it)."""
+    trees = {"other": Path(other).resolve(), "this": this}
+    for round_ in range(1, rounds + 1):
+        for name, tree in trees.items():
+            load_before = os.getloadavg()[0]
+            out = subprocess.run(
+                [sys.executable, str(tree / "bench" / script), *options],
+                cwd=tree,
+                env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+            # A script prints one JSON document, indented or as its last line.
+            try:
+                figures = json.loads(out)
+            except json.JSONDecodeError:
+                figures = json.loads(out.strip().splitlines()[-1])
+            load = [round(load_before, 1), round(os.getloadavg()[0], 1)]
+            yield name, round_, figures, load

@@ -9,6 +9,12 @@ drained by the dispatcher (sandbox channel), reported separately.
     python bench/engine.py --backend sqlite --conversations 5000
     python bench/engine.py --backend postgresql --processes 2 --conversations 10000
     python bench/engine.py --backend sqlite --rss-sweep 1000,100000
+    python bench/engine.py --backend postgresql --conversations 3000 --compare ../base --rounds 3
+
+`--compare` runs another checkout's `bench/engine.py` (its own code: e.g. main before a
+change, `git archive main | tar -x -C ../base`) and this one alternately, `--rounds` times
+each, in subprocesses, one JSON line per run with the load average before and after it:
+a before/after comparison in one run, with the load each figure was taken at.
 
 Not a test: numbers depend on the machine; record them in BENCHMARKS.md with the command.
 """
@@ -34,7 +40,12 @@ from sqlalchemy import event as sa_event
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from common import create_pg_database, drop_pg_database, percentile  # noqa: E402
+from common import (  # noqa: E402
+    compare_alternately,
+    create_pg_database,
+    drop_pg_database,
+    percentile,
+)
 from convoflow.config import Settings  # noqa: E402
 from convoflow.engine.advance import Advance  # noqa: E402
 from convoflow.engine.signals import UserInput  # noqa: E402
@@ -152,9 +163,13 @@ async def resume_all(engine: Process, ids: list[str], concurrency: int) -> dict[
     async def resume(execution_id: str) -> None:
         await engine.runtime.resume(execution_id, UserInput(value="42", source="bench"))
 
+    cpu_before = sum(psutil.Process().cpu_times()[:2])
     started = time.perf_counter()
     latencies = await run_concurrently(ids, concurrency, resume)
     elapsed = time.perf_counter() - started
+    # This process's CPU (user + sys) per resume: less at the mercy of the machine's
+    # load than resumes/s (the PostgreSQL server's own CPU is not in it).
+    cpu = sum(psutil.Process().cpu_times()[:2]) - cpu_before
     commits = stats.commits - commits_before
     return {
         "resumes": len(ids),
@@ -164,6 +179,7 @@ async def resume_all(engine: Process, ids: list[str], concurrency: int) -> dict[
         "commits_per_resume": commits / max(1, len(ids)),
         "ops": stats.operations - ops_before,
         "sql_statements_per_resume": (_statements[0] - statements_before) / max(1, len(ids)),
+        "cpu_ms_per_resume": cpu * 1000 / max(1, len(ids)),
         "p50_ms": percentile(latencies, 0.50) * 1000,
         "p99_ms": percentile(latencies, 0.99) * 1000,
         "rss_mb": rss_mb(),
@@ -338,6 +354,17 @@ def rss_sweep(args: argparse.Namespace) -> list[dict[str, Any]]:
     return rows
 
 
+def compare(args: argparse.Namespace) -> None:
+    options = ["--backend", args.backend, "--conversations", str(args.conversations)]
+    options += ["--concurrency", str(args.concurrency), "--processes", str(args.processes)]
+    keep = ("resumes_per_s", "cpu_ms_per_resume", "p50_ms", "p99_ms", "starts_per_s")
+    keep += ("sql_statements_per_resume",)
+    runs = compare_alternately("engine.py", args.compare, ROOT, options, args.rounds)
+    for tree, round_, result, load in runs:
+        figures = {k: round(result[k], 2) for k in keep if k in result}
+        print(json.dumps({"tree": tree, "round": round_, **figures, "load": load}), flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -347,8 +374,12 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=200)
     parser.add_argument("--processes", type=int, default=1)
     parser.add_argument("--rss-sweep", help="comma-separated waiting counts, e.g. 1000,100000")
+    parser.add_argument("--compare", help="another checkout to run alternately with this one")
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    if args.rss_sweep:
+    if args.compare:
+        compare(args)
+    elif args.rss_sweep:
         print(json.dumps(rss_sweep(args), indent=2))
     else:
         print(json.dumps(throughput(args), indent=2))

@@ -164,15 +164,20 @@ class Effects:
     # --- writing -----------------------------------------------------------------------
 
     async def flush(self) -> None:
-        if self._clear_timers:
-            for execution_id in self._clear_timers:
-                await job_store.delete_execution_timers(self.conn, execution_id)
-        for execution_id in dict.fromkeys(self._order):
-            state = self._executions[execution_id]
-            if not state.is_new and self._loaded.get(execution_id) == _fingerprint(state):
-                # Only read (a stale timer, input for a busy execution): bumping its
-                # version would turn its live timers and action results stale.
-                continue
+        changed = [
+            state
+            for state in (self._executions[i] for i in dict.fromkeys(self._order))
+            # Only read (a stale timer, input for a busy execution): bumping its version
+            # would turn its live timers and action results stale.
+            if state.is_new or self._loaded.get(state.id) != _fingerprint(state)
+        ]
+        # Timers of an execution updated below go with its update (one statement on
+        # PostgreSQL); the others' are deleted first, as before. A timer scheduled in
+        # this advance is inserted after either.
+        updated = {state.id for state in changed if not state.is_new}
+        for execution_id in self._clear_timers - updated:
+            await job_store.delete_execution_timers(self.conn, execution_id)
+        for state in changed:
             state.updated_at = self.now
             if state.is_new:
                 state.version = 1
@@ -181,10 +186,13 @@ class Effects:
             else:
                 state.version = state.loaded_version + 1
                 await execution_store.update_execution_cas(
-                    self.conn, state.to_row(), state.loaded_version
+                    self.conn,
+                    state.to_row(),
+                    state.loaded_version,
+                    clear_timers=state.id in self._clear_timers,
                 )
             state.loaded_version = state.version
-            self._loaded[execution_id] = _fingerprint(state)
+            self._loaded[state.id] = _fingerprint(state)
         await execution_store.insert_events(self.conn, self._events)
         if self._journal:
             await action_store.insert_journal(self.conn, self._journal)

@@ -27,11 +27,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from convoflow.store import dialects
+from convoflow.store.appends import WROTE
 from convoflow.store.cipher import SecretCipher, attach
 
 T = TypeVar("T")
-# conn.info key set to True by every data-changing statement (see engine/committer.py).
-WROTE = "convoflow_wrote"
 _READ_PREFIXES = ("SELECT", "WITH", "PRAGMA", "SAVEPOINT", "RELEASE")
 
 
@@ -80,6 +79,8 @@ _ENGINE_OPTIONS: dict[str, Any] = {
     "json_serializer": _json_dumps,
     "json_deserializer": _json_loads,
 }
+
+__all__ = ["WROTE", "Database", "dialect_of", "normalise_url"]
 
 
 def normalise_url(url: str) -> str:

@@ -7,7 +7,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from convoflow.store.schema import execution_events, executions
+from convoflow.store import appends, dialects
+from convoflow.store.schema import execution_events, executions, jobs
 
 
 class ConcurrentUpdate(Exception):
@@ -26,6 +27,20 @@ _UPDATE_CAS = (
     .where(executions.c.id == sa.bindparam("b_id"))
     .where(executions.c.version == sa.bindparam("b_expected_version"))
     .values({c.name: sa.bindparam(c.name) for c in executions.c if c.name != "id"})
+)
+# The same update with the execution's timer jobs deleted in its WITH clause (leaving a
+# wait that had a timeout): one round trip instead of two where the database allows it.
+_CLEARED_TIMERS = (
+    sa.delete(jobs)
+    .where(jobs.c.execution_id == sa.bindparam("b_id"))
+    .where(jobs.c.kind == "timer")
+    .cte("cleared_timers")
+)
+_UPDATE_CAS_CLEARING_TIMERS = _UPDATE_CAS.add_cte(_CLEARED_TIMERS)
+_DELETE_TIMERS = (
+    sa.delete(jobs)
+    .where(jobs.c.execution_id == sa.bindparam("execution_id"))
+    .where(jobs.c.kind == "timer")
 )
 _INSERT_EVENTS = sa.insert(execution_events)
 _RECENT_EVENTS = (
@@ -83,19 +98,33 @@ async def insert_execution(conn: AsyncConnection, row: dict[str, Any]) -> None:
 
 
 async def update_execution_cas(
-    conn: AsyncConnection, row: dict[str, Any], expected_version: int
+    conn: AsyncConnection,
+    row: dict[str, Any],
+    expected_version: int,
+    *,
+    clear_timers: bool = False,
 ) -> None:
-    """Write the whole row back if nobody advanced it meanwhile; else ConcurrentUpdate."""
+    """Write the whole row back if nobody advanced it meanwhile; else ConcurrentUpdate
+    (which must roll the transaction back: the timers may be gone already).
+    `clear_timers`: also delete the execution's timer jobs."""
     params = dict(row, b_id=row["id"], b_expected_version=expected_version)
     del params["id"]
-    result = await conn.execute(_UPDATE_CAS, params)
+    stmt = _UPDATE_CAS
+    if clear_timers:
+        if dialects.of(conn).writes_in_cte:
+            stmt = _UPDATE_CAS_CLEARING_TIMERS
+        else:
+            await conn.execute(_DELETE_TIMERS, {"execution_id": row["id"]})
+    result = await conn.execute(stmt, params)
     if result.rowcount != 1:
         raise ConcurrentUpdate(f"execution {row['id']} was advanced concurrently")
 
 
 async def insert_events(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        await conn.execute(_INSERT_EVENTS, rows)
+    """Insert event rows, or hold them until the transaction commits (store/appends.py):
+    nothing in a write transaction reads events back except `recent_events`, which
+    inserts the held ones first."""
+    await appends.write(conn, _INSERT_EVENTS, rows, hold=dialects.of(conn).defers_appends)
 
 
 _NEXT_EVENT_SEQ = (
@@ -141,6 +170,7 @@ async def recent_events(
     conn: AsyncConnection, execution_id: str, limit: int
 ) -> list[sa.Row[Any, Any]]:
     """The execution's `limit` latest stored events (event_type, payload), oldest first."""
+    await appends.flush(conn)  # events this transaction holds back are stored events too
     result = await conn.execute(_RECENT_EVENTS, {"execution_id": execution_id, "limit": limit})
     return list(result)[::-1]
 

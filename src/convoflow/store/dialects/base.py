@@ -57,6 +57,13 @@ class Dialect(Protocol):
     write_lanes: int
     # Other processes can be told of a commit (LISTEN/NOTIFY); else they poll.
     notifies: bool
+    # Every statement is a round trip to a server: append-only rows (execution events)
+    # are held until the transaction is about to commit and inserted in one executemany
+    # (store/appends.py). SQLite runs in the process, so it inserts them at once.
+    defers_appends: bool
+    # A data-changing statement may sit in a WITH clause of another (PostgreSQL), so two
+    # writes cost one round trip (the timer delete rides on the compare-and-set update).
+    writes_in_cte: bool
     # The database is a file the process opens itself (no server): every process that
     # shares it must run on this machine.
     embedded: bool

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from convoflow.store import faults
+from convoflow.store import appends, faults
 
 if TYPE_CHECKING:
     from convoflow.store.dialects.base import EngineSetup
@@ -36,6 +36,8 @@ class PostgreSQL:
     row_locks = True
     write_lanes = 4
     notifies = True
+    defers_appends = True
+    writes_in_cte = True
     embedded = False
     drivers: tuple[str, ...] = (
         "postgresql",
@@ -96,12 +98,15 @@ class PostgreSQLConnections:
 
     async def run_write(self, fn: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         async with faults.translated(), self.engine.begin() as conn:
-            return await fn(conn)
+            result = await fn(conn)
+            await appends.flush(conn)  # rows held for one executemany (defers_appends)
+            return result
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
         async with faults.translated(), self.engine.begin() as conn:
             yield conn
+            await appends.flush(conn)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:

@@ -49,6 +49,8 @@ class SQLite:
     row_locks = False
     write_lanes = 1
     notifies = False
+    defers_appends = False
+    writes_in_cte = False
     embedded = True
     drivers: tuple[str, ...] = ("sqlite", "sqlite+pysqlite", "sqlite+aiosqlite")
     async_driver = "sqlite+aiosqlite"
