@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
@@ -151,14 +152,15 @@ def start_server(url: str, port: int) -> subprocess.Popen[bytes]:
 
 
 @contextlib.contextmanager
-def serving(url: str) -> Iterator[str]:
-    """`convoflow serve` on `url` in its own process, healthy; yields its base URL."""
+def serving(url: str) -> Iterator[tuple[str, int]]:
+    """`convoflow serve` on `url` in its own process, healthy; yields its base URL and
+    process id."""
     port = free_port()
     server = start_server(url, port)
     base = f"http://127.0.0.1:{port}"
     try:
         asyncio.run(wait_healthy(base, server))
-        yield base
+        yield base, server.pid
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -178,11 +180,17 @@ async def wait_healthy(base: str, server: subprocess.Popen[bytes]) -> None:
     raise SystemExit("the server did not become healthy in 30 s")
 
 
+def cpu_seconds(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return float(times.user + times.system)
+
+
 async def phase(
-    http: httpx.AsyncClient, name: str, calls: list[Any], concurrency: int
+    http: httpx.AsyncClient, name: str, calls: list[Any], concurrency: int, server: int
 ) -> tuple[dict[str, Any], list[Any]]:
     """Run `calls` (each an async callable returning the parsed body) `concurrency` at a
-    time; every response must be 2xx."""
+    time; every response must be 2xx. Also the CPU the server process and this load
+    generator spent per request: which of the two a fall in throughput comes from."""
     latencies: list[float] = []
     results: list[Any] = [None] * len(calls)
     queue = list(enumerate(calls))
@@ -198,13 +206,22 @@ async def phase(
                 raise SystemExit(f"{name}: HTTP {response.status_code} {response.text[:300]}")
             results[index] = response.json() if response.content else None
 
+    server_process, client_process = psutil.Process(server), psutil.Process()
+    server_cpu, client_cpu = cpu_seconds(server_process), cpu_seconds(client_process)
     began = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return summary(name, latencies, time.perf_counter() - began), results
+    report = summary(name, latencies, time.perf_counter() - began)
+    for side, process, before in (
+        ("server", server_process, server_cpu),
+        ("client", client_process, client_cpu),
+    ):
+        spent = cpu_seconds(process) - before
+        report[f"{side}_cpu_ms_per_request"] = round(spent * 1000 / max(1, len(calls)), 2)
+    return report, results
 
 
 async def load(
-    base: str, key: str, workflow_id: str, n: int, concurrency: int, offset: int = 0
+    base: str, key: str, workflow_id: str, n: int, concurrency: int, offset: int, server: int
 ) -> list[Any]:
     body = {
         "workflow_execution": {"phone_number": "+15550000000", "context": {"channel": "sandbox"}}
@@ -224,22 +241,24 @@ async def load(
             return lambda h: h.post(f"{P}/workflows/{workflow_id}/executions", json=payload)
 
         report = []
-        result, started = await phase(http, "start", [start_call(i) for i in range(n)], concurrency)
+        result, started = await phase(
+            http, "start", [start_call(i) for i in range(n)], concurrency, server
+        )
         report.append(result)
         ids = [item["data"]["id"] for item in started]
         gets = [lambda h, i=i: h.get(f"{P}/workflow_executions/{i}") for i in ids]
-        report.append((await phase(http, "get", gets, concurrency))[0])
+        report.append((await phase(http, "get", gets, concurrency, server))[0])
         lists = [
             lambda h: h.get(f"{P}/workflows/{workflow_id}/executions", params={"limit": 20})
         ] * n
-        report.append((await phase(http, "list", lists, concurrency))[0])
+        report.append((await phase(http, "list", lists, concurrency, server))[0])
         resumes = [
             lambda h, i=i: h.post(
                 f"{P}/workflow_executions/{i}/resume", json={"message": {"data": "42"}}
             )
             for i in ids
         ]
-        report.append((await phase(http, "resume", resumes, concurrency))[0])
+        report.append((await phase(http, "resume", resumes, concurrency, server))[0])
         return [dict(row, concurrency=concurrency) for row in report]
 
 
@@ -314,12 +333,12 @@ def main() -> None:
         try:
             upgrade(url)
             key, workflow_id, big_workflow = asyncio.run(prepare(url, args.list_rows))
-            with serving(url) as base:
+            with serving(url) as (base, server):
                 report = []
                 for index, level in enumerate(levels):
                     offset = index * args.requests
                     report += asyncio.run(
-                        load(base, key, workflow_id, args.requests, level, offset)
+                        load(base, key, workflow_id, args.requests, level, offset, server)
                     )
                 if args.list_rows:
                     report += asyncio.run(

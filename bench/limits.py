@@ -180,7 +180,7 @@ def measure(backend: str, seconds: float, posters: int) -> list[dict[str, Any]]:
         try:
             upgrade(url)
             key, _workflow, _big = asyncio.run(prepare(url, 0))
-            with serving(url) as base:
+            with serving(url) as (base, _server):
                 return asyncio.run(run(base, key, seconds, posters))
         finally:
             cleanup()
