@@ -1,14 +1,11 @@
 """Writes held until the transaction is about to commit, then run with one executemany
-per statement: append-only rows (execution events) and counters (a workflow's
-execution count).
+per statement: append-only rows (execution events).
 
 On PostgreSQL every statement is a round trip, and under group commit a transaction
 carries dozens of advances, each inserting its execution's events: holding them turns
 one insert per advance into one per batch (`Dialect.defers_appends`; SQLite writes at
-once, it has no round trips to save). A held counter update also takes its row lock only
-at the end of the batch, so the commit lanes stop queueing on one workflow's row while
-their batches run. Only writes nobody reads back inside the same transaction are held,
-and a reader of them calls `flush` first. The transactions'
+once, it has no round trips to save). Only writes nobody reads back inside the same
+transaction are held, and a reader of them calls `flush` first. The transactions'
 owners (`store/dialects/postgresql.py`) flush before they commit; a transaction that
 rolls back drops its held rows with it (the buffer belongs to one transaction object, so
 a pooled connection's next transaction starts empty).
