@@ -1,6 +1,8 @@
 """The agent node's MCP servers (`flow_agent_mcp_servers`) in the editor's generated form:
 a server's name, description, url and headers are shown and edited, a second server is
-added, and the saved definition holds what was typed (headers as a JSON object)."""
+added, and the saved definition holds what was typed (headers as a JSON object). The form
+is longer than the window: it scrolls on its own and the graph stays in view (issue 10), on
+a laptop and at phone width."""
 
 from __future__ import annotations
 
@@ -10,6 +12,11 @@ import httpx
 from playwright.sync_api import expect
 
 from tests.console.conftest import Server, screenshot
+from tests.console.layout import (
+    assert_pane_scrolls_alone,
+    assert_stacked_panes_bounded,
+    assert_within_viewport,
+)
 from tests.console.test_build_and_chat import select, sign_in
 from tests.console.test_var_autocomplete import _node
 
@@ -56,7 +63,11 @@ def test_mcp_servers_are_edited_in_the_agent_form(page: Any, server: Server) -> 
         second = page.locator(f"{field}-1-headers")
         second.fill('{"X-Api-Key": "${ENV:CRM_KEY}"}')
         second.press("Tab")  # a JSON field takes its value when it loses the focus
+        side = page.get_by_role("complementary", name="Node settings")
+        canvas = page.locator(".canvas")
+        assert_pane_scrolls_alone(page, side, canvas)
         servers.scroll_into_view_if_needed()
+        assert_within_viewport(page, canvas)
         screenshot(page, "editor-agent-mcp")
         page.get_by_role("button", name="Save", exact=True).click()
         expect(page.get_by_role("status")).to_have_text("Saved.")
@@ -71,3 +82,7 @@ def test_mcp_servers_are_edited_in_the_agent_form(page: Any, server: Server) -> 
                 "headers": {"X-Api-Key": "${ENV:CRM_KEY}"},
             },
         ]
+        page.set_viewport_size({"width": 390, "height": 844})
+        assert_stacked_panes_bounded(page, side, canvas)
+        side.scroll_into_view_if_needed()
+        screenshot(page, "editor-agent-mcp-phone")

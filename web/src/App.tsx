@@ -98,8 +98,12 @@ export function App() {
   else if (inbox) page = <InboxPage conversationId={inbox[1]} />;
   else if (/^\/console\/settings\/?$/.test(path)) page = <SettingsPage />;
   else page = <FlowsPage />;
+  // Screens of side-by-side panes (a graph beside a form, a chat, a timeline) fill the window
+  // and scroll each pane on its own, so a long pane never carries the graph out of view; the
+  // document-like screens (lists, settings, tests) scroll as a page.
+  const fill = Boolean(editor || chat || run || inbox);
   return (
-    <div className="shell">
+    <div className={fill ? "shell fill" : "shell"}>
       <header className="topbar">
         <a href="/console/flows" className="brand" onClick={(e) => { e.preventDefault(); navigate("/console/flows"); }}>
           convoflow
