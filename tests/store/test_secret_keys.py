@@ -23,6 +23,7 @@ from convoflow.process import build_process
 from convoflow.services.projects.accounts import create_project, set_secret
 from convoflow.store import phone_numbers as number_store
 from convoflow.store import projects as project_store
+from convoflow.store import webhooks as webhook_store
 from convoflow.store.cipher import SecretCipher, SecretKeyError
 from convoflow.store.db import Database
 from convoflow.store.migrate import downgrade, upgrade
@@ -30,6 +31,7 @@ from tests.whatsapp_e2e.test_secrets_at_rest import raw_secret_values
 
 TOKEN = "EAAG-rotation-token"
 PROJECT_SECRET = "rotation-project-secret"
+HEADERS = {"Authorization": "Bearer rotation-webhook-header"}
 
 
 def convoflow_cli(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
@@ -69,6 +71,13 @@ async def _store_secrets(url: str, cipher: SecretCipher) -> None:
              "access_token": TOKEN, "app_secret": None, "verify_token": None,
              "inbound_processing_enabled": True, "created_at": adv.now, "updated_at": adv.now},
         )  # fmt: skip
+        await webhook_store.insert_webhook(
+            adv.conn,
+            # One webhook per project, with the project's id: _read_secrets finds it so.
+            {"id": project_id, "project_id": project_id, "url": "http://127.0.0.1:9/h",
+             "events": ["workflow.execution.failed"], "headers": HEADERS, "settings": {},
+             "created_at": adv.now, "updated_at": adv.now},
+        )  # fmt: skip
 
     try:
         await engine.runtime.op(write)
@@ -76,16 +85,20 @@ async def _store_secrets(url: str, cipher: SecretCipher) -> None:
         await engine.close()
 
 
-async def _read_secrets(url: str, cipher: SecretCipher) -> tuple[str, dict[str, str]]:
+async def _read_secrets(
+    url: str, cipher: SecretCipher
+) -> tuple[str, dict[str, str], dict[str, str] | None]:
+    """The number's token, the project's secrets, its webhook's headers (None: no webhook)."""
     engine = build_process(url, cipher=cipher, pool_size=1)
     try:
         async with engine.db.read() as conn:
             number = await number_store.get_credentials_row(conn, "1500")
             assert number is not None
             project_id = str(number["project_id"])
-            return str(number["access_token"]), await project_store.get_project_secrets(
-                conn, project_id
-            )
+            secrets = await project_store.get_project_secrets(conn, project_id)
+            webhook = await webhook_store.get_webhook(conn, project_id, project_id)
+            headers = None if webhook is None else dict(webhook["headers"])
+            return str(number["access_token"]), secrets, headers
     finally:
         await engine.close()
 
@@ -101,14 +114,15 @@ async def test_rotate_reencrypts_under_the_new_key_and_the_old_one_can_go(
         cwd=tmp_path, CONVOFLOW_SECRET_KEY=f"{new},{old}",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert "re-encrypted 2 secret value(s)" in done.stdout
+    assert "re-encrypted 3 secret value(s)" in done.stdout  # token, secret, webhook headers
 
     for values in (await raw_secret_values(db_url)).values():
         for value in values:
             Fernet(new).decrypt(value.encode())  # readable with the new key alone
             with pytest.raises(InvalidToken):
                 Fernet(old).decrypt(value.encode())
-    assert await _read_secrets(db_url, SecretCipher([new])) == (TOKEN, {"CRM": PROJECT_SECRET})
+    expected = (TOKEN, {"CRM": PROJECT_SECRET}, HEADERS)
+    assert await _read_secrets(db_url, SecretCipher([new])) == expected
     with pytest.raises(SecretKeyError, match="cannot be decrypted"):
         await _read_secrets(db_url, SecretCipher([old]))
 
@@ -205,12 +219,12 @@ def test_rotation_covers_every_encrypted_column() -> None:
     successors), or `secrets rotate` would leave it under a key about to be dropped."""
     from convoflow.store.schema import metadata
     from convoflow.store.secret_columns import SECRET_COLUMNS
-    from convoflow.store.types import EncryptedText
+    from convoflow.store.types import EncryptedJSON, EncryptedText
 
     encrypted = {
         (table.name, column.name)
         for table in metadata.tables.values()
         for column in table.columns
-        if isinstance(column.type, EncryptedText)
+        if isinstance(column.type, (EncryptedText, EncryptedJSON))
     }
     assert encrypted == set(SECRET_COLUMNS)

@@ -1,4 +1,5 @@
-"""Secrets at rest: after a number is connected, a project webhook, a function secret, a
+"""Secrets at rest: after a number is connected, a project webhook (with a secret key and
+a custom header), a function secret, a
 project secret and a provider model's API key are created and a conversation runs, no
 byte of the database holds any of those secrets in plaintext, each secret column holds
 Fernet tokens under the process's key, and the secrets still work (signatures, Meta's
@@ -6,6 +7,7 @@ handshake, reads)."""
 
 from __future__ import annotations
 
+import json
 import os
 
 import sqlalchemy as sa
@@ -24,6 +26,7 @@ WEBHOOK_SECRET = "whsec-at-rest-4242"
 FUNCTION_SECRET = "fn-secret-at-rest-4343"
 PROJECT_SECRET = "project-secret-at-rest-4444"
 PROVIDER_KEY = "sk-provider-at-rest-4545"
+WEBHOOK_HEADER = "Bearer hook-header-at-rest-4646"
 PLAINTEXTS = (
     ACCESS_TOKEN,
     APP_SECRET,
@@ -32,6 +35,7 @@ PLAINTEXTS = (
     FUNCTION_SECRET,
     PROVIDER_KEY,
     PROJECT_SECRET,
+    WEBHOOK_HEADER,
 )
 
 
@@ -76,7 +80,8 @@ async def _store_every_kind_of_secret(world: World, receiver: Receiver) -> None:
     webhook = await world.api.post(
         f"{P}/whatsapp/webhooks",
         json={"whatsapp_webhook": {"url": receiver.url, "events": ["whatsapp.message.received"],
-                                   "secret_key": WEBHOOK_SECRET}},
+                                   "secret_key": WEBHOOK_SECRET,
+                                   "headers": {"Authorization": WEBHOOK_HEADER}}},
     )  # fmt: skip
     assert webhook.status_code == 201, webhook.text
     function = await world.api.post(
@@ -134,4 +139,5 @@ async def test_no_secret_is_stored_in_plaintext_and_all_still_work(
         for value in values:
             assert value.startswith("gAAAAA"), (column, value)  # a Fernet token
             opened.add(fernet.decrypt(value.encode()).decode())
-    assert set(PLAINTEXTS) <= opened
+    assert json.dumps({"Authorization": WEBHOOK_HEADER}) in opened  # the headers' JSON
+    assert set(PLAINTEXTS) - {WEBHOOK_HEADER} <= opened

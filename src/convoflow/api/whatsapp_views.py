@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from convoflow.clock import utc_iso
+from convoflow.services.project_webhooks.management import masked_headers
 from convoflow.services.whatsapp import payloads
 from convoflow.services.whatsapp.inbox import ConversationItem, MessageItem
 
@@ -69,7 +70,7 @@ def webhook(row: Row) -> dict[str, Any]:
         "project_id": row["project_id"],
         "phone_number_id": row["phone_number_id"],
         "secret_key": row["secret_key"],
-        "headers": row["headers"] or {},
+        "headers": masked_headers(row["headers"]),
         "buffer_enabled": bool(settings.get("buffer_enabled", False)),
         "buffer_window_seconds": settings.get("buffer_window_seconds"),
         "max_buffer_size": settings.get("max_buffer_size"),

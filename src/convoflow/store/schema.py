@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-from convoflow.store.types import EncryptedText, UTCDateTime
+from convoflow.store.types import EncryptedJSON, EncryptedText, UTCDateTime
 
 metadata = sa.MetaData(
     naming_convention={
@@ -505,7 +505,7 @@ whatsapp_webhooks = sa.Table(
     sa.Column("events", JSON, nullable=False, default=list),
     sa.Column("active", sa.Boolean, nullable=False, default=True),
     sa.Column("secret_key", EncryptedText, nullable=True),
-    sa.Column("headers", JSON, nullable=False, default=dict),
+    sa.Column("headers", EncryptedJSON, nullable=True),  # custom headers, often credentials
     sa.Column("payload_version", sa.String(8), nullable=True),
     sa.Column("settings", JSON, nullable=False, default=dict),  # buffer_*, inactivity_minutes
     _ts("created_at"),

@@ -27,6 +27,7 @@ SECRET_COLUMNS: tuple[tuple[str, str], ...] = (
     ("phone_numbers", "app_secret"),
     ("phone_numbers", "verify_token"),
     ("whatsapp_webhooks", "secret_key"),
+    ("whatsapp_webhooks", "headers"),  # one token of the custom headers' JSON
     ("provider_models", "api_key"),
     ("secrets", "value"),  # project secrets and function secrets
 )

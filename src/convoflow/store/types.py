@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -64,3 +65,25 @@ class EncryptedText(sa.TypeDecorator[str]):
         if value is None:
             return None
         return cipher_of(dialect).decrypt(str(value))
+
+
+class EncryptedJSON(sa.TypeDecorator[dict[str, Any]]):
+    """A secret JSON object (a project webhook's custom headers): one Fernet token of its
+    JSON text, under the same cipher as `EncryptedText`. An empty or missing object is
+    stored as NULL: nothing to hide, and a row without one needs no key to be read."""
+
+    impl = sa.Text
+    cache_ok = True
+
+    def process_bind_param(self, value: dict[str, Any] | None, dialect: Dialect) -> Any:
+        if not value:
+            return None
+        return cipher_of(dialect).encrypt(json.dumps(value))
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dict[str, Any]:
+        if value is None:
+            return {}
+        opened = json.loads(cipher_of(dialect).decrypt(str(value)))
+        if not isinstance(opened, dict):
+            raise TypeError(f"expected a JSON object, got {type(opened).__name__}")
+        return opened

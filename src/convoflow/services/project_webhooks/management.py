@@ -40,6 +40,10 @@ ACCEPTED_ONLY = (
     "project.event",
 )
 PERIODS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
+# What reads return in place of a custom header's value (names are shown, values never:
+# they are often credentials). An update that sends a header back with this value keeps
+# the stored one, so a client may round-trip what it read.
+MASKED_HEADER_VALUE = "********"
 SETTINGS_KEYS = (
     "buffer_enabled",
     "buffer_window_seconds",
@@ -142,6 +146,8 @@ async def update_webhook(
         found = await in_project(adv.conn, webhook_store.get_webhook, "webhook", webhook_id, actor)
         await _check_number(adv, actor, spec.phone_number_id)
         values = _columns(spec)
+        if "headers" in values:
+            values["headers"] = unmasked_headers(values["headers"], found["headers"] or {})
         if "settings" in values:
             values["settings"] = {**(found["settings"] or {}), **values["settings"]}
         await webhook_store.update_webhook(adv.conn, webhook_id, {**values, "updated_at": adv.now})
@@ -152,6 +158,18 @@ async def update_webhook(
     updated = await engine.runtime.op(update)
     whatsapp(engine).directory.forget_webhooks(actor.project_id)
     return updated
+
+
+def masked_headers(headers: dict[str, Any] | None) -> dict[str, str]:
+    return {str(name): MASKED_HEADER_VALUE for name in (headers or {})}
+
+
+def unmasked_headers(given: dict[str, Any], stored: dict[str, Any]) -> dict[str, Any]:
+    """The headers to store: a value sent back masked keeps the stored value of that name."""
+    return {
+        name: stored[name] if value == MASKED_HEADER_VALUE and name in stored else value
+        for name, value in given.items()
+    }
 
 
 async def delete_webhook(engine: Process, actor: Actor, webhook_id: str) -> None:
