@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from convoflow.store import dialects
 from convoflow.store.schema import workflow_execution_counts, workflow_versions, workflows
 
-# Starts of one workflow add to one of this many counter rows (chosen by execution id),
-# so concurrent starts on PostgreSQL seldom wait for each other's commit; a read sums
-# at most this many rows through the primary key.
+# Starts of one workflow add to one of at most this many counter rows (one no other
+# start holds, else one chosen by execution id), so concurrent starts on PostgreSQL
+# seldom wait for each other's commit; a read sums these rows through the primary key.
 EXECUTION_COUNT_SHARDS = 32
 
 _counts = workflow_execution_counts
@@ -137,13 +137,38 @@ def _count_statement(dialect: dialects.Dialect) -> sa.Insert:
 
 
 _COUNT = dialects.per_dialect(_count_statement)
+_now = sa.bindparam("now", type_=_counts.c.last_executed_at.type)
+# Any counter row of the workflow no other transaction holds (PostgreSQL: SKIP LOCKED;
+# SQLite ignores FOR UPDATE and has one writer anyway).
+_ADD_TO_A_FREE_ROW = (
+    sa.update(_counts)
+    .where(_counts.c.workflow_id == sa.bindparam("counted_workflow_id"))
+    .where(
+        _counts.c.shard
+        == sa.select(_counts.c.shard)
+        .where(_counts.c.workflow_id == sa.bindparam("counted_workflow_id"))
+        .limit(1)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    .values(
+        count=_counts.c.count + 1,
+        last_executed_at=sa.case(
+            (_counts.c.last_executed_at > _now, _counts.c.last_executed_at), else_=_now
+        ),
+    )
+)
 
 
 async def count_execution(
     conn: AsyncConnection, workflow_id: str, execution_id: str, now: Any
 ) -> None:
     """Count a start in the start's own transaction (rolled back with it, so the count
-    is exact), on the counter row the execution id picks: never the workflows row."""
+    is exact), never on the workflows row: on a counter row no other start holds, else
+    (none yet, or all held) on the row the execution id picks, created if missing."""
+    params = {"counted_workflow_id": workflow_id, "now": now}
+    if (await conn.execute(_ADD_TO_A_FREE_ROW, params)).rowcount:
+        return
     params = {"workflow_id": workflow_id, "shard": _count_shard(execution_id), "now": now}
     await conn.execute(_COUNT[conn.dialect.name], params)
 
