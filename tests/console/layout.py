@@ -45,6 +45,19 @@ def assert_pane_scrolls_alone(page: Any, pane: Any, keep: Any) -> None:
     assert_within_viewport(page, keep)
 
 
+# A laptop window and a short one (1366x768 less the browser's own bars): fixed minimum
+# heights or caps in vh that fit the first can still make the second scroll as a page.
+WINDOWS = ({"width": 1440, "height": 900}, {"width": 1366, "height": 650})
+
+
+def assert_panes_scroll_alone_in_windows(page: Any, pane: Any, keep: Any) -> None:
+    """`assert_pane_scrolls_alone` in each of WINDOWS; leaves the first window's size."""
+    for size in reversed(WINDOWS):
+        page.set_viewport_size(size)
+        pane.evaluate("(pane) => { pane.scrollTop = 0; }")
+        assert_pane_scrolls_alone(page, pane, keep)
+
+
 def assert_stacked_panes_bounded(page: Any, pane: Any, graph: Any) -> None:
     """Phone width: the panes stack, the long one still scrolls inside, and the graph is no
     taller than the screen (so it can be seen whole once scrolled to)."""

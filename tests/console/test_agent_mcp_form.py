@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from tests.console.conftest import Server, screenshot
 from tests.console.layout import (
-    assert_pane_scrolls_alone,
+    assert_panes_scroll_alone_in_windows,
     assert_stacked_panes_bounded,
     assert_within_viewport,
 )
@@ -65,7 +65,7 @@ def test_mcp_servers_are_edited_in_the_agent_form(page: Any, server: Server) -> 
         second.press("Tab")  # a JSON field takes its value when it loses the focus
         side = page.get_by_role("complementary", name="Node settings")
         canvas = page.locator(".canvas")
-        assert_pane_scrolls_alone(page, side, canvas)
+        assert_panes_scroll_alone_in_windows(page, side, canvas)
         servers.scroll_into_view_if_needed()
         assert_within_viewport(page, canvas)
         screenshot(page, "editor-agent-mcp")

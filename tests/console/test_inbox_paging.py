@@ -10,6 +10,7 @@ import httpx
 from playwright.sync_api import expect
 
 from tests.console.conftest import Server
+from tests.console.layout import assert_panes_scroll_alone_in_windows
 from tests.console.test_build_and_chat import sign_in
 
 P = "/platform/v1"
@@ -74,4 +75,11 @@ def test_older_conversations_load_with_the_cursor(page: Any, server: Server) -> 
     expect(listed).to_have_count(CONVERSATIONS + 1)
     expect(listed.first).to_contain_text(f"1555100{CONVERSATIONS:04d}")
     expect(listed.last).to_contain_text("15551000000")
+
+    # The long list scrolls inside itself; the open conversation stays in view.
+    listed.first.get_by_role("link").click()
+    thread = page.get_by_role("region", name="Conversation", exact=True)
+    expect(thread.get_by_role("textbox", name="Reply")).to_be_visible()
+    conversations = page.get_by_role("region", name="Conversations")
+    assert_panes_scroll_alone_in_windows(page, conversations, thread)
     http.close()

@@ -21,6 +21,7 @@ from tests.console.conftest import (
     start_on_sandbox,
     wait_until_up,
 )
+from tests.console.layout import assert_panes_scroll_alone_in_windows
 from tests.console.test_build_and_chat import sign_in
 
 RULES = """\
@@ -123,6 +124,11 @@ def test_the_inspector_lists_agent_turns_and_tool_calls(page: Any, tmp_path_fact
             last = turns.get_by_test_id("agent-turn").nth(3)
             expect(last).to_contain_text("complete_task")
             expect(turns).to_contain_text("Task completed after 4 turn(s): “refund for order A-42”")
+            # The long timeline scrolls inside itself; the path on the graph stays in view.
+            timeline = page.get_by_role("region", name="Events")
+            graph = page.get_by_role("region", name="Path taken")
+            assert_panes_scroll_alone_in_windows(page, timeline, graph)
+            timeline.evaluate("(pane) => { pane.scrollTop = 0; }")
             screenshot(page, "inspector-agent")
             http.close()
             # Leave the page before this server stops: its live event stream would fail.
