@@ -33,7 +33,8 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from common import percentile  # noqa: E402
 from convoflow.config import Settings  # noqa: E402
-from convoflow.testing.model import Suite, parse_suite  # noqa: E402
+from convoflow.testing.model import Suite  # noqa: E402
+from convoflow.testing.parsing import parse_suite  # noqa: E402
 from convoflow.testing.stored import SuiteRuns  # noqa: E402
 
 PROBE_SECONDS = 0.010

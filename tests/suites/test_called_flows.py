@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from convoflow.testing.local import LocalDriver
-from convoflow.testing.model import SuiteError, load_suite, parse_suite
+from convoflow.testing.parsing import SuiteError, load_suite, parse_suite
 from convoflow.testing.runner import CaseResult, run_suites
 from tests.support import chain, node
 

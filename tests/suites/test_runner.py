@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from convoflow.testing.local import LocalDriver
-from convoflow.testing.model import SuiteError, load_suite, parse_duration
+from convoflow.testing.model import parse_duration
+from convoflow.testing.parsing import SuiteError, load_suite
 from convoflow.testing.runner import CaseResult, run_suites
 from tests.support import chain, node
 

@@ -12,14 +12,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from convoflow.cli.app import app
 from convoflow.testing.driver import Driver
-from convoflow.testing.model import (
-    ProviderModelSpec,
-    Suite,
-    SuiteError,
-    find_suites,
-    load_suite,
-    parse_provider_model,
-)
+from convoflow.testing.model import ProviderModelSpec, Suite, parse_provider_model
+from convoflow.testing.parsing import SuiteError, find_suites, load_suite
 from convoflow.testing.reporters import (
     print_failure,
     print_result_line,

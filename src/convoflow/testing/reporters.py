@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from convoflow.testing.model import SuiteError
+from convoflow.testing.parsing import SuiteError
 from convoflow.testing.runner import ERROR, FAILED, PASSED, SKIPPED, CaseResult
 
 _STYLE = {PASSED: "green", FAILED: "red", ERROR: "red", SKIPPED: "yellow"}

@@ -24,7 +24,8 @@ from convoflow.services.common import Actor, Conflict, FieldProblem, Unavailable
 from convoflow.services.process import Process
 from convoflow.services.workflows import test_suites
 from convoflow.testing.local import LocalDriver, migrated_template
-from convoflow.testing.model import Suite, SuiteError, parse_suite
+from convoflow.testing.model import Suite
+from convoflow.testing.parsing import SuiteError, parse_suite
 from convoflow.testing.runner import ERROR, CaseResult, run_suites
 
 MAX_CASES = 100
