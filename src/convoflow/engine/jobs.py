@@ -5,6 +5,7 @@ none of it."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import structlog
 from sqlalchemy.engine import RowMapping
@@ -53,28 +54,7 @@ async def handle_action(runtime: Runtime, job: RowMapping) -> None:
         return
     # Outside any transaction: the call may take seconds. A crash from here until the
     # commit below repeats the call with the same Idempotency-Key.
-    result: dict[str, object] | RetryLater
-    if journal["kind"] == LLM_KIND:
-        lease = runtime.settings.job_lease_seconds
-        result = await perform_llm(
-            runtime.db,
-            runtime.llm,
-            runtime.conversations,
-            request,
-            attempt=int(job["attempts"]),
-            max_seconds=lease * 0.8,
-        )
-    elif journal["kind"] == MCP_KIND:
-        lease = runtime.settings.job_lease_seconds
-        result = await perform_mcp(
-            runtime.egress, runtime.db.cipher, request, max_seconds=lease * 0.8
-        )
-    elif request.get("js"):
-        result = await perform_js(runtime, request, attempt=int(job["attempts"]))
-    else:
-        result = await perform_http(
-            runtime.egress, request, attempt=int(job["attempts"]), cipher=runtime.db.cipher
-        )
+    result = await _perform(runtime, str(journal["kind"]), request, int(job["attempts"]))
     if isinstance(result, RetryLater):
 
         async def later(adv: Advance) -> None:
@@ -104,6 +84,30 @@ async def handle_action(runtime: Runtime, job: RowMapping) -> None:
     if await runtime.op(complete) and journal["kind"] == LLM_KIND:
         # Committed: this answer is the journal's, the next turn may continue from it.
         runtime.conversations.answered(key, result)
+
+
+async def _perform(
+    runtime: Runtime, kind: str, request: dict[str, Any], attempt: int
+) -> dict[str, object] | RetryLater:
+    """The journaled call itself, by its kind; a model or MCP call gets most of the job's
+    lease, so it ends (and is retried) before another worker could take the job."""
+    max_seconds = runtime.settings.job_lease_seconds * 0.8
+    if kind == LLM_KIND:
+        return await perform_llm(
+            runtime.db,
+            runtime.llm,
+            runtime.conversations,
+            request,
+            attempt=attempt,
+            max_seconds=max_seconds,
+        )
+    if kind == MCP_KIND:
+        return await perform_mcp(
+            runtime.egress, runtime.db.cipher, request, max_seconds=max_seconds
+        )
+    if request.get("js"):
+        return await perform_js(runtime, request, attempt=attempt)
+    return await perform_http(runtime.egress, request, attempt=attempt, cipher=runtime.db.cipher)
 
 
 DEFAULT_HANDLERS: dict[str, JobHandler] = {
