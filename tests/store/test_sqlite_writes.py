@@ -101,3 +101,24 @@ async def test_a_refused_write_raises_sqlalchemys_error(db_url: str) -> None:
             ).scalar() == 0
     finally:
         await db.dispose()
+
+
+@pytest.mark.parametrize(
+    ("statement", "keys"),
+    [
+        ("_MARK_SENT", ("outbox_id", "provider_message_id", "now")),
+        ("_MARK_FAILED", ("outbox_id", "error")),
+        ("_RETRY_LATER", ("outbox_id", "error", "at")),
+    ],
+)
+def test_the_dispatchers_records_take_the_prebuilt_path(
+    statement: str, keys: tuple[str, ...]
+) -> None:
+    # The dispatcher records one of these per message sent: no expanding IN, so sqlite3
+    # runs them directly (issue 9 item 7).
+    from convoflow.store import outbox
+    from convoflow.store.dialects.sqlite_writes import _compile
+
+    with sa.create_engine("sqlite://").connect() as conn:
+        plan = _compile(conn, getattr(outbox, statement), keys)
+    assert plan is not None and "IN" not in plan.sql.upper().split()

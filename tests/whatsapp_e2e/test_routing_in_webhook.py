@@ -5,6 +5,10 @@ routing job takes it later."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import sqlalchemy as sa
+
 from convoflow.engine.graphs import compile_entry
 from convoflow.store.schema import jobs, messages, outbox
 from tests.whatsapp_e2e.conftest import USER, World
@@ -57,3 +61,28 @@ async def test_when_routing_in_the_webhook_fails_the_message_waits_for_a_job(
     graphs.put(execution["version_id"], graph)
     await world.settle(0)
     assert sent_texts(world, USER) == ["got: first", "got: second"]
+
+
+async def test_a_new_conversation_reads_its_inbound_workflow_once(world: World) -> None:
+    # The webhook reads the number's inbound workflow for the debounce and read mode;
+    # starting the flow in the same transaction uses that read, not a second SELECT.
+    await inbound_flow(world, echo_start(), message_debounce_seconds=0)
+    reads: list[str] = []
+
+    def listen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        # store.whatsapp.inbound_workflow_settings: the trigger joined to its workflow
+        # (the conversation lookup joins them too, from conversations)
+        if " ".join(statement.split()).startswith(
+            "SELECT workflows.id, workflows.message_debounce_seconds"
+        ):
+            reads.append(statement)
+
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", listen)
+    try:
+        await world.say("first")
+    finally:
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", listen)
+    (execution,) = await executions_of(world, USER)
+    assert execution["status"] == "waiting"
+    assert await _outbox_texts(world) == ["got: first"]
+    assert len(reads) == 1, reads

@@ -133,8 +133,12 @@ async def claim_outbox(
 
 # A result is recorded for an attempt whose lease ran out too (`uncertain`): a live but
 # slow dispatcher's answer is the truth about its attempt. Recording clears the hold.
+# Two equalities, not `IN (...)`: an IN of literals compiles to an expanding parameter,
+# which keeps the dispatcher's per-message record off SQLite's prebuilt write path
+# (store/dialects/sqlite_writes.py).
 _STILL_SENDING = sa.and_(
-    outbox.c.id == sa.bindparam("outbox_id"), outbox.c.status.in_(("sending", "uncertain"))
+    outbox.c.id == sa.bindparam("outbox_id"),
+    sa.or_(outbox.c.status == "sending", outbox.c.status == "uncertain"),
 )
 _SENT_VALUES: dict[str, Any] = {
     "status": "sent",

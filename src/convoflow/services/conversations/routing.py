@@ -17,6 +17,7 @@ job runs after the window (`handle_route_job`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -181,10 +182,16 @@ def _log_after_commit(
 
 
 async def route_conversation(
-    adv: Advance, conversation_id: str, conversation: RowMapping | None = None
+    adv: Advance,
+    conversation_id: str,
+    conversation: RowMapping | None = None,
+    *,
+    inbound_workflows: Mapping[tuple[str, str], str | None] | None = None,
 ) -> ExecutionState | None:
     """Hand the conversation's pending messages to whoever should have them.
     `conversation`: the row, when the caller already locked it in this transaction.
+    `inbound_workflows`: the numbers' inbound workflow ids (None: no active trigger) the
+    caller already read in this transaction, by (project id, phone number id).
 
     Lock order: the conversation, then its execution; the pending messages are claimed
     only after both, so a wait that consumed them meanwhile (in another transaction on
@@ -195,7 +202,7 @@ async def route_conversation(
         return None
     root = await _load_active_root(adv, conversation_id)
     if root is None or root.status in st.TERMINAL:  # it may have ended while we waited
-        return await _start_from_trigger(adv, conversation)
+        return await _start_from_trigger(adv, conversation, inbound_workflows or {})
     if root.status == st.HANDOFF:
         await _claim(adv, conversation_id, "handoff", root.id)
         return root
@@ -209,9 +216,11 @@ async def route_conversation(
     return target
 
 
-async def _start_from_trigger(adv: Advance, conversation: RowMapping) -> ExecutionState | None:
+async def _start_from_trigger(
+    adv: Advance, conversation: RowMapping, known: Mapping[tuple[str, str], str | None]
+) -> ExecutionState | None:
     conversation_id = conversation["id"]
-    workflow_id = await inbound_workflow_for(adv, conversation)
+    workflow_id = await inbound_workflow_for(adv, conversation, known)
     if workflow_id is None:
         await _claim(adv, conversation_id, "unrouted", None)
         return None
@@ -263,15 +272,22 @@ def conversation_context(conversation: RowMapping) -> dict[str, Any]:
     }
 
 
-async def inbound_workflow_for(adv: Advance, conversation: RowMapping) -> str | None:
+async def inbound_workflow_for(
+    adv: Advance, conversation: RowMapping, known: Mapping[tuple[str, str], str | None]
+) -> str | None:
     """The workflow a new message on this conversation starts: a sandbox conversation
-    names its workflow; otherwise the number's active inbound_message trigger."""
+    names its workflow; otherwise the number's active inbound_message trigger (from
+    `known` when the caller read it in this transaction: one SELECT less per new
+    conversation on the webhook's path)."""
     metadata = conversation["metadata"] or {}
     if metadata.get("workflow_id"):
         return str(metadata["workflow_id"])
-    row = await wa_store.inbound_workflow_settings(
-        adv.conn, str(conversation["project_id"]), conversation["phone_number_id"]
-    )
+    project_id = str(conversation["project_id"])
+    phone_number_id = conversation["phone_number_id"]
+    key = (project_id, str(phone_number_id))
+    if key in known:
+        return known[key]
+    row = await wa_store.inbound_workflow_settings(adv.conn, project_id, phone_number_id)
     return str(row["id"]) if row is not None else None
 
 

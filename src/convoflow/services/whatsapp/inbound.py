@@ -94,6 +94,8 @@ class InboundBatch:
     to_route: dict[str, RowMapping | None] = field(default_factory=dict)
     conversations: dict[tuple[str, str], RowMapping] = field(default_factory=dict)
     inbound_settings: dict[str, FlowSettings] = field(default_factory=dict)
+    # The same read's workflow id, handed to routing so that it does not read it again.
+    inbound_workflows: dict[tuple[str, str], str | None] = field(default_factory=dict)
     counts: dict[str, int] = field(
         default_factory=lambda: {"messages": 0, "statuses": 0, "duplicates": 0, "ignored": 0}
     )
@@ -182,7 +184,9 @@ async def apply_webhook(batch: InboundBatch, raw: bytes, parsed: ParsedWebhook) 
         batch.counts["statuses" if applied else "duplicates"] += 1
     batch.counts["ignored"] += len(parsed.rejected)
     for conversation_id, conversation in batch.to_route.items():
-        await route_conversation(adv, conversation_id, conversation)
+        await route_conversation(
+            adv, conversation_id, conversation, inbound_workflows=batch.inbound_workflows
+        )
     return batch.counts
 
 
@@ -277,6 +281,9 @@ async def _flow_settings(
             else FlowSettings(DEFAULT_DEBOUNCE_SECONDS, "disabled")  # no flow answers
         )
         batch.inbound_settings[phone_number_id] = cached
+        batch.inbound_workflows[(entry.project_id, phone_number_id)] = (
+            str(row["id"]) if row is not None else None
+        )
     return cached
 
 
