@@ -85,12 +85,21 @@ def routing_flow(**decide: Any) -> dict[str, Any]:
 
 
 async def _chat(
-    engine: Process, url: str, kind: str = "openai", *, by_id: bool = False, **decide: Any
+    engine: Process,
+    url: str,
+    kind: str = "openai",
+    *,
+    by_id: bool = False,
+    model_timeout: float = 5.0,
+    **decide: Any,
 ) -> Chat:
+    # A generous model timeout: on a loaded machine the fake's answer can take longer than
+    # 0.2 s, and a timed-out call is retried only when the test moves the clock. The
+    # fallback test asks for a short one, to time out on its slow rule.
     project_id = await make_project(engine)
     base = f"{url}/v1" if kind == "openai" else url
     fields = provider_models.ModelFields(
-        name="fake", provider=kind, base_url=base, api_key="sk-fake", timeout_seconds=0.2
+        name="fake", provider=kind, base_url=base, api_key="sk-fake", timeout_seconds=model_timeout
     )
     model = await provider_models.create(engine, Actor(project_id=project_id), fields)
     if by_id:
@@ -146,7 +155,7 @@ async def test_fallbacks_take_the_first_condition_and_say_why(
 ) -> None:
     fake, url = llm
     fake.script.replace(RULES)
-    chat = await _chat(engine, url)
+    chat = await _chat(engine, url, model_timeout=0.2)
     for utterance in ("garbage in", "explode now", "slow answer"):
         said = await chat.say(utterance)
         await retry_until_settled(engine, clock)
