@@ -159,6 +159,36 @@ async def test_webhook_tool_ai_fields_are_arguments_the_model_fills(
     assert tool["parameters"]["required"] == ["summary"]
 
 
+async def test_webhook_tool_ai_fields_sharing_a_last_part_are_named_by_their_path(
+    engine: Process, llm: tuple[FakeLLM, str], tickets: tuple[list[Any], str]
+) -> None:
+    # `customer.name` and `agent.name` were one argument `name`: the second was reported
+    # missing on every call and the webhook never called.
+    fake, url = llm
+    seen, base = tickets
+    names = {"customer.name": "Ana", "agent.name": "Bot"}
+    fake.script.replace(
+        [
+            Rule(contains=START, tool_call=call("open_ticket", **names)),
+            Rule(contains="T-1", tool_call=call("complete_task")),
+        ]
+    )
+    webhook = {
+        "name": "open_ticket",
+        "url": f"{base}/tickets",
+        "body": {"customer": {"name": {"$ai": {}}}, "agent": {"name": {"$ai": {}}}},
+    }
+    chat = await _chat(engine, url, flow_agent_webhooks=[webhook])
+    assert (await chat.execution())["status"] == "ended"
+    assert seen == [{"customer": {"name": "Ana"}, "agent": {"name": "Bot"}}]
+    [tool] = [
+        t["function"]
+        for t in fake.requests[0]["body"]["tools"]
+        if t["function"]["name"] == "open_ticket"
+    ]
+    assert sorted(tool["parameters"]["required"]) == ["agent.name", "customer.name"]
+
+
 async def test_observer_analysis_only_offers_no_user_facing_tools(
     engine: Process, llm: tuple[FakeLLM, str]
 ) -> None:

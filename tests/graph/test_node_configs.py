@@ -305,6 +305,15 @@ def test_agent_defaults_and_enums() -> None:
         ("empty_required_field", ("flow_agent_mcp_servers", 0, "url"))
     ]
 
+    # A body that is itself one AI field has no place to put the value (was an IndexError
+    # at run time, failing the execution).
+    root = {"name": "t", "url": "https://x", "body": {"$ai": {}}}
+    assert error_types("agent", {"flow_agent_webhooks": [root]}) == [
+        ("invalid_config", ("flow_agent_webhooks", 0, "body"))
+    ]
+    nested = {**root, "body": {"note": {"$ai": {}}}}
+    parse_config("agent", {"flow_agent_webhooks": [nested]})
+
 
 def test_explicit_nulls_mean_defaults() -> None:
     config = AgentConfig.model_validate(

@@ -263,3 +263,11 @@ def test_kapso_config_codes_surface_through_validate_definition() -> None:
     for code, (node_type, config) in KAPSO_CONFIG_CODES.items():
         raw = chain(node("n", node_type, **config))
         assert code in error_codes(validate_definition(raw)), code
+
+
+def test_agent_webhook_body_that_is_one_ai_field_is_a_problem_on_its_node() -> None:
+    webhook = {"name": "t", "url": "https://x", "body": {"$ai": {}}}
+    raw = chain(node("bot", "agent", flow_agent_webhooks=[webhook]))
+    [problem] = errors_of(raw, "invalid_config")
+    assert (problem.node_id, problem.field) == ("bot", "config.flow_agent_webhooks[0].body")
+    assert "whole body cannot be an AI field" in problem.message

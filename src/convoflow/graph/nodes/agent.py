@@ -75,6 +75,18 @@ class AgentWebhook(_HttpTool):
     jmespath_query: str | None = None
     ai_field_config: dict[str, Any] = {}
 
+    @field_validator("body")
+    @classmethod
+    def _body_not_one_ai_field(cls, value: Any) -> Any:
+        # An AI field is put at its place in the body; the body itself has no place to
+        # put it in (and a tool argument needs a name the field's path gives).
+        if isinstance(value, dict) and set(value) == {"$ai"}:
+            raise problem(
+                "invalid_config",
+                'the whole body cannot be an AI field; put {"$ai": {}} under a key',
+            )
+        return value
+
 
 class AgentMcpServer(_HttpTool):
     """An MCP server (streamable HTTP) whose tools the agent is offered (docs/ai.md). Its
