@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from convoflow.channels.http11 import Http11Pool, HttpError, HttpTimeout
+from convoflow.channels.whatsapp.client import GraphClient
 
 # What the server answers to one request, given the request's bytes.
 Answer = Callable[[bytes], bytes | None]
@@ -227,8 +228,35 @@ async def test_refused_connection_and_bad_input() -> None:
             await pool.request("GET", f"http://127.0.0.1:{port}/", headers={"X": "a\r\nB: c"})
         with pytest.raises(HttpError, match="not an http"):
             await pool.request("GET", "ftp://example.com/")
+        # Not latin-1 / a space in the target: HttpError (what callers catch), before any
+        # byte is sent; a UnicodeEncodeError here was a 500 on connecting a number.
+        with pytest.raises(HttpError, match="latin-1"):
+            await pool.request("GET", f"http://127.0.0.1:{port}/", headers={"X": "1€"})
+        with pytest.raises(HttpError, match="latin-1"):
+            await pool.request("GET", f"http://127.0.0.1:{port}/1€")
+        with pytest.raises(HttpError, match="whitespace"):
+            await pool.request("GET", f"http://127.0.0.1:{port}/1 2?x")
     finally:
         await pool.aclose()
+
+
+async def test_the_graph_client_quotes_the_number_id_in_the_path(serve) -> None:  # type: ignore[no-untyped-def]
+    """An id with a space, `?`, `/` or `€` names one (unknown) path segment: it cannot end
+    the request line, add a query or reach another resource."""
+    server, base = await serve(lambda _request: ok(b'{"id":"1"}'))
+    client = GraphClient(base_url=f"{base}/v23.0")
+    try:
+        for number in ("1 2?x", "1€", "../1/messages"):
+            await client.phone_number_info(number, "EAAG-token")
+    finally:
+        await client.aclose()
+    lines = [request.decode("latin-1").split("\r\n", 1)[0] for request in server.requests]
+    fields = "fields=display_phone_number%2Cverified_name%2Cquality_rating"
+    assert lines == [
+        f"GET /v23.0/1%202%3Fx?{fields} HTTP/1.1",
+        f"GET /v23.0/1%E2%82%AC?{fields} HTTP/1.1",
+        f"GET /v23.0/..%2F1%2Fmessages?{fields} HTTP/1.1",
+    ]
 
 
 async def test_malformed_answers_are_errors(serve) -> None:  # type: ignore[no-untyped-def]

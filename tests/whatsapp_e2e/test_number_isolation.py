@@ -185,3 +185,17 @@ async def test_connecting_a_number_proves_control_of_it(world: World) -> None:
         assert mine["project_id"] == world.project_id
         (theirs,) = await rows(world, phone_numbers, phone_number_id=THEIR_NUMBER)
         assert theirs["updated_at"] == theirs["created_at"]  # the refused PATCH changed nothing
+
+
+async def test_a_number_id_that_is_not_digits_is_refused_before_any_graph_call(
+    world: World,
+) -> None:
+    """`1€` was a 500 (UnicodeEncodeError building the Graph request), `1 2?x` changed
+    the request line: Meta's ids are digits, anything else is a 422 naming the field."""
+    url = f"{P}/whatsapp/phone_numbers"
+    for number in ("1€", "1 2?x", "1\n", "12/messages", "abc"):
+        refused = await world.api.post(url, json=number_body(number, "EAAG-token"))
+        assert refused.status_code == 422, (number, refused.text)
+        (problem,) = refused.json()["details"]
+        assert problem["field"] == "whatsapp_phone_number.phone_number_id"
+        assert "digits only" in problem["message"]

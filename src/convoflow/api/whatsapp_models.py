@@ -27,9 +27,7 @@ AccessToken = Annotated[str, Field(min_length=1, max_length=4000, pattern=r"^[\x
 Url = Annotated[str, Field(min_length=1, max_length=2000)]
 MetaId = Annotated[str, Field(min_length=1, max_length=64)]
 # What services/whatsapp/phone_numbers.py accepts as Meta's ids (said here for the schema).
-MetaNumberId = Annotated[
-    str, WithJsonSchema({"type": "string", "pattern": "^[A-Za-z0-9_.:-]{1,64}$"})
-]
+MetaNumberId = Annotated[str, WithJsonSchema({"type": "string", "pattern": "^[0-9]{1,64}$"})]
 
 
 class PhoneNumberFields(Body):

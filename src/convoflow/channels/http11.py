@@ -307,6 +307,9 @@ class Http11Pool:
             raise HttpError(f"not an http(s) URL: {url!r}")
         port = parts.port or (443 if parts.scheme == "https" else 80)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        if any(c.isspace() for c in target):
+            # A space or line break would end the request line early: not a path.
+            raise HttpError("the URL's path or query holds whitespace (quote it)")
         split = ((parts.scheme, parts.hostname, port), target)
         if len(self._targets) < 1024:  # a fixed API has few URLs; don't grow without bound
             self._targets[url] = split
@@ -335,7 +338,13 @@ class Http11Pool:
             lines.append(f"{name}: {value}")
         if body is not None:
             lines.append(f"Content-Length: {len(body)}")
-        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        try:
+            head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        except UnicodeEncodeError as exc:
+            # Callers handle HttpError only: a stray character must be a refused request,
+            # not an unexpected exception (the text itself is not shown: it may be a token).
+            reason = exc.reason
+            raise HttpError(f"request line or header not latin-1 encodable ({reason})") from None
         return head + body if body else head
 
     def _take_idle(self, origin: Origin) -> _Connection | None:

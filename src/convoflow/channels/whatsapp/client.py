@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import ssl
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import certifi
 import orjson
@@ -115,23 +115,26 @@ class GraphClient:
         succeeds only when the token may use the number (connecting a number proves
         control of it). Raises GraphError."""
         payload = await self._request(
-            "GET", phone_number_id, access_token, params={"fields": NUMBER_FIELDS}
+            "GET", phone_number_id, "", access_token, params={"fields": NUMBER_FIELDS}
         )
         return obj(payload)
 
     async def _post(self, phone_number_id: str, access_token: str, body: dict[str, Any]) -> Any:
-        return await self._request("POST", f"{phone_number_id}/messages", access_token, body=body)
+        return await self._request("POST", phone_number_id, "/messages", access_token, body=body)
 
     async def _request(
         self,
         method: str,
-        path: str,
+        phone_number_id: str,
+        suffix: str,
         access_token: str,
         *,
         body: dict[str, Any] | None = None,
         params: dict[str, str] | None = None,
     ) -> Any:
-        phone_number_id = path.split("/", 1)[0]
+        # Quoted whole: a `/`, `?`, space or non-ASCII character in the id must not
+        # change which resource (or request line) the call names.
+        path = quote(phone_number_id, safe="") + suffix
         url = f"{self.base_url}/{path}" + (f"?{urlencode(params)}" if params else "")
         headers = {"Authorization": f"Bearer {access_token}"}
         content: bytes | None = None

@@ -31,7 +31,9 @@ if TYPE_CHECKING:
     from convoflow.services.process import Process
     from convoflow.services.whatsapp.parts import WhatsAppServices
 
-_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+# Meta's ids are digits. Anything else would also end up in a Graph request path
+# (fullmatch: `$` alone lets a trailing newline through).
+_ID = re.compile(r"[0-9]{1,64}")
 # Meta's tokens are printable ASCII; anything else cannot even go in an HTTP header.
 _TOKEN = re.compile(r"^[\x21-\x7e]{1,4000}$")
 # What the Graph API's answer fills in (it wins over what the request said).
@@ -79,11 +81,11 @@ def whatsapp(engine: Process) -> WhatsAppServices:
 
 def _problems(spec: NumberSpec, prefix: str) -> list[FieldProblem]:
     problems: list[FieldProblem] = []
-    if not _ID.match(spec.phone_number_id or ""):
+    if not _ID.fullmatch(spec.phone_number_id or ""):
         problems.append(
             FieldProblem(
                 f"{prefix}.phone_number_id",
-                "must be Meta's phone number id (digits, at most 64 characters); got "
+                "must be Meta's phone number id: digits only, at most 64 of them; got "
                 f"{spec.phone_number_id!r}",
             )
         )
@@ -93,7 +95,7 @@ def _problems(spec: NumberSpec, prefix: str) -> list[FieldProblem]:
         )
     elif not _TOKEN.match(spec.access_token):
         problems.append(_bad_token(f"{prefix}.access_token"))
-    if spec.business_account_id is not None and not _ID.match(spec.business_account_id):
+    if spec.business_account_id is not None and not _ID.fullmatch(spec.business_account_id):
         problems.append(
             FieldProblem(f"{prefix}.business_account_id", "must be Meta's WABA id (digits)")
         )
