@@ -9,6 +9,8 @@ from __future__ import annotations
 import httpx
 
 from convoflow.process import Process
+from convoflow.services.common import Actor
+from convoflow.services.workflows import test_suites
 from tests.api.conftest import new_project
 from tests.api.helpers import P, create_workflow
 from tests.support import chain, node
@@ -148,3 +150,29 @@ async def test_another_projects_workflow_is_not_found(
     assert (await client.post(f"{path}/test_runs", headers=other)).status_code == 404
     missing = f"{P}/workflows/00000000-0000-7000-8000-000000000000/test_runs"
     assert (await client.post(missing)).status_code == 404
+
+
+ALIASED = """\
+vars: &a {x: *a}
+cases:
+  - name: one
+    steps:
+      - expect_bot: "Hi! Before we start: how old are you?"
+"""
+
+
+async def test_yaml_aliases_are_refused_on_save_and_on_run(
+    client: httpx.AsyncClient, engine: Process, project: tuple[str, str]
+) -> None:
+    workflow = await create_workflow(client)
+    response = await _put(client, workflow["id"], ALIASED)
+    assert response.status_code == 422, response.text
+    (problem,) = response.json()["details"]
+    assert problem["line"] == 1, problem
+    assert "anchors and aliases" in problem["message"], problem
+    # One stored before the rule (written past the API's check): its run is the same 422,
+    # never a 500 from writing a value that contains itself.
+    await test_suites.put(engine, Actor(project_id=project[0]), workflow["id"], ALIASED)
+    run = await client.post(f"{P}/workflows/{workflow['id']}/test_runs")
+    assert run.status_code == 422, run.text
+    assert "anchors and aliases" in run.json()["details"][0]["message"]

@@ -4,13 +4,14 @@ file's own checks. The driver is the real one."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from convoflow.testing.local import LocalDriver
 from convoflow.testing.model import parse_duration
-from convoflow.testing.parsing import SuiteError, load_suite
+from convoflow.testing.parsing import SuiteError, load_suite, parse_suite
 from convoflow.testing.runner import CaseResult, run_suites
 from tests.support import chain, node
 
@@ -122,3 +123,46 @@ async def test_a_failed_execution_is_named_when_a_message_is_missing(tmp_path):
     assert result.outcome == "failed"
     assert "but the bot sent no more messages this turn; it sent:" in result.lines
     assert result.lines[-1].startswith("the execution is failed: "), result.lines
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("cases: []\nvars: &a {x: *a}\n", 2),  # a value that contains itself
+        # "billion laughs": refused at the first anchor, before anything is expanded
+        ("a: &a [x, x]\nb: &b [*a, *a]\nc: [*b, *b]\ncases: []\n", 1),
+        ("cases: []\nvars:\n  x: &a 1\n", 3),  # an anchor alone is refused too
+    ],
+)
+def test_yaml_anchors_and_aliases_are_refused(text: str, line: int) -> None:
+    with pytest.raises(SuiteError) as raised:
+        parse_suite(text, Path("s.test.yaml"), stored=True)
+    assert raised.value.lines == [line], raised.value.problems
+    (problem,) = raised.value.problems
+    assert problem.startswith("YAML anchors and aliases (&name, *name) are not allowed")
+
+
+async def test_an_unexpected_error_errors_its_case_and_the_others_run(tmp_path, caplog):
+    definition = chain(node("start", "start"), node("hi", "send_text", message="Hi"))
+    text = """cases:
+  - name: before
+    steps: [{expect_bot: Hi}]
+  - name: broken
+    steps: [{expect_bot: Hi}]
+  - name: after
+    steps: [{expect_bot: Hi}]
+"""
+    suite = parse_suite(text, Path("s.yaml"), stored=True, definition=definition, name="s")
+    # A value that contains itself, as a YAML alias could make before they were refused:
+    # the engine cannot write it (a real error from the real engine, not a stand-in).
+    looped: dict = {}
+    looped["x"] = looped
+    suite.cases[1] = replace(suite.cases[1], variables={"looped": looped})
+    driver = LocalDriver()
+    try:
+        results = await run_suites(driver, [suite], lambda r: None)
+    finally:
+        await driver.close()
+    assert [r.outcome for r in results] == ["passed", "error", "passed"], results
+    assert results[1].lines[0].startswith("unexpected error ("), results[1].lines
+    assert "test case 'broken' of suite 's': unexpected error" in caplog.text

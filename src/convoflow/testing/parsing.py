@@ -107,9 +107,30 @@ def _order_problems(steps: list[Step]) -> list[str]:
     return []
 
 
+class _AliasRefused(yaml.composer.ComposerError):
+    """An anchor or alias in a suite (its message needs no YAML parser context)."""
+
+
 class _Yaml12Loader(yaml.SafeLoader):
     """YAML 1.2 booleans: only true/false. In YAML 1.1 (PyYAML's default) `yes`, `no`,
-    `on` and `off` are booleans too, and they are common button ids."""
+    `on` and `off` are booleans too, and they are common button ids.
+
+    Anchors and aliases (`&a`, `*a`) are refused: a stored suite is text from an API
+    caller, and an alias can make a value that contains itself (`&a {x: *a}`, which no
+    JSON can hold) or expand exponentially ("billion laughs"). Refused while composing,
+    before anything is expanded, with the line of the first one."""
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise _AliasRefused(
+                None,
+                None,
+                "YAML anchors and aliases (&name, *name) are not allowed in a suite; "
+                "write the value out",
+                event.start_mark,
+            )
+        return super().compose_node(parent, index)
 
 
 _Yaml12Loader.yaml_implicit_resolvers = {
@@ -196,7 +217,11 @@ def _read_mapping(text: str, path: Path) -> dict[str, Any]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
-        message = f"not valid YAML: {exc}".replace("\n", " ")
+        message = (
+            str(exc.problem)
+            if isinstance(exc, _AliasRefused)
+            else f"not valid YAML: {exc}".replace("\n", " ")
+        )
         raise SuiteError(path, [message], [line]) from None
     if not isinstance(raw, dict):
         raise SuiteError(path, ["a suite file is a mapping with `flow` and `cases`"], [1])
