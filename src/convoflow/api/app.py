@@ -124,6 +124,13 @@ def create_app(engine: Process, *, run_worker: bool = True, close_engine: bool =
     install_error_handlers(app)
     app.add_middleware(BodyLimits, definition_bytes=settings.max_definition_bytes)
     app.add_middleware(ApiMiddleware)  # outermost
+    _include_routes(app)
+    install_openapi(app)
+    return app
+
+
+def _include_routes(app: FastAPI) -> None:
+    """In matching order: Meta's webhook first (the hot path), the console last."""
     app.include_router(whatsapp.meta_webhook_router)  # first: the hot path (see there)
     app.include_router(health.router)
     app.include_router(metrics.router)
@@ -143,5 +150,3 @@ def create_app(engine: Process, *, run_worker: bool = True, close_engine: bool =
     app.include_router(legacy_flows.router, prefix=LEGACY_PREFIX)
     app.include_router(whatsapp.router)  # /meta/..., /platform/v1/whatsapp/...
     install_console(app)  # last: its routes are only `/`, `/console/...`, `/assets/...`
-    install_openapi(app)
-    return app
