@@ -89,18 +89,31 @@ def test_the_command_line_gives_the_provider_model(tmp_path: Path, fake_llm: str
     assert bad.returncode == 2 and "base_url" in bad.stdout + bad.stderr
 
 
-def test_chat_with_a_provider_model(fake_llm: str) -> None:
+def _chat(*options: str, replies: str) -> subprocess.CompletedProcess[str]:
+    """`convoflow chat` the demo flow with these options, the user's replies on stdin."""
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    model = f"name=demo-llm,base_url={fake_llm},model=fake"
-    result = subprocess.run(
-        [sys.executable, "-m", "convoflow", "chat", str(FLOW), "--provider-model", model],
-        input="where is my parcel?\n",
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
+    command = [sys.executable, "-m", "convoflow", "chat", str(FLOW), *options]
+    return subprocess.run(
+        command, input=replies, env=env, capture_output=True, text=True, timeout=120
     )
+
+
+def test_chat_with_a_provider_model(fake_llm: str) -> None:
+    model = f"name=demo-llm,base_url={fake_llm},model=fake"
+    result = _chat("--provider-model", model, replies="where is my parcel?\n")
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].startswith("bot> Hi! I'm the demo assistant.")
     assert "bot> Your order left our warehouse today; it arrives in 2 days." in lines
+
+
+def test_chat_refuses_a_provider_model_with_a_database(tmp_path: Path) -> None:
+    # It would have made the model in that database's "sandbox" project and let that
+    # project call private addresses.
+    database = tmp_path / "real.db"
+    model = "name=demo-llm,base_url=http://127.0.0.1:9/v1"
+    url = f"sqlite+aiosqlite:///{database}"
+    result = _chat("--database-url", url, "--provider-model", model, replies="")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "only with the throwaway database" in result.stderr
+    assert not database.exists()

@@ -122,7 +122,8 @@ async def _provider_models(
     engine: Process, project_id: str, models: list[ProviderModelSpec]
 ) -> None:
     """The `--provider-model`s made in the chat's project, which may reach a local model
-    server or the fake LLM on loopback."""
+    server or the fake LLM on loopback (the throwaway database only: `chat` refuses them
+    with `--database-url`)."""
     if not models:
         return
     actor = Actor(project_id=project_id)
@@ -186,8 +187,16 @@ def chat(
     variables = parse_vars(var)
     models = provider_model_option(provider_model)
     if database:
+        if models:
+            # Making them would also let that database's "sandbox" project (a real one,
+            # maybe) call private addresses: only the throwaway database gets that.
+            raise typer.BadParameter(
+                "only with the throwaway database: a database's provider models are its own"
+                " (convoflow providers add, or the API)",
+                param_hint="--provider-model",
+            )
         cipher = secret_cipher(database, create_key_file=True)
-        asyncio.run(_chat(database, name or flow.stem, definition, variables, cipher, models))
+        asyncio.run(_chat(database, name or flow.stem, definition, variables, cipher, []))
         return
     with tempfile.TemporaryDirectory(prefix="convoflow-chat-") as tmp:
         url = f"sqlite+aiosqlite:///{Path(tmp) / 'chat.db'}"
