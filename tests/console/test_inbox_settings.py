@@ -279,23 +279,28 @@ def test_edit_deactivate_and_activate_a_number(page: Any, wa_server: Server) -> 
     assert stored["inbound_processing_enabled"] is True
 
 
-def test_edit_deactivate_and_activate_a_webhook(page: Any, wa_server: Server) -> None:
-    headers = {"X-API-Key": wa_server.api_key}
-    hook = {"url": "https://hooks.example.org/first", "events": ["whatsapp.message.received"]}
+def _edit_new_webhook(page: Any, wa_server: Server, hook: dict[str, Any]) -> tuple[str, Any, Any]:
+    """Creates `hook` through the API, opens Settings and its Edit form: (id, section, form)."""
     created = httpx.post(
         f"{wa_server.url}{P}/whatsapp/webhooks",
-        headers=headers,
+        headers={"X-API-Key": wa_server.api_key},
         json={"whatsapp_webhook": hook},
         timeout=30,
     )
     assert created.status_code == 201, created.text
-    hook_id = created.json()["data"]["id"]
     sign_in(page, wa_server)
     page.goto(f"{wa_server.url}/console/settings")
     hooks = page.get_by_role("region", name="Project webhooks")
-    item = hooks.get_by_role("listitem").filter(has_text="hooks.example.org")
+    item = hooks.get_by_role("listitem").filter(has_text=hook["url"])
     item.get_by_role("button", name="Edit").click()
     form = item.get_by_role("form", name="Edit the webhook")
+    return str(created.json()["data"]["id"]), hooks, form
+
+
+def test_edit_deactivate_and_activate_a_webhook(page: Any, wa_server: Server) -> None:
+    hook = {"url": "https://hooks.example.org/first", "events": ["whatsapp.message.received"]}
+    hook_id, hooks, form = _edit_new_webhook(page, wa_server, hook)
+    item = hooks.get_by_role("listitem").filter(has_text="hooks.example.org")
     expect(form.get_by_label("Webhook URL")).to_have_value("https://hooks.example.org/first")
     form.get_by_label("Webhook URL").fill("https://hooks.example.org/second")
     form.get_by_label("Webhook events (comma-separated)").fill(
@@ -316,3 +321,36 @@ def test_edit_deactivate_and_activate_a_webhook(page: Any, wa_server: Server) ->
     expect(hooks).to_contain_text("Webhook activated")
     expect(item.locator(".badge")).to_have_count(0)
     assert api_get(wa_server, f"/whatsapp/webhooks/{hook_id}")["active"] is True
+
+
+def test_changing_a_webhook_url_asks_for_its_headers_again(page: Any, wa_server: Server) -> None:
+    """The API refuses a URL change that would carry the stored (masked) custom headers to
+    the new URL; the Edit form asks for their values again, or removes them."""
+    hook = {
+        "url": "https://hooks.example.org/with-headers",
+        "events": ["whatsapp.message.received"],
+        "headers": {"Authorization": "Bearer old"},
+    }
+    hook_id, hooks, form = _edit_new_webhook(page, wa_server, hook)
+    save = form.get_by_role("button", name="Save webhook")
+    expect(form.get_by_label("Value of Authorization")).to_have_count(0)
+    form.get_by_label("Webhook URL").fill("https://hooks.example.org/moved")
+    expect(form).to_contain_text("type the value of each custom header again")
+    expect(save).to_be_disabled()
+    form.get_by_label("Value of Authorization").fill("Bearer new")
+    screenshot(page, "settings-webhook-url-headers")
+    save.click()
+    expect(hooks).to_contain_text("Webhook saved.")
+    stored = api_get(wa_server, f"/whatsapp/webhooks/{hook_id}")
+    assert stored["url"] == "https://hooks.example.org/moved"
+    assert stored["headers"] == {"Authorization": "********"}
+
+    item = hooks.get_by_role("listitem").filter(has_text="moved")
+    item.get_by_role("button", name="Edit").click()
+    form = item.get_by_role("form", name="Edit the webhook")
+    form.get_by_label("Webhook URL").fill("https://hooks.example.org/again")
+    form.get_by_label("Remove the custom headers").check()
+    form.get_by_role("button", name="Save webhook").click()
+    expect(hooks).to_contain_text("Webhook saved.")
+    stored = api_get(wa_server, f"/whatsapp/webhooks/{hook_id}")
+    assert (stored["url"], stored["headers"]) == ("https://hooks.example.org/again", {})

@@ -71,3 +71,49 @@ async def test_headers_are_encrypted_masked_on_read_and_sent_for_real(
     assert cleared.json()["data"]["headers"] == {}
     assert await _raw_headers(world, hook["id"]) is None
     assert "authorization" not in await _test_delivery(world, receiver, hook["id"])
+
+
+async def test_a_new_url_needs_the_headers_again(world: World, receiver: Receiver) -> None:
+    """Review item 2: a PATCH changing only `url` must not carry the stored (masked)
+    credentials to the new URL; a masked value for a name never stored is refused."""
+    body = {
+        "url": receiver.url,
+        "events": ["workflow.execution.failed"],
+        "headers": {"Authorization": BEARER},
+    }
+    created = await world.api.post(f"{P}/whatsapp/webhooks", json={"whatsapp_webhook": body})
+    hook_id = created.json()["data"]["id"]
+    path = f"{P}/whatsapp/webhooks/{hook_id}"
+    elsewhere = receiver.url + "?elsewhere=1"
+
+    async def patch(fields: dict[str, object]) -> tuple[int, dict[str, object]]:
+        response = await world.api.patch(path, json={"whatsapp_webhook": fields})
+        return response.status_code, response.json()
+
+    for refused in (
+        {"url": elsewhere},
+        {"url": elsewhere, "headers": {"Authorization": MASKED_HEADER_VALUE}},
+        {"headers": {"authorization": BEARER, "X-New": MASKED_HEADER_VALUE}},
+    ):
+        status, answer = await patch(refused)
+        assert status == 422, (refused, answer)
+    assert (await world.get(f"/whatsapp/webhooks/{hook_id}"))["data"]["url"] == receiver.url
+    arrived = await _test_delivery(world, receiver, hook_id)
+    assert arrived["authorization"] == BEARER and "x-new" not in arrived
+
+    # Same URL sent again is no change; a masked value matches its name whatever the case.
+    status, _ = await patch({"url": receiver.url, "headers": {"AUTHORIZATION": "********"}})
+    assert status == 200
+    assert (await _test_delivery(world, receiver, hook_id))["authorization"] == BEARER
+
+    status, answer = await patch({"url": elsewhere, "headers": {"Authorization": "Bearer new"}})
+    assert status == 200, answer
+    arrived = await _test_delivery(world, receiver, hook_id)
+    assert arrived["authorization"] == "Bearer new"
+
+    status, answer = await patch({"url": receiver.url, "headers": {}})
+    assert status == 200 and answer["data"]["headers"] == {}  # type: ignore[index]
+    assert "authorization" not in await _test_delivery(world, receiver, hook_id)
+    # Without stored headers a URL change alone is fine.
+    status, _ = await patch({"url": elsewhere})
+    assert status == 200

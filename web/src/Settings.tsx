@@ -7,7 +7,7 @@ import { ErrorBox, Notice } from "./ui";
 // deactivate) with their delivery log, API keys (a new key is shown once).
 
 type PhoneNumber = { phone_number_id: string; name: string; display_phone_number: string | null; verified_name: string | null; webhook_verified_at: string | null; inbound_processing_enabled: boolean };
-type Webhook = { id: string; url: string; events: string[]; active: boolean };
+type Webhook = { id: string; url: string; events: string[]; active: boolean; headers?: Record<string, string> };
 type Delivery = { id: string; event: string; status: string; response_status: number | null; attempt_count: number; created_at: string; webhook_url: string; last_error: string | null };
 type ApiKey = { id: string; name: string | null; prefix: string; created_at: string; revoked_at: string | null; active: boolean };
 
@@ -145,18 +145,41 @@ function PhoneNumbers() {
   );
 }
 
-function EditWebhook({ hook, busy, onSave, onCancel }: { hook: Webhook; busy: boolean; onSave: (fields: { url: string; events: string[] }) => void; onCancel: () => void }) {
+// A new URL would receive the stored (masked) custom headers, so the API refuses a URL
+// change unless they are sent again with real values or removed: ask for them here.
+function EditWebhook({ hook, busy, onSave, onCancel }: { hook: Webhook; busy: boolean; onSave: (fields: Record<string, unknown>) => void; onCancel: () => void }) {
   const [url, setUrl] = useState(hook.url);
   const [events, setEvents] = useState(hook.events.join(", "));
+  const names = Object.keys(hook.headers ?? {});
+  const [values, setValues] = useState<Record<string, string>>({});
+  const [removeHeaders, setRemoveHeaders] = useState(false);
+  const needHeaders = names.length > 0 && url.trim() !== hook.url;
+  const headersReady = !needHeaders || removeHeaders || names.every((n) => (values[n] ?? "") !== "");
   const submit = (event: React.FormEvent) => {
     event.preventDefault();
-    onSave({ url: url.trim(), events: events.split(",").map((e) => e.trim()).filter(Boolean) });
+    const fields: Record<string, unknown> = { url: url.trim(), events: events.split(",").map((e) => e.trim()).filter(Boolean) };
+    if (needHeaders) fields.headers = removeHeaders ? {} : Object.fromEntries(names.map((n) => [n, values[n]]));
+    onSave(fields);
   };
   return (
     <form className="grid" onSubmit={submit} aria-label="Edit the webhook">
       <Field id="we-url" label="Webhook URL" value={url} onChange={setUrl} />
       <Field id="we-events" label="Webhook events (comma-separated)" value={events} onChange={setEvents} />
-      <button type="submit" className="primary" disabled={busy || !url.trim()}>Save webhook</button>
+      {needHeaders && (
+        <fieldset>
+          <legend>Custom headers</legend>
+          <p>The URL changes: type the value of each custom header again (stored values are never sent to a new URL), or remove them.</p>
+          {!removeHeaders && names.map((n, i) => (
+            <span key={n}>
+              <label htmlFor={`we-header-${i}`}>Value of {n}</label>
+              <input id={`we-header-${i}`} type="password" autoComplete="off" value={values[n] ?? ""}
+                onChange={(e) => setValues({ ...values, [n]: e.target.value })} />
+            </span>
+          ))}
+          <label><input type="checkbox" checked={removeHeaders} onChange={(e) => setRemoveHeaders(e.target.checked)} /> Remove the custom headers</label>
+        </fieldset>
+      )}
+      <button type="submit" className="primary" disabled={busy || !url.trim() || !headersReady}>Save webhook</button>
       <button type="button" onClick={onCancel}>Cancel</button>
     </form>
   );

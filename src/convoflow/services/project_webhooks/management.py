@@ -42,7 +42,8 @@ ACCEPTED_ONLY = (
 PERIODS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
 # What reads return in place of a custom header's value (names are shown, values never:
 # they are often credentials). An update that sends a header back with this value keeps
-# the stored one, so a client may round-trip what it read.
+# the stored one, so a client may round-trip what it read — but not to a new URL, where
+# the kept values would be delivered to whoever chose that URL (see _headers_to_store).
 MASKED_HEADER_VALUE = "********"
 SETTINGS_KEYS = (
     "buffer_enabled",
@@ -125,6 +126,7 @@ async def create_webhook(engine: Process, actor: Actor, spec: WebhookFields) -> 
         await _check_number(adv, actor, spec.phone_number_id)
         row = {"kind": "kapso", "active": True, "headers": {}, "settings": {}, **_columns(spec)}
         row.update(id=new_id(), project_id=actor.project_id, created_at=adv.now, updated_at=adv.now)
+        row["headers"] = _headers_to_store(row["headers"], {}, url_changes=False)
         await webhook_store.insert_webhook(adv.conn, row)
         created = await webhook_store.get_webhook(adv.conn, row["id"], actor.project_id)
         assert created is not None
@@ -146,8 +148,10 @@ async def update_webhook(
         found = await in_project(adv.conn, webhook_store.get_webhook, "webhook", webhook_id, actor)
         await _check_number(adv, actor, spec.phone_number_id)
         values = _columns(spec)
-        if "headers" in values:
-            values["headers"] = unmasked_headers(values["headers"], found["headers"] or {})
+        stored = found["headers"] or {}
+        url_changes = spec.url is not None and spec.url != found["url"]
+        if "headers" in values or (url_changes and stored):
+            values["headers"] = _headers_to_store(values.get("headers"), stored, url_changes)
         if "settings" in values:
             values["settings"] = {**(found["settings"] or {}), **values["settings"]}
         await webhook_store.update_webhook(adv.conn, webhook_id, {**values, "updated_at": adv.now})
@@ -164,12 +168,33 @@ def masked_headers(headers: dict[str, Any] | None) -> dict[str, str]:
     return {str(name): MASKED_HEADER_VALUE for name in (headers or {})}
 
 
-def unmasked_headers(given: dict[str, Any], stored: dict[str, Any]) -> dict[str, Any]:
-    """The headers to store: a value sent back masked keeps the stored value of that name."""
-    return {
-        name: stored[name] if value == MASKED_HEADER_VALUE and name in stored else value
-        for name, value in given.items()
-    }
+def _headers_to_store(
+    given: dict[str, Any] | None, stored: dict[str, Any], url_changes: bool
+) -> dict[str, Any]:
+    """The headers to store. A value sent back masked keeps the stored value of that name
+    (names compared case-insensitively, as HTTP does); a masked value for a name not stored
+    is refused rather than stored as a literal "********". When the URL changes, stored
+    headers must be re-sent with real values (or removed with `headers: {}`): keeping them
+    would let anyone holding a key redirect the masked credentials to a URL of their own."""
+    field = "whatsapp_webhook.headers"
+    if url_changes and stored and (given is None or MASKED_HEADER_VALUE in given.values()):
+        raise invalid([FieldProblem(field, _URL_CHANGE_NEEDS_HEADERS, code="headers_required")])
+    by_lower = {str(name).lower(): value for name, value in stored.items()}
+    kept: dict[str, Any] = {}
+    for name, value in (given or {}).items():
+        if value == MASKED_HEADER_VALUE:
+            if name.lower() not in by_lower:
+                message = f"{name!r} has no stored value to keep; send its real value"
+                raise invalid([FieldProblem(f"{field}.{name}", message)])
+            value = by_lower[name.lower()]
+        kept[name] = value
+    return kept
+
+
+_URL_CHANGE_NEEDS_HEADERS = (
+    "the URL changes and this webhook has custom headers: send them again with their real "
+    'values (not "********"), or "headers": {} to remove them'
+)
 
 
 async def delete_webhook(engine: Process, actor: Actor, webhook_id: str) -> None:
