@@ -103,6 +103,38 @@ async def test_a_refused_write_raises_sqlalchemys_error(db_url: str) -> None:
         await db.dispose()
 
 
+async def test_a_refused_executemany_writes_none_of_its_rows(db_url: str) -> None:
+    """sqlite3's executemany stops at the failing row with the rows before it written, and
+    the fallback ran the whole list again: a caller that went on after the IntegrityError
+    committed half a batch. All rows or none, and the error names the row that failed."""
+    if not db_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL aborts the transaction on any error: no caller goes on")
+    db = Database(db_url, pool_size=1)
+
+    async def batches(conn: AsyncConnection) -> list[str]:
+        messages = []
+        # With settings: straight to sqlite3 from the second sight; without: settings'
+        # Python-side default sends it through SQLAlchemy (pysqlite's executemany).
+        for extra in ({"settings": {}}, {}):
+            await conn.execute(_INSERT, [project(f"x1{len(extra)}", **extra)])  # first sight
+            batch = [project(f"n{n}{len(extra)}", **extra) for n in range(3)]
+            batch.insert(2, project(f"x1{len(extra)}", **extra))  # the id is taken
+            with pytest.raises(sa.exc.IntegrityError) as refused:
+                await conn.execute(_INSERT, batch)
+            messages.append(str(refused.value))
+        await conn.execute(_INSERT, [project("y1"), project("y2")])  # the transaction goes on
+        return messages
+
+    try:
+        messages = await db.run_write(batches)
+        async with db.read() as conn:
+            ids = (await conn.execute(sa.select(projects.c.id).order_by("id"))).scalars().all()
+    finally:
+        await db.dispose()
+    assert ids == ["x10", "x11", "y1", "y2"]
+    assert all("UNIQUE constraint failed: projects." in message for message in messages)
+
+
 @pytest.mark.parametrize(
     ("statement", "keys"),
     [

@@ -193,6 +193,12 @@ class ThreadConnection(AsyncConnection):
             written = writes_of(self._proxied).run(self._proxied, statement, parameters)
             if written is not None:
                 return written
+        if type(parameters) is list and parameters and self._proxied.in_transaction():
+            # pysqlite's executemany keeps the rows before a failing one: all or none.
+            with self._proxied.begin_nested():
+                return self._proxied.execute(
+                    statement, parameters, execution_options=execution_options
+                )
         return self._proxied.execute(statement, parameters, execution_options=execution_options)
 
     async def exec_driver_sql(

@@ -15,8 +15,11 @@ the same keys (executemany), a statement object seen before (a prebuilt one), no
 RETURNING, no Python-side column defaults or onupdate (SQLAlchemy fills those in its
 execution context), no expanding IN, no callable bind values. Everything else goes the usual way.
 The `before_cursor_execute` listeners still run (db.py marks the transaction as having
-written; benchmarks count statements). A statement sqlite3 refuses is run again through
-SQLAlchemy, which raises the error callers expect (a failed statement changed nothing).
+written; benchmarks count statements). A single statement sqlite3 refuses changed
+nothing (SQLite undoes a failed statement), so it is run again through SQLAlchemy, which
+raises the error callers expect. An executemany is not one statement: sqlite3 keeps the
+rows before the failing one (and a re-run would write them twice), so it runs inside a
+savepoint that a failure rolls back, and sqlite3's error is raised as SQLAlchemy's.
 """
 
 from __future__ import annotations
@@ -69,6 +72,8 @@ class SqliteWrites:
         plan = self._plan(conn, statement, keys)
         if plan is None:
             return None
+        if many and not conn.connection.driver_connection.in_transaction:  # type: ignore[union-attr]
+            return None  # no transaction to hold the savepoint (writes always have one)
         values = [
             [
                 (row[name] if fixed is _MISSING else fixed) if processor is None
@@ -81,11 +86,10 @@ class SqliteWrites:
             shown = values if many else values[0]
             conn.dispatch.before_cursor_execute(conn, None, plan.sql, shown, None, many)
         driver: sqlite3.Connection = conn.connection.driver_connection  # type: ignore[assignment]
+        if many:
+            return WriteResult(_run_many(conn, driver, plan.sql, values))
         try:
-            if many:
-                cursor = driver.executemany(plan.sql, values)
-            else:
-                cursor = driver.execute(plan.sql, values[0])
+            cursor = driver.execute(plan.sql, values[0])
         except sqlite3.Error:
             return None  # nothing changed: SQLAlchemy runs it again and raises its error
         return WriteResult(cursor.rowcount)
@@ -109,6 +113,26 @@ class SqliteWrites:
             self._plans.clear()
         self._plans[key] = _Once(statement, True)
         return None
+
+
+def _run_many(
+    conn: sa.Connection, driver: sqlite3.Connection, sql: str, values: list[list[Any]]
+) -> int:
+    """executemany, all rows or none: sqlite3 stops at a failing row with the earlier
+    ones written, so the rows go in under a savepoint that a failure rolls back."""
+    driver.execute("SAVEPOINT convoflow_many")
+    try:
+        cursor = driver.executemany(sql, values)
+    except sqlite3.Error as exc:
+        driver.execute("ROLLBACK TO convoflow_many")
+        driver.execute("RELEASE convoflow_many")
+        # Not re-run through SQLAlchemy (it would stop at the same row, earlier ones
+        # written again): its exception class for sqlite3's error (IntegrityError, ...).
+        raise sa.exc.DBAPIError.instance(
+            sql, values, exc, sqlite3.Error, dialect=conn.dialect, ismulti=True
+        ) from exc
+    driver.execute("RELEASE convoflow_many")
+    return cursor.rowcount
 
 
 @dataclass(frozen=True, slots=True)
