@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
+from sqlalchemy.exc import SQLAlchemyError
 
 from convoflow.engine import status as st
 from convoflow.engine.advance import Advance
@@ -19,9 +20,12 @@ from convoflow.store import executions as execution_store
 from convoflow.store import messages as message_store
 from convoflow.store import sandbox as sandbox_store
 from convoflow.store import workflows as workflow_store
-from convoflow.store.faults import DatabaseUnavailable
+from convoflow.store.executions import ConcurrentUpdate
 
 log = structlog.get_logger(__name__)
+# Errors of routing in the request's transaction that a later transaction (the routing
+# job) may not meet: the database refusing this one, or an execution advanced meanwhile.
+ROUTING_CONFLICTS = (SQLAlchemyError, ConcurrentUpdate)
 
 SANDBOX_PROJECT = "sandbox"
 
@@ -161,8 +165,9 @@ async def say(
     and the terminal chat drain the worker themselves); or, with `route_now` (the
     console's test chat), in the transaction that stores it, as Meta's webhook does, so
     the flow's answer is queued when this returns (the job costs two more transactions
-    and a worker wake-up first). If routing raises, the message is stored with a routing
-    job instead, which meets the same error in the worker and logs it."""
+    and a worker wake-up first). If routing there meets a conflict with a concurrent
+    transaction, the message is stored with a routing job instead; any other error
+    propagates and nothing is stored."""
     message = user_message(text, last_bot_message)
 
     async def receive(adv: Advance, route_now: bool = route_now) -> str | None:
@@ -179,9 +184,10 @@ async def say(
         return await engine.runtime.op(receive)
     try:
         return await engine.runtime.op(receive)
-    except DatabaseUnavailable:
-        raise
-    except Exception as exc:
+    except ROUTING_CONFLICTS as exc:
+        # Only what a concurrent transaction can cause (a serialization failure, a lock
+        # timeout, an execution advanced meanwhile) is worth a second try by the job; any
+        # other error would meet the job the same way, so it propagates (logged, a 500).
         log.warning(
             "routing a sandbox message in its transaction failed; left to the worker",
             error=f"{type(exc).__name__}: {exc}",
