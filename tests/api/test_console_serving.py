@@ -73,7 +73,10 @@ async def test_bundles_go_out_gzipped_and_cached_for_good(tmp_path: Path):
     assert page.headers["cache-control"] == "no-cache"
 
 
-@pytest.mark.parametrize("accept", ["identity", "gzip;q=0, identity", "br", ""])
+@pytest.mark.parametrize(
+    "accept",
+    ["identity", "gzip;q=0, identity", "br", "", "gzip; q=0", "*;q=0.5, gzip;q=0", "gzip;q=x"],
+)
 async def test_bundles_go_out_plain_to_a_client_without_gzip(tmp_path: Path, accept: str):
     bundle = built_console(tmp_path)
     answer = await get(console_app(tmp_path), "/assets/index-AbC123.js", accept_encoding=accept)
@@ -81,6 +84,15 @@ async def test_bundles_go_out_plain_to_a_client_without_gzip(tmp_path: Path, acc
     assert "content-encoding" not in answer.headers
     assert answer.content == bundle
     assert answer.headers["cache-control"] == "public, max-age=31536000, immutable"
+
+
+@pytest.mark.parametrize("accept", ["*;q=0, gzip", "br;q=1, *", "GZIP;q=0.1", "br, gzip;level=1"])
+async def test_an_explicit_gzip_or_a_wildcard_gets_gzip(tmp_path: Path, accept: str):
+    """The explicit `gzip` item decides wherever it stands (review item 10: `*;q=0, gzip`
+    was refused because the first matching item decided); else `*` does."""
+    built_console(tmp_path)
+    answer = await get(console_app(tmp_path), "/assets/index-AbC123.js", accept_encoding=accept)
+    assert answer.headers.get("content-encoding") == "gzip", accept
 
 
 async def test_images_are_not_gzipped_and_nothing_outside_the_folder_is_served(tmp_path: Path):

@@ -35,17 +35,22 @@ COMPRESSIBLE = ("text/", "application/javascript", "application/json", "image/sv
 
 
 def accepts_gzip(accept_encoding: str) -> bool:
-    """Whether an Accept-Encoding header allows gzip (`gzip;q=0` refuses it)."""
+    """Whether an Accept-Encoding header allows gzip (RFC 9110 12.5.3): an explicit `gzip`
+    item decides whatever its place (`*;q=0, gzip` allows it); else `*` does; `q=0`
+    refuses; an unreadable q-value counts as a refusal."""
+    qualities: dict[str, float] = {}
     for item in accept_encoding.split(","):
-        name, _, params = item.strip().partition(";")
-        if name.strip().lower() not in ("gzip", "*"):
-            continue
-        quality = params.strip().removeprefix("q=")
-        try:
-            return not params or float(quality) > 0
-        except ValueError:
-            return False
-    return False
+        name, *params = (part.strip() for part in item.split(";"))
+        quality = 1.0
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    quality = float(value.strip())
+                except ValueError:
+                    quality = 0.0
+        qualities.setdefault(name.lower(), quality)
+    return qualities.get("gzip", qualities.get("*", 0.0)) > 0
 
 
 class ConsoleAssets:
