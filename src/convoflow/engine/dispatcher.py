@@ -59,7 +59,7 @@ class Dispatcher:
         settings = self.runtime.settings
         sent_inline = 0
 
-        async def claim(conn: AsyncConnection, _hooks: list[AfterCommit]) -> list[RowMapping]:
+        async def claim(conn: AsyncConnection, hooks: list[AfterCommit]) -> list[RowMapping]:
             nonlocal sent_inline
             rows = await outbox_store.claim_outbox(
                 conn,
@@ -74,7 +74,7 @@ class Dispatcher:
                     # Journaled with the claim, before the call: the hold ran out with no
                     # status proving the lost attempt went out.
                     await note_crash_outcome(conn, row, "resent_after_crash", now)
-            left = await self._send_transactional(conn, rows, now)
+            left = await self._send_transactional(conn, rows, now, hooks)
             sent_inline = len(rows) - len(left)
             return left
 
@@ -99,7 +99,7 @@ class Dispatcher:
         return sent_inline + len(rows)
 
     async def _send_transactional(
-        self, conn: AsyncConnection, rows: list[RowMapping], now: datetime
+        self, conn: AsyncConnection, rows: list[RowMapping], now: datetime, hooks: list[AfterCommit]
     ) -> list[RowMapping]:
         """Send the rows of transactional channels (the sandbox) in the claiming
         transaction itself: a send that is a write needs no lease and no second commit
@@ -118,8 +118,9 @@ class Dispatcher:
             channel = self.channels[row["channel"]]
             delivery = Delivery(row, conversations.get(row["conversation_id"] or ""))
             outcome = await channel.send_in_transaction(conn, delivery, now)
+            self._answered_on_commit(hooks, channel, delivery, outcome)
             if outcome.status == "sent":
-                await self._record_sent(conn, delivery, outcome.provider_message_id, now)
+                await self._record_sent(conn, delivery, outcome.provider_message_id, now, hooks)
                 done.add(row["id"])
         return [row for row in rows if row["id"] not in done]
 
@@ -186,9 +187,10 @@ class Dispatcher:
             if outcome is None:
                 assert channel is not None
                 outcome = await channel.send_in_transaction(conn, delivery, now)
+                self._answered_on_commit(hooks, channel, delivery, outcome)
             row = delivery.outbox
             if outcome.status == "sent":
-                await self._record_sent(conn, delivery, outcome.provider_message_id, now)
+                await self._record_sent(conn, delivery, outcome.provider_message_id, now, hooks)
             elif outcome.status == "retry":
                 delay = outcome.retry_after_seconds or 5.0
                 await outbox_store.retry_later(
@@ -209,8 +211,21 @@ class Dispatcher:
         # claimed and sent again).
         await runtime.committer.run_until_committed(record, within=_lease_left(delivery, runtime))
 
+    def _answered_on_commit(
+        self, hooks: list[AfterCommit], channel: Channel, delivery: Delivery, outcome: SendResult
+    ) -> None:
+        """A transactional send happened only if its transaction commits (a group commit
+        that fails is retried, running the send again): counted then, once."""
+        metrics = self.runtime.metrics
+        hooks.append(lambda: metrics.send_answered(channel.name, delivery, outcome))
+
     async def _record_sent(
-        self, conn: AsyncConnection, delivery: Delivery, wamid: str | None, now: Any
+        self,
+        conn: AsyncConnection,
+        delivery: Delivery,
+        wamid: str | None,
+        now: Any,
+        hooks: list[AfterCommit],
     ) -> None:
         row = delivery.outbox
         if wamid and delivery.conversation is not None:
@@ -221,6 +236,9 @@ class Dispatcher:
             return  # a status webhook recorded it first
         if delivery.conversation is not None:
             await record_outbound_message(conn, row, wamid, now)
+        hooks.append(self._count_sent)  # after the commit: a retried batch records it again
+
+    def _count_sent(self) -> None:
         self.sent += 1
 
 

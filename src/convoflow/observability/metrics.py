@@ -139,7 +139,8 @@ class Metrics:
         self.webhook_ack_seconds.labels(str(status)).observe(time.perf_counter() - started)
 
     def send_answered(self, channel: str, delivery: Delivery, result: SendResult) -> None:
-        """A network channel answered a send: count it, and log it (ids, never text)."""
+        """A channel answered a send (a transactional one: once its transaction
+        committed): count it, and log it (ids, never text)."""
         outbox = delivery.outbox
         error = result.error or {}
         self.sends.labels(channel, result.status).inc()
