@@ -51,6 +51,7 @@ class Orders:
     url: str
     calls: list[str] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
+    queries: list[str] = field(default_factory=list)
 
 
 @pytest.fixture
@@ -71,6 +72,7 @@ async def orders() -> AsyncIterator[Orders]:
     async def recording(scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http":
             state.headers.append({k.decode(): v.decode() for k, v in scope["headers"]})
+            state.queries.append(scope["query_string"].decode())
         await app(scope, receive, send)
 
     async with serve_app(recording) as base:
@@ -141,6 +143,27 @@ async def test_mcp_tool_is_offered_called_once_and_its_result_reaches_the_model(
     assert "tools/call" in methods
     assert methods.index("tools/list") < methods.index("tools/call")
     assert caplog.records and TOKEN not in caplog.text
+
+
+async def test_a_secret_in_the_url_is_sealed_in_the_journal(
+    engine: Process, llm: tuple[FakeLLM, str], orders: Orders
+) -> None:
+    # A server keyed by its url (`?key=${ENV:X}`): the rendered url was journaled clear.
+    fake, url = llm
+    fake.script.replace(ASK_THEN_SAVE)
+    project_id = await _project(engine, url)
+    await _secret(engine, project_id, "MCP_TOKEN", TOKEN)
+    server = mcp_server(f"{orders.url}?key=${{ENV:MCP_TOKEN}}")
+    chat = await _chat(engine, url, project_id=project_id, flow_agent_mcp_servers=[server])
+    execution = await chat.execution()
+    assert execution["status"] == "ended", execution.get("error_details")
+    assert orders.calls == ["A1"]
+    assert set(orders.queries) == {f"key={TOKEN}"}  # listing and call got the real url
+    journal = await table_rows(engine, action_journal, execution_id=execution["id"])
+    mcp = [row["request"] for row in journal if row["kind"] == "mcp"]
+    assert len(mcp) == 2 and TOKEN not in repr(journal)
+    [listed] = mcp[0]["servers"] if mcp[0]["op"] == "list" else mcp[1]["servers"]
+    assert listed["url"] == server["url"] and listed["url_sealed"]
 
 
 async def test_tools_are_listed_again_when_the_user_writes(

@@ -12,6 +12,7 @@ from cryptography.fernet import Fernet, InvalidToken
 
 from convoflow.clock import FakeClock
 from convoflow.config import Settings
+from convoflow.engine.sealed import SEALED_FIELDS
 from convoflow.fakes.llm.rules import Rule
 from convoflow.fakes.llm.server import FakeLLM
 from convoflow.process import build_process
@@ -26,13 +27,13 @@ from tests.support import Chat, table_rows
 
 
 def _sealed_tokens(journal: list[dict[str, Any]]) -> list[str]:
-    """Every sealed header token of the journal's `mcp` requests (calls and listings)."""
+    """Every sealed token (headers, url) of the journal's `mcp` requests (calls, listings)."""
     tokens: list[str] = []
     for row in journal:
         if row["kind"] != "mcp":
             continue
         holders = [row["request"], *(row["request"].get("servers") or [])]
-        tokens += [h["headers_sealed"] for h in holders if h.get("headers_sealed")]
+        tokens += [h[f] for h in holders for f in SEALED_FIELDS if h.get(f)]
     return tokens
 
 
@@ -52,7 +53,10 @@ async def test_rotation_reseals_a_pending_mcp_call_and_the_old_key_can_go(
     try:
         project_id = await _project(before, url)
         await _secret(before, project_id, "MCP_TOKEN", TOKEN)
-        server = mcp_server(orders.url, headers={"Authorization": "Bearer ${ENV:MCP_TOKEN}"})
+        server = mcp_server(
+            f"{orders.url}?key=${{ENV:MCP_TOKEN}}",
+            headers={"Authorization": "Bearer ${ENV:MCP_TOKEN}"},
+        )
         chat = await Chat.open(
             before, agent_flow(flow_agent_mcp_servers=[server]), project_id=project_id,
             variables={"customer": "Ana"}, start=False,
@@ -69,15 +73,15 @@ async def test_rotation_reseals_a_pending_mcp_call_and_the_old_key_can_go(
         assert orders.calls == []  # journaled, not made
     finally:
         await before.close()
-    # Listing and call: both sealed under the old key, which the new key cannot open.
+    # Listing and call (headers, url): sealed under the old key, which the new cannot open.
     sealed = _sealed_tokens(journal)
-    assert len(sealed) == 2
+    assert len(sealed) == 4
     for token in sealed:
         Fernet(old).decrypt(token.encode())
 
     output = await rotate_to(db_url, tmp_path, new, old)
-    # The provider model's API key, the project secret and the two sealed headers.
-    assert "re-encrypted 4 secret value(s)" in output, output
+    # The provider model's API key, the project secret, the two sealed headers and urls.
+    assert "re-encrypted 6 secret value(s)" in output, output
 
     after = build_process(db_url, clock=clock, settings=settings, cipher=SecretCipher([new]))
     try:
@@ -97,4 +101,5 @@ async def test_rotation_reseals_a_pending_mcp_call_and_the_old_key_can_go(
     # The call was made once, with the header opened by the new key alone.
     assert orders.calls == ["A1"]
     assert {h.get("authorization") for h in orders.headers} == {f"Bearer {TOKEN}"}
+    assert set(orders.queries) == {f"key={TOKEN}"}
     assert fake.requests[-1]["body"]["messages"][-1]["content"].find('"shipped"') >= 0

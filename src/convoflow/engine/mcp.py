@@ -23,6 +23,7 @@ import httpx2
 
 from convoflow.engine.egress import Egress, EgressRefused, EgressUnresolved
 from convoflow.engine.sealed import open_headers as _open_headers
+from convoflow.engine.sealed import open_url as _open_url
 from convoflow.engine.sealed import reseal_request as reseal_request
 from convoflow.engine.sealed import seal_headers as seal_headers
 from convoflow.store.cipher import SecretCipher, SecretKeyError
@@ -163,6 +164,7 @@ async def _list_one(
 ) -> dict[str, Any]:
     try:
         headers = _open_headers(cipher, server.get("headers_sealed"))
+        server = {**server, "url": _open_url(cipher, server)}
     except SecretKeyError as exc:
         return {
             "server": server["server"],
@@ -179,6 +181,7 @@ async def _call_one(
     server = str(request.get("server"))
     try:
         headers = _open_headers(cipher, request.get("headers_sealed"))
+        request = {**request, "url": _open_url(cipher, request)}
     except SecretKeyError as exc:
         return {"ok": False, "error": describe_error(server, exc, 0)}
     if request.get("idempotency_key"):

@@ -1,7 +1,9 @@
 """Headers journaled sealed: the rendered headers of an outbound call (an MCP server's, a
 webhook node's or an agent webhook tool's, which may hold `${ENV:X}` project secrets) go
 into the action journal as one Fernet token under the database's key, are opened only by
-the worker that makes the call, and are re-encrypted by `convoflow secrets rotate`."""
+the worker that makes the call, and are re-encrypted by `convoflow secrets rotate`. An MCP
+server's url whose template names a project secret is journaled the same way
+(`url_sealed`, with the unrendered template as `url` for reading)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,8 @@ from convoflow.store.cipher import SecretCipher, SecretKeyError
 
 # The journaled action kinds whose requests may hold sealed headers.
 SEALED_KINDS = ("mcp", "webhook")
+# The fields of a journaled request (or of each of its listed servers) holding a token.
+SEALED_FIELDS = ("headers_sealed", "url_sealed")
 
 
 def seal_headers(cipher: SecretCipher | None, headers: dict[str, str]) -> str | None:
@@ -32,6 +36,26 @@ def open_headers(cipher: SecretCipher | None, sealed: Any) -> dict[str, str]:
     return {str(k): str(v) for k, v in json.loads(cipher.decrypt(str(sealed))).items()}
 
 
+def seal_url(cipher: SecretCipher | None, template: str, url: str) -> dict[str, str]:
+    """The journal's url fields: the rendered url, or, when its template names a project
+    secret (`${ENV:X}`), the template and the rendered url sealed. Raises SecretKeyError
+    when there is such a secret and no cipher."""
+    if "${ENV:" not in template:
+        return {"url": url}
+    if cipher is None:
+        raise SecretKeyError("no secret key: a url holding a project secret cannot be journaled")
+    return {"url": template, "url_sealed": cipher.encrypt(url)}
+
+
+def open_url(cipher: SecretCipher | None, holder: dict[str, Any]) -> str:
+    sealed = holder.get("url_sealed")
+    if not sealed:
+        return str(holder["url"])
+    if cipher is None:
+        raise SecretKeyError("no secret key to open the journaled url")
+    return cipher.decrypt(str(sealed))
+
+
 def reseal_request(cipher: SecretCipher, request: dict[str, Any]) -> tuple[dict[str, Any], int]:
     """A journaled request with its sealed headers (a call's, each listed server's)
     re-encrypted under the newest key, for `convoflow secrets rotate`; and how many were
@@ -41,17 +65,18 @@ def reseal_request(cipher: SecretCipher, request: dict[str, Any]) -> tuple[dict[
 
     def rotated(holder: dict[str, Any]) -> dict[str, Any]:
         nonlocal rewritten
-        sealed = holder.get("headers_sealed")
-        if not sealed:
-            return holder
-        try:
-            token = cipher.rotate(str(sealed))
-        except SecretKeyError:
-            return holder
-        if token is None:
-            return holder
-        rewritten += 1
-        return {**holder, "headers_sealed": token}
+        for field in SEALED_FIELDS:
+            sealed = holder.get(field)
+            if not sealed:
+                continue
+            try:
+                token = cipher.rotate(str(sealed))
+            except SecretKeyError:
+                continue
+            if token is not None:
+                rewritten += 1
+                holder = {**holder, field: token}
+        return holder
 
     resealed = rotated(request)
     servers = request.get("servers")

@@ -17,6 +17,7 @@ import re
 from typing import Any
 
 from convoflow.engine.mcp import KIND, seal_headers
+from convoflow.engine.sealed import seal_url
 from convoflow.engine.step import StepRun
 from convoflow.engine.steps._agent_tools import ToolAnswer
 from convoflow.graph.nodes.agent import AgentMcpServer
@@ -50,13 +51,14 @@ async def _target(run: StepRun, server: AgentMcpServer) -> dict[str, Any] | str:
     field = f"flow_agent_mcp_servers.{server.name}"
     url = await run.render(server.url, f"{field}.url")
     headers = await run.render_any(server.headers or {}, f"{field}.headers")
+    cipher = run.advance.runtime.db.cipher
     try:
-        sealed = seal_headers(
-            run.advance.runtime.db.cipher, {str(k): str(v) for k, v in dict(headers).items()}
-        )
+        sealed = seal_headers(cipher, {str(k): str(v) for k, v in dict(headers).items()})
+        # A key in the url (`?key=${ENV:X}`) is sealed like a header, never journaled clear.
+        url_fields = seal_url(cipher, server.url, url)
     except SecretKeyError as exc:
         return f"MCP server {server.name!r}: {exc}"
-    return {"server": server.name, "url": url, "headers_sealed": sealed}
+    return {"server": server.name, **url_fields, "headers_sealed": sealed}
 
 
 async def list_request(run: StepRun) -> tuple[dict[str, Any], dict[str, str]]:
