@@ -70,26 +70,49 @@ def rewrite_all(
 JournalTransform = Callable[[dict[str, Any]], tuple[dict[str, Any], int]]
 
 
-def rewrite_journal(conn: sa.Connection, kind: str, transform: JournalTransform) -> int:
-    """Apply `transform` to the request of every journaled action of `kind` (pending or
-    done: a done one is never opened again, but no token may stay under a key that is
-    about to be dropped). Returns how many tokens were rewritten."""
+# Every Fernet token starts so (version byte 0x80, base64url): a request holding none as a
+# JSON string value has nothing to re-encrypt. Matched on the JSON's text, which both
+# databases give by CAST (PostgreSQL's jsonb text, SQLite's stored text).
+_TOKEN_VALUE = '%"gAAAAA%'
+JOURNAL_BATCH = 500
+
+
+def rewrite_journal(
+    conn: sa.Connection, kind: str, transform: JournalTransform, batch: int = JOURNAL_BATCH
+) -> int:
+    """Apply `transform` to the request of every journaled action of `kind` holding a
+    sealed token (pending or done: a done one is never opened again, but no token may stay
+    under a key that is about to be dropped), `batch` rows at a time by id, so a large
+    journal is never loaded whole. Returns how many tokens were rewritten."""
     rewritten = 0
-    query = sa.select(action_journal.c.id, action_journal.c.request).where(
-        action_journal.c.kind == kind
-    )
-    for row_id, request in conn.execute(query).all():
-        if not isinstance(request, dict):
-            continue
-        new_request, count = transform(request)
-        if count:
-            conn.execute(
-                sa.update(action_journal)
-                .where(action_journal.c.id == row_id)
-                .values(request=new_request)
+    after: str | None = None
+    while True:
+        query = (
+            sa.select(action_journal.c.id, action_journal.c.request)
+            .where(
+                action_journal.c.kind == kind,
+                sa.cast(action_journal.c.request, sa.Text).like(_TOKEN_VALUE),
             )
-            rewritten += count
-    return rewritten
+            .order_by(action_journal.c.id)
+            .limit(batch)
+        )
+        if after is not None:
+            query = query.where(action_journal.c.id > after)
+        rows = conn.execute(query).all()
+        for row_id, request in rows:
+            if not isinstance(request, dict):
+                continue
+            new_request, count = transform(request)
+            if count:
+                conn.execute(
+                    sa.update(action_journal)
+                    .where(action_journal.c.id == row_id)
+                    .values(request=new_request)
+                )
+                rewritten += count
+        if len(rows) < batch:
+            return rewritten
+        after = str(rows[-1][0])
 
 
 async def rotate_all(
