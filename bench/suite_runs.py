@@ -87,7 +87,7 @@ async def main(runs: int) -> None:
     for _ in range(2):
         await _measure("thread", runner.execute, suite, runs)
         await _measure("same loop", runner.run_here, suite, runs)
-    runner.close()
+    await runner.close()
 
 
 if __name__ == "__main__":

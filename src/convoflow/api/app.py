@@ -98,7 +98,7 @@ def create_app(engine: Process, *, run_worker: bool = True, close_engine: bool =
             # so code after it (cli/serve.py's close) does not run, and the definition
             # workers must not be left to notice on their own that we are gone.
             await asyncio.to_thread(engine.cpu.shutdown)
-            suite_runs.close()
+            await suite_runs.close()
             if close_engine:
                 await engine.close()
 

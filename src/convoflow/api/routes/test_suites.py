@@ -76,7 +76,7 @@ async def put_test_suite(
 @router.post(
     "/workflows/{workflow_id}/test_runs",
     summary="Run the workflow's test suite against its current definition (extension)",
-    # 409: the workflow has no test suite yet.
+    # 409: the workflow has no test suite yet, or the project has a run going.
     responses={**success(TestRunData), **error_responses(409)},
 )
 async def run_test_suite(
