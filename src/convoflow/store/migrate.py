@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 from pathlib import Path
 
 from alembic import command
@@ -36,3 +38,13 @@ def downgrade(url: str, revision: str) -> None:
 async def upgrade_async(url: str, revision: str = "head") -> None:
     # Alembic's env runs its own event loop; keep it off the caller's loop.
     await asyncio.to_thread(upgrade, url, revision)
+
+
+def copy_sqlite_file(source: Path, target: Path) -> None:
+    """A consistent copy of a SQLite file (its WAL included), by SQLite's backup API: an
+    empty migrated database copied instead of migrated again (the test runs' template)."""
+    with (
+        contextlib.closing(sqlite3.connect(source)) as src,
+        contextlib.closing(sqlite3.connect(target)) as dst,
+    ):
+        src.backup(dst)

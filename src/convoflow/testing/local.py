@@ -5,8 +5,6 @@ milliseconds and the same suite gives the same result on every run."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import sqlite3
 import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -25,20 +23,11 @@ from convoflow.services.common import Actor, ServiceError
 from convoflow.services.conversations import sandbox
 from convoflow.services.executions import commands
 from convoflow.store.cipher import SecretCipher, new_key
-from convoflow.store.migrate import upgrade
+from convoflow.store.migrate import copy_sqlite_file, upgrade
 from convoflow.testing.driver import DriverError, Reply, Snapshot
 from convoflow.testing.model import ProviderModelSpec, Suite
 
 PROJECT = "convoflow-test"
-
-
-def copy_database(source: Path, target: Path) -> None:
-    """A consistent copy of a SQLite file (its WAL included), by SQLite's backup API."""
-    with (
-        contextlib.closing(sqlite3.connect(source)) as src,
-        contextlib.closing(sqlite3.connect(target)) as dst,
-    ):
-        src.backup(dst)
 
 
 def migrated_template(folder: Path) -> Path:
@@ -117,7 +106,7 @@ class LocalDriver:
             # A key of its own: the database and its secrets die with the run.
             cipher = SecretCipher([new_key()])
             if self.template is not None:  # empty: no secret in it to be sealed by a key
-                await asyncio.to_thread(copy_database, self.template, self.path)
+                await asyncio.to_thread(copy_sqlite_file, self.template, self.path)
             else:
                 await asyncio.to_thread(upgrade, self.url, cipher=cipher)
             self._engine = build_process(
