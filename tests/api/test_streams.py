@@ -19,6 +19,7 @@ from convoflow.api.app import create_app
 from convoflow.config import Settings
 from convoflow.process import build_process
 from convoflow.services.conversations import sandbox
+from convoflow.services.streams.follow import MAX_MICROS
 from tests.api.conftest import new_project, serve
 from tests.api.helpers import P, start_body
 from tests.support import edge, node
@@ -312,3 +313,27 @@ async def test_a_revoked_key_ends_its_open_stream(live_server, engine):
             with pytest.raises(AssertionError, match="the stream ended"):
                 await stream.next()
         assert (await http.get(path)).status_code == 401
+
+
+async def test_a_last_event_id_out_of_range_is_refused_before_the_stream(live_server, engine):
+    """A position no event can have (past the seq column, past the calendar) is a 422 up
+    front; it used to be a 200 whose first read failed (a broken stream)."""
+    async with project_http(engine, live_server, "range") as http:
+        execution_id, conversation = await chat(http)
+        execution = f"{P}/workflow_executions/{execution_id}/events/stream"
+        timed = [
+            f"{P}/whatsapp/conversations/{conversation}/events/stream",
+            f"{P}/sandbox/conversations/{conversation}/events/stream",
+            f"{P}/inbox/events/stream",
+        ]
+        refused = [(execution, str(2**31)), (execution, "9" * 20)]
+        refused += [(path, value) for path in timed for value in ("9" * 20, str(MAX_MICROS + 1))]
+        for path, value in refused:
+            answer = await http.get(path, headers={"Last-Event-ID": value})
+            assert answer.status_code == 422, (path, value, answer.text)
+            assert answer.json()["details"][0]["field"] == "Last-Event-ID"
+        # The largest positions still open a stream (open_stream checks the 200).
+        async with open_stream(http, execution, last_event_id=str(2**31 - 1)) as stream:
+            assert (await stream.next())["event"] == "execution"
+        async with open_stream(http, timed[0], last_event_id=str(MAX_MICROS)):
+            pass

@@ -18,12 +18,12 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from convoflow.graph.compiled import CompiledGraph
-from convoflow.services.common import Actor, read_in_project
+from convoflow.services.common import Actor, FieldProblem, invalid, read_in_project
 from convoflow.services.conversations.sandbox_chat import sandbox_conversation
 from convoflow.services.executions import reads
 from convoflow.services.executions.commands import ExecutionInfo
 from convoflow.services.process import Process
-from convoflow.services.streams.follow import Change, SeenSince, micros
+from convoflow.services.streams.follow import MAX_MICROS, Change, SeenSince, micros
 from convoflow.services.whatsapp.inbox import ConversationItem, MessageItem
 from convoflow.store import messages as message_store
 from convoflow.store import streams as stream_store
@@ -32,6 +32,20 @@ from convoflow.store.streams import BATCH
 
 # A conversation stream opened without a position starts with its latest messages.
 INITIAL_MESSAGES = 100
+# An event's seq is a 32-bit integer column: a Last-Event-ID past it names no event.
+MAX_SEQ = 2**31 - 1
+
+
+def checked_position(position: int | None, maximum: int) -> int | None:
+    """The client's Last-Event-ID, refused (Invalid) before the stream opens when no
+    event of this stream can have it: past the column's or the calendar's range, it
+    would fail on the first read, after the 200 went out."""
+    if position is not None and not 0 <= position <= maximum:
+        problem = FieldProblem(
+            "Last-Event-ID", f"{position} is not a position of this stream (0 to {maximum})"
+        )
+        raise invalid([problem])
+    return position
 
 
 @dataclass(frozen=True)
@@ -80,6 +94,7 @@ class ExecutionFeed:
 async def open_execution(
     engine: Process, actor: Actor, execution_id: str, after_seq: int | None
 ) -> ExecutionFeed:
+    checked_position(after_seq, MAX_SEQ)
     info = await reads.get_info(engine, actor, execution_id)
     return ExecutionFeed(engine, actor, info, after_seq or 0)
 
@@ -107,6 +122,7 @@ class MessageFeed:
     ) -> None:
         self.engine, self.actor = engine, actor
         self.conversation_id = conversation_id
+        position = checked_position(position, MAX_MICROS)
         self.seen = SeenSince(position) if position is not None else None
         self.with_execution = with_execution
         self.execution: tuple[str, int] | None = None
@@ -178,6 +194,7 @@ class InboxFeed:
 
     def __init__(self, engine: Process, actor: Actor, position: int | None) -> None:
         self.engine, self.actor = engine, actor
+        position = checked_position(position, MAX_MICROS)
         start = position if position is not None else micros(engine.clock.now())
         self.seen = SeenSince(start)
 

@@ -86,6 +86,12 @@ async def follow(
             await asyncio.sleep(MIN_GAP_SECONDS)
 
 
+# The latest position a time-ordered feed accepts (9999-01-01, within what a datetime
+# holds after float rounding): a later Last-Event-ID is refused up front instead of
+# breaking the stream on its first read.
+MAX_MICROS = 253_370_764_800_000_000
+
+
 def micros(moment: datetime) -> int:
     """A time as the integer position of a time-ordered feed."""
     return int(moment.timestamp() * 1_000_000)
