@@ -133,6 +133,7 @@ class Body(BaseModel):
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Slug = Annotated[str, Field(max_length=200, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")]
 Text = Annotated[str, Field(max_length=20_000)]
+Url = Annotated[str, Field(max_length=2000, pattern=HTTP_URL_PATTERN)]
 
 
 def _integral(value: Any) -> Any:
@@ -342,108 +343,6 @@ class ExecutionStatusFields(Body):
 
 class ExecutionUpdateBody(Body):
     workflow_execution: ExecutionStatusFields
-
-
-# --- functions --------------------------------------------------------------------------
-
-FunctionType = Literal["cloudflare_worker", "supabase_function", "http"]
-FunctionSlug = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[a-z0-9-]+$")]
-Code = Annotated[str, Field(max_length=1_000_000)]
-Url = Annotated[str, Field(max_length=2000, pattern=HTTP_URL_PATTERN)]
-ResponseMode = Literal["wrapped", "passthrough"]
-
-
-class FunctionCreateFields(Body):
-    # An http function needs its endpoint_url (services/functions/project_functions.py).
-    model_config = schema_rules(
-        anyOf=[
-            {"properties": {"function_type": {"not": {"const": "http"}}}},
-            present("endpoint_url"),
-        ]
-    )
-
-    name: Name
-    slug: FunctionSlug | None = None
-    description: Text | None = None
-    code: Code | None = None
-    # Omitted: "http" when endpoint_url is sent, else Kapso's default cloudflare_worker.
-    function_type: FunctionType | None = None
-    endpoint_url: Url | None = None
-    public_endpoint: bool = False
-    invoke_response_mode: ResponseMode = "passthrough"
-    runtime_config: JsonObject = {}
-
-
-class FunctionCreateBody(Body):
-    function: FunctionCreateFields
-
-
-class FunctionUpdateFields(Body):
-    name: Name | None = None
-    slug: FunctionSlug | None = None
-    lock_version: LockVersion | None = None
-    description: Text | None = None
-    code: Code | None = None
-    endpoint_url: Url | None = None
-    invoke_response_mode: ResponseMode | None = None
-    runtime_config: JsonObject | None = None
-    public_endpoint: bool | None = None
-
-
-class FunctionUpdateBody(Body):
-    function: FunctionUpdateFields
-
-
-class SecretFields(Body):
-    name: Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[A-Z0-9_]+$")]
-    value: Annotated[str, Field(max_length=100_000)] | JsonObject | JsonList
-
-
-class SecretCreateBody(Body):
-    secret: SecretFields
-
-
-# --- legacy /api/v1 ---------------------------------------------------------------------
-
-
-class FlowFields(Body):
-    name: Name | None = None
-    description: Text | None = None
-    definition: JsonObject | None = None
-    status: WorkflowStatus | None = None
-
-
-class FlowBody(Body):
-    flow: FlowFields
-
-
-class FlowCreateFields(FlowFields):
-    name: Name
-
-
-class FlowCreateBody(Body):
-    flow: FlowCreateFields
-
-
-# Kapso documents the old API's Rails enum integers 0-3; 4 (handoff) and the names are ours.
-ExecutionStatusFilter = Literal[
-    "0", "1", "2", "3", "4", "running", "waiting", "ended", "failed", "handoff"
-]
-
-
-class LegacyStartBody(Body):
-    phone_number: Annotated[str, Field(min_length=1, max_length=32)]
-    whatsapp_config_id: Annotated[str, Field(max_length=64)] | int | None = None
-    variables: JsonObject = {}
-    context: JsonObject = {}
-    initial_data: JsonObject = {}
-
-
-class LegacyResumeBody(Body):
-    model_config = schema_rules(anyOf=[present("input"), present("message")])
-
-    input: Annotated[str, Field(max_length=100_000)] | None = None
-    message: JsonObject | None = None
 
 
 # --- provider models (ours: Kapso only lists them) ---------------------------------------

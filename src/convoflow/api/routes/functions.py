@@ -10,12 +10,12 @@ from fastapi import Depends, Query, Request, Response
 from convoflow.api.auth import CurrentActor, EngineDep, optional_actor
 from convoflow.api.bodies import api_router, json_body
 from convoflow.api.errors import ApiError
-from convoflow.api.models import (
+from convoflow.api.function_models import (
     FunctionCreateBody,
     FunctionUpdateBody,
     SecretCreateBody,
-    check_json,
 )
+from convoflow.api.models import check_json
 from convoflow.api.openapi import error_responses
 from convoflow.api.responses import data, no_content, ok
 from convoflow.clock import utc_iso

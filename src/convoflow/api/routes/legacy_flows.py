@@ -12,14 +12,14 @@ from convoflow.api import response_models as rm
 from convoflow.api.auth import CurrentActor, EngineDep, get_limits
 from convoflow.api.bodies import api_router
 from convoflow.api.errors import ApiError
-from convoflow.api.models import (
+from convoflow.api.legacy_models import (
     ExecutionStatusFilter,
     FlowBody,
     FlowCreateBody,
     LegacyResumeBody,
     LegacyStartBody,
-    WorkflowStatus,
 )
+from convoflow.api.models import WorkflowStatus
 from convoflow.api.openapi import error_responses, success
 from convoflow.api.params import Timestamp
 from convoflow.api.responses import data, ok
