@@ -11,6 +11,8 @@ export type StreamEvent = { event: string; id: string | null; data: any };
 export type StreamState = { live: boolean; failed: string | null };
 
 const RETRIES = 3;
+// A stream open this long without an event was healthy (keep-alive pings are not events).
+const HEALTHY_MS = 5000;
 
 function parseBlock(block: string): StreamEvent | null {
   let event = "message";
@@ -78,15 +80,30 @@ export function useStream(path: string | null, onEvent: (e: StreamEvent, path: s
     const lastId = { current: null as string | null };
     setState({ live: false, failed: null });
     (async () => {
+      // A stream counts as healthy once it delivered an event or stayed open a while: one
+      // accepted and then cut at once, again and again, is a failure like a refused one
+      // (else it would reconnect forever and never fall back to polling).
       let failures = 0;
       while (!abort.signal.aborted) {
+        const opened = Date.now();
+        let delivered = false;
         try {
-          await readOnce(path, lastId, abort.signal, (e) => abort.signal.aborted || handler.current(e, path), () => {
-            failures = 0;
-            setState({ live: true, failed: null });
-          });
+          await readOnce(
+            path,
+            lastId,
+            abort.signal,
+            (e) => {
+              delivered = true;
+              failures = 0;
+              if (!abort.signal.aborted) handler.current(e, path);
+            },
+            () => setState({ live: true, failed: null }),
+          );
+          if (!delivered && Date.now() - opened < HEALTHY_MS) throw new Error("the stream closed at once");
+          failures = 0;
         } catch (exc) {
           if (abort.signal.aborted) return;
+          if (delivered || Date.now() - opened >= HEALTHY_MS) failures = 0;
           failures += 1;
           const refused = exc instanceof ApiError && exc.status >= 400 && exc.status < 500;
           if (refused || failures >= RETRIES) {
@@ -96,7 +113,7 @@ export function useStream(path: string | null, onEvent: (e: StreamEvent, path: s
         }
         if (abort.signal.aborted) return;
         // The server closed the stream or the connection dropped: resume after the last event.
-        await new Promise((resolve) => window.setTimeout(resolve, 500 * failures));
+        await new Promise((resolve) => window.setTimeout(resolve, 500 * Math.max(failures, 1)));
       }
     })();
     return () => abort.abort();
