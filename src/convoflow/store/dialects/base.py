@@ -48,6 +48,31 @@ class Connections(Protocol):
         ...
 
 
+class OnConflictInserts:
+    """INSERT ... ON CONFLICT, written once: SQLite's and PostgreSQL's constructs take the
+    same arguments; a dialect names its own `insert` function."""
+
+    insert_construct: Callable[[sa.Table], Any]
+
+    def insert_ignoring(self, table: sa.Table, index_elements: Sequence[str]) -> sa.Insert:
+        statement: sa.Insert = self.insert_construct(table).on_conflict_do_nothing(
+            index_elements=list(index_elements)
+        )
+        return statement
+
+    def insert_updating(
+        self,
+        table: sa.Table,
+        index_elements: Sequence[str],
+        set_: Mapping[str, Any],
+        where: sa.ColumnElement[bool] | None = None,
+    ) -> sa.Insert:
+        statement: sa.Insert = self.insert_construct(table).on_conflict_do_update(
+            index_elements=list(index_elements), set_=dict(set_), where=where
+        )
+        return statement
+
+
 class Dialect(Protocol):
     name: str
     # SELECT ... FOR UPDATE takes a row lock. SQLite has one writer at a time, so the

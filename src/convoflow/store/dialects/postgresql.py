@@ -8,7 +8,7 @@ reached or drops the connection (a restart, a crash), whatever shape the driver 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -17,6 +17,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from convoflow.store import appends, faults
+from convoflow.store.dialects.base import OnConflictInserts
 
 if TYPE_CHECKING:
     from convoflow.store.dialects.base import EngineSetup
@@ -31,7 +32,7 @@ _LOCK_KEYS = sa.text(
 _NOTIFY = sa.text("SELECT pg_notify(:channel, :payload)")
 
 
-class PostgreSQL:
+class PostgreSQL(OnConflictInserts):
     name = "postgresql"
     row_locks = True
     write_lanes = 4
@@ -47,20 +48,7 @@ class PostgreSQL:
         "postgresql+asyncpg",
     )
     async_driver = "postgresql+asyncpg"
-
-    def insert_ignoring(self, table: sa.Table, index_elements: Sequence[str]) -> sa.Insert:
-        return postgresql.insert(table).on_conflict_do_nothing(index_elements=list(index_elements))
-
-    def insert_updating(
-        self,
-        table: sa.Table,
-        index_elements: Sequence[str],
-        set_: Mapping[str, Any],
-        where: sa.ColumnElement[bool] | None = None,
-    ) -> sa.Insert:
-        return postgresql.insert(table).on_conflict_do_update(
-            index_elements=list(index_elements), set_=dict(set_), where=where
-        )
+    insert_construct = staticmethod(postgresql.insert)
 
     def is_integer_text(self, column: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
         return column.regexp_match("^-?[0-9]{1,18}$")

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -26,6 +26,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from convoflow.store.dialects.base import OnConflictInserts
 from convoflow.store.dialects.sqlite_writes import writes_of
 
 if TYPE_CHECKING:
@@ -44,7 +45,7 @@ PRAGMAS = (
 )
 
 
-class SQLite:
+class SQLite(OnConflictInserts):
     name = "sqlite"
     row_locks = False
     write_lanes = 1
@@ -54,20 +55,7 @@ class SQLite:
     embedded = True
     drivers: tuple[str, ...] = ("sqlite", "sqlite+pysqlite", "sqlite+aiosqlite")
     async_driver = "sqlite+aiosqlite"
-
-    def insert_ignoring(self, table: sa.Table, index_elements: Sequence[str]) -> sa.Insert:
-        return sqlite.insert(table).on_conflict_do_nothing(index_elements=list(index_elements))
-
-    def insert_updating(
-        self,
-        table: sa.Table,
-        index_elements: Sequence[str],
-        set_: Mapping[str, Any],
-        where: sa.ColumnElement[bool] | None = None,
-    ) -> sa.Insert:
-        return sqlite.insert(table).on_conflict_do_update(
-            index_elements=list(index_elements), set_=dict(set_), where=where
-        )
+    insert_construct = staticmethod(sqlite.insert)
 
     def is_integer_text(self, column: sa.ColumnElement[Any]) -> sa.ColumnElement[bool]:
         # GLOB has no repetition: an optional sign, then 1..18 characters, none a non-digit.
