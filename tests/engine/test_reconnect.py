@@ -7,16 +7,25 @@ tests/durability/test_db_faults.py; these are its fast, focused halves.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
+from datetime import timedelta
+
 import asyncpg
 import httpx
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 
 from convoflow.api.app import create_app
 from convoflow.channels.whatsapp import webhook_bodies as bodies
+from convoflow.clock import FakeClock
 from convoflow.config import Settings
 from convoflow.engine.advance import Advance
 from convoflow.process import Process, build_process
+from convoflow.store.schema import outbox
+from tests.api.conftest import serve
 from tests.conftest import PG_ADMIN_URL
 from tests.durability.pg_cluster import free_port
 from tests.support import make_project
@@ -83,3 +92,84 @@ async def test_api_and_webhook_answer_503_when_postgres_is_unreachable(
     assert listed.headers["Retry-After"]
     assert webhook.status_code == 503, webhook.text
     assert "Meta will retry" in webhook.json()["error"]
+
+
+class Gate:
+    """A loopback port in front of PostgreSQL: connections are refused (nothing listens)
+    until `open`, then piped through, as when the database comes back."""
+
+    def __init__(self, db_url: str) -> None:
+        self.target = make_url(db_url)
+        self.url = self.target.set(port=free_port()).render_as_string(hide_password=False)
+        self._server: asyncio.Server | None = None
+
+    async def open(self) -> None:
+        port = make_url(self.url).port
+        self._server = await asyncio.start_server(self._pipe, "127.0.0.1", port)
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        host, port = self.target.host or "127.0.0.1", self.target.port or 5432
+        up_reader, up_writer = await asyncio.open_connection(host, port)
+        await asyncio.gather(_copy(reader, up_writer), _copy(up_reader, writer))
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+
+
+async def _copy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    with contextlib.suppress(ConnectionError):
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    writer.close()
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+async def test_a_server_started_without_its_database_holds_uncertain_sends_once_it_is_back(
+    engine: Process, clock: FakeClock
+) -> None:
+    """The start-up hold of the sends a crash left uncertain (engine/start_up.py) needs
+    the database: a server started while it is down still serves, holds them once it is
+    back, and only then lets its worker claim sends."""
+    project_id = await make_project(engine, "held")
+    now = clock.now()
+
+    async def lost(adv: Advance) -> None:
+        await adv.conn.execute(
+            outbox.insert().values(
+                id="o-held", project_id=project_id, channel="whatsapp",
+                idempotency_key="e-1:1", message={"type": "text", "text": {"body": "hi"}},
+                status="uncertain", attempts=1, created_at=now - timedelta(minutes=5),
+                uncertain_since=now - timedelta(minutes=4),
+                next_attempt_at=now - timedelta(minutes=3),  # its hold ran out while down
+            )
+        )  # fmt: skip
+
+    await engine.runtime.op(lost)
+    gate = Gate(engine.db.url)
+    settings = Settings(worker_poll_seconds=0.05, graph_base_url="http://127.0.0.1:9/v23.0")
+    server = build_process(gate.url, clock=clock, settings=settings, pool_size=2)
+    try:
+        async with serve(create_app(server, run_worker=True)) as url:  # serves at once
+            async with httpx.AsyncClient(base_url=url) as http:
+                down = await http.get("/platform/v1/workflows", headers={"X-API-Key": "any"})
+                assert down.status_code == 503, down.text
+            await gate.open()
+            held_until = now + timedelta(seconds=settings.send_reconcile_seconds)
+            deadline = time.monotonic() + 30
+            row = None
+            while time.monotonic() < deadline:
+                async with engine.db.read() as conn:
+                    found = await conn.execute(sa.select(outbox).where(outbox.c.id == "o-held"))
+                    row = found.mappings().one()
+                if row["next_attempt_at"] == held_until:
+                    break
+                await asyncio.sleep(0.1)
+            assert row is not None
+            # Held from the start-up, and not claimed by the worker before that.
+            assert (row["status"], row["attempts"]) == ("uncertain", 1), dict(row)
+            assert row["next_attempt_at"] == held_until, dict(row)
+    finally:
+        await server.close()
+        await gate.close()

@@ -7,18 +7,27 @@ by the (fake) Graph API, but no record of the answer."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
+import httpx
 from sqlalchemy.engine import RowMapping
 
+from convoflow.api.app import create_app
 from convoflow.channels.base import Delivery, SendResult
 from convoflow.channels.whatsapp import webhook_bodies as bodies
+from convoflow.config import Settings
 from convoflow.engine.committer import AfterCommit
+from convoflow.process import Process, build_process
 from convoflow.store import messages as message_store
 from convoflow.store import outbox as outbox_store
 from convoflow.store.schema import messages, outbox
+from tests.api.conftest import serve
+from tests.observability.test_metrics import parse, value
 from tests.support import events
-from tests.whatsapp_e2e.conftest import NUMBER, USER, World, add_number
+from tests.whatsapp_e2e.conftest import APP_SECRET, NUMBER, USER, World, add_number
 from tests.whatsapp_e2e.helpers import echo_start, inbound_flow, rows, sent_texts
 
 LEASE = 60.0  # Settings.outbox_lease_seconds
@@ -72,6 +81,19 @@ def tracker_of(world: World, wamid: str) -> str:
     """The biz_opaque_callback_data of a message the fake accepted."""
     (record,) = [r for r in world.fake.records(kind="message") if r["wamid"] == wamid]
     return str(record["body"]["biz_opaque_callback_data"])
+
+
+async def settled_by_its_status(world: World, row: RowMapping, first: SendResult) -> None:
+    """The lost attempt was recorded from its status: sent once, with the wamid Meta
+    gave it, and the execution says `reconciled`."""
+    assert sent_texts(world, USER) == ["got: hi"]  # never twice
+    settled = await outbox_row(world, row["id"])
+    assert (settled["status"], settled["provider_message_id"]) == (
+        "sent",
+        first.provider_message_id,
+    )
+    (event,) = await crash_events(world, str(row["execution_id"]))
+    assert event["outcome"] == "reconciled"
 
 
 def status_webhook(world: World, wamid: str, status: str = "sent") -> dict[str, Any]:
@@ -206,11 +228,119 @@ async def test_a_status_arriving_after_the_hold_stops_the_claimed_resend(world: 
         conversation = await message_store.get_conversation(conn, resend["conversation_id"])
     await engine.dispatcher._deliver(Delivery(resend, conversation))
 
-    assert sent_texts(world, USER) == ["got: hi"]  # never twice
-    settled = await outbox_row(world, row["id"])
-    assert (settled["status"], settled["provider_message_id"]) == (
-        "sent",
-        first.provider_message_id,
-    )
+    await settled_by_its_status(world, row, first)
+
+
+@asynccontextmanager
+async def server_started(
+    world: World, settings: Settings | None = None
+) -> AsyncIterator[tuple[Process, httpx.AsyncClient]]:
+    """A new server process on the same database and clock, as one comes up after the
+    last one was killed: its app's start-up runs (uvicorn lifespan); its worker is driven
+    by the test, like the World's. Yields it and a client of its app."""
+    engine = build_process(
+        world.engine.db.url, clock=world.clock,
+        settings=settings or world.engine.runtime.settings, pool_size=5,
+    )  # fmt: skip
+    try:
+        async with (
+            serve(create_app(engine, run_worker=False)) as url,
+            httpx.AsyncClient(base_url=url, timeout=30) as http,
+        ):
+            yield engine, http
+    finally:
+        await engine.close()
+
+
+async def post_signed(http: httpx.AsyncClient, payload: Any) -> httpx.Response:
+    raw, headers = bodies.signed(payload, APP_SECRET)
+    return await http.post("/webhooks/whatsapp", content=raw, headers=headers)
+
+
+async def uncertain_gauge(http: httpx.AsyncClient) -> float:
+    response = await http.get("/metrics")  # loopback: no token needed
+    assert response.status_code == 200, response.text
+    return value(parse(response.text), "convoflow_outbox_uncertain")
+
+
+async def held_while_down(world: World, text: str) -> tuple[RowMapping, SendResult]:
+    """A lost attempt, found and held as uncertain; then no server is up for three
+    holds (a kill storm, an outage): its hold as first set runs out meanwhile."""
+    row, result = await lost_attempt(world, text)
+    world.clock.advance(LEASE + 1)
+    await world.engine.dispatcher.run_once()
+    assert (await outbox_row(world, row["id"]))["status"] == "uncertain"
+    world.clock.advance(3 * HOLD)
+    return row, result
+
+
+async def test_the_hold_counts_from_the_next_start_up(world: World) -> None:
+    """A status can reach us only while a server is up: the one that starts after the
+    outage holds the attempt for the whole hold, and its status settles it then."""
+    await inbound_flow(world, echo_start())
+    row, first = await held_while_down(world, "hi")
+    async with server_started(world) as (engine, http):
+        world.clock.advance(HOLD - 1)
+        await engine.dispatcher.run_once()
+        assert sent_texts(world, USER) == ["got: hi"]  # before: sent again at start-up
+        assert await uncertain_gauge(http) == 1
+
+        response = await post_signed(http, status_webhook(world, str(first.provider_message_id)))
+        assert response.status_code == 200, response.text
+        assert await uncertain_gauge(http) == 0
+        world.clock.advance(2 + LEASE)
+        await engine.worker.drain()
+    await settled_by_its_status(world, row, first)
+
+
+async def test_without_a_status_it_is_sent_again_a_hold_after_the_start_up(world: World) -> None:
+    """No status comes: sent again once the hold from the start-up is over. A message
+    that was simply due while no server was up is sent at once: only uncertain
+    attempts are held."""
+    await inbound_flow(world, echo_start())
+    row, first = await held_while_down(world, "hi")
+    other = "15550002222"
+    await world.say("hello", user=other)
+    world.clock.advance(1.0)  # the debounce window
+    while await world.engine.worker.run_jobs_once():
+        pass  # its answer is queued, due now
+    async with server_started(world) as (engine, _http):
+        await engine.dispatcher.run_once()
+        assert sent_texts(world, other) == ["got: hello"]
+        world.clock.advance(HOLD - 1)
+        await engine.dispatcher.run_once()
+        assert sent_texts(world, USER) == ["got: hi"]
+
+        world.clock.advance(2)
+        await engine.dispatcher.run_once()
+    assert sent_texts(world, USER) == ["got: hi", "got: hi"]  # at-least-once
+    sent = await outbox_row(world, row["id"])
+    assert sent["status"] == "sent"
+    assert sent["provider_message_id"] not in (None, first.provider_message_id)
     (event,) = await crash_events(world, str(row["execution_id"]))
-    assert event["outcome"] == "reconciled"
+    assert event["outcome"] == "resent_after_crash"
+
+
+async def test_a_start_up_delays_a_hold_by_at_most_the_hold_and_never_shortens_one(
+    world: World,
+) -> None:
+    """On PostgreSQL any server's start holds every process's uncertain attempts: one
+    held until T is then due at max(T, start + hold)."""
+    await inbound_flow(world, echo_start())
+    row, _first = await lost_attempt(world, "hi")
+    world.clock.advance(LEASE + 1)
+    await world.engine.dispatcher.run_once()
+    held_until = (await outbox_row(world, row["id"]))["next_attempt_at"]
+
+    world.clock.advance(10)
+    async with server_started(world):
+        pass
+    later = (await outbox_row(world, row["id"]))["next_attempt_at"]
+    assert later == world.clock.now() + timedelta(seconds=HOLD)
+    assert later - held_until == timedelta(seconds=10)
+
+    # A server configured with a shorter hold brings nothing forward.
+    shorter = world.engine.runtime.settings.model_copy(update={"send_reconcile_seconds": 5.0})
+    async with server_started(world, shorter):
+        pass
+    assert (await outbox_row(world, row["id"]))["next_attempt_at"] == later

@@ -43,6 +43,7 @@ from convoflow.api.routes import (
     workflows,
 )
 from convoflow.api.routes.whatsapp.webhook import receive_direct, takes_direct_lane
+from convoflow.engine.start_up import start_server
 from convoflow.process import Process
 from convoflow.testing.stored import SuiteRuns
 
@@ -81,19 +82,17 @@ def create_app(engine: Process, *, run_worker: bool = True, close_engine: bool =
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
-        # Before the worker (which would do the same): API-only processes must hear of
-        # revoked keys too.
-        await engine.runtime.notifier.listen()
-        task = asyncio.create_task(engine.worker.run(stop)) if run_worker else None
+        # LISTEN, and the reconcile hold of the sends a crash left uncertain counted from
+        # now (a server takes their status webhooks); then the worker, if it runs here.
+        task = await start_server(engine.dispatcher, engine.worker, stop, run_worker=run_worker)
         try:
             yield
         finally:
             stop.set()
-            if task is not None:
-                try:
-                    await asyncio.wait_for(task, engine.runtime.settings.worker_stop_seconds)
-                except Exception:
-                    log.exception("worker did not stop cleanly")
+            try:
+                await asyncio.wait_for(task, engine.runtime.settings.worker_stop_seconds)
+            except Exception:
+                log.exception("worker did not stop cleanly")
             # Here, not only in Process.close: uvicorn re-raises SIGTERM once it has served,
             # so code after it (cli/serve.py's close) does not run, and the definition
             # workers must not be left to notice on their own that we are gone.

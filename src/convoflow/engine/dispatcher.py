@@ -9,6 +9,8 @@ without a result; once its lease has run out it is *uncertain* and held for
 key: a status webhook carrying the attempt's outbox key (biz_opaque_callback_data)
 records it as sent (engine/send_record.py); without one it is sent again when the hold
 ends (at-least-once: a lost bot message stalls a conversation, a duplicate does not).
+The hold is time with a server up to take that webhook: it runs from when the lost
+attempt is found, and again in full from each server's start-up (engine/start_up.py).
 Transactional channels (sandbox) send and record in the transaction that claims the row:
 exactly once, and one commit instead of two.
 """
@@ -53,6 +55,18 @@ class Dispatcher:
         self.batch_size = batch_size
         self.sent = 0
         self._network = sorted(name for name, ch in channels.items() if not ch.transactional)
+
+    async def hold_uncertain_from_now(self) -> int:
+        """A server's start-up (engine/start_up.py): every attempt held as uncertain waits
+        at least the reconcile hold from now, so the hold is time with a server up to
+        take its status webhook (store/outbox.py: _HOLD_FROM_START). Returns how many
+        were held longer; raises DatabaseUnavailable."""
+        hold = timedelta(seconds=self.runtime.settings.send_reconcile_seconds)
+
+        async def hold_them(conn: AsyncConnection, _hooks: list[AfterCommit]) -> int:
+            return await outbox_store.hold_uncertain_until(conn, self.runtime.clock.now() + hold)
+
+        return await self.runtime.committer.run(hold_them)
 
     async def run_once(self) -> int:
         now = self.runtime.clock.now()

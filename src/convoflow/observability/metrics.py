@@ -5,8 +5,9 @@ REGISTRY is never touched, so two engines in one process — the tests — never
 Counters and histograms are recorded where things happen (one call each: an advance
 committed, a send answered, a webhook acknowledged, a project-webhook attempt failed).
 Gauges about the shared database (executions by status, job queue depth and the
-oldest due job, outbox lag) are read at scrape time by `/metrics` and handed to
-`StoreCollector`, so every process reports the same, current figures.
+oldest due job, outbox lag, sends held as uncertain) are read at scrape time by
+`/metrics` and handed to `StoreCollector`, so every process reports the same, current
+figures.
 
 The same module writes the per-message log lines: one per inbound message handed on by
 routing, one per send, each with the execution id, conversation id and wamid — never
@@ -81,6 +82,11 @@ def _store_families(figures: StoreFigures, now: datetime) -> Iterator[Metric]:
         "convoflow_outbox_lag_seconds",
         "Age of the oldest outbound message not yet sent (0: none)",
         value=_age(figures.oldest_unsent_at, now),
+    )
+    yield GaugeMetricFamily(
+        "convoflow_outbox_uncertain",
+        "Sends a crash left without a result, held for a status webhook before a resend",
+        value=figures.outbox_uncertain,
     )
 
 

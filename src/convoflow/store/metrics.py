@@ -20,9 +20,14 @@ _JOBS_BY_KIND = sa.select(
     sa.func.count().filter(jobs.c.run_at <= sa.bindparam("b_now")),
     sa.func.min(jobs.c.run_at).filter(jobs.c.run_at <= sa.bindparam("b_now")),
 ).group_by(jobs.c.kind)
-_OUTBOX_UNSENT = sa.select(sa.func.count(), sa.func.min(outbox.c.created_at)).where(
-    outbox.c.status.in_(("pending", "sending"))
-)
+_UNSENT = outbox.c.status.in_(("pending", "sending"))
+# Uncertain rows are counted apart: attempts a crash left without a result, held for a
+# status webhook (store/outbox.py), probably sent already; not a queue that lags.
+_OUTBOX_UNSENT = sa.select(
+    sa.func.count().filter(_UNSENT),
+    sa.func.min(outbox.c.created_at).filter(_UNSENT),
+    sa.func.count().filter(outbox.c.status == "uncertain"),
+).where(outbox.c.status.in_(("pending", "sending", "uncertain")))
 
 
 @dataclass
@@ -33,6 +38,7 @@ class StoreFigures:
     oldest_due_by_kind: dict[str, datetime] = field(default_factory=dict)
     outbox_unsent: int = 0
     oldest_unsent_at: datetime | None = None
+    outbox_uncertain: int = 0
 
 
 async def read_figures(conn: AsyncConnection, now: datetime) -> StoreFigures:
@@ -44,7 +50,8 @@ async def read_figures(conn: AsyncConnection, now: datetime) -> StoreFigures:
         figures.due_jobs_by_kind[str(kind)] = int(due)
         if oldest is not None:
             figures.oldest_due_by_kind[str(kind)] = oldest
-    unsent, oldest_unsent = (await conn.execute(_OUTBOX_UNSENT)).one()
+    unsent, oldest_unsent, uncertain = (await conn.execute(_OUTBOX_UNSENT)).one()
     figures.outbox_unsent = int(unsent)
     figures.oldest_unsent_at = oldest_unsent
+    figures.outbox_uncertain = int(uncertain)
     return figures

@@ -131,6 +131,29 @@ async def claim_outbox(
     return rows
 
 
+# A server's start-up. A status webhook reaches only a running server, so the hold must
+# be time with one up: an attempt held as uncertain is due no sooner than `b_hold_until`
+# (the start + the hold), whatever part of its hold ran out while no server was up (a
+# crash, a kill storm, the webhook backlog draining after it). Rows of every process move:
+# on PostgreSQL one server's start delays another's held resends by at most the hold,
+# and never brings one forward. `pending` rows (due sends, retries) are not touched.
+_HOLD_FROM_START = (
+    sa.update(outbox)
+    .where(
+        outbox.c.status == "uncertain",
+        outbox.c.next_attempt_at < sa.bindparam("b_hold_until"),
+    )
+    .values(next_attempt_at=sa.bindparam("b_hold_until"))
+)
+
+
+async def hold_uncertain_until(conn: AsyncConnection, hold_until: datetime) -> int:
+    """Every attempt held as uncertain waits at least until `hold_until` (see
+    `_HOLD_FROM_START`); returns how many were held longer."""
+    result = await conn.execute(_HOLD_FROM_START, {"b_hold_until": hold_until})
+    return int(result.rowcount or 0)
+
+
 # A result is recorded for an attempt whose lease ran out too (`uncertain`): a live but
 # slow dispatcher's answer is the truth about its attempt. Recording clears the hold.
 # Two equalities, not `IN (...)`: an IN of literals compiles to an expanding parameter,
