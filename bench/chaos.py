@@ -9,7 +9,9 @@ duplicated, out-of-order bot messages and double-processed inbound wamids
 
 With statuses on (the fake emits Meta's `sent` status echoing the outbox key) every send
 whose answer a kill lost is settled by its status, 0 duplicates, as long as the statuses
-reach the server within the hold (reported: status_lag p50, p99, max). With statuses off
+reach the server within the hold once one is up (each start-up holds the uncertain sends
+for the whole hold; reported: status_lag_since_start p50, p99, max, and status_lag from
+the fake's first try). With statuses off
 a lost answer can only be resent after the hold, so duplicates <= attempts in flight at
 the kills (both reported).
 """

@@ -16,13 +16,15 @@ KILLS = 20
 # Where the time goes (Report.last_kill_seconds, drive_seconds): the kills, 20 x (restart
 # + uptime), then the outbox lease (3 s) and the hold for the attempts the last kill left
 # without a result. The hold (CONVOFLOW_SEND_RECONCILE_SECONDS, here the production
-# default) must exceed the time a `sent` status takes to reach the restarted server
-# (Report.status_lag; a duplicate it explains counts in late_status_duplicates). Without
-# a bound that lag grows with the machine's load, as the webhook backlog builds up behind
-# a server that keeps dying (max 43 s on SQLite and 30-131 s on PostgreSQL at load 9-12,
-# BENCHMARKS.md): a test with any hold failed on a loaded machine, counting its load. So
-# a kill waits until the fake has delivered every `sent` status older than
-# STATUS_BACKLOG_SECONDS (Pace.status_backlog; the waits are in Report.kill_waits):
+# default) restarts at each server start-up, so it must exceed the time a `sent` status
+# takes to reach the server once one is up (Report.status_lag_since_start; a duplicate
+# it explains counts in late_status_duplicates). Without a bound that lag grows with the
+# machine's load, as the webhook backlog builds up behind a server that keeps dying (from
+# the first try: max 43 s on SQLite and 30-131 s on PostgreSQL at load 9-12, measured
+# before the hold restarted at start-ups, BENCHMARKS.md): a test with any hold failed on
+# a loaded machine, counting its load. So a kill waits until the fake has delivered
+# every `sent` status older than STATUS_BACKLOG_SECONDS (Pace.status_backlog; the waits
+# are in Report.kill_waits):
 # statuses then reach the server within about that plus a restart, and a 30 s hold is
 # 2x what they need. The kills still strike while users arrive and sends are in flight
 # (the test checks that they left attempts without a result).

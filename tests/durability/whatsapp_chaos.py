@@ -80,9 +80,11 @@ class Servers:
             stderr=open(log, "ab") if log else subprocess.DEVNULL,  # noqa: SIM115
         )  # fmt: skip
         self.live: int | None = None
+        self.starts: list[float] = []  # time.time() of each start (Report.status_lag_since_start)
 
     def start(self) -> None:
         assert self.forks.stdin is not None and self.forks.stdout is not None
+        self.starts.append(time.time())
         self.forks.stdin.write(b"go\n")
         self.forks.stdin.flush()
         self.live = int(self.forks.stdout.readline())
@@ -238,7 +240,7 @@ async def run_chaos(
                 servers.stop()
                 await fake.aclose()
         report.seconds = round(time.monotonic() - started, 1)
-        await count_run(engine, fake, ages, report)
+        await count_run(engine, fake, ages, report, servers.starts)
     finally:
         await engine.close()
     return report
