@@ -188,6 +188,34 @@ def test_cli_lists_and_revokes(db_url: str) -> None:
     assert other.exit_code != 0
 
 
+def test_cli_lists_and_revokes_without_naming_the_project(db_url: str) -> None:
+    """An operator with a shell lists every project's keys, and revokes one by its id or
+    by the key itself (a leaked key, whose id nobody has at hand) without naming the
+    project; the key is never printed back."""
+    runner = CliRunner()
+
+    def run(*args: str) -> str:
+        result = runner.invoke(cli_app, [*args, "--database-url", db_url])
+        assert result.exit_code == 0, result.output
+        return result.stdout
+
+    run("projects", "create", "acme")
+    run("projects", "create", "beta")
+    run("api-keys", "create", "--project", "acme", "--name", "ops")
+    leaked = run("api-keys", "create", "--project", "beta", "--name", "ci").splitlines()[-1]
+    lines = run("api-keys", "list").splitlines()
+    assert [line.split("  ")[3] for line in lines] == ["project acme", "project beta"], lines
+    assert all(line.endswith("active") and leaked not in line for line in lines)
+    acme_id, beta_id = (line.split()[0] for line in lines)
+
+    assert f"API key {acme_id} revoked" in run("api-keys", "revoke", acme_id)
+    by_key = run("api-keys", "revoke", leaked)
+    assert f"API key {beta_id} revoked" in by_key and leaked not in by_key
+    assert all("REVOKED" in line for line in run("api-keys", "list").splitlines())
+    unknown = runner.invoke(cli_app, ["api-keys", "revoke", "cf_notakey", "--database-url", db_url])
+    assert unknown.exit_code != 0 and "cf_notakey" not in unknown.output
+
+
 async def test_create_shows_the_key_once_and_it_works(app, client, project):
     created = await client.post(f"{P}/api_keys", json={"name": "robot"})
     assert created.status_code == 201, created.text

@@ -7,8 +7,9 @@ is never buffered. The answer is a 413 with a JSON error naming the limit.
 
 - `POST /webhooks/whatsapp` (Meta's webhooks): 3 MB (`WEBHOOK_BODY_BYTES`);
 - the requests that carry a workflow definition, `POST /platform/v1/workflows`,
-  `PATCH /platform/v1/workflows/{id}`, `POST /api/v1/flows`, `PATCH /api/v1/flows/{id}`:
-  `CONVOFLOW_MAX_DEFINITION_BYTES` (default 2 MB);
+  `PATCH /platform/v1/workflows/{id}`, `POST /api/v1/flows`, `PATCH /api/v1/flows/{id}`
+  and the editor's `POST /platform/v1/definitions/validate` (what can be saved can be
+  checked): `CONVOFLOW_MAX_DEFINITION_BYTES` (default 2 MB);
 - every other request: 1 MB (`API_BODY_BYTES`).
 
 JSON: routes with a body model decode it through `JsonRoute` (every router of the app is
@@ -40,7 +41,9 @@ WEBHOOK_BODY_BYTES = 3_000_000
 OFF_LOOP_DECODE_BYTES = 256_000
 
 _WEBHOOK = re.compile(r"/webhooks/whatsapp/?")
-_DEFINITION = re.compile(r"/(?:platform/v1/workflows|api/v1/flows)(?:/[^/]+)?/?")
+_DEFINITION = re.compile(
+    r"/(?:(?:platform/v1/workflows|api/v1/flows)(?:/[^/]+)?|platform/v1/definitions/validate)/?"
+)
 DEFINITION_METHODS = ("POST", "PATCH")
 
 

@@ -87,15 +87,20 @@ def create_key(
 
 @keys_app.command("list")
 def list_keys(
-    project: str = typer.Option(..., "--project", help="project name or id"),
+    project: str | None = typer.Option(
+        None, "--project", help="project name or id (default: every project's keys)"
+    ),
     database: str | None = DatabaseOption,
 ) -> None:
-    """List a project's keys: id, prefix, name, created, revoked (never the keys)."""
+    """List keys: id, prefix, name, created, revoked (never the keys); without --project,
+    every project's, each line naming its project."""
     from convoflow.clock import utc_iso
     from convoflow.services.projects import api_keys
     from convoflow.services.projects.accounts import ProjectNotFound, resolve_project
 
     async def work(engine: Process) -> list[Any]:
+        if project is None:
+            return await api_keys.list_all(engine)
         async with engine.db.read() as conn:
             try:
                 project_id = await resolve_project(conn, project)
@@ -105,8 +110,9 @@ def list_keys(
 
     for row in _run(database_url(database), work):
         revoked = utc_iso(row["revoked_at"])
+        owner = f"project {row['project']}  " if project is None else ""
         typer.echo(
-            f"{row['id']}  {row['prefix']}...  {row['name'] or '-'}  "
+            f"{row['id']}  {row['prefix']}...  {row['name'] or '-'}  {owner}"
             f"created {utc_iso(row['created_at'])}  "
             + (f"REVOKED {revoked}" if revoked else "active")
         )
@@ -114,8 +120,12 @@ def list_keys(
 
 @keys_app.command("revoke")
 def revoke_key(
-    key_id: str = typer.Argument(..., help="the key's id (from `convoflow api-keys list`)"),
-    project: str = typer.Option(..., "--project", help="project name or id"),
+    key_id: str = typer.Argument(
+        ..., help="the key's id (from `convoflow api-keys list`), or the key itself"
+    ),
+    project: str | None = typer.Option(
+        None, "--project", help="project name or id: refuse a key of any other project"
+    ),
     database: str | None = DatabaseOption,
 ) -> None:
     """Revoke a key: refused at once on PostgreSQL, within 10 s by SQLite servers."""
@@ -123,19 +133,22 @@ def revoke_key(
     from convoflow.services.projects import api_keys
     from convoflow.services.projects.accounts import ProjectNotFound, resolve_project
 
-    async def work(engine: Process) -> None:
-        async with engine.db.read() as conn:
-            try:
-                project_id = await resolve_project(conn, project)
-            except ProjectNotFound as exc:
-                raise typer.BadParameter(str(exc)) from None
+    async def work(engine: Process) -> str:
         try:
+            if project is None:
+                return await api_keys.revoke_anywhere(engine, key_id)
+            async with engine.db.read() as conn:
+                try:
+                    project_id = await resolve_project(conn, project)
+                except ProjectNotFound as exc:
+                    raise typer.BadParameter(str(exc)) from None
             await api_keys.revoke(engine, project_id, key_id)
+            return key_id
         except NotFound as exc:
             raise typer.BadParameter(exc.message) from None
 
-    _run(database_url(database), work)
-    typer.echo(f"API key {key_id} revoked")
+    revoked = _run(database_url(database), work)
+    typer.echo(f"API key {revoked} revoked")
 
 
 def _read_example(path: Path | None) -> tuple[dict[str, Any], Path]:

@@ -16,6 +16,7 @@ import re
 import sys
 from collections.abc import Mapping
 from typing import Any, TextIO
+from urllib.parse import unquote_plus
 
 import orjson
 import structlog
@@ -49,15 +50,21 @@ SECRET_KEYS = frozenset(
 # Query parameters and `name=value` / `name: value` pairs inside free text (an access log
 # line, an exception message, a repr of headers).
 _SECRET_NAMES = (
-    r"hub\.verify_token|verify_token|access_token|api_key|x-api-key|app_secret|secret_key"
-    r"|authorization"
+    r"hub\.verify_token|verify_token|access_token|api_key|apikey|x-api-key|api-key|app_secret"
+    r"|secret_key|authorization"
     r"|secret|token|password|x-hub-signature-256|x-webhook-signature|signature"
 )
+# The value may start with an auth scheme (`Authorization: Bearer <token>`): the scheme
+# and the credential after it go together. A `b` before the quote is a bytes repr's.
 _PAIR = re.compile(
-    rf"""(?P<name>(?:{_SECRET_NAMES}))(?P<sep>['"]?\s*[:=]\s*b?['"]?|['"]\s*,\s*b?['"])"""
-    r"""(?P<value>[^\s&'",;)}\]]+)""",
+    rf"""(?P<name>(?:{_SECRET_NAMES}))"""
+    r"""(?P<sep>['"]?\s*[:=]\s*(?:b?['"])?|['"]\s*,\s*b?['"])"""
+    r"""(?P<value>(?:(?:bearer|basic|token|bot)\s+)?[^\s&'",;)}\]]+)""",
     re.IGNORECASE,
 )
+# A query parameter whose name is percent-encoded (`hub.verify_toke%6E=...`), which the
+# server decodes like any other: its name is read decoded.
+_ENCODED_PARAM = re.compile(r"(?P<name>[^\s&?=/]*%[0-9A-Fa-f]{2}[^\s&?=/]*)=(?P<value>[^\s&]*)")
 # Fields whose values are ids, counts or names we generate: scrubbing them costs time on
 # every per-message line and can find nothing.
 SAFE_KEYS = frozenset(
@@ -69,6 +76,11 @@ SAFE_KEYS = frozenset(
         "ok", "sends", "webhook_event",
     }
 )  # fmt: skip
+# httpx and httpx2 (the MCP SDK's client) log each request's full URL at INFO. A URL that
+# a tenant's flow or function calls is built from templates and secrets, in its query
+# (`?key=...`) or its path (`/hooks/<token>`), which no pattern can tell from an id: their
+# INFO lines are never written. Our own lines name a call by its ids.
+URL_LOGGERS = ("httpx", "httpx2")
 _BEARER = re.compile(r"(?P<scheme>\b(?:Bearer|Basic)\s+)[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
 _MAX_DEPTH = 6
 
@@ -92,7 +104,15 @@ def scrub_text(text: str) -> str:
     if "=" not in text and ":" not in text and "," not in text and " " not in text:
         return text
     text = _PAIR.sub(lambda m: f"{m.group('name')}{m.group('sep')}{REDACTED}", text)
+    if "%" in text:
+        text = _ENCODED_PARAM.sub(_encoded_param, text)
     return _BEARER.sub(lambda m: f"{m.group('scheme')}{REDACTED}", text)
+
+
+def _encoded_param(match: re.Match[str]) -> str:
+    if _PAIR.search(f"{unquote_plus(match.group('name'))}=x") is None:
+        return match.group(0)
+    return f"{match.group('name')}={REDACTED}"
 
 
 def scrub(value: Any, depth: int = 0) -> Any:
@@ -190,3 +210,5 @@ def configure_logging(
         uvicorn_logger = logging.getLogger(name)
         uvicorn_logger.handlers.clear()
         uvicorn_logger.propagate = True
+    for name in URL_LOGGERS:
+        logging.getLogger(name).setLevel(max(numeric, logging.WARNING))

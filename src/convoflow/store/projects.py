@@ -76,6 +76,32 @@ async def list_api_keys(conn: AsyncConnection, project_id: str) -> list[sa.RowMa
     return list(result.mappings().all())
 
 
+async def list_all_api_keys(conn: AsyncConnection) -> list[sa.RowMapping]:
+    """Every project's keys, with the project's name as `project` (the operator's list)."""
+    result = await conn.execute(
+        sa.select(
+            *[c for c in api_keys.c if c.name != "key_hash"], projects.c.name.label("project")
+        )
+        .join(projects, projects.c.id == api_keys.c.project_id)
+        .order_by(projects.c.name, api_keys.c.created_at, api_keys.c.id)
+    )
+    return list(result.mappings().all())
+
+
+async def api_key_owner(
+    conn: AsyncConnection, key_id: str, key_hash: str
+) -> tuple[str, str] | None:
+    """(id, project id) of the key whose id is `key_id` or whose hash is `key_hash`,
+    revoked or not; None when there is none."""
+    result = await conn.execute(
+        sa.select(api_keys.c.id, api_keys.c.project_id).where(
+            sa.or_(api_keys.c.id == key_id, api_keys.c.key_hash == key_hash)
+        )
+    )
+    row = result.first()
+    return (str(row.id), str(row.project_id)) if row is not None else None
+
+
 async def revoke_api_key(
     conn: AsyncConnection, key_id: str, project_id: str, now: datetime
 ) -> bool:

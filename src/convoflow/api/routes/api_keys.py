@@ -6,10 +6,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 from pydantic import Field
 
 from convoflow.api.auth import CurrentActor, EngineDep
+from convoflow.api.bodies import api_router
 from convoflow.api.models import Body
 from convoflow.api.openapi import success
 from convoflow.api.response_models import ApiKeyList, CreatedApiKeyData
@@ -17,7 +18,7 @@ from convoflow.api.responses import data, no_content
 from convoflow.clock import utc_iso
 from convoflow.services.projects import api_keys
 
-router = APIRouter(tags=["API keys"])
+router = api_router(tags=["API keys"])
 
 
 def api_key_view(row: Mapping[Any, Any]) -> dict[str, Any]:

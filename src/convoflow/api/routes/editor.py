@@ -37,5 +37,7 @@ async def list_node_types(_actor: CurrentActor) -> Response:
 async def validate_definition(
     body: ValidateBody, _actor: CurrentActor, engine: EngineDep
 ) -> Response:
-    report = await definitions.report_of(engine.cpu, body.definition)
+    report = await definitions.report_of(
+        engine.cpu, body.definition, engine.runtime.settings.max_nodes
+    )
     return data(report.to_dict())

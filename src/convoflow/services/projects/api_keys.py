@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import RowMapping
 
-from convoflow.services.common import not_found
-from convoflow.services.projects.accounts import create_api_key, hash_api_key
+from convoflow.services.common import NotFound, not_found
+from convoflow.services.projects.accounts import KEY_PREFIX, create_api_key, hash_api_key
 from convoflow.store import projects as project_store
 
 if TYPE_CHECKING:
@@ -53,3 +53,24 @@ async def revoke(engine: Process, project_id: str, key_id: str) -> None:
 
     if not await engine.runtime.op(run):
         raise not_found("API key", key_id)
+
+
+async def list_all(engine: Process) -> list[RowMapping]:
+    """Every project's keys, each with its project's name as `project` (the CLI's list)."""
+    async with engine.db.read() as conn:
+        return await project_store.list_all_api_keys(conn)
+
+
+async def revoke_anywhere(engine: Process, key_id_or_key: str) -> str:
+    """Revoke a key named by its id, or by the key itself (an operator holding a leaked
+    key need not look its id up), whatever its project; returns its id. NotFound when
+    no key matches."""
+    async with engine.db.read() as conn:
+        owner = await project_store.api_key_owner(conn, key_id_or_key, hash_api_key(key_id_or_key))
+    if owner is None:
+        # A key itself is never echoed (it may be a live credential of another system).
+        shown = "given" if key_id_or_key.startswith(KEY_PREFIX) else key_id_or_key
+        raise NotFound(f"API key {shown} not found (in any project)")
+    key_id, project_id = owner
+    await revoke(engine, project_id, key_id)
+    return key_id

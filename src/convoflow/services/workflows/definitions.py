@@ -61,9 +61,11 @@ def check_storable(raw: Any) -> ValidationReport:
     return report
 
 
-async def report_of(cpu: CpuPool, raw: Any) -> ValidationReport:
+async def report_of(cpu: CpuPool, raw: dict[str, Any], max_nodes: int) -> ValidationReport:
     """Every problem of a definition being edited (nothing stored). Off the event loop
-    (a worker process for a large one: `prepare` says why)."""
+    (a worker process for a large one: `prepare` says why). A definition over the node
+    cap is refused (422) as its save would be, before any of it is checked."""
+    check_node_count(raw, max_nodes)
     return await cpu.run(definition_items(raw), validate_definition, raw)
 
 
