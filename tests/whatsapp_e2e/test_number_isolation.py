@@ -91,6 +91,35 @@ async def test_activation_refuses_send_nodes_naming_another_projects_number(worl
         assert only_problem(saved)["field"] == "definition.nodes[hello].config.whatsapp_config_id"
 
 
+async def test_activation_lists_graph_problems_and_foreign_numbers_together(
+    world: World,
+) -> None:
+    """A 422 lists every problem: the foreign number used to be reported only once the
+    graph's own problems were fixed (one round trip per kind of problem)."""
+    definition = chain(
+        node("start", "start"),
+        node("hello", "send_text", message="hi", phone_number_id=NUMBER),
+        node("empty", "send_text"),
+    )
+    async with other_tenant(world, (THEIR_NUMBER,)) as them:
+        workflow = await create_workflow(them.api, "Both", definition)
+        url = f"{P}/workflows/{workflow['id']}"
+        for attempt in (
+            await them.api.patch(url, json={"workflow": {"status": "active"}}),
+            await them.api.patch(
+                f"/api/v1/flows/{workflow['id']}", json={"flow": {"status": "active"}}
+            ),
+        ):
+            assert attempt.status_code == 422, attempt.text
+            found = {(p["node_id"], p["field"], p["code"]) for p in attempt.json()["details"]}
+            assert found == {
+                ("empty", "config.message", "empty_required_field"),
+                ("hello", "definition.nodes[hello].config.phone_number_id", "unknown_phone_number"),
+            }
+            assert "2 problems" in attempt.json()["error"]
+        assert (await them.get(f"/workflows/{workflow['id']}"))["data"]["status"] == "draft"
+
+
 async def test_human_replies_cannot_send_from_another_projects_number(world: World) -> None:
     await inbound_flow(world, echo_start())
     await world.say("hi")

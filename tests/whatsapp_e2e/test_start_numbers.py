@@ -86,7 +86,10 @@ async def test_several_numbers_and_no_hint_is_a_422_at_the_call(world: World) ->
         f"{LEGACY}/flows/{workflow_id}/executions", json={"phone_number": f"+{USER}"}
     )
     assert legacy.status_code == 422, legacy.text
-    assert legacy.json()["details"][0]["field"] == "whatsapp_config_id"
+    (problem,) = legacy.json()["details"]
+    assert problem["field"] == "whatsapp_config_id"
+    # It says which field to pass on this API (the old text named phone_number_id).
+    assert "pass whatsapp_config_id" in problem["message"]
     assert await rows(world, conversations, wa_id=USER) == []
     # Naming the number, or running on the sandbox, works.
     assert (await start(world, workflow_id, phone_number_id=OTHER_NUMBER)).status_code == 202
@@ -101,6 +104,7 @@ async def test_a_project_without_numbers_is_told_at_the_call(world: World) -> No
         assert refused.status_code == 422, refused.text
         (problem,) = refused.json()["details"]
         assert problem["numbers_count"] == 0 and "no WhatsApp number" in problem["message"]
+        assert "0 WhatsApp numbers" in problem["message"]
         legacy = await them.api.post(
             f"{LEGACY}/flows/{workflow_id}/executions", json={"phone_number": f"+{USER}"}
         )
@@ -153,3 +157,46 @@ async def test_a_conversation_left_in_another_project_never_gets_the_users_messa
     ]
     assert mine["project_id"] == world.project_id and mine["messages_count"] >= 1
     assert sent_texts(world, USER) == ["got: hi"]
+
+
+async def test_a_platform_start_honours_and_checks_whatsapp_config_id(world: World) -> None:
+    """Kapso's start body has a deprecated integer `whatsapp_config_id`. It was accepted
+    and ignored: a start naming another project's number got a 202 (and sent from the
+    caller's own number); one naming the caller's second number sent from the first."""
+    await add_number(world.engine, world.project_id, phone_number_id=OTHER_NUMBER)
+    workflow_id = await api_flow(world)
+    assert (
+        await start(world, workflow_id, whatsapp_config_id=int(OTHER_NUMBER))
+    ).status_code == 202
+    await world.settle()
+    assert senders(world) == [OTHER_NUMBER]
+    async with other_tenant(world, (THEIR_NUMBER,)) as them:
+        their_flow = await api_flow(them)
+        victims = {"whatsapp_config_id": int(NUMBER)}
+        for fields in (
+            victims,
+            {**victims, "phone_number_id": THEIR_NUMBER},  # the preferred field is theirs
+            {**victims, "context": {"channel": "sandbox"}},
+        ):
+            refused = await start(them, their_flow, **fields)
+            assert refused.status_code == 422, (fields, refused.text)
+            (problem,) = refused.json()["details"]
+            assert problem["field"] == "workflow_execution.whatsapp_config_id"
+            assert problem["code"] == "unknown_phone_number" and NUMBER in problem["message"]
+        assert await rows(world, conversations, project_id=them.project_id) == []
+    assert senders(world) == [OTHER_NUMBER]
+
+
+async def test_a_legacy_start_checks_the_flow_before_the_number(world: World) -> None:
+    """An unknown flow is a 404 whatever the body says (the number was looked up first,
+    outside the start, so another project's flow id with a bad number answered 422); a
+    number that is not the project's has the same code as on /platform/v1."""
+    async with other_tenant(world, (THEIR_NUMBER,)) as them:
+        body = {"phone_number": f"+{USER}", "whatsapp_config_id": NUMBER}
+        unknown = await them.api.post(f"{LEGACY}/flows/no-such-flow/executions", json=body)
+        assert unknown.status_code == 404, unknown.text
+        their_flow = await api_flow(them)
+        refused = await them.api.post(f"{LEGACY}/flows/{their_flow}/executions", json=body)
+        assert refused.status_code == 422, refused.text
+        (problem,) = refused.json()["details"]
+        assert (problem["field"], problem["code"]) == ("whatsapp_config_id", "unknown_phone_number")

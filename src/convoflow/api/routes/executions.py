@@ -111,6 +111,9 @@ async def start_execution(
         phone_number=fields.phone_number,
         recipient=fields.recipient,
         phone_number_id=fields.phone_number_id,
+        whatsapp_config_id=(
+            str(fields.whatsapp_config_id) if fields.whatsapp_config_id is not None else None
+        ),
         variables=fields.variables,
         context=fields.context,
         initial_data=fields.initial_data,

@@ -124,19 +124,16 @@ async def start_flow_execution(
     flow_id: str, body: LegacyStartBody, request: Request, write: WriteDep
 ) -> Response:
     add_headers(request, get_limits(request).check_start(str(write.actor.key_id), flow_id))
-    phone_number_id = None
-    if body.whatsapp_config_id is not None:
-        phone_number_id = await phone_numbers.phone_number_id_of_config(
-            write.engine, write.actor, str(body.whatsapp_config_id)
-        )
+    config_id = body.whatsapp_config_id
     start = StartRequest(
         phone_number=body.phone_number,
-        phone_number_id=phone_number_id,
+        whatsapp_config_id=str(config_id) if config_id is not None else None,
         variables=body.variables,
         context=body.context,
         initial_data=body.initial_data,
         request_meta=request_meta(request),
         number_field="whatsapp_config_id",
+        config_field="whatsapp_config_id",
     )
     return ok(_queued(await write.start(flow_id, start)), status_code=202)
 

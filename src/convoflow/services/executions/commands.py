@@ -43,9 +43,8 @@ from convoflow.services.common import (
 from convoflow.services.conversations.routing import conversation_context
 from convoflow.services.executions import idempotency
 from convoflow.services.executions.in_flight import busy
-from convoflow.services.executions.start_number import choose_number
+from convoflow.services.executions.start_number import NamedNumber, choose_number, named_number
 from convoflow.services.process import Process
-from convoflow.services.whatsapp.number_ownership import check_owned
 from convoflow.services.workflows import definitions
 from convoflow.store import execution_queries as queries
 from convoflow.store import messages as message_store
@@ -93,12 +92,20 @@ class StartRequest:
     phone_number: str | None = None
     recipient: str | None = None
     phone_number_id: str | None = None
+    # Kapso's deprecated way to name the number: our id of it, or its phone_number_id.
+    whatsapp_config_id: str | None = None
     variables: dict[str, Any] = field(default_factory=dict)
     context: dict[str, Any] = field(default_factory=dict)
     initial_data: dict[str, Any] = field(default_factory=dict)
     request_meta: dict[str, Any] = field(default_factory=dict)
     # How the request names the number, for errors (`whatsapp_config_id` on /api/v1).
     number_field: str = "workflow_execution.phone_number_id"
+    config_field: str = "workflow_execution.whatsapp_config_id"
+
+    def named(self) -> NamedNumber:
+        return NamedNumber(
+            self.phone_number_id, self.whatsapp_config_id, self.number_field, self.config_field
+        )
 
 
 async def graph_of(
@@ -174,14 +181,12 @@ async def _conversation(
     # DECISIONS.md / docs/api.md: context.channel "sandbox" runs on the offline sandbox
     # channel; anything else is a WhatsApp conversation.
     channel = "sandbox" if request.context.get("channel") == "sandbox" else "whatsapp"
-    number = request.phone_number_id
-    if channel == "whatsapp":
+    number = await named_number(adv.conn, actor.project_id, request.named())
+    if channel == "whatsapp" and number is None:
         number = await choose_number(
             adv.conn, project_id=actor.project_id, workflow_id=workflow_id,
-            requested=number, wa_id=wa_id, field=request.number_field,
+            wa_id=wa_id, field=request.number_field,
         )  # fmt: skip
-    else:
-        await check_owned(adv.conn, actor.project_id, number, request.number_field)
 
     async def find() -> sa.RowMapping | None:
         return await queries.find_conversation(

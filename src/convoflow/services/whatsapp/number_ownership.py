@@ -20,11 +20,16 @@ from convoflow.store import phone_numbers as number_store
 NODE_NUMBER_FIELDS = ("phone_number_id", "whatsapp_config_id")
 
 
-def not_owned_problem(field: str, phone_number_id: str, **extra: Any) -> FieldProblem:
+def not_owned_problem(
+    field: str, phone_number_id: str, *, config_id: bool = False, **extra: Any
+) -> FieldProblem:
+    """`config_id`: the field is Kapso's `whatsapp_config_id`, which may be our id of
+    the number as well as Meta's phone_number_id."""
+    expected = "the id or the phone_number_id" if config_id else "the phone_number_id"
     return FieldProblem(
         field,
-        f"phone number {phone_number_id} is not configured in this project; expected the "
-        "phone_number_id of one of its numbers (GET /platform/v1/whatsapp/phone_numbers)",
+        f"phone number {phone_number_id} is not configured in this project; expected "
+        f"{expected} of one of its numbers (GET /platform/v1/whatsapp/phone_numbers)",
         "unknown_phone_number",
         extra,
     )
@@ -84,15 +89,12 @@ async def definition_number_problems(
     owned = await number_store.owned_ids(conn, project_id, values)
     owned |= await number_store.owned_ids(conn, project_id, values, config_ids=True)
     return [
-        not_owned_problem(f"definition.nodes[{node_id}].config.{name}", value, node_id=node_id)
+        not_owned_problem(
+            f"definition.nodes[{node_id}].config.{name}",
+            value,
+            config_id=name == "whatsapp_config_id",
+            node_id=node_id,
+        )
         for node_id, name, value in used
         if value not in owned
     ]
-
-
-async def check_definition_numbers(conn: AsyncConnection, project_id: str, definition: Any) -> None:
-    """Activation (and saving into an active workflow) refuses send nodes that name
-    another project's number."""
-    problems = await definition_number_problems(conn, project_id, definition)
-    if problems:
-        raise invalid(problems)

@@ -263,25 +263,6 @@ async def mark_verified(engine: Process, phone_number_id: str, when: datetime) -
     await engine.runtime.op(mark)
 
 
-async def phone_number_id_of_config(engine: Process, actor: Actor, config_id: str) -> str:
-    """Meta's phone_number_id for Kapso's `whatsapp_config_id` (the legacy start body)."""
-    async with engine.db.read() as conn:
-        row = await number_store.get_by_config_id(conn, config_id, actor.project_id)
-    if row is None:
-        raise invalid(
-            [
-                FieldProblem(
-                    "whatsapp_config_id",
-                    f"{config_id!r} is not a WhatsApp number of this project (expected the "
-                    "id or the phone_number_id of one listed by GET "
-                    "/platform/v1/whatsapp/phone_numbers)",
-                    "not_found",
-                )
-            ]
-        )
-    return str(row["phone_number_id"])
-
-
 async def numbers_of_workflow(engine: Process, actor: Actor, workflow_id: str) -> list[RowMapping]:
     """The numbers whose inbound_message triggers start the workflow."""
     async with engine.db.read() as conn:

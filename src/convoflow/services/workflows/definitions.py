@@ -9,6 +9,7 @@ present = the complete new set; absent = unchanged.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -69,14 +70,21 @@ async def report_of(cpu: CpuPool, raw: dict[str, Any], max_nodes: int) -> Valida
     return await cpu.run(definition_items(raw), validate_definition, raw)
 
 
-def require_valid(report: ValidationReport, what: str) -> None:
-    """Invalid listing every error of `report`, for `what` an active workflow may not do
-    with a definition that has problems (activate, save, start)."""
-    if not report.valid:
-        raise Invalid(
-            f"{what}: the definition has {_count(report.errors)}: {report.summary()}",
-            details(report.errors),
-        )
+def require_valid(report: ValidationReport, what: str, also: Sequence[FieldProblem] = ()) -> None:
+    """Invalid listing every error of `report` and every problem in `also` (checks that
+    need the database, such as numbers of another project), for `what` an active
+    workflow may not do with a definition that has problems (activate, save, start)."""
+    if report.valid and not also:
+        return
+    shown = [problem.message for problem in report.errors]
+    shown += [f"{problem.field}: {problem.message}" for problem in also]
+    more = len(shown) - 3
+    summary = "; ".join(shown[:3]) + (f" (and {more} more)" if more > 0 else "")
+    count = len(shown)
+    raise Invalid(
+        f"{what}: the definition has {count} problem{'s' if count != 1 else ''}: {summary}",
+        details(report.errors) + [problem.to_dict() for problem in also],
+    )
 
 
 async def prepare(

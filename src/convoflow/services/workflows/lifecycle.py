@@ -27,7 +27,7 @@ from convoflow.services.common import (
     read_in_project,
 )
 from convoflow.services.process import Process
-from convoflow.services.whatsapp.number_ownership import check_definition_numbers
+from convoflow.services.whatsapp.number_ownership import definition_number_problems
 from convoflow.services.workflows import definitions, variables
 from convoflow.services.workflows.versions import add_version, create_workflow, slugify
 from convoflow.store import triggers as trigger_store
@@ -299,8 +299,9 @@ async def check_activation(
     what = "an active workflow's definition must be valid"
     if row["status"] != "active":
         what = f"workflow {row['id']} cannot be activated"
-    definitions.require_valid(report, what)
-    await check_definition_numbers(adv.conn, str(row["project_id"]), definition)
+    # One answer lists every problem: the graph's and the numbers of other projects.
+    foreign = await definition_number_problems(adv.conn, str(row["project_id"]), definition)
+    definitions.require_valid(report, what, foreign)
 
 
 async def archive_effects(
