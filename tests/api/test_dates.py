@@ -17,8 +17,8 @@ EARLY = "0001-01-01T00:00:00+14:00"
 LATE = "9999-12-31T23:59:59-14:00"
 
 
-def _cursor(created_at: str) -> str:
-    payload = {"values": [created_at, "x"], "columns": ["created_at", "id"]}
+def _cursor(created_at: str, row_id: str = "x") -> str:
+    payload = {"values": [created_at, row_id], "columns": ["created_at", "id"]}
     return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode()
 
 
@@ -64,6 +64,13 @@ async def test_out_of_range_dates_are_422_on_every_list(client: httpx.AsyncClien
             assert f"Invalid cursor in '{name}'" in body["error"], body
             assert body["details"][0]["field"] == f"query.{name}", body
             checked += 1
+            # An id no database can be sent (a lone surrogate, which JSON can escape).
+            for row_id in ("\ud800", "a\nb"):
+                response = await client.get(
+                    path, params={name: _cursor("2025-01-01T00:00:00Z", row_id)}
+                )
+                assert response.status_code == 400, (path, name, response.text)
+                assert "its id is not an id" in response.json()["error"], response.text
     assert checked >= 30
 
 

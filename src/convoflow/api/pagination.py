@@ -67,7 +67,9 @@ def decode_cursor(value: str, name: str) -> Position:
             f"Invalid cursor in '{name}': its created_at {exc}",
             details=[{"code": "value_error", "field": f"query.{name}", "message": str(exc)}],
         ) from None
-    if not row_id or len(row_id) > 64 or "\x00" in row_id:
+    # Ids are printable ASCII (UUIDs): anything else, a lone surrogate that JSON's \ud800
+    # escape carries among them, cannot even be sent to the database.
+    if not row_id or len(row_id) > 64 or not (row_id.isascii() and row_id.isprintable()):
         raise _bad(name, "its id is not an id")
     return Position(created_at=created_at, id=row_id)
 
