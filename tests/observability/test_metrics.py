@@ -102,6 +102,30 @@ async def test_metrics_count_what_happens(world: World, receiver: Receiver) -> N
     assert value(failed, "convoflow_advances_total") > value(first, "convoflow_advances_total")
 
 
+async def test_every_series_is_there_from_the_start(db_url: str) -> None:
+    """A fresh server: executions of every status, the queue of every job kind and the
+    project-webhook failures are series at 0, not missing until they first move (a
+    missing series cannot be graphed, alerted on, or `rate()`d from its first change)."""
+    engine = build_process(db_url, settings=Settings(), pool_size=2)
+    try:
+        response = await _get(create_app(engine, run_worker=False), ("127.0.0.1", 5000))
+    finally:
+        await engine.close()
+    samples = parse(response.text)
+    for status in ("running", "waiting", "ended", "failed", "handoff"):
+        assert samples[("convoflow_executions", (("status", status),))] == 0
+    for kind in ("timer", "action", "route_conversation", "webhook_delivery"):
+        labels = (("kind", kind),)
+        assert samples[("convoflow_jobs", labels)] == 0
+        assert samples[("convoflow_jobs_due", labels)] == 0
+        assert samples[("convoflow_jobs_oldest_due_seconds", labels)] == 0
+    for final in ("true", "false"):
+        failures = ("convoflow_project_webhook_delivery_failures_total", (("final", final),))
+        assert samples[failures] == 0
+    assert samples[("convoflow_outbox_lag_seconds", ())] == 0
+    assert samples[("convoflow_advance_seconds_count", ())] == 0
+
+
 async def _get(app: Any, client: tuple[str, int], **headers: str) -> httpx.Response:
     transport = httpx.ASGITransport(app=app, client=client)
     async with httpx.AsyncClient(transport=transport, base_url="http://convoflow") as http:
@@ -114,6 +138,9 @@ async def test_metrics_are_loopback_only_without_a_token(db_url: str) -> None:
         app = create_app(engine, run_worker=False)
         assert (await _get(app, ("127.0.0.1", 5000))).status_code == 200
         assert (await _get(app, ("::1", 5000))).status_code == 200
+        # Served on `::`, an IPv4 loopback client is ::ffff:127.0.0.1.
+        assert (await _get(app, ("::ffff:127.0.0.1", 5000))).status_code == 200
+        assert (await _get(app, ("::ffff:203.0.113.9", 5000))).status_code == 403
         remote = await _get(app, ("203.0.113.9", 5000))
         assert remote.status_code == 403
         assert "CONVOFLOW_METRICS_TOKEN" in remote.json()["error"]

@@ -130,6 +130,8 @@ class Metrics:
             ["final"],
             registry=r,
         )
+        for final in ("true", "false"):  # present from the start, at 0
+            self.webhook_delivery_failures.labels(final)
         self.store = StoreCollector()
         r.register(self.store)
 

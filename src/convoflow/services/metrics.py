@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
 
-from convoflow.store.metrics import read_figures
+from convoflow.engine.jobs import DEFAULT_HANDLERS
+from convoflow.engine.status import ALL_STATUSES
+from convoflow.store.metrics import StoreFigures, read_figures
 
 if TYPE_CHECKING:
     from convoflow.services.process import Process
@@ -26,4 +29,16 @@ async def scrape(engine: Process) -> bytes:
     except SQLAlchemyError as exc:
         log.warning("metrics: database figures unavailable", error=type(exc).__name__)
         figures = None
+    if figures is not None:
+        _zero_filled(figures, job_kinds=[*DEFAULT_HANDLERS, *engine.runtime.job_handlers])
     return engine.runtime.metrics.render(figures, now)
+
+
+def _zero_filled(figures: StoreFigures, job_kinds: Iterable[str]) -> None:
+    """Every execution status and every job kind this process knows gets a sample, 0 when
+    the database has none: a series that appears only once it is non-zero cannot be
+    graphed or alerted on from the start (and `rate()` misses its first increase)."""
+    for status in ALL_STATUSES:
+        figures.executions_by_status.setdefault(status, 0)
+    for kind in job_kinds:
+        figures.jobs_by_kind.setdefault(kind, 0)

@@ -22,9 +22,12 @@ def _is_loopback(request: Request) -> bool:
     if not client:
         return False
     try:
-        return ipaddress.ip_address(client[0]).is_loopback
+        address = ipaddress.ip_address(client[0])
     except ValueError:
         return False
+    # A server listening on `::` sees IPv4 clients as ::ffff:a.b.c.d.
+    mapped = getattr(address, "ipv4_mapped", None)
+    return bool(address.is_loopback or (mapped is not None and mapped.is_loopback))
 
 
 def _refusal(request: Request, token: str | None) -> Response | None:
