@@ -3,12 +3,13 @@
 `convoflow serve` runs as a subprocess, as a user runs it, with every log it writes
 captured (stdout and stderr, DEBUG level). Over HTTP it then goes through the Meta
 handshake (hub.verify_token in the query string), a whole WhatsApp conversation with the
-fake Graph (the access token on every send, signed webhooks), a webhook node whose header
-is a project secret, a failing function (with a function secret), a failing project
-webhook (with its secret key and a secret header), an agent (a provider model with its API
-key, on the fake LLM) calling a tool of an MCP server whose header is a project secret, a
-bad-signature webhook, /metrics with its token, and an unhandled error. Then every byte of
-the output is searched for every secret value used, and for the user's message text.
+fake Graph (the access token on every send, signed webhooks), a webhook node whose header,
+url query and body hold a project secret, a failing function (with a function secret), a
+failing project webhook (with its secret key and a secret header), an agent (a provider
+model with its API key, on the fake LLM) calling a tool of an MCP server whose header is a
+project secret, a bad-signature webhook, /metrics with its token, and an unhandled error.
+Then every byte of the output is searched for every secret value used, and for the user's
+message text.
 
 The unhandled error is a real fault, not a test-only switch: the test renames the
 `api_keys` table under the running server (as a botched manual migration would), then
@@ -83,10 +84,14 @@ class Endpoint:
     def __init__(self) -> None:
         self.url = ""
         self.seen: list[dict[str, str]] = []
+        self.queries: list[str] = []
+        self.bodies: list[Any] = []
 
     def app(self) -> Starlette:
         async def ok(request: Request) -> JSONResponse:
             self.seen.append(dict(request.headers))
+            self.queries.append(request.url.query)
+            self.bodies.append(await request.json())
             return JSONResponse({"ok": True})
 
         async def broken(request: Request) -> JSONResponse:
@@ -131,9 +136,9 @@ def _definition(endpoint: str, function_id: str) -> dict[str, Any]:
         node(
             "hook",
             "webhook",
-            url=f"{endpoint}/ok",
+            url=f"{endpoint}/ok?key=${{ENV:API_TOKEN}}",
             headers={"Authorization": "Bearer ${ENV:API_TOKEN}"},
-            body_template={"question": "{{vars.last_user_input}}"},
+            body_template={"question": "{{vars.last_user_input}}", "token": "${ENV:API_TOKEN}"},
         ),
         node("thanks", "send_text", message="Thanks, we are on it."),
         node("fn", "function", function_id=function_id),
@@ -347,6 +352,9 @@ def _assert_secrets_used(endpoint: Endpoint, fake: FakeGraph) -> None:
     """The secrets were really in play (else finding none of them proves nothing)."""
     headers = [h.get("authorization", "") for h in endpoint.seen]
     assert f"Bearer {PROJECT_SECRET}" in headers
+    # The webhook node's url query and body name it too (journaled sealed).
+    assert f"key={PROJECT_SECRET}" in endpoint.queries
+    assert {"question": USER_TEXT, "token": PROJECT_SECRET} in endpoint.bodies
     assert any(h.get("x-partner-token") == WEBHOOK_HEADER for h in endpoint.seen)
     assert any(h.get("x-webhook-signature") for h in endpoint.seen)
     assert fake.records(kind="message")
