@@ -14,7 +14,7 @@ import httpx
 from convoflow.engine.advance import Advance
 from convoflow.process import Process
 from convoflow.services.conversations import sandbox
-from convoflow.services.projects.accounts import create_project
+from convoflow.services.projects.accounts import create_project, set_secret
 from convoflow.services.workflows.versions import add_version, create_workflow
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -44,6 +44,15 @@ async def make_project(engine: Process, name: str = "test", **settings: Any) -> 
         return await create_project(adv.conn, engine.clock, name, settings)
 
     return await engine.runtime.op(create)
+
+
+async def put_secret(engine: Process, project_id: str, name: str, value: str) -> None:
+    """The project secret `name` (read by templates as `${ENV:name}`)."""
+
+    async def put(adv: Advance) -> None:
+        await set_secret(adv.conn, engine.clock, project_id, name, value)
+
+    await engine.runtime.op(put)
 
 
 async def make_workflow(

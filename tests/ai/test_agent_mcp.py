@@ -20,7 +20,6 @@ from starlette.applications import Starlette
 
 from convoflow.clock import FakeClock
 from convoflow.config import Settings
-from convoflow.engine.advance import Advance
 from convoflow.engine.egress import Egress
 from convoflow.engine.llm.client import LLMClient
 from convoflow.engine.mcp import MAX_DESCRIPTION_CHARS, _tool_entry
@@ -31,10 +30,9 @@ from convoflow.fakes.loopback import serve_app
 from convoflow.process import Process, build_process
 from convoflow.services.ai import provider_models
 from convoflow.services.common import Actor
-from convoflow.services.projects.accounts import set_secret
 from convoflow.store.schema import action_journal
 from tests.ai.test_agent import START, _chat, _project, _run_job_again
-from tests.support import Chat, chat_payloads, make_project, table_rows
+from tests.support import Chat, chat_payloads, events, make_project, put_secret, table_rows
 
 TOOL = "mcp__orders__lookup_order"
 TOKEN = "mcp-token-0f9e8d"
@@ -91,13 +89,6 @@ ASK_THEN_SAVE = [
 ]
 
 
-async def _secret(engine: Process, project_id: str, name: str, value: str) -> None:
-    async def put(adv: Advance) -> None:
-        await set_secret(adv.conn, engine.clock, project_id, name, value)
-
-    await engine.runtime.op(put)
-
-
 async def test_mcp_tool_is_offered_called_once_and_its_result_reaches_the_model(
     engine: Process, llm: tuple[FakeLLM, str], orders: Orders, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -105,7 +96,7 @@ async def test_mcp_tool_is_offered_called_once_and_its_result_reaches_the_model(
     fake, url = llm
     fake.script.replace(ASK_THEN_SAVE)
     project_id = await _project(engine, url)
-    await _secret(engine, project_id, "MCP_TOKEN", TOKEN)
+    await put_secret(engine, project_id, "MCP_TOKEN", TOKEN)
     headers = {"Authorization": "Bearer ${ENV:MCP_TOKEN}", "X-Customer": "{{vars.customer}}"}
     server = mcp_server(orders.url, headers=headers)
     chat = await _chat(engine, url, project_id=project_id, flow_agent_mcp_servers=[server])
@@ -152,7 +143,7 @@ async def test_a_secret_in_the_url_is_sealed_in_the_journal(
     fake, url = llm
     fake.script.replace(ASK_THEN_SAVE)
     project_id = await _project(engine, url)
-    await _secret(engine, project_id, "MCP_TOKEN", TOKEN)
+    await put_secret(engine, project_id, "MCP_TOKEN", TOKEN)
     server = mcp_server(f"{orders.url}?key=${{ENV:MCP_TOKEN}}")
     chat = await _chat(engine, url, project_id=project_id, flow_agent_mcp_servers=[server])
     execution = await chat.execution()
@@ -164,6 +155,33 @@ async def test_a_secret_in_the_url_is_sealed_in_the_journal(
     assert len(mcp) == 2 and TOKEN not in repr(journal)
     [listed] = mcp[0]["servers"] if mcp[0]["op"] == "list" else mcp[1]["servers"]
     assert listed["url"] == server["url"] and listed["url_sealed"]
+
+
+async def test_an_error_quoting_a_sealed_url_names_its_template(
+    engine: Process, llm: tuple[FakeLLM, str]
+) -> None:
+    # The whole url a secret, and not one the SSRF guard accepts: its refusal quotes the
+    # url, which reached the listing event and the model before.
+    fake, url = llm
+    fake.script.replace(
+        [
+            Rule(contains=START, tool_call=call(TOOL, order_id="A1")),
+            Rule(contains="must start with", tool_call=call("complete_task")),
+        ]
+    )
+    project_id = await _project(engine, url)
+    await put_secret(engine, project_id, "MCP_URL", f"ftp://mcp.example/{TOKEN}")
+    server = mcp_server("${ENV:MCP_URL}")
+    chat = await _chat(engine, url, project_id=project_id, flow_agent_mcp_servers=[server])
+    execution = await chat.execution()
+    assert execution["status"] == "ended", execution.get("error_details")
+    [listing] = await chat_payloads(engine, chat, "agent_mcp_tools_listed")
+    assert "url '${ENV:MCP_URL}' must start with http://" in listing["error"]
+    assert "${ENV:MCP_URL}" in str(fake.requests[1]["body"]["messages"][-1]["content"])
+    journal = await table_rows(engine, action_journal, execution_id=execution["id"])
+    assert TOKEN not in repr(journal)
+    assert TOKEN not in repr(await events(engine, execution["id"]))
+    assert TOKEN not in repr(fake.requests)
 
 
 async def test_tools_are_listed_again_when_the_user_writes(

@@ -20,10 +20,10 @@ from convoflow.services.conversations import sandbox
 from convoflow.store.cipher import SecretCipher
 from convoflow.store.schema import action_journal
 from tests.ai.test_agent import START, _project, agent_flow
-from tests.ai.test_agent_mcp import TOKEN, TOOL, Orders, _secret, call, mcp_server
+from tests.ai.test_agent_mcp import TOKEN, TOOL, Orders, call, mcp_server
 from tests.ai.test_agent_mcp import orders as orders  # the MCP server fixture
 from tests.store.test_secret_keys import rotate_to
-from tests.support import Chat, table_rows
+from tests.support import Chat, put_secret, table_rows
 
 
 def _sealed_tokens(journal: list[dict[str, Any]]) -> list[str]:
@@ -52,7 +52,7 @@ async def test_rotation_reseals_a_pending_mcp_call_and_the_old_key_can_go(
     before = build_process(db_url, clock=clock, settings=settings, cipher=SecretCipher([old]))
     try:
         project_id = await _project(before, url)
-        await _secret(before, project_id, "MCP_TOKEN", TOKEN)
+        await put_secret(before, project_id, "MCP_TOKEN", TOKEN)
         server = mcp_server(
             f"{orders.url}?key=${{ENV:MCP_TOKEN}}",
             headers={"Authorization": "Bearer ${ENV:MCP_TOKEN}"},

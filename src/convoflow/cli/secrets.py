@@ -34,7 +34,8 @@ def rotate(database: str | None = DatabaseOption) -> None:
     async def run() -> int:
         db = Database(url, pool_size=1, cipher=cipher)
         try:
-            # Headers of MCP, webhook and agent webhook calls are journaled sealed.
+            # Headers of MCP, webhook and agent webhook calls are journaled sealed, and so
+            # are their urls and bodies naming a project secret.
             journal = {
                 kind: lambda request: reseal_request(cipher, request) for kind in SEALED_KINDS
             }

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from convoflow.engine.egress import Egress
-from convoflow.engine.sealed import open_headers
+from convoflow.engine.sealed import hide_url, open_body, open_headers, open_url
 from convoflow.store.cipher import SecretCipher, SecretKeyError
 
 MAX_BODY_CHARS = 256_000
@@ -35,19 +35,21 @@ async def perform_http(
     """One attempt. Retryable outcomes (network errors, 5xx, 429 with Retry-After, a host
     that does not resolve yet) are retried until max_attempts; the rest are final.
     Headers come sealed (`headers_sealed`, opened with `cipher`) or, journaled by an older
-    version or without secrets (a function's), as `headers`."""
+    version or without secrets (a function's), as `headers`; the url and body come sealed
+    (`url_sealed`, `body_sealed`) when their templates name a project secret."""
     max_attempts = int(request.get("max_attempts") or 3)
+    method = str(request.get("method") or "POST").upper()
     try:
         sealed = open_headers(cipher, request.get("headers_sealed"))
         headers = {**(request.get("headers") or {}), **sealed}
+        url = open_url(cipher, request)
+        body = open_body(cipher, request) if method != "GET" else None
     except SecretKeyError as exc:
         # Journaled under a key since removed: no retry can open it.
         return {"ok": False, "status": None, "body": None, "attempts": attempt, "error": str(exc)}
-    method = str(request.get("method") or "POST").upper()
-    body = request.get("body") if method != "GET" else None
     outcome = await egress.request(
         method,
-        str(request["url"]),
+        url,
         project_id=request.get("project_id"),
         headers=headers,
         content=body if isinstance(body, str) else None,
@@ -55,9 +57,10 @@ async def perform_http(
         timeout_seconds=float(request.get("timeout") or 10),
         idempotency_key=str(request["idempotency_key"]),
     )
+    error = hide_url(outcome.error, request, url)  # kept in the job row and the result
     if outcome.kind == "retryable" and attempt < max_attempts:
         delay = max(backoff_seconds(attempt), outcome.retry_after or 0.0)
-        return RetryLater(delay, outcome.error or "retryable")
+        return RetryLater(delay, error or "retryable")
     result: dict[str, Any] = {
         "ok": outcome.ok,
         "status": outcome.status,
@@ -67,5 +70,5 @@ async def perform_http(
     if outcome.status is not None:
         result["duration_ms"] = outcome.duration_ms
     if not outcome.ok:
-        result["error"] = outcome.error
+        result["error"] = error
     return result

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import httpx2
 
 from convoflow.engine.egress import Egress, EgressRefused, EgressUnresolved
+from convoflow.engine.sealed import hide_url as _hide_url
 from convoflow.engine.sealed import open_headers as _open_headers
 from convoflow.engine.sealed import open_url as _open_url
 from convoflow.engine.sealed import reseal_request as reseal_request
@@ -164,15 +165,23 @@ async def _list_one(
 ) -> dict[str, Any]:
     try:
         headers = _open_headers(cipher, server.get("headers_sealed"))
-        server = {**server, "url": _open_url(cipher, server)}
+        opened = {**server, "url": _open_url(cipher, server)}
     except SecretKeyError as exc:
         return {
             "server": server["server"],
             "ok": False,
             "error": describe_error(str(server["server"]), exc, 0),
         }
-    listed = await _session(egress, server, headers, _list_tools)
-    return {"server": server["server"], **listed}
+    listed = await _session(egress, opened, headers, _list_tools)
+    return {"server": server["server"], **_hidden(listed, server, opened["url"])}
+
+
+def _hidden(result: dict[str, Any], journaled: dict[str, Any], url: str) -> dict[str, Any]:
+    """The result with a sealed url its error quotes (the SSRF guard's refusal) replaced by
+    the url's template: the error reaches the events and the model."""
+    if not result.get("error"):
+        return result
+    return {**result, "error": _hide_url(str(result["error"]), journaled, url)}
 
 
 async def _call_one(
@@ -181,7 +190,7 @@ async def _call_one(
     server = str(request.get("server"))
     try:
         headers = _open_headers(cipher, request.get("headers_sealed"))
-        request = {**request, "url": _open_url(cipher, request)}
+        opened = {**request, "url": _open_url(cipher, request)}
     except SecretKeyError as exc:
         return {"ok": False, "error": describe_error(server, exc, 0)}
     if request.get("idempotency_key"):
@@ -200,4 +209,4 @@ async def _call_one(
             return {"ok": False, "error": f"the tool {tool!r} failed: {text}", "tool_error": True}
         return {"ok": True, "content": text}
 
-    return await _session(egress, request, headers, call)
+    return _hidden(await _session(egress, opened, headers, call), request, opened["url"])

@@ -1,9 +1,14 @@
-"""Headers journaled sealed: the rendered headers of an outbound call (an MCP server's, a
+"""Secrets journaled sealed: the rendered headers of an outbound call (an MCP server's, a
 webhook node's or an agent webhook tool's, which may hold `${ENV:X}` project secrets) go
 into the action journal as one Fernet token under the database's key, are opened only by
-the worker that makes the call, and are re-encrypted by `convoflow secrets rotate`. An MCP
-server's url whose template names a project secret is journaled the same way
-(`url_sealed`, with the unrendered template as `url` for reading)."""
+the worker that makes the call, and are re-encrypted by `convoflow secrets rotate`. A
+rendered url or body whose template names a project secret (an MCP server's url, a
+webhook node's or webhook tool's url and body) is journaled the same way (`url_sealed`,
+`body_sealed`), with the unrendered template as `url` / `body` for reading.
+
+Only a template naming `${ENV:X}` is sealed: rendering is one pass (graph/templating.py),
+so nothing else can bring a project secret into what a template renders, and a call
+without one keeps a readable journal entry."""
 
 from __future__ import annotations
 
@@ -12,10 +17,10 @@ from typing import Any
 
 from convoflow.store.cipher import SecretCipher, SecretKeyError
 
-# The journaled action kinds whose requests may hold sealed headers.
+# The journaled action kinds whose requests may hold sealed tokens.
 SEALED_KINDS = ("mcp", "webhook")
 # The fields of a journaled request (or of each of its listed servers) holding a token.
-SEALED_FIELDS = ("headers_sealed", "url_sealed")
+SEALED_FIELDS = ("headers_sealed", "url_sealed", "body_sealed")
 
 
 def seal_headers(cipher: SecretCipher | None, headers: dict[str, str]) -> str | None:
@@ -36,28 +41,67 @@ def open_headers(cipher: SecretCipher | None, sealed: Any) -> dict[str, str]:
     return {str(k): str(v) for k, v in json.loads(cipher.decrypt(str(sealed))).items()}
 
 
-def seal_url(cipher: SecretCipher | None, template: str, url: str) -> dict[str, str]:
+def names_secret(template: Any) -> bool:
+    """Whether a template (text, or a JSON value holding text) names a project secret."""
+    return "${ENV:" in (template if isinstance(template, str) else repr(template))
+
+
+def seal_url(cipher: SecretCipher | None, template: str, url: str) -> dict[str, Any]:
     """The journal's url fields: the rendered url, or, when its template names a project
     secret (`${ENV:X}`), the template and the rendered url sealed. Raises SecretKeyError
     when there is such a secret and no cipher."""
-    if "${ENV:" not in template:
-        return {"url": url}
+    return _sealed(cipher, "url", template, url, url)
+
+
+def seal_body(cipher: SecretCipher | None, template: Any, body: Any) -> dict[str, Any]:
+    """The journal's body fields, as `seal_url`'s: the rendered body, or the template and
+    one token of the rendered body's JSON."""
+    return _sealed(cipher, "body", template, body, json.dumps(body))
+
+
+def _sealed(
+    cipher: SecretCipher | None, field: str, template: Any, value: Any, plaintext: str
+) -> dict[str, Any]:
+    if not names_secret(template):
+        return {field: value}
     if cipher is None:
-        raise SecretKeyError("no secret key: a url holding a project secret cannot be journaled")
-    return {"url": template, "url_sealed": cipher.encrypt(url)}
+        raise SecretKeyError(
+            f"no secret key: a {field} holding a project secret cannot be journaled"
+        )
+    return {field: template, f"{field}_sealed": cipher.encrypt(plaintext)}
 
 
-def open_url(cipher: SecretCipher | None, holder: dict[str, Any]) -> str:
-    sealed = holder.get("url_sealed")
+def _opened(cipher: SecretCipher | None, holder: dict[str, Any], field: str) -> str | None:
+    sealed = holder.get(f"{field}_sealed")
     if not sealed:
-        return str(holder["url"])
+        return None
     if cipher is None:
-        raise SecretKeyError("no secret key to open the journaled url")
+        raise SecretKeyError(f"no secret key to open the journaled {field}")
     return cipher.decrypt(str(sealed))
 
 
+def open_url(cipher: SecretCipher | None, holder: dict[str, Any]) -> str:
+    opened = _opened(cipher, holder, "url")
+    return str(holder["url"]) if opened is None else opened
+
+
+def open_body(cipher: SecretCipher | None, holder: dict[str, Any]) -> Any:
+    opened = _opened(cipher, holder, "body")
+    return holder.get("body") if opened is None else json.loads(opened)
+
+
+def hide_url(text: str | None, holder: dict[str, Any], url: str) -> str | None:
+    """`text` (what went wrong with a call) with the opened url replaced by its journaled
+    template when the url is sealed: an error quoting the url (egress names a url it
+    refuses) would otherwise carry the secret into the journaled result and the events."""
+    if text is None or not holder.get("url_sealed"):
+        return text
+    template = str(holder["url"])
+    return text.replace(url, template).replace(repr(url)[1:-1], template)
+
+
 def reseal_request(cipher: SecretCipher, request: dict[str, Any]) -> tuple[dict[str, Any], int]:
-    """A journaled request with its sealed headers (a call's, each listed server's)
+    """A journaled request with its sealed tokens (a call's, each listed server's)
     re-encrypted under the newest key, for `convoflow secrets rotate`; and how many were
     rewritten. A token no listed key opens is left as it is: it could not be opened before
     either, and a pending action holding one answers the model so (docs/ai.md)."""

@@ -1,9 +1,10 @@
 """Every column that holds a secret, read and rewritten raw (as stored, no decryption):
 the migration that encrypts plaintext values of older databases, and
 `convoflow secrets rotate`, which re-encrypts them under the newest key. Rotation also
-rewrites the Fernet tokens sealed inside journaled action requests (an agent's MCP server
-headers), through a transform the engine gives per action kind: the request's shape is
-the engine's business, the statements are ours.
+rewrites the Fernet tokens sealed inside journaled action requests (the headers of
+webhook and MCP calls, their urls and bodies naming a project secret), through a
+transform the engine gives per action kind: the request's shape is the engine's business,
+the statements are ours.
 
 Raw `sa.table` shapes instead of schema.py's tables: those decrypt on read, and these
 statements must see and write the stored text itself.

@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 import jmespath
 from jmespath.exceptions import JMESPathError
 
-from convoflow.engine.sealed import seal_headers
+from convoflow.engine.sealed import seal_body, seal_headers, seal_url
 from convoflow.engine.signals import Fail
 from convoflow.engine.step import StepRun
 from convoflow.engine.steps._agent_knowledge import knowledge_specs, knowledge_text, search
@@ -125,18 +125,20 @@ async def webhook_request(
         body = None
     elif isinstance(body, dict) or body is None:
         body = {**(body or {}), **arguments}
+    cipher = run.advance.runtime.db.cipher
     try:
         # Sealed: a header often holds a `${ENV:X}` project secret (engine/sealed.py).
-        sealed = seal_headers(
-            run.advance.runtime.db.cipher, {str(k): str(v) for k, v in dict(headers).items()}
-        )
+        sealed = seal_headers(cipher, {str(k): str(v) for k, v in dict(headers).items()})
+        # So does a url or body naming one; the journal keeps the template (no arguments).
+        url_fields = seal_url(cipher, webhook.url, url)
+        body_fields = seal_body(cipher, webhook.body, body)
     except SecretKeyError as exc:
         return ToolAnswer(f"error: {exc}", ok=False)
     return {
-        "url": url,
+        **url_fields,
         "method": method,
         "headers_sealed": sealed,
-        "body": body,
+        **body_fields,
         "timeout": DEFAULT_TIMEOUT_SECONDS,
         "max_attempts": 3,
         "idempotency_key": key,

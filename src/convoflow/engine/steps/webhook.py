@@ -1,6 +1,7 @@
 """`webhook`: an HTTP call with rendered url, headers and body (DECISIONS.md).
 
-The request is rendered and journaled in the advancing transaction; the worker makes the
+The request is rendered and journaled in the advancing transaction (its headers, and its
+url and body when they name a `${ENV:X}` secret, sealed: engine/sealed.py); the worker makes the
 call with an `Idempotency-Key` stable for this visit of the node, retries network errors
 and 5xx, and brings the result back as ActionDone.
 """
@@ -11,7 +12,7 @@ import contextlib
 import json
 from typing import Any
 
-from convoflow.engine.sealed import seal_headers
+from convoflow.engine.sealed import seal_body, seal_headers, seal_url
 from convoflow.engine.signals import ActionDone, AwaitAction, Fail, Next, Outcome, Signal
 from convoflow.engine.step import StepRun
 from convoflow.engine.steps import _ai_fields as ai_fields
@@ -39,18 +40,21 @@ async def enter(run: StepRun) -> Outcome:
     if isinstance(rendered, AwaitAction | Fail):
         return rendered
     rendered_headers = await run.render_any(headers, "headers")
+    url = await run.render(config.url, "url")
+    cipher = run.advance.runtime.db.cipher
     try:
         # Sealed: a header often holds a `${ENV:X}` project secret (engine/sealed.py).
-        sealed = seal_headers(
-            run.advance.runtime.db.cipher, {str(k): str(v) for k, v in rendered_headers.items()}
-        )
-    except SecretKeyError as exc:
-        return Fail(f"webhook {run.node.id!r}: {exc}", {"field": "headers"})
+        sealed = seal_headers(cipher, {str(k): str(v) for k, v in rendered_headers.items()})
+        # So does a url (`?key=${ENV:X}`) or a body naming one; the journal keeps the template.
+        url_fields = seal_url(cipher, config.url, url)
+        body_fields = seal_body(cipher, body, rendered["body"])
+    except SecretKeyError as exc:  # the message names headers, url or body
+        return Fail(f"webhook {run.node.id!r}: {exc}")
     request = {
-        "url": await run.render(config.url, "url"),
+        **url_fields,
         "method": config.method,
         "headers_sealed": sealed,
-        "body": rendered["body"],
+        **body_fields,
         "timeout": config.timeout_seconds,
         "max_attempts": config.max_attempts,
         "idempotency_key": run.step_key,
