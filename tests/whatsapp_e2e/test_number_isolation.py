@@ -16,7 +16,7 @@ from convoflow.store.schema import (
 )
 from tests.api.helpers import create_workflow
 from tests.support import chain, node
-from tests.whatsapp_e2e.conftest import NUMBER, USER, P, World
+from tests.whatsapp_e2e.conftest import NUMBER, USER, P, World, add_number
 from tests.whatsapp_e2e.helpers import (
     THEIR_NUMBER,
     THEIR_SECRET,
@@ -118,6 +118,51 @@ async def test_activation_lists_graph_problems_and_foreign_numbers_together(
             }
             assert "2 problems" in attempt.json()["error"]
         assert (await them.get(f"/workflows/{workflow['id']}"))["data"]["status"] == "draft"
+
+
+async def test_a_templated_send_number_is_rendered_and_checked_at_send_time(
+    world: World,
+) -> None:
+    """Activation cannot know `{{vars.sender}}`; the send renders it (it went out as the
+    literal text, so a templated number never worked) and the channel refuses another
+    project's number: the hostile tenant's execution fails and nothing is sent."""
+    other = "100000000000777"
+    await add_number(world.engine, world.project_id, phone_number_id=other)
+    definition = chain(
+        node("start", "start"),
+        node("hello", "send_text", message="hi", phone_number_id="{{vars.sender}}"),
+        node("wait", "wait_for_response"),
+    )
+
+    async def start(tenant: World, conversation_number: str, sender: str) -> str:
+        api_call = {"trigger_type": "api_call"}
+        flow = await inbound_flow(tenant, definition, name=f"From {sender}", trigger=api_call)
+        body = {
+            "phone_number": f"+{USER}",
+            "phone_number_id": conversation_number,
+            "variables": {"sender": sender},
+        }
+        started = await tenant.api.post(
+            f"{P}/workflows/{flow}/executions", json={"workflow_execution": body}
+        )
+        assert started.status_code == 202, started.text
+        return str(started.json()["data"]["id"])
+
+    await start(world, NUMBER, other)
+    await world.settle()
+    assert [r["phone_number_id"] for r in world.fake.records(kind="message")] == [other]
+    async with other_tenant(world, (THEIR_NUMBER,)) as them:
+        failures = []
+        for sender in (NUMBER, "100000000000999"):  # the victim's, and nobody's
+            hostile = await start(them, THEIR_NUMBER, sender)
+            await world.settle()
+            execution = (await them.get(f"/workflow_executions/{hostile}"))["data"]
+            assert execution["status"] == "failed", execution
+            assert sender in str(execution["error_details"]), execution
+            failures.append(str(execution["error_details"]["message"]).replace(sender, "X"))
+        # No oracle: the victim's number fails exactly like an unknown one.
+        assert failures[0] == failures[1]
+    assert [r["phone_number_id"] for r in world.fake.records(kind="message")] == [other]
 
 
 async def test_human_replies_cannot_send_from_another_projects_number(world: World) -> None:

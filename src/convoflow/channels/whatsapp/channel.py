@@ -71,16 +71,16 @@ class WhatsAppChannel:
                 "node sets no phone_number_id",
             )
         creds = await self.credentials(phone_number_id)
-        if creds is None:
+        # Another project's number fails exactly like an unknown one: the execution's
+        # error is no oracle of other tenants' numbers.
+        if creds is None or (
+            creds.project_id and creds.project_id != delivery.outbox["project_id"]
+        ):
             return _failure(
                 "unknown_phone_number",
-                f"WhatsApp number {phone_number_id} is not configured "
-                "(add it with `convoflow phone-numbers add`)",
-            )
-        if creds.project_id and creds.project_id != delivery.outbox["project_id"]:
-            return _failure(
-                "unknown_phone_number",
-                f"WhatsApp number {phone_number_id} belongs to another project",
+                f"WhatsApp number {phone_number_id} is not configured in this project "
+                "(connect it with POST /platform/v1/whatsapp/phone_numbers or "
+                "`convoflow phone-numbers add`)",
             )
         recipient = self._recipient(message, conversation)
         if not recipient:

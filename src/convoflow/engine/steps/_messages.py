@@ -16,5 +16,9 @@ async def addressing(run: StepRun) -> dict[str, Any]:
         out["to"] = {"phone_number": await run.render(to_number, "to_phone_number")}
     phone_number_id = getattr(config, "phone_number_id", None)
     if phone_number_id:
-        out["from"] = {"phone_number_id": phone_number_id}
+        # Rendered like the recipient: activation checks only literal numbers, and the
+        # channel refuses a rendered one that is not the execution's project's.
+        rendered = (await run.render(phone_number_id, "phone_number_id")).strip()
+        if rendered:
+            out["from"] = {"phone_number_id": rendered}
     return out
