@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import pytest
@@ -51,5 +52,37 @@ async def test_insert_ignoring_skips_an_existing_key(db_url: str) -> None:
             first = await conn.execute(stmt, row)
             again = await conn.execute(stmt, dict(row, kind="other"))
             assert (first.rowcount, again.rowcount) == (1, 0)
+    finally:
+        await db.dispose()
+
+
+async def test_a_listener_hears_notifications_and_sees_its_connection_lost(db_url: str) -> None:
+    """The LISTEN connection is the store's (engine/notifier.py only decides what a payload
+    means): it hears a committed NOTIFY and reports being cut off. SQLite has none."""
+    db = Database(db_url, pool_size=2)
+    try:
+        if not db.backend.notifies:
+            with pytest.raises(ValueError, match="SQLite has no LISTEN"):
+                await db.listen("ch", print, application_name="test-listen")
+            return
+        heard: asyncio.Queue[str] = asyncio.Queue()
+        listener = await db.listen("test_ch", heard.put_nowait, application_name="test-listen")
+        try:
+            assert await listener.lost_within(0.01) is False
+            await listener.check(5)
+            async with db.write() as conn:
+                await db.backend.notify(conn, "test_ch", "hello")
+            assert await asyncio.wait_for(heard.get(), 10) == "hello"
+            async with db.write() as conn:
+                await conn.execute(
+                    sa.text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                        " WHERE application_name = 'test-listen'"
+                        " AND datname = current_database()"
+                    )
+                )
+            assert await listener.lost_within(10) is True
+        finally:
+            listener.close()
     finally:
         await db.dispose()

@@ -10,6 +10,10 @@ calls it after each commit in this process; on PostgreSQL every notification fro
 process does too). Streams poll as well, so a commit nobody notified (another process's
 send, on SQLite or without a NOTIFY) costs at most a poll interval.
 
+The LISTEN connection itself is the store's (`Database.listen`, a driver-level connection
+in store/dialects/postgresql_listen.py); this module decides when to open it again and
+what a payload means.
+
 The same channel carries revoked API keys (payload `api_key_revoked:<key id>`), so every
 API process drops the key from its cache at once; a lost notification costs at most the
 cache time (api/auth.py: KEY_CACHE_SECONDS).
@@ -19,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -42,7 +45,6 @@ class Notifier:
         self.db = db
         self.jobs = asyncio.Event()
         self.outbox = asyncio.Event()
-        self._listener: Any = None  # the LISTEN connection, while it is open
         self._keeper: asyncio.Task[None] | None = None
         self._first_attempt = asyncio.Event()
         self.key_revoked_listeners = tuple(key_revoked_listeners)
@@ -87,7 +89,7 @@ class Notifier:
         """Tell every process LISTENing (PostgreSQL) when the transaction commits."""
         await self.db.backend.notify(conn, CHANNEL, KEY_REVOKED + key_id)
 
-    def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+    def _on_payload(self, payload: str) -> None:
         if payload.startswith(KEY_REVOKED):
             self.key_revoked(payload[len(KEY_REVOKED) :])
         else:
@@ -120,30 +122,19 @@ class Notifier:
 
     async def _listen_until_lost(self) -> None:
         """Returns when the connection is lost; raises if it cannot be opened."""
-        import asyncpg
-
-        dsn = self.db.backend.listen_dsn(self.db.url)
         # Named, so an operator (and tests/durability/test_db_faults.py) can see it.
-        conn = await asyncpg.connect(
-            dsn, timeout=10, server_settings={"application_name": LISTEN_APPLICATION}
+        listener = await self.db.listen(
+            CHANNEL, self._on_payload, application_name=LISTEN_APPLICATION
         )
-        lost = asyncio.Event()
-        conn.add_termination_listener(lambda _conn: lost.set())
-        self._listener = conn
         try:
-            await conn.add_listener(CHANNEL, self._on_notify)
             self.wake_all()  # whatever was notified while we were not listening
             self._first_attempt.set()
-            while not lost.is_set():
-                try:
-                    await asyncio.wait_for(lost.wait(), LISTEN_CHECK_SECONDS)
-                except TimeoutError:
-                    # A connection cut without a FIN (a network failure) shows nothing
-                    # until it is used: ask it something now and then.
-                    await conn.fetchval("SELECT 1", timeout=LISTEN_CHECK_SECONDS)
+            while not await listener.lost_within(LISTEN_CHECK_SECONDS):
+                # A connection cut without a FIN (a network failure) shows nothing until
+                # it is used: ask it something now and then.
+                await listener.check(LISTEN_CHECK_SECONDS)
         finally:
-            self._listener = None
-            conn.terminate()
+            listener.close()
 
     async def close(self) -> None:
         keeper, self._keeper = self._keeper, None

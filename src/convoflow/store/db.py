@@ -134,6 +134,16 @@ class Database:
         async with self.read() as conn:
             await conn.execute(_PING)
 
+    async def listen(
+        self, channel: str, on_payload: Callable[[str], None], *, application_name: str
+    ) -> dialects.Listener:
+        """A connection of its own, outside the pool, that LISTENs on `channel` and calls
+        `on_payload` with each payload (only where `backend.notifies`); raises if it cannot
+        be opened. The caller closes it."""
+        return await self.backend.listen(
+            self.url, channel, on_payload, application_name=application_name
+        )
+
     async def run_write(self, fn: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         """Run `fn` in a write transaction and commit (rolled back if it raises)."""
         return await self._connections.run_write(fn)

@@ -17,9 +17,18 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from convoflow.store.dialects import postgresql, sqlite
-from convoflow.store.dialects.base import Connections, Dialect, EngineSetup
+from convoflow.store.dialects.base import Connections, Dialect, EngineSetup, Listener
 
-__all__ = ["Connections", "Dialect", "EngineSetup", "for_driver", "named", "of", "per_dialect"]
+__all__ = [
+    "Connections",
+    "Dialect",
+    "EngineSetup",
+    "Listener",
+    "for_driver",
+    "named",
+    "of",
+    "per_dialect",
+]
 
 DIALECTS: dict[str, Dialect] = {d.name: d for d in (sqlite.DIALECT, postgresql.DIALECT)}
 

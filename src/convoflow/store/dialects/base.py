@@ -1,5 +1,6 @@
-"""The interface every dialect module implements (`Dialect`), and what `store/db.py`
-gives a dialect to set up its connections with (`EngineSetup`)."""
+"""The interface every dialect module implements (`Dialect`, with the `Listener` its
+`listen` opens), and what `store/db.py` gives a dialect to set up its connections with
+(`EngineSetup`)."""
 
 from __future__ import annotations
 
@@ -46,6 +47,21 @@ class Connections(Protocol):
     async def dispose(self) -> None:
         """Close what `connections` opened beyond the engine."""
         ...
+
+
+class Listener(Protocol):
+    """An open LISTEN connection (`Dialect.listen`); whoever opened it closes it."""
+
+    async def lost_within(self, seconds: float) -> bool:
+        """True once the connection is lost; False if it still stands after `seconds`."""
+        ...
+
+    async def check(self, seconds: float) -> None:
+        """One round trip on the connection, answered within `seconds`; raises if it
+        is dead (or too slow)."""
+        ...
+
+    def close(self) -> None: ...
 
 
 class OnConflictInserts:
@@ -123,8 +139,12 @@ class Dialect(Protocol):
         """Tell listeners on `channel` when the transaction commits."""
         ...
 
-    def listen_dsn(self, url: str) -> str:
-        """The driver-level DSN a LISTEN connection opens (only if `notifies`)."""
+    async def listen(
+        self, url: str, channel: str, on_payload: Callable[[str], None], *, application_name: str
+    ) -> Listener:
+        """A connection of its own to the database at `url` that LISTENs on `channel`
+        and calls `on_payload` with each payload (only if `notifies`); raises if it
+        cannot be opened."""
         ...
 
     def pool_options(self, pool_size: int) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """PostgreSQL: concurrent writers, so row locks and transaction-scoped advisory locks are
-real; commits are announced with NOTIFY.
+real; commits are announced with NOTIFY, heard on a LISTEN connection of its own
+(`postgresql_listen.py`).
 
 Its transactions (`PostgreSQLConnections`) are ordinary asyncpg connections from the
 pool; all three kinds raise `faults.DatabaseUnavailable` when the server cannot be
@@ -17,7 +18,9 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from convoflow.store import appends, faults
+from convoflow.store.dialects import postgresql_listen
 from convoflow.store.dialects.base import OnConflictInserts
+from convoflow.store.dialects.postgresql_listen import PostgreSQLListener
 
 if TYPE_CHECKING:
     from convoflow.store.dialects.base import EngineSetup
@@ -62,8 +65,14 @@ class PostgreSQL(OnConflictInserts):
     async def notify(self, conn: AsyncConnection, channel: str, payload: str) -> None:
         await conn.execute(_NOTIFY, {"channel": channel, "payload": payload})
 
-    def listen_dsn(self, url: str) -> str:
-        return url.replace("postgresql+asyncpg://", "postgresql://")
+    async def listen(
+        self, url: str, channel: str, on_payload: Callable[[str], None], *, application_name: str
+    ) -> PostgreSQLListener:
+        # asyncpg's own DSN: no SQLAlchemy driver suffix.
+        dsn = url.replace("postgresql+asyncpg://", "postgresql://")
+        return await postgresql_listen.listen(
+            dsn, channel, on_payload, application_name=application_name
+        )
 
     def pool_options(self, pool_size: int) -> dict[str, Any]:
         # No pool_pre_ping (a round trip per checkout): a dead connection is found by its

@@ -30,7 +30,7 @@ from convoflow.store.dialects.base import OnConflictInserts
 from convoflow.store.dialects.sqlite_writes import writes_of
 
 if TYPE_CHECKING:
-    from convoflow.store.dialects.base import EngineSetup
+    from convoflow.store.dialects.base import EngineSetup, Listener
 
 T = TypeVar("T")
 
@@ -71,8 +71,10 @@ class SQLite(OnConflictInserts):
     async def notify(self, conn: AsyncConnection, channel: str, payload: str) -> None:
         return None
 
-    def listen_dsn(self, url: str) -> str:
-        raise ValueError("expected a PostgreSQL URL: SQLite has no LISTEN")
+    async def listen(
+        self, url: str, channel: str, on_payload: Callable[[str], None], *, application_name: str
+    ) -> Listener:
+        raise ValueError("SQLite has no LISTEN: its processes poll")
 
     def pool_options(self, pool_size: int) -> dict[str, Any]:
         # Writes go through the writer thread and reads are inline: the async engine's
