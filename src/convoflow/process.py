@@ -24,6 +24,7 @@ from convoflow.observability.metrics import Metrics
 from convoflow.services.conversations import routing
 from convoflow.services.executions.in_flight import ResumesInFlight
 from convoflow.services.executions.project_events import handle_project_event_job
+from convoflow.services.health.probe import DatabaseProbe
 from convoflow.services.process import Process
 from convoflow.services.projects.key_cache import KeyCache
 from convoflow.services.whatsapp.setup import build_whatsapp
@@ -88,6 +89,7 @@ def build_process(
         worker=worker,
         key_cache=key_cache,
         resumes=ResumesInFlight(),
+        health=DatabaseProbe(db.ping),
         channels=all_channels,
         whatsapp=whatsapp,
         cpu=cpu,

@@ -313,3 +313,37 @@ async def test_postgres_restart_and_crash_lose_and_repeat_nothing(
             assert len(listening) == 1, "the server did not LISTEN again after the restarts"
         finally:
             server.stop()
+
+
+async def _health_until(http: httpx.AsyncClient, status: int, within: float) -> float:
+    """Seconds until /healthz answers `status`, polled every 50 ms; fails after `within`."""
+    began = time.monotonic()
+    seen: list[int] = []
+    while time.monotonic() - began < within:
+        seen.append((await http.get("/healthz")).status_code)
+        if seen[-1] == status:
+            return time.monotonic() - began
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"/healthz not {status} within {within} s: {Counter(seen)}")
+
+
+async def test_healthz_shows_a_stopped_database_and_its_return(
+    cluster: PgCluster, tmp_path: Path
+) -> None:
+    """/healthz answers from a background ping (services/health/probe.py), yet a stopped
+    database shows as 503 within the probe's interval plus a refused connection, stays 503
+    while it is down, and 200 is back as soon as it answers again."""
+    await asyncio.to_thread(upgrade, cluster.url("convoflow"))
+    server = Server(cluster.url("convoflow"), "http://127.0.0.1:9", tmp_path / "serve.log")
+    await server.start()
+    try:
+        async with httpx.AsyncClient(base_url=server.url, timeout=20) as http:
+            await asyncio.to_thread(cluster.stop, "fast")
+            assert await _health_until(http, 503, 2.0) <= 2.0
+            down = [(await http.get("/healthz")) for _ in range(5)]
+            assert {answer.status_code for answer in down} == {503}
+            assert all(a.json()["error"].startswith("database: ") for a in down), down[0].text
+            await asyncio.to_thread(cluster.start_again)
+            assert await _health_until(http, 200, 2.0) <= 2.0
+    finally:
+        server.stop()

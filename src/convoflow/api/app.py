@@ -85,10 +85,13 @@ def create_app(engine: Process, *, run_worker: bool = True, close_engine: bool =
         # LISTEN, and the reconcile hold of the sends a crash left uncertain counted from
         # now (a server takes their status webhooks); then the worker, if it runs here.
         task = await start_server(engine.dispatcher, engine.worker, stop, run_worker=run_worker)
+        # /healthz answers from its last ping (services/health/probe.py).
+        engine.health.start()
         try:
             yield
         finally:
             stop.set()
+            await engine.health.stop()
             try:
                 await asyncio.wait_for(task, engine.runtime.settings.worker_stop_seconds)
             except Exception:

@@ -22,6 +22,10 @@ class Described(BaseModel):
 class Health(Described):
     status: Literal["ok"]
     database: str = Field(description="The database's dialect: sqlite or postgresql")
+    checked_seconds_ago: float = Field(
+        description="How long ago the database last answered: the background ping's "
+        "result (at most 1.5 s old), or about 0 after an inline ping"
+    )
 
 
 class ApiKey(Described):

@@ -1,6 +1,6 @@
 """What one running process is made of, as the use-cases receive it (their `engine`
 argument): the database, the runtime, the channels, the WhatsApp parts, the key cache,
-the resumes in flight.
+the resumes in flight, the database probe `/healthz` answers from.
 
 It is defined here, below the composition root, so that services depend on the parts they
 are given and never on how they are built: `convoflow/process.py: build_process` (which
@@ -20,6 +20,7 @@ from convoflow.engine.dispatcher import Dispatcher
 from convoflow.engine.runtime import Runtime
 from convoflow.engine.worker import Worker
 from convoflow.services.executions.in_flight import ResumesInFlight
+from convoflow.services.health.probe import DatabaseProbe
 from convoflow.services.projects.key_cache import KeyCache
 from convoflow.services.whatsapp.parts import WhatsAppServices
 from convoflow.store.db import Database
@@ -36,6 +37,8 @@ class Process:
     key_cache: KeyCache
     # Executions this process is resuming (a second concurrent resume is a 409).
     resumes: ResumesInFlight
+    # Pings the database in the background once started (the API's lifespan starts it).
+    health: DatabaseProbe
     channels: dict[str, Channel] = field(default_factory=dict)
     whatsapp: WhatsAppServices | None = None
     # Large definitions are checked and compiled in its worker processes (engine/cpu.py).
@@ -46,6 +49,7 @@ class Process:
         return self.runtime.clock
 
     async def close(self) -> None:
+        await self.health.stop()
         await self.runtime.close()
         if self.whatsapp is not None:
             await self.whatsapp.aclose()

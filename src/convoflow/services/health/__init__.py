@@ -1,0 +1,1 @@
+"""Whether this process can serve: its database probe (what `GET /healthz` answers)."""
