@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     # A live stream (server-sent events) reads again after this long when no commit woke
     # it: the delay of a change made by another process that did not NOTIFY (docs/api.md).
     stream_poll_seconds: float = 1.0
+    # Live streams one API key may hold open at once in this process (docs/api.md): past
+    # it a new one is a 429 before it opens.
+    max_streams_per_key: int = Field(default=20, ge=1)
     # HTTP API limits, counted in memory per process (docs/api.md): requests per minute
     # per API key, and workflow starts per second per (API key, workflow).
     rate_limit_per_minute: int = 1000

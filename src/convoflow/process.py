@@ -27,6 +27,7 @@ from convoflow.services.executions.project_events import handle_project_event_jo
 from convoflow.services.health.probe import DatabaseProbe
 from convoflow.services.process import Process
 from convoflow.services.projects.key_cache import KeyCache
+from convoflow.services.streams.slots import StreamSlots
 from convoflow.services.whatsapp.setup import build_whatsapp
 from convoflow.store.cipher import SecretCipher, load_cipher
 from convoflow.store.db import Database
@@ -90,6 +91,7 @@ def build_process(
         key_cache=key_cache,
         resumes=ResumesInFlight(),
         health=DatabaseProbe(db.ping),
+        streams=StreamSlots(settings.max_streams_per_key),
         channels=all_channels,
         whatsapp=whatsapp,
         cpu=cpu,

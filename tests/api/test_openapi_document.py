@@ -52,6 +52,20 @@ async def test_every_error_is_declared_with_our_body(client: httpx.AsyncClient) 
                     )
 
 
+async def test_live_streams_declare_their_cap_with_retry_after(client: httpx.AsyncClient) -> None:
+    """A key past its cap of open streams gets a 429 with Retry-After before the stream
+    opens (api/routes/streams.py): declared as such, not only as the rate limit."""
+    document = (await client.get("/openapi.json")).json()
+    paths = document["paths"].items()
+    streams = [(path, item["get"]) for path, item in paths if path.endswith("/events/stream")]
+    assert len(streams) == 4
+    for path, operation in streams:
+        declared = operation["responses"]["429"]
+        assert declared["content"]["application/json"]["schema"] == ERROR, path
+        assert "CONVOFLOW_MAX_STREAMS_PER_KEY" in declared["description"], path
+        assert declared["headers"]["Retry-After"]["schema"] == {"type": "integer"}, path
+
+
 async def test_kapsos_filter_values_are_the_enums(client: httpx.AsyncClient) -> None:
     document = (await client.get("/openapi.json")).json()
 

@@ -1,6 +1,7 @@
 """Every error is JSON `{"error": "<specific message>"}` (+ `details` for validation).
 
-Mapping: service NotFound -> 404, Invalid -> 422, Conflict -> 409, BadRequest -> 400;
+Mapping: service NotFound -> 404, Invalid -> 422, Conflict -> 409, BadRequest -> 400,
+TooMany -> 429 with Retry-After;
 malformed JSON -> 400; a missing body -> 400; schema violations -> 422 listing every
 problem; unknown route -> 404; wrong method -> 405; the database unreachable (restarting,
 down) -> 503 with Retry-After. Anything else is a bug: the middleware in
@@ -24,6 +25,7 @@ from convoflow.services.common import (
     Invalid,
     NotFound,
     ServiceError,
+    TooMany,
     Unavailable,
 )
 from convoflow.store.faults import DatabaseUnavailable
@@ -64,6 +66,7 @@ _SERVICE_STATUS: dict[type[ServiceError], int] = {
     Conflict: 409,
     BadRequest: 400,
     Unavailable: 503,
+    TooMany: 429,
 }
 
 
@@ -77,6 +80,8 @@ async def _service_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ServiceError)
     status = next((code for kind, code in _SERVICE_STATUS.items() if isinstance(exc, kind)), 422)
     headers = {"Retry-After": "5"} if status == 503 else None
+    if isinstance(exc, TooMany):
+        headers = {"Retry-After": str(exc.retry_after_seconds)}
     return JSONResponse(error_body(exc.message, exc.details), status_code=status, headers=headers)
 
 

@@ -62,6 +62,16 @@ class Unavailable(ServiceError):
     failed on its side: nothing was changed, and the same request may succeed later."""
 
 
+class TooMany(ServiceError):
+    """The caller already holds as many of something as it may (open live streams):
+    nothing was done; the same request succeeds once it gives one back, and
+    `retry_after_seconds` is a reasonable wait before asking again."""
+
+    def __init__(self, message: str, retry_after_seconds: int) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
+
+
 @dataclass(frozen=True)
 class FieldProblem:
     """One problem with a request field, for `details`."""

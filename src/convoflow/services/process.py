@@ -1,6 +1,6 @@
 """What one running process is made of, as the use-cases receive it (their `engine`
 argument): the database, the runtime, the channels, the WhatsApp parts, the key cache,
-the resumes in flight, the database probe `/healthz` answers from.
+the resumes in flight, the live streams open, the database probe `/healthz` answers from.
 
 It is defined here, below the composition root, so that services depend on the parts they
 are given and never on how they are built: `convoflow/process.py: build_process` (which
@@ -22,6 +22,7 @@ from convoflow.engine.worker import Worker
 from convoflow.services.executions.in_flight import ResumesInFlight
 from convoflow.services.health.probe import DatabaseProbe
 from convoflow.services.projects.key_cache import KeyCache
+from convoflow.services.streams.slots import StreamSlots
 from convoflow.services.whatsapp.parts import WhatsAppServices
 from convoflow.store.db import Database
 
@@ -39,6 +40,8 @@ class Process:
     resumes: ResumesInFlight
     # Pings the database in the background once started (the API's lifespan starts it).
     health: DatabaseProbe
+    # Live streams open per API key (services/streams/slots.py: capped per process).
+    streams: StreamSlots
     channels: dict[str, Channel] = field(default_factory=dict)
     whatsapp: WhatsAppServices | None = None
     # Large definitions are checked and compiled in its worker processes (engine/cpu.py).

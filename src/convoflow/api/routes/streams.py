@@ -13,7 +13,9 @@ Another project's id is the same 404 as an unknown one, before anything streams;
 revoked while its stream is open ends the stream within about a second. Each
 event's `id` is its position; a client that reconnects sends the last one it got as
 `Last-Event-ID` and resumes there without losing anything. A comment line is sent every
-15 seconds so proxies keep the connection open.
+15 seconds so proxies keep the connection open. One API key holds at most
+`CONVOFLOW_MAX_STREAMS_PER_KEY` streams open in this process: one more is a 429 with
+Retry-After, before anything streams (services/streams/slots.py).
 """
 
 from __future__ import annotations
@@ -25,15 +27,18 @@ import orjson
 from fastapi import Header, Request
 from fastapi.security.utils import get_authorization_scheme_param
 from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.types import Receive, Scope, Send
 
 from convoflow.api import views, whatsapp_views
 from convoflow.api.auth import CurrentActor, EngineDep
 from convoflow.api.bodies import api_router
+from convoflow.api.openapi import error_responses
 from convoflow.process import Process
 from convoflow.services.common import Actor
 from convoflow.services.projects.key_cache import resolve_key
 from convoflow.services.streams import feeds
 from convoflow.services.streams.follow import Change, Feed, follow
+from convoflow.services.streams.slots import RETRY_AFTER_SECONDS, StreamSlot
 
 router = api_router(tags=["Live streams"])
 
@@ -47,13 +52,47 @@ LastEventId = Annotated[
         description="The `id` of the last event received: the stream resumes after it",
     ),
 ]
+TOO_MANY = error_responses(429)[429]
 STREAM_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "A stream of server-sent events (text/event-stream) that does not end",
         "content": {"text/event-stream": {"schema": {"type": "string"}}},
-    }
+    },
+    429: {
+        **TOO_MANY,
+        "description": "The API key already holds `CONVOFLOW_MAX_STREAMS_PER_KEY` live "
+        "streams open (default 20 per server process), or went past its rate limit; "
+        "`Retry-After` says when to retry",
+        "headers": {
+            "Retry-After": {
+                "description": f"Seconds to wait ({RETRY_AFTER_SECONDS} when the key holds "
+                "too many streams, 60 past the rate limit)",
+                "schema": {"type": "integer"},
+            }
+        },
+    },
 }
 Render = Callable[[Change], Any]
+
+
+class SlotHoldingResponse(EventSourceResponse):
+    """An event stream that gives its slot back when the response is over, however it
+    ends: the client disconnected, the stream ended (a revoked key), the server is
+    stopping (sse_starlette ends open streams on uvicorn's exit), a send failed, or the
+    task was cancelled. Not the event generator's `finally`: it never runs when the
+    generator was never started (a HEAD request, a response that failed before its first
+    event) and runs only when something closes it. Not the response's `background`: it is
+    skipped when the response ends by an exception or a cancellation."""
+
+    def __init__(self, content: AsyncIterator[ServerSentEvent], slot: StreamSlot) -> None:
+        super().__init__(content, ping=PING_SECONDS, headers={"Cache-Control": "no-cache"})
+        self.slot = slot
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.slot.release()
 
 
 def _stream(request: Request, actor: Actor, feed: Feed, render: Render) -> EventSourceResponse:
@@ -69,7 +108,10 @@ def _stream(request: Request, actor: Actor, feed: Feed, render: Render) -> Event
                     id=str(change.position),
                 )
 
-    return EventSourceResponse(events(), ping=PING_SECONDS, headers={"Cache-Control": "no-cache"})
+    # Taken last, once every refusal (404, 422) is behind: nothing between here and the
+    # response's own run can fail and leave the slot taken.
+    slot = engine.streams.take(actor.key_id or actor.project_id)
+    return SlotHoldingResponse(events(), slot)
 
 
 def _key_still_valid(
