@@ -199,6 +199,32 @@ async def test_an_execution_stream_resumes_after_the_last_event_id(live_server, 
         assert received == ["one", "two"]
 
 
+async def test_a_client_that_read_the_execution_streams_only_what_follows(live_server, engine):
+    """Every event carries `sequence`, the `id` its stream gives it: the newest one a
+    client read (GET the execution) as Last-Event-ID streams only what came after it,
+    without the timeline again (the console's inspector opens its stream so)."""
+    async with project_http(engine, live_server, "read-first") as http:
+        execution_id, conversation = await chat(http)
+        detail = (await http.get(f"{P}/workflow_executions/{execution_id}")).json()["data"]
+        read = {event["id"]: event["sequence"] for event in detail["events"]}
+        assert list(read.values()) == list(range(1, len(read) + 1))
+        listed = await http.get(f"{P}/workflow_executions/{execution_id}/events")
+        for event in listed.json()["data"]:
+            assert read.get(event["id"], event["sequence"]) == event["sequence"]
+
+        newest = len(read)
+        await say(http, conversation, "after reading")
+        path = f"{P}/workflow_executions/{execution_id}/events/stream"
+        async with open_stream(http, path, last_event_id=str(newest)) as stream:
+            seen = await stream.until(
+                lambda e: e["event"] == "event" and e["data"]["event_type"] == "user_input_received"
+            )
+        events = [e for e in seen if e["event"] == "event"]
+        assert int(events[0]["id"]) == newest + 1
+        assert [e["data"]["sequence"] for e in events] == [int(e["id"]) for e in events]
+        assert not {e["data"]["id"] for e in events} & set(read)
+
+
 async def test_a_conversation_stream_resumes_without_loss(live_server, engine, clock):
     async with project_http(engine, live_server, "messages") as http:
         _, conversation = await chat(http)

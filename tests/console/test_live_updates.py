@@ -5,6 +5,7 @@ request each, no polling), and a chat whose stream is refused says so once and p
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 import httpx
@@ -152,3 +153,50 @@ def test_the_inspector_and_the_inbox_follow_their_streams(page: Any, server: Ser
     lists = [url for url in requests if "/whatsapp/conversations?" in url]
     reads = [url for url in requests if "/whatsapp/messages?" in url]
     assert len(lists) == 1 and len(reads) == 1, "read once, then streamed"
+
+
+def _settled_events(server: Server, execution_id: str) -> list[dict[str, Any]]:
+    """The execution's events once it waits and nothing more is being added (the worker
+    sends the echo after the resume answered)."""
+    previous: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 30
+    with _api(server) as http:
+        while True:
+            detail = http.get(f"/workflow_executions/{execution_id}").json()["data"]
+            events: list[dict[str, Any]] = detail["events"]
+            if detail["status"] == "waiting" and events == previous:
+                return events
+            assert time.monotonic() < deadline, "the execution did not settle"
+            previous = events
+            time.sleep(0.3)
+
+
+def test_the_inspector_streams_only_what_follows_the_events_it_read(
+    page: Any, server: Server
+) -> None:
+    """The inspector reads the execution, then opens its stream after the newest event it
+    holds (its `sequence` as Last-Event-ID): it used to send none, so the server replayed
+    the whole timeline and the page compared each event with every one it held."""
+    workflow_id = _echo_flow(server, "Resumed echo")
+    execution_id, conversation_id = _start(server, workflow_id, "+15550007003")
+    _say(server, conversation_id, "first")
+    before = _settled_events(server, execution_id)
+    assert [event["sequence"] for event in before] == list(range(1, len(before) + 1))
+    sign_in(page, server)
+    stream_path = f"/platform/v1/workflow_executions/{execution_id}/events/stream"
+    streams: list[str] = []
+    page.on("request", lambda r: streams.append(r.url) if r.url.endswith(stream_path) else None)
+    with page.expect_request(lambda r: r.url.endswith(stream_path)) as opened:
+        page.goto(f"{server.url}/console/executions/{execution_id}")
+    assert opened.value.headers.get("last-event-id") == str(before[-1]["sequence"])
+    timeline = page.locator("section.timeline > ol > li.event")
+    expect(timeline).to_have_count(len(before))
+
+    # What happens next arrives by the stream, once each.
+    _say(server, conversation_id, "second")
+    after = _settled_events(server, execution_id)
+    assert len(after) > len(before)
+    expect(page.locator(".event.user_input_received")).to_have_count(2)
+    expect(timeline).to_have_count(len(after))
+    expect(timeline.last).to_contain_text(after[-1]["event_type"].replace("_", " "))
+    assert len(streams) == 1, "one stream, never reopened"

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useMemo, useState } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { Background, Controls, ReactFlow, ReactFlowProvider, type Edge } from "@xyflow/react";
 import "@xyflow/react/dist/style.css";
 import { api, Definition, errorText, loadNodeTypes, NodeTypeInfo, P, Workflow } from "./api";
@@ -18,7 +18,7 @@ type Envelope<T> = { data: T };
 type Step = { identifier: string } | null | undefined;
 type Summary = { id: string; status: string; started_at: string; last_event_at: string; current_step?: Step; whatsapp_conversation_id: string | null };
 type Paging = { next: string | null; previous: string | null };
-type Event = { id: string; event_type: string; direction: string | null; edge_label: string | null; created_at: string; payload: Record<string, unknown>; step?: Step };
+type Event = { id: string; sequence: number; event_type: string; direction: string | null; edge_label: string | null; created_at: string; payload: Record<string, unknown>; step?: Step };
 type Detail = Summary & {
   workflow: { id: string; name: string };
   error_details: unknown;
@@ -163,6 +163,32 @@ function pathOf(events: Event[]): { visited: Set<string>; taken: Set<string> } {
   return { visited, taken };
 }
 
+// The detail with what its stream brought since: new events appended (one copy per event
+// id: a reconnect may repeat one), the execution's newest state. One pass per batch, so a
+// burst of n events costs O(n + events held), not a scan of the timeline per event.
+function withStreamed(old: Detail, batch: StreamEvent[]): Detail {
+  const known = new Set(old.events.map((event) => event.id));
+  const events = [...old.events];
+  let state: Partial<Detail> = {};
+  for (const e of batch) {
+    if (e.event === "event" && !known.has(e.data.id)) {
+      known.add(e.data.id);
+      events.push(e.data as Event);
+    } else if (e.event === "execution") {
+      state = { ...state, ...(e.data as Partial<Detail>) };
+    }
+  }
+  return { ...old, ...state, events: events.length === old.events.length ? old.events : events };
+}
+
+// A detail read again (after an action, or polling) with the events the stream delivered
+// after that read was made: they are newer than its newest and would otherwise vanish.
+function withNewer(read: Detail, old: Detail | null): Detail {
+  const newest = read.events.length ? read.events[read.events.length - 1].sequence : 0;
+  const newer = (old?.events ?? []).filter((event) => event.sequence > newest);
+  return newer.length ? { ...read, events: [...read.events, ...newer] } : read;
+}
+
 function Inspector({ executionId }: { executionId: string }) {
   const [detail, setDetail] = useState<Detail | null>(null);
   const [graph, setGraph] = useState<{ nodes: CardNode[]; edges: Edge[] }>({ nodes: [], edges: [] });
@@ -183,7 +209,7 @@ function Inspector({ executionId }: { executionId: string }) {
         api<Envelope<{ definition: Definition; number?: number; current?: boolean }>>("GET", graphPath),
         loadNodeTypes(),
       ]);
-      setDetail(read);
+      setDetail((old) => withNewer(read, old));
       setVersion(pinned.data.number ? { number: pinned.data.number, current: Boolean(pinned.data.current) } : null);
       setGraph(toFlow(pinned.data.definition));
       setTypes(Object.fromEntries(catalogue.map((t) => [t.type, t])));
@@ -193,19 +219,22 @@ function Inspector({ executionId }: { executionId: string }) {
   }, [executionId]);
   useEffect(() => void load(), [load]);
 
-  // New events and the execution's state as they happen. The stream starts with every
-  // event, which the loaded timeline may already hold: one copy per event id.
+  // New events and the execution's state as they happen. The stream resumes after the
+  // newest event loaded (its `sequence` as Last-Event-ID): it brings only what came since,
+  // not the whole timeline again. Events that arrive together are applied together.
+  const pending = useRef<StreamEvent[]>([]);
   const onEvent = useCallback((e: StreamEvent) => {
-    setDetail((old) => {
-      if (!old) return old;
-      if (e.event === "event") {
-        return old.events.some((x) => x.id === e.data.id) ? old : { ...old, events: [...old.events, e.data as Event] };
-      }
-      return e.event === "execution" ? { ...old, ...(e.data as Partial<Detail>), events: old.events } : old;
-    });
+    pending.current.push(e);
+    if (pending.current.length > 1) return; // this batch's update is already scheduled
+    window.setTimeout(() => {
+      const batch = pending.current;
+      pending.current = [];
+      setDetail((old) => (old ? withStreamed(old, batch) : old));
+    }, 0);
   }, []);
   const loaded = detail !== null;
-  const stream = useStream(loaded ? `${P}/workflow_executions/${executionId}/events/stream` : null, onEvent);
+  const newest = detail?.events.length ? String(detail.events[detail.events.length - 1].sequence) : null;
+  const stream = useStream(loaded ? `${P}/workflow_executions/${executionId}/events/stream` : null, onEvent, newest);
   useEffect(() => {
     if (!stream.failed) return;
     const timer = window.setInterval(() => void load(), POLL_MS);

@@ -69,15 +69,23 @@ async function readOnce(path: string, lastId: { current: string | null }, signal
 
 // Follows `path` (null: nothing to follow) while the component is mounted. `onEvent` may
 // change between renders; the latest one is called, with the path the event came from
-// (a stream being replaced may still deliver one before it is closed).
-export function useStream(path: string | null, onEvent: (e: StreamEvent, path: string) => void): StreamState {
+// (a stream being replaced may still deliver one before it is closed). `resumeAfter`: the
+// id of the last event the screen already holds (read when the stream opens), sent as
+// Last-Event-ID so the server starts after it instead of replaying everything.
+export function useStream(
+  path: string | null,
+  onEvent: (e: StreamEvent, path: string) => void,
+  resumeAfter: string | null = null,
+): StreamState {
   const [state, setState] = useState<StreamState>({ live: false, failed: null });
   const handler = useRef(onEvent);
   handler.current = onEvent;
+  const resume = useRef(resumeAfter);
+  resume.current = resumeAfter;
   useEffect(() => {
     if (!path) return;
     const abort = new AbortController();
-    const lastId = { current: null as string | null };
+    const lastId = { current: resume.current };
     setState({ live: false, failed: null });
     (async () => {
       // A stream counts as healthy once it delivered an event or stayed open a while: one

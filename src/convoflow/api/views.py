@@ -126,6 +126,9 @@ def execution(info: ExecutionInfo) -> dict[str, Any]:
 def event(row: Mapping[Any, Any], version_id: str, graph: CompiledGraph | None) -> dict[str, Any]:
     view: dict[str, Any] = {
         "id": row["id"],
+        # Ours: the event's number in its execution (1, 2, 3, ...), the `id` its live
+        # stream gives it: a client that read the events resumes the stream after it.
+        "sequence": row["seq"],
         "event_type": row["event_type"],
         "direction": row["direction"],
         "edge_label": row["edge_label"],
