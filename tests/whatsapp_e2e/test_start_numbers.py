@@ -1,7 +1,7 @@
 """API starts pick the number the way a user expects (issue 8, item 2), and a start that
 names another project's number is refused (item 1), on both APIs and both databases.
 
-Order: the request's number; else the number of the user's active conversation; else the
+Order: the request's number; else the number of the user's conversation (active first); else the
 workflow's only inbound_message trigger number; else the project's only number; else a
 422 at the API call that says which field to pass."""
 
@@ -56,6 +56,24 @@ async def test_the_users_active_conversation_decides_the_number(world: World) ->
     await world.say("hello", phone_number_id=OTHER_NUMBER)  # no flow: just a conversation
     workflow_id = await api_flow(world)
     assert (await start(world, workflow_id)).status_code == 202
+    await world.settle()
+    assert set(senders(world)) == {OTHER_NUMBER}
+
+
+async def test_an_ended_conversation_still_names_the_users_number(world: World) -> None:
+    """The user wrote to OTHER_NUMBER and that conversation was ended: a start without a
+    number still writes from OTHER_NUMBER (it was refused: two numbers, none implied)."""
+    await add_number(world.engine, world.project_id, phone_number_id=OTHER_NUMBER)
+    await world.say("hello", phone_number_id=OTHER_NUMBER)
+    (conversation,) = (await world.get("/whatsapp/conversations"))["data"]
+    ended = await world.api.patch(
+        f"{P}/whatsapp/conversations/{conversation['id']}",
+        json={"whatsapp_conversation": {"status": "ended"}},
+    )
+    assert ended.status_code == 200, ended.text
+    workflow_id = await api_flow(world)
+    started = await start(world, workflow_id)
+    assert started.status_code == 202, started.text
     await world.settle()
     assert set(senders(world)) == {OTHER_NUMBER}
 

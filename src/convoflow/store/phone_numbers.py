@@ -109,8 +109,10 @@ async def count_for_project(conn: AsyncConnection, project_id: str) -> int:
 async def number_of_latest_conversation(
     conn: AsyncConnection, project_id: str, wa_id: str
 ) -> str | None:
-    """The number of the user's newest active WhatsApp conversation in the project, if
+    """The number of the user's newest WhatsApp conversation in the project (an active
+    one first; else an ended one: the user still knows the business by that number), if
     that number still belongs to the project."""
+    ended = sa.case((conversations.c.status == "active", 0), else_=1)
     stmt = (
         sa.select(conversations.c.phone_number_id)
         .join(phone_numbers, phone_numbers.c.phone_number_id == conversations.c.phone_number_id)
@@ -118,8 +120,7 @@ async def number_of_latest_conversation(
         .where(phone_numbers.c.project_id == project_id)
         .where(conversations.c.wa_id == wa_id)
         .where(conversations.c.channel == "whatsapp")
-        .where(conversations.c.status == "active")
-        .order_by(conversations.c.created_at.desc(), conversations.c.id.desc())
+        .order_by(ended, conversations.c.created_at.desc(), conversations.c.id.desc())
         .limit(1)
     )
     value = (await conn.execute(stmt)).scalar()

@@ -1,11 +1,12 @@
 """Which WhatsApp number an API start sends from, the way a user expects.
 
 Order: the number the request names (`phone_number_id`, else Kapso's deprecated
-`whatsapp_config_id`; each must be the project's); else the number of the user's active
-conversation in the project; else the workflow's inbound_message trigger number, if
-there is exactly one; else the project's only number. Otherwise the start is refused at
-the API call (422), saying which field to pass; before, it was accepted and then failed
-asynchronously with "no WhatsApp number to send from".
+`whatsapp_config_id`; each must be the project's); else the number of the user's
+conversation in the project (the newest active one, else the newest ended one); else the
+workflow's inbound_message trigger number, if there is exactly one; else the project's
+only number. Otherwise the start is refused at the API call (422), saying which field to
+pass; before, it was accepted and then failed asynchronously with "no WhatsApp number to
+send from".
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ def _number_required(field: str, count: int) -> FieldProblem:
     else:
         message = (
             f"is required: this project has {count} WhatsApp numbers and none is implied "
-            "(no active conversation with this user, and the workflow's inbound_message "
+            "(no conversation with this user, and the workflow's inbound_message "
             f"triggers do not name exactly one); {what} GET "
             f"/platform/v1/whatsapp/phone_numbers, {sandbox}"
         )
