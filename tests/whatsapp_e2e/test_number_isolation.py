@@ -165,6 +165,47 @@ async def test_a_templated_send_number_is_rendered_and_checked_at_send_time(
     assert [r["phone_number_id"] for r in world.fake.records(kind="message")] == [other]
 
 
+async def test_a_send_nodes_whatsapp_config_id_names_the_sender(world: World) -> None:
+    """Activation accepts a send node's `whatsapp_config_id` (Kapso's config id, our
+    `internal_id`, or the phone_number_id) when it is the project's; the send then used
+    the conversation's number instead, silently."""
+    other = "100000000000777"
+    await add_number(world.engine, world.project_id, phone_number_id=other)
+    internal_id = (await world.get(f"/whatsapp/phone_numbers/{other}"))["data"]["internal_id"]
+    for config_id in (internal_id, other):
+        definition = chain(
+            node("start", "start"),
+            node("hello", "send_text", message="hi", whatsapp_config_id=config_id),
+            node("wait", "wait_for_response"),
+        )
+        api_call = {"trigger_type": "api_call"}
+        flow = await inbound_flow(world, definition, name=f"Via {config_id}", trigger=api_call)
+        body = {"phone_number": f"+{USER}", "phone_number_id": NUMBER}
+        started = await world.api.post(
+            f"{P}/workflows/{flow}/executions", json={"workflow_execution": body}
+        )
+        assert started.status_code == 202, started.text
+        await world.settle()
+    assert [r["phone_number_id"] for r in world.fake.records(kind="message")] == [other, other]
+    # Another project's config id, rendered from a variable, fails like an unknown one.
+    async with other_tenant(world, (THEIR_NUMBER,)) as them:
+        definition = chain(
+            node("start", "start"),
+            node("hello", "send_text", message="hi", whatsapp_config_id="{{vars.cfg}}"),
+            node("wait", "wait_for_response"),
+        )
+        flow = await inbound_flow(them, definition, trigger={"trigger_type": "api_call"})
+        body = {"phone_number": f"+{USER}", "variables": {"cfg": internal_id}}
+        started = await them.api.post(
+            f"{P}/workflows/{flow}/executions", json={"workflow_execution": body}
+        )
+        await world.settle()
+        execution = await them.get(f"/workflow_executions/{started.json()['data']['id']}")
+        assert execution["data"]["status"] == "failed", execution
+        assert "is not configured in this project" in str(execution["data"]["error_details"])
+    assert len(world.fake.records(kind="message")) == 2
+
+
 async def test_human_replies_cannot_send_from_another_projects_number(world: World) -> None:
     await inbound_flow(world, echo_start())
     await world.say("hi")

@@ -61,8 +61,12 @@ class WhatsAppChannel:
     async def send(self, delivery: Delivery) -> SendResult:
         message = delivery.message
         conversation = delivery.conversation
-        phone_number_id = text(obj(message.get("from")).get("phone_number_id")) or (
-            text(conversation["phone_number_id"]) if conversation is not None else None
+        sender = obj(message.get("from"))
+        # A node's whatsapp_config_id may be our id of the number: the lookup resolves it.
+        phone_number_id = (
+            text(sender.get("phone_number_id"))
+            or text(sender.get("whatsapp_config_id"))
+            or (text(conversation["phone_number_id"]) if conversation is not None else None)
         )
         if not phone_number_id:
             return _failure(

@@ -14,11 +14,14 @@ async def addressing(run: StepRun) -> dict[str, Any]:
     to_number = getattr(config, "to_phone_number", None)
     if to_number:
         out["to"] = {"phone_number": await run.render(to_number, "to_phone_number")}
-    phone_number_id = getattr(config, "phone_number_id", None)
-    if phone_number_id:
-        # Rendered like the recipient: activation checks only literal numbers, and the
-        # channel refuses a rendered one that is not the execution's project's.
-        rendered = (await run.render(phone_number_id, "phone_number_id")).strip()
+    # Rendered like the recipient: activation checks only literal numbers, and the
+    # channel refuses a rendered one that is not the execution's project's. Kapso's
+    # older `whatsapp_config_id` (its config id or the phone_number_id) counts when
+    # `phone_number_id` is not set.
+    for name in ("phone_number_id", "whatsapp_config_id"):
+        value = getattr(config, name, None)
+        rendered = (await run.render(value, name)).strip() if value else ""
         if rendered:
-            out["from"] = {"phone_number_id": rendered}
+            out["from"] = {name: rendered}
+            break
     return out

@@ -33,6 +33,7 @@ class NumberEntry:
     credentials: PhoneCredentials
     project_id: str
     inbound_enabled: bool
+    config_id: str = ""  # our id of the number: Kapso's WhatsApp config id
 
 
 class _TtlCache(Generic[K, V]):
@@ -68,7 +69,12 @@ def _entry(row: RowMapping) -> NumberEntry:
         business_account_id=row["business_account_id"],
         project_id=str(row["project_id"]),
     )
-    return NumberEntry(credentials, str(row["project_id"]), bool(row["inbound_processing_enabled"]))
+    return NumberEntry(
+        credentials,
+        str(row["project_id"]),
+        bool(row["inbound_processing_enabled"]),
+        str(row["id"]),
+    )
 
 
 class WhatsAppDirectory:
@@ -113,9 +119,13 @@ class WhatsAppDirectory:
         entry: NumberEntry | None = await self._load(self._numbers, "number", phone_number_id, read)
         return entry
 
-    async def credentials(self, phone_number_id: str) -> PhoneCredentials | None:
-        """The channel's CredentialsLookup."""
-        entry = await self.number(phone_number_id)
+    async def credentials(self, number: str) -> PhoneCredentials | None:
+        """The channel's CredentialsLookup: by Meta's phone_number_id, else by our id of
+        the number (a send node's `whatsapp_config_id` may be either). The channel checks
+        the number's project."""
+        entry = await self.number(number)
+        if entry is None:
+            entry = next((e for e in await self.all_numbers() if e.config_id == number), None)
         return entry.credentials if entry is not None else None
 
     async def all_numbers(self) -> list[NumberEntry]:
