@@ -14,6 +14,7 @@ running `convoflow serve` (a subprocess, default log level) with its output capt
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -126,3 +127,21 @@ def test_credential_patterns_in_text() -> None:
         "max_tokens=100 tokens: 5": "max_tokens=100 tokens: 5",
     }  # fmt: skip
     assert {text: scrub_text(text) for text in cases} == cases
+
+
+def test_scrubbing_a_hostile_line_takes_linear_time() -> None:
+    """Every access-log line is scrubbed, and its URL is the client's: a pattern that
+    backtracks is a way to stop the server. 400 `%41` escapes in a path took 2.8 s (and
+    cubic time beyond) with the first pattern for encoded names; these take milliseconds."""
+    lines = [
+        "GET /x/" + "%41" * 20_000 + " HTTP/1.1",
+        "GET /x?" + "%41" * 20_000 + " HTTP/1.1",
+        "GET /x?" + "&a%4" * 20_000,
+        "?a%41=b" * 5_000,
+        "token: " + " " * 20_000,
+        "Authorization: " + "Bearer " * 20_000,
+    ]
+    for line in lines:
+        started = time.perf_counter()
+        scrub_text(line)
+        assert time.perf_counter() - started < 2.0, line[:40]

@@ -63,8 +63,13 @@ _PAIR = re.compile(
     re.IGNORECASE,
 )
 # A query parameter whose name is percent-encoded (`hub.verify_toke%6E=...`), which the
-# server decodes like any other: its name is read decoded.
-_ENCODED_PARAM = re.compile(r"(?P<name>[^\s&?=/]*%[0-9A-Fa-f]{2}[^\s&?=/]*)=(?P<value>[^\s&]*)")
+# server decodes like any other: its name is read decoded. Linear on any input (a log
+# line is the client's URL): a name starts only after `?` or `&`, and its runs of plain
+# characters and `%XX` escapes cannot overlap, so a failed match never backtracks into
+# other ways of splitting the same characters.
+_ENCODED_PARAM = re.compile(
+    r"(?<=[?&])(?P<name>[^\s&?=/%]*(?:%[0-9A-Fa-f]{2}[^\s&?=/%]*)+)=(?P<value>[^\s&]*)"
+)
 # Fields whose values are ids, counts or names we generate: scrubbing them costs time on
 # every per-message line and can find nothing.
 SAFE_KEYS = frozenset(
