@@ -78,3 +78,22 @@ async def test_an_execution_names_the_version_it_runs(client: httpx.AsyncClient)
     (version,) = (await client.get(f"{P}/workflows/{workflow['id']}/versions")).json()["data"]
     detail = (await client.get(f"{P}/workflow_executions/{started['id']}")).json()["data"]
     assert detail["workflow_version_id"] == version["id"]
+
+
+async def test_a_version_read_carries_its_problems(client: httpx.AsyncClient) -> None:
+    """Every read of a definition carries its problems (issue 8 item 3): a version read
+    too, so an editor restoring an old draft sees what is wrong with it first."""
+    broken = {
+        "nodes": [{"id": "start", "data": {"node_type": "start", "config": {}}}],
+        "edges": [{"source": "start", "target": "nowhere"}],
+    }
+    workflow = await create_workflow(client, definition=broken)
+    wid = workflow["id"]
+    await _save(client, wid, canonical(), workflow["lock_version"])
+    listed = (await client.get(f"{P}/workflows/{wid}/versions")).json()["data"]
+    current, old = [
+        (await client.get(f"{P}/workflows/{wid}/versions/{v['id']}")).json()["data"] for v in listed
+    ]
+    assert current["validation"]["valid"] is True
+    assert old["validation"] == workflow["validation"]
+    assert [p["code"] for p in old["validation"]["errors"]] == ["missing_edge_target"]

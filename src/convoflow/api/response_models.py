@@ -222,6 +222,7 @@ class WorkflowVersionList(Described):
 
 class WorkflowVersionDetail(WorkflowVersion):
     definition: Any = Field(description="The definition as saved (Kapso's shape)")
+    validation: Validation
 
 
 class WorkflowVersionData(Described):

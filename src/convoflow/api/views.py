@@ -218,9 +218,14 @@ def workflow_variables(found: WorkflowVariables) -> dict[str, Any]:
 
 
 def workflow_version(
-    row: Mapping[Any, Any], workflow: Mapping[Any, Any], *, with_definition: bool = False
+    row: Mapping[Any, Any],
+    workflow: Mapping[Any, Any],
+    *,
+    with_definition: bool = False,
+    validation: ValidationReport | None = None,
 ) -> dict[str, Any]:
-    """One saved definition of a workflow (our extension: the editor's version history)."""
+    """One saved definition of a workflow (our extension: the editor's version history),
+    with its problems when read alone."""
     nodes, edges = history.counts(row["definition"])
     body = {
         "id": row["id"],
@@ -232,4 +237,6 @@ def workflow_version(
     }
     if with_definition:
         body["definition"] = row["definition"]
+    if validation is not None:
+        body["validation"] = validation.to_dict()
     return body

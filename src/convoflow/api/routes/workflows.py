@@ -150,5 +150,5 @@ async def list_versions(
 async def get_version(
     workflow_id: str, version_id: str, actor: CurrentActor, engine: EngineDep
 ) -> Response:
-    workflow, row = await history.get_version(engine, actor, workflow_id, version_id)
-    return data(views.workflow_version(row, workflow, with_definition=True))
+    workflow, row, report = await history.get_version(engine, actor, workflow_id, version_id)
+    return data(views.workflow_version(row, workflow, with_definition=True, validation=report))

@@ -8,6 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from convoflow.graph.problems import ValidationReport
 from convoflow.services.common import Actor, in_project, require
 from convoflow.services.process import Process
 from convoflow.store import workflows as workflow_store
@@ -27,7 +28,9 @@ async def list_versions(
 
 async def get_version(
     engine: Process, actor: Actor, workflow_id: str, version_id: str
-) -> tuple[sa.RowMapping, sa.RowMapping]:
+) -> tuple[sa.RowMapping, sa.RowMapping, ValidationReport]:
+    """(the workflow, the version, its problems: every read of a definition carries
+    them, as drafts may hold a graph with problems)."""
     async with engine.db.read() as conn:
         workflow = await in_project(
             conn, workflow_store.get_workflow, "workflow", workflow_id, actor
@@ -37,7 +40,8 @@ async def get_version(
             "workflow version",
             version_id,
         )
-    return workflow, row
+        reports = await engine.runtime.graphs.reports(conn, [str(row["id"])])
+    return workflow, row, reports[str(row["id"])]
 
 
 def counts(definition: Any) -> tuple[int, int]:
