@@ -135,7 +135,8 @@ class GraphClient:
         # Quoted whole: a `/`, `?`, space or non-ASCII character in the id must not
         # change which resource (or request line) the call names.
         path = quote(phone_number_id, safe="") + suffix
-        url = f"{self.base_url}/{path}" + (f"?{urlencode(params)}" if params else "")
+        # "," kept as is: Meta writes `fields=a,b,c`.
+        url = f"{self.base_url}/{path}" + (f"?{urlencode(params, safe=',')}" if params else "")
         headers = {"Authorization": f"Bearer {access_token}"}
         content: bytes | None = None
         if body is not None:
