@@ -7,6 +7,9 @@
 # 3. Nothing installed and we are root with apt-get: install Debian's postgresql, start it.
 # 4. Otherwise: a private cluster under .pgdata/ on port 55432, if initdb exists.
 # Anything else fails loudly: the PostgreSQL half of the suite is never skipped.
+# In every case PostgreSQL's initdb and pg_ctl must be installed too, even when a server
+# already answers (a CI service container): tests/durability/test_db_faults.py runs a
+# throwaway cluster of its own. Installed from Debian's packages when missing (as root).
 set -euo pipefail
 
 HOST="${PGHOST:-127.0.0.1}"
@@ -18,7 +21,32 @@ can_connect() {
   psql "postgresql://postgres@$1:$2/postgres" -Atqc 'select 1' >/dev/null 2>&1
 }
 
+have_binaries() {
+  if [ -n "${CONVOFLOW_TEST_PG_BINDIR:-}" ]; then
+    [ -x "$CONVOFLOW_TEST_PG_BINDIR/initdb" ] && [ -x "$CONVOFLOW_TEST_PG_BINDIR/pg_ctl" ]
+    return
+  fi
+  ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 ||
+    { command -v pg_ctl >/dev/null 2>&1 && command -v initdb >/dev/null 2>&1; }
+}
+
+install_postgresql() {
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >&2 || {
+    apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >&2; }
+}
+
 if can_connect "$HOST" "$PORT"; then
+  if ! have_binaries; then
+    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+      echo "installing PostgreSQL's binaries (initdb, pg_ctl) from Debian's packages" >&2
+      install_postgresql
+    else
+      echo "error: a PostgreSQL server answers at $HOST:$PORT, but initdb and pg_ctl are not" >&2
+      echo "installed: tests/durability/test_db_faults.py needs them for a cluster of its" >&2
+      echo "own. Install them ('apt-get install postgresql') or set CONVOFLOW_TEST_PG_BINDIR." >&2
+      exit 1
+    fi
+  fi
   echo "$URL"
   exit 0
 fi
@@ -36,8 +64,7 @@ fi
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing PostgreSQL from Debian's packages" >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >&2 || {
-      apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >&2; }
+    install_postgresql
     exec "$0"
   fi
   echo "error: PostgreSQL is needed for the tests: none answers at $HOST:$PORT and it is not" >&2

@@ -1,9 +1,9 @@
 """A throwaway PostgreSQL cluster that a test may stop, restart and crash.
 
-Made with Debian's `initdb` and `pg_ctl` in a fresh temporary directory, on a free port,
-with trust authentication; removed afterwards. PostgreSQL refuses to run as root, so when
-the tests run as root the cluster belongs to the `postgres` user (as in
-scripts/ensure-postgres.sh).
+Made with PostgreSQL's `initdb` and `pg_ctl` (Debian's, which `make test` installs) in a
+fresh temporary directory, on a free port, with trust authentication; removed afterwards.
+PostgreSQL refuses to run as root, so when the tests run as root the cluster belongs to
+the `postgres` user (as in scripts/ensure-postgres.sh).
 """
 
 from __future__ import annotations
@@ -11,17 +11,39 @@ from __future__ import annotations
 import contextlib
 import glob
 import os
+import random
 import shutil
 import socket
 import subprocess
 import tempfile
 from pathlib import Path
 
+MISSING_BINARIES = (
+    "this test runs its own PostgreSQL cluster and needs PostgreSQL's initdb and pg_ctl: "
+    "none found in $CONVOFLOW_TEST_PG_BINDIR, /usr/lib/postgresql/*/bin (Debian) or on "
+    "PATH. `make test` installs them (scripts/ensure-postgres.sh); by hand: "
+    "`apt-get install postgresql`, or set CONVOFLOW_TEST_PG_BINDIR"
+)
+
 
 def postgres_bin() -> Path | None:
-    """The newest installed PostgreSQL's bin directory (Debian layout), if any."""
+    """The bin directory holding `initdb` and `pg_ctl`: CONVOFLOW_TEST_PG_BINDIR if set,
+    else the newest Debian install (/usr/lib/postgresql/<version>/bin, not on PATH),
+    else wherever PATH has them (another distribution, Homebrew)."""
+    explicit = os.environ.get("CONVOFLOW_TEST_PG_BINDIR")
+    if explicit:
+        return Path(explicit) if _complete(Path(explicit)) else None
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), key=_version)
-    return Path(found[-1]).parent if found else None
+    if found:
+        return Path(found[-1]).parent
+    on_path = shutil.which("pg_ctl")
+    if on_path and _complete(Path(on_path).parent):
+        return Path(on_path).parent
+    return None
+
+
+def _complete(bindir: Path) -> bool:
+    return all(os.access(bindir / tool, os.X_OK) for tool in ("initdb", "pg_ctl"))
 
 
 def _version(path: str) -> float:
@@ -37,12 +59,31 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def cluster_port() -> int:
+    """A free port below the kernel's ephemeral range. The cluster binds it again after
+    each crash; a port from that range (free_port) may meanwhile be taken as the local
+    port of any outgoing connection on a busy machine, and the restart would fail."""
+    low = 32768
+    with contextlib.suppress(OSError, ValueError):
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    rng = random.Random()  # not the tests' seeded generators
+    for _ in range(100):
+        port = rng.randrange(min(20000, low - 1000), low)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    return free_port()
+
+
 class PgCluster:
     def __init__(self, bindir: Path) -> None:
         self.bindir = bindir
         self.root = Path(tempfile.mkdtemp(prefix="convoflow-pg-"))
         self.data = self.root / "data"
-        self.port = free_port()
+        self.port = cluster_port()
         self._as_postgres = os.geteuid() == 0
 
     @property
@@ -56,7 +97,20 @@ class PgCluster:
         command = [str(self.bindir / args[0]), *args[1:]]
         if self._as_postgres:
             command = ["runuser", "-u", "postgres", "--", *command]
-        subprocess.run(command, check=True, capture_output=True, timeout=60)
+        done = subprocess.run(command, capture_output=True, timeout=90, check=False)
+        if done.returncode != 0:
+            # CalledProcessError would hide pg_ctl's words and the server's log.
+            raise RuntimeError(
+                f"{' '.join(args[:1] + args[-1:])} failed ({done.returncode}): "
+                f"{done.stderr.decode(errors='replace')}{done.stdout.decode(errors='replace')}"
+                f"\nserver log (tail):\n{self._log_tail()}"
+            )
+
+    def _log_tail(self) -> str:
+        try:
+            return "\n".join(Path(self.log).read_text(errors="replace").splitlines()[-20:])
+        except OSError:
+            return "(none)"
 
     def start(self) -> None:
         if self._as_postgres:
@@ -84,6 +138,6 @@ class PgCluster:
         self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", self.log, "-w", "start")
 
     def destroy(self) -> None:
-        with contextlib.suppress(subprocess.SubprocessError):  # not running
+        with contextlib.suppress(RuntimeError, subprocess.SubprocessError):  # not running
             self.stop("immediate")
         shutil.rmtree(self.root, ignore_errors=True)
