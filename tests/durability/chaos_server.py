@@ -16,6 +16,8 @@ import ctypes
 import os
 import signal
 import sys
+import traceback
+from collections.abc import Callable
 
 import uvicorn  # noqa: F401  (imported before forking: the point of a fork server)
 
@@ -47,16 +49,30 @@ def main() -> None:
     warm = build_process(url)
     create_app(warm, run_worker=True)
     asyncio.run(warm.close())
+    fork_each_line(lambda _line: asyncio.run(_serve(url, "127.0.0.1", port, True, "warning")))
+
+
+def fork_each_line(child: Callable[[str], object]) -> None:
+    """For each line read on stdin, fork a child that runs `child(line)` and exits, and
+    print its pid. Also the loop of worker_forks.py."""
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
-    for _line in sys.stdin:
+    for line in sys.stdin:
         pid = os.fork()
         if pid == 0:
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             _die_with_parent()
             sys.stdin.close()
-            os.dup2(2, 1)  # stdout carries pids to the test: the server logs to stderr
-            asyncio.run(_serve(url, "127.0.0.1", port, True, "warning"))
-            os._exit(0)
+            os.dup2(2, 1)  # stdout carries pids to the test: the child logs to stderr
+            code = 1
+            try:
+                child(line.strip())
+                code = 0
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+            except Exception:
+                traceback.print_exc()
+            finally:
+                os._exit(code)  # never back into this loop
         print(pid, flush=True)
 
 

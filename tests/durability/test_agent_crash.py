@@ -127,7 +127,9 @@ async def _play_users(engine: Process, conversations: list[str], worker: WorkerP
         if killer.done and await _finished(engine, len(conversations)):
             return
         await asyncio.sleep(0.05)
-    raise AssertionError(f"agent conversations did not finish within {DEADLINE_SECONDS}s")
+    raise AssertionError(
+        f"agent conversations did not finish within {DEADLINE_SECONDS}s ({worker.kills} kills)"
+    )
 
 
 @pytest.mark.slow
