@@ -64,6 +64,7 @@ POST_GAP_SECONDS = 0.1
 ACKED = 5
 REFUSED_WHILE_DOWN = 5
 PHASE_SECONDS = 60.0
+LISTEN_AGAIN_SECONDS = 30.0  # the notifier's longest backoff (5 s), a connect, and load
 # A row claimed for sending when the database went away and never attempted waits out its
 # outbox lease (30 s below) before it is sent: the replies may take that long, plus margin.
 RECOVERY_SECONDS = 75.0
@@ -350,6 +351,24 @@ async def _check_processed_once(pg: PgCluster, fake: FakeGraph, wamids: set[str]
     assert (sent, await _count(pg, "SELECT count(*) FROM outbox")) == (len(wamids),) * 2
 
 
+async def _listening_again(pg: PgCluster) -> None:
+    """The server's one LISTEN connection is back. Waited for: the notifier reopens it
+    with backoff (up to 5 s between tries, engine/notifier.py), and the rest of the test
+    can be over within a second of the restart (a check at once failed so, 1 run in 5)."""
+    deadline = time.monotonic() + LISTEN_AGAIN_SECONDS
+    while True:
+        listening = await _admin(
+            pg, "SELECT 1 FROM pg_stat_activity WHERE application_name = 'convoflow-listen'"
+        )
+        if len(listening) == 1:
+            return
+        assert time.monotonic() < deadline, (
+            f"the server did not LISTEN again after the restarts ({len(listening)} "
+            f"connections after {LISTEN_AGAIN_SECONDS} s)"
+        )
+        await asyncio.sleep(0.2)
+
+
 def _check_answers(users: Users) -> None:
     answers = [answer for each in users.answers.values() for answer in each]
     statuses = Counter(status for status, _ in answers)
@@ -397,11 +416,7 @@ async def test_postgres_restart_and_crash_lose_and_repeat_nothing(
                 await _wait_for_replies(cluster, fake, set(users.answers))
             assert server.proc is not None and server.proc.poll() is None, "server died"
             await _check_processed_once(cluster, fake, set(users.answers))
-            listening = await _admin(
-                cluster,
-                "SELECT 1 FROM pg_stat_activity WHERE application_name = 'convoflow-listen'",
-            )
-            assert len(listening) == 1, "the server did not LISTEN again after the restarts"
+            await _listening_again(cluster)
         finally:
             server.stop()
 
