@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     # Live streams one API key may hold open at once in this process (docs/api.md): past
     # it a new one is a 429 before it opens.
     max_streams_per_key: int = Field(default=20, ge=1)
+    # ... and all the keys of one project together (a project mints keys at will):
+    # unset, 5 times the per-key cap.
+    max_streams_per_project: int | None = Field(default=None, ge=1)
     # HTTP API limits, counted in memory per process (docs/api.md): requests per minute
     # per API key, and workflow starts per second per (API key, workflow).
     rate_limit_per_minute: int = 1000
@@ -83,6 +86,13 @@ class Settings(BaseSettings):
 
 def secret_key_of(settings: Settings) -> str | None:
     return settings.secret_key.get_secret_value() if settings.secret_key is not None else None
+
+
+def streams_per_project(settings: Settings) -> int:
+    """The project-wide cap on live streams: set, or 5 times the per-key cap."""
+    if settings.max_streams_per_project is not None:
+        return settings.max_streams_per_project
+    return 5 * settings.max_streams_per_key
 
 
 @lru_cache(maxsize=1)

@@ -13,7 +13,7 @@ import httpx
 from convoflow.channels.base import Channel
 from convoflow.channels.sandbox import SandboxChannel
 from convoflow.clock import Clock, SystemClock
-from convoflow.config import Settings, get_settings, secret_key_of
+from convoflow.config import Settings, get_settings, secret_key_of, streams_per_project
 from convoflow.engine.cpu import CpuPool
 from convoflow.engine.dispatcher import Dispatcher
 from convoflow.engine.hooks import EngineHooks
@@ -91,7 +91,7 @@ def build_process(
         key_cache=key_cache,
         resumes=ResumesInFlight(),
         health=DatabaseProbe(db.ping),
-        streams=StreamSlots(settings.max_streams_per_key),
+        streams=StreamSlots(settings.max_streams_per_key, streams_per_project(settings)),
         channels=all_channels,
         whatsapp=whatsapp,
         cpu=cpu,

@@ -63,6 +63,7 @@ async def test_live_streams_declare_their_cap_with_retry_after(client: httpx.Asy
         declared = operation["responses"]["429"]
         assert declared["content"]["application/json"]["schema"] == ERROR, path
         assert "CONVOFLOW_MAX_STREAMS_PER_KEY" in declared["description"], path
+        assert "CONVOFLOW_MAX_STREAMS_PER_PROJECT" in declared["description"], path
         assert declared["headers"]["Retry-After"]["schema"] == {"type": "integer"}, path
 
 

@@ -1,9 +1,11 @@
-"""The cap on live streams per API key (`CONVOFLOW_MAX_STREAMS_PER_KEY`, docs/api.md "Live
-streams") over real HTTP under uvicorn, on SQLite and PostgreSQL: one stream past the cap
-is a 429 with a JSON error and Retry-After before anything streams; another key (of the
-same project or another) is not affected; and a slot comes back when its client closes
-the stream, when the connection is dropped (a reset, no goodbye), when the stream ends
-(its key revoked) and when the server stops with streams open."""
+"""The caps on live streams per API key (`CONVOFLOW_MAX_STREAMS_PER_KEY`) and per project
+(`CONVOFLOW_MAX_STREAMS_PER_PROJECT`, docs/api.md "Live streams") over real HTTP under
+uvicorn, on SQLite and PostgreSQL: one stream past a cap is a 429 with a JSON error and
+Retry-After before anything streams; another key (of the same project, below the project's
+cap, or another) is not affected; minted keys do not get a project past its cap; and a
+slot comes back when its client closes the stream, when the connection is dropped (a
+reset, no goodbye), when the stream ends (its key revoked) and when the server stops with
+streams open."""
 
 from __future__ import annotations
 
@@ -26,13 +28,16 @@ from tests.api.helpers import P
 from tests.api.test_streams import PATIENCE, open_stream
 
 CAP = 3
+PROJECT_CAP = 5
 INBOX = f"{P}/inbox/events/stream"
 
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    """The API tests' settings (generous rate limits), with a small cap."""
-    return settings.model_copy(update={"max_streams_per_key": CAP})
+    """The API tests' settings (generous rate limits), with small caps."""
+    return settings.model_copy(
+        update={"max_streams_per_key": CAP, "max_streams_per_project": PROJECT_CAP}
+    )
 
 
 @contextlib.asynccontextmanager
@@ -49,14 +54,14 @@ async def key_id(http: httpx.AsyncClient) -> str:
     return str(listed["id"])
 
 
-async def assert_refused(http: httpx.AsyncClient) -> None:
+async def assert_refused(http: httpx.AsyncClient, why: str = f"at most {CAP} at once") -> None:
     # Streamed: a stream wrongly accepted fails here instead of being read forever.
     async with http.stream("GET", INBOX) as refused:
         assert refused.status_code == 429, refused.headers
         assert refused.headers["content-type"] == "application/json"
         assert refused.headers["retry-after"] == "5"
         body = orjson.loads(await refused.aread())
-    assert f"at most {CAP} at once" in body["error"]
+    assert why in body["error"], body
 
 
 @contextlib.asynccontextmanager
@@ -103,6 +108,45 @@ async def test_a_key_holds_at_most_the_cap_and_others_are_not_affected(
         await streams[0].aclose()
         async with reopened(http):
             await assert_refused(http)
+
+
+async def test_minted_keys_do_not_get_a_project_past_its_cap(
+    live_server: str, engine: Process
+) -> None:
+    """Each new key has its own key cap, but the project's keys together stop at the
+    project's: minting keys (POST /api_keys) does not buy more streams."""
+    project_id, key = await new_project(engine, "minting")
+    _, other_project_key = await new_project(engine, "bystander")
+    project_refusal = f"at most {PROJECT_CAP} at once across its API keys"
+    async with client(live_server, key) as http, contextlib.AsyncExitStack() as held:
+        minted = []
+        for name in ("second", "third"):
+            created = await http.post(f"{P}/api_keys", json={"name": name})
+            minted.append(created.json()["data"]["key"])
+        second = await held.enter_async_context(client(live_server, minted[0]))
+        third = await held.enter_async_context(client(live_server, minted[1]))
+        first_streams = contextlib.AsyncExitStack()
+        await held.enter_async_context(first_streams)
+        for _ in range(CAP):
+            await first_streams.enter_async_context(open_stream(http, INBOX))
+        for _ in range(PROJECT_CAP - CAP):
+            await held.enter_async_context(open_stream(second, INBOX))
+        assert engine.streams.held_by_project(project_id) == PROJECT_CAP
+        # Both keys are below their own cap; the project is at its own.
+        await assert_refused(second, project_refusal)
+        await assert_refused(third, project_refusal)
+
+        # Another project is not affected.
+        async with (
+            client(live_server, other_project_key) as neighbour,
+            open_stream(neighbour, INBOX),
+        ):
+            await assert_refused(third, project_refusal)
+
+        # A stream of any of the project's keys closing lets another key open one.
+        await first_streams.aclose()
+        async with reopened(third):
+            pass
 
 
 async def test_a_dropped_connection_gives_its_slot_back(live_server: str, engine: Process) -> None:

@@ -14,7 +14,8 @@ revoked while its stream is open ends the stream within about a second. Each
 event's `id` is its position; a client that reconnects sends the last one it got as
 `Last-Event-ID` and resumes there without losing anything. A comment line is sent every
 15 seconds so proxies keep the connection open. One API key holds at most
-`CONVOFLOW_MAX_STREAMS_PER_KEY` streams open in this process: one more is a 429 with
+`CONVOFLOW_MAX_STREAMS_PER_KEY` streams open in this process, and all the keys of one
+project together at most `CONVOFLOW_MAX_STREAMS_PER_PROJECT`: one more is a 429 with
 Retry-After, before anything streams (services/streams/slots.py).
 """
 
@@ -61,12 +62,13 @@ STREAM_RESPONSE: dict[int | str, dict[str, Any]] = {
     429: {
         **TOO_MANY,
         "description": "The API key already holds `CONVOFLOW_MAX_STREAMS_PER_KEY` live "
-        "streams open (default 20 per server process), or went past its rate limit; "
-        "`Retry-After` says when to retry",
+        "streams open (default 20 per server process), or the project's keys together "
+        "`CONVOFLOW_MAX_STREAMS_PER_PROJECT` (default 5 times the per-key cap), or the key "
+        "went past its rate limit; `Retry-After` says when to retry",
         "headers": {
             "Retry-After": {
-                "description": f"Seconds to wait ({RETRY_AFTER_SECONDS} when the key holds "
-                "too many streams, 60 past the rate limit)",
+                "description": f"Seconds to wait ({RETRY_AFTER_SECONDS} when the key or the "
+                "project holds too many streams, 60 past the rate limit)",
                 "schema": {"type": "integer"},
             }
         },
@@ -110,7 +112,7 @@ def _stream(request: Request, actor: Actor, feed: Feed, render: Render) -> Event
 
     # Taken last, once every refusal (404, 422) is behind: nothing between here and the
     # response's own run can fail and leave the slot taken.
-    slot = engine.streams.take(actor.key_id or actor.project_id)
+    slot = engine.streams.take(actor.key_id or actor.project_id, actor.project_id)
     return SlotHoldingResponse(events(), slot)
 
 
