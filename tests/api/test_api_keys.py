@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 import convoflow
 from convoflow.api.app import create_app
@@ -213,6 +213,35 @@ def test_cli_lists_and_revokes_without_naming_the_project(db_url: str) -> None:
     assert f"API key {beta_id} revoked" in by_key and leaked not in by_key
     assert all("REVOKED" in line for line in run("api-keys", "list").splitlines())
     unknown = runner.invoke(cli_app, ["api-keys", "revoke", "cf_notakey", "--database-url", db_url])
+    assert unknown.exit_code != 0 and "cf_notakey" not in unknown.output
+
+
+def test_cli_revokes_by_key_within_the_named_project_only(db_url: str) -> None:
+    """With --project the argument is still an id or the key itself; another project's
+    key is refused and left alone, and no answer prints the key back."""
+    runner = CliRunner()
+
+    def invoke(*args: str) -> Result:
+        return runner.invoke(cli_app, [*args, "--database-url", db_url])
+
+    invoke("projects", "create", "acme")
+    invoke("projects", "create", "beta")
+    acme_key = invoke("api-keys", "create", "--project", "acme").stdout.splitlines()[-1]
+    beta_key = invoke("api-keys", "create", "--project", "beta").stdout.splitlines()[-1]
+    beta_id = invoke("api-keys", "list", "--project", "beta").stdout.split()[0]
+
+    for other in (beta_key, beta_id):
+        refused = invoke("api-keys", "revoke", other, "--project", "acme")
+        assert refused.exit_code != 0, refused.output
+        assert "not one of project acme's" in refused.output, refused.output
+        assert beta_key not in refused.output
+    assert "active" in invoke("api-keys", "list", "--project", "beta").stdout
+
+    revoked = invoke("api-keys", "revoke", acme_key, "--project", "acme")
+    assert revoked.exit_code == 0 and "revoked" in revoked.stdout, revoked.output
+    assert acme_key not in revoked.output
+    assert "REVOKED" in invoke("api-keys", "list", "--project", "acme").stdout
+    unknown = invoke("api-keys", "revoke", "cf_notakey", "--project", "acme")
     assert unknown.exit_code != 0 and "cf_notakey" not in unknown.output
 
 

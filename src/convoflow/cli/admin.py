@@ -134,16 +134,17 @@ def revoke_key(
     from convoflow.services.projects.accounts import ProjectNotFound, resolve_project
 
     async def work(engine: Process) -> str:
-        try:
-            if project is None:
-                return await api_keys.revoke_anywhere(engine, key_id)
+        # The argument is resolved as an id or a key either way; --project only narrows
+        # which project's key may be revoked.
+        only_project: tuple[str, str] | None = None
+        if project is not None:
             async with engine.db.read() as conn:
                 try:
-                    project_id = await resolve_project(conn, project)
+                    only_project = (await resolve_project(conn, project), project)
                 except ProjectNotFound as exc:
                     raise typer.BadParameter(str(exc)) from None
-            await api_keys.revoke(engine, project_id, key_id)
-            return key_id
+        try:
+            return await api_keys.revoke_anywhere(engine, key_id, only_project)
         except NotFound as exc:
             raise typer.BadParameter(exc.message) from None
 

@@ -61,16 +61,21 @@ async def list_all(engine: Process) -> list[RowMapping]:
         return await project_store.list_all_api_keys(conn)
 
 
-async def revoke_anywhere(engine: Process, key_id_or_key: str) -> str:
+async def revoke_anywhere(
+    engine: Process, key_id_or_key: str, only_project: tuple[str, str] | None = None
+) -> str:
     """Revoke a key named by its id, or by the key itself (an operator holding a leaked
-    key need not look its id up), whatever its project; returns its id. NotFound when
-    no key matches."""
+    key need not look its id up), whatever its project or, given `only_project` (id,
+    name as the operator wrote it), only if it is that project's; returns its id.
+    NotFound when no key matches or it is another project's. The argument is never
+    echoed: it may be a key, even a live credential of another system."""
     async with engine.db.read() as conn:
         owner = await project_store.api_key_owner(conn, key_id_or_key, hash_api_key(key_id_or_key))
     if owner is None:
-        # A key itself is never echoed (it may be a live credential of another system).
         shown = "given" if key_id_or_key.startswith(KEY_PREFIX) else key_id_or_key
         raise NotFound(f"API key {shown} not found (in any project)")
     key_id, project_id = owner
+    if only_project is not None and only_project[0] != project_id:
+        raise NotFound(f"The given API key is not one of project {only_project[1]}'s: not revoked")
     await revoke(engine, project_id, key_id)
     return key_id
