@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 
 from convoflow.api import kapso_spec
+from convoflow.api.bodies import API_BODY_BYTES
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 COMPONENT = "#/components/schemas/"
@@ -149,3 +150,38 @@ async def test_kapsos_routes_declare_kapsos_schemas(client: httpx.AsyncClient) -
         assert ours == kapso, f"{method} {path}: {ours} is not Kapso's {kapso}"
         checked += 1
     assert checked >= 40, f"only {checked} of Kapso's routes found"
+
+
+def _max_lengths(schema: Any, components: dict[str, Any], seen: set[str]) -> list[int]:
+    """Every maxLength in a request schema, through $refs (each component once)."""
+    if isinstance(schema, list):
+        return [n for item in schema for n in _max_lengths(item, components, seen)]
+    if not isinstance(schema, dict):
+        return []
+    found = [schema["maxLength"]] if isinstance(schema.get("maxLength"), int) else []
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith(COMPONENT) and ref not in seen:
+        seen.add(ref)
+        found += _max_lengths(components[ref.removeprefix(COMPONENT)], components, seen)
+    return found + [n for value in schema.values() for n in _max_lengths(value, components, seen)]
+
+
+async def test_a_string_too_long_for_its_schema_fits_in_the_body_limit(
+    client: httpx.AsyncClient,
+) -> None:
+    """A field one character over its maxLength must reach the validator (422 naming the
+    field): a maxLength the body limit cuts off first answers 413, which the document
+    does not promise for schema violations (a function's `code` allowed 1,000,000
+    characters in a 1 MB body)."""
+    document = (await client.get("/openapi.json")).json()
+    components = document["components"]["schemas"]
+    longest = {}
+    for method, path, operation in _operations(document):
+        content = operation.get("requestBody", {}).get("content", {})
+        schema = content.get("application/json", {}).get("schema")
+        lengths = _max_lengths(schema, components, set())
+        if lengths:
+            longest[f"{method} {path}"] = max(lengths)
+    limit = API_BODY_BYTES - 50_000  # room for the envelope and the other fields
+    over = {label: n for label, n in longest.items() if n > limit}
+    assert longest and over == {}, over
