@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from convoflow.engine.graphs import GraphCache
 from convoflow.process import Process
 from tests.api.conftest import new_project
 from tests.api.contract import assert_error
@@ -97,3 +98,23 @@ async def test_a_version_read_carries_its_problems(client: httpx.AsyncClient) ->
     assert current["validation"]["valid"] is True
     assert old["validation"] == workflow["validation"]
     assert [p["code"] for p in old["validation"]["errors"]] == ["missing_edge_target"]
+
+
+async def test_reading_old_versions_does_not_fill_the_graph_cache(
+    client: httpx.AsyncClient, engine: Process
+) -> None:
+    """A version read is checked without keeping what it compiled: browsing a long
+    history must not push the versions that run out of the process's graph cache."""
+    workflow = await create_workflow(client, definition=canonical())
+    wid = workflow["id"]
+    broken = canonical()
+    broken["edges"].append({"source": broken["nodes"][0]["id"], "target": "nowhere"})
+    await _save(client, wid, broken, workflow["lock_version"])
+    # A process that has not compiled either version yet (as after a restart).
+    engine.runtime.graphs = GraphCache(engine.cpu)
+    listed = (await client.get(f"{P}/workflows/{wid}/versions")).json()["data"]
+    read = [
+        (await client.get(f"{P}/workflows/{wid}/versions/{v['id']}")).json()["data"] for v in listed
+    ]
+    assert [r["validation"]["valid"] for r in read] == [False, True]
+    assert not any(v["id"] in engine.runtime.graphs for v in listed)

@@ -118,6 +118,16 @@ class GraphCache:
             entries[version_id] = await self._add(version_id, definition)
         return {version_id: report_of(entry) for version_id, entry in entries.items()}
 
+    async def report_of_read(self, version_id: str, definition: Any) -> ValidationReport:
+        """The problems of a version whose definition the caller has just read (no
+        connection held: checking a large one takes most of a second): the kept entry's
+        if there is one, else checked off the loop and not kept, so that reading old
+        versions does not push the ones that run out of the cache."""
+        entry = self._entries.get(version_id)
+        if entry is None:
+            entry = await self._cpu.run(definition_items(definition), checked_entry, definition)
+        return report_of(entry)
+
     def __contains__(self, version_id: object) -> bool:
         return version_id in self._entries
 

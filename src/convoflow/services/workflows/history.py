@@ -40,8 +40,9 @@ async def get_version(
             "workflow version",
             version_id,
         )
-        reports = await engine.runtime.graphs.reports(conn, [str(row["id"])])
-    return workflow, row, reports[str(row["id"])]
+    # Checked from the definition just read, once the pooled connection is back.
+    report = await engine.runtime.graphs.report_of_read(str(row["id"]), row["definition"])
+    return workflow, row, report
 
 
 def counts(definition: Any) -> tuple[int, int]:
