@@ -201,6 +201,8 @@ async def test_a_platform_start_honours_and_checks_whatsapp_config_id(world: Wor
             (problem,) = refused.json()["details"]
             assert problem["field"] == "workflow_execution.whatsapp_config_id"
             assert problem["code"] == "unknown_phone_number" and NUMBER in problem["message"]
+            # The integer field takes a phone_number_id only: no "our id" (a UUID) hint.
+            assert "expected the phone_number_id of one" in problem["message"], problem
         assert await rows(world, conversations, project_id=them.project_id) == []
     assert senders(world) == [OTHER_NUMBER]
 
@@ -218,3 +220,5 @@ async def test_a_legacy_start_checks_the_flow_before_the_number(world: World) ->
         assert refused.status_code == 422, refused.text
         (problem,) = refused.json()["details"]
         assert (problem["field"], problem["code"]) == ("whatsapp_config_id", "unknown_phone_number")
+        # /api/v1's string field takes our id of the number as well.
+        assert "expected the id or the phone_number_id of one" in problem["message"], problem

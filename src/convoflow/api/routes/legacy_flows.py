@@ -134,6 +134,7 @@ async def start_flow_execution(
         request_meta=request_meta(request),
         number_field="whatsapp_config_id",
         config_field="whatsapp_config_id",
+        config_id_may_be_ours=True,
     )
     return ok(_queued(await write.start(flow_id, start)), status_code=202)
 

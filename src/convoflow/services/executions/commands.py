@@ -101,10 +101,16 @@ class StartRequest:
     # How the request names the number, for errors (`whatsapp_config_id` on /api/v1).
     number_field: str = "workflow_execution.phone_number_id"
     config_field: str = "workflow_execution.whatsapp_config_id"
+    # /api/v1's whatsapp_config_id is a string that may be our id of the number.
+    config_id_may_be_ours: bool = False
 
     def named(self) -> NamedNumber:
         return NamedNumber(
-            self.phone_number_id, self.whatsapp_config_id, self.number_field, self.config_field
+            self.phone_number_id,
+            self.whatsapp_config_id,
+            self.number_field,
+            self.config_field,
+            self.config_id_may_be_ours,
         )
 
 

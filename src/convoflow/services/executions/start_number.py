@@ -28,6 +28,9 @@ class NamedNumber:
     whatsapp_config_id: str | None
     number_field: str
     config_field: str
+    # Whether `whatsapp_config_id` may be our id of the number (a UUID): /api/v1's string
+    # field may; /platform/v1's is an integer, so only a phone_number_id fits it.
+    config_id_may_be_ours: bool = False
 
 
 async def named_number(conn: AsyncConnection, project_id: str, named: NamedNumber) -> str | None:
@@ -39,7 +42,9 @@ async def named_number(conn: AsyncConnection, project_id: str, named: NamedNumbe
         return named.phone_number_id
     row = await number_store.get_by_config_id(conn, named.whatsapp_config_id, project_id)
     if row is None:
-        problem = not_owned_problem(named.config_field, named.whatsapp_config_id, config_id=True)
+        problem = not_owned_problem(
+            named.config_field, named.whatsapp_config_id, config_id=named.config_id_may_be_ours
+        )
         raise invalid([problem])
     return named.phone_number_id or str(row["phone_number_id"])
 
