@@ -134,6 +134,12 @@ async def get_credentials_row(conn: AsyncConnection, phone_number_id: str) -> sa
     return result.mappings().first()
 
 
+async def get_credentials_row_by_id(conn: AsyncConnection, number_id: str) -> sa.RowMapping | None:
+    """A number with its secrets by our id of it (Kapso's WhatsApp config id)."""
+    result = await conn.execute(sa.select(phone_numbers).where(phone_numbers.c.id == number_id))
+    return result.mappings().first()
+
+
 async def all_credentials_rows(conn: AsyncConnection) -> list[sa.RowMapping]:
     """Every number with its secrets (the signature check of a body naming no known
     number tries them all; there are few)."""

@@ -81,6 +81,7 @@ class WhatsAppDirectory:
     def __init__(self, db: Database, ttl: float = TTL_SECONDS) -> None:
         self.db = db
         self._numbers: _TtlCache[str, NumberEntry | None] = _TtlCache(ttl)
+        self._by_config_id: _TtlCache[str, NumberEntry | None] = _TtlCache(ttl)
         self._all: _TtlCache[str, list[NumberEntry]] = _TtlCache(ttl)
         self._webhooks: _TtlCache[str, list[RowMapping]] = _TtlCache(ttl)
         # One database read per expired key, however many callers miss it at once (a
@@ -119,13 +120,28 @@ class WhatsAppDirectory:
         entry: NumberEntry | None = await self._load(self._numbers, "number", phone_number_id, read)
         return entry
 
+    async def number_by_config_id(self, config_id: str) -> NumberEntry | None:
+        """A number by our id of it, read by that id: not looked for in `all_numbers`,
+        which another process's add does not refresh here, so a number just added
+        elsewhere would be "not configured" for up to TTL_SECONDS."""
+
+        async def read() -> NumberEntry | None:
+            async with self.db.read() as conn:
+                row = await number_store.get_credentials_row_by_id(conn, config_id)
+            return _entry(row) if row is not None else None
+
+        entry: NumberEntry | None = await self._load(
+            self._by_config_id, "config_id", config_id, read
+        )
+        return entry
+
     async def credentials(self, number: str) -> PhoneCredentials | None:
         """The channel's CredentialsLookup: by Meta's phone_number_id, else by our id of
         the number (a send node's `whatsapp_config_id` may be either). The channel checks
         the number's project."""
         entry = await self.number(number)
         if entry is None:
-            entry = next((e for e in await self.all_numbers() if e.config_id == number), None)
+            entry = await self.number_by_config_id(number)
         return entry.credentials if entry is not None else None
 
     async def all_numbers(self) -> list[NumberEntry]:
@@ -147,6 +163,8 @@ class WhatsAppDirectory:
 
     def forget_number(self, phone_number_id: str) -> None:
         self._numbers.forget(phone_number_id)
+        # Keyed by our id, which the caller does not name: forget them all (few, cheap).
+        self._by_config_id.forget()
         self._all.forget()
 
     def forget_webhooks(self, project_id: str) -> None:
