@@ -124,3 +124,81 @@ async def test_database_at_0003_gains_uncertain_since_and_keeps_its_outbox(db_ur
             ]
     finally:
         await db.dispose()
+
+
+_STATUS_ROW = (
+    "INSERT INTO message_statuses (id, provider_message_id, status, phone_number_id, payload,"
+    " created_at) VALUES (:id, :wamid, :status, :number, '{}', :now)"
+)
+
+
+async def _execute(url: str, *statements: tuple[str, dict[str, Any]]) -> None:
+    db = Database(url, pool_size=1)
+    try:
+        async with db.engine.begin() as conn:
+            for sql, params in statements:
+                await conn.execute(sa.text(sql), params)
+    finally:
+        await db.dispose()
+
+
+async def _statuses(url: str) -> list[tuple[str, ...]]:
+    scoped = ", project_id" if "project_id" in await _columns(url, "message_statuses") else ""
+    db = Database(url, pool_size=1)
+    try:
+        async with db.engine.connect() as conn:
+            result = await conn.execute(
+                sa.text(f"SELECT id, provider_message_id, status{scoped} FROM message_statuses")
+            )
+            return sorted(tuple(str(v) for v in r) for r in result)
+    finally:
+        await db.dispose()
+
+
+async def test_0012_gives_receipts_the_project_of_their_number_or_message(db_url: str) -> None:
+    """Receipts stored while they were unique per (wamid, status) across projects get a
+    project (their number's, else their message's); one that belongs to nothing goes.
+    Downgrading keeps the earliest of receipts two projects hold for one (wamid, status)."""
+    await asyncio.to_thread(downgrade, db_url, "0011")
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    later = datetime(2026, 1, 2, tzinfo=UTC)
+    project = (
+        "INSERT INTO projects (id, name, settings, created_at, updated_at)"
+        " VALUES (:id, :id, '{}', :now, :now)"
+    )
+    await _execute(
+        db_url,
+        (project, {"id": "p-a", "now": now}),
+        (project, {"id": "p-b", "now": now}),
+        (
+            "INSERT INTO phone_numbers (id, project_id, phone_number_id, access_token,"
+            " inbound_processing_enabled, created_at, updated_at)"
+            " VALUES ('n-a', 'p-a', 'N-A', 'token', true, :now, :now)",
+            {"now": now},
+        ),
+        (
+            "INSERT INTO conversations (id, project_id, channel, status, metadata,"
+            " messages_count, created_at, updated_at)"
+            " VALUES ('c-b', 'p-b', 'whatsapp', 'active', '{}', 1, :now, :now)",
+            {"now": now},
+        ),
+        (
+            "INSERT INTO messages (id, project_id, conversation_id, direction, message_type,"
+            " content, status, provider_message_id, created_at, updated_at) VALUES"
+            " ('m-b', 'p-b', 'c-b', 'outbound', 'text', '{}', 'sent', 'W-B', :now, :now)",
+            {"now": now},
+        ),
+        (_STATUS_ROW, {"id": "s1", "wamid": "W-A", "status": "sent", "number": "N-A", "now": now}),
+        (_STATUS_ROW, {"id": "s2", "wamid": "W-B", "status": "read", "number": "gone", "now": now}),
+        (_STATUS_ROW, {"id": "s3", "wamid": "W-X", "status": "sent", "number": "gone", "now": now}),
+    )
+
+    await asyncio.to_thread(upgrade, db_url)
+    assert await _statuses(db_url) == [("s1", "W-A", "sent", "p-a"), ("s2", "W-B", "read", "p-b")]
+    assert await _schema_diff(db_url) == []
+
+    theirs = "INSERT INTO message_statuses (id, project_id, provider_message_id, status, payload,"
+    theirs += " created_at) VALUES ('s4', 'p-b', 'W-A', 'sent', '{}', :now)"
+    await _execute(db_url, (theirs, {"now": later}))
+    await asyncio.to_thread(downgrade, db_url, "0011")
+    assert await _statuses(db_url) == [("s1", "W-A", "sent"), ("s2", "W-B", "read")]

@@ -245,7 +245,7 @@ class Dispatcher:
         if wamid and delivery.conversation is not None:
             # Before the outbox row: a status webhook for this message takes the same two
             # locks in the same order (services/whatsapp/statuses.py).
-            await outbox_store.lock_provider_messages(conn, wamid)
+            await outbox_store.lock_provider_messages(conn, row["project_id"], wamid)
         if not await outbox_store.mark_sent(conn, row["id"], provider_message_id=wamid, now=now):
             return  # a status webhook recorded it first
         if delivery.conversation is not None:

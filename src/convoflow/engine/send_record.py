@@ -63,7 +63,9 @@ async def record_outbound_message(
     if provider_message_id:
         # A delivery receipt can overtake this record (the provider answers the send and
         # fires its webhook at once): catch up with receipts already stored.
-        await receipt_store.apply_known_statuses(conn, row["id"], provider_message_id, now)
+        await receipt_store.apply_known_statuses(
+            conn, outbox["project_id"], row["id"], provider_message_id, now
+        )
 
 
 async def note_crash_outcome(

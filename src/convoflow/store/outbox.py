@@ -16,19 +16,22 @@ _INSERT = sa.insert(outbox)
 UNRESOLVED = ("pending", "sending", "uncertain")
 
 
-def provider_message_lock_key(provider_message_id: str) -> str:
-    # "wamid:" (WhatsApp's name) kept: processes of the previous release take this key.
-    return f"wamid:{provider_message_id}"
+def provider_message_lock_key(project_id: str, provider_message_id: str) -> str:
+    # Per project, as receipts are: another tenant's status webhook naming the same id
+    # neither waits for nor holds up this project's writers.
+    return f"wamid:{project_id}:{provider_message_id}"
 
 
-async def lock_provider_messages(conn: AsyncConnection, *provider_message_ids: str) -> None:
+async def lock_provider_messages(
+    conn: AsyncConnection, project_id: str, *provider_message_ids: str
+) -> None:
     """Serialise the two writers of one sent message's state: recording the send (the
     dispatcher) and applying the provider's receipt for it (a status webhook). Without it,
     on PostgreSQL each could commit without seeing the other's row and a `failed` receipt
     would be lost. Several messages are locked in one statement, sorted (two transactions
     locking overlapping sets take them in the same order). A no-op on SQLite, which has
     one writer."""
-    keys = sorted(provider_message_lock_key(pid) for pid in provider_message_ids)
+    keys = sorted(provider_message_lock_key(project_id, pid) for pid in provider_message_ids)
     await dialects.of(conn).advisory_locks(conn, keys)
 
 

@@ -1,5 +1,10 @@
 """SQL for delivery receipts: the statuses a provider reports for a message we sent
-(sent / delivered / read / failed), keyed by its provider message id.
+(sent / delivered / read / failed), keyed by the project and its provider message id.
+
+Scoped by project, never by the provider message id alone: a receipt is stored for the
+project of the number that reported it, so another tenant posting a signed status for
+the same id (it may know or guess it) neither blocks this project's receipt as a
+duplicate nor is caught up with by this project's message.
 
 Channel-neutral on purpose: the dispatcher (engine/, which knows no channel) records a
 send and catches up with receipts that overtook it; the WhatsApp status webhook
@@ -26,19 +31,13 @@ STATUS_ALIASES = {"played": "read"}
 
 # Built once, with bind parameters: these run for every status webhook and every send.
 _INSERT_STATUS = dialects.per_dialect(
-    lambda d: d.insert_ignoring(message_statuses, ["provider_message_id", "status"])
+    lambda d: d.insert_ignoring(message_statuses, ["project_id", "provider_message_id", "status"])
 )
 _STATUSES_OF = (
     sa.select(message_statuses)
-    .where(message_statuses.c.provider_message_id == sa.bindparam("provider_message_id"))
-    .order_by(message_statuses.c.created_at, message_statuses.c.id)
-)
-_STATUSES_OF_MANY = (
-    sa.select(message_statuses)
     .where(
-        message_statuses.c.provider_message_id.in_(
-            sa.bindparam("provider_message_ids", expanding=True)
-        )
+        message_statuses.c.project_id == sa.bindparam("project_id"),
+        message_statuses.c.provider_message_id == sa.bindparam("provider_message_id"),
     )
     .order_by(message_statuses.c.created_at, message_statuses.c.id)
 )
@@ -64,14 +63,17 @@ _SET_MESSAGE_STATUS_WITH_ERROR = (
 
 
 async def insert_status(conn: AsyncConnection, row: dict[str, Any]) -> bool:
-    """Record a receipt; False when this (provider message id, status) was recorded
-    before."""
+    """Record a receipt (`row` names its project); False when this (project, provider
+    message id, status) was recorded before."""
     result = await conn.execute(_INSERT_STATUS[conn.dialect.name], row)
     return bool(result.rowcount == 1)
 
 
-async def statuses_of(conn: AsyncConnection, provider_message_id: str) -> list[sa.RowMapping]:
-    result = await conn.execute(_STATUSES_OF, {"provider_message_id": provider_message_id})
+async def statuses_of(
+    conn: AsyncConnection, project_id: str, provider_message_id: str
+) -> list[sa.RowMapping]:
+    params = {"project_id": project_id, "provider_message_id": provider_message_id}
+    result = await conn.execute(_STATUSES_OF, params)
     return list(result.mappings().all())
 
 
@@ -105,26 +107,12 @@ async def set_message_status(
 
 
 async def apply_known_statuses(
-    conn: AsyncConnection, message_id: str, provider_message_id: str, now: Any
+    conn: AsyncConnection, project_id: str, message_id: str, provider_message_id: str, now: Any
 ) -> None:
-    """A just-recorded outbound message catches up with receipts that overtook it."""
-    await _catch_up(conn, message_id, await statuses_of(conn, provider_message_id), now)
-
-
-async def apply_known_statuses_many(
-    conn: AsyncConnection, messages_by_provider_id: dict[str, str], now: Any
-) -> None:
-    """`apply_known_statuses` for several just-recorded messages ({provider message id:
-    message id}), with one read of the receipts."""
-    if not messages_by_provider_id:
-        return
-    params = {"provider_message_ids": list(messages_by_provider_id)}
-    result = await conn.execute(_STATUSES_OF_MANY, params)
-    found: dict[str, list[sa.RowMapping]] = {}
-    for row in result.mappings():
-        found.setdefault(row["provider_message_id"], []).append(row)
-    for provider_message_id, rows in found.items():
-        await _catch_up(conn, messages_by_provider_id[provider_message_id], rows, now)
+    """A just-recorded outbound message of `project_id` catches up with the project's
+    receipts that overtook it."""
+    receipts = await statuses_of(conn, project_id, provider_message_id)
+    await _catch_up(conn, message_id, receipts, now)
 
 
 async def _catch_up(

@@ -476,12 +476,17 @@ whatsapp_webhook_receipts = sa.Table(
 )
 
 # Delivery receipts (sent/delivered/read/failed) per outbound wamid. Unique per
-# (wamid, status): Meta's redelivery of a receipt is a no-op. Kept even when the message
-# row is not written yet (a receipt can overtake the dispatcher's record of the send).
+# (project, wamid, status): Meta's redelivery of a receipt is a no-op, and a receipt some
+# other project's number reports for the same wamid (a tenant forging its own signed
+# webhook) is a row of that project, which neither blocks nor is applied to this one's.
+# Kept even when the message row is not written yet (a receipt can overtake the
+# dispatcher's record of the send).
 message_statuses = sa.Table(
     "message_statuses",
     metadata,
     sa.Column("id", ID, primary_key=True),
+    # The project of the number that reported it (phone numbers belong to one project).
+    sa.Column("project_id", ID, sa.ForeignKey("projects.id"), nullable=False),
     sa.Column("provider_message_id", sa.String(200), nullable=False),
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("phone_number_id", sa.String(64), nullable=True),
@@ -490,7 +495,7 @@ message_statuses = sa.Table(
     sa.Column("payload", JSON, nullable=False, default=dict),  # the status as Meta sent it
     _ts("provider_timestamp", nullable=True),
     _ts("created_at"),
-    sa.UniqueConstraint("provider_message_id", "status"),
+    sa.UniqueConstraint("project_id", "provider_message_id", "status"),
 )
 
 # Project webhooks (outbound from convoflow), Kapso's `whatsapp_webhook` resource.

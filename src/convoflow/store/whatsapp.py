@@ -25,7 +25,8 @@ from convoflow.store.schema import (
 # statement (plus its cache key) costs more than running it on SQLite.
 _INSERT_RECEIPT = sa.insert(whatsapp_webhook_receipts)
 _MESSAGE_BY_WAMID = sa.select(messages).where(
-    messages.c.provider_message_id == sa.bindparam("wamid")
+    messages.c.project_id == sa.bindparam("project_id"),
+    messages.c.provider_message_id == sa.bindparam("wamid"),
 )
 
 
@@ -131,8 +132,11 @@ async def insert_receipt(conn: AsyncConnection, row: dict[str, Any]) -> None:
     await conn.execute(_INSERT_RECEIPT, row)
 
 
-async def message_by_wamid(conn: AsyncConnection, wamid: str) -> sa.RowMapping | None:
-    result = await conn.execute(_MESSAGE_BY_WAMID, {"wamid": wamid})
+async def message_by_wamid(
+    conn: AsyncConnection, project_id: str, wamid: str
+) -> sa.RowMapping | None:
+    """The project's message with this wamid (another project's is never returned)."""
+    result = await conn.execute(_MESSAGE_BY_WAMID, {"project_id": project_id, "wamid": wamid})
     row: sa.RowMapping | None = result.mappings().first()
     return row
 

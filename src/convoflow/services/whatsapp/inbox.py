@@ -139,7 +139,7 @@ async def get_message(engine: Process, actor: Actor, message_id: str) -> Message
         row = await in_project(conn, queries.get_message, "message", message_id, actor)
         owner = await message_store.get_conversation(conn, row["conversation_id"])
         statuses = (
-            await receipt_store.statuses_of(conn, row["provider_message_id"])
+            await receipt_store.statuses_of(conn, actor.project_id, row["provider_message_id"])
             if row["provider_message_id"]
             else []
         )

@@ -141,8 +141,10 @@ async def _record(
             message_type=str(meta["type"]), content=content, status="sent",
         )  # fmt: skip
         message_id = row["id"]
-        await receipt_store.apply_known_statuses(adv.conn, message_id, wamid, adv.now)
-        stored = await wa_store.message_by_wamid(adv.conn, wamid)
+        await receipt_store.apply_known_statuses(
+            adv.conn, entry.project_id, message_id, wamid, adv.now
+        )
+        stored = await wa_store.message_by_wamid(adv.conn, entry.project_id, wamid)
         assert stored is not None
         return MessageItem(stored, conversation)
 

@@ -1,13 +1,15 @@
 """Delivery receipts (`value.statuses`) applied to our outbound messages.
 
-Rules (docs/whatsapp.md): each (wamid, status) counts once; a message's status only moves
-forward (sent < failed < delivered < read, so out-of-order receipts end in the same
-state); a receipt never starts or resumes the conversation's flow. A `failed` receipt
-whose error can never succeed (131047 outside the 24-hour window, 131026 undeliverable,
-template and auth errors) fails the execution that sent the message if it is still
-running or waiting, with the same message a synchronous failure gives; a retryable code
-(rate limit, temporary error) is only recorded: Meta accepted the message once, and
-sending it again could deliver it twice.
+Rules (docs/whatsapp.md): each (wamid, status) counts once per project (the project of
+the number that reported it: another tenant's signed status for our wamid is its own
+row, never applied to our message nor blocking our receipt, docs/security.md); a
+message's status only moves forward (sent < failed < delivered < read, so out-of-order
+receipts end in the same state); a receipt never starts or resumes the conversation's
+flow. A `failed` receipt whose error can never succeed (131047 outside the 24-hour
+window, 131026 undeliverable, template and auth errors) fails the execution that sent
+the message if it is still running or waiting, with the same message a synchronous
+failure gives; a retryable code (rate limit, temporary error) is only recorded: Meta
+accepted the message once, and sending it again could deliver it twice.
 """
 
 from __future__ import annotations
@@ -43,11 +45,12 @@ async def apply_status(
     adv: Advance, events: EventSink, project_id: str, status: StatusUpdate
 ) -> bool:
     """False when this receipt was applied before (Meta redelivered it)."""
-    await outbox_store.lock_provider_messages(adv.conn, status.wamid)
+    await outbox_store.lock_provider_messages(adv.conn, project_id, status.wamid)
     fresh = await receipt_store.insert_status(
         adv.conn,
         {
             "id": new_id(),
+            "project_id": project_id,
             "provider_message_id": status.wamid,
             "status": status.status,
             "phone_number_id": status.phone_number_id,
@@ -60,7 +63,7 @@ async def apply_status(
     )
     if not fresh:
         return False
-    message = await wa_store.message_by_wamid(adv.conn, status.wamid)
+    message = await wa_store.message_by_wamid(adv.conn, project_id, status.wamid)
     tracker = parse_tracker(status.biz_opaque_callback_data)
     # No record of this wamid, but the status names one of our attempts: the dispatcher
     # died before recording Meta's answer (or has not yet). Meta's word settles it, no
@@ -72,9 +75,7 @@ async def apply_status(
             adv.conn, project_id, tracker.outbox_key, status.wamid, adv.now
         )
     ):
-        message = await wa_store.message_by_wamid(adv.conn, status.wamid)
-    if message is not None and message["project_id"] != project_id:
-        message = None  # another project's wamid: never touch it
+        message = await wa_store.message_by_wamid(adv.conn, project_id, status.wamid)
     effective = receipt_store.effective_status(status.status)
     error = status.errors[0] if status.errors else None
     if (
