@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx2
 import pytest
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
@@ -22,7 +23,7 @@ from convoflow.clock import FakeClock
 from convoflow.config import Settings
 from convoflow.engine.egress import Egress
 from convoflow.engine.llm.client import LLMClient
-from convoflow.engine.mcp import MAX_DESCRIPTION_CHARS, _tool_entry
+from convoflow.engine.mcp import MAX_DESCRIPTION_CHARS, _tool_entry, describe_error
 from convoflow.engine.steps._agent_mcp import tool_name
 from convoflow.fakes.llm.rules import Rule, ToolCall
 from convoflow.fakes.llm.server import FakeLLM
@@ -330,3 +331,17 @@ async def test_a_server_without_url_is_unavailable_and_its_tools_say_so(
     assert content == "error: MCP server 'orders' has no url"
     [listing] = await chat_payloads(engine, chat, "agent_mcp_tools_listed")
     assert (listing["ok"], listing["error"]) == (False, content.removeprefix("error: "))
+
+
+def test_a_status_error_about_a_sealed_url_does_not_quote_it() -> None:
+    # httpx2's status error (the SDK's GET stream) quotes the url as httpx2 normalises it.
+    url = f"https://MCP.example/mcp?key={TOKEN}"
+    request = httpx2.Request("GET", url)
+    response = httpx2.Response(500, request=request)
+    with pytest.raises(httpx2.HTTPStatusError) as raised:
+        response.raise_for_status()
+    error = raised.value
+    shown = "https://mcp.example/mcp?key=${ENV:MCP_TOKEN}"
+    text = describe_error("orders", ExceptionGroup("g", [error]), 5, shown_url=shown)
+    assert TOKEN not in text and shown in text and "HTTPStatusError" in text
+    assert TOKEN in describe_error("orders", error, 5)  # an unsealed url is named as it is

@@ -182,3 +182,29 @@ async def test_a_call_journaled_before_egress_keeps_its_projects_policy(engine, 
     execution = await chat.execution()
     assert execution["status"] == "ended" and execution["context"]["vars"]["r"] == {"done": True}
     assert len(http_server.requests) == 2
+
+
+async def test_errors_quote_the_shown_url_never_the_secret_one():
+    """With `shown_url` (a sealed url's template) no error holds any part of the url: not
+    its host (which the guard quoted, lower-cased), not the library's own rendering."""
+    secret = "S3cretHost"
+    egress = Egress(allow_private_network=False)
+    shown = "https://${ENV:H}.invalid/x"
+    unresolved = await egress.request(
+        "POST", f"https://{secret}.invalid/x", project_id=None, shown_url=shown
+    )
+    refused = await egress.request(
+        "POST", f"http://169.254.169.254/{secret}", project_id=None, shown_url=shown
+    )
+    await egress.close()
+    open_egress = Egress(allow_private_network=True)
+    unreachable = await open_egress.request(
+        "POST", f"http://127.0.0.1:1/{secret}", project_id=None, shown_url=shown
+    )
+    await open_egress.close()
+    for outcome in (unresolved, refused, unreachable):
+        assert outcome.error is not None and secret.lower() not in outcome.error.lower()
+        assert shown in outcome.error
+    assert unresolved.kind == "retryable" and "cannot resolve the host of url" in unresolved.error
+    assert refused.refused and "resolves to internal address" in refused.error
+    assert unreachable.error.startswith("ConnectError (details withheld")

@@ -129,3 +129,63 @@ async def test_an_error_quoting_a_sealed_url_names_its_template(
     api = await _api_texts(engine, key, execution["id"])
     assert "${ENV:HOOK_URL}" in "".join(api)  # the error says which url, as its template
     assert not [text for text in api if SECRET in text]
+
+
+async def _failed_without_secret(
+    engine: Process, clock: FakeClock, key: str, chat: Chat, caplog: Any
+) -> dict[str, Any]:
+    """Retries run out (the first two failures are retryable); the execution failed and
+    no table, API answer or log line holds SECRET. The failed journal entry."""
+    for _ in range(3):
+        clock.advance(120)
+        await engine.worker.drain()
+    execution = await chat.execution()
+    assert execution["status"] == "failed", execution
+    [journal] = await table_rows(engine, action_journal)
+    assert journal["result"]["error"]
+    assert SECRET not in repr(await raw_tables(engine.db.url))
+    api = await _api_texts(engine, key, execution["id"])
+    assert not [text for text in api if SECRET in text]
+    assert SECRET not in caplog.text
+    return journal
+
+
+async def test_an_error_about_a_secret_host_names_the_template(
+    engine: Process, clock: FakeClock, caplog: Any
+) -> None:
+    # The host itself the secret, with capitals: the guard's DNS failure quoted the host
+    # (lower-cased), which no replacement of the url string caught.
+    project_id = await make_project(engine)  # no private network: the guard resolves
+    await put_secret(engine, project_id, "H", SECRET.upper())
+
+    async def create(adv: Advance) -> str:
+        return await create_api_key(adv.conn, engine.clock, project_id, "tests")
+
+    key = await engine.runtime.op(create)
+    flow = webhook_flow("https://${ENV:H}.invalid/x", body_template={"text": "hi"})
+    chat = await Chat.open(engine, flow, project_id=project_id)
+    journal = await _failed_without_secret(engine, clock, key, chat, caplog)
+    assert "the host of url 'https://${ENV:H}.invalid/x'" in journal["result"]["error"]
+    assert SECRET.lower() not in repr(await raw_tables(engine.db.url)).lower()
+
+
+async def test_an_error_about_a_long_secret_url_names_the_template(
+    engine: Process, clock: FakeClock, http_server: HttpServer, caplog: Any
+) -> None:
+    # A url longer than an error is kept (500 characters), its secret in the query, the
+    # guard refusing its scheme: the error was cut before the url was replaced, so the
+    # cut url (secret and all) no longer matched and stayed.
+    path = "/" + "p" * 400
+    hook = f"ftp://hooks.example{path}?key={SECRET}&pad=" + "q" * 200
+    project_id, key = await _project_with_secret(engine, "HOOK", hook)
+    flow = webhook_flow("${ENV:HOOK}", body_template={"text": "hi"})
+    chat = await Chat.open(engine, flow, project_id=project_id)
+    execution = await chat.execution()
+    assert execution["status"] == "failed"
+    [journal] = await table_rows(engine, action_journal)
+    assert "url '${ENV:HOOK}' must start with http://" in journal["result"]["error"]
+    assert http_server.requests == []
+    assert SECRET not in repr(await raw_tables(engine.db.url))
+    api = await _api_texts(engine, key, execution["id"])
+    assert not [text for text in api if SECRET in text]
+    assert SECRET not in caplog.text

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from convoflow.engine.egress import Egress
-from convoflow.engine.sealed import hide_url, open_body, open_headers, open_url
+from convoflow.engine.sealed import open_body, open_headers, open_url, shown_url
 from convoflow.store.cipher import SecretCipher, SecretKeyError
 
 MAX_BODY_CHARS = 256_000
@@ -56,11 +56,11 @@ async def perform_http(
         json_body=None if isinstance(body, str) else body,
         timeout_seconds=float(request.get("timeout") or 10),
         idempotency_key=str(request["idempotency_key"]),
+        shown_url=shown_url(request),
     )
-    error = hide_url(outcome.error, request, url)  # kept in the job row and the result
     if outcome.kind == "retryable" and attempt < max_attempts:
         delay = max(backoff_seconds(attempt), outcome.retry_after or 0.0)
-        return RetryLater(delay, error or "retryable")
+        return RetryLater(delay, outcome.error or "retryable")
     result: dict[str, Any] = {
         "ok": outcome.ok,
         "status": outcome.status,
@@ -70,5 +70,5 @@ async def perform_http(
     if outcome.status is not None:
         result["duration_ms"] = outcome.duration_ms
     if not outcome.ok:
-        result["error"] = error
+        result["error"] = outcome.error
     return result

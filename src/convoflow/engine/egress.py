@@ -60,14 +60,17 @@ def _is_internal(address: str) -> bool:
     )
 
 
-async def check_url(url: str, *, allow_private: bool) -> None:
-    """Raise EgressRefused with a message saying what was expected."""
+async def check_url(url: str, *, allow_private: bool, shown: str | None = None) -> None:
+    """Raise EgressRefused with a message saying what was expected. `shown` is the url to
+    quote instead of `url` (its template, when it holds a project secret): every message
+    names that, never a part of `url` (its host may be the secret)."""
     parts = urlsplit(url)
+    quoted = repr(url if shown is None else shown)
     if parts.scheme not in ("http", "https"):
-        raise EgressRefused(f"url {url!r} must start with http:// or https://")
+        raise EgressRefused(f"url {quoted} must start with http:// or https://")
     host = parts.hostname
     if not host:
-        raise EgressRefused(f"url {url!r} has no host")
+        raise EgressRefused(f"url {quoted} has no host")
     if allow_private:
         return
     try:
@@ -77,15 +80,27 @@ async def check_url(url: str, *, allow_private: bool) -> None:
             type=socket.SOCK_STREAM,
         )
     except socket.gaierror as exc:
-        raise EgressUnresolved(f"cannot resolve host {host!r}: {exc.strerror}") from None
+        which = f"host {host!r}" if shown is None else f"the host of url {quoted}"
+        raise EgressUnresolved(f"cannot resolve {which}: {exc.strerror}") from None
     for info in infos:
         address = str(info[4][0])
         if _is_internal(address):
+            which = f"url host {host!r}" if shown is None else f"the host of url {quoted}"
             raise EgressRefused(
-                f"url host {host!r} resolves to internal address {address}; calls to private, "
+                f"{which} resolves to internal address {address}; calls to private, "
                 "loopback and link-local networks are refused unless the project sets "
                 "allow_private_network"
             )
+
+
+def library_error(exc: BaseException, *, shown: str | None) -> str:
+    """An HTTP library's exception as error text: its type and message, or, when the url
+    is shown as its template (it holds a project secret), its type only: the library's
+    words may quote the url in forms of its own (normalised, lower-cased host)."""
+    name = type(exc).__name__
+    if shown is not None:
+        return f"{name} (details withheld: the url {shown!r} holds a project secret)"
+    return f"{name}: {exc}" if str(exc) else name
 
 
 class _GuardedTransport(httpx2.AsyncBaseTransport):
@@ -93,12 +108,15 @@ class _GuardedTransport(httpx2.AsyncBaseTransport):
     httpx2 and makes several requests per operation (discover or initialize, the call,
     the session's DELETE), each of which is checked here before it is sent."""
 
-    def __init__(self, inner: httpx2.AsyncBaseTransport, *, allow_private: bool) -> None:
+    def __init__(
+        self, inner: httpx2.AsyncBaseTransport, *, allow_private: bool, shown: str | None
+    ) -> None:
         self._inner = inner
         self._allow_private = allow_private
+        self._shown = shown
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        await check_url(str(request.url), allow_private=self._allow_private)
+        await check_url(str(request.url), allow_private=self._allow_private, shown=self._shown)
         return await self._inner.handle_async_request(request)
 
     async def aclose(self) -> None:
@@ -235,16 +253,18 @@ class Egress:
         project_id: str | None,
         headers: Mapping[str, str],
         timeout_seconds: float,
+        shown_url: str | None = None,
     ) -> httpx2.AsyncClient:
         """An httpx2 client for the MCP SDK's streamable HTTP transport to `url`, every
         request of which passes the SSRF guard with `project_id`'s policy. `url` is checked
         here first, so a refused target raises EgressRefused before the SDK starts its
-        tasks. One client per MCP operation: the caller closes it (`async with`)."""
+        tasks. One client per MCP operation: the caller closes it (`async with`).
+        `shown_url`: what the guard's refusals quote instead of `url` (check_url)."""
         allow_private = await self.allows_private(project_id)
-        await check_url(url, allow_private=allow_private)
+        await check_url(url, allow_private=allow_private, shown=shown_url)
         if self._mcp_pool is None:
             self._mcp_pool = httpx2.AsyncHTTPTransport()
-        transport = _GuardedTransport(self._mcp_pool, allow_private=allow_private)
+        transport = _GuardedTransport(self._mcp_pool, allow_private=allow_private, shown=shown_url)
         return httpx2.AsyncClient(
             transport=transport,
             headers=dict(headers),
@@ -264,12 +284,16 @@ class Egress:
         timeout_seconds: float | None = None,
         idempotency_key: str | None = None,
         idempotency_header: str = "Idempotency-Key",
+        shown_url: str | None = None,
     ) -> Outcome:
         """One attempt; never raises for anything the endpoint or the network does.
         `content` is sent as it is, `json_body` as JSON (None: no body).
-        `project_id` is whose allow_private_network setting applies."""
+        `project_id` is whose allow_private_network setting applies. `shown_url` is what
+        the error quotes instead of `url` when `url` holds a project secret (its template):
+        no error then holds any part of `url`."""
         try:
-            await check_url(url, allow_private=await self.allows_private(project_id))
+            allow_private = await self.allows_private(project_id)
+            await check_url(url, allow_private=allow_private, shown=shown_url)
         except EgressUnresolved as exc:
             return _failure("retryable", str(exc))  # DNS may answer later
         except EgressRefused as exc:
@@ -289,6 +313,6 @@ class Egress:
         try:
             response = await self.http.request(method.upper(), url, **kwargs)
         except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            error = library_error(exc, shown=shown_url)
             return replace(_failure("retryable", error), duration_ms=_ms(started))
         return classify(response, _ms(started))

@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING, Any
 
 import httpx2
 
-from convoflow.engine.egress import Egress, EgressRefused, EgressUnresolved
-from convoflow.engine.sealed import hide_url as _hide_url
+from convoflow.engine.egress import Egress, EgressRefused, EgressUnresolved, library_error
 from convoflow.engine.sealed import open_headers as _open_headers
 from convoflow.engine.sealed import open_url as _open_url
 from convoflow.engine.sealed import reseal_request as reseal_request
 from convoflow.engine.sealed import seal_headers as seal_headers
+from convoflow.engine.sealed import shown_url as _shown_url
 from convoflow.store.cipher import SecretCipher, SecretKeyError
 
 if TYPE_CHECKING:
@@ -55,9 +55,12 @@ def _leaf(exc: BaseException) -> BaseException:
     return exc
 
 
-def describe_error(server: str, exc: BaseException, timeout: float) -> str:
-    """What went wrong, for the model and the events (no URL, no header: they may hold
-    secrets)."""
+def describe_error(
+    server: str, exc: BaseException, timeout: float, *, shown_url: str | None = None
+) -> str:
+    """What went wrong, for the model and the events (no header: it may hold secrets).
+    With `shown_url` (the url's template: the url holds a project secret) no library's
+    words are quoted: httpx2's status error, for one, quotes the normalised url."""
     from mcp.shared.exceptions import MCPError
 
     leaf = _leaf(exc)
@@ -66,11 +69,13 @@ def describe_error(server: str, exc: BaseException, timeout: float) -> str:
     if isinstance(leaf, TimeoutError | httpx2.TimeoutException):
         return f"MCP server {server!r} did not answer within {timeout:g} s"
     if isinstance(leaf, httpx2.TransportError | EgressUnresolved):
-        return f"cannot reach MCP server {server!r}: {type(leaf).__name__}: {leaf}"
+        return f"cannot reach MCP server {server!r}: {library_error(leaf, shown=shown_url)}"
     if isinstance(leaf, MCPError):
         return f"MCP server {server!r} answered an error: {leaf}"
     if isinstance(leaf, SecretKeyError):
         return f"MCP server {server!r}: {leaf}"
+    if shown_url is not None:
+        return f"MCP server {server!r} failed: {library_error(leaf, shown=shown_url)}"[:500]
     text = str(leaf) or type(leaf).__name__
     return f"MCP server {server!r} failed: {type(leaf).__name__}: {text}"[:500]
 
@@ -90,10 +95,15 @@ async def _session(
     timeout = float(request.get("timeout") or DEFAULT_TIMEOUT_SECONDS)
     started = time.perf_counter()
     result: dict[str, Any] | None = None
+    shown = request.get("shown_url")
     try:
         url = str(request["url"])
         http = await egress.mcp_http_client(
-            url, project_id=request.get("project_id"), headers=headers, timeout_seconds=timeout
+            url,
+            project_id=request.get("project_id"),
+            headers=headers,
+            timeout_seconds=timeout,
+            shown_url=shown,
         )
         async with asyncio.timeout(timeout), http:
             transport = streamable_http_client(url, http_client=http)
@@ -104,7 +114,7 @@ async def _session(
         # An error while the session closes (the DELETE, the timeout meanwhile) does not
         # undo a result already had: the tool's effect happened, the model must know it.
         if result is None:
-            result = {"ok": False, "error": describe_error(server, exc, timeout)}
+            result = {"ok": False, "error": describe_error(server, exc, timeout, shown_url=shown)}
     return {**result, "duration_ms": int((time.perf_counter() - started) * 1000)}
 
 
@@ -165,23 +175,14 @@ async def _list_one(
 ) -> dict[str, Any]:
     try:
         headers = _open_headers(cipher, server.get("headers_sealed"))
-        opened = {**server, "url": _open_url(cipher, server)}
+        opened = {**server, "url": _open_url(cipher, server), "shown_url": _shown_url(server)}
     except SecretKeyError as exc:
         return {
             "server": server["server"],
             "ok": False,
             "error": describe_error(str(server["server"]), exc, 0),
         }
-    listed = await _session(egress, opened, headers, _list_tools)
-    return {"server": server["server"], **_hidden(listed, server, opened["url"])}
-
-
-def _hidden(result: dict[str, Any], journaled: dict[str, Any], url: str) -> dict[str, Any]:
-    """The result with a sealed url its error quotes (the SSRF guard's refusal) replaced by
-    the url's template: the error reaches the events and the model."""
-    if not result.get("error"):
-        return result
-    return {**result, "error": _hide_url(str(result["error"]), journaled, url)}
+    return {"server": server["server"], **await _session(egress, opened, headers, _list_tools)}
 
 
 async def _call_one(
@@ -190,7 +191,7 @@ async def _call_one(
     server = str(request.get("server"))
     try:
         headers = _open_headers(cipher, request.get("headers_sealed"))
-        opened = {**request, "url": _open_url(cipher, request)}
+        opened = {**request, "url": _open_url(cipher, request), "shown_url": _shown_url(request)}
     except SecretKeyError as exc:
         return {"ok": False, "error": describe_error(server, exc, 0)}
     if request.get("idempotency_key"):
@@ -209,4 +210,4 @@ async def _call_one(
             return {"ok": False, "error": f"the tool {tool!r} failed: {text}", "tool_error": True}
         return {"ok": True, "content": text}
 
-    return _hidden(await _session(egress, opened, headers, call), request, opened["url"])
+    return await _session(egress, opened, headers, call)

@@ -90,14 +90,13 @@ def open_body(cipher: SecretCipher | None, holder: dict[str, Any]) -> Any:
     return holder.get("body") if opened is None else json.loads(opened)
 
 
-def hide_url(text: str | None, holder: dict[str, Any], url: str) -> str | None:
-    """`text` (what went wrong with a call) with the opened url replaced by its journaled
-    template when the url is sealed: an error quoting the url (egress names a url it
-    refuses) would otherwise carry the secret into the journaled result and the events."""
-    if text is None or not holder.get("url_sealed"):
-        return text
-    template = str(holder["url"])
-    return text.replace(url, template).replace(repr(url)[1:-1], template)
+def shown_url(holder: dict[str, Any]) -> str | None:
+    """What an error about the call names instead of its url: the journaled template when
+    the url is sealed (None: the url is not secret, errors name it). Passed to the egress
+    module, which quotes only this in what it writes, before anything is cut to size: an
+    error quoting the opened url (or its host) would carry the secret into the journaled
+    result, the events and the logs."""
+    return str(holder["url"]) if holder.get("url_sealed") else None
 
 
 def reseal_request(cipher: SecretCipher, request: dict[str, Any]) -> tuple[dict[str, Any], int]:
