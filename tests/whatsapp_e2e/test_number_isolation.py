@@ -206,6 +206,37 @@ async def test_a_send_nodes_whatsapp_config_id_names_the_sender(world: World) ->
     assert len(world.fake.records(kind="message")) == 2
 
 
+async def test_a_sender_template_rendering_empty_fails_the_step(world: World) -> None:
+    """`phone_number_id: {{vars.sender}}` with no `sender`: the send went out from the
+    other sender field's number (or the conversation's), silently. It fails, naming the
+    field, and nothing is sent."""
+    other = "100000000000777"
+    await add_number(world.engine, world.project_id, phone_number_id=other)
+    definition = chain(
+        node("start", "start"),
+        node(
+            "hello",
+            "send_text",
+            message="hi",
+            phone_number_id="{{vars.sender}}",
+            whatsapp_config_id=other,
+        ),
+        node("wait", "wait_for_response"),
+    )
+    flow = await inbound_flow(world, definition, trigger={"trigger_type": "api_call"})
+    body = {"phone_number": f"+{USER}", "phone_number_id": NUMBER}
+    started = await world.api.post(
+        f"{P}/workflows/{flow}/executions", json={"workflow_execution": body}
+    )
+    assert started.status_code == 202, started.text
+    await world.settle()
+    execution = (await world.get(f"/workflow_executions/{started.json()['data']['id']}"))["data"]
+    assert execution["status"] == "failed", execution
+    message = str(execution["error_details"]["message"])
+    assert "phone_number_id '{{vars.sender}}' rendered empty" in message, message
+    assert world.fake.records(kind="message") == []
+
+
 async def test_human_replies_cannot_send_from_another_projects_number(world: World) -> None:
     await inbound_flow(world, echo_start())
     await world.say("hi")

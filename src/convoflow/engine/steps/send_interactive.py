@@ -33,7 +33,10 @@ async def enter(run: StepRun) -> Outcome:
     interactive = await ai_fields.generate(run, await run.render_any(content, "interactive"))
     if isinstance(interactive, AwaitAction | Fail):
         return interactive
-    run.send({"type": "interactive", "interactive": interactive, **await addressing(run)})
+    addressed = await addressing(run)
+    if isinstance(addressed, Fail):
+        return addressed
+    run.send({"type": "interactive", "interactive": interactive, **addressed})
     return Next()
 
 

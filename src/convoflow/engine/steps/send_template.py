@@ -26,7 +26,10 @@ async def enter(run: StepRun) -> Outcome:
     if isinstance(generated, AwaitAction | Fail):
         return generated
     template = generated
-    run.send({"type": "template", "template": template, **await addressing(run)})
+    addressed = await addressing(run)
+    if isinstance(addressed, Fail):
+        return addressed
+    run.send({"type": "template", "template": template, **addressed})
     return Next()
 
 

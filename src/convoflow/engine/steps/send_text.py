@@ -51,5 +51,8 @@ async def _send(run: StepRun) -> Outcome:
         text = generated["message"]  # the model's text, not a template
     else:
         text = await run.render(str(message), "message")
-    run.send({"type": "text", "text": text, **await addressing(run)})
+    addressed = await addressing(run)
+    if isinstance(addressed, Fail):
+        return addressed
+    run.send({"type": "text", "text": text, **addressed})
     return Next()
