@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from datetime import timedelta
 
 import asyncpg
@@ -24,10 +23,10 @@ from convoflow.clock import FakeClock
 from convoflow.config import Settings
 from convoflow.engine.advance import Advance
 from convoflow.process import Process, build_process
-from convoflow.store.schema import outbox
 from tests.api.conftest import serve
 from tests.conftest import PG_ADMIN_URL
 from tests.durability.pg_cluster import free_port
+from tests.engine.lost_sends import insert_lost_send, wait_until_held
 from tests.support import make_project
 
 
@@ -134,19 +133,7 @@ async def test_a_server_started_without_its_database_holds_uncertain_sends_once_
     back, and only then lets its worker claim sends."""
     project_id = await make_project(engine, "held")
     now = clock.now()
-
-    async def lost(adv: Advance) -> None:
-        await adv.conn.execute(
-            outbox.insert().values(
-                id="o-held", project_id=project_id, channel="whatsapp",
-                idempotency_key="e-1:1", message={"type": "text", "text": {"body": "hi"}},
-                status="uncertain", attempts=1, created_at=now - timedelta(minutes=5),
-                uncertain_since=now - timedelta(minutes=4),
-                next_attempt_at=now - timedelta(minutes=3),  # its hold ran out while down
-            )
-        )  # fmt: skip
-
-    await engine.runtime.op(lost)
+    await insert_lost_send(engine, project_id, now)
     gate = Gate(engine.db.url)
     settings = Settings(worker_poll_seconds=0.05, graph_base_url="http://127.0.0.1:9/v23.0")
     server = build_process(gate.url, clock=clock, settings=settings, pool_size=2)
@@ -157,16 +144,7 @@ async def test_a_server_started_without_its_database_holds_uncertain_sends_once_
                 assert down.status_code == 503, down.text
             await gate.open()
             held_until = now + timedelta(seconds=settings.send_reconcile_seconds)
-            deadline = time.monotonic() + 30
-            row = None
-            while time.monotonic() < deadline:
-                async with engine.db.read() as conn:
-                    found = await conn.execute(sa.select(outbox).where(outbox.c.id == "o-held"))
-                    row = found.mappings().one()
-                if row["next_attempt_at"] == held_until:
-                    break
-                await asyncio.sleep(0.1)
-            assert row is not None
+            row = await wait_until_held(engine, held_until, 30)
             # Held from the start-up, and not claimed by the worker before that.
             assert (row["status"], row["attempts"]) == ("uncertain", 1), dict(row)
             assert row["next_attempt_at"] == held_until, dict(row)

@@ -9,8 +9,9 @@ without a result; once its lease has run out it is *uncertain* and held for
 key: a status webhook carrying the attempt's outbox key (biz_opaque_callback_data)
 records it as sent (engine/send_record.py); without one it is sent again when the hold
 ends (at-least-once: a lost bot message stalls a conversation, a duplicate does not).
-The hold is time with a server up to take that webhook: it runs from when the lost
-attempt is found, and again in full from each server's start-up (engine/start_up.py).
+The hold is meant as time with a server up to take that webhook: it runs from when the
+lost attempt is found, and again in full from each server's start-up
+(engine/start_up.py, which also says what it does not cover).
 Transactional channels (sandbox) send and record in the transaction that claims the row:
 exactly once, and one commit instead of two.
 """
