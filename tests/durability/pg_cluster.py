@@ -17,6 +17,9 @@ import socket
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Any
+
+import asyncpg
 
 MISSING_BINARIES = (
     "this test runs its own PostgreSQL cluster and needs PostgreSQL's initdb and pg_ctl: "
@@ -59,10 +62,11 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def cluster_port() -> int:
-    """A free port below the kernel's ephemeral range. The cluster binds it again after
-    each crash; a port from that range (free_port) may meanwhile be taken as the local
-    port of any outgoing connection on a busy machine, and the restart would fail."""
+def steady_port() -> int:
+    """A free port below the kernel's ephemeral range, for a port something binds later
+    (a child process, a cluster again after each crash): a port from that range
+    (free_port) may meanwhile be taken as the local port of any outgoing connection on a
+    busy machine, and the bind would fail."""
     low = 32768
     with contextlib.suppress(OSError, ValueError):
         low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
@@ -83,7 +87,7 @@ class PgCluster:
         self.bindir = bindir
         self.root = Path(tempfile.mkdtemp(prefix="convoflow-pg-"))
         self.data = self.root / "data"
-        self.port = cluster_port()
+        self.port = steady_port()
         self._as_postgres = os.geteuid() == 0
 
     @property
@@ -141,3 +145,12 @@ class PgCluster:
         with contextlib.suppress(RuntimeError, subprocess.SubprocessError):  # not running
             self.stop("immediate")
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+async def admin(pg: PgCluster, statement: str) -> list[Any]:
+    """The rows of `statement`, run as the cluster's superuser."""
+    conn = await asyncpg.connect(pg.admin_url)
+    try:
+        return list(await conn.fetch(statement))
+    finally:
+        await conn.close()

@@ -29,7 +29,7 @@ from convoflow.config import Settings
 from convoflow.process import Process, build_process
 from convoflow.services.conversations import sandbox
 from convoflow.store.schema import execution_events, executions, messages, outbox
-from tests.durability.pg_cluster import free_port
+from tests.durability.pg_cluster import steady_port
 from tests.durability.receiver import Receiver
 from tests.support import make_project, make_workflow, node
 
@@ -132,7 +132,7 @@ class WorkerProcess:
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
             )  # fmt: skip
         assert self.forks.stdin is not None and self.forks.stdout is not None
-        self.port = free_port()
+        self.port = steady_port()  # bound later, by the forked worker
         self.forks.stdin.write(f"{self.port}\n".encode())
         self.forks.stdin.flush()
         line = self.forks.stdout.readline()

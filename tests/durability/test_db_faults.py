@@ -24,204 +24,46 @@ that were are delivered twice more. What must hold:
 
 PostgreSQL only by nature (SQLite has no server to restart). It needs PostgreSQL's
 `initdb` and `pg_ctl` (Debian's `/usr/lib/postgresql/<version>/bin`, which `make test`
-installs): without them it fails and says so, never skips.
+installs): without them it fails and says so, never skips. (/healthz through the same
+faults: test_db_health.py.)
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 
-from convoflow.channels.whatsapp import webhook_bodies as bodies
 from convoflow.config import Settings
 from convoflow.fakes.graph.server import FakeGraph
 from convoflow.fakes.loopback import serve_app
 from convoflow.process import build_process
 from convoflow.store.migrate import upgrade
 from tests.api.conftest import new_project
-from tests.durability.pg_cluster import MISSING_BINARIES, PgCluster, free_port, postgres_bin
-from tests.support import wait_healthy
-from tests.whatsapp_e2e.conftest import APP_SECRET, NUMBER, add_number
+from tests.durability.pg_cluster import PgCluster, admin
+from tests.durability.serve_subprocess import Server
+from tests.durability.webhook_users import Users
+from tests.whatsapp_e2e.conftest import APP_SECRET, add_number
 from tests.whatsapp_e2e.helpers import activate_inbound, echo_start
 
 POSTERS = 3
-POST_GAP_SECONDS = 0.1
 # The phases wait for what they must see (ACKED answers of 200 before the faults and after
 # each restart; REFUSED_WHILE_DOWN webhooks answered while no PostgreSQL runs), for up to
-# PHASE_SECONDS: a bound for a hung server, not a measure.
+# webhook_users.PHASE_SECONDS.
 ACKED = 5
 REFUSED_WHILE_DOWN = 5
-PHASE_SECONDS = 60.0
 LISTEN_AGAIN_SECONDS = 30.0  # the notifier's longest backoff (5 s), a connect, and load
 # A row claimed for sending when the database went away and never attempted waits out its
 # outbox lease (30 s below) before it is sent: the replies may take that long, plus margin.
 RECOVERY_SECONDS = 75.0
 
 pytestmark = pytest.mark.pg_cluster
-
-
-@pytest.fixture
-def cluster() -> Iterator[PgCluster]:
-    bindir = postgres_bin()
-    if bindir is None:
-        pytest.fail(MISSING_BINARIES)  # never skipped: a skip would pass CI unproven
-    pg = PgCluster(bindir)
-    try:
-        pg.start()
-        asyncio.run(_admin(pg, "CREATE DATABASE convoflow"))
-        yield pg
-    finally:
-        pg.destroy()
-
-
-async def _admin(pg: PgCluster, statement: str) -> list[Any]:
-    conn = await asyncpg.connect(pg.admin_url)
-    try:
-        return list(await conn.fetch(statement))
-    finally:
-        await conn.close()
-
-
-class Server:
-    """`convoflow serve` (API and worker in one process) as a subprocess."""
-
-    def __init__(self, database_url: str, graph_url: str, log: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env = dict(
-            os.environ,
-            CONVOFLOW_DATABASE_URL=database_url,
-            CONVOFLOW_GRAPH_BASE_URL=f"{graph_url}/v23.0",
-            CONVOFLOW_GRAPH_CONVERSATION_INTERVAL_SECONDS="0",
-            CONVOFLOW_JOB_LEASE_SECONDS="3",
-            # Longer than the crash recovery takes on a loaded machine: a send accepted
-            # before the crash is recorded when the database is back, not sent again.
-            CONVOFLOW_OUTBOX_LEASE_SECONDS="30",
-            # No status webhooks in this test (the fake sends none): holding an attempt
-            # for one would only delay the resend the test waits for.
-            CONVOFLOW_SEND_RECONCILE_SECONDS="1",
-            CONVOFLOW_ALLOW_PRIVATE_NETWORK="true",
-            CONVOFLOW_LOG_LEVEL="WARNING",
-        )
-        self.log = log
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def spawn(self) -> None:
-        with self.log.open("wb") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "convoflow", "serve", "--port", str(self.port)],
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-
-    async def start(self) -> None:
-        self.spawn()
-        assert self.proc is not None
-        await wait_healthy(self.url, self.proc, self.log)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-
-@dataclass(frozen=True)
-class Delivery:
-    wamid: str
-    started: float  # time.monotonic()
-    finished: float
-    status: int  # 0: no HTTP answer (a timeout, a reset connection)
-    body: Any
-
-
-class Users:
-    """Simulated users: one new user and wamid per message; every delivery's answer."""
-
-    def __init__(self, http: httpx.AsyncClient) -> None:
-        self.http = http
-        self.bodies: dict[str, tuple[bytes, dict[str, str]]] = {}
-        self.user_of: dict[str, str] = {}
-        self.answers: dict[str, list[tuple[int, Any]]] = {}
-        self.deliveries: list[Delivery] = []  # in the order they were answered
-        self._next = 0
-
-    def new_message(self) -> str:
-        self._next += 1
-        wamid = f"wamid.faults.{self._next:05d}"
-        user = f"1555{self._next:07d}"
-        payload = bodies.inbound_message_body(
-            {"type": "text", "text": {"body": wamid}},
-            phone_number_id=NUMBER,
-            wa_id=user,
-            wamid=wamid,
-            timestamp=int(time.time()),
-        )
-        self.bodies[wamid] = bodies.signed(payload, APP_SECRET)
-        self.user_of[wamid] = user
-        self.answers[wamid] = []
-        return wamid
-
-    async def deliver(self, wamid: str) -> int:
-        raw, headers = self.bodies[wamid]
-        started = time.monotonic()
-        body: Any
-        try:
-            response = await self.http.post("/webhooks/whatsapp", content=raw, headers=headers)
-        except httpx.TransportError as exc:  # not acknowledged: counted, not a crash here
-            status, body = 0, repr(exc)
-        else:
-            status = response.status_code
-            try:
-                body = response.json()
-            except ValueError:
-                body = response.text
-        self.answers[wamid].append((status, body))
-        self.deliveries.append(Delivery(wamid, started, time.monotonic(), status, body))
-        return status
-
-    def since(self, started: float) -> list[Delivery]:
-        """Deliveries sent at or after `started` (monotonic) and already answered."""
-        return [d for d in self.deliveries if d.started >= started]
-
-    async def until(self, phase: str, since: float, count: int, status: int | None) -> None:
-        """Wait until `count` deliveries sent since `since` were answered (`status` if
-        given)."""
-        deadline = time.monotonic() + PHASE_SECONDS
-        while True:
-            seen = self.since(since)
-            if sum(1 for d in seen if status is None or d.status == status) >= count:
-                return
-            answered = Counter(d.status for d in seen)
-            assert time.monotonic() < deadline, (
-                f"{phase}: {count} answers {status or ''} expected within {PHASE_SECONDS}s, "
-                f"got {dict(answered)}"
-            )
-            await asyncio.sleep(0.05)
-
-    def acknowledged(self) -> set[str]:
-        return {w for w, answers in self.answers.items() if any(s == 200 for s, _ in answers)}
-
-    async def post_until(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            await self.deliver(self.new_message())
-            await asyncio.sleep(POST_GAP_SECONDS)
 
 
 @dataclass(frozen=True)
@@ -357,7 +199,7 @@ async def _listening_again(pg: PgCluster) -> None:
     can be over within a second of the restart (a check at once failed so, 1 run in 5)."""
     deadline = time.monotonic() + LISTEN_AGAIN_SECONDS
     while True:
-        listening = await _admin(
+        listening = await admin(
             pg, "SELECT 1 FROM pg_stat_activity WHERE application_name = 'convoflow-listen'"
         )
         if len(listening) == 1:
@@ -419,37 +261,3 @@ async def test_postgres_restart_and_crash_lose_and_repeat_nothing(
             await _listening_again(cluster)
         finally:
             server.stop()
-
-
-async def _health_until(http: httpx.AsyncClient, status: int, within: float) -> float:
-    """Seconds until /healthz answers `status`, polled every 50 ms; fails after `within`."""
-    began = time.monotonic()
-    seen: list[int] = []
-    while time.monotonic() - began < within:
-        seen.append((await http.get("/healthz")).status_code)
-        if seen[-1] == status:
-            return time.monotonic() - began
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"/healthz not {status} within {within} s: {Counter(seen)}")
-
-
-async def test_healthz_shows_a_stopped_database_and_its_return(
-    cluster: PgCluster, tmp_path: Path
-) -> None:
-    """/healthz answers from a background ping (services/health/probe.py), yet a stopped
-    database shows as 503 within the probe's interval plus a refused connection, stays 503
-    while it is down, and 200 is back as soon as it answers again."""
-    await asyncio.to_thread(upgrade, cluster.url("convoflow"))
-    server = Server(cluster.url("convoflow"), "http://127.0.0.1:9", tmp_path / "serve.log")
-    await server.start()
-    try:
-        async with httpx.AsyncClient(base_url=server.url, timeout=20) as http:
-            await asyncio.to_thread(cluster.stop, "fast")
-            assert await _health_until(http, 503, 2.0) <= 2.0
-            down = [(await http.get("/healthz")) for _ in range(5)]
-            assert {answer.status_code for answer in down} == {503}
-            assert all(a.json()["error"].startswith("database: ") for a in down), down[0].text
-            await asyncio.to_thread(cluster.start_again)
-            assert await _health_until(http, 200, 2.0) <= 2.0
-    finally:
-        server.stop()
