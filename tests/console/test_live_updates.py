@@ -200,3 +200,75 @@ def test_the_inspector_streams_only_what_follows_the_events_it_read(
     expect(timeline).to_have_count(len(after))
     expect(timeline.last).to_contain_text(after[-1]["event_type"].replace("_", " "))
     assert len(streams) == 1, "one stream, never reopened"
+
+
+def test_a_stream_refused_with_429_polls_and_comes_back(
+    page: Any, server: Server, browser_problems: BrowserProblems
+) -> None:
+    """Too many streams open (the key's or the project's cap) is not final: the chat polls
+    meanwhile, says so, and opens its stream again after Retry-After; once it is live the
+    notice goes and replies arrive by the stream."""
+    workflow_id = _echo_flow(server, "Echo with a busy stream")
+    refusal = '{"error": "Too many live streams open for this API key"}'
+    refused: list[str] = []
+
+    def busy_twice(route: Any) -> None:
+        if len(refused) < 2:
+            refused.append(route.request.url)
+            route.fulfill(
+                status=429,
+                content_type="application/json",
+                body=refusal,
+                headers={"Retry-After": "1"},
+            )
+        else:
+            route.continue_()
+
+    page.route(re.compile(r".*/events/stream$"), busy_twice)
+    browser_problems.expected.extend([429, 429])  # Chromium logs each refused stream
+    sign_in(page, server)
+    page.goto(f"{server.url}/console/flows/{workflow_id}/chat")
+    page.get_by_role("button", name="Start chat").click()
+    notice = page.get_by_role("status")
+    expect(notice).to_have_text(
+        "Live updates paused (Too many live streams open for this API key); refreshing every "
+        "few seconds until they resume."
+    )
+    # Polling meanwhile: the conversation goes on.
+    page.get_by_label("Message").fill("while busy")
+    page.get_by_role("button", name="Send").click()
+    expect(page.get_by_test_id("bot-bubble").nth(1)).to_have_text("you said while busy")
+    # The third try is let through: live again, the notice gone, and what another client
+    # says arrives by the stream.
+    expect(notice).to_have_count(0, timeout=15_000)
+    assert len(refused) == 2
+    _say(server, _latest_conversation(server, workflow_id), "from outside")
+    expect(page.get_by_test_id("bot-bubble").nth(2)).to_have_text("you said from outside")
+
+
+def test_the_inspector_shows_only_the_execution_it_is_moved_to(page: Any, server: Server) -> None:
+    """Moving from one execution's inspector to another's (the address changes, the page
+    stays) starts afresh: none of the first one's events (its newer ones would be merged
+    into the second's) is shown. A guard: App.tsx already keys the page by the execution
+    id, and the Inspector is now keyed by it too, so this passed before as well."""
+    workflow_id = _echo_flow(server, "Two inspected echoes")
+    longer, conversation_id = _start(server, workflow_id, "+15550007011")
+    for text in ("one", "two", "three"):
+        _say(server, conversation_id, text)
+    many = _settled_events(server, longer)
+    shorter, _ = _start(server, workflow_id, "+15550007012")
+    few = _settled_events(server, shorter)
+    assert len(few) < len(many)
+    sign_in(page, server)
+    page.goto(f"{server.url}/console/executions/{longer}")
+    expect(page.locator(".event")).to_have_count(len(many))
+    # The console's own navigation (router.ts): history.pushState and a popstate event.
+    page.evaluate(
+        """(path) => {
+            window.history.pushState(null, "", path);
+            window.dispatchEvent(new PopStateEvent("popstate"));
+        }""",
+        f"/console/executions/{shorter}",
+    )
+    expect(page.locator(".event")).to_have_count(len(few))
+    expect(page.locator(".event.user_input_received")).to_have_count(0)

@@ -321,7 +321,10 @@ function Inspector({ executionId }: { executionId: string }) {
 
 export default function ExecutionsPage({ workflowId, executionId }: { workflowId?: string; executionId?: string }) {
   if (executionId) {
-    return <ReactFlowProvider><Inspector executionId={executionId} /></ReactFlowProvider>;
+    // Keyed by the id: another execution is a new inspector, none of this one's state
+    // (events, which `withNewer` would merge into the next one's, stream position,
+    // notices) carried over. App.tsx keys the page by the id too; this does not rely on it.
+    return <ReactFlowProvider><Inspector key={executionId} executionId={executionId} /></ReactFlowProvider>;
   }
   return <ExecutionsList workflowId={workflowId!} />;
 }

@@ -5,7 +5,10 @@ import { apiKey, ApiError } from "./api";
 // browser's EventSource cannot send the X-API-Key header, and a key in the query string
 // would end up in logs and history. Reconnects with Last-Event-ID after a dropped
 // connection, so nothing is lost; gives up (and says why, once) when the server refuses
-// the stream or it keeps failing, and the screen falls back to polling.
+// the stream or it keeps failing, and the screen falls back to polling. A 429 (too many
+// streams open for the key or the project) is not final: a slot comes back when another
+// stream closes, so the screen polls meanwhile and the stream is tried again after the
+// server's Retry-After.
 
 export type StreamEvent = { event: string; id: string | null; data: any };
 export type StreamState = { live: boolean; failed: string | null };
@@ -13,6 +16,23 @@ export type StreamState = { live: boolean; failed: string | null };
 const RETRIES = 3;
 // A stream open this long without an event was healthy (keep-alive pings are not events).
 const HEALTHY_MS = 5000;
+// Retry-After bounds for a 429 (seconds): what the server says (5 for a stream cap), kept
+// sane if a proxy says something odd (an HTTP date, 0, an hour).
+const RETRY_AFTER_DEFAULT = 5;
+const RETRY_AFTER_MAX = 60;
+
+class Refused extends ApiError {
+  retryAfterSeconds: number;
+  constructor(status: number, message: string, retryAfterSeconds: number) {
+    super(status, message, []);
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+function retryAfter(header: string | null): number {
+  const seconds = header !== null && /^\d+$/.test(header.trim()) ? Number(header.trim()) : RETRY_AFTER_DEFAULT;
+  return Math.min(Math.max(seconds, 1), RETRY_AFTER_MAX);
+}
 
 function parseBlock(block: string): StreamEvent | null {
   let event = "message";
@@ -31,7 +51,7 @@ function parseBlock(block: string): StreamEvent | null {
   return { event, id, data: JSON.parse(data.join("\n")) };
 }
 
-async function refusal(response: Response): Promise<ApiError> {
+async function refusal(response: Response): Promise<Refused> {
   const text = await response.text();
   let message = `HTTP ${response.status}`;
   try {
@@ -39,7 +59,7 @@ async function refusal(response: Response): Promise<ApiError> {
   } catch {
     /* not JSON: the status says enough */
   }
-  return new ApiError(response.status, message, []);
+  return new Refused(response.status, message, retryAfter(response.headers.get("Retry-After")));
 }
 
 // Reads `path` until `signal` aborts; calls `onEvent` for each event and `onLive` once
@@ -111,6 +131,13 @@ export function useStream(
           failures = 0;
         } catch (exc) {
           if (abort.signal.aborted) return;
+          if (exc instanceof Refused && exc.status === 429) {
+            // Not a failure: poll meanwhile (the screens poll while `failed` is set) and
+            // try the stream again when the server says; going live clears the notice.
+            setState({ live: false, failed: `Live updates paused (${exc.message}); refreshing every few seconds until they resume.` });
+            await new Promise((resolve) => window.setTimeout(resolve, exc.retryAfterSeconds * 1000));
+            continue;
+          }
           if (delivered || Date.now() - opened >= HEALTHY_MS) failures = 0;
           failures += 1;
           const refused = exc instanceof ApiError && exc.status >= 400 && exc.status < 500;
