@@ -202,3 +202,41 @@ async def test_0012_gives_receipts_the_project_of_their_number_or_message(db_url
     await _execute(db_url, (theirs, {"now": later}))
     await asyncio.to_thread(downgrade, db_url, "0011")
     assert await _statuses(db_url) == [("s1", "W-A", "sent"), ("s2", "W-B", "read")]
+
+
+async def test_0013_messages_share_a_wamid_across_projects_until_downgraded(db_url: str) -> None:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    later = datetime(2026, 1, 2, tzinfo=UTC)
+    statements: list[tuple[str, dict[str, Any]]] = []
+    for project, at in (("p-a", now), ("p-b", later)):
+        params = {"p": project, "c": f"c-{project}", "m": f"m-{project}", "now": at}
+        statements += [
+            (
+                "INSERT INTO projects (id, name, settings, created_at, updated_at)"
+                " VALUES (:p, :p, '{}', :now, :now)",
+                params,
+            ),
+            (
+                "INSERT INTO conversations (id, project_id, channel, status, metadata,"
+                " messages_count, created_at, updated_at)"
+                " VALUES (:c, :p, 'whatsapp', 'active', '{}', 1, :now, :now)",
+                params,
+            ),
+            (
+                "INSERT INTO messages (id, project_id, conversation_id, direction,"
+                " message_type, content, status, provider_message_id, created_at, updated_at)"
+                " VALUES (:m, :p, :c, 'inbound', 'text', '{}', 'received', 'W', :now, :now)",
+                params,
+            ),
+        ]
+    await _execute(db_url, *statements)  # both stored: the key is per project
+    await asyncio.to_thread(downgrade, db_url, "0012")
+    db = Database(db_url, pool_size=1)
+    try:
+        async with db.engine.connect() as conn:
+            result = await conn.execute(sa.text("SELECT id FROM messages"))
+            assert [str(r[0]) for r in result] == ["m-p-a"]  # the earliest
+    finally:
+        await db.dispose()
+    await asyncio.to_thread(upgrade, db_url)
+    assert await _schema_diff(db_url) == []

@@ -105,3 +105,34 @@ async def test_forged_receipts_cannot_keep_a_lost_attempt_from_being_reconciled(
         assert sent_texts(world, USER) == ["got: hi"]
         (execution,) = await rows(world, executions, id=row["execution_id"])
         assert execution["status"] == "waiting"
+
+
+async def test_another_tenants_message_with_my_wamid_cannot_hide_my_send(world: World) -> None:
+    """Messages are unique per (project, wamid): a message another tenant stores under the
+    victim's wamid (an inbound one to its own number, signed with its own secret) does not
+    make the victim's record of its send a "redelivery" that is silently skipped."""
+    await inbound_flow(world, echo_start())
+    row, result = await lost_attempt(world, "hi")
+    wamid = str(result.provider_message_id)
+    world.clock.advance(LEASE + 1)
+    await world.engine.dispatcher.run_once()
+
+    async with other_tenant(world, (THEIR_NUMBER,)) as them:
+        planted = bodies.inbound_message_body(
+            {"type": "text", "text": {"body": "planted"}},
+            phone_number_id=THEIR_NUMBER, wa_id=USER, wamid=wamid, timestamp=1_700_000_000,
+        )  # fmt: skip
+        response = await them.post_webhook(planted, secret=THEIR_SECRET)
+        assert response.status_code == 200, response.text
+        (theirs,) = await rows(world, messages, project_id=them.project_id)
+        assert theirs["provider_message_id"] == wamid
+
+        response = await world.post_webhook(status_webhook(world, wamid))
+        assert response.status_code == 200, response.text
+        (mine,) = await rows(world, messages, outbox_id=row["id"])  # before: none
+        assert (mine["project_id"], mine["provider_message_id"]) == (world.project_id, wamid)
+        assert mine["status"] == "sent"
+        detail = await world.get(f"/whatsapp/messages/{wamid}")
+        assert detail["data"]["kapso"]["direction"] == "outbound"
+        await world.settle(HOLD + LEASE)
+        await settled_by_its_status(world, row, result)

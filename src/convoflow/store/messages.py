@@ -26,7 +26,7 @@ _CONVERSATIONS = sa.select(conversations).where(
     conversations.c.id.in_(sa.bindparam("conversation_ids", expanding=True))
 )
 _INSERT_MESSAGE = dialects.per_dialect(
-    lambda d: d.insert_ignoring(messages, ["provider_message_id"])
+    lambda d: d.insert_ignoring(messages, ["project_id", "provider_message_id"])
 )
 _PENDING = (
     sa.select(messages)
@@ -115,14 +115,15 @@ async def lock_conversation(conn: AsyncConnection, conversation_id: str) -> sa.R
 
 
 async def insert_message(conn: AsyncConnection, row: dict[str, Any]) -> bool:
-    """Insert a message; False when its provider id was already stored (a redelivery)."""
+    """Insert a message; False when its project already stored its provider id (a
+    redelivery)."""
     result = await conn.execute(_INSERT_MESSAGE[conn.dialect.name], row)
     return bool(result.rowcount == 1)
 
 
 async def insert_messages(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
-    """Insert several messages in one call (same keys in every row); a provider id seen
-    before is skipped, as in `insert_message`."""
+    """Insert several messages in one call (same keys in every row); a provider id its
+    project stored before is skipped, as in `insert_message`."""
     if rows:
         await conn.execute(_INSERT_MESSAGE[conn.dialect.name], rows)
 

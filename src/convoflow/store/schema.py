@@ -239,8 +239,10 @@ messages = sa.Table(
     sa.Column("project_id", ID, sa.ForeignKey("projects.id"), nullable=False),
     sa.Column("conversation_id", ID, sa.ForeignKey("conversations.id"), nullable=False),
     sa.Column("direction", sa.String(16), nullable=False),  # inbound | outbound
-    # Provider message id (WhatsApp wamid); unique so a redelivered webhook is a no-op.
-    sa.Column("provider_message_id", sa.String(200), nullable=True, unique=True),
+    # Provider message id (WhatsApp wamid); unique per project so a redelivered webhook
+    # is a no-op, and per project only: a message another tenant stores under the same id
+    # never makes this project's message a "redelivery" that is skipped.
+    sa.Column("provider_message_id", sa.String(200), nullable=True),
     sa.Column("message_type", sa.String(32), nullable=False),
     sa.Column("content", JSON, nullable=False, default=dict),  # normalised message
     sa.Column("status", sa.String(16), nullable=False),
@@ -255,6 +257,7 @@ messages = sa.Table(
     sa.Index("ix_messages_conversation", "conversation_id", "created_at", "id"),
     sa.Index("ix_messages_routing", "conversation_id", "routing"),
     sa.Index("ix_messages_project_created", "project_id", "created_at", "id"),
+    sa.UniqueConstraint("project_id", "provider_message_id"),
 )
 
 functions = sa.Table(
