@@ -107,7 +107,7 @@ async def run_while_killing(
 ) -> None:
     """Start the worker, say "hi" in every conversation, answer each agent's question, and
     kill the worker KILLS times meanwhile, until every conversation has finished."""
-    worker.start()
+    await worker.start()
     for conversation_id in conversations:
         await sandbox.say(engine, conversation_id, "hi")
     await _play_users(engine, conversations, worker)
@@ -119,7 +119,7 @@ async def _play_users(engine: Process, conversations: list[str], worker: WorkerP
     killer = Killer(worker, KILLS, seed=20261130, gap=(0.3, 1.2))
     deadline = time.monotonic() + DEADLINE_SECONDS
     while time.monotonic() < deadline:
-        killer.maybe_kill()
+        await killer.maybe_kill()
         for conversation_id, node_id in (await _waiting_at(engine)).items():
             if node_id == "agent" and conversation_id not in answered:
                 answered.add(conversation_id)
@@ -148,7 +148,7 @@ async def test_sigkill_during_agent_loops_repeats_and_loses_nothing(db_url: str)
         await _check_outcome(engine, conversations, calls)
         _check_last_turns(fake.requests, len(conversations))
     finally:
-        worker.stop()
+        await worker.stop()
         await engine.close()
 
 

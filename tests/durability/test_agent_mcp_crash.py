@@ -71,5 +71,5 @@ async def test_sigkill_during_agent_loops_with_an_mcp_tool(db_url: str) -> None:
         await _check_outcome(engine, conversations, keys)
         assert all(":tool:" in key for key in keys)
     finally:
-        worker.stop()
+        await worker.stop()
         await engine.close()

@@ -13,10 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import signal
 import socket
-import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -29,6 +26,8 @@ from convoflow.config import Settings
 from convoflow.process import Process, build_process
 from convoflow.services.conversations import sandbox
 from convoflow.store.schema import execution_events, executions, messages, outbox
+from tests.durability import fork_client
+from tests.durability.fork_client import ForkServer
 from tests.durability.pg_cluster import steady_port
 from tests.durability.receiver import Receiver
 from tests.support import make_project, make_workflow, node
@@ -120,61 +119,36 @@ class WorkerProcess:
             CONVOFLOW_ALLOW_PRIVATE_NETWORK="true",
             CONVOFLOW_LOG_LEVEL="WARNING",
         )
-        self.forks: subprocess.Popen[bytes] | None = None
+        self.forks: ForkServer | None = None
         self.pid: int | None = None
         self.port = 0
         self.kills = 0
 
-    def start(self) -> None:
+    async def start(self) -> None:
         if self.forks is None:
-            self.forks = subprocess.Popen(
-                [sys.executable, str(FORKS)], env=self.env, cwd=ROOT,
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            )  # fmt: skip
-        assert self.forks.stdin is not None and self.forks.stdout is not None
+            self.forks = await ForkServer.open(FORKS, env=self.env)
         self.port = steady_port()  # bound later, by the forked worker
-        self.forks.stdin.write(f"{self.port}\n".encode())
-        self.forks.stdin.flush()
-        line = self.forks.stdout.readline()
-        assert line, f"the worker fork server exited ({self.forks.poll()})"
-        self.pid = int(line)
+        self.pid = await self.forks.fork(str(self.port))
 
     def ready(self) -> bool:
         """Whether the worker runs its loops (its metrics port answers)."""
         assert self.pid is not None
-        assert _alive(self.pid), "the worker exited by itself"
+        assert fork_client.alive(self.pid), "the worker exited by itself"
         with socket.socket() as probe:
             probe.settimeout(0.5)
             return probe.connect_ex(("127.0.0.1", self.port)) == 0
 
-    def kill(self) -> None:
+    async def kill(self) -> None:
         assert self.pid is not None
-        os.kill(self.pid, signal.SIGKILL)
-        while _alive(self.pid):
-            time.sleep(0.005)
+        await fork_client.kill(self.pid)
         self.pid = None
         self.kills += 1
 
-    def stop(self) -> None:
-        if self.pid is not None and _alive(self.pid):
-            os.kill(self.pid, signal.SIGTERM)
-            deadline = time.monotonic() + 10
-            while _alive(self.pid) and time.monotonic() < deadline:
-                time.sleep(0.05)
-            if _alive(self.pid):
-                os.kill(self.pid, signal.SIGKILL)
+    async def stop(self) -> None:
+        await fork_client.stop(self.pid)
+        self.pid = None
         if self.forks is not None:
-            assert self.forks.stdin is not None
-            self.forks.stdin.close()
-            self.forks.wait(timeout=10)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+            await self.forks.close()
 
 
 class Killer:
@@ -191,7 +165,7 @@ class Killer:
         self.rng = random.Random(seed)
         self.next_at: float | None = None
 
-    def maybe_kill(self) -> bool:
+    async def maybe_kill(self) -> bool:
         """Kill if due; True when a start was found up (a new worker is at work)."""
         if self.done:
             return False
@@ -200,8 +174,8 @@ class Killer:
                 self.next_at = time.monotonic() + self.rng.uniform(*self.gap)
                 return True
         elif time.monotonic() >= self.next_at:
-            self.worker.kill()
-            self.worker.start()
+            await self.worker.kill()
+            await self.worker.start()
             self.next_at = None
         return False
 
@@ -263,7 +237,7 @@ async def _play_users(engine: Process, ages: dict[str, int], worker: WorkerProce
     killer = Killer(worker, KILLS, seed=20261123, gap=(0.2, 1.0))
     deadline = time.monotonic() + DEADLINE_SECONDS
     while time.monotonic() < deadline:
-        if (killer.maybe_kill() or killer.done) and waves:
+        if (await killer.maybe_kill() or killer.done) and waves:
             for conversation_id in waves.pop(0):  # the first message starts it
                 await sandbox.say(engine, conversation_id, "hi")
         waiting = await _waiting_at(engine)
@@ -296,13 +270,13 @@ async def test_sigkill_worker_loses_and_repeats_nothing(db_url: str) -> None:
                     engine, project_id=project_id, workflow_id=workflow_id, user=f"user{index}"
                 )
                 ages[conversation_id] = 10 + index % 20
-            worker.start()
+            await worker.start()
             await _play_users(engine, ages, worker)
             calls = Counter(receiver.calls)
         await _check_outcome(engine, ages, calls)
         assert worker.kills >= KILLS
     finally:
-        worker.stop()
+        await worker.stop()
         await engine.close()
 
 

@@ -30,12 +30,25 @@ KILLS = 20
 # (the test checks that they left attempts without a result).
 HOLD_SECONDS = 30.0
 STATUS_BACKLOG_SECONDS = 5.0
+# pytest's timeout for this test (as pyproject's, stated here so the two stay apart). The
+# harness gives up well before it (DEADLINE_SECONDS, from the first server start until
+# every user said bye), so a run that hangs fails with what was stuck, not a bare pytest
+# timeout: the rest covers the database, the setup, the server's graceful stop (<= 10 s)
+# and the counting. A quiet machine needs about 70-90 s in all.
+TIMEOUT_SECONDS = 300
+DEADLINE_SECONDS = 200.0
 # The server lives 0.5-1.5 s after its /healthz answers, and users arrive over the whole
 # kill phase (200 x 0.125 s), so every kill strikes during load.
-PACE = Pace(uptime=(0.5, 1.5), start_every=0.125, status_backlog=STATUS_BACKLOG_SECONDS)
+PACE = Pace(
+    uptime=(0.5, 1.5),
+    start_every=0.125,
+    status_backlog=STATUS_BACKLOG_SECONDS,
+    deadline=DEADLINE_SECONDS,
+)
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(TIMEOUT_SECONDS)
 async def test_kill_9_loses_nothing_and_sends_nothing_twice(db_url: str) -> None:
     report = await run_chaos(
         db_url,
@@ -56,3 +69,31 @@ async def test_kill_9_loses_nothing_and_sends_nothing_twice(db_url: str) -> None
     # tested deterministically in tests/whatsapp_e2e/test_send_reconcile.py.
     if report.in_flight_at_kills == 0:
         print("no kill caught a send in flight: the hold was not exercised in this run")
+
+
+@pytest.mark.slow
+async def test_a_run_past_its_deadline_says_where_it_stood(db_url: str) -> None:
+    """The deadline passes while the first server is still being forked (the fork
+    server's warm-up takes seconds): the harness's event loop is free meanwhile (it also
+    serves the fake Graph API), so the failure comes on time and names that phase."""
+    with pytest.raises(AssertionError) as failure:
+        await run_chaos(db_url, conversations=2, kills=0, pace=Pace(deadline=0.2))
+    message = str(failure.value)
+    assert message.startswith("conversations did not finish within 0.2s: "), message
+    assert "the harness was forking server start 1" in message, message
+    assert "kills 0 of 0, server starts 1" in message, message
+    assert "users 0 of 2 done (inbound messages taken 0 of 4;" in message, message
+    assert "outbox rows by status {} (uncertain 0)" in message, message
+    assert "last status lag none taken, oldest not taken none" in message, message
+
+
+@pytest.mark.slow
+async def test_a_server_that_does_not_answer_healthz_stops_the_run(db_url: str) -> None:
+    """A start whose /healthz does not answer within `Pace.up_within` ends the run there,
+    instead of killing on (every later figure would count a server that was never up)."""
+    with pytest.raises(AssertionError) as failure:
+        await run_chaos(db_url, conversations=2, kills=1, pace=Pace(up_within=0.01))
+    message = str(failure.value)
+    assert message.startswith("server start 1 did not answer /healthz within 0.01s: "), message
+    assert "the harness was waiting for /healthz of server start 1" in message, message
+    assert "kills 0 of 1" in message, message

@@ -15,10 +15,6 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import signal
-import socket
-import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
@@ -36,7 +32,11 @@ from convoflow.services.common import Actor
 from convoflow.services.whatsapp import phone_numbers
 from convoflow.store.schema import outbox, triggers
 from convoflow.store.schema import workflows as workflow_table
+from tests.durability import fork_client
 from tests.durability.chaos_count import Report, count_run, text_of
+from tests.durability.chaos_where import Progress, taken, where_things_stood
+from tests.durability.fork_client import ForkServer
+from tests.durability.pg_cluster import free_port
 from tests.support import chain, make_project, make_workflow, node
 
 NUMBER = DEFAULT_PHONE_NUMBER_ID
@@ -50,12 +50,16 @@ class Pace:
     """When the harness kills. `uptime`: seconds the server lives after its /healthz
     answers; `start_every`: users arrive this far apart; `status_backlog`: if set, a kill
     also waits until no `sent` status the fake is still trying to deliver is older than
-    this many seconds (None: kill on time whatever the backlog; bench/chaos.py)."""
+    this many seconds (None: kill on time whatever the backlog; bench/chaos.py).
+    `deadline`: seconds from the first start until every user said bye, else the run
+    fails saying where it stood (keep it well under the test's timeout, or only the
+    timeout shows); `up_within`: seconds a started server has to answer /healthz."""
 
     uptime: tuple[float, float] = (1.0, 2.5)
     start_every: float = 0.1
     status_backlog: float | None = None
     deadline: float = 300.0
+    up_within: float = 30.0
 
 
 def chaos_flow() -> dict[str, Any]:
@@ -72,55 +76,29 @@ def chaos_flow() -> dict[str, Any]:
 class Servers:
     """The server on one port, forked afresh by chaos_server.py for each start."""
 
-    def __init__(self, port: int, env: dict[str, str]) -> None:
-        log = os.environ.get("CHAOS_SERVER_LOG")  # to read the servers' complaints
-        self.forks = subprocess.Popen(
-            [sys.executable, str(SERVER), str(port)], env=env, cwd=ROOT,
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=open(log, "ab") if log else subprocess.DEVNULL,  # noqa: SIM115
-        )  # fmt: skip
+    def __init__(self, forks: ForkServer) -> None:
+        self.forks = forks
         self.live: int | None = None
         self.starts: list[float] = []  # time.time() of each start (Report.status_lag_since_start)
 
-    def start(self) -> None:
-        assert self.forks.stdin is not None and self.forks.stdout is not None
-        self.starts.append(time.time())
-        self.forks.stdin.write(b"go\n")
-        self.forks.stdin.flush()
-        self.live = int(self.forks.stdout.readline())
+    @classmethod
+    async def open(cls, port: int, env: dict[str, str]) -> Servers:
+        log = os.environ.get("CHAOS_SERVER_LOG")  # to read the servers' complaints
+        return cls(await ForkServer.open(SERVER, str(port), env=env, log=log))
 
-    def kill(self) -> None:
+    async def start(self) -> None:
+        self.starts.append(time.time())
+        self.live = await self.forks.fork("go")
+
+    async def kill(self) -> None:
         assert self.live is not None
-        os.kill(self.live, signal.SIGKILL)
-        while _alive(self.live):
-            time.sleep(0.005)
+        await fork_client.kill(self.live)
         self.live = None
 
-    def stop(self) -> None:
-        if self.live is not None and _alive(self.live):
-            os.kill(self.live, signal.SIGTERM)
-            deadline = time.monotonic() + 10
-            while _alive(self.live) and time.monotonic() < deadline:
-                time.sleep(0.05)
-            if _alive(self.live):
-                os.kill(self.live, signal.SIGKILL)
-        assert self.forks.stdin is not None
-        self.forks.stdin.close()
-        self.forks.wait(timeout=10)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    async def stop(self) -> None:
+        await fork_client.stop(self.live)
+        self.live = None
+        await self.forks.close()
 
 
 async def _setup(engine: Process) -> None:
@@ -216,7 +194,8 @@ async def run_chaos(
     pace: Pace | None = None,
     seed: int = 20261130,
 ) -> Report:
-    """`db_url` is a migrated, empty database."""
+    """`db_url` is a migrated, empty database. A run that does not finish within
+    `pace.deadline`, or whose server does not come up, fails saying where it stood."""
     pace = pace or Pace()
     report = Report(conversations, kills, statuses)
     engine = build_process(db_url, pool_size=2)
@@ -225,25 +204,41 @@ async def run_chaos(
         status_delay_seconds=0.0, redeliver_seconds=pace.deadline,
     )  # fmt: skip
     rng = random.Random(seed)
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     ages = {f"1555{index:07d}": 18 + index % 50 for index in range(conversations)}
+    progress = Progress()
     started = time.monotonic()
     try:
         await _setup(engine)
         async with serve_app(fake.app) as graph_url, httpx.AsyncClient() as http:
             fake.configure({"webhook_url": f"{url}/webhooks/whatsapp"})
-            servers = Servers(port, server_env(db_url, graph_url, hold))
+            servers = await Servers.open(port, server_env(db_url, graph_url, hold))
             try:
-                await _drive(engine, fake, servers, http, url, ages, rng, pace, report)
+                async with asyncio.timeout(pace.deadline) as limit:
+                    await _drive(
+                        engine, fake, servers, http, url, ages, rng, pace, report, progress
+                    )
+            except (TimeoutError, Stuck) as exc:
+                reason = (
+                    f"conversations did not finish within {pace.deadline:g}s"
+                    if limit.expired()
+                    else str(exc)
+                )
+                where = await where_things_stood(engine, fake, ages, progress, report)
+                raise AssertionError(f"{reason}: {where}") from None
             finally:
-                servers.stop()
+                await servers.stop()
                 await fake.aclose()
         report.seconds = round(time.monotonic() - started, 1)
         await count_run(engine, fake, ages, report, servers.starts)
     finally:
         await engine.close()
     return report
+
+
+class Stuck(Exception):
+    """The run cannot go on (a server did not come up); run_chaos says where it stood."""
 
 
 async def _drive(
@@ -256,56 +251,68 @@ async def _drive(
     rng: random.Random,
     pace: Pace,
     report: Report,
+    progress: Progress,
 ) -> None:
-    servers.start()
+    await _start(servers, progress)
     # Users arrive over time, as they do (all at once, the webhook backlog alone would
     # delay Meta's statuses past any reconcile hold while the server keeps dying).
     users: list[asyncio.Task[None]] = [
         asyncio.create_task(_say(fake, user, "hi", f"wamid.IN.{user}.1", index * pace.start_every))
         for index, user in enumerate(ages)
     ]
-    asked: set[str] = set()
-    cursor, killed, restarting = 0, 0, 0.0
-    in_flight: set[tuple[str, int]] = set()
-    next_kill = None
-    began = time.monotonic()
-    give_up = began + pace.deadline
-    while time.monotonic() < give_up:
-        if killed < report.kills:
-            if next_kill is None:
-                up = time.monotonic()
-                await _healthy(url, http, 30.0)
-                restarting += time.monotonic() - up
-                next_kill = time.monotonic() + rng.uniform(*pace.uptime)
-            elif time.monotonic() >= next_kill and _statuses_caught_up(fake, pace, report):
-                servers.kill()
-                killed += 1
-                report.last_kill_seconds = round(time.monotonic() - began, 1)
-                report.restart_seconds = round(restarting / killed, 2)
-                in_flight |= await _attempts_in_flight(engine)
-                report.in_flight_at_kills = len(in_flight)
-                servers.start()
-                next_kill = None
-        for record in fake.sent[cursor:]:
-            text = text_of(record)
-            if text == "How old are you?" and record["to"] not in asked:
-                user = record["to"]
-                asked.add(user)
-                wamid = f"wamid.IN.{user}.2"
-                users.append(asyncio.create_task(_say(fake, user, str(ages[user]), wamid)))
-        cursor = len(fake.sent)
-        if killed >= report.kills and await _finished(engine, fake, ages):
-            await asyncio.gather(*users)
-            report.drive_seconds = round(time.monotonic() - began, 1)
-            return
-        await asyncio.sleep(0.05)
-    for task in users:
-        task.cancel()
-    said_bye = {r["to"] for r in fake.sent if text_of(r) == "Bye."}
-    raise AssertionError(
-        f"conversations did not finish within {pace.deadline}s: {len(said_bye)} said bye, "
-        f"outbox unresolved {dict(await _unresolved(engine))}, {report}"
-    )
+    try:
+        asked: set[str] = set()
+        cursor, restarting = 0, 0.0
+        in_flight: set[tuple[str, int]] = set()
+        next_kill = None
+        began = time.monotonic()
+        while True:
+            if progress.kills < report.kills:
+                if next_kill is None:
+                    progress.phase = f"waiting for /healthz of server start {progress.starts}"
+                    up = time.monotonic()
+                    if not await _healthy(url, http, pace.up_within):
+                        raise Stuck(
+                            f"server start {progress.starts} did not answer /healthz "
+                            f"within {pace.up_within:g}s"
+                        )
+                    restarting += time.monotonic() - up
+                    next_kill = time.monotonic() + rng.uniform(*pace.uptime)
+                    progress.phase = f"letting server start {progress.starts} work"
+                elif time.monotonic() >= next_kill and _statuses_caught_up(fake, pace, report):
+                    progress.phase = f"killing server start {progress.starts}"
+                    await servers.kill()
+                    progress.kills += 1
+                    report.last_kill_seconds = round(time.monotonic() - began, 1)
+                    report.restart_seconds = round(restarting / progress.kills, 2)
+                    in_flight |= await _attempts_in_flight(engine)
+                    report.in_flight_at_kills = len(in_flight)
+                    await _start(servers, progress)
+                    next_kill = None
+            for record in fake.sent[cursor:]:
+                text = text_of(record)
+                if text == "How old are you?" and record["to"] not in asked:
+                    user = record["to"]
+                    asked.add(user)
+                    wamid = f"wamid.IN.{user}.2"
+                    users.append(asyncio.create_task(_say(fake, user, str(ages[user]), wamid)))
+            cursor = len(fake.sent)
+            if progress.kills >= report.kills:
+                progress.phase = "waiting for the conversations to finish after the last kill"
+                if await _finished(engine, fake, ages):
+                    await asyncio.gather(*users)
+                    report.drive_seconds = round(time.monotonic() - began, 1)
+                    return
+            await asyncio.sleep(0.05)
+    finally:
+        for task in users:
+            task.cancel()
+
+
+async def _start(servers: Servers, progress: Progress) -> None:
+    progress.starts += 1
+    progress.phase = f"forking server start {progress.starts}"
+    await servers.start()
 
 
 def _statuses_caught_up(fake: FakeGraph, pace: Pace, report: Report) -> bool:
@@ -318,16 +325,11 @@ def _statuses_caught_up(fake: FakeGraph, pace: Pace, report: Report) -> bool:
         return True
     oldest = time.time() - pace.status_backlog
     stuck = any(
-        w["kind"] == "status:sent" and w["at"] < oldest and not _taken(w) for w in fake.webhooks
+        w["kind"] == "status:sent" and w["at"] < oldest and not taken(w) for w in fake.webhooks
     )
     if stuck:
         report.kill_waits += 1
     return not stuck
-
-
-def _taken(webhook: dict[str, Any]) -> bool:
-    status = webhook.get("http_status")
-    return status is not None and status < 500
 
 
 async def _finished(engine: Process, fake: FakeGraph, ages: dict[str, int]) -> bool:
