@@ -49,9 +49,6 @@ class Report:
     # uptime, which at-least-once allows. A duplicate not explained so would be a
     # reconciliation bug.
     late_status_duplicates: int = 0
-    # Loop turns (0.05 s or more each) a due kill waited for older `sent` statuses to get through
-    # (Pace.status_backlog).
-    kill_waits: int = 0
     problems: list[str] = field(default_factory=list)
 
 

@@ -40,15 +40,14 @@ async def where_things_stood(
             _users(fake, ages),
             await _outbox(engine),
             _statuses(fake),
-            f"attempts left without a result by the kills {report.in_flight_at_kills}, "
-            f"kill waits for statuses {report.kill_waits}",
+            f"attempts left without a result by the kills {report.in_flight_at_kills}",
         ]
     )
 
 
 def _users(fake: FakeGraph, ages: dict[str, int]) -> str:
     """How far the users got: inbound messages taken, then each bot message received."""
-    taken = {
+    inbound = {
         w["wamid"] for w in fake.webhooks if w["kind"] == "inbound" and w["http_status"] == 200
     }
     received: dict[str, set[str]] = {}
@@ -60,7 +59,7 @@ def _users(fake: FakeGraph, ages: dict[str, int]) -> str:
     got = ", ".join(f"{len(received.get(step, ()))} {step!r}" for step in steps)
     return (
         f"users {len(received.get(steps[-1], ()))} of {len(ages)} done "
-        f"(inbound messages taken {len(taken)} of {2 * len(ages)}; received {got})"
+        f"(inbound messages taken {len(inbound)} of {2 * len(ages)}; received {got})"
     )
 
 
@@ -84,7 +83,7 @@ def _statuses(fake: FakeGraph) -> str:
     server's 200) and the oldest the fake was still trying to deliver."""
     sent = [w for w in fake.webhooks if w["kind"] == "status:sent"]
     done = [w for w in sent if w.get("http_status") == 200]
-    waiting = [w["at"] for w in sent if not taken(w)]
+    waiting = [w["at"] for w in sent if not _taken(w)]
     last: dict[str, Any] | None = max(done, key=lambda w: w["done_at"], default=None)
     lag = f"{last['done_at'] - last['at']:.1f}s" if last else "none taken"
     oldest = f"{time.time() - min(waiting):.1f}s old" if waiting else "none"
@@ -94,6 +93,6 @@ def _statuses(fake: FakeGraph) -> str:
     )
 
 
-def taken(webhook: dict[str, Any]) -> bool:
+def _taken(webhook: dict[str, Any]) -> bool:
     status = webhook.get("http_status")
     return status is not None and status < 500

@@ -3,7 +3,8 @@ PostgreSQL (harness: tests/durability/whatsapp_chaos.py; the full run is bench/c
 
 With Meta's `sent` statuses echoing the outbox key, a send whose answer a kill lost is
 settled by its status instead of being sent again: every user gets every bot message
-exactly once, in order, and every inbound wamid is taken once."""
+exactly once, in order, and every inbound wamid is taken once. Each kill strikes on
+time, whatever is in flight or still on its way (no pacing: why, below)."""
 
 from __future__ import annotations
 
@@ -16,35 +17,33 @@ KILLS = 20
 # Where the time goes (Report.last_kill_seconds, drive_seconds): the kills, 20 x (restart
 # + uptime), then the outbox lease (3 s) and the hold for the attempts the last kill left
 # without a result. The hold (CONVOFLOW_SEND_RECONCILE_SECONDS, here the production
-# default) restarts at each server start-up, so it must exceed the time a `sent` status
-# takes to reach the server once one is up (Report.status_lag_since_start; a duplicate
-# it explains counts in late_status_duplicates). Without a bound that lag grows with the
-# machine's load, as the webhook backlog builds up behind a server that keeps dying (from
-# the first try: max 43 s on SQLite and 30-131 s on PostgreSQL at load 9-12, measured
-# before the hold restarted at start-ups, BENCHMARKS.md): a test with any hold failed on
-# a loaded machine, counting its load. So a kill waits until the fake has delivered
-# every `sent` status older than STATUS_BACKLOG_SECONDS (Pace.status_backlog; the waits
-# are in Report.kill_waits):
-# statuses then reach the server within about that plus a restart, and a 30 s hold is
-# 2x what they need. The kills still strike while users arrive and sends are in flight
-# (the test checks that they left attempts without a result).
+# default) restarts at each server start-up (engine/start_up.py), so it must exceed the
+# time a `sent` status takes to reach the server once one is up
+# (Report.status_lag_since_start; a duplicate it explains counts in
+# late_status_duplicates), not the time the servers were down.
+#
+# The kills are not paced: each strikes on time, whatever statuses are still on their way
+# (the issue asks for a storm of kills during load). Before the hold restarted at
+# start-ups, an unpaced storm's status lag (from the fake's first try: 30-131 s on
+# PostgreSQL at load 9-12) outran a 30 s hold, and the test had each kill wait until
+# the fake had delivered every `sent` status older than 5 s. Since ee09270 the backlog
+# built while the servers are down no longer counts: unpaced, 8 of 8 runs gave 0
+# duplicates (load 1.5-4.8, 2026-11-30; BENCHMARKS.md), the lag since the last start at
+# most 6.6 s on PostgreSQL (from the first try 32 s) and 0.4 s on SQLite, 4.5x under the
+# hold. A duplicate here with late_status_duplicates equal to it is a status slower than
+# the hold of server uptime (the machine's load; at-least-once allows it); one not so
+# explained is a reconciliation bug.
 HOLD_SECONDS = 30.0
-STATUS_BACKLOG_SECONDS = 5.0
 # pytest's timeout for this test (as pyproject's, stated here so the two stay apart). The
 # harness gives up well before it (DEADLINE_SECONDS, from the first server start until
 # every user said bye), so a run that hangs fails with what was stuck, not a bare pytest
 # timeout: the rest covers the database, the setup, the server's graceful stop (<= 10 s)
-# and the counting. A quiet machine needs about 70-90 s in all.
+# and the counting. At load 1.5-4.8 a run took 29-78 s in all.
 TIMEOUT_SECONDS = 300
 DEADLINE_SECONDS = 200.0
 # The server lives 0.5-1.5 s after its /healthz answers, and users arrive over the whole
 # kill phase (200 x 0.125 s), so every kill strikes during load.
-PACE = Pace(
-    uptime=(0.5, 1.5),
-    start_every=0.125,
-    status_backlog=STATUS_BACKLOG_SECONDS,
-    deadline=DEADLINE_SECONDS,
-)
+PACE = Pace(uptime=(0.5, 1.5), start_every=0.125, deadline=DEADLINE_SECONDS)
 
 
 @pytest.mark.slow

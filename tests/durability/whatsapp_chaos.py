@@ -34,7 +34,7 @@ from convoflow.store.schema import outbox, triggers
 from convoflow.store.schema import workflows as workflow_table
 from tests.durability import fork_client
 from tests.durability.chaos_count import Report, count_run, text_of
-from tests.durability.chaos_where import Progress, taken, where_things_stood
+from tests.durability.chaos_where import Progress, where_things_stood
 from tests.durability.fork_client import ForkServer
 from tests.durability.pg_cluster import free_port
 from tests.support import chain, make_project, make_workflow, node
@@ -48,16 +48,13 @@ ROOT = Path(__file__).resolve().parents[2]
 @dataclass(frozen=True)
 class Pace:
     """When the harness kills. `uptime`: seconds the server lives after its /healthz
-    answers; `start_every`: users arrive this far apart; `status_backlog`: if set, a kill
-    also waits until no `sent` status the fake is still trying to deliver is older than
-    this many seconds (None: kill on time whatever the backlog; bench/chaos.py).
-    `deadline`: seconds from the first start until every user said bye, else the run
+    answers (then it is killed, whatever is in flight); `start_every`: users arrive this
+    far apart; `deadline`: seconds from the first start until every user said bye, else the run
     fails saying where it stood (keep it well under the test's timeout, or only the
     timeout shows); `up_within`: seconds a started server has to answer /healthz."""
 
     uptime: tuple[float, float] = (1.0, 2.5)
     start_every: float = 0.1
-    status_backlog: float | None = None
     deadline: float = 300.0
     up_within: float = 30.0
 
@@ -279,7 +276,7 @@ async def _drive(
                     restarting += time.monotonic() - up
                     next_kill = time.monotonic() + rng.uniform(*pace.uptime)
                     progress.phase = f"letting server start {progress.starts} work"
-                elif time.monotonic() >= next_kill and _statuses_caught_up(fake, pace, report):
+                elif time.monotonic() >= next_kill:
                     progress.phase = f"killing server start {progress.starts}"
                     await servers.kill()
                     progress.kills += 1
@@ -313,23 +310,6 @@ async def _start(servers: Servers, progress: Progress) -> None:
     progress.starts += 1
     progress.phase = f"forking server start {progress.starts}"
     await servers.start()
-
-
-def _statuses_caught_up(fake: FakeGraph, pace: Pace, report: Report) -> bool:
-    """Whether the fake has delivered every `sent` status older than `status_backlog`
-    seconds (always, without that limit). A status still stuck then is one whose send
-    a later kill may leave uncertain: if it reaches the server only after the hold, the
-    resend is at-least-once as designed, and the test would count the machine's load,
-    not a reconciliation bug. While not caught up the kill waits (counted in the report)."""
-    if pace.status_backlog is None:
-        return True
-    oldest = time.time() - pace.status_backlog
-    stuck = any(
-        w["kind"] == "status:sent" and w["at"] < oldest and not taken(w) for w in fake.webhooks
-    )
-    if stuck:
-        report.kill_waits += 1
-    return not stuck
 
 
 async def _finished(engine: Process, fake: FakeGraph, ages: dict[str, int]) -> bool:
