@@ -133,15 +133,24 @@ async def _say(fake: FakeGraph, user: str, text: str, wamid: str, after: float =
 
 
 async def _healthy(url: str, http: httpx.AsyncClient, limit: float) -> bool:
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        try:
-            if (await http.get(f"{url}/healthz", timeout=1.0)).status_code == 200:
-                return True
-        except httpx.HTTPError:
-            pass
-        await asyncio.sleep(0.05)
-    return False
+    """Whether /healthz answers 200 within `limit` seconds. The limit bounds the request
+    in flight too: a server that has bound its port holds a connection until its start-up
+    is done, and that 200 may come long after the limit."""
+
+    async def poll() -> None:
+        while True:
+            try:
+                if (await http.get(f"{url}/healthz", timeout=1.0)).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.05)
+
+    try:
+        await asyncio.wait_for(poll(), limit)
+    except TimeoutError:
+        return False
+    return True
 
 
 async def _attempts_in_flight(engine: Process) -> set[tuple[str, int]]:
