@@ -36,7 +36,7 @@ from tests.durability import fork_client
 from tests.durability.chaos_count import Report, count_run, text_of
 from tests.durability.chaos_where import Progress, where_things_stood
 from tests.durability.fork_client import ForkServer
-from tests.durability.pg_cluster import free_port
+from tests.durability.pg_cluster import steady_port
 from tests.support import chain, make_project, make_workflow, node
 
 NUMBER = DEFAULT_PHONE_NUMBER_ID
@@ -210,7 +210,7 @@ async def run_chaos(
         status_delay_seconds=0.0, redeliver_seconds=pace.deadline,
     )  # fmt: skip
     rng = random.Random(seed)
-    port = free_port()
+    port = steady_port()  # bound again by every restarted server
     url = f"http://127.0.0.1:{port}"
     ages = {f"1555{index:07d}": 18 + index % 50 for index in range(conversations)}
     progress = Progress()
