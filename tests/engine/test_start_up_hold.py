@@ -11,6 +11,7 @@ import asyncio
 from datetime import timedelta
 
 import sqlalchemy as sa
+from structlog.testing import capture_logs
 
 from convoflow.api.app import create_app
 from convoflow.clock import FakeClock
@@ -47,3 +48,32 @@ async def test_an_unexpected_error_at_start_up_is_retried_before_the_worker_runs
             assert row["next_attempt_at"] == held_until, dict(row)
     finally:
         await server.close()
+
+
+async def test_the_start_up_gives_up_after_one_hold_of_unexpected_errors(
+    engine: Process, clock: FakeClock
+) -> None:
+    """An error that does not go away is retried for one hold (1 s here), then logged
+    once and given up: the server's worker then runs (its held sends are resent on their
+    own time) instead of the process waiting for ever."""
+    await _rename(engine, "outbox", "outbox_moved")
+    settings = Settings(
+        worker_poll_seconds=0.05,
+        graph_base_url="http://127.0.0.1:9/v23.0",
+        send_reconcile_seconds=1,
+    )
+    server = build_process(engine.db.url, clock=clock, settings=settings, pool_size=2)
+    try:
+        with capture_logs() as logs:
+            async with serve(create_app(server, run_worker=True)):
+                for _ in range(150):  # up to 15 s
+                    if any(e["event"].startswith("gave up holding") for e in logs):
+                        break
+                    await asyncio.sleep(0.1)
+        events = [str(e["event"]) for e in logs]
+        assert sum(e.startswith("gave up holding") for e in events) == 1, events
+        retries = sum(e.startswith("could not hold the uncertain sends") for e in events)
+        assert retries >= 3, events  # backed off 0.1, 0.2, 0.4, 0.8 s within the hold
+    finally:
+        await server.close()
+        await _rename(engine, "outbox_moved", "outbox")

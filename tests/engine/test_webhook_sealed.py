@@ -9,10 +9,12 @@ tests/observability/test_secret_logs.py.)"""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+from structlog.testing import capture_logs
 
 from convoflow.api.app import create_app
 from convoflow.clock import FakeClock
@@ -132,10 +134,12 @@ async def test_an_error_quoting_a_sealed_url_names_its_template(
 
 
 async def _failed_without_secret(
-    engine: Process, clock: FakeClock, key: str, chat: Chat, caplog: Any
+    engine: Process, clock: FakeClock, key: str, chat: Chat, logs: list[dict[str, Any]], caplog: Any
 ) -> dict[str, Any]:
     """Retries run out (the first two failures are retryable); the execution failed and
-    no table, API answer or log line holds SECRET. The failed journal entry."""
+    no table, API answer or log line (structlog's `logs`, the libraries' `caplog`) holds
+    SECRET. The failed journal entry."""
+    caplog.set_level(logging.DEBUG)  # httpx's and httpcore's loggers included
     for _ in range(3):
         clock.advance(120)
         await engine.worker.drain()
@@ -146,7 +150,9 @@ async def _failed_without_secret(
     assert SECRET not in repr(await raw_tables(engine.db.url))
     api = await _api_texts(engine, key, execution["id"])
     assert not [text for text in api if SECRET in text]
-    assert SECRET not in caplog.text
+    assert caplog.records and SECRET not in caplog.text
+    assert SECRET not in repr(logs)  # what the engine logs (structlog), if anything
+    assert SECRET not in repr(logs)  # what the engine logs (structlog), if anything
     return journal
 
 
@@ -163,8 +169,9 @@ async def test_an_error_about_a_secret_host_names_the_template(
 
     key = await engine.runtime.op(create)
     flow = webhook_flow("https://${ENV:H}.invalid/x", body_template={"text": "hi"})
-    chat = await Chat.open(engine, flow, project_id=project_id)
-    journal = await _failed_without_secret(engine, clock, key, chat, caplog)
+    with capture_logs() as logs:
+        chat = await Chat.open(engine, flow, project_id=project_id)
+        journal = await _failed_without_secret(engine, clock, key, chat, logs, caplog)
     assert "the host of url 'https://${ENV:H}.invalid/x'" in journal["result"]["error"]
     assert SECRET.lower() not in repr(await raw_tables(engine.db.url)).lower()
 
@@ -179,8 +186,10 @@ async def test_an_error_about_a_long_secret_url_names_the_template(
     hook = f"ftp://hooks.example{path}?key={SECRET}&pad=" + "q" * 200
     project_id, key = await _project_with_secret(engine, "HOOK", hook)
     flow = webhook_flow("${ENV:HOOK}", body_template={"text": "hi"})
-    chat = await Chat.open(engine, flow, project_id=project_id)
-    execution = await chat.execution()
+    caplog.set_level(logging.DEBUG)
+    with capture_logs() as logs:
+        chat = await Chat.open(engine, flow, project_id=project_id)
+        execution = await chat.execution()
     assert execution["status"] == "failed"
     [journal] = await table_rows(engine, action_journal)
     assert "url '${ENV:HOOK}' must start with http://" in journal["result"]["error"]
@@ -188,4 +197,5 @@ async def test_an_error_about_a_long_secret_url_names_the_template(
     assert SECRET not in repr(await raw_tables(engine.db.url))
     api = await _api_texts(engine, key, execution["id"])
     assert not [text for text in api if SECRET in text]
-    assert SECRET not in caplog.text
+    assert caplog.records and SECRET not in caplog.text
+    assert SECRET not in repr(logs)  # what the engine logs (structlog), if anything
