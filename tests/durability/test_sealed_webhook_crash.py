@@ -107,15 +107,15 @@ async def test_a_sealed_call_repeated_after_a_crash_sends_the_real_values(db_url
                 latest = await sandbox.latest_execution(engine, conversation_id)
                 return latest is not None and latest["current"]["status"] == "ended"
 
-            worker.start()
+            await worker.start()
             await _until(called, "the first call")
-            worker.kill()  # while the receiver holds the call: no result was journaled
+            await worker.kill()  # while the receiver holds the call: no result was journaled
             receiver.release()
-            worker.start()
+            await worker.start()
             await _until(ended, "the execution to end after the replay")
             journal = await table_rows(engine, action_journal)
         finally:
-            worker.stop()
+            await worker.stop()
             await engine.close()
     assert worker.kills == 1 and len(receiver.calls) >= 2  # the call, and its replay
     expected = {
