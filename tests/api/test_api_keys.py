@@ -167,13 +167,26 @@ async def test_postgresql_server_process_refuses_at_once(
         assert statuses[-1] == 401, statuses
 
 
-def test_cli_lists_and_revokes(db_url: str) -> None:
-    runner = CliRunner()
+class _Cli:
+    """`convoflow` against the test's database, in process: `invoke` returns the result,
+    `run` asserts success and returns its stdout."""
 
-    def run(*args: str) -> str:
-        result = runner.invoke(cli_app, [*args, "--database-url", db_url])
+    def __init__(self, db_url: str) -> None:
+        self.runner = CliRunner()
+        self.db_url = db_url
+
+    def invoke(self, *args: str) -> Result:
+        return self.runner.invoke(cli_app, [*args, "--database-url", self.db_url])
+
+    def run(self, *args: str) -> str:
+        result = self.invoke(*args)
         assert result.exit_code == 0, result.output
         return result.stdout
+
+
+def test_cli_lists_and_revokes(db_url: str) -> None:
+    cli = _Cli(db_url)
+    run = cli.run
 
     run("projects", "create", "acme")
     key = run("api-keys", "create", "--project", "acme", "--name", "ops").splitlines()[-1]
@@ -182,9 +195,7 @@ def test_cli_lists_and_revokes(db_url: str) -> None:
     key_id = line.split()[0]
     assert "revoked" in run("api-keys", "revoke", key_id, "--project", "acme")
     assert "REVOKED" in run("api-keys", "list", "--project", "acme")
-    other = runner.invoke(
-        cli_app, ["api-keys", "revoke", key_id, "--project", "nope", "--database-url", db_url]
-    )
+    other = cli.invoke("api-keys", "revoke", key_id, "--project", "nope")
     assert other.exit_code != 0
 
 
@@ -192,12 +203,8 @@ def test_cli_lists_and_revokes_without_naming_the_project(db_url: str) -> None:
     """An operator with a shell lists every project's keys, and revokes one by its id or
     by the key itself (a leaked key, whose id nobody has at hand) without naming the
     project; the key is never printed back."""
-    runner = CliRunner()
-
-    def run(*args: str) -> str:
-        result = runner.invoke(cli_app, [*args, "--database-url", db_url])
-        assert result.exit_code == 0, result.output
-        return result.stdout
+    cli = _Cli(db_url)
+    run = cli.run
 
     run("projects", "create", "acme")
     run("projects", "create", "beta")
@@ -212,17 +219,14 @@ def test_cli_lists_and_revokes_without_naming_the_project(db_url: str) -> None:
     by_key = run("api-keys", "revoke", leaked)
     assert f"API key {beta_id} revoked" in by_key and leaked not in by_key
     assert all("REVOKED" in line for line in run("api-keys", "list").splitlines())
-    unknown = runner.invoke(cli_app, ["api-keys", "revoke", "cf_notakey", "--database-url", db_url])
+    unknown = cli.invoke("api-keys", "revoke", "cf_notakey")
     assert unknown.exit_code != 0 and "cf_notakey" not in unknown.output
 
 
 def test_cli_revokes_by_key_within_the_named_project_only(db_url: str) -> None:
     """With --project the argument is still an id or the key itself; another project's
     key is refused and left alone, and no answer prints the key back."""
-    runner = CliRunner()
-
-    def invoke(*args: str) -> Result:
-        return runner.invoke(cli_app, [*args, "--database-url", db_url])
+    invoke = _Cli(db_url).invoke
 
     invoke("projects", "create", "acme")
     invoke("projects", "create", "beta")
